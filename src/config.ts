@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+/** Every environment variable the project reads, validated once at start. */
+const port = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a port number (1-65535)` })
+    .int(`${name} must be a port number (1-65535)`)
+    .min(1, `${name} must be a port number (1-65535)`)
+    .max(65535, `${name} must be a port number (1-65535)`)
+    .default(fallback);
+
+const hostPort = (name: string) =>
+  z
+    .string()
+    .regex(/^[^\s:/]+:\d{1,5}$/, `${name} must be host:port, e.g. 127.0.0.1:7233`)
+    .optional();
+
+const nonEmpty = (name: string, fallback: string) =>
+  z.string().min(1, `${name} must not be empty`).default(fallback);
+
+export const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS'),
+  TEMPORAL_NAMESPACE: nonEmpty('TEMPORAL_NAMESPACE', 'default'),
+  TEMPORAL_PORT: port('TEMPORAL_PORT', 7233),
+  TEMPORAL_UI_PORT: port('TEMPORAL_UI_PORT', 8233),
+  TEMPORAL_UI_URL: z.url('TEMPORAL_UI_URL must be a URL, e.g. http://localhost:8233').optional(),
+  TEMPORAL_CLI_PATH: z.string().min(1, 'TEMPORAL_CLI_PATH must be the path of a temporal binary').optional(),
+  RUNBOOK_TASK_QUEUE: nonEmpty('RUNBOOK_TASK_QUEUE', 'runbooks'),
+  RUNBOOK_TARGETS: nonEmpty('RUNBOOK_TARGETS', 'runbooks.targets.yaml'),
+  RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
+  RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
+  RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
+    error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
+  }).default('info'),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  /** Set when the user points at a running server; then no dev server is started. */
+  temporalAddress?: string;
+  namespace: string;
+  devServer: { port: number; uiPort: number };
+  uiUrl: string;
+  temporalCliPath?: string;
+  taskQueue: string;
+  targetsFile: string;
+  dataDir: string;
+  api: { host: string; port: number };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads the environment once; an invalid value names the variable and what it expects. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return `${name}=${JSON.stringify(env[name])}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return {
+    temporalAddress: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    devServer: { port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
+    uiUrl: e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`,
+    temporalCliPath: e.TEMPORAL_CLI_PATH,
+    taskQueue: e.RUNBOOK_TASK_QUEUE,
+    targetsFile: e.RUNBOOK_TARGETS,
+    dataDir: e.RUNBOOK_DATA_DIR,
+    api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The address clients and workers connect to: the user's server, or our dev server. */
+export function temporalAddress(config: Config): string {
+  return config.temporalAddress ?? `127.0.0.1:${config.devServer.port}`;
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/**
+ * The runbook catalogue: what the API lists, the CLI starts and the client validates.
+ * Each entry's input schema is the single source for validation, `GET /runbooks` and the docs.
+ */
+
+const retry = z
+  .strictObject({
+    initialInterval: z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?)$/, 'a duration such as "2 seconds"').optional(),
+    maximumAttempts: z.number().int().min(1).max(20).optional(),
+  })
+  .optional()
+  .describe('Retry policy of each step (bounded). For tests and slow networks.');
+
+export interface RunbookDefinition {
+  name: string;
+  workflowType: string;
+  description: string;
+  /** Runbooks that change a target take its lock and have gates; read-only ones do not. */
+  mutates: boolean;
+  gates: string[];
+  /** Runbook-specific input, beside the common target/initiator/dryRun/retry. */
+  input: z.ZodObject;
+}
+
+export const catalogue: RunbookDefinition[] = [
+  {
+    name: 'db-access',
+    workflowType: 'dbAccess',
+    description:
+      'Can we reach the database? select 1 with latency, server version, connections in use against max_connections, the applied alembic revision against the code\'s heads, long transactions and blocking locks. Read-only.',
+    mutates: false,
+    gates: [],
+    input: z.strictObject({
+      longTransactionSeconds: z.number().int().min(1).optional().describe('Report transactions open longer than this (default 300).'),
+    }),
+  },
+];
+
+export class RunbookInputError extends Error {
+  override name = 'RunbookInputError';
+}
+
+export function findRunbook(name: string): RunbookDefinition {
+  const def = catalogue.find((r) => r.name === name);
+  if (!def) throw new RunbookInputError(`Unknown runbook "${name}" (known: ${catalogue.map((r) => r.name).join(', ')}).`);
+  return def;
+}
+
+/** Validates a runbook's specific input; errors name each bad field. */
+export function parseRunbookInput(def: RunbookDefinition, input: unknown): Record<string, unknown> {
+  const schema = def.input.extend({ retry });
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) =>
+      i.code === 'unrecognized_keys' ? `unknown input field(s) ${i.keys.join(', ')}` : `input.${i.path.join('.')}: ${i.message}`,
+    );
+    throw new RunbookInputError(`Invalid input for ${def.name}: ${lines.join('; ')}.`);
+  }
+  return parsed.data;
+}
+
+/** The JSON schema of a runbook's whole input, for `GET /runbooks` and the Temporal UI's start form. */
+export function inputJsonSchema(def: RunbookDefinition): unknown {
+  return z.toJSONSchema(
+    def.input.extend({
+      target: z.string().describe('Target name from the targets file'),
+      initiator: z.string().optional(),
+      dryRun: z.boolean().optional(),
+      retry,
+    }),
+  );
+}

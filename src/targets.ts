@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * The target registry: the systems runbooks act on, by name. Workflows see names only;
+ * the worker resolves a name here to hosts and (from the environment) credentials.
+ */
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const duration = z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 7d');
+
+const health = z.strictObject({
+  http: z.string().optional(),
+  logLine: z.string().optional(),
+  timeout: duration.optional(),
+});
+
+const service = z.union([
+  z.strictObject({ systemd: z.string().min(1), health: health.optional() }),
+  z.strictObject({ compose: z.strictObject({ file: z.string(), service: z.string() }), health: health.optional() }),
+  z.strictObject({
+    command: z.strictObject({ start: z.string(), stop: z.string(), status: z.string().optional() }),
+    health: health.optional(),
+  }),
+], { error: 'must name one driver: { systemd: unit }, { compose: { file, service } } or { command: { start, stop, status } }' });
+
+const postgres = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(5432),
+  database: z.string().min(1),
+  user: z.string().min(1),
+  passwordEnv: envName.optional(),
+  /** The role the application connects as; a freeze is proved by a write as this role failing. */
+  appUser: z.string().optional(),
+  appPasswordEnv: envName.optional(),
+});
+
+const alembic = z.strictObject({
+  dir: z.string().min(1),
+  config: z.string().default('alembic.ini'),
+  python: z.string().default('/usr/bin/python3'),
+  urlEnv: envName.default('DATABASE_URL'),
+});
+
+const imports = z.strictObject({
+  batches: z.string().default('import_batches'),
+  items: z.string().default('import_items'),
+  status: z.string().default('status'),
+  waiting: z.array(z.string()).default(['pending', 'queued']),
+  done: z.array(z.string()).default(['done']),
+  updatedAt: z.string().default('updated_at'),
+  stuckAfter: duration.default('15m'),
+  keys: z.string().default('imports:*'),
+  flagEnv: envName.default('IMPORTS_ENABLED'),
+  logs: z.strictObject({ file: z.string().optional(), journal: z.string().optional(), startupLogger: z.string().default('app.startup') }).optional(),
+  celery: z.strictObject({
+    app: z.string(), task: z.string(), queue: z.string().default('imports'),
+    cwd: z.string().optional(), python: z.string().default('/usr/bin/python3'),
+  }).optional(),
+  service: z.string().optional(),
+});
+
+const smoke = z.union([
+  z.strictObject({ name: z.string(), sql: z.string(), expect: z.string() }),
+  z.strictObject({ name: z.string(), http: z.string(), expect: z.number().int() }),
+]);
+
+const policy = z.strictObject({
+  approvers: z.array(z.string()).optional(),
+  secondaryApprovers: z.array(z.string()).optional(),
+  approvalsNeeded: z.number().int().min(1).optional(),
+  fourEyes: z.boolean().optional(),
+  unsignedDecisions: z.enum(['allow', 'deny']).optional(),
+  requirePlanDigest: z.boolean().optional(),
+  deadline: duration.optional(),
+});
+
+export const targetSchema = z.strictObject({
+  description: z.string().optional(),
+  postgres: postgres.optional(),
+  alembic: alembic.optional(),
+  freezeWrites: z.enum(['read-only', 'services']).optional(),
+  services: z.record(z.string(), service).optional(),
+  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'), passwordEnv: envName.optional() }).optional(),
+  imports: imports.optional(),
+  http: z.strictObject({ baseUrl: z.url() }).optional(),
+  taskQueue: z.string().min(1).optional(),
+  smoke: z.array(smoke).optional(),
+  backups: z.strictObject({ dir: z.string(), retention: duration.default('7d') }).optional(),
+  notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
+  remediations: z.record(z.string(), z.strictObject({ command: z.string() })).optional(),
+  policy: policy.optional(),
+});
+
+const fileSchema = z.strictObject({
+  targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'target names are lower-case letters, digits and dashes'), targetSchema),
+});
+
+export type TargetSpec = z.infer<typeof targetSchema>;
+
+export class TargetsError extends Error {
+  override name = 'TargetsError';
+}
+
+/** What a workflow may know of a target: no credentials, no URLs with passwords. */
+export interface TargetInfo {
+  name: string;
+  /** Where host-local steps (alembic, services, logs) must run; undefined: any worker. */
+  taskQueue?: string;
+  postgres?: { host: string; port: number; database: string; user: string };
+  hasAlembic: boolean;
+  hasRedis: boolean;
+  services: string[];
+}
+
+export interface PgConnection {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+}
+
+export class TargetRegistry {
+  private constructor(
+    readonly file: string,
+    private readonly specs: Record<string, TargetSpec>,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** Loads and validates the file; every error names the file, the target and the field. */
+  static load(file: string, env: NodeJS.ProcessEnv = process.env): TargetRegistry {
+    const absolute = path.resolve(file);
+    let text: string;
+    try {
+      text = readFileSync(absolute, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new TargetsError(
+        code === 'ENOENT'
+          ? `Targets file ${file} does not exist. Create it (see README, "The targets file") or set RUNBOOK_TARGETS to its path.`
+          : `Targets file ${file} cannot be read (${code ?? String(err)}).`,
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = parseYaml(text);
+    } catch (err) {
+      const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
+      throw new TargetsError(`Targets file ${file} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const parsed = fileSchema.safeParse(raw);
+    if (!parsed.success) {
+      const lines = parsed.error.issues.map((issue) => describeIssue(issue));
+      throw new TargetsError(`Targets file ${file} is invalid:\n  ${lines.join('\n  ')}`);
+    }
+    const specs = parsed.data.targets;
+    const dir = path.dirname(absolute);
+    for (const spec of Object.values(specs)) {
+      if (spec.alembic) spec.alembic.dir = path.resolve(dir, spec.alembic.dir);
+    }
+    return new TargetRegistry(file, specs, env);
+  }
+
+  names(): string[] {
+    return Object.keys(this.specs).sort();
+  }
+
+  spec(name: string): TargetSpec {
+    const spec = this.specs[name];
+    if (!spec) {
+      throw new TargetsError(
+        `Target "${name}" is not in ${this.file} (known: ${this.names().join(', ') || 'none'}).`,
+      );
+    }
+    return spec;
+  }
+
+  info(name: string): TargetInfo {
+    const spec = this.spec(name);
+    const pg = spec.postgres;
+    return {
+      name,
+      taskQueue: spec.taskQueue,
+      postgres: pg && { host: pg.host, port: pg.port, database: pg.database, user: pg.user },
+      hasAlembic: spec.alembic !== undefined,
+      hasRedis: spec.redis !== undefined,
+      services: Object.keys(spec.services ?? {}),
+    };
+  }
+
+  /** The ops role's connection, password read from the variable the file names. */
+  postgres(name: string): PgConnection {
+    const pg = this.spec(name).postgres;
+    if (!pg) throw new TargetsError(`Target "${name}" has no postgres section in ${this.file}.`);
+    return { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: this.secret(name, pg.passwordEnv) };
+  }
+
+  redisUrl(name: string): string {
+    const redis = this.spec(name).redis;
+    if (!redis) throw new TargetsError(`Target "${name}" has no redis section in ${this.file}.`);
+    const password = this.secret(name, redis.passwordEnv);
+    if (password === undefined) return redis.url;
+    const url = new URL(redis.url);
+    url.password = password;
+    return url.toString();
+  }
+
+  /** Checks that every secret a target names is present, without returning any of them. */
+  checkSecrets(name: string): void {
+    const spec = this.spec(name);
+    this.secret(name, spec.postgres?.passwordEnv);
+    this.secret(name, spec.redis?.passwordEnv);
+  }
+
+  private secret(target: string, variable: string | undefined): string | undefined {
+    if (variable === undefined) return undefined;
+    const value = this.env[variable];
+    if (value === undefined || value === '') {
+      throw new TargetsError(
+        `Target "${target}" takes its password from ${variable}, which is not set in the worker's environment. Set ${variable}, or remove passwordEnv from ${this.file} if the server needs no password.`,
+      );
+    }
+    return value;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const [root, target, ...field] = issue.path.map(String);
+  if (root !== 'targets' || target === undefined) return `${issue.path.join('.') || '(top level)'}: ${issue.message}`;
+  const fieldName = field.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const where = fieldName ? `field ${fieldName}` : 'top level';
+    return `target "${target}", ${where}: unknown key(s) ${issue.keys.join(', ')}`;
+  }
+  if (issue.code === 'invalid_key') return `target name "${target}": ${issue.issues[0]?.message ?? issue.message}`;
+  return `target "${target}", field ${fieldName || '(the target itself)'}: ${issue.message}`;
+}

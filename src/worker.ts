@@ -1,0 +1,84 @@
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
+import { loadConfig, temporalAddress, type Config } from './config.js';
+import { searchAttributeKeys } from './search-attributes.js';
+import { TargetRegistry } from './targets.js';
+import { isMain, runMain } from './util/main.js';
+
+/** The worker: every runbook workflow and activity, on the main queue or a target host's queue. */
+
+export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  targets: TargetRegistry;
+  /** Tests bundle workflows once and pass the bundle; otherwise they are bundled from source. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  identity?: string;
+}
+
+export async function createWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    identity: deps.identity,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ targets: deps.targets }),
+  });
+}
+
+/**
+ * A server we did not start (TEMPORAL_ADDRESS) needs our search attributes registered through
+ * the operator service; a dev server gets them as start flags.
+ */
+export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = { ...existing.customAttributes, ...existing.systemAttributes };
+    const missing = searchAttributeKeys.map((k) => k.name).filter((name) => !(name in known));
+    if (missing.length > 0) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map((name) => [name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      });
+    }
+    return missing;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Loads the targets file and connects; used by `npm run worker` and `npm start`. */
+export async function startWorker(config: Config, opts: { taskQueue?: string; log?: (line: string) => void } = {}): Promise<Worker> {
+  const log = opts.log ?? console.log;
+  const targets = TargetRegistry.load(config.targetsFile);
+  const address = temporalAddress(config);
+  if (config.temporalAddress) {
+    const added = await ensureSearchAttributes(address, config.namespace);
+    if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
+  }
+  const connection = await NativeConnection.connect({ address });
+  const taskQueue = opts.taskQueue ?? config.taskQueue;
+  const worker = await createWorker({ connection, namespace: config.namespace, taskQueue, targets });
+  log(`Worker polling task queue "${taskQueue}" on ${address} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
+  return worker;
+}
+
+if (isMain(import.meta.url)) {
+  runMain(async () => {
+    const { values } = parseArgs({ options: { 'task-queue': { type: 'string' } } });
+    const config = loadConfig();
+    const worker = await startWorker(config, { taskQueue: values['task-queue'] });
+    // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: in-flight activities finish or are cancelled.
+    await worker.run();
+    await worker.connection?.close();
+  });
+}

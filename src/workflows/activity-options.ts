@@ -1,0 +1,27 @@
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities, TargetInfo } from '../activities/index.js';
+import type { RunbookInput } from './types.js';
+
+/**
+ * Activity proxies with explicit timeouts and bounded retries (Temporal retries forever by
+ * default). Host-local steps go to the target's own task queue when it names one.
+ */
+export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string; startToCloseTimeout?: ActivityOptions['startToCloseTimeout'] } = {}) {
+  return proxyActivities<Activities>({
+    taskQueue: opts.taskQueue,
+    startToCloseTimeout: opts.startToCloseTimeout ?? '2 minutes',
+    // A host-local queue with no worker must not hang the run forever.
+    scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
+    retry: {
+      initialInterval: input.retry?.initialInterval ?? '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: input.retry?.maximumAttempts ?? 3,
+    },
+  });
+}
+
+/** Activities that must run on the target's host (alembic dir, services, logs). */
+export function hostActivitiesFor(input: RunbookInput, target: TargetInfo) {
+  return activitiesFor(input, { taskQueue: target.taskQueue });
+}
