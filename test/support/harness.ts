@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { execa } from 'execa';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { stringify } from 'yaml';
+import { RunbookClient } from '../../src/client.js';
+import { TargetRegistry } from '../../src/targets.js';
+import { createWorker } from '../../src/worker.js';
+
+/** Shared test plumbing: unique databases, targets files, task queues and workers per test. */
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const fixtureApp = path.join(repoRoot, 'test/fixtures/gestiq-lite');
+export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' } as const;
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`.toLowerCase();
+}
+
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ ...PG, database });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createDatabase(prefix = 'rbtest'): Promise<string> {
+  const name = uniqueName(prefix);
+  await sql('postgres', `create database ${name}`);
+  return name;
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await sql('postgres', `drop database if exists ${name} with (force)`);
+}
+
+/** Runs the fixture app's alembic against `database`, as the app's own deploy would. */
+export async function alembic(database: string, args: string[], appDir = fixtureApp) {
+  return execa('/usr/bin/python3', ['-m', 'alembic', ...args], {
+    cwd: appDir,
+    env: { DATABASE_URL: `postgresql+psycopg2://${PG.user}@${PG.host}:${PG.port}/${database}` },
+  });
+}
+
+export function tmpDir(prefix = 'runbooks-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes a targets file (YAML) and returns its path. */
+export function writeTargets(targets: Record<string, unknown>, dir = tmpDir()): string {
+  const file = path.join(dir, 'targets.yaml');
+  writeFileSync(file, stringify({ targets }));
+  return file;
+}
+
+/** A PostgreSQL target on the machine's server, alembic dir = the fixture app. */
+export function pgTarget(database: string, extra: Record<string, unknown> = {}) {
+  return { postgres: { ...PG, database }, alembic: { dir: fixtureApp }, ...extra };
+}
+
+export interface TestRig {
+  taskQueue: string;
+  client: RunbookClient;
+  worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string } = {}): Promise<TestRig> {
+  const address = opts.address ?? inject('temporalAddress');
+  const taskQueue = uniqueName('tq');
+  const env = opts.env ?? process.env;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    targets: TargetRegistry.load(targetsFile, env),
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address });
+  const client = new RunbookClient(new Client({ connection }), {
+    taskQueue,
+    namespace: 'default',
+    uiUrl: 'http://localhost:8233',
+    targets: () => TargetRegistry.load(targetsFile, env),
+  });
+  return {
+    taskQueue,
+    client,
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Waits for a run to close and returns its view (the result, or the failure message). */
+export async function finished(client: RunbookClient, id: string) {
+  await client.temporal.workflow.getHandle(id).result().catch(() => undefined);
+  return client.status(id);
+}
