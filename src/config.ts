@@ -32,7 +32,7 @@ export const envSchema = z.object({
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
     error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
-  }).default('info'),
+  }).default('warn'),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -40,7 +40,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
   args.push(...(opts.extraArgs ?? []));
 
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: Ctrl-C reaches us, and we stop the server only after the worker has drained.
+  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const tail: string[] = [];
   const keep = (chunk: Buffer) => {
     opts.logFile?.write(chunk);
@@ -50,7 +51,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let exited: number | null | undefined;
-  const gone = new Promise<void>((resolve) => child.on('exit', (code) => { exited = code; resolve(); }));
+  // Detached, it would outlive us if we exit on an error: take it down with us.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.on('exit', killOnExit);
+  const gone = new Promise<void>((resolve) => child.on('exit', (code) => { exited = code; process.off('exit', killOnExit); resolve(); }));
 
   const address = `${ip}:${opts.port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);

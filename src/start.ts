@@ -1,0 +1,70 @@
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startApi } from './api/main.js';
+import { loadConfig, temporalAddress } from './config.js';
+import { startDevServer, type DevServer } from './devserver.js';
+import { TargetRegistry } from './targets.js';
+import { resolveTemporalCli } from './temporal-cli.js';
+import { isMain, runMain } from './util/main.js';
+import { startWorker } from './worker.js';
+
+/**
+ * `npm start`: the Temporal dev server (unless TEMPORAL_ADDRESS points at one), the worker and the
+ * API, in that order; Ctrl-C stops them in reverse. State persists in .data/temporal.db, so runs
+ * in flight resume on the next start.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN') });
+  if (!process.env.RUNBOOK_TARGETS && !existsSync(config.targetsFile)) {
+    console.log(`No ${config.targetsFile}: using the shipped targets.local.yaml (this machine's PostgreSQL and Redis).`);
+    config.targetsFile = 'targets.local.yaml';
+  }
+  TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
+  mkdirSync(config.dataDir, { recursive: true });
+
+  let server: DevServer | undefined;
+  if (config.temporalAddress) {
+    console.log(`Using the Temporal server at ${config.temporalAddress} (TEMPORAL_ADDRESS); no dev server started.`);
+  } else {
+    const cli = await resolveTemporalCli({ env: { ...process.env, ...(config.temporalCliPath ? { TEMPORAL_CLI_PATH: config.temporalCliPath } : {}) }, log: console.log });
+    const dbFile = path.join(config.dataDir, 'temporal.db');
+    console.log(`Starting the Temporal dev server (${cli}), state in ${dbFile}…`);
+    server = await startDevServer({
+      cli,
+      dbFile,
+      port: config.devServer.port,
+      uiPort: config.devServer.uiPort,
+      logFile: createWriteStream(path.join(config.dataDir, 'temporal.log'), { flags: 'a' }),
+    });
+  }
+
+  const worker = await startWorker(config);
+  const running = worker.run();
+  const api = await startApi(config);
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
+  console.log(
+    [
+      '',
+      'durable-runbooks is up:',
+      `  Temporal UI   ${config.uiUrl}`,
+      `  Temporal gRPC ${temporalAddress(config)}`,
+      `  API           ${apiUrl}   (docs: ${apiUrl}/docs)`,
+      `  Targets       ${config.targetsFile}`,
+      '',
+      `Try: npx runbook start db-access --target ${TargetRegistry.load(config.targetsFile).names()[0] ?? '<target>'}`,
+      'Ctrl-C stops the API, the worker and the dev server.',
+    ].join('\n'),
+  );
+
+  // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker shutdown; we follow it down.
+  await running;
+  console.log('Worker stopped; closing the API and the dev server…');
+  await api.close();
+  await worker.connection?.close();
+  await server?.stop();
+  console.log('Stopped.');
+}
+
+if (isMain(import.meta.url)) runMain(main);
