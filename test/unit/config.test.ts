@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('has working defaults for a fresh machine', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ namespace: 'default', taskQueue: 'runbooks', targetsFile: 'runbooks.targets.yaml', api: { host: '127.0.0.1', port: 8080 }, uiUrl: 'http://localhost:8233' });
+    expect(c.temporalAddress).toBeUndefined();
+  });
+
+  it('stops on an invalid value, naming the variable and what it expects', () => {
+    expect(() => loadConfig({ RUNBOOK_API_PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadConfig({ RUNBOOK_API_PORT: 'eighty' })).toThrow('RUNBOOK_API_PORT="eighty": RUNBOOK_API_PORT must be a port number (1-65535)');
+    expect(() => loadConfig({ TEMPORAL_ADDRESS: 'http://temporal' })).toThrow('TEMPORAL_ADDRESS must be host:port, e.g. 127.0.0.1:7233');
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of trace, debug, info, warn, error');
+  });
+
+  it('lists every invalid variable at once', () => {
+    try {
+      loadConfig({ RUNBOOK_API_PORT: '0', TEMPORAL_UI_PORT: '99999' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).toContain('RUNBOOK_API_PORT="0"');
+      expect((err as Error).message).toContain('TEMPORAL_UI_PORT="99999"');
+    }
+  });
+
+  it('uses the server the user points at', () => {
+    expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233' }).temporalAddress).toBe('temporal.internal:7233');
+  });
+});

@@ -1,0 +1,56 @@
+import { writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TargetRegistry, TargetsError } from '../../src/targets.js';
+import { tmpDir } from '../support/harness.js';
+
+const load = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
+  const file = `${tmpDir()}/targets.yaml`;
+  writeFileSync(file, yaml);
+  return { file, load: () => TargetRegistry.load(file, env) };
+};
+
+describe('target registry', () => {
+  it('loads the shipped local targets', () => {
+    const reg = TargetRegistry.load('targets.local.yaml', {});
+    expect(reg.names()).toEqual(['local-db', 'local-redis']);
+    expect(reg.info('local-db')).toMatchObject({ postgres: { host: '127.0.0.1', port: 5432, database: 'test' }, hasAlembic: true });
+  });
+
+  it('names the file, target and field of an invalid value', () => {
+    const t = load('targets:\n  prod-db:\n    postgres: { host: db, port: 99999, database: g, user: ops }\n');
+    expect(t.load).toThrow(TargetsError);
+    expect(t.load).toThrow(`Targets file ${t.file} is invalid:\n  target "prod-db", field postgres.port:`);
+  });
+
+  it('names unknown keys, so a typo is not silently ignored', () => {
+    const t = load('targets:\n  prod-db:\n    postgres: { host: db, database: g, user: ops, pasword: x }\n');
+    expect(t.load).toThrow('target "prod-db", field postgres: unknown key(s) pasword');
+  });
+
+  it('refuses a service with no driver', () => {
+    const t = load('targets:\n  app:\n    services:\n      api: { health: { http: "http://x/ready" } }\n');
+    expect(t.load).toThrow('target "app", field services.api: must name one driver');
+  });
+
+  it('says where YAML is broken', () => {
+    const t = load('targets:\n  a: [\n');
+    expect(t.load).toThrow(/is not valid YAML at line \d/);
+  });
+
+  it('says what to do when the file is missing', () => {
+    expect(() => TargetRegistry.load('/nonexistent/targets.yaml')).toThrow('Targets file /nonexistent/targets.yaml does not exist. Create it (see README, "The targets file") or set RUNBOOK_TARGETS to its path.');
+  });
+
+  it('takes passwords from the named variable and never shows them in what workflows see', () => {
+    const t = load('targets:\n  db:\n    postgres: { host: db, database: g, user: ops, passwordEnv: DB_PW }\n    redis: { url: "redis://cache:6379/0", passwordEnv: DB_PW }\n', { DB_PW: 's3cr3t/pw' });
+    const reg = t.load();
+    expect(reg.postgres('db').password).toBe('s3cr3t/pw');
+    expect(reg.redisUrl('db')).toBe('redis://:s3cr3t%2Fpw@cache:6379/0');
+    expect(JSON.stringify(reg.info('db'))).not.toContain('s3cr3t');
+  });
+
+  it('resolves the alembic directory relative to the targets file', () => {
+    const t = load('targets:\n  db:\n    alembic: { dir: app }\n');
+    expect(t.load().spec('db').alembic!.dir).toBe(`${t.file.replace(/\/targets\.yaml$/, '')}/app`);
+  });
+});
