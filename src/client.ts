@@ -173,10 +173,11 @@ function toSummary(id: string, d: DescribedLike): RunSummary {
 
 /** The innermost failure message: the operator's words, not Temporal's wrappers. */
 export function failureText(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
+  type Chain = { message?: string; cause?: Chain } | undefined;
+  let e = err as Chain;
   let message = e?.message ?? String(err);
   while (e?.cause) {
-    e = e.cause as { message?: string; cause?: unknown };
+    e = e.cause;
     if (e.message) message = e.message;
   }
   return message;

@@ -1,4 +1,4 @@
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { Activities, TargetInfo } from '../activities/index.js';
 import type { RunbookInput } from './types.js';
 
@@ -6,10 +6,10 @@ import type { RunbookInput } from './types.js';
  * Activity proxies with explicit timeouts and bounded retries (Temporal retries forever by
  * default). Host-local steps go to the target's own task queue when it names one.
  */
-export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string; startToCloseTimeout?: ActivityOptions['startToCloseTimeout'] } = {}) {
+export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string } = {}) {
   return proxyActivities<Activities>({
     taskQueue: opts.taskQueue,
-    startToCloseTimeout: opts.startToCloseTimeout ?? '2 minutes',
+    startToCloseTimeout: '2 minutes',
     // A host-local queue with no worker must not hang the run forever.
     scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
     retry: {
