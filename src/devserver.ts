@@ -21,6 +21,8 @@ export interface DevServerOptions {
   uiPort?: number;
   /** No Web UI (tests). */
   headless?: boolean;
+  /** Register our search attributes at start (default). Off only to test registering them later. */
+  searchAttributes?: boolean;
   ip?: string;
   extraArgs?: string[];
   /** Where the server's own output goes; default: discarded except the last lines, shown on failure. */
@@ -37,7 +39,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   if (opts.headless) args.push('--headless');
   else if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
-  for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
+  if (opts.searchAttributes !== false) for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
   args.push(...(opts.extraArgs ?? []));
 
   // Own process group: Ctrl-C reaches us, and we stop the server only after the worker has drained.

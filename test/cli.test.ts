@@ -38,8 +38,11 @@ describe('runbook CLI', () => {
     expect(human.stdout).toContain(`${id}: completed`);
     expect(human.stdout).toContain('Connections:');
 
-    const ls = (await runbookCli(['ls', '--target', 'cli-db', '--json'], env)).json() as { runs: Array<{ id: string; status: string }> };
-    expect(ls.runs).toContainEqual(expect.objectContaining({ id, status: 'completed' }));
+    // Visibility (the list) is eventually consistent with the run itself.
+    await until(async () => {
+      const ls = (await runbookCli(['ls', '--target', 'cli-db', '--json'], env)).json() as { runs: Array<{ id: string; status: string }> };
+      return ls.runs.some((r) => r.id === id && r.status === 'completed');
+    }, 'the completed run to be listed');
   });
 
   it('refuses an unknown runbook and starts nothing', async () => {
