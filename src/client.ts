@@ -5,7 +5,7 @@ import { temporalAddress } from './config.js';
 import { findRunbook, parseRunbookInput } from './runbooks.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
-import { journalQuery } from './workflows/journal.js';
+import { journalQuery } from './workflows/messages.js';
 import type { JournalEntry } from './workflows/types.js';
 
 /** Start, inspect and list runs. The API and the CLI both go through here; nothing else calls Temporal. */

@@ -90,7 +90,9 @@ describe('db-access', () => {
     expect(run.error).toMatch(/^Step "select-1" failed: Cannot connect to PostgreSQL at 127\.0\.0\.1:1 \(target "nowhere-db"\)/);
     const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
     // History records the last attempt only: its number proves the retries stopped at the bound.
-    const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes).at(-1);
+    const events = history.events ?? [];
+    const ping = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pgPing');
+    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(ping?.eventId));
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(2);
   });
 });

@@ -1,10 +1,16 @@
 import type { TargetRegistry } from '../targets.js';
 import { createAlembicActivities } from './alembic.js';
+import { createDrillActivities } from './drill.js';
+import { createGateActivities } from './gates.js';
+import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
 import { createTargetActivities } from './target.js';
 
 export interface ActivityDeps {
   targets: TargetRegistry;
+  /** Verifies the API's signed decisions (hex Ed25519 public key); not a secret. */
+  decisionPublicKey?: string;
+  links?: Links;
 }
 
 /** The one place activities get their clients: the worker and the tests pass real ones here. */
@@ -13,6 +19,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createTargetActivities(deps.targets),
     ...createPostgresActivities(deps.targets),
     ...createAlembicActivities(deps.targets),
+    ...createGateActivities(deps.targets, deps.decisionPublicKey),
+    ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
+    ...createDrillActivities(),
   };
 }
 
@@ -20,3 +29,5 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { TargetInfo } from '../targets.js';
 export type * from './postgres.js';
 export type * from './alembic.js';
+export type { GatePolicyDefaults } from './gates.js';
+export type { NotifyEvent } from './notify.js';

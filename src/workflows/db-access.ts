@@ -1,6 +1,6 @@
 import type { PgBlockingLock, PgConnections, PgLongTransaction, PgPing } from '../activities/index.js';
-import { activitiesFor, hostActivitiesFor } from './activity-options.js';
-import { runbook } from './journal.js';
+import { hostActivitiesFor } from './activity-options.js';
+import { runbook } from './runbook.js';
 import type { RunbookInput, RunbookResult } from './types.js';
 
 /**
@@ -26,34 +26,34 @@ export interface DbAccessFindings {
 
 export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAccessFindings>> {
   const rb = runbook('db-access', input);
-  const act = activitiesFor(input);
+  const act = rb.act;
   const longSeconds = input.longTransactionSeconds ?? 300;
+  return rb.run(async () => {
+    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const db = `${target.postgres?.host}:${target.postgres?.port}/${target.postgres?.database}`;
+    const connectivity = await rb.step('select-1', () => act.pgPing(input.target), { inputs: { target: input.target, database: db } });
+    const connections = await rb.step('connections', () => act.pgConnections(input.target));
+    const applied = await rb.step('applied-revision', () => act.pgAppliedRevision(input.target));
+    const code = target.hasAlembic
+      ? await rb.step('alembic-heads', () => hostActivitiesFor(input, target).alembicHeads(input.target))
+      : null;
+    const longTransactions = await rb.step('long-transactions', () => act.pgLongTransactions(input.target, longSeconds), {
+      inputs: { olderThanSeconds: longSeconds },
+    });
+    const blockingLocks = await rb.step('blocking-locks', () => act.pgBlockingLocks(input.target));
 
-  const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
-  const db = `${target.postgres?.host}:${target.postgres?.port}/${target.postgres?.database}`;
-  const connectivity = await rb.step('select-1', () => act.pgPing(input.target), { inputs: { target: input.target, database: db } });
-  const connections = await rb.step('connections', () => act.pgConnections(input.target));
-  const applied = await rb.step('applied-revision', () => act.pgAppliedRevision(input.target));
-  const code = target.hasAlembic
-    ? await rb.step('alembic-heads', () => hostActivitiesFor(input, target).alembicHeads(input.target))
-    : null;
-  const longTransactions = await rb.step('long-transactions', () => act.pgLongTransactions(input.target, longSeconds), {
-    inputs: { olderThanSeconds: longSeconds },
+    const findings: DbAccessFindings = {
+      connectivity,
+      connections,
+      appliedRevisions: applied.revisions,
+      heads: code?.heads ?? null,
+      migrationState: migrationState(applied.revisions, code),
+      longTransactions,
+      blockingLocks,
+    };
+    const summary = summarize(db, findings, longSeconds);
+    return { runbook: 'db-access', target: input.target, healthy: summary.healthy, summary: summary.lines, findings };
   });
-  const blockingLocks = await rb.step('blocking-locks', () => act.pgBlockingLocks(input.target));
-
-  const findings: DbAccessFindings = {
-    connectivity,
-    connections,
-    appliedRevisions: applied.revisions,
-    heads: code?.heads ?? null,
-    migrationState: migrationState(applied.revisions, code),
-    longTransactions,
-    blockingLocks,
-  };
-  rb.phase('completed');
-  const summary = summarize(db, findings, longSeconds);
-  return { runbook: 'db-access', target: input.target, healthy: summary.healthy, summary: summary.lines, findings };
 }
 
 export function migrationState(applied: string[] | null, code: { heads: string[]; known: string[] } | null): DbAccessFindings['migrationState'] {

@@ -1,2 +1,3 @@
 // Every runbook workflow: the worker's workflowsPath.
+export { approvalDrill } from './approval-drill.js';
 export { dbAccess } from './db-access.js';

@@ -1,84 +1,53 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  defineQuery,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { ActivityFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from '../search-attributes.js';
-import type { JournalEntry, Phase, RunbookInput, RunStatus } from './types.js';
+import type { JournalEntry, Phase, RunbookInput } from './types.js';
 
-/** The step journal: each step's who/what/when/evidence, queries over it, and search attributes. */
+/**
+ * The step journal: every step's who/what/when/evidence, and the run's phase, kept in the
+ * search attributes so runs are findable in the Temporal UI (RunbookPhase="awaiting-approval").
+ */
+export class Journal {
+  readonly entries: JournalEntry[] = [];
+  readonly initiator: string;
+  private current: Phase = 'starting';
 
-export const statusQuery = defineQuery<RunStatus>('status');
-export const journalQuery = defineQuery<JournalEntry[]>('journal');
+  constructor(readonly runbook: string, readonly input: RunbookInput) {
+    this.initiator = input.initiator ?? 'unknown';
+    // Set here too, not only by our client: a run started from the Temporal UI must be findable as well.
+    upsertSearchAttributes([
+      { key: RunbookName, value: runbook },
+      { key: RunbookTarget, value: input.target },
+      { key: RunbookInitiator, value: this.initiator },
+      { key: RunbookPhase, value: this.current },
+    ]);
+  }
 
-export interface StepOptions<T> {
-  /** Inputs by name, recorded with the step (never secrets). */
-  inputs?: Record<string, unknown>;
-  /** What to keep as evidence; default: the step's result. */
-  evidence?: (result: T) => unknown;
-}
+  get phase(): Phase {
+    return this.current;
+  }
 
-export interface Runbook {
-  readonly journal: JournalEntry[];
-  phase(phase: Phase): void;
-  step<T>(name: string, fn: () => Promise<T>, opts?: StepOptions<T>): Promise<T>;
-}
-
-const now = () => new Date();
-
-export function runbook(name: string, input: RunbookInput): Runbook {
-  const journal: JournalEntry[] = [];
-  const initiator = input.initiator ?? 'unknown';
-  let phase: Phase = 'starting';
-  let currentStep: string | undefined;
-
-  setHandler(statusQuery, () => ({ runbook: name, target: input.target, phase, initiator, dryRun: input.dryRun ?? false, currentStep }));
-  setHandler(journalQuery, () => journal);
-  // Set here too, not only by our client: a run started from the Temporal UI must be findable as well.
-  upsertSearchAttributes([
-    { key: RunbookName, value: name },
-    { key: RunbookTarget, value: input.target },
-    { key: RunbookInitiator, value: initiator },
-    { key: RunbookPhase, value: phase },
-  ]);
-
-  const setPhase = (next: Phase) => {
-    if (next === phase) return;
-    phase = next;
+  setPhase(next: Phase): void {
+    if (next === this.current) return;
+    this.current = next;
     upsertSearchAttributes([{ key: RunbookPhase, value: next }]);
-  };
+  }
 
-  return {
-    journal,
-    phase: setPhase,
-    async step<T>(step: string, fn: () => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
-      if (phase === 'starting') setPhase('diagnosing');
-      const started = now();
-      const entry: JournalEntry = { step, startedAt: started.toISOString(), actor: 'worker', outcome: 'running', inputs: opts.inputs };
-      journal.push(entry);
-      currentStep = step;
-      try {
-        const result = await fn();
-        entry.outcome = 'ok';
-        entry.evidence = opts.evidence ? opts.evidence(result) : result;
-        return result;
-      } catch (err) {
-        const message = failureMessage(err);
-        entry.outcome = 'failed';
-        entry.error = message;
-        setPhase('failed');
-        throw ApplicationFailure.nonRetryable(`Step "${step}" failed: ${message}`, 'StepFailed');
-      } finally {
-        const ended = now();
-        entry.endedAt = ended.toISOString();
-        entry.durationMs = ended.getTime() - started.getTime();
-        currentStep = undefined;
-      }
-    },
-  };
+  /** Appends an entry stamped with workflow time; returns it so the caller can close it later. */
+  add(entry: Omit<JournalEntry, 'startedAt'> & { startedAt?: string }): JournalEntry {
+    const full: JournalEntry = { startedAt: now(), ...entry };
+    this.entries.push(full);
+    return full;
+  }
+
+  close(entry: JournalEntry, fields: Partial<JournalEntry>): void {
+    Object.assign(entry, fields);
+    entry.endedAt = now();
+    entry.durationMs = Date.parse(entry.endedAt) - Date.parse(entry.startedAt);
+  }
 }
+
+/** Workflow time (deterministic inside a workflow). */
+export const now = () => new Date().toISOString();
 
 /** The operator-facing message of a failure: the activity's own words, not the wrapper's. */
 export function failureMessage(err: unknown): string {

@@ -19,17 +19,64 @@ export interface RunbookInput {
 
 export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'acting' | 'completed' | 'failed' | 'aborted';
 
+export type EntryKind = 'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note';
+
 export interface JournalEntry {
+  kind: EntryKind;
+  /** The step or gate this entry is about. */
   step: string;
   startedAt: string;
   endedAt?: string;
   durationMs?: number;
   /** Who did it: "worker" for automated steps, the person for decisions. */
   actor: string;
-  outcome: 'running' | 'ok' | 'failed';
+  outcome: 'running' | 'ok' | 'failed' | 'waiting' | 'approved' | 'rejected' | 'expired' | 'refused' | 'aborted' | 'sent';
   inputs?: Record<string, unknown>;
   evidence?: unknown;
   error?: string;
+  comment?: string;
+  /** For decisions: how it arrived (update or signal) and whether it was signed. */
+  channel?: { via: 'update' | 'signal'; signed: boolean };
+}
+
+/** How a gate may be decided. Set by the runbook, overridden per target (targets file `policy`). */
+export interface GatePolicy {
+  /** Names, or `role:<role>`; a decider must match one. */
+  approvers: string[];
+  /** Added to approvers once the gate has escalated past widenAfterMs. */
+  secondaryApprovers: string[];
+  approvalsNeeded: number;
+  /** The run's initiator may not approve. */
+  fourEyes: boolean;
+  /** Decisions without a valid API signature (Temporal UI, temporal CLI). */
+  unsignedDecisions: 'allow' | 'deny';
+  requirePlanDigest: boolean;
+  /** Escalation chain, each from the gate's opening: remind, widen, then the safe outcome. */
+  remindAfterMs?: number;
+  widenAfterMs?: number;
+  deadlineMs: number;
+}
+
+export interface Decision {
+  by: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  at: string;
+  channel: { via: 'update' | 'signal'; signed: boolean };
+}
+
+export interface GateView {
+  gate: string;
+  prompt: string;
+  evidence: unknown;
+  policy: GatePolicy;
+  planDigest: string;
+  openedAt: string;
+  deadline: string;
+  status: 'open' | 'approved' | 'rejected' | 'expired' | 'aborted';
+  escalation: 'none' | 'reminded' | 'widened';
+  approvals: Decision[];
+  rejection?: Decision;
 }
 
 export interface RunStatus {
@@ -39,6 +86,7 @@ export interface RunStatus {
   initiator: string;
   dryRun: boolean;
   currentStep?: string;
+  pendingGates: GateView[];
 }
 
 export interface RunbookResult<F = unknown> {

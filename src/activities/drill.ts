@@ -1,0 +1,14 @@
+import type { Decision } from '../workflows/types.js';
+
+export function createDrillActivities() {
+  return {
+    /** approval-drill's one step: touches nothing, returns what was decided, as the journal shows it. */
+    async recordDrillDecision(target: string, approvals: Decision[]): Promise<{ target: string; approvedBy: string[]; channels: string[] }> {
+      return {
+        target,
+        approvedBy: approvals.map((a) => a.by),
+        channels: approvals.map((a) => `${a.channel.via}${a.channel.signed ? ' (signed)' : ''}`),
+      };
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TargetRegistry } from '../targets.js';
+import { targetFailure } from './errors.js';
+
+/** Gate openings, escalations and run ends, posted to the target's webhooks (JSON or Slack). */
+
+export interface NotifyEvent {
+  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'run-ended';
+  runbook: string;
+  target: string;
+  initiator: string;
+  phase: string;
+  gate?: { gate: string; prompt: string; deadline: string; planDigest: string; approvers: string[] };
+  message?: string;
+}
+
+export interface Links {
+  /** Our API's public base URL, e.g. http://localhost:8080. */
+  api: string;
+  temporalUi: string;
+  namespace: string;
+}
+
+const headline: Record<NotifyEvent['event'], string> = {
+  'gate-opened': 'Approval needed',
+  'gate-reminder': 'Reminder: approval still needed',
+  'gate-widened': 'Escalated: approval still needed',
+  'gate-expired': 'Gate expired: aborting safely',
+  'run-ended': 'Runbook ended',
+};
+
+export function notificationBody(e: NotifyEvent, runId: string, links: Links, format: 'json' | 'slack') {
+  const urls = {
+    api: `${links.api}/runs/${encodeURIComponent(runId)}`,
+    console: `${links.api}/console/#/runs/${encodeURIComponent(runId)}`,
+    temporalUi: `${links.temporalUi}/namespaces/${encodeURIComponent(links.namespace)}/workflows/${encodeURIComponent(runId)}`,
+  };
+  if (format === 'json') return { ...e, runId, links: urls };
+  const lines = [
+    `*${headline[e.event]}* — \`${e.runbook}\` on \`${e.target}\` (run ${runId}, started by ${e.initiator})`,
+    e.gate && `Gate *${e.gate.gate}*: ${e.gate.prompt}`,
+    e.gate && `Deadline ${e.gate.deadline} · approvers ${e.gate.approvers.join(', ')} · plan ${e.gate.planDigest}`,
+    e.message,
+    `<${urls.console}|Console> · <${urls.temporalUi}|Temporal UI> · <${urls.api}|API>`,
+  ].filter(Boolean);
+  return { text: lines.join('\n') };
+}
+
+export function createNotifyActivities(targets: TargetRegistry, links: Links) {
+  return {
+    async notify(target: string, event: NotifyEvent): Promise<{ sent: number }> {
+      let hooks;
+      try {
+        hooks = targets.spec(target).notify ?? [];
+      } catch (err) {
+        return targetFailure(err);
+      }
+      const runId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
+      for (const hook of hooks) {
+        const res = await fetch(hook.webhook, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(notificationBody(event, runId, links, hook.format)),
+          signal: AbortSignal.timeout(5000),
+        }).catch((err: Error) => err);
+        const host = new URL(hook.webhook).host;
+        if (res instanceof Error) throw ApplicationFailure.retryable(`Notification webhook at ${host} did not answer: ${res.message}`, 'NotifyFailed');
+        if (!res.ok) throw ApplicationFailure.retryable(`Notification webhook at ${host} answered ${res.status}.`, 'NotifyFailed');
+      }
+      return { sent: hooks.length };
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { runbook } from './runbook.js';
+import type { RunbookInput, RunbookResult } from './types.js';
+
+/**
+ * Touches nothing: one gate `proceed`, then a step that records the decision. For on-call
+ * training and for checking the approval path end to end (API, CLI, Temporal UI, temporal CLI).
+ */
+
+export interface ApprovalDrillInput extends RunbookInput {
+  /** What the gate asks; default: a drill prompt naming the target. */
+  prompt?: string;
+}
+
+export async function approvalDrill(input: ApprovalDrillInput): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
+  const rb = runbook('approval-drill', input);
+  return rb.run(async () => {
+    const approvals = await rb.gate('proceed', {
+      prompt: input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`,
+      evidence: { drill: true, target: input.target },
+      policy: { approvers: ['role:approver'], approvalsNeeded: 1, fourEyes: true },
+    });
+    const recorded = await rb.step('record-decision', () => rb.act.recordDrillDecision(input.target, approvals));
+    return {
+      runbook: 'approval-drill',
+      target: input.target,
+      healthy: true,
+      summary: [`Gate "proceed" approved by ${recorded.approvedBy.join(', ')} via ${recorded.channels.join(', ')}.`],
+      findings: { approvedBy: recorded.approvedBy, channels: recorded.channels },
+    };
+  });
+}

@@ -1,0 +1,36 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { GateView, JournalEntry, RunStatus } from './types.js';
+
+/**
+ * Every runbook's messages. One JSON object each, as the Temporal UI's forms send. The signal and
+ * the update named `decide` land in the same handler; the update answers at once.
+ */
+
+export interface DecisionInput {
+  gate: string;
+  decision: 'approve' | 'reject';
+  /** The person deciding. */
+  by: string;
+  comment?: string;
+  /** The plan digest the decider saw; a stale one is refused. */
+  planDigest?: string;
+  /** Roles of the decider (trusted only when signed, or where unsigned decisions are allowed). */
+  roles?: string[];
+  /** Ed25519 signature by the API over run, gate, digest, decision, person, roles, expiry. */
+  signature?: string;
+  expiresAt?: string;
+  /** Recovery gates: what to do with the failed step. */
+  action?: 'retry' | 'skip' | 'abort';
+}
+
+export interface AbortInput {
+  by: string;
+  reason: string;
+}
+
+export const decideSignal = defineSignal<[DecisionInput]>('decide');
+export const decideUpdate = defineUpdate<GateView, [DecisionInput]>('decide');
+export const abortSignal = defineSignal<[AbortInput]>('abort');
+export const abortUpdate = defineUpdate<{ aborting: true }, [AbortInput]>('abort');
+export const statusQuery = defineQuery<RunStatus>('status');
+export const journalQuery = defineQuery<JournalEntry[]>('journal');
