@@ -1,12 +1,13 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { temporalAddress } from './config.js';
 import { findRunbook, parseRunbookInput } from './runbooks.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
-import { journalQuery } from './workflows/messages.js';
-import type { JournalEntry } from './workflows/types.js';
+import { signDecision } from './signing.js';
+import { abortUpdate, decideUpdate, journalQuery, statusQuery, type DecisionInput } from './workflows/messages.js';
+import type { GateView, JournalEntry } from './workflows/types.js';
 
 /** Start, inspect and list runs. The API and the CLI both go through here; nothing else calls Temporal. */
 
@@ -21,7 +22,8 @@ export function runState(status: WorkflowExecutionStatusName, phase?: string): R
     case 'COMPLETED':
       return 'completed';
     case 'FAILED':
-      return 'failed';
+      // A rejected or expired gate, or an abort, ends the run with its compensations done.
+      return phase === 'aborted' ? 'aborted' : 'failed';
     case 'CANCELLED':
     case 'TERMINATED':
       return 'aborted';
@@ -53,12 +55,26 @@ export interface RunSummary {
 export interface RunView extends RunSummary {
   result?: unknown;
   error?: string;
+  pendingGates: GateView[];
   journal?: JournalEntry[];
   uiUrl: string;
 }
 
 export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
+}
+
+/** A decision or abort that was not accepted; `kind` says why (the API maps it to a status code). */
+export class DecisionError extends Error {
+  override name = 'DecisionError';
+  constructor(readonly kind: 'refused' | 'unknown-gate' | 'closed' | 'invalid' | 'run-ended', message: string) {
+    super(message);
+  }
+}
+
+export interface Decider {
+  person: string;
+  roles: string[];
 }
 
 /** `<runbook>-<target>-<time-ordered suffix>`: unique per run, sortable by start. */
@@ -69,17 +85,25 @@ export function newRunId(runbook: string, target: string, now = Date.now()): str
 export class RunbookClient {
   constructor(
     readonly temporal: Client,
-    private readonly opts: { taskQueue: string; uiUrl: string; namespace: string; targets: () => TargetRegistry },
+    private readonly opts: {
+      taskQueue: string;
+      uiUrl: string;
+      namespace: string;
+      targets: () => TargetRegistry;
+      /** Hex Ed25519 private key: decisions sent through this client are signed (the API's). */
+      signingKey?: string;
+    },
   ) {}
 
-  static async connect(config: Config): Promise<RunbookClient> {
+  static async connect(config: Config, opts: { signingKey?: string } = {}): Promise<RunbookClient> {
     const connection = await Connection.connect({ address: temporalAddress(config) });
-    const temporal = new Client({ connection, namespace: config.namespace });
+    const temporal = new Client({ connection, namespace: config.namespace, identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
     return new RunbookClient(temporal, {
       taskQueue: config.taskQueue,
       uiUrl: config.uiUrl,
       namespace: config.namespace,
       targets: () => TargetRegistry.load(config.targetsFile),
+      signingKey: opts.signingKey,
     });
   }
 
@@ -120,14 +144,65 @@ export class RunbookClient {
       throw err;
     }
     const summary = toSummary(id, desc);
-    const view: RunView = { ...summary, uiUrl: this.uiUrl(id) };
+    const view: RunView = { ...summary, pendingGates: [], uiUrl: this.uiUrl(id) };
     if (summary.status === 'completed') view.result = await handle.result();
     else if (summary.status === 'failed' || summary.status === 'timed-out' || summary.status === 'aborted') {
       view.error = await handle.result().then(() => undefined, (err: Error) => failureText(err));
-    } else {
-      view.journal = await handle.query(journalQuery).catch(() => undefined);
     }
+    // Queries on a closed run replay it on a worker; without one, the status still answers.
+    const [status, journal] = await Promise.all([
+      withTimeout(handle.query(statusQuery), 10_000).catch(() => undefined),
+      withTimeout(handle.query(journalQuery), 10_000).catch(() => undefined),
+    ]);
+    view.pendingGates = summary.status === 'running' || summary.status === 'waiting' ? (status?.pendingGates ?? []) : [];
+    view.journal = journal;
     return view;
+  }
+
+  /**
+   * Sends a decision as the `decide` update: the answer (accepted, or refused with the reason)
+   * comes back at once. Signed when this client has the signing key.
+   */
+  async decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }, by: Decider): Promise<GateView> {
+    const handle = this.temporal.workflow.getHandle(id);
+    const desc = await this.describeOrThrow(id);
+    if (desc.status.name !== 'RUNNING') {
+      throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); decisions are no longer accepted.`);
+    }
+    const input: DecisionInput = { gate, decision: d.decision, by: by.person, roles: by.roles, comment: d.comment, planDigest: d.planDigest };
+    if (this.opts.signingKey) {
+      const current = (await handle.query(statusQuery)).pendingGates.find((g) => g.gate === gate);
+      input.planDigest ??= current?.planDigest;
+      input.expiresAt = new Date(Date.now() + 5 * 60_000).toISOString();
+      input.signature = signDecision(
+        { workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles, expiresAt: input.expiresAt },
+        this.opts.signingKey,
+      );
+    }
+    try {
+      return await handle.executeUpdate(decideUpdate, { args: [input] });
+    } catch (err) {
+      throw decisionError(err, id);
+    }
+  }
+
+  async abort(id: string, by: string, reason: string): Promise<void> {
+    const desc = await this.describeOrThrow(id);
+    if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); there is nothing to abort.`);
+    try {
+      await this.temporal.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason }] });
+    } catch (err) {
+      throw decisionError(err, id);
+    }
+  }
+
+  private async describeOrThrow(id: string) {
+    try {
+      return await this.temporal.workflow.getHandle(id).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
+      throw err;
+    }
   }
 
   async list(filters: { runbook?: string; target?: string; status?: RunState; limit?: number } = {}): Promise<RunSummary[]> {
@@ -169,6 +244,23 @@ function toSummary(id: string, d: DescribedLike): RunSummary {
     startedAt: d.startTime.toISOString(),
     closedAt: d.closeTime?.toISOString(),
   };
+}
+
+function decisionError(err: unknown, id: string): Error {
+  if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test(String((err as Error).message))) {
+    return new DecisionError('run-ended', `Run "${id}" has already ended; decisions are no longer accepted.`);
+  }
+  if (!(err instanceof WorkflowUpdateFailedError)) return err as Error;
+  const cause = err.cause as { type?: string; message?: string } | undefined;
+  const message = cause?.message ?? err.message;
+  if (cause?.type === 'DecisionRefused') return new DecisionError('refused', message);
+  if (message.startsWith('There is no gate')) return new DecisionError('unknown-gate', message);
+  if (/already closed|already being aborted|already ended/.test(message)) return new DecisionError('closed', message);
+  return new DecisionError('invalid', message);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
 }
 
 /** The innermost failure message: the operator's words, not Temporal's wrappers. */

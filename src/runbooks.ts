@@ -26,6 +26,16 @@ export interface RunbookDefinition {
 
 export const catalogue: RunbookDefinition[] = [
   {
+    name: 'approval-drill',
+    workflowType: 'approvalDrill',
+    description: 'Touches nothing: one gate "proceed" (four-eyes, one approval), then a step that records the decision. For on-call training and for checking the approval path end to end.',
+    mutates: false,
+    gates: ['proceed'],
+    input: z.strictObject({
+      prompt: z.string().max(500).optional().describe('What the gate asks (default: a drill prompt naming the target).'),
+    }),
+  },
+  {
     name: 'db-access',
     workflowType: 'dbAccess',
     description:

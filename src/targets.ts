@@ -74,6 +74,8 @@ const policy = z.strictObject({
   fourEyes: z.boolean().optional(),
   unsignedDecisions: z.enum(['allow', 'deny']).optional(),
   requirePlanDigest: z.boolean().optional(),
+  remindAfter: duration.optional(),
+  widenAfter: duration.optional(),
   deadline: duration.optional(),
 });
 

@@ -4,6 +4,7 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import type { Links } from './activities/notify.js';
 import { loadConfig, temporalAddress, type Config } from './config.js';
 import { searchAttributeKeys } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
@@ -18,6 +19,8 @@ export interface WorkerDeps {
   namespace: string;
   taskQueue: string;
   targets: TargetRegistry;
+  decisionPublicKey?: string;
+  links?: Links;
   /** Tests bundle workflows once and pass the bundle; otherwise they are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
@@ -30,7 +33,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ targets: deps.targets }),
+    activities: createActivities({ targets: deps.targets, decisionPublicKey: deps.decisionPublicKey, links: deps.links }),
   });
 }
 

@@ -10,6 +10,8 @@ import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { RunbookClient } from '../../src/client.js';
 import { TargetRegistry } from '../../src/targets.js';
+import type { Links } from '../../src/activities/notify.js';
+import { publicKeyOf } from '../../src/signing.js';
 import { createWorker } from '../../src/worker.js';
 
 /** Shared test plumbing: unique databases, targets files, task queues and workers per test. */
@@ -68,13 +70,16 @@ export function pgTarget(database: string, extra: Record<string, unknown> = {}) 
 
 export interface TestRig {
   taskQueue: string;
+  /** Unsigned, like the temporal CLI or the Temporal UI. */
   client: RunbookClient;
+  /** Signs its decisions, like the API (only when startRig got a signing key). */
+  signed: RunbookClient;
   worker: Worker;
   stop(): Promise<void>;
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string } = {}): Promise<TestRig> {
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links } = {}): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = uniqueName('tq');
   const env = opts.env ?? process.env;
@@ -85,18 +90,24 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     taskQueue,
     targets: TargetRegistry.load(targetsFile, env),
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
+    links: opts.links,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
-  const client = new RunbookClient(new Client({ connection }), {
-    taskQueue,
-    namespace: 'default',
-    uiUrl: 'http://localhost:8233',
-    targets: () => TargetRegistry.load(targetsFile, env),
-  });
+  const clientFor = (signingKey?: string) =>
+    new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://localhost:8233',
+      targets: () => TargetRegistry.load(targetsFile, env),
+      signingKey,
+    });
+  const client = clientFor();
   return {
     taskQueue,
     client,
+    signed: clientFor(opts.signingKey),
     worker,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();

@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DecisionError, type RunbookClient } from '../src/client.js';
+import { startRig, writeTargets, type TestRig } from './support/harness.js';
+import { startReceiver } from './support/receiver.js';
+import { until } from './support/wait.js';
+
+const approver = (person: string) => ({ person, roles: ['approver'] });
+
+describe('approval gates (approval-drill)', () => {
+  let rig: TestRig;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
+
+  beforeAll(async () => {
+    hooks = await startReceiver();
+    const allow = { unsignedDecisions: 'allow' };
+    const file = writeTargets({
+      'drill-open': { policy: allow },
+      'drill-two': { policy: { ...allow, approvalsNeeded: 2 } },
+      'drill-deny': {},
+      'drill-digest': { policy: { ...allow, requirePlanDigest: true } },
+      'drill-escalate': {
+        policy: { ...allow, approvers: ['bob'], secondaryApprovers: ['erin'], remindAfter: '1s', widenAfter: '2s', deadline: '4s' },
+        notify: [{ webhook: `${hooks.url}/json`, format: 'json' }, { webhook: `${hooks.url}/slack`, format: 'slack' }],
+      },
+    });
+    rig = await startRig(file, { signingKey: randomBytes(32).toString('hex'), links: { api: 'http://api.test', temporalUi: 'http://ui.test', namespace: 'default' } });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    await hooks?.close();
+  });
+
+  const drill = async (target: string, client: RunbookClient = rig.client) => {
+    const { id } = await client.start('approval-drill', { target, initiator: 'alice' });
+    await until(async () => (await client.status(id)).pendingGates.length > 0, 'the gate to open');
+    return id;
+  };
+  const refusal = async (p: Promise<unknown>) => {
+    const err = await p.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DecisionError);
+    return err as DecisionError;
+  };
+  const outcome = async (id: string) => {
+    await rig.client.temporal.workflow.getHandle(id).result().catch(() => undefined);
+    return rig.client.status(id);
+  };
+
+  it('waits at the gate with its prompt, plan digest and policy, findable as awaiting approval', async () => {
+    const id = await drill('drill-open');
+    const run = await rig.client.status(id);
+    expect(run.status).toBe('waiting');
+    const [gate] = run.pendingGates;
+    expect(gate).toMatchObject({ gate: 'proceed', prompt: 'Drill: approve to proceed on drill-open. Nothing will be changed.', status: 'open' });
+    expect(gate!.planDigest).toMatch(/^[0-9a-f]{16}$/);
+    expect(gate!.policy).toMatchObject({ approvers: ['role:approver'], approvalsNeeded: 1, fourEyes: true });
+    await until(async () => (await rig.client.list({ target: 'drill-open', status: 'waiting' })).some((r) => r.id === id), 'the run to be listed as waiting');
+    await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'));
+  });
+
+  it('approves through the update and runs the next step, recording who decided', async () => {
+    const id = await drill('drill-open');
+    const gate = await rig.client.decide(id, 'proceed', { decision: 'approve', comment: 'drill ok' }, approver('bob'));
+    expect(gate.status).toBe('approved');
+    const run = await outcome(id);
+    expect(run.status).toBe('completed');
+    expect(run.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['update'] } });
+    const decision = run.journal!.find((e) => e.kind === 'decision');
+    expect(decision).toMatchObject({ step: 'proceed', actor: 'bob', outcome: 'approved', comment: 'drill ok', channel: { via: 'update', signed: false } });
+    expect(run.journal!.map((e) => e.step)).toEqual(['policy:proceed', 'proceed', 'proceed', 'record-decision']);
+  });
+
+  it('refuses an approval from the person who started the run (four-eyes), and journals it', async () => {
+    const id = await drill('drill-open');
+    const err = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('alice')));
+    expect(err.kind).toBe('refused');
+    expect(err.message).toBe('alice started this run and may not approve it (four-eyes): another approver must.');
+    const run = await rig.client.status(id);
+    expect(run.status).toBe('waiting');
+    expect(run.journal!.find((e) => e.kind === 'refusal')).toMatchObject({ actor: 'alice', error: err.message });
+    await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'));
+  });
+
+  it('refuses someone without the approver role', async () => {
+    const id = await drill('drill-open');
+    const err = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, { person: 'carol', roles: ['viewer'] }));
+    expect(err.message).toBe('carol may not decide gate "proceed": allowed are role:approver.');
+    await rig.client.decide(id, 'proceed', { decision: 'reject' }, approver('bob'));
+  });
+
+  it('needs two different approvers when the target asks for two, counting a repeated approval once', async () => {
+    const id = await drill('drill-two');
+    expect((await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'))).status).toBe('open');
+    const again = await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'));
+    expect(again.approvals.map((a) => a.by)).toEqual(['bob']);
+    expect((await rig.client.status(id)).status).toBe('waiting');
+    expect((await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('dave'))).status).toBe('approved');
+    expect((await outcome(id)).result).toMatchObject({ findings: { approvedBy: ['bob', 'dave'] } });
+  });
+
+  it('ends a rejected run as aborted, saying who rejected it and that nothing was changed', async () => {
+    const id = await drill('drill-open');
+    await rig.client.decide(id, 'proceed', { decision: 'reject', comment: 'not during the sale' }, approver('bob'));
+    const run = await outcome(id);
+    expect(run.status).toBe('aborted');
+    expect(run.error).toBe('Gate "proceed" was rejected by bob: not during the sale Nothing had been changed; nothing to undo.');
+    expect(run.journal!.some((e) => e.step === 'record-decision')).toBe(false);
+  });
+
+  it('refuses unsigned decisions where the target denies them, and accepts the API-signed one', async () => {
+    const id = await drill('drill-deny');
+    const err = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob')));
+    expect(err.message).toContain('Unsigned decisions are not accepted for target "drill-deny"');
+    expect((await rig.signed.decide(id, 'proceed', { decision: 'approve' }, approver('bob'))).status).toBe('approved');
+    expect((await outcome(id)).result).toMatchObject({ findings: { channels: ['update (signed)'] } });
+  });
+
+  it('refuses a signature replayed on another run', async () => {
+    const first = await drill('drill-deny');
+    const second = await drill('drill-deny');
+    // Capture what the API sent for the first run, then send the same signed decision to the second.
+    const h1 = rig.client.temporal.workflow.getHandle(first);
+    await rig.signed.decide(first, 'proceed', { decision: 'approve' }, approver('bob'));
+    const history = await h1.fetchHistory();
+    const accepted = history.events!.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!;
+    const payload = accepted.workflowExecutionUpdateAcceptedEventAttributes!.acceptedRequest!.input!.args!.payloads![0]!;
+    const signedInput = JSON.parse(Buffer.from(payload.data!).toString()) as Record<string, unknown>;
+    expect(signedInput.signature).toMatch(/^[0-9a-f]{128}$/);
+    const handle = rig.client.temporal.workflow.getHandle(second);
+    const err = await handle.executeUpdate('decide', { args: [signedInput] }).then(() => undefined, (e: { cause?: { message: string } }) => e.cause?.message);
+    expect(err).toContain('signature does not match this run, gate, plan and person');
+    await rig.signed.decide(second, 'proceed', { decision: 'reject' }, approver('bob'));
+  });
+
+  it('refuses a decision made on a stale plan digest, and one without a digest where the gate requires it', async () => {
+    const id = await drill('drill-digest');
+    const missing = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob')));
+    expect(missing.message).toMatch(/^Gate "proceed" requires the plan digest you reviewed: send "planDigest": "[0-9a-f]{16}"/);
+    const stale = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve', planDigest: '0000000000000000' }, approver('bob')));
+    expect(stale.message).toMatch(/^The plan changed since you reviewed it \(you saw 0000000000000000, the gate now shows [0-9a-f]{16}\)/);
+    const digest = (await rig.client.status(id)).pendingGates[0]!.planDigest;
+    expect((await rig.client.decide(id, 'proceed', { decision: 'approve', planDigest: digest }, approver('bob'))).status).toBe('approved');
+  });
+
+  it('refuses a decision for an unknown gate and one sent to a finished run, saying what to do', async () => {
+    const id = await drill('drill-open');
+    const unknown = await refusal(rig.client.decide(id, 'freeze-writes', { decision: 'approve' }, approver('bob')));
+    expect(unknown.kind).toBe('unknown-gate');
+    expect(unknown.message).toBe('There is no gate "freeze-writes" in this run (open: proceed).');
+    await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'));
+    await outcome(id);
+    const late = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('dave')));
+    expect(late.kind).toBe('run-ended');
+    expect(late.message).toBe(`Run "${id}" has already ended (completed); decisions are no longer accepted.`);
+  });
+
+  it('accepts a decision sent as a signal with the real temporal CLI', async () => {
+    const id = await drill('drill-open');
+    const decision = JSON.stringify({ gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'], comment: 'from the CLI' });
+    await execa(inject('temporalCli'), ['workflow', 'signal', '--address', inject('temporalAddress'), '--workflow-id', id, '--name', 'decide', '--input', decision]);
+    const run = await outcome(id);
+    expect(run.status).toBe('completed');
+    expect(run.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['signal'] } });
+  });
+
+  it('aborts on request, journaling who and why', async () => {
+    const id = await drill('drill-open');
+    await rig.client.abort(id, 'bob', 'wrong target');
+    const run = await outcome(id);
+    expect(run.status).toBe('aborted');
+    expect(run.error).toBe('Aborted by bob: wrong target Nothing had been changed; nothing to undo.');
+    expect(run.journal!.find((e) => e.kind === 'abort')).toMatchObject({ actor: 'bob', comment: 'wrong target' });
+  });
+
+  it('escalates past each deadline, widens to the secondary approvers, then aborts: never approved by timeout', async () => {
+    const id = await drill('drill-escalate');
+    await until(async () => (await rig.client.status(id)).pendingGates[0]?.escalation === 'widened', 'the gate to widen');
+    const refused = await refusal(rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('dave')));
+    expect(refused.message).toBe('dave may not decide gate "proceed": allowed are bob, erin.');
+    const run = await outcome(id);
+    expect(run.status).toBe('aborted');
+    expect(run.error).toMatch(/^Gate "proceed" expired at .* without enough approvals \(0 of 1\)\. Nothing had been changed; nothing to undo\.$/);
+    await until(() => hooks.received.filter((r) => r.path === '/json').length >= 5, 'five notifications');
+    const json = hooks.received.filter((r) => r.path === '/json').map((r) => r.body);
+    expect(json.map((b) => b.event)).toEqual(['gate-opened', 'gate-reminder', 'gate-widened', 'gate-expired', 'run-ended']);
+    expect(json[0]).toMatchObject({
+      runId: id, runbook: 'approval-drill', target: 'drill-escalate',
+      gate: { gate: 'proceed', prompt: 'Drill: approve to proceed on drill-escalate. Nothing will be changed.' },
+      links: { api: `http://api.test/runs/${id}`, temporalUi: `http://ui.test/namespaces/default/workflows/${id}` },
+    });
+    const slack = hooks.received.filter((r) => r.path === '/slack').map((r) => r.body.text as string);
+    expect(slack[0]).toContain('*Approval needed* — `approval-drill` on `drill-escalate`');
+    expect(slack[0]).toContain(`<http://ui.test/namespaces/default/workflows/${id}|Temporal UI>`);
+  });
+});
