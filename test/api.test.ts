@@ -24,7 +24,7 @@ describe('HTTP API', () => {
 
   it('lists db-access with its input schema', async () => {
     const r = await api.inject({ method: 'GET', url: '/runbooks' });
-    const dbAccess = (r.json() as { runbooks: Array<{ name: string; mutates: boolean; inputSchema: { required: string[]; properties: Record<string, unknown> } }> }).runbooks.find((x) => x.name === 'db-access');
+    const dbAccess = r.json<{ runbooks: Array<{ name: string; mutates: boolean; inputSchema: { required: string[]; properties: Record<string, unknown> } }> }>().runbooks.find((x) => x.name === 'db-access');
     expect(dbAccess?.mutates).toBe(false);
     expect(dbAccess?.inputSchema.required).toContain('target');
     expect(Object.keys(dbAccess!.inputSchema.properties)).toContain('longTransactionSeconds');

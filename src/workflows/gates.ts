@@ -38,7 +38,7 @@ export class Gates {
   private readonly keys = new Map<string, string | undefined>();
 
   constructor(private readonly journal: Journal, private readonly notify: Notify) {
-    setHandler(decideUpdate, (input) => this.decide(input, 'update'), { validator: (input) => this.validate(input) });
+    setHandler(decideUpdate, (input) => this.decide(input, 'update'), { validator: (input: DecisionInput) => this.validate(input) });
     setHandler(decideSignal, (input) => {
       // A signal has no caller to answer: a malformed or refused one is journaled, never thrown.
       try {
