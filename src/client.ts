@@ -5,6 +5,7 @@ import { temporalAddress } from './config.js';
 import { findRunbook, parseRunbookInput } from './runbooks.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
+import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { signDecision } from './signing.js';
 import { abortUpdate, decideUpdate, journalQuery, statusQuery, type DecisionInput } from './workflows/messages.js';
 import type { GateView, JournalEntry } from './workflows/types.js';
@@ -194,6 +195,13 @@ export class RunbookClient {
     } catch (err) {
       throw decisionError(err, id);
     }
+  }
+
+  /** The run as an incident record: journal, decisions and the messages Temporal recorded. */
+  async timeline(id: string): Promise<Timeline> {
+    const view = await this.status(id);
+    const history = await this.temporal.workflow.getHandle(id).fetchHistory();
+    return buildTimeline(view, history.events ?? []);
   }
 
   private async describeOrThrow(id: string) {

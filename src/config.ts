@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { publicKeyOf } from './signing.js';
 
 /** Every environment variable the project reads, validated once at start. */
 const port = (name: string, fallback: number) =>
@@ -30,6 +31,10 @@ export const envSchema = z.object({
   RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
   RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
+  RUNBOOK_API_TOKENS: z.string().min(1).optional(),
+  RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
+  RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
+  RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
     error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
   }).default('warn'),
@@ -48,6 +53,14 @@ export interface Config {
   targetsFile: string;
   dataDir: string;
   api: { host: string; port: number };
+  /** Base of the links in notifications; default http://<api host>:<port>. */
+  publicUrl: string;
+  /** The API's tokens file (hashes). */
+  tokensFile?: string;
+  /** API side: signs decisions. Secret. */
+  decisionKey?: string;
+  /** Worker side: verifies them. Public. */
+  decisionPublicKey?: string;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -79,6 +92,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     targetsFile: e.RUNBOOK_TARGETS,
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
+    publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? 'localhost' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
+    tokensFile: e.RUNBOOK_API_TOKENS,
+    decisionKey: e.RUNBOOK_DECISION_KEY,
+    decisionPublicKey: e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,7 +1,9 @@
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { ensureDevTokens } from './api/auth.js';
 import { startApi } from './api/main.js';
+import { ensureDevDecisionKey } from './keys.js';
 import { loadConfig, temporalAddress } from './config.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { TargetRegistry } from './targets.js';
@@ -23,6 +25,17 @@ async function main(): Promise<void> {
   }
   TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
   mkdirSync(config.dataDir, { recursive: true });
+  let devTokens: string | undefined;
+  if (!config.tokensFile) {
+    const dev = ensureDevTokens(config.dataDir);
+    config.tokensFile = dev.tokensFile;
+    devTokens = dev.plainFile;
+  }
+  if (!config.decisionKey) {
+    const key = ensureDevDecisionKey(config.dataDir);
+    config.decisionKey = key.privateKey;
+    config.decisionPublicKey = key.publicKey;
+  }
 
   let server: DevServer | undefined;
   if (config.temporalAddress) {
@@ -52,6 +65,7 @@ async function main(): Promise<void> {
       `  Temporal gRPC ${temporalAddress(config)}`,
       `  API           ${apiUrl}   (docs: ${apiUrl}/docs)`,
       `  Targets       ${config.targetsFile}`,
+      ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer)`] : []),
       '',
       `Try: npx runbook start db-access --target ${TargetRegistry.load(config.targetsFile).names()[0] ?? '<target>'}`,
       'Ctrl-C stops the API, the worker and the dev server.',

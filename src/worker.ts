@@ -70,7 +70,12 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   }
   const connection = await NativeConnection.connect({ address });
   const taskQueue = opts.taskQueue ?? config.taskQueue;
-  const worker = await createWorker({ connection, namespace: config.namespace, taskQueue, targets });
+  const worker = await createWorker({
+    connection, namespace: config.namespace, taskQueue, targets,
+    decisionPublicKey: config.decisionPublicKey,
+    links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
+  });
+  if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');
   log(`Worker polling task queue "${taskQueue}" on ${address} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
   return worker;
 }

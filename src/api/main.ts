@@ -1,11 +1,15 @@
 import { RunbookClient } from '../client.js';
 import { loadConfig, type Config } from '../config.js';
 import { isMain, runMain } from '../util/main.js';
+import { TokenStore } from './auth.js';
 import { buildApi } from './server.js';
 
 export async function startApi(config: Config) {
-  const client = await RunbookClient.connect(config);
-  const app = await buildApi({ client, logger: { level: config.logLevel } });
+  if (!config.tokensFile) throw new Error('The API needs a tokens file: set RUNBOOK_API_TOKENS (see README, "API tokens"). `npm start` makes development tokens by itself.');
+  if (!config.decisionKey) console.warn('RUNBOOK_DECISION_KEY is not set: decisions sent through the API will be unsigned, and targets that deny unsigned decisions will refuse them.');
+  const tokens = TokenStore.load(config.tokensFile);
+  const client = await RunbookClient.connect(config, { signingKey: config.decisionKey });
+  const app = await buildApi({ client, tokens, logger: { level: config.logLevel } });
   app.addHook('onClose', () => client.close());
   await app.listen({ host: config.api.host, port: config.api.port });
   return app;

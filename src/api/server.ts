@@ -1,32 +1,67 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { RunNotFoundError, type RunbookClient, type RunState } from '../client.js';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { renderMarkdown } from '../audit/timeline.js';
+import { DecisionError, RunNotFoundError, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
+import type { Person, Role, TokenStore } from './auth.js';
 
-/** The HTTP API: thin routes over client.ts. */
+/** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
 
 export interface ApiOptions {
   client: RunbookClient;
+  tokens: TokenStore;
   logger?: boolean | { level: string };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    person?: Person;
+  }
 }
 
 const runStates: RunState[] = ['running', 'waiting', 'completed', 'failed', 'aborted', 'timed-out'];
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
+const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
+const decisionStatus: Record<DecisionError['kind'], number> = { refused: 403, 'unknown-gate': 404, closed: 409, 'run-ended': 409, invalid: 400 };
+const publicPaths = new Set(['/healthz', '/openapi.json']);
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
-  const { client } = opts;
+  const { client, tokens } = opts;
 
   await app.register(swagger, {
-    openapi: { info: { title: 'durable-runbooks', version: '0.1.0', description: 'Incident runbooks as durable Temporal workflows.' } },
+    openapi: {
+      info: { title: 'durable-runbooks', version: '0.1.0', description: 'Incident runbooks as durable Temporal workflows.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const url = req.url.split('?')[0]!;
+    if (publicPaths.has(url) || url.startsWith('/docs')) return;
+    const header = req.headers.authorization ?? '';
+    const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const person = token ? tokens.authenticate(token) : undefined;
+    if (!person) {
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: token ? 'Unknown bearer token: check RUNBOOK_TOKEN (npm start writes development tokens to .data/dev-tokens.json).' : 'Missing bearer token: send "Authorization: Bearer <token>".' });
+    }
+    req.person = person;
+  });
+
+  const need = (role: Role, action: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.person!.roles.includes(role)) {
+      return reply.code(403).send({ error: `${req.person!.name} lacks the "${role}" role needed to ${action} (has: ${req.person!.roles.join(', ')}).` });
+    }
+  };
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof RunbookInputError || err instanceof TargetsError) return reply.code(400).send({ error: err.message });
     if (err instanceof RunNotFoundError) return reply.code(404).send({ error: err.message });
+    if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: `Invalid request: ${err.message}` });
     app.log.error(err);
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: err.message });
@@ -34,7 +69,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  app.get('/healthz', { schema: { description: 'Up when the API can reach Temporal.', response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 503: errorSchema } } }, async (_req, reply) => {
+  app.get('/healthz', { schema: { description: 'Up when the API can reach Temporal. No auth.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 503: errorSchema } } }, async (_req, reply) => {
     try {
       await client.temporal.connection.workflowService.getSystemInfo({});
       return { ok: true };
@@ -47,20 +82,21 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     runbooks: catalogue.map((r) => ({ name: r.name, description: r.description, mutates: r.mutates, gates: r.gates, inputSchema: inputJsonSchema(r) })),
   }));
 
-  app.post<{ Params: { name: string }; Body: { target: string; input?: Record<string, unknown>; dryRun?: boolean; initiator?: string } }>('/runbooks/:name/runs', {
+  app.post<{ Params: { name: string }; Body: { target: string; input?: Record<string, unknown>; dryRun?: boolean } }>('/runbooks/:name/runs', {
+    preHandler: need('operator', 'start runbooks'),
     schema: {
-      description: 'Start a run. Bad input (unknown runbook or target, invalid input) starts nothing: 400 with the reason.',
+      description: 'Start a run (role operator). Bad input (unknown runbook or target, invalid input) starts nothing: 400 with the reason.',
       params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
       body: {
         type: 'object',
         required: ['target'],
         additionalProperties: false,
-        properties: { target: { type: 'string', minLength: 1 }, input: { type: 'object' }, dryRun: { type: 'boolean' }, initiator: { type: 'string' } },
+        properties: { target: { type: 'string', minLength: 1 }, input: { type: 'object' }, dryRun: { type: 'boolean' } },
       },
-      response: { 201: { type: 'object', properties: { id: { type: 'string' }, uiUrl: { type: 'string' } } }, 400: errorSchema },
+      response: { 201: { type: 'object', properties: { id: { type: 'string' }, uiUrl: { type: 'string' } } }, 400: errorSchema, 403: errorSchema },
     },
   }, async (req, reply) => {
-    const started = await client.start(req.params.name, { ...req.body, initiator: req.body.initiator ?? 'api' });
+    const started = await client.start(req.params.name, { ...req.body, initiator: req.person!.name });
     return reply.code(201).send(started);
   });
 
@@ -73,9 +109,46 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   }, async (req) => ({ runs: await client.list(req.query) }));
 
-  app.get<{ Params: { id: string } }>('/runs/:id', {
-    schema: { params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] }, response: { 404: errorSchema } },
-  }, async (req) => client.status(req.params.id));
+  app.get<{ Params: { id: string } }>('/runs/:id', { schema: { params: idParam, response: { 404: errorSchema } } }, async (req) => client.status(req.params.id));
+
+  app.post<{ Params: { id: string; gate: string }; Body: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string } }>('/runs/:id/gates/:gate', {
+    preHandler: need('approver', 'decide gates'),
+    schema: {
+      description: 'Approve or reject a gate (role approver). The decision is signed by the API for this run, gate and plan. 403: refused by policy (four-eyes, role, digest…), 404: no such run or gate, 409: gate closed or run ended.',
+      params: { type: 'object', properties: { id: { type: 'string' }, gate: { type: 'string' } }, required: ['id', 'gate'] },
+      body: {
+        type: 'object',
+        required: ['decision'],
+        additionalProperties: false,
+        properties: { decision: { type: 'string', enum: ['approve', 'reject'] }, comment: { type: 'string', maxLength: 2000 }, planDigest: { type: 'string', pattern: '^[0-9a-f]{16}$' } },
+      },
+      response: { 400: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
+    },
+  }, async (req) => {
+    const gate = await client.decide(req.params.id, req.params.gate, req.body, { person: req.person!.name, roles: req.person!.roles });
+    return { gate };
+  });
+
+  app.post<{ Params: { id: string }; Body: { reason: string } }>('/runs/:id/abort', {
+    preHandler: need('operator', 'abort runs'),
+    schema: {
+      description: 'Break glass (role operator): stop the run, run its compensations, release what it holds. Journaled with who and why.',
+      params: idParam,
+      body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } },
+      response: { 404: errorSchema, 409: errorSchema },
+    },
+  }, async (req, reply) => {
+    await client.abort(req.params.id, req.person!.name, req.body.reason);
+    return reply.code(202).send({ aborting: true });
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { format?: 'md' | 'json' } }>('/runs/:id/timeline', {
+    schema: { params: idParam, querystring: { type: 'object', properties: { format: { type: 'string', enum: ['md', 'json'] } } }, response: { 404: errorSchema } },
+  }, async (req, reply) => {
+    const timeline = await client.timeline(req.params.id);
+    if (req.query.format === 'json') return timeline;
+    return reply.type('text/markdown; charset=utf-8').send(renderMarkdown(timeline));
+  });
 
   return app;
 }

@@ -1,0 +1,89 @@
+import type { temporal } from '@temporalio/proto';
+import type { RunView } from '../client.js';
+import type { JournalEntry } from '../workflows/types.js';
+
+/** A run as an incident record: the journal, every decision, and what Temporal itself recorded. */
+
+export interface TimelineMessage {
+  at: string;
+  kind: 'signal' | 'update';
+  name: string;
+  /** The sender identity Temporal recorded: whatever the client said, not an authenticated user. */
+  identity: string;
+}
+
+export interface Timeline {
+  run: Omit<RunView, 'journal' | 'pendingGates'>;
+  entries: JournalEntry[];
+  messages: TimelineMessage[];
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+function eventTime(e: HistoryEvent): string {
+  const t = e.eventTime;
+  return new Date(Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
+}
+
+export function messagesFrom(events: HistoryEvent[]): TimelineMessage[] {
+  const out: TimelineMessage[] = [];
+  for (const e of events) {
+    const signal = e.workflowExecutionSignaledEventAttributes;
+    if (signal) out.push({ at: eventTime(e), kind: 'signal', name: signal.signalName ?? '?', identity: signal.identity || '(none)' });
+    const update = e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest;
+    if (update) out.push({ at: eventTime(e), kind: 'update', name: update.input?.name ?? '?', identity: update.meta?.identity || '(none)' });
+  }
+  return out;
+}
+
+export function buildTimeline(view: RunView, events: HistoryEvent[]): Timeline {
+  const { journal, pendingGates: _pending, ...run } = view;
+  return { run, entries: journal ?? [], messages: messagesFrom(events) };
+}
+
+const hhmmss = (iso?: string) => (iso ? iso.slice(11, 19) : '');
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function detail(e: JournalEntry): string {
+  if (e.error) return e.error;
+  if (e.comment) return e.comment;
+  const ev = e.evidence as { summary?: unknown } | undefined;
+  if (e.kind === 'gate') return `plan ${String((e.inputs as { planDigest?: string } | undefined)?.planDigest ?? '')}: ${String((e.inputs as { prompt?: string } | undefined)?.prompt ?? '')}`;
+  if (ev === undefined) return '';
+  const json = JSON.stringify(ev);
+  return json.length > 160 ? `${json.slice(0, 157)}…` : json;
+}
+
+/** Markdown for the incident ticket (the seeds ask for changes, timestamps and the root cause). */
+export function renderMarkdown(t: Timeline): string {
+  const r = t.run;
+  const lines = [
+    `# Incident timeline: ${r.runbook} on ${r.target}`,
+    '',
+    `- Run: \`${r.id}\` — [Temporal UI](${r.uiUrl})`,
+    `- Status: **${r.status}** (phase ${r.phase})`,
+    `- Started by ${r.initiator} at ${r.startedAt}${r.closedAt ? `; ended ${r.closedAt}` : ''}`,
+  ];
+  if (r.error) lines.push(`- Outcome: ${r.error}`);
+  const summary = (r.result as { summary?: string[] } | undefined)?.summary;
+  if (summary?.length) lines.push('', '## Findings', '', ...summary.map((s) => `- ${s}`));
+  lines.push('', '## Steps (UTC)', '', '| started | ended | step | kind | actor | outcome | details |', '|---|---|---|---|---|---|---|');
+  for (const e of t.entries) {
+    const via = e.channel ? ` (${e.channel.via}${e.channel.signed ? ', signed' : ', unsigned'})` : '';
+    lines.push(`| ${hhmmss(e.startedAt)} | ${hhmmss(e.endedAt)} | ${cell(e.step)} | ${e.kind} | ${cell(e.actor)}${via} | ${e.outcome} | ${cell(detail(e))} |`);
+  }
+  const decisions = t.entries.filter((e) => e.kind === 'decision' || e.kind === 'refusal' || e.kind === 'abort');
+  if (decisions.length) {
+    lines.push('', '## Decisions', '');
+    for (const d of decisions) {
+      const verb = d.kind === 'refusal' ? `was refused at ${d.step}: ${d.error}` : d.kind === 'abort' ? `aborted the run: ${d.comment}` : `${d.outcome} gate ${d.step}${d.comment ? `: "${d.comment}"` : ''}`;
+      lines.push(`- ${d.startedAt} — ${d.actor} ${verb}${d.channel ? ` (${d.channel.via}, ${d.channel.signed ? 'signed by the API' : 'unsigned'})` : ''}`);
+    }
+  }
+  if (t.messages.length) {
+    lines.push('', '## Messages as Temporal recorded them', '', 'Sender identities are what each client declared; signed decisions are the authenticated ones.', '');
+    for (const m of t.messages) lines.push(`- ${m.at} — ${m.kind} \`${m.name}\` from identity \`${m.identity}\``);
+  }
+  lines.push('', '## Root cause', '', '_To be written by the incident owner: what failed, why, and the permanent fix._', '');
+  return lines.join('\n');
+}
