@@ -1,19 +1,66 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
+import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
+import { renderMarkdown } from './audit/timeline.js';
+import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type RunSummary, type RunView } from './client.js';
 import { loadConfig } from './config.js';
 import { formatChecks, preflight } from './preflight.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
+import { workflowsPath } from './worker.js';
+import type { GateView } from './workflows/types.js';
 
-/** The `runbook` command: parse, call client.ts, print. `--json` everywhere for scripts. */
+/**
+ * The `runbook` command: parse, call the backend, print. `--json` everywhere for scripts.
+ * With RUNBOOK_API and RUNBOOK_TOKEN it goes through the HTTP API (decisions signed there);
+ * otherwise straight to Temporal (decisions unsigned: accepted only where the target allows).
+ */
 
 const print = (json: boolean, data: unknown, human: () => string) => console.log(json ? JSON.stringify(data, null, 2) : human());
+const me = (as?: string) => as ?? process.env.USER ?? os.userInfo().username;
 
-async function withClient<T>(fn: (client: RunbookClient) => Promise<T>): Promise<T> {
+interface Backend {
+  start(runbook: string, req: { target: string; input?: Record<string, unknown>; dryRun?: boolean }, as?: string): Promise<{ id: string; uiUrl: string }>;
+  status(id: string): Promise<RunView>;
+  list(f: { runbook?: string; target?: string; status?: RunSummary['status']; limit?: number }): Promise<RunSummary[]>;
+  decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }, as?: string, roles?: string[]): Promise<GateView>;
+  abort(id: string, reason: string, as?: string): Promise<void>;
+  timeline(id: string, format: 'md' | 'json'): Promise<unknown>;
+}
+
+async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
+  const api = process.env.RUNBOOK_API;
+  if (api) {
+    const token = process.env.RUNBOOK_TOKEN;
+    if (!token) throw new Error('RUNBOOK_API is set but RUNBOOK_TOKEN is not: set your API token (npm start writes development ones to .data/dev-tokens.json).');
+    const http = new ApiBackend(api, token);
+    return fn({
+      start: (runbook, req) => http.start(runbook, req),
+      status: (id) => http.status(id),
+      list: (f) => http.list(f),
+      decide: (id, gate, d) => http.decide(id, gate, d),
+      abort: (id, reason) => http.abort(id, reason),
+      timeline: (id, format) => (format === 'md' ? http.timelineMarkdown(id) : http.timelineJson(id)),
+    });
+  }
   const client = await RunbookClient.connect(loadConfig());
   try {
-    return await fn(client);
+    return await fn({
+      start: (runbook, req, as) => client.start(runbook, { ...req, initiator: me(as) }),
+      status: (id) => client.status(id),
+      list: (f) => client.list(f),
+      async decide(id, gate, d, as, roles) {
+        // The CLI always names the plan it decides on: the one the gate shows now, unless given.
+        const planDigest = d.planDigest ?? (await client.status(id)).pendingGates.find((g) => g.gate === gate)?.planDigest;
+        return client.decide(id, gate, { ...d, planDigest }, { person: me(as), roles: roles ?? ['approver'] });
+      },
+      abort: (id, reason, as) => client.abort(id, me(as), reason),
+      async timeline(id, format) {
+        const t = await client.timeline(id);
+        return format === 'md' ? renderMarkdown(t) : t;
+      },
+    });
   } finally {
     await client.close();
   }
@@ -37,7 +84,10 @@ function describeRun(run: RunView): string {
   const result = run.result as { summary?: string[] } | undefined;
   if (result?.summary) lines.push('', ...result.summary.map((l) => `  ${l}`));
   if (run.error) lines.push('', `  ${run.error}`);
-  if (run.journal) lines.push('', ...run.journal.map((e) => `  ${e.outcome.padEnd(7)} ${e.step}${e.error ? `: ${e.error}` : ''}`));
+  for (const g of run.pendingGates ?? []) {
+    lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, `    decide: runbook approve ${run.id} ${g.gate}   |   runbook reject ${run.id} ${g.gate} --comment "…"`);
+  }
+  if (run.journal) lines.push('', ...run.journal.map((e) => `  ${e.outcome.padEnd(8)} ${e.kind === 'step' ? '' : `${e.kind} `}${e.step}${e.kind !== 'step' ? ` (${e.actor})` : ''}${e.error ? `: ${e.error}` : e.comment ? `: ${e.comment}` : ''}`));
   lines.push('', `  Temporal UI: ${run.uiUrl}`);
   return lines.join('\n');
 }
@@ -48,6 +98,15 @@ function table(runs: RunSummary[]): string {
   const head = ['ID', 'RUNBOOK', 'TARGET', 'STATUS', 'PHASE', 'INITIATOR', 'STARTED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+async function withBackendClient<T>(fn: (client: RunbookClient) => Promise<T>): Promise<T> {
+  const client = await RunbookClient.connect(loadConfig());
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
 }
 
 export function buildCli(): Command {
@@ -66,9 +125,7 @@ export function buildCli(): Command {
     .option('--as <person>', 'who starts it (default: your login name)')
     .option('--json', 'print JSON')
     .action(async (runbook: string, o: { target: string; input?: Record<string, unknown>; dryRun?: boolean; as?: string; json?: boolean }) => {
-      const started = await withClient((c) =>
-        c.start(runbook, { target: o.target, input: o.input, dryRun: o.dryRun, initiator: o.as ?? os.userInfo().username }),
-      );
+      const started = await withBackend((b) => b.start(runbook, { target: o.target, input: o.input, dryRun: o.dryRun }, o.as));
       print(!!o.json, started, () => `Started ${started.id}\n  follow: runbook status ${started.id}\n  Temporal UI: ${started.uiUrl}`);
     });
 
@@ -78,7 +135,7 @@ export function buildCli(): Command {
     .argument('<id>', 'run id')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
-      const run = await withClient((c) => c.status(id));
+      const run = await withBackend((b) => b.status(id));
       print(!!o.json, run, () => describeRun(run));
     });
 
@@ -91,8 +148,64 @@ export function buildCli(): Command {
     .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
     .option('--json', 'print JSON')
     .action(async (o: { runbook?: string; target?: string; status?: RunSummary['status']; limit: number; json?: boolean }) => {
-      const runs = await withClient((c) => c.list(o));
+      const runs = await withBackend((b) => b.list(o));
       print(!!o.json, { runs }, () => table(runs));
+    });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(`${decision === 'approve' ? 'Approve' : 'Reject'} a gate of a run.`)
+      .argument('<id>', 'run id')
+      .argument('<gate>', 'gate id (see runbook status)')
+      .option('-c, --comment <text>', 'why')
+      .option('--plan-digest <digest>', 'the plan you reviewed (default: the one the gate shows now)')
+      .option('--as <person>', 'who decides (direct to Temporal only; the API knows who you are)')
+      .option('--role <role...>', 'roles claimed (direct to Temporal only; unsigned)')
+      .option('--json', 'print JSON')
+      .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; json?: boolean }) => {
+        const view = await withBackend((b) => b.decide(id, gate, { decision, comment: o.comment, planDigest: o.planDigest }, o.as, o.role));
+        print(!!o.json, view, () => `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`);
+      });
+  }
+
+  program
+    .command('abort')
+    .description('Break glass: stop a run; its compensations run and it ends in a known state.')
+    .argument('<id>', 'run id')
+    .requiredOption('-r, --reason <text>', 'why (journaled)')
+    .option('--as <person>', 'who aborts (direct to Temporal only)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { reason: string; as?: string; json?: boolean }) => {
+      await withBackend((b) => b.abort(id, o.reason, o.as));
+      print(!!o.json, { id, aborting: true }, () => `Aborting ${id}: compensations run, then it ends. Follow: runbook status ${id}`);
+    });
+
+  program
+    .command('timeline')
+    .description('The run as an incident timeline: Markdown for the ticket, or JSON.')
+    .argument('<id>', 'run id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const t = await withBackend((b) => b.timeline(id, o.json ? 'json' : 'md'));
+      console.log(o.json ? JSON.stringify(t, null, 2) : String(t));
+    });
+
+  program
+    .command('replay')
+    .description('Replay a recorded history against the current workflow code; reports determinism problems.')
+    .argument('<file-or-id...>', 'history JSON files (temporal workflow show --output json) or run ids')
+    .option('--json', 'print JSON')
+    .action(async (sources: string[], o: { json?: boolean }) => {
+      quietRuntime();
+      const reports: ReplayReport[] = [];
+      for (const source of sources) {
+        const fromFile = /\.json$/.test(source);
+        const history = fromFile ? loadHistoryFile(source) : await withBackendClient((c) => c.temporal.workflow.getHandle(source).fetchHistory());
+        reports.push(await replay(history, source, { workflowsPath }));
+      }
+      print(!!o.json, { reports }, () => reports.map((r) => (r.ok ? `OK    ${r.workflowId} (${r.workflowType}, ${r.events} events)` : `FAIL  ${r.workflowId} (${r.workflowType}): ${r.problem}`)).join('\n'));
+      if (reports.some((r) => !r.ok)) process.exitCode = 1;
     });
 
   program

@@ -150,13 +150,12 @@ export class RunbookClient {
     else if (summary.status === 'failed' || summary.status === 'timed-out' || summary.status === 'aborted') {
       view.error = await handle.result().then(() => undefined, (err: Error) => failureText(err));
     }
-    // Queries on a closed run replay it on a worker; without one, the status still answers.
-    const [status, journal] = await Promise.all([
-      withTimeout(handle.query(statusQuery), 10_000).catch(() => undefined),
-      withTimeout(handle.query(journalQuery), 10_000).catch(() => undefined),
-    ]);
-    view.pendingGates = summary.status === 'running' || summary.status === 'waiting' ? (status?.pendingGates ?? []) : [];
-    view.journal = journal;
+    // Queries on a closed run replay it on a worker (without one, the status still answers).
+    // One at a time: two concurrent queries on a closed run can lose one to a cache eviction.
+    if (summary.status === 'running' || summary.status === 'waiting') {
+      view.pendingGates = (await withTimeout(handle.query(statusQuery), 10_000).catch(() => undefined))?.pendingGates ?? [];
+    }
+    view.journal = await withTimeout(handle.query(journalQuery), 10_000).catch(() => undefined);
     return view;
   }
 

@@ -1,0 +1,56 @@
+import type { Timeline } from './audit/timeline.js';
+import type { RunSummary, RunView } from './client.js';
+import type { GateView } from './workflows/types.js';
+
+/** The CLI's path through the HTTP API (RUNBOOK_API + RUNBOOK_TOKEN): decisions are signed there. */
+export class ApiBackend {
+  constructor(private readonly base: string, private readonly token: string) {}
+
+  private async call<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base.replace(/\/$/, '')}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${this.token}`, accept, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (err) {
+      throw new Error(`The API at ${this.base} did not answer (${(err as Error).message}). Is \`npm start\` running, and RUNBOOK_API right?`);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const message = (() => {
+        try {
+          return (JSON.parse(text) as { error?: string }).error ?? text;
+        } catch {
+          return text;
+        }
+      })();
+      throw new Error(`${message} (HTTP ${res.status})`);
+    }
+    return (accept === 'application/json' ? JSON.parse(text) : text) as T;
+  }
+
+  start(runbook: string, req: { target: string; input?: Record<string, unknown>; dryRun?: boolean }) {
+    return this.call<{ id: string; uiUrl: string }>('POST', `/runbooks/${encodeURIComponent(runbook)}/runs`, req);
+  }
+  status(id: string) {
+    return this.call<RunView>('GET', `/runs/${encodeURIComponent(id)}`);
+  }
+  async list(f: Record<string, string | number | undefined>) {
+    const q = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
+    return (await this.call<{ runs: RunSummary[] }>('GET', `/runs?${q.toString()}`)).runs;
+  }
+  async decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }) {
+    return (await this.call<{ gate: GateView }>('POST', `/runs/${encodeURIComponent(id)}/gates/${encodeURIComponent(gate)}`, d)).gate;
+  }
+  async abort(id: string, reason: string) {
+    await this.call('POST', `/runs/${encodeURIComponent(id)}/abort`, { reason });
+  }
+  timelineJson(id: string) {
+    return this.call<Timeline>('GET', `/runs/${encodeURIComponent(id)}/timeline?format=json`);
+  }
+  timelineMarkdown(id: string) {
+    return this.call<string>('GET', `/runs/${encodeURIComponent(id)}/timeline?format=md`, undefined, 'text/markdown');
+  }
+}
