@@ -24,6 +24,8 @@ export interface WorkerDeps {
   /** Tests bundle workflows once and pass the bundle; otherwise they are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   identity?: string;
+  /** Runs kept in memory (parked runs beyond it are replayed when they wake). */
+  maxCachedWorkflows?: number;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -32,6 +34,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
+    ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
     activities: createActivities({ targets: deps.targets, decisionPublicKey: deps.decisionPublicKey, links: deps.links }),
   });

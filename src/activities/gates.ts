@@ -33,10 +33,12 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
      * The policy a gate runs under: built-in defaults, then the runbook's, then the target's
      * `policy` (loaded here because workflows cannot read files; the result is journaled).
      */
-    async gatePolicy(target: string, runbook: GatePolicyDefaults): Promise<{ policy: GatePolicy; publicKey?: string }> {
+    async gatePolicy(target: string, runbook: GatePolicyDefaults): Promise<{ policy: GatePolicy; publicKey?: string; notifies: boolean }> {
       let fromTarget;
+      let notifies;
       try {
         fromTarget = targets.spec(target).policy ?? {};
+        notifies = (targets.spec(target).notify ?? []).length > 0;
       } catch (err) {
         return targetFailure(err);
       }
@@ -54,7 +56,7 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
           deadlineMs: parseDuration(merged.deadline),
         };
         if (policy.approvalsNeeded < 1) throw new Error('approvalsNeeded must be at least 1');
-        return { policy, publicKey: decisionPublicKey };
+        return { policy, publicKey: decisionPublicKey, notifies };
       } catch (err) {
         throw ApplicationFailure.nonRetryable(`Gate policy for target "${target}" is invalid: ${(err as Error).message}. Fix policy in ${targets.file}.`, FailureType.targetConfig);
       }

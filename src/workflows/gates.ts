@@ -27,7 +27,7 @@ export interface OpenGate {
   prompt: string;
   evidence?: unknown;
   policy: GatePolicy;
-  /** Verifies API signatures; from the policy activity, never a secret. */
+  /** Verifies API signatures; a public key, from the policy activity. */
   publicKey?: string;
 }
 
@@ -63,7 +63,7 @@ export class Gates {
 
   /** Opens a gate and waits for its outcome; returns the approvals, throws GateClosed otherwise. */
   async wait(id: string, open: OpenGate): Promise<Decision[]> {
-    if (this.gates.get(id)?.status === 'open') throw new Error(`Gate "${id}" is already open.`);
+    if (this.gates.get(id)?.status === 'open') throw ApplicationFailure.nonRetryable(`Gate "${id}" is already open: a runbook opens each gate once at a time.`, 'RunbookBug');
     const openedAtMs = Date.now();
     const view: GateView = {
       gate: id,

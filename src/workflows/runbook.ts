@@ -26,7 +26,7 @@ import type { Decision, GateView, RunbookInput } from './types.js';
  */
 
 export interface StepOptions<T> {
-  /** Inputs by name, recorded with the step (never secrets). */
+  /** Inputs by name, recorded with the step (names only, no credentials). */
   inputs?: Record<string, unknown>;
   /** What to keep as evidence; default: the step's result. */
   evidence?: (result: T) => unknown;
@@ -48,8 +48,11 @@ export function runbook(name: string, input: RunbookInput) {
   let currentStep: string | undefined;
   let abortRequest: AbortInput | undefined;
   let body: CancellationScope | undefined;
+  // Learned from the first gate's policy: a target without webhooks costs no notify activities.
+  let notifies: boolean | undefined;
 
   const notify = async (event: NotifyEvent['event'], gate?: GateView, message?: string) => {
+    if (notifies === false) return;
     try {
       await act.notify(input.target, { event, runbook: name, target: input.target, initiator: journal.initiator, phase: journal.phase, gate: gate && { gate: gate.gate, prompt: gate.prompt, deadline: gate.deadline, planDigest: gate.planDigest, approvers: gate.policy.approvers }, message });
     } catch (err) {
@@ -106,6 +109,7 @@ export function runbook(name: string, input: RunbookInput) {
 
   async function gate(id: string, opts: GateOptions): Promise<Decision[]> {
     const policy = await step(`policy:${id}`, () => act.gatePolicy(input.target, opts.policy ?? {}), { inputs: { gate: id, runbookDefaults: opts.policy ?? {} } });
+    notifies = policy.notifies;
     return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey });
   }
 

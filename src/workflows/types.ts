@@ -1,4 +1,4 @@
-/** Inputs and results every runbook shares. Names only: no secrets ever enter a payload. */
+/** Inputs and results every runbook shares. Names only: no credentials ever enter a payload. */
 
 export interface RetryInput {
   /** First retry interval of each step, e.g. '2 seconds'. Tests use short ones. */
