@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, inject, it } from 'vitest';
+import { repoRoot, tmpDir, uniqueName } from './support/harness.js';
+import { freePort } from './support/ports.js';
+import { until } from './support/wait.js';
+
+// `npm start` itself (src/start.ts), pointed at the test run's server with TEMPORAL_ADDRESS.
+describe('npm start', () => {
+  it('starts the worker and the API on an existing server, runs a runbook, and stops cleanly on Ctrl-C', async () => {
+    const dataDir = tmpDir();
+    const port = await freePort();
+    const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], {
+      cwd: repoRoot,
+      reject: false,
+      env: {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        RUNBOOK_TASK_QUEUE: uniqueName('start'),
+        RUNBOOK_DATA_DIR: dataDir,
+        RUNBOOK_API_PORT: String(port),
+        RUNBOOK_TARGETS: 'targets.local.yaml',
+      },
+    });
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 60_000);
+    expect(out).toContain(`Using the Temporal server at ${inject('temporalAddress')} (TEMPORAL_ADDRESS); no dev server started.`);
+    expect(out).toContain(`API           http://127.0.0.1:${port}`);
+    expect(out).toContain('Temporal UI   http://localhost:8233');
+
+    const tokens = JSON.parse(readFileSync(path.join(dataDir, 'dev-tokens.json'), 'utf8')) as Record<string, string>;
+    expect(Object.keys(tokens)).toEqual(['alice', 'bob', 'carol']);
+    const api = (p: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' } });
+    const started = await api('/runbooks/db-access/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) });
+    expect(started.status).toBe(201);
+    const { id } = (await started.json()) as { id: string };
+    let run: { status?: string; result?: { summary: string[] } } = {};
+    await until(async () => {
+      run = (await (await api(`/runs/${id}`)).json()) as typeof run;
+      return run.status === 'completed';
+    }, 'the run to complete');
+    expect(run.result!.summary[0]).toContain('Connected to 127.0.0.1:5432/test as postgres');
+
+    proc.kill('SIGINT');
+    const ended = await proc;
+    expect(ended.exitCode).toBe(0);
+    expect(out).toContain('Worker stopped; closing the API and the dev server…');
+    expect(out).toContain('Stopped.');
+  });
+
+  it('stops before starting anything when the configuration is invalid, naming the variable', async () => {
+    const r = await execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], { cwd: repoRoot, reject: false, env: { RUNBOOK_API_PORT: 'http' } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain('RUNBOOK_API_PORT="http": RUNBOOK_API_PORT must be a port number (1-65535)');
+  });
+});
