@@ -23,7 +23,7 @@ describe('npm start', () => {
       },
     });
     let out = '';
-    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 60_000);
     expect(out).toContain(`Using the Temporal server at ${inject('temporalAddress')} (TEMPORAL_ADDRESS); no dev server started.`);
     expect(out).toContain(`API           http://127.0.0.1:${port}`);
