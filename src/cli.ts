@@ -6,6 +6,7 @@ import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type RunSummary, type RunView } from './client.js';
 import { loadConfig } from './config.js';
 import { formatChecks, preflight } from './preflight.js';
+import { renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
 import { workflowsPath } from './worker.js';
@@ -206,6 +207,16 @@ export function buildCli(): Command {
       }
       print(!!o.json, { reports }, () => reports.map((r) => (r.ok ? `OK    ${r.workflowId} (${r.workflowType}, ${r.events} events)` : `FAIL  ${r.workflowId} (${r.workflowType}): ${r.problem}`)).join('\n'));
       if (reports.some((r) => !r.ok)) process.exitCode = 1;
+    });
+
+  program
+    .command('print')
+    .description('Print a runbook as a numbered Markdown procedure (no Temporal needed: the manual fallback).')
+    .argument('<runbook>', 'runbook name')
+    .option('-t, --target <name>', 'fill in the commands for this target')
+    .action((runbook: string, o: { target?: string }) => {
+      const target = o.target ? { name: o.target, registry: TargetRegistry.load(loadConfig().targetsFile) } : undefined;
+      console.log(renderProcedure(runbook, target));
     });
 
   program

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DbAccessFindings } from '../src/workflows/db-access.js';
+import { procedures } from '../src/workflows/procedures.js';
 import type { RunbookResult } from '../src/workflows/types.js';
 import { until } from './support/wait.js';
 import { alembic, createDatabase, dropDatabase, finished, pgTarget, sql, startRig, writeTargets, type TestRig } from './support/harness.js';
@@ -38,6 +39,8 @@ describe('db-access', () => {
     expect(f.connections.max).toBe(Number(settings!.max_connections));
     expect(f.connections.inUse).toBeGreaterThanOrEqual(1);
     expect(f.heads).toEqual(['0003_invoices']);
+    // The journal follows the declared procedure (what `runbook print` shows), step for step.
+    expect(run.journal!.map((e) => e.step)).toEqual(procedures['db-access']!.map((p) => p.id));
     expect(result.summary[0]).toMatch(/^Connected to 127\.0\.0\.1:5432\/test as postgres: select 1 in [\d.]+ ms, PostgreSQL 15/);
   });
 

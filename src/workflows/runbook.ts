@@ -11,6 +11,7 @@ import { activitiesFor } from './activity-options.js';
 import { Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, journalQuery, statusQuery, type AbortInput } from './messages.js';
+import { policyStep, procedures } from './procedures.js';
 import type { Decision, GateView, RunbookInput } from './types.js';
 
 /**
@@ -90,7 +91,13 @@ export function runbook(name: string, input: RunbookInput) {
     }
   });
 
+  const declared = new Set((procedures[name] ?? []).flatMap((p) => (p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id])));
+  const mustBeDeclared = (id: string) => {
+    if (!declared.has(id)) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
+  };
+
   async function step<T>(stepName: string, fn: () => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    mustBeDeclared(stepName);
     if (journal.phase === 'starting') journal.setPhase('diagnosing');
     const entry = journal.add({ kind: 'step', step: stepName, actor: 'worker', outcome: 'running', inputs: opts.inputs });
     currentStep = stepName;
@@ -108,7 +115,8 @@ export function runbook(name: string, input: RunbookInput) {
   }
 
   async function gate(id: string, opts: GateOptions): Promise<Decision[]> {
-    const policy = await step(`policy:${id}`, () => act.gatePolicy(input.target, opts.policy ?? {}), { inputs: { gate: id, runbookDefaults: opts.policy ?? {} } });
+    mustBeDeclared(id);
+    const policy = await step(policyStep(id), () => act.gatePolicy(input.target, opts.policy ?? {}), { inputs: { gate: id, runbookDefaults: opts.policy ?? {} } });
     notifies = policy.notifies;
     return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey });
   }
