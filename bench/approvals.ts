@@ -39,7 +39,7 @@ const native = await NativeConnection.connect({ address: server.address });
 const connection = await Connection.connect({ address: server.address });
 
 async function withWorker<T>(taskQueue: string, fn: (client: RunbookClient, taskQueue: string) => Promise<T>, maxCachedWorkflows?: number): Promise<T> {
-  const worker = await createWorker({ connection: native, namespace: 'default', taskQueue, targets, maxCachedWorkflows, workflowBundle: { codePath: bundlePath } });
+  const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue, targets, maxCachedWorkflows, workflowBundle: { codePath: bundlePath } });
   const running = worker.run();
   const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets });
   try {

@@ -27,7 +27,7 @@ const targets = TargetRegistry.load(targetsFile);
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17900 + Math.floor(Math.random() * 90), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
 const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') });
-const worker = await createWorker({ connection: native, namespace: 'default', taskQueue: 'bench-db', targets, workflowBundle: { code: bundle.code } });
+const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'bench-db', targets, workflowBundle: { code: bundle.code } });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
 const client = new RunbookClient(new Client({ connection }), { taskQueue: 'bench-db', namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets });

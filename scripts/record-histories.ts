@@ -34,7 +34,7 @@ const key = randomBytes(32).toString('hex');
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
 const targets = TargetRegistry.load(targetsFile);
-const worker = await createWorker({ connection: native, namespace: 'default', taskQueue: 'record', targets, decisionPublicKey: publicKeyOf(key) });
+const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'record', targets, decisionPublicKey: publicKeyOf(key) });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
 const client = new RunbookClient(new Client({ connection }), { taskQueue: 'record', namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets, signingKey: key });

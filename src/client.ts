@@ -8,6 +8,7 @@ import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { signDecision } from './signing.js';
 import { abortUpdate, decideUpdate, journalQuery, statusQuery, type DecisionInput } from './workflows/messages.js';
+import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
 import type { GateView, JournalEntry } from './workflows/types.js';
 
 /** Start, inspect and list runs. The API and the CLI both go through here; nothing else calls Temporal. */
@@ -73,6 +74,10 @@ export class DecisionError extends Error {
   }
 }
 
+export class TargetBusyError extends Error {
+  override name = 'TargetBusyError';
+}
+
 export interface Decider {
   person: string;
   roles: string[];
@@ -119,6 +124,7 @@ export class RunbookClient {
     const targets = this.opts.targets();
     targets.spec(req.target);
     targets.checkSecrets(req.target);
+    if (def.mutates || input.takeLock === true) await this.refuseIfLocked(req.target);
     const initiator = req.initiator ?? 'unknown';
     const id = newRunId(runbook, req.target);
     await this.temporal.workflow.start(def.workflowType, {
@@ -201,6 +207,15 @@ export class RunbookClient {
     const view = await this.status(id);
     const history = await this.temporal.workflow.getHandle(id).fetchHistory();
     return buildTimeline(view, history.events ?? []);
+  }
+
+  /** Refuses a start at once while another run holds the target (the run checks again itself). */
+  private async refuseIfLocked(target: string): Promise<void> {
+    const lock = this.temporal.workflow.getHandle(lockWorkflowId(target));
+    const holder = await lock.query(lockHolderQuery).catch(() => null);
+    if (!holder) return;
+    const open = await this.temporal.workflow.getHandle(holder.runId).describe().then((d) => d.status.name === 'RUNNING', () => false);
+    if (open) throw new TargetBusyError(`Target "${target}" is being changed by run ${holder.runId} (${holder.runbook}, since ${holder.since}): one change at a time. Wait for it to end, or abort it: runbook abort ${holder.runId} --reason "…".`);
   }
 
   private async describeOrThrow(id: string) {

@@ -30,6 +30,7 @@ const commands: Record<string, Commands> = {
   'long-transactions': (t) => psql(t, "select pid, usename, state, now() - xact_start from pg_stat_activity where now() - xact_start > interval '300 seconds'"),
   'blocking-locks': (t) => psql(t, 'select pid, pg_blocking_pids(pid), left(query, 80) from pg_stat_activity where cardinality(pg_blocking_pids(pid)) > 0'),
   'record-decision': () => ['note who approved, when, and how (nothing is changed)'],
+  'lock-target': (_t, name) => [`make sure nobody else is changing ${name}: announce it in the incident channel`],
 };
 
 export function renderProcedure(runbook: string, target?: { name: string; registry: TargetRegistry }): string {
@@ -39,7 +40,7 @@ export function renderProcedure(runbook: string, target?: { name: string; regist
   const lines = [`# ${def.name}${target ? ` on ${target.name}` : ''}`, '', def.description, ''];
   if (!def.mutates) lines.push('Read-only: changes nothing on the target.', '');
   items.forEach((item, i) => {
-    const marks = [item.kind === 'gate' ? '⛔ approval gate' : '', item.changes ? 'changes the target' : '', item.hostLocal ? `on the app host${spec?.taskQueue ? ` (worker queue ${spec.taskQueue})` : ''}` : ''].filter(Boolean);
+    const marks = [item.kind === 'gate' ? '⛔ approval gate' : '', item.onlyWith ? `only with ${item.onlyWith}` : '', item.changes ? 'changes the target' : '', item.hostLocal ? `on the app host${spec?.taskQueue ? ` (worker queue ${spec.taskQueue})` : ''}` : ''].filter(Boolean);
     lines.push(`${i + 1}. **${item.id}**${marks.length ? ` (${marks.join('; ')})` : ''}: ${item.title}`);
     const cmds = spec && item.kind === 'step' ? (commands[item.id]?.(spec, target!.name) ?? []) : [];
     if (item.kind === 'gate') lines.push('   Decide: `runbook approve <id> ' + item.id + '` or `runbook reject <id> ' + item.id + ' --comment "…"`.');

@@ -33,6 +33,7 @@ export const catalogue: RunbookDefinition[] = [
     gates: ['proceed'],
     input: z.strictObject({
       prompt: z.string().max(500).optional().describe('What the gate asks (default: a drill prompt naming the target).'),
+      takeLock: z.boolean().optional().describe("Hold the target's lock while waiting, as changing runbooks do."),
     }),
   },
   {

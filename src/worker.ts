@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
@@ -16,6 +16,10 @@ export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', impor
 
 export interface WorkerDeps {
   connection: NativeConnection;
+  /** The server's address, for the client the target-lock activities use. */
+  address: string;
+  /** The main task queue, where lock workflows run (default: this worker's). */
+  mainTaskQueue?: string;
   namespace: string;
   taskQueue: string;
   targets: TargetRegistry;
@@ -36,8 +40,19 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ targets: deps.targets, decisionPublicKey: deps.decisionPublicKey, links: deps.links }),
+    activities: createActivities({
+      targets: deps.targets,
+      decisionPublicKey: deps.decisionPublicKey,
+      links: deps.links,
+      temporal: lazyClient(deps.address, deps.namespace),
+      lockTaskQueue: deps.mainTaskQueue ?? deps.taskQueue,
+    }),
   });
+}
+
+function lazyClient(address: string, namespace: string): () => Promise<Client> {
+  let client: Promise<Client> | undefined;
+  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
 }
 
 /**
@@ -74,7 +89,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const connection = await NativeConnection.connect({ address });
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
-    connection, namespace: config.namespace, taskQueue, targets,
+    connection, address, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
     decisionPublicKey: config.decisionPublicKey,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });

@@ -16,7 +16,8 @@ describe('runbook print', () => {
 
   it('marks gates and how to decide them', async () => {
     const r = await runbookCli(['print', 'approval-drill'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    expect(r.stdout).toContain('1. **proceed** (⛔ approval gate): Approve to proceed');
+    expect(r.stdout).toContain('1. **lock-target** (only with takeLock): Take the target\'s lock');
+    expect(r.stdout).toContain('2. **proceed** (⛔ approval gate): Approve to proceed');
     expect(r.stdout).toContain('Decide: `runbook approve <id> proceed`');
   });
 });

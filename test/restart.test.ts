@@ -32,7 +32,7 @@ describe('restart with a run in flight', () => {
 
     server = await startDevServer({ cli, port, dbFile, headless: true });
     let native = await NativeConnection.connect({ address: server.address });
-    let worker = await createWorker({ connection: native, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
+    let worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
     let running = worker.run();
     let connection = await Connection.connect({ address: server.address });
     let client = new RunbookClient(new Client({ connection }), { taskQueue: mainQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });
@@ -53,8 +53,8 @@ describe('restart with a run in flight', () => {
 
     server = await startDevServer({ cli, port, dbFile, headless: true });
     native = await NativeConnection.connect({ address: server.address });
-    worker = await createWorker({ connection: native, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
-    const hostWorker = await createWorker({ connection: native, namespace: 'default', taskQueue: hostQueue, targets, workflowBundle: bundle });
+    worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
+    const hostWorker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: hostQueue, targets, workflowBundle: bundle });
     running = Promise.all([worker.run(), hostWorker.run()]).then(() => undefined);
     connection = await Connection.connect({ address: server.address });
     client = new RunbookClient(new Client({ connection }), { taskQueue: mainQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });

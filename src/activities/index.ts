@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import type { TargetRegistry } from '../targets.js';
+import { createLockActivities } from './locks.js';
 import { createAlembicActivities } from './alembic.js';
 import { createDrillActivities } from './drill.js';
 import { createGateActivities } from './gates.js';
@@ -8,6 +10,9 @@ import { createTargetActivities } from './target.js';
 
 export interface ActivityDeps {
   targets: TargetRegistry;
+  /** For the target lock: a Temporal client (created lazily) and the queue lock workflows run on. */
+  temporal?: () => Promise<Client>;
+  lockTaskQueue?: string;
   /** Verifies the API's signed decisions (hex Ed25519 public key); not a secret. */
   decisionPublicKey?: string;
   links?: Links;
@@ -22,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
     ...createDrillActivities(),
+    ...createLockActivities(deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks.'))), deps.lockTaskQueue ?? 'runbooks'),
   };
 }
 

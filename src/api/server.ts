@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { renderMarkdown } from '../audit/timeline.js';
-import { DecisionError, RunNotFoundError, type RunbookClient, type RunState } from '../client.js';
+import { DecisionError, RunNotFoundError, TargetBusyError, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
 import type { Person, Role, TokenStore } from './auth.js';
@@ -61,6 +61,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof RunbookInputError || err instanceof TargetsError) return reply.code(400).send({ error: err.message });
     if (err instanceof RunNotFoundError) return reply.code(404).send({ error: err.message });
+    if (err instanceof TargetBusyError) return reply.code(409).send({ error: err.message });
     if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: `Invalid request: ${err.message}` });
     app.log.error(err);

@@ -9,11 +9,14 @@ import type { RunbookInput, RunbookResult } from './types.js';
 export interface ApprovalDrillInput extends RunbookInput {
   /** What the gate asks; default: a drill prompt naming the target. */
   prompt?: string;
+  /** Hold the target's lock while waiting, as changing runbooks do (practise a locked target). */
+  takeLock?: boolean;
 }
 
 export async function approvalDrill(input: ApprovalDrillInput): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
   const rb = runbook('approval-drill', input);
   return rb.run(async () => {
+    if (input.takeLock) await rb.lockTarget();
     const approvals = await rb.gate('proceed', {
       prompt: input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`,
       evidence: { drill: true, target: input.target },

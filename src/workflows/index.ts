@@ -1,3 +1,4 @@
 // Every runbook workflow: the worker's workflowsPath.
 export { approvalDrill } from './approval-drill.js';
 export { dbAccess } from './db-access.js';
+export { targetLock } from './target-lock.js';

@@ -12,6 +12,8 @@ export interface ProcedureItem {
   changes?: boolean;
   /** Runs on the target's host worker (its taskQueue), not on any worker. */
   hostLocal?: boolean;
+  /** Runs only when this input is set. */
+  onlyWith?: string;
 }
 
 export const procedures: Record<string, ProcedureItem[]> = {
@@ -25,6 +27,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'blocking-locks', kind: 'step', title: 'List sessions waiting on locks, and who holds them' },
   ],
   'approval-drill': [
+    { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock, as changing runbooks do (to practise a locked target)', onlyWith: 'takeLock' },
     { id: 'proceed', kind: 'gate', title: 'Approve to proceed (four-eyes, one approver). Nothing will be changed.' },
     { id: 'record-decision', kind: 'step', title: 'Record who approved and how the decision arrived' },
   ],

@@ -91,7 +91,8 @@ export function runbook(name: string, input: RunbookInput) {
     }
   });
 
-  const declared = new Set((procedures[name] ?? []).flatMap((p) => (p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id])));
+  const declared = new Set(['release-lock', ...(procedures[name] ?? []).flatMap((p) => (p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id]))]);
+  let locked = false;
   const mustBeDeclared = (id: string) => {
     if (!declared.has(id)) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
   };
@@ -121,6 +122,18 @@ export function runbook(name: string, input: RunbookInput) {
     return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey });
   }
 
+  /** One change at a time per target: refused at once, naming the run that holds the lock. */
+  async function lockTarget(): Promise<void> {
+    await step('lock-target', () => act.acquireTargetLock(input.target, name), { inputs: { target: input.target } });
+    locked = true;
+  }
+
+  async function releaseTarget(): Promise<void> {
+    if (!locked) return;
+    await CancellationScope.nonCancellable(() => step('release-lock', () => act.releaseTargetLock(input.target)).catch(() => undefined));
+    locked = false;
+  }
+
   /** Registers the undo of a change just made; run in reverse if the run is rejected or aborted. */
   function compensate(stepName: string, fn: () => Promise<unknown>): void {
     compensations.push({ name: stepName, fn });
@@ -148,12 +161,14 @@ export function runbook(name: string, input: RunbookInput) {
         if (abortRequest) body.cancel();
         return fn();
       });
+      await releaseTarget();
       journal.setPhase('completed');
       await notify('run-ended', undefined, 'completed');
       await condition(allHandlersFinished);
       return result;
     } catch (err) {
       if (!(err instanceof GateClosed) && !isCancellation(err)) {
+        await releaseTarget();
         journal.setPhase('failed');
         await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `failed: ${failureMessage(err)}`));
         throw err;
@@ -161,6 +176,7 @@ export function runbook(name: string, input: RunbookInput) {
       gates.abortOpen();
       const why = err instanceof GateClosed ? err.message : abortRequest ? `Aborted by ${abortRequest.by}: ${abortRequest.reason}` : 'Cancelled from Temporal.';
       const undone = await CancellationScope.nonCancellable(runCompensations);
+      await releaseTarget();
       journal.setPhase('aborted');
       const state = undone.length ? `Compensations ran, in reverse: ${undone.join(', ')}.` : 'Nothing had been changed; nothing to undo.';
       await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `aborted: ${why} ${state}`));
@@ -170,5 +186,5 @@ export function runbook(name: string, input: RunbookInput) {
     }
   }
 
-  return { journal, act, step, gate, compensate, run, phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p) };
+  return { journal, act, step, gate, compensate, run, lockTarget, phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p) };
 }

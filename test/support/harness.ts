@@ -86,6 +86,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await createWorker({
     connection: nativeConnection,
+    address,
     namespace: 'default',
     taskQueue,
     targets: TargetRegistry.load(targetsFile, env),
