@@ -6,7 +6,7 @@ import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type RunSummary, type RunView } from './client.js';
 import { loadConfig } from './config.js';
 import { formatChecks, preflight } from './preflight.js';
-import { renderProcedure } from './print.js';
+import { procedureOf, renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
 import { workflowsPath } from './worker.js';
@@ -214,9 +214,10 @@ export function buildCli(): Command {
     .description('Print a runbook as a numbered Markdown procedure (no Temporal needed: the manual fallback).')
     .argument('<runbook>', 'runbook name')
     .option('-t, --target <name>', 'fill in the commands for this target')
-    .action((runbook: string, o: { target?: string }) => {
+    .option('--json', 'print JSON')
+    .action((runbook: string, o: { target?: string; json?: boolean }) => {
       const target = o.target ? { name: o.target, registry: TargetRegistry.load(loadConfig().targetsFile) } : undefined;
-      console.log(renderProcedure(runbook, target));
+      print(!!o.json, procedureOf(runbook, target), () => renderProcedure(runbook, target));
     });
 
   program

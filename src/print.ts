@@ -33,16 +33,27 @@ const commands: Record<string, Commands> = {
   'lock-target': (_t, name) => [`make sure nobody else is changing ${name}: announce it in the incident channel`],
 };
 
+/** The procedure as data: each item with the commands it runs on the target (when one is named). */
+export function procedureOf(runbook: string, target?: { name: string; registry: TargetRegistry }) {
+  const def = findRunbook(runbook);
+  const spec = target ? target.registry.spec(target.name) : undefined;
+  const steps = (procedures[runbook] ?? []).map((item) => ({
+    ...item,
+    commands: spec && item.kind === 'step' ? (commands[item.id]?.(spec, target!.name) ?? []) : [],
+  }));
+  return { runbook: def.name, description: def.description, changesTarget: def.mutates, target: target?.name, steps };
+}
+
 export function renderProcedure(runbook: string, target?: { name: string; registry: TargetRegistry }): string {
   const def = findRunbook(runbook);
-  const items = procedures[runbook] ?? [];
+  const { steps } = procedureOf(runbook, target);
   const spec = target ? target.registry.spec(target.name) : undefined;
   const lines = [`# ${def.name}${target ? ` on ${target.name}` : ''}`, '', def.description, ''];
   if (!def.mutates) lines.push('Read-only: changes nothing on the target.', '');
-  items.forEach((item, i) => {
+  steps.forEach((item, i) => {
     const marks = [item.kind === 'gate' ? '⛔ approval gate' : '', item.onlyWith ? `only with ${item.onlyWith}` : '', item.changes ? 'changes the target' : '', item.hostLocal ? `on the app host${spec?.taskQueue ? ` (worker queue ${spec.taskQueue})` : ''}` : ''].filter(Boolean);
     lines.push(`${i + 1}. **${item.id}**${marks.length ? ` (${marks.join('; ')})` : ''}: ${item.title}`);
-    const cmds = spec && item.kind === 'step' ? (commands[item.id]?.(spec, target!.name) ?? []) : [];
+    const cmds = item.commands;
     if (item.kind === 'gate') lines.push('   Decide: `runbook approve <id> ' + item.id + '` or `runbook reject <id> ' + item.id + ' --comment "…"`.');
     if (cmds.length) lines.push('', '   ```sh', ...cmds.map((c) => `   ${c}`), '   ```', '');
   });

@@ -14,6 +14,13 @@ describe('runbook print', () => {
     expect(r.stdout).toContain('Read-only: changes nothing on the target.');
   });
 
+  it('gives the same procedure as JSON', async () => {
+    const r = await runbookCli(['print', 'approval-drill', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const proc = r.json() as { runbook: string; changesTarget: boolean; steps: Array<{ id: string; kind: string }> };
+    expect(proc.runbook).toBe('approval-drill');
+    expect(proc.steps.map((s) => `${s.kind}:${s.id}`)).toEqual(['step:lock-target', 'gate:proceed', 'step:record-decision']);
+  });
+
   it('marks gates and how to decide them', async () => {
     const r = await runbookCli(['print', 'approval-drill'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(r.stdout).toContain('1. **lock-target** (only with takeLock): Take the target\'s lock');
