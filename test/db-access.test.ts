@@ -38,7 +38,7 @@ describe('db-access', () => {
     const [settings] = await sql<{ max_connections: string }>('test', 'show max_connections');
     expect(f.connections.max).toBe(Number(settings!.max_connections));
     expect(f.connections.inUse).toBeGreaterThanOrEqual(1);
-    expect(f.heads).toEqual(['0003_invoices']);
+    expect(f.heads).toEqual(['0005_invoice_estado_check']);
     // The journal follows the declared procedure (what `runbook print` shows), step for step.
     expect(run.journal!.map((e) => e.step)).toEqual(procedures['db-access']!.map((p) => p.id));
     expect(result.summary[0]).toMatch(/^Connected to 127\.0\.0\.1:5432\/test as postgres: select 1 in [\d.]+ ms, PostgreSQL 15/);
@@ -50,14 +50,14 @@ describe('db-access', () => {
     expect(result.findings.appliedRevisions).toEqual(['0001_tenants']);
     expect(result.findings.migrationState).toBe('behind');
     expect(result.healthy).toBe(false);
-    expect(result.summary.join('\n')).toContain('database at 0001_tenants, code heads are 0003_invoices: the database is behind');
+    expect(result.summary.join('\n')).toContain('database at 0001_tenants, code heads are 0005_invoice_estado_check: the database is behind');
   });
 
   it('says a database at head is up to date', async () => {
     const { id } = await rig.client.start('db-access', { target: 'head-db' });
     const result = (await finished(rig.client, id)).result as RunbookResult<DbAccessFindings>;
     expect(result.findings.migrationState).toBe('up-to-date');
-    expect(result.summary).toContain('Migrations: at head (0003_invoices).');
+    expect(result.summary).toContain('Migrations: at head (0005_invoice_estado_check).');
   });
 
   it('reports a session blocked by another one holding a lock, and the long transaction', async () => {

@@ -60,7 +60,7 @@ describe('restart with a run in flight', () => {
     client = new RunbookClient(new Client({ connection }), { taskQueue: mainQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });
 
     const result = (await client.temporal.workflow.getHandle(id).result()) as RunbookResult<DbAccessFindings>;
-    expect(result.findings.heads).toEqual(['0003_invoices']);
+    expect(result.findings.heads).toEqual(['0005_invoice_estado_check']);
     expect((await client.status(id)).status).toBe('completed');
     // Each step ran once: the restart replayed history instead of starting over.
     const history = await client.temporal.workflow.getHandle(id).fetchHistory();
