@@ -69,6 +69,11 @@ await gateOpen(rejected.id);
 await unsigned.decide(rejected.id, 'proceed', { decision: 'reject', comment: 'recorded rejection' }, { person: 'bob', roles: ['approver'] });
 await save('approval-drill-rejected', rejected.id);
 
+const locked = await unsigned.start('approval-drill', { target: 'rec-open', initiator: 'alice', input: { takeLock: true } });
+await gateOpen(locked.id);
+await unsigned.decide(locked.id, 'proceed', { decision: 'approve' }, { person: 'bob', roles: ['approver'] });
+await save('approval-drill-locked', locked.id);
+
 worker.shutdown();
 await running;
 await native.close();

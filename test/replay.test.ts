@@ -12,7 +12,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('audit replay', () => {
   it('has recorded histories of every runbook', () => {
-    expect(new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected)\.json$/, '')))).toEqual(new Set(['db-access', 'approval-drill']));
+    expect(new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked)\.json$/, '')))).toEqual(new Set(['db-access', 'approval-drill']));
   });
 
   it.each(files)('replays %s against the current workflow code', async (file) => {
