@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs and starts PostgreSQL and Redis when they are
-# down. Idempotent: fast when everything is already there. Used by .ci/run; safe to run by hand.
+# down. Idempotent: fast when everything is already there. Used by .ci/run, and by `npm start`
+# with --best-effort (then it only warns where it cannot act, e.g. not root, no apt-get).
 set -euo pipefail
+best_effort=false
+[ "${1:-}" = "--best-effort" ] && best_effort=true
+can_admin() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+if $best_effort && ! can_admin; then
+  command -v dpkg-query >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import alembic' 2>/dev/null && \
+    echo "warning: Debian's python3-alembic is not installed: runbooks that read alembic will fail (sudo bash scripts/ensure-services.sh)." >&2
+  exit 0
+fi
 
 packages=(python3-alembic python3-sqlalchemy python3-psycopg2 docker-compose postgresql-client redis-tools)
 missing=()
