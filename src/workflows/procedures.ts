@@ -18,7 +18,7 @@ export interface ProcedureItem {
 
 export const procedures: Record<string, ProcedureItem[]> = {
   'db-access': [
-    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker (host, port, database; the password stays there)' },
+    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker (host, port, database; credentials stay on the worker)' },
     { id: 'select-1', kind: 'step', title: 'Check connectivity: `select 1`, its latency, the server version' },
     { id: 'connections', kind: 'step', title: 'Count connections in use against max_connections' },
     { id: 'applied-revision', kind: 'step', title: 'Read the applied migration from alembic_version' },
