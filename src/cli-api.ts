@@ -1,5 +1,5 @@
 import type { Timeline } from './audit/timeline.js';
-import type { RunSummary, RunView } from './client.js';
+import type { DecisionRequest, RunSummary, RunView } from './client.js';
 import type { GateView } from './workflows/types.js';
 
 /** The CLI's path through the HTTP API (RUNBOOK_API + RUNBOOK_TOKEN): decisions are signed there. */
@@ -41,7 +41,7 @@ export class ApiBackend {
     const q = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])));
     return (await this.call<{ runs: RunSummary[] }>('GET', `/runs?${q.toString()}`)).runs;
   }
-  async decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }) {
+  async decide(id: string, gate: string, d: DecisionRequest) {
     return (await this.call<{ gate: GateView }>('POST', `/runs/${encodeURIComponent(id)}/gates/${encodeURIComponent(gate)}`, d)).gate;
   }
   async abort(id: string, reason: string) {

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
-import { RunbookClient, type RunSummary, type RunView } from './client.js';
+import { RunbookClient, type DecisionRequest, type RunSummary, type RunView } from './client.js';
 import { loadConfig } from './config.js';
 import { formatChecks, preflight } from './preflight.js';
 import { procedureOf, renderProcedure } from './print.js';
@@ -25,7 +25,7 @@ interface Backend {
   start(runbook: string, req: { target: string; input?: Record<string, unknown>; dryRun?: boolean }, as?: string): Promise<{ id: string; uiUrl: string }>;
   status(id: string): Promise<RunView>;
   list(f: { runbook?: string; target?: string; status?: RunSummary['status']; limit?: number }): Promise<RunSummary[]>;
-  decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }, as?: string, roles?: string[]): Promise<GateView>;
+  decide(id: string, gate: string, d: DecisionRequest, as?: string, roles?: string[]): Promise<GateView>;
   abort(id: string, reason: string, as?: string): Promise<void>;
   timeline(id: string, format: 'md' | 'json'): Promise<unknown>;
 }
@@ -73,7 +73,7 @@ function parseJsonOption(value: string): Record<string, unknown> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   } catch {
-    throw new Error(`--input must be a JSON object, e.g. --input '{"longTransactionSeconds": 60}'; got ${value}`);
+    throw new Error(`Expected a JSON object, e.g. '{"longTransactionSeconds": 60}'; got ${value}`);
   }
 }
 
@@ -163,9 +163,11 @@ export function buildCli(): Command {
       .option('--plan-digest <digest>', 'the plan you reviewed (default: the one the gate shows now)')
       .option('--as <person>', 'who decides (direct to Temporal only; the API knows who you are)')
       .option('--role <role...>', 'roles claimed (direct to Temporal only; unsigned)')
+      .addOption(new Option('--action <action>', 'recovery gates: retry the failed step or skip it').choices(['retry', 'skip']))
+      .option('--correction <json>', 'recovery gates: corrected input for the retried step, a JSON object', parseJsonOption)
       .option('--json', 'print JSON')
-      .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; json?: boolean }) => {
-        const view = await withBackend((b) => b.decide(id, gate, { decision, comment: o.comment, planDigest: o.planDigest }, o.as, o.role));
+      .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; action?: 'retry' | 'skip'; correction?: Record<string, unknown>; json?: boolean }) => {
+        const view = await withBackend((b) => b.decide(id, gate, { decision, comment: o.comment, planDigest: o.planDigest, action: o.action, correction: o.correction }, o.as, o.role));
         print(!!o.json, view, () => `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`);
       });
   }

@@ -78,6 +78,15 @@ export class TargetBusyError extends Error {
   override name = 'TargetBusyError';
 }
 
+export interface DecisionRequest {
+  decision: 'approve' | 'reject';
+  comment?: string;
+  planDigest?: string;
+  /** Recovery gates only. */
+  action?: 'retry' | 'skip';
+  correction?: Record<string, unknown>;
+}
+
 export interface Decider {
   person: string;
   roles: string[];
@@ -169,19 +178,19 @@ export class RunbookClient {
    * Sends a decision as the `decide` update: the answer (accepted, or refused with the reason)
    * comes back at once. Signed when this client has the signing key.
    */
-  async decide(id: string, gate: string, d: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string }, by: Decider): Promise<GateView> {
+  async decide(id: string, gate: string, d: DecisionRequest, by: Decider): Promise<GateView> {
     const handle = this.temporal.workflow.getHandle(id);
     const desc = await this.describeOrThrow(id);
     if (desc.status.name !== 'RUNNING') {
       throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); decisions are no longer accepted.`);
     }
-    const input: DecisionInput = { gate, decision: d.decision, by: by.person, roles: by.roles, comment: d.comment, planDigest: d.planDigest };
+    const input: DecisionInput = { gate, decision: d.decision, by: by.person, roles: by.roles, comment: d.comment, planDigest: d.planDigest, action: d.action, correction: d.correction };
     if (this.opts.signingKey) {
       const current = (await handle.query(statusQuery)).pendingGates.find((g) => g.gate === gate);
       input.planDigest ??= current?.planDigest;
       input.expiresAt = new Date(Date.now() + 5 * 60_000).toISOString();
       input.signature = signDecision(
-        { workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles, expiresAt: input.expiresAt },
+        { workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles, expiresAt: input.expiresAt, action: d.action, correction: d.correction },
         this.opts.signingKey,
       );
     }

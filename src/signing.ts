@@ -18,11 +18,14 @@ export interface SignedDecisionFields {
   roles: string[];
   /** ISO time after which the signature is worthless. */
   expiresAt: string;
+  /** Recovery gates: the action and correction are signed too, so neither can be swapped. */
+  action?: string;
+  correction?: unknown;
 }
 
 /** The exact bytes that are signed: every field that binds the decision to one run, gate and plan. */
 export function decisionMessage(f: SignedDecisionFields): string {
-  return ['durable-runbooks/decide/v1', f.workflowId, f.runId, f.gate, f.planDigest, f.decision, f.by, [...f.roles].sort().join(','), f.expiresAt].join('\n');
+  return ['durable-runbooks/decide/v1', f.workflowId, f.runId, f.gate, f.planDigest, f.decision, f.by, [...f.roles].sort().join(','), f.expiresAt, f.action ?? '', stableStringify(f.correction ?? null)].join('\n');
 }
 
 export function signDecision(f: SignedDecisionFields, privateKeyHex: string): string {

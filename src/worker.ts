@@ -27,6 +27,8 @@ export interface WorkerDeps {
   links?: Links;
   /** Tests bundle workflows once and pass the bundle; otherwise they are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Another workflows module (test fixtures); default: every runbook. */
+  workflowsPath?: string;
   identity?: string;
   /** Runs kept in memory (parked runs beyond it are replayed when they wake). */
   maxCachedWorkflows?: number;
@@ -39,7 +41,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({
       targets: deps.targets,
       decisionPublicKey: deps.decisionPublicKey,

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { renderMarkdown } from '../audit/timeline.js';
-import { DecisionError, RunNotFoundError, TargetBusyError, type RunbookClient, type RunState } from '../client.js';
+import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
 import type { Person, Role, TokenStore } from './auth.js';
@@ -112,7 +112,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.get<{ Params: { id: string } }>('/runs/:id', { schema: { params: idParam, response: { 404: errorSchema } } }, async (req) => client.status(req.params.id));
 
-  app.post<{ Params: { id: string; gate: string }; Body: { decision: 'approve' | 'reject'; comment?: string; planDigest?: string } }>('/runs/:id/gates/:gate', {
+  app.post<{ Params: { id: string; gate: string }; Body: DecisionRequest }>('/runs/:id/gates/:gate', {
     preHandler: need('approver', 'decide gates'),
     schema: {
       description: 'Approve or reject a gate (role approver). The decision is signed by the API for this run, gate and plan. 403: refused by policy (four-eyes, role, digest…), 404: no such run or gate, 409: gate closed or run ended.',
@@ -121,7 +121,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         type: 'object',
         required: ['decision'],
         additionalProperties: false,
-        properties: { decision: { type: 'string', enum: ['approve', 'reject'] }, comment: { type: 'string', maxLength: 2000 }, planDigest: { type: 'string', pattern: '^[0-9a-f]{16}$' } },
+        properties: {
+          decision: { type: 'string', enum: ['approve', 'reject'] },
+          comment: { type: 'string', maxLength: 2000 },
+          planDigest: { type: 'string', pattern: '^[0-9a-f]{16}$' },
+          action: { type: 'string', enum: ['retry', 'skip'], description: 'Recovery gates: retry the failed step (default) or skip it.' },
+          correction: { type: 'object', description: 'Recovery gates: corrected input for the retried step.' },
+        },
       },
       response: { 400: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
     },

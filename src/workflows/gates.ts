@@ -29,6 +29,8 @@ export interface OpenGate {
   policy: GatePolicy;
   /** Verifies API signatures; a public key, from the policy activity. */
   publicKey?: string;
+  /** A recovery gate (a step failed after the first change); skippable if the runbook allows. */
+  recovery?: { skippable: boolean };
 }
 
 type Notify = (event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired', gate: GateView) => Promise<void>;
@@ -67,6 +69,8 @@ export class Gates {
     const openedAtMs = Date.now();
     const view: GateView = {
       gate: id,
+      kind: open.recovery ? 'recovery' : 'approval',
+      ...(open.recovery ? { skippable: open.recovery.skippable } : {}),
       prompt: open.prompt,
       evidence: open.evidence ?? null,
       policy: open.policy,
@@ -154,6 +158,8 @@ export class Gates {
     if (input.planDigest && input.planDigest !== gate.planDigest) {
       refuse(`The plan changed since you reviewed it (you saw ${input.planDigest}, the gate now shows ${gate.planDigest}): read the gate's evidence again and decide on the current plan.`);
     }
+    if (gate.kind === 'approval' && (input.action || input.correction)) refuse(`Gate "${gate.gate}" approves a step; "action" and "correction" belong to recovery gates.`);
+    if (input.action === 'skip' && !gate.skippable) refuse(`The failed step of gate "${gate.gate}" cannot be skipped: retry it (with a correction if needed) or reject to abort.`);
     const isInitiator = input.by === this.journal.initiator;
     if (input.decision === 'approve' && p.fourEyes && isInitiator) {
       refuse(`${input.by} started this run and may not approve it (four-eyes): another approver must.`);
@@ -164,12 +170,15 @@ export class Gates {
     if (!may && !(input.decision === 'reject' && isInitiator)) {
       refuse(`${input.by} may not decide gate "${gate.gate}": allowed are ${allowed.join(', ')}.`);
     }
-    const decision: Decision = { by: input.by, decision: input.decision, comment: input.comment, at: now(), channel };
+    const decision: Decision = {
+      by: input.by, decision: input.decision, comment: input.comment, at: now(), channel,
+      ...(gate.kind === 'recovery' && input.decision === 'approve' ? { action: input.action ?? 'retry', ...(input.correction ? { correction: input.correction } : {}) } : {}),
+    };
     if (input.decision === 'approve' && gate.approvals.some((a) => a.by === input.by)) {
       this.journal.add({ kind: 'note', step: gate.gate, actor: input.by, outcome: 'ok', comment: `${input.by} approved again; counted once (${gate.approvals.length} of ${p.approvalsNeeded}).`, channel });
       return gate;
     }
-    this.journal.add({ kind: 'decision', step: gate.gate, actor: input.by, outcome: input.decision === 'approve' ? 'approved' : 'rejected', comment: input.comment, channel });
+    this.journal.add({ kind: 'decision', step: gate.gate, actor: input.by, outcome: input.decision === 'approve' ? 'approved' : 'rejected', comment: input.comment, channel, ...(decision.action ? { inputs: { action: decision.action, correction: decision.correction } } : {}) });
     if (input.decision === 'reject') {
       gate.rejection = decision;
       gate.status = 'rejected';
@@ -186,7 +195,7 @@ export class Gates {
     if (Date.parse(input.expiresAt) < Date.now()) return false;
     const info = workflowInfo();
     return verifyDecision(
-      { workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by, roles: input.roles ?? [], expiresAt: input.expiresAt },
+      { workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by, roles: input.roles ?? [], expiresAt: input.expiresAt, action: input.action, correction: input.correction },
       input.signature,
       key,
     );

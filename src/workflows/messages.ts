@@ -19,8 +19,10 @@ export interface DecisionInput {
   /** Ed25519 signature by the API over run, gate, digest, decision, person, roles, expiry. */
   signature?: string;
   expiresAt?: string;
-  /** Recovery gates: what to do with the failed step. */
-  action?: 'retry' | 'skip' | 'abort';
+  /** Recovery gates: what to do with the failed step (approve = retry by default; reject = abort). */
+  action?: 'retry' | 'skip';
+  /** Recovery gates, with retry: corrected input for the step (see the runbook's docs). */
+  correction?: Record<string, unknown>;
 }
 
 export interface AbortInput {

@@ -31,13 +31,19 @@ export interface StepOptions<T> {
   inputs?: Record<string, unknown>;
   /** What to keep as evidence; default: the step's result. */
   evidence?: (result: T) => unknown;
+  /** After the first change, the step may be skipped at its recovery gate; this is its result then. */
+  skip?: () => T;
 }
+
+/** A step's body; on a retry from its recovery gate it gets the approver's correction. */
+export type StepBody<T> = (correction?: Record<string, unknown>) => Promise<T>;
 
 export interface GateOptions {
   prompt: string;
   evidence?: unknown;
   /** The runbook's policy for this gate; the target's `policy` overrides it. */
   policy?: GatePolicyDefaults;
+  recovery?: { skippable: boolean };
 }
 
 export type Runbook = ReturnType<typeof runbook>;
@@ -92,34 +98,62 @@ export function runbook(name: string, input: RunbookInput) {
   });
 
   const declared = new Set(['release-lock', ...(procedures[name] ?? []).flatMap((p) => (p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id]))]);
+  const changing = new Set((procedures[name] ?? []).filter((p) => p.changes).map((p) => p.id));
   let locked = false;
+  /** Set once a step that changes the target has succeeded: from then on failures park. */
+  let changedTarget = false;
   const mustBeDeclared = (id: string) => {
-    if (!declared.has(id)) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
+    if (!declared.has(id) && !id.startsWith('recover:') && !id.startsWith('policy:recover:')) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
   };
 
-  async function step<T>(stepName: string, fn: () => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
-    mustBeDeclared(stepName);
-    if (journal.phase === 'starting') journal.setPhase('diagnosing');
-    const entry = journal.add({ kind: 'step', step: stepName, actor: 'worker', outcome: 'running', inputs: opts.inputs });
+  async function attempt<T>(stepName: string, fn: StepBody<T>, opts: StepOptions<T>, correction?: Record<string, unknown>): Promise<{ ok: true; result: T } | { ok: false; error: unknown }> {
+    const entry = journal.add({ kind: 'step', step: stepName, actor: 'worker', outcome: 'running', inputs: correction ? { ...opts.inputs, correction } : opts.inputs });
     currentStep = stepName;
     try {
-      const result = await fn();
+      const result = await fn(correction);
       journal.close(entry, { outcome: 'ok', evidence: opts.evidence ? opts.evidence(result) : result });
-      return result;
+      return { ok: true, result };
     } catch (err) {
       journal.close(entry, { outcome: isCancellation(err) ? 'aborted' : 'failed', error: failureMessage(err) });
       if (isCancellation(err)) throw err;
-      throw ApplicationFailure.nonRetryable(`Step "${stepName}" failed: ${failureMessage(err)}`, 'StepFailed');
+      return { ok: false, error: err };
     } finally {
       currentStep = undefined;
     }
+  }
+
+  /**
+   * A journaled step. Before the run's first change a failure fails the run; after it, the step
+   * parks at a recovery gate: retry (with a correction), skip (where allowed) or reject to abort.
+   */
+  async function step<T>(stepName: string, fn: StepBody<T>, opts: StepOptions<T> = {}): Promise<T> {
+    mustBeDeclared(stepName);
+    if (journal.phase === 'starting') journal.setPhase('diagnosing');
+    let outcome = await attempt(stepName, fn, opts);
+    while (!outcome.ok) {
+      const message = failureMessage(outcome.error);
+      if (!changedTarget) throw ApplicationFailure.nonRetryable(`Step "${stepName}" failed: ${message}`, 'StepFailed');
+      const [decision] = (await gate(`recover:${stepName}`, {
+        prompt: `Step "${stepName}" failed after its retries, after this run had changed ${input.target}: ${message} Retry it (with a correction if needed)${opts.skip ? ', skip it' : ''}, or reject to abort and undo.`,
+        evidence: { step: stepName, error: message },
+        policy: { fourEyes: false, deadline: '4h' },
+        recovery: { skippable: opts.skip !== undefined },
+      })).slice(-1);
+      if (decision?.action === 'skip' && opts.skip) {
+        journal.add({ kind: 'note', step: stepName, actor: decision.by, outcome: 'ok', comment: `Skipped: ${decision.comment ?? 'no reason given'}` });
+        return opts.skip();
+      }
+      outcome = await attempt(stepName, fn, opts, decision?.correction);
+    }
+    if (changing.has(stepName)) changedTarget = true;
+    return outcome.result;
   }
 
   async function gate(id: string, opts: GateOptions): Promise<Decision[]> {
     mustBeDeclared(id);
     const policy = await step(policyStep(id), () => act.gatePolicy(input.target, opts.policy ?? {}), { inputs: { gate: id, runbookDefaults: opts.policy ?? {} } });
     notifies = policy.notifies;
-    return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey });
+    return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey, recovery: opts.recovery });
   }
 
   /** One change at a time per target: refused at once, naming the run that holds the lock. */

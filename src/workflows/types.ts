@@ -60,6 +60,9 @@ export interface GatePolicy {
 export interface Decision {
   by: string;
   decision: 'approve' | 'reject';
+  /** Recovery gates: retry the failed step (optionally with a correction) or skip it. */
+  action?: 'retry' | 'skip';
+  correction?: Record<string, unknown>;
   comment?: string;
   at: string;
   channel: { via: 'update' | 'signal'; signed: boolean };
@@ -67,6 +70,10 @@ export interface Decision {
 
 export interface GateView {
   gate: string;
+  /** approval: before a dangerous step; recovery: a step failed after the first change. */
+  kind: 'approval' | 'recovery';
+  /** Recovery gates: whether the runbook allows skipping the failed step. */
+  skippable?: boolean;
   prompt: string;
   evidence: unknown;
   policy: GatePolicy;

@@ -79,7 +79,7 @@ export interface TestRig {
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links } = {}): Promise<TestRig> {
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string } = {}): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = uniqueName('tq');
   const env = opts.env ?? process.env;
@@ -90,7 +90,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     namespace: 'default',
     taskQueue,
     targets: TargetRegistry.load(targetsFile, env),
-    workflowBundle: { codePath: inject('workflowBundlePath') },
+    ...(opts.workflowsPath ? { workflowsPath: opts.workflowsPath } : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
     decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
     links: opts.links,
   });

@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DecisionError } from '../src/client.js';
+import { finished, pgTarget, repoRoot, startRig, uniqueName, writeTargets, type TestRig } from './support/harness.js';
+import { until } from './support/wait.js';
+
+// After a run's first change, a step that still fails parks at a recovery gate instead of ending
+// the run: retry with a correction, skip (where allowed), or reject to abort with compensation.
+describe('recovery gates', () => {
+  let rig: TestRig;
+  beforeAll(async () => {
+    rig = await startRig(writeTargets({
+      'rec-db': pgTarget('test', { policy: { unsignedDecisions: 'allow' } }),
+      'down-db': { postgres: { host: '127.0.0.1', port: 1, database: 'x', user: 'postgres' } },
+    }), { workflowsPath: path.join(repoRoot, 'test/fixtures/recovery-workflows/index.ts') });
+  });
+  afterAll(() => rig?.stop());
+
+  const parked = async (extra: Record<string, unknown> = {}) => {
+    const id = uniqueName('recovery');
+    await rig.client.temporal.workflow.start('recoveryProbe', {
+      taskQueue: rig.taskQueue, workflowId: id,
+      args: [{ target: 'rec-db', verifyTarget: 'down-db', initiator: 'alice', retry: { initialInterval: '100 ms', maximumAttempts: 2 }, ...extra }],
+    });
+    await until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'recover:verify'), 'the run to park at its recovery gate');
+    return id;
+  };
+  const bob = { person: 'bob', roles: ['approver'] };
+
+  it('parks a failing step with the error, then retries it with the approver\'s correction', async () => {
+    const id = await parked();
+    const gate = (await rig.client.status(id)).pendingGates[0]!;
+    expect(gate).toMatchObject({ kind: 'recovery', skippable: false, evidence: { step: 'verify' } });
+    expect(gate.prompt).toContain('Step "verify" failed after its retries, after this run had changed rec-db: Cannot connect to PostgreSQL at 127.0.0.1:1');
+    const closed = await rig.client.decide(id, 'recover:verify', { decision: 'approve', action: 'retry', correction: { verifyTarget: 'rec-db' }, comment: 'pointed at the right database' }, bob);
+    expect(closed.status).toBe('approved');
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('completed');
+    expect(run.result).toEqual({ verifiedOn: 'test' });
+    const verifies = run.journal!.filter((e) => e.kind === 'step' && e.step === 'verify');
+    expect(verifies.map((e) => e.outcome)).toEqual(['failed', 'ok']);
+    expect(verifies[1]!.inputs).toEqual({ correction: { verifyTarget: 'rec-db' } });
+  });
+
+  it('refuses to skip a step the runbook does not allow skipping, and skips one it does, with the reason journaled', async () => {
+    const strict = await parked();
+    const err = await rig.client.decide(strict, 'recover:verify', { decision: 'approve', action: 'skip' }, bob).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DecisionError);
+    expect((err as Error).message).toBe('The failed step of gate "recover:verify" cannot be skipped: retry it (with a correction if needed) or reject to abort.');
+    await rig.client.decide(strict, 'recover:verify', { decision: 'reject' }, bob);
+
+    const lenient = await parked({ skippable: true });
+    await rig.client.decide(lenient, 'recover:verify', { decision: 'approve', action: 'skip', comment: 'verified by hand' }, bob);
+    const run = await finished(rig.client, lenient);
+    expect(run.result).toEqual({ verifiedOn: 'skipped' });
+    expect(run.journal!.find((e) => e.kind === 'note' && e.step === 'verify')).toMatchObject({ actor: 'bob', comment: 'Skipped: verified by hand' });
+  });
+
+  it('aborts on reject and runs the compensations of what was changed, in reverse', async () => {
+    const id = await parked();
+    await rig.client.decide(id, 'recover:verify', { decision: 'reject', comment: 'stop here' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('aborted');
+    expect(run.error).toBe('Gate "recover:verify" was rejected by bob: stop here Compensations ran, in reverse: undo-change.');
+    expect(run.journal!.find((e) => e.kind === 'compensation')).toMatchObject({ step: 'undo-change', outcome: 'ok' });
+  });
+
+  it('still fails at once when a step fails before any change', async () => {
+    const id = uniqueName('recovery');
+    await rig.client.temporal.workflow.start('recoveryProbe', {
+      taskQueue: rig.taskQueue, workflowId: id,
+      args: [{ target: 'down-db', verifyTarget: 'down-db', retry: { initialInterval: '100 ms', maximumAttempts: 2 } }],
+    });
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/^Step "change" failed: Cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
+    expect(run.journal!.some((e) => e.kind === 'gate')).toBe(false);
+  });
+});
