@@ -76,4 +76,16 @@ describe('recovery gates', () => {
     expect(run.error).toMatch(/^Step "change" failed: Cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
     expect(run.journal!.some((e) => e.kind === 'gate')).toBe(false);
   });
+
+  it('decides gates on parallel branches independently, by gate id', async () => {
+    const id = uniqueName('parallel');
+    await rig.client.temporal.workflow.start('parallelGates', { taskQueue: rig.taskQueue, workflowId: id, args: [{ target: 'rec-db', initiator: 'alice' }] });
+    await until(async () => (await rig.client.status(id)).pendingGates.length === 2, 'both gates to open');
+    expect((await rig.client.decide(id, 'right', { decision: 'approve' }, bob)).status).toBe('approved');
+    const still = await rig.client.status(id);
+    expect(still.pendingGates.map((g) => g.gate)).toEqual(['left']);
+    expect(still.status).toBe('waiting');
+    await rig.client.decide(id, 'left', { decision: 'approve' }, { person: 'dave', roles: ['approver'] });
+    expect((await finished(rig.client, id)).result).toEqual({ left: ['dave'], right: ['bob'] });
+  });
 });

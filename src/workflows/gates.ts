@@ -109,7 +109,8 @@ export class Gates {
 
     this.journal.close(entry, { outcome: view.status === 'approved' ? 'approved' : view.status === 'open' ? 'waiting' : view.status === 'rejected' ? 'rejected' : view.status === 'expired' ? 'expired' : 'aborted', actor: view.approvals.map((a) => a.by).join(', ') || view.rejection?.by || 'worker' });
     if (view.status === 'approved') {
-      this.journal.setPhase('acting');
+      // Another branch may still wait at its own gate.
+      this.journal.setPhase(this.pending().length > 0 ? 'awaiting-approval' : 'acting');
       return view.approvals;
     }
     if (view.status === 'rejected') {
