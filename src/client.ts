@@ -111,7 +111,10 @@ export class RunbookClient {
   ) {}
 
   static async connect(config: Config, opts: { signingKey?: string } = {}): Promise<RunbookClient> {
-    const connection = await Connection.connect({ address: temporalAddress(config) });
+    const address = temporalAddress(config);
+    const connection = await Connection.connect({ address, connectTimeout: 5000 }).catch((err: Error) => {
+      throw new Error(`Cannot reach Temporal at ${address} (${err.message}): is \`npm start\` running, or is TEMPORAL_ADDRESS right?`);
+    });
     const temporal = new Client({ connection, namespace: config.namespace, identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
     return new RunbookClient(temporal, {
       taskQueue: config.taskQueue,

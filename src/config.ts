@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { publicKeyOf } from './signing.js';
 
@@ -27,7 +28,7 @@ export const envSchema = z.object({
   TEMPORAL_UI_URL: z.url('TEMPORAL_UI_URL must be a URL, e.g. http://localhost:8233').optional(),
   TEMPORAL_CLI_PATH: z.string().min(1, 'TEMPORAL_CLI_PATH must be the path of a temporal binary').optional(),
   RUNBOOK_TASK_QUEUE: nonEmpty('RUNBOOK_TASK_QUEUE', 'runbooks'),
-  RUNBOOK_TARGETS: nonEmpty('RUNBOOK_TARGETS', 'runbooks.targets.yaml'),
+  RUNBOOK_TARGETS: z.string().min(1, 'RUNBOOK_TARGETS must not be empty').optional(),
   RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
   RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
@@ -89,7 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     uiUrl: e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`,
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     taskQueue: e.RUNBOOK_TASK_QUEUE,
-    targetsFile: e.RUNBOOK_TARGETS,
+    targetsFile: e.RUNBOOK_TARGETS ?? defaultTargetsFile(),
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
     publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? 'localhost' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
@@ -98,6 +99,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionPublicKey: e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * `runbooks.targets.yaml` when it exists; otherwise the shipped `targets.local.yaml` (this
+ * machine's PostgreSQL and Redis), so a fresh checkout works for npm start and the CLI alike.
+ */
+export function defaultTargetsFile(): string {
+  if (!existsSync('runbooks.targets.yaml') && existsSync('targets.local.yaml')) return 'targets.local.yaml';
+  return 'runbooks.targets.yaml';
 }
 
 /** The address clients and workers connect to: the user's server, or our dev server. */

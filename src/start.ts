@@ -1,4 +1,4 @@
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureDevTokens } from './api/auth.js';
@@ -19,9 +19,8 @@ import { startWorker } from './worker.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN') });
-  if (!process.env.RUNBOOK_TARGETS && !existsSync(config.targetsFile)) {
-    console.log(`No ${config.targetsFile}: using the shipped targets.local.yaml (this machine's PostgreSQL and Redis).`);
-    config.targetsFile = 'targets.local.yaml';
+  if (!process.env.RUNBOOK_TARGETS && config.targetsFile === 'targets.local.yaml') {
+    console.log('No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine\'s PostgreSQL and Redis).');
   }
   TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
   mkdirSync(config.dataDir, { recursive: true });

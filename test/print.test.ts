@@ -14,6 +14,19 @@ describe('runbook print', () => {
     expect(r.stdout).toContain('Read-only: changes nothing on the target.');
   });
 
+  it('uses the shipped local targets when no targets file is named, and needs no server', async () => {
+    const r = await runbookCli(['print', 'db-access', '--target', 'local-db'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('psql "host=127.0.0.1 port=5432 dbname=test user=postgres" -Atc "select 1"');
+  });
+
+  it('says what to do when Temporal cannot be reached', async () => {
+    const r = await runbookCli(['ls'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Cannot reach Temporal at 127.0.0.1:1');
+    expect(r.stderr).toContain('is `npm start` running, or is TEMPORAL_ADDRESS right?');
+  });
+
   it('gives the same procedure as JSON', async () => {
     const r = await runbookCli(['print', 'approval-drill', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     const proc = r.json() as { runbook: string; changesTarget: boolean; steps: Array<{ id: string; kind: string }> };

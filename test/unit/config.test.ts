@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 describe('config', () => {
   it('has working defaults for a fresh machine', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ namespace: 'default', taskQueue: 'runbooks', targetsFile: 'runbooks.targets.yaml', api: { host: '127.0.0.1', port: 8080 }, uiUrl: 'http://localhost:8233' });
+    // In this checkout there is no runbooks.targets.yaml, so the shipped local targets are used.
+    expect(c).toMatchObject({ namespace: 'default', taskQueue: 'runbooks', targetsFile: 'targets.local.yaml', api: { host: '127.0.0.1', port: 8080 }, uiUrl: 'http://localhost:8233' });
     expect(c.temporalAddress).toBeUndefined();
   });
 
@@ -23,6 +24,10 @@ describe('config', () => {
       expect((err as Error).message).toContain('RUNBOOK_API_PORT="0"');
       expect((err as Error).message).toContain('TEMPORAL_UI_PORT="99999"');
     }
+  });
+
+  it('uses the targets file the user names', () => {
+    expect(loadConfig({ RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' }).targetsFile).toBe('/etc/runbooks/targets.yaml');
   });
 
   it('uses the server the user points at', () => {
