@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   if (!process.env.RUNBOOK_TARGETS && config.targetsFile === 'targets.local.yaml') {
     console.log('No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine\'s PostgreSQL and Redis).');
   }
-  TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
+  const targets = TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
   mkdirSync(config.dataDir, { recursive: true });
   let devTokens: string | undefined;
   if (!config.tokensFile) {
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       `  Targets       ${config.targetsFile}`,
       ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer)`] : []),
       '',
-      `Try: npx runbook start db-access --target ${TargetRegistry.load(config.targetsFile).names()[0] ?? '<target>'}`,
+      `Try: npx runbook start db-access --target ${targets.names()[0] ?? '<target>'}`,
       'Ctrl-C stops the API, the worker and the dev server.',
     ].join('\n'),
   );

@@ -33,5 +33,6 @@ export const procedures: Record<string, ProcedureItem[]> = {
   ],
 };
 
-/** The journal names of a gate's policy step. */
+/** The journal names of a gate's policy step, and of the gate a failed step parks at. */
 export const policyStep = (gate: string) => `policy:${gate}`;
+export const recoveryGate = (step: string) => `recover:${step}`;

@@ -11,7 +11,7 @@ import { activitiesFor } from './activity-options.js';
 import { Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, journalQuery, statusQuery, type AbortInput } from './messages.js';
-import { policyStep, procedures } from './procedures.js';
+import { policyStep, procedures, recoveryGate } from './procedures.js';
 import type { Decision, GateView, RunbookInput } from './types.js';
 
 /**
@@ -97,13 +97,15 @@ export function runbook(name: string, input: RunbookInput) {
     }
   });
 
-  const declared = new Set(['release-lock', ...(procedures[name] ?? []).flatMap((p) => (p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id]))]);
+  // Each declared gate comes with its policy step; each declared step with its recovery gate.
+  const declared = new Set(['release-lock', ...(procedures[name] ?? []).flatMap((p) =>
+    p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id, recoveryGate(p.id), policyStep(recoveryGate(p.id))])]);
   const changing = new Set((procedures[name] ?? []).filter((p) => p.changes).map((p) => p.id));
   let locked = false;
   /** Set once a step that changes the target has succeeded: from then on failures park. */
   let changedTarget = false;
   const mustBeDeclared = (id: string) => {
-    if (!declared.has(id) && !id.startsWith('recover:') && !id.startsWith('policy:recover:')) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
+    if (!declared.has(id)) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/workflows/procedures.ts) does not declare.`, 'RunbookBug');
   };
 
   async function attempt<T>(stepName: string, fn: StepBody<T>, opts: StepOptions<T>, correction?: Record<string, unknown>): Promise<{ ok: true; result: T } | { ok: false; error: unknown }> {
@@ -133,7 +135,7 @@ export function runbook(name: string, input: RunbookInput) {
     while (!outcome.ok) {
       const message = failureMessage(outcome.error);
       if (!changedTarget) throw ApplicationFailure.nonRetryable(`Step "${stepName}" failed: ${message}`, 'StepFailed');
-      const [decision] = (await gate(`recover:${stepName}`, {
+      const [decision] = (await gate(recoveryGate(stepName), {
         prompt: `Step "${stepName}" failed after its retries, after this run had changed ${input.target}: ${message} Retry it (with a correction if needed)${opts.skip ? ', skip it' : ''}, or reject to abort and undo.`,
         evidence: { step: stepName, error: message },
         policy: { fourEyes: false, deadline: '4h' },
