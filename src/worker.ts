@@ -25,6 +25,8 @@ export interface WorkerDeps {
   targets: TargetRegistry;
   decisionPublicKey?: string;
   links?: Links;
+  /** Where dumps go when a target names no backups.dir. */
+  dataDir?: string;
   /** Tests bundle workflows once and pass the bundle; otherwise they are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Another workflows module (test fixtures); default: every runbook. */
@@ -46,6 +48,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
       targets: deps.targets,
       decisionPublicKey: deps.decisionPublicKey,
       links: deps.links,
+      dataDir: deps.dataDir,
       temporal: lazyClient(deps.address, deps.namespace),
       lockTaskQueue: deps.mainTaskQueue ?? deps.taskQueue,
     }),
@@ -93,6 +96,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const worker = await createWorker({
     connection, address, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
     decisionPublicKey: config.decisionPublicKey,
+    dataDir: config.dataDir,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
   if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');

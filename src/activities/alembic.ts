@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import type { TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType, targetFailure } from './errors.js';
+import { OWN_SESSION_OPTIONS } from './postgres.js';
 
 /** Alembic on the app's host: the target's alembic directory, Debian's python3 -m alembic. */
 
@@ -44,7 +45,8 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
       FailureType.targetConfig,
     );
   }
-  const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1' };
+  // PGOPTIONS: alembic's session stays writable while the database is frozen read-only.
+  const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS };
   if (conn) env[spec.urlEnv] = sqlalchemyUrl(conn, opts.database ?? conn.database);
   const secrets = [conn?.password];
   try {
@@ -95,8 +97,31 @@ function checkExit(target: string, command: string, r: AlembicRun): void {
   );
 }
 
+export interface AlembicMigration {
+  direction: 'upgrade' | 'downgrade';
+  revision: string;
+  database: string;
+  ok: boolean;
+  exitCode: number;
+  /** The last lines alembic printed (redacted). */
+  output: string;
+  durationMs: number;
+}
+
 export function createAlembicActivities(targets: TargetRegistry) {
   return {
+    /**
+     * `alembic upgrade|downgrade <revision>` on the target's database or one of our copies. A
+     * failing migration is an outcome, not an error: the runbook decides what follows (restore,
+     * rollback). Safe to retry: alembic moves only from the revision the database is at.
+     */
+    async alembicMigrate(target: string, req: { direction: 'upgrade' | 'downgrade'; revision: string; database?: string }): Promise<AlembicMigration> {
+      const database = req.database ?? targets.postgres(target).database;
+      const started = Date.now();
+      const r = await runAlembic(targets, target, [req.direction, req.revision], { database, timeoutMs: 30 * 60_000 });
+      return { direction: req.direction, revision: req.revision, database, ok: r.exitCode === 0, exitCode: r.exitCode, output: trimOutput(r.stderr || r.stdout, 12, 1500), durationMs: Date.now() - started };
+    },
+
     async alembicHeads(target: string): Promise<AlembicHeads> {
       const heads = await runAlembic(targets, target, ['heads']);
       checkExit(target, 'heads', heads);

@@ -2,7 +2,9 @@ import type { Client } from '@temporalio/client';
 import type { TargetRegistry } from '../targets.js';
 import { createLockActivities } from './locks.js';
 import { createAlembicActivities } from './alembic.js';
+import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
+import { createPgToolActivities } from './pgtools.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
@@ -16,6 +18,8 @@ export interface ActivityDeps {
   /** Verifies the API's signed decisions (hex Ed25519 public key); not a secret. */
   decisionPublicKey?: string;
   links?: Links;
+  /** Where dumps go when a target names no backups.dir (default .data). */
+  dataDir?: string;
 }
 
 /** The one place activities get their clients: the worker and the tests pass real ones here. */
@@ -24,6 +28,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createTargetActivities(deps.targets),
     ...createPostgresActivities(deps.targets),
     ...createAlembicActivities(deps.targets),
+    ...createDatabaseActivities(deps.targets),
+    ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
     ...createDrillActivities(),
@@ -35,5 +41,7 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { TargetInfo } from '../targets.js';
 export type * from './postgres.js';
 export type * from './alembic.js';
+export type * from './databases.js';
+export type * from './pgtools.js';
 export type { GatePolicyDefaults } from './gates.js';
 export type { NotifyEvent } from './notify.js';

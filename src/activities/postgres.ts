@@ -53,10 +53,23 @@ export function connectionOf(targets: TargetRegistry, target: string): PgConnect
   }
 }
 
-/** Opens a client on the target, runs `fn`, closes it; errors name host and port, never the password. */
-export async function withPg<T>(targets: TargetRegistry, target: string, fn: (client: pg.Client) => Promise<T>, database?: string): Promise<T> {
+export interface PgSessionOptions {
+  /** Another database on the target's server (default: the target's own). */
+  database?: string;
+  /** Long statements (CREATE DATABASE … TEMPLATE on a big database); default 30 s. */
+  statementTimeoutMs?: number;
+}
+
+/** What every session of ours sets: writable even while the database is frozen read-only. */
+export const OWN_SESSION_OPTIONS = '-c default_transaction_read_only=off';
+
+/**
+ * Opens a client on the target, runs `fn`, closes it; errors name host and port, never the
+ * password. Our sessions stay writable through a read-only freeze (the runbook repairs through it).
+ */
+export async function withPg<T>(targets: TargetRegistry, target: string, fn: (client: pg.Client) => Promise<T>, opts: PgSessionOptions = {}): Promise<T> {
   const conn = connectionOf(targets, target);
-  const db = database ?? conn.database;
+  const db = opts.database ?? conn.database;
   const client = new pg.Client({
     host: conn.host,
     port: conn.port,
@@ -65,7 +78,8 @@ export async function withPg<T>(targets: TargetRegistry, target: string, fn: (cl
     password: conn.password,
     application_name: 'durable-runbooks',
     connectionTimeoutMillis: 5_000,
-    statement_timeout: 30_000,
+    statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    options: OWN_SESSION_OPTIONS,
   });
   // An error event after connect (server restart) must not crash the worker.
   client.on('error', () => undefined);

@@ -1,0 +1,424 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, open, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
+import type pg from 'pg';
+import type { PgConnection, TargetRegistry } from '../targets.js';
+import { redact, trimOutput } from '../util/redact.js';
+import { FailureType } from './errors.js';
+import { connectionOf, OWN_SESSION_OPTIONS, withPg } from './postgres.js';
+
+/**
+ * PostgreSQL's own tools on a target: pg_dump (schema and backups), pg_restore, psql. The
+ * password reaches them through PGPASSWORD only, never in a URL or an argument; their output is
+ * redacted before it leaves the activity.
+ */
+
+export interface BackupFile {
+  file: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackupManifest {
+  format: 'directory' | 'custom' | 'plain';
+  path: string;
+  target: string;
+  database: string;
+  createdAt: string;
+  serverVersion: string;
+  /** The alembic revision(s) the dump holds. */
+  revision: string[] | null;
+  totalBytes: number;
+  files: BackupFile[];
+  /** Exact row counts per table when the dump was taken (of a frozen database: the dump's own). */
+  tables: Record<string, number>;
+  jobs?: number;
+  durationMs?: number;
+}
+
+export interface VerifiedBackup {
+  path: string;
+  format: BackupManifest['format'];
+  /** sha256 of the dump file, or of the manifest for a directory dump. */
+  sha256: string;
+  totalBytes: number;
+  /** Tables the dump has data for (from pg_restore --list or the SQL). */
+  tableCount: number;
+  manifest?: BackupManifest;
+  checks: string[];
+}
+
+export interface SchemaDiff {
+  same: boolean;
+  /** Statements (normalised pg_dump --schema-only) in the database but not in the reference. */
+  extra: string[];
+  /** Statements in the reference but not in the database. */
+  missing: string[];
+  reference: string;
+}
+
+export interface TableRows {
+  table: string;
+  rows: number;
+  /** The table's single integer primary key column and its largest value. */
+  maxId?: { column: string; value: number | null };
+  /** The table's first timestamp column and its newest value. */
+  newest?: { column: string; value: string | null };
+}
+
+export interface LostRows {
+  table: string;
+  /** Rows the live database has beyond the backup's largest id (or by count when no integer key). */
+  rows: number;
+  newestInLive?: string | null;
+  newestInBackup?: string | null;
+}
+
+const MANIFEST = 'manifest.json';
+
+function pgEnv(conn: PgConnection, database: string, extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: conn.user, PGDATABASE: database, PGOPTIONS: OWN_SESSION_OPTIONS, PGAPPNAME: 'durable-runbooks', PGCONNECT_TIMEOUT: '10', ...extra };
+  if (conn.password !== undefined) env.PGPASSWORD = conn.password;
+  return env;
+}
+
+/** Runs a PostgreSQL client tool; fails with its (redacted) words. Cancels with the activity. */
+async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number } = {}) {
+  let cancelSignal: AbortSignal | undefined;
+  try {
+    cancelSignal = Context.current().cancellationSignal;
+  } catch {
+    cancelSignal = undefined; // outside an activity (benchmarks)
+  }
+  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
+  const secrets = [conn.password];
+  if (r.exitCode === undefined && (r as { code?: string }).code === 'ENOENT') {
+    throw ApplicationFailure.nonRetryable(`${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`, FailureType.commandMissing);
+  }
+  if (r.isCanceled) throw ApplicationFailure.nonRetryable(`${bin} was cancelled.`, 'Cancelled');
+  if (r.exitCode !== 0) {
+    throw ApplicationFailure.nonRetryable(`${bin} ${args.filter((a) => !a.startsWith('-') || a.length < 3).slice(0, 3).join(' ')} on database "${database}" failed (exit ${r.exitCode ?? r.signal}): ${trimOutput(redact(r.stderr || r.stdout, secrets))}`, FailureType.command);
+  }
+  return { stdout: r.stdout, stderr: redact(r.stderr, secrets) };
+}
+
+/**
+ * pg_dump --schema-only, normalised to comparable statements: no comments, SET lines, owners,
+ * privileges or sequence positions, one statement per entry, whitespace collapsed.
+ */
+export function normaliseSchema(dump: string): string[] {
+  const statements = dump
+    .split('\n')
+    // pg_dump ≥ 15.14 brackets its output in \restrict/\unrestrict lines with a random key.
+    .filter((l) => !l.startsWith('--') && !l.startsWith('\\') && !/^SET |^SELECT pg_catalog\.set_config/.test(l))
+    .join('\n')
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/\s+/g, ' ').trim())
+    .filter((s) => s.length > 0 && !/^(COMMENT ON|ALTER .* OWNER TO|GRANT |REVOKE |SELECT pg_catalog\.setval)/.test(s));
+  return statements;
+}
+
+export function diffSchemas(actual: string[], reference: string[], referenceName: string): SchemaDiff {
+  const ref = new Set(reference);
+  const act = new Set(actual);
+  const extra = actual.filter((s) => !ref.has(s));
+  const missing = reference.filter((s) => !act.has(s));
+  return { same: extra.length === 0 && missing.length === 0, extra, missing, reference: referenceName };
+}
+
+/** The DROP for a leftover object, where one can be dropped without losing data; else undefined. */
+export function dropFor(statement: string): string | undefined {
+  const index = /^CREATE (?:UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+?)\./.exec(statement);
+  if (index) return `DROP INDEX IF EXISTS ${index[2]}.${index[1]}`;
+  const constraint = /^ALTER TABLE (?:ONLY )?(\S+) ADD CONSTRAINT (\S+) /.exec(statement);
+  if (constraint) return `ALTER TABLE ${constraint[1]} DROP CONSTRAINT IF EXISTS ${constraint[2]}`;
+  return undefined;
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await readdir(dir).catch(() => [])) total += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+/** Beats with `progress()` every 2 s until `work` settles: the UI and `runbook status` show it. */
+async function withHeartbeat<T>(work: Promise<T>, progress: () => Promise<Record<string, unknown>>): Promise<T> {
+  let ctx: Context | undefined;
+  try {
+    ctx = Context.current();
+  } catch {
+    return work;
+  }
+  const timer = setInterval(() => {
+    progress().then((p) => ctx.heartbeat(p), () => ctx.heartbeat());
+  }, 2_000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function tableRows(c: pg.Client): Promise<TableRows[]> {
+  const { rows } = await c.query<{ tbl: string; pk: string | null; ts: string | null }>(
+    `select format('%I.%I', n.nspname, c.relname) as tbl,
+            (select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+              where i.indrelid = c.oid and i.indisprimary and i.indnatts = 1 and a.atttypid in (20, 21, 23)) as pk,
+            (select a.attname from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                and a.atttypid in (1114, 1184) order by a.attnum limit 1) as ts
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
+      order by 1`);
+  const out: TableRows[] = [];
+  for (const t of rows) {
+    const cols = [`count(*)::bigint as n`, t.pk ? `max(${quoteCol(t.pk)})::bigint as maxid` : 'null as maxid', t.ts ? `max(${quoteCol(t.ts)})::text as newest` : 'null as newest'];
+    const r = (await c.query<{ n: string; maxid: string | null; newest: string | null }>(`select ${cols.join(', ')} from ${t.tbl}`)).rows[0]!;
+    out.push({
+      table: t.tbl,
+      rows: Number(r.n),
+      ...(t.pk ? { maxId: { column: t.pk, value: r.maxid === null ? null : Number(r.maxid) } } : {}),
+      ...(t.ts ? { newest: { column: t.ts, value: r.newest } } : {}),
+    });
+  }
+  return out;
+}
+
+const quoteCol = (c: string) => `"${c.replace(/"/g, '""')}"`;
+
+/**
+ * What replacing the live database by a backup would lose, table by table: rows whose integer id
+ * is beyond the backup's largest (counted in the live database), else the difference in counts;
+ * with the newest timestamps on both sides. Tables with nothing to lose are left out.
+ */
+async function rowsNotIn(c: pg.Client, backup: TableRows[]): Promise<LostRows[]> {
+  const live = await tableRows(c);
+  const byName = new Map(backup.map((t) => [t.table, t]));
+  const lost: LostRows[] = [];
+  for (const t of live) {
+    if (t.table === 'public.alembic_version') continue;
+    const b = byName.get(t.table);
+    let rows: number;
+    if (!b) rows = t.rows;
+    else if (t.maxId && b.maxId?.column === t.maxId.column) {
+      const beyond = await c.query<{ n: string }>(`select count(*) as n from ${t.table} where ${quoteCol(t.maxId.column)} > $1`, [b.maxId.value ?? Number.MIN_SAFE_INTEGER]);
+      rows = Number(beyond.rows[0]!.n);
+    } else rows = Math.max(0, t.rows - b.rows);
+    if (rows === 0) continue;
+    lost.push({ table: t.table, rows, newestInLive: t.newest?.value ?? null, newestInBackup: b?.newest?.value ?? null });
+  }
+  return lost;
+}
+
+export function createPgToolActivities(targets: TargetRegistry, dataDir: string) {
+  const backupsDir = (target: string) => path.resolve(targets.spec(target).backups?.dir ?? path.join(dataDir, 'backups'), target);
+
+  async function schemaOf(target: string, database: string): Promise<string[]> {
+    const { stdout } = await pgTool(connectionOf(targets, target), database, 'pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--no-comments']);
+    return normaliseSchema(stdout);
+  }
+
+  async function revisionIn(target: string, database: string): Promise<string[] | null> {
+    return withPg(targets, target, async (c) => {
+      const t = await c.query<{ t: string | null }>(`select to_regclass('alembic_version')::text as t`);
+      if (!t.rows[0]?.t) return null;
+      return (await c.query<{ v: string }>('select version_num as v from alembic_version order by 1')).rows.map((r) => r.v);
+    }, { database });
+  }
+
+  async function verify(target: string, file: string): Promise<VerifiedBackup> {
+    const conn = connectionOf(targets, target);
+    const info = await stat(file).catch(() => undefined);
+    if (!info) throw ApplicationFailure.nonRetryable(`Backup ${file} does not exist on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format).`, 'BackupMissing');
+    const checks: string[] = [];
+    if (info.isDirectory()) {
+      const manifestFile = path.join(file, MANIFEST);
+      if (!existsSync(path.join(file, 'toc.dat'))) throw ApplicationFailure.nonRetryable(`Backup ${file} is a directory but not a pg_dump directory dump (no toc.dat).`, 'BackupCorrupt');
+      let manifest: BackupManifest | undefined;
+      if (existsSync(manifestFile)) {
+        manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
+        for (const f of manifest.files) {
+          const p = path.join(file, f.file);
+          const s = await stat(p).catch(() => undefined);
+          if (!s) throw ApplicationFailure.nonRetryable(`Backup ${file} is incomplete: ${f.file} is missing (the manifest lists it).`, 'BackupCorrupt');
+          if (s.size !== f.bytes || (await sha256File(p)) !== f.sha256) throw ApplicationFailure.nonRetryable(`Backup ${file} is corrupt: ${f.file} does not match its sha256 in the manifest (${s.size} bytes, manifest says ${f.bytes}). Use another backup.`, 'BackupCorrupt');
+        }
+        checks.push(`${manifest.files.length} files match the manifest's sha256`);
+      } else checks.push('no manifest (not made by durable-runbooks): checked with pg_restore only');
+      const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', file]).catch((err: unknown) => {
+        throw ApplicationFailure.nonRetryable(`Backup ${file} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
+      });
+      const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
+      checks.push(`pg_restore --list reads it: ${tableCount} tables with data`);
+      const sha256 = manifest ? createHash('sha256').update(await readFile(manifestFile)).digest('hex') : await sha256File(path.join(file, 'toc.dat'));
+      return { path: file, format: 'directory', sha256, totalBytes: await dirBytes(file), tableCount, manifest, checks };
+    }
+    const handle = await open(file, 'r');
+    const head = Buffer.alloc(64);
+    await handle.read(head, 0, 64, 0);
+    const tail = Buffer.alloc(Math.min(256, info.size));
+    await handle.read(tail, 0, tail.length, Math.max(0, info.size - tail.length));
+    await handle.close();
+    const sha256 = await sha256File(file);
+    if (head.subarray(0, 5).toString() === 'PGDMP') {
+      const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', file]).catch((err: unknown) => {
+        throw ApplicationFailure.nonRetryable(`Backup ${file} cannot be read by pg_restore (truncated or corrupt): ${(err as Error).message}`, 'BackupCorrupt');
+      });
+      const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
+      checks.push(`custom-format dump; pg_restore --list reads it: ${tableCount} tables with data`);
+      return { path: file, format: 'custom', sha256, totalBytes: info.size, tableCount, checks };
+    }
+    if (head.toString('utf8').includes('PostgreSQL database dump')) {
+      if (!tail.toString('utf8').includes('PostgreSQL database dump complete')) {
+        throw ApplicationFailure.nonRetryable(`Backup ${file} is a plain SQL dump that is truncated (it lacks pg_dump's closing "-- PostgreSQL database dump complete" line). Restoring it would give a partial database; use another backup.`, 'BackupCorrupt');
+      }
+      const text = await readFile(file, 'utf8');
+      const tableCount = (text.match(/^COPY \S+ .* FROM stdin;$/gm) ?? []).length;
+      checks.push(`plain SQL dump, complete (closing line present): ${tableCount} COPY blocks`);
+      return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount, checks };
+    }
+    throw ApplicationFailure.nonRetryable(`${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`, 'BackupCorrupt');
+  }
+
+  return {
+    /** The database's schema against another database's, or against a fresh build (see freshBuild). */
+    async pgSchemaDiff(target: string, req: { database?: string; against: string; againstLabel?: string }): Promise<SchemaDiff> {
+      const actual = await schemaOf(target, req.database ?? connectionOf(targets, target).database);
+      const reference = await schemaOf(target, req.against);
+      return diffSchemas(actual, reference, req.againstLabel ?? req.against);
+    },
+
+    /** Rows per table (count, largest integer id, newest timestamp) of a database on the target's server. */
+    async pgTableRows(target: string, database?: string): Promise<TableRows[]> {
+      return withPg(targets, target, tableRows, { database, statementTimeoutMs: 10 * 60_000 });
+    },
+
+    /** What the live database holds that a backup (its row summary) lacks: the evidence at a restore gate. */
+    async pgRowsNotIn(target: string, backup: TableRows[]): Promise<LostRows[]> {
+      return withPg(targets, target, (c) => rowsNotIn(c, backup), { statementTimeoutMs: 10 * 60_000 });
+    },
+
+    async pgRevisionIn(target: string, database: string): Promise<string[] | null> {
+      return revisionIn(target, database);
+    },
+
+    /** Runs SQL statements we generated (leftover drops) in one transaction. */
+    async pgExecute(target: string, req: { database?: string; statements: string[] }): Promise<{ executed: number }> {
+      return withPg(targets, target, async (c) => {
+        await c.query('begin');
+        for (const s of req.statements) await c.query(s);
+        await c.query('commit');
+        return { executed: req.statements.length };
+      }, { database: req.database });
+    },
+
+    /**
+     * A portable dump: pg_dump directory format with parallel jobs, then a manifest (size and
+     * sha256 of every file, exact row counts, server version, revision), files 0600, verified with
+     * pg_restore --list. The free disk is checked first. A retry finds a complete dump and keeps it.
+     */
+    async pgDumpBackup(target: string, req: { name: string; jobs?: number; database?: string }): Promise<BackupManifest> {
+      const conn = connectionOf(targets, target);
+      const database = req.database ?? conn.database;
+      const root = backupsDir(target);
+      const dir = path.join(root, req.name);
+      if (existsSync(path.join(dir, MANIFEST))) {
+        const done = await verify(target, dir).catch(() => undefined);
+        if (done?.manifest) return done.manifest;
+      }
+      await rm(dir, { recursive: true, force: true }); // a dump a crash interrupted: start again
+      await mkdir(root, { recursive: true, mode: 0o700 });
+      const sizes = await withPg(targets, target, async (c) => {
+        const r = await c.query<{ size: string; version: string }>(`select pg_database_size(current_database())::text as size, current_setting('server_version') as version`);
+        return { size: Number(r.rows[0]!.size), version: r.rows[0]!.version };
+      }, { database });
+      const fs = await statfs(root);
+      const free = fs.bavail * fs.bsize;
+      // A dump is rarely larger than the database; demand that much free, plus 10% headroom.
+      const needed = Math.ceil(sizes.size * 1.1);
+      if (free < needed) {
+        throw ApplicationFailure.nonRetryable(`Not enough disk for the backup of "${database}": ${root} has ${mb(free)} free, the dump may need ${mb(needed)} (database ${mb(sizes.size)}). Free space there or set backups.dir in ${targets.file}. Nothing was changed.`, 'NotEnoughDisk');
+      }
+      const tables = Object.fromEntries((await withPg(targets, target, tableRows, { database, statementTimeoutMs: 10 * 60_000 })).map((t) => [t.table, t.rows]));
+      const revision = await revisionIn(target, database);
+      const jobs = req.jobs ?? 2;
+      const started = Date.now();
+      await withHeartbeat(
+        pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, '--compress=1', `--file=${dir}`]),
+        async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(dir), databaseBytes: sizes.size }),
+      );
+      const files: BackupFile[] = [];
+      for (const f of (await readdir(dir)).sort()) {
+        const p = path.join(dir, f);
+        await chmod(p, 0o600);
+        files.push({ file: f, bytes: (await stat(p)).size, sha256: await sha256File(p) });
+      }
+      await chmod(dir, 0o700);
+      const manifest: BackupManifest = {
+        format: 'directory', path: dir, target, database, createdAt: new Date(started).toISOString(), serverVersion: sizes.version, revision,
+        totalBytes: files.reduce((n, f) => n + f.bytes, 0), files, tables, jobs, durationMs: Date.now() - started,
+      };
+      await writeFile(path.join(dir, MANIFEST), JSON.stringify(manifest, null, 2), { mode: 0o600 });
+      const verified = await verify(target, dir);
+      if (!verified.manifest) throw ApplicationFailure.nonRetryable(`The dump in ${dir} did not verify.`, 'BackupCorrupt');
+      return manifest;
+    },
+
+    /** Checks a backup before anyone relies on it: exists, is a dump, complete, matches its manifest. */
+    async pgVerifyBackup(target: string, file: string): Promise<VerifiedBackup> {
+      return verify(target, path.resolve(file));
+    },
+
+    /**
+     * Restores a verified backup into the (empty) scratch database: pg_restore -j for custom and
+     * directory dumps, psql for plain SQL. Then compares row counts with the manifest when there is one.
+     */
+    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; tables: TableRows[]; matchesManifest: boolean | null; durationMs: number }> {
+      const conn = connectionOf(targets, target);
+      const backup = await verify(target, path.resolve(req.file));
+      const started = Date.now();
+      const work = backup.format === 'plain'
+        ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
+        : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
+      await withHeartbeat(work, async () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
+      const tables = await withPg(targets, target, tableRows, { database: req.scratch, statementTimeoutMs: 10 * 60_000 });
+      let matchesManifest: boolean | null = null;
+      if (backup.manifest) {
+        const mismatched = Object.entries(backup.manifest.tables).filter(([t, n]) => tables.find((r) => r.table === t)?.rows !== n);
+        matchesManifest = mismatched.length === 0;
+        if (!matchesManifest) throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
+      }
+      return { scratch: req.scratch, format: backup.format, tables, matchesManifest, durationMs: Date.now() - started };
+    },
+
+    /** Removes a dump directory of ours (the janitor, after the target's retention). */
+    async removeBackup(target: string, name: string): Promise<{ removed: boolean }> {
+      const dir = path.join(backupsDir(target), path.basename(name));
+      if (!existsSync(dir)) return { removed: false };
+      await rm(dir, { recursive: true, force: true });
+      return { removed: true };
+    },
+
+    async listBackups(target: string): Promise<Array<{ name: string; createdAt: string; totalBytes: number }>> {
+      const root = backupsDir(target);
+      const out: Array<{ name: string; createdAt: string; totalBytes: number }> = [];
+      for (const name of await readdir(root).catch(() => [])) {
+        const m = await readFile(path.join(root, name, MANIFEST), 'utf8').then((t) => JSON.parse(t) as BackupManifest, () => undefined);
+        const created = m?.createdAt ?? (await stat(path.join(root, name))).mtime.toISOString();
+        out.push({ name, createdAt: created, totalBytes: m?.totalBytes ?? (await dirBytes(path.join(root, name))) });
+      }
+      return out;
+    },
+  };
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
