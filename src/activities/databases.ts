@@ -106,7 +106,7 @@ export function createDatabaseActivities(targets: TargetRegistry) {
     withPg(targets, target, fn, { database: MAINTENANCE_DB, statementTimeoutMs });
   const runId = () => {
     try {
-      return Context.current().info.workflowExecution.workflowId;
+      return Context.current().info.workflowExecution?.workflowId ?? 'outside-a-run';
     } catch {
       return 'outside-a-run'; // called directly (benchmarks)
     }
