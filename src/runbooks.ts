@@ -47,6 +47,17 @@ export const catalogue: RunbookDefinition[] = [
       longTransactionSeconds: z.number().int().min(1).optional().describe('Report transactions open longer than this (default 300).'),
     }),
   },
+  {
+    name: 'release-migration',
+    workflowType: 'releaseMigration',
+    description:
+      "Runs a release's migrations so a failure is a one-second rollback: freeze writes (targets that declare it), pre-release snapshot and verified dump, the upgrade rehearsed on a clone, then applied behind a gate; smoke checks; on failure, swap the snapshot back in behind a gate.",
+    mutates: true,
+    gates: ['freeze-writes', 'upgrade', 'rollback'],
+    input: z.strictObject({
+      toRevision: z.string().regex(/^[A-Za-z0-9_]+$/, 'an alembic revision id or "head"').optional().describe('Revision to upgrade to (default: head).'),
+    }),
+  },
 ];
 
 export class RunbookInputError extends Error {

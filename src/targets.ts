@@ -115,6 +115,10 @@ export interface TargetInfo {
   hasAlembic: boolean;
   hasRedis: boolean;
   services: string[];
+  /** How writes are frozen before a database repair; undefined: the target declares none. */
+  freezeWrites?: 'read-only' | 'services';
+  /** Whether the target names smoke checks. */
+  smokeChecks: number;
 }
 
 export interface PgConnection {
@@ -190,6 +194,8 @@ export class TargetRegistry {
       hasAlembic: spec.alembic !== undefined,
       hasRedis: spec.redis !== undefined,
       services: Object.keys(spec.services ?? {}),
+      freezeWrites: spec.freezeWrites,
+      smokeChecks: spec.smoke?.length ?? 0,
     };
   }
 

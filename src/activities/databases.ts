@@ -386,6 +386,8 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           await c.query(`comment on database ${ident(req.keepAs)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: 'replaced', target, live: db, run: runId(), createdAt: new Date().toISOString(), purpose: `was live until replaced by ${req.replacement}`, revision: null } satisfies ManagedMeta))}`);
           await c.query(`comment on database ${ident(db)} is ${literal(`live database of target ${target}; swapped in from ${req.replacement} (${meta.kind}) by run ${runId()}`)}`);
           await c.query('commit');
+          // The kept database stays readable for forensics; the app never connects to its new name.
+          await setAllowConnections(c, req.keepAs, true);
         } catch (err) {
           await c.query('rollback').catch(() => undefined);
           await setAllowConnections(c, db, req.settings.allowConnections).catch(() => undefined);

@@ -5,6 +5,7 @@ import { createAlembicActivities } from './alembic.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
+import { createSmokeActivities } from './smoke.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
@@ -30,6 +31,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAlembicActivities(deps.targets),
     ...createDatabaseActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
+    ...createSmokeActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
     ...createDrillActivities(),
@@ -43,5 +45,6 @@ export type * from './postgres.js';
 export type * from './alembic.js';
 export type * from './databases.js';
 export type * from './pgtools.js';
+export type { SmokeResult } from './smoke.js';
 export type { GatePolicyDefaults } from './gates.js';
 export type { NotifyEvent } from './notify.js';

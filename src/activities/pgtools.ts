@@ -74,6 +74,8 @@ export interface LostRows {
   table: string;
   /** Rows the live database has beyond the backup's largest id (or by count when no integer key). */
   rows: number;
+  /** false: the backup has no such table (created since, e.g. by the release itself). */
+  inBackup: boolean;
   newestInLive?: string | null;
   newestInBackup?: string | null;
 }
@@ -128,15 +130,6 @@ export function diffSchemas(actual: string[], reference: string[], referenceName
   const extra = actual.filter((s) => !ref.has(s));
   const missing = reference.filter((s) => !act.has(s));
   return { same: extra.length === 0 && missing.length === 0, extra, missing, reference: referenceName };
-}
-
-/** The DROP for a leftover object, where one can be dropped without losing data; else undefined. */
-export function dropFor(statement: string): string | undefined {
-  const index = /^CREATE (?:UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+?)\./.exec(statement);
-  if (index) return `DROP INDEX IF EXISTS ${index[2]}.${index[1]}`;
-  const constraint = /^ALTER TABLE (?:ONLY )?(\S+) ADD CONSTRAINT (\S+) /.exec(statement);
-  if (constraint) return `ALTER TABLE ${constraint[1]} DROP CONSTRAINT IF EXISTS ${constraint[2]}`;
-  return undefined;
 }
 
 async function sha256File(file: string): Promise<string> {
@@ -214,7 +207,7 @@ async function rowsNotIn(c: pg.Client, backup: TableRows[]): Promise<LostRows[]>
       rows = Number(beyond.rows[0]!.n);
     } else rows = Math.max(0, t.rows - b.rows);
     if (rows === 0) continue;
-    lost.push({ table: t.table, rows, newestInLive: t.newest?.value ?? null, newestInBackup: b?.newest?.value ?? null });
+    lost.push({ table: t.table, rows, inBackup: b !== undefined, newestInLive: t.newest?.value ?? null, newestInBackup: b?.newest?.value ?? null });
   }
   return lost;
 }

@@ -25,3 +25,19 @@ export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string } 
 export function hostActivitiesFor(input: RunbookInput, target: TargetInfo) {
   return activitiesFor(input, { taskQueue: target.taskQueue });
 }
+
+/** Dumps, restores, snapshots: long, heartbeating (progress every 2 s), cancelled with the run. */
+export function longActivitiesFor(input: RunbookInput, opts: { taskQueue?: string } = {}) {
+  return proxyActivities<Activities>({
+    taskQueue: opts.taskQueue,
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout: '1 minute',
+    scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
+    retry: {
+      initialInterval: input.retry?.initialInterval ?? '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: input.retry?.maximumAttempts ?? 3,
+    },
+  });
+}

@@ -1,4 +1,5 @@
 // Every runbook workflow: the worker's workflowsPath.
 export { approvalDrill } from './approval-drill.js';
 export { dbAccess } from './db-access.js';
+export { releaseMigration } from './release-migration.js';
 export { targetLock } from './target-lock.js';

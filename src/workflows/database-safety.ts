@@ -1,0 +1,207 @@
+import { uuid4 } from '@temporalio/workflow';
+import type { AlembicMigration, BackupManifest, DatabaseSettings, FreezeResult, LostRows, ManagedDatabase, SchemaDiff, SwapResult, TargetInfo } from '../activities/index.js';
+import { hostActivitiesFor, longActivitiesFor } from './activity-options.js';
+import type { Runbook } from './runbook.js';
+import type { RunbookInput } from './types.js';
+
+/**
+ * What the database runbooks share: the freeze, the undo point (same-server snapshot + verified
+ * portable dump), rehearsals on a clone checked against a fresh build of the target revision, and
+ * the swap that puts a whole database under the live name. Workflow code: names and decisions
+ * only; the activities do the I/O.
+ */
+
+export interface Rehearsal {
+  /** What was rehearsed, e.g. "downgrade to 0003_invoices". */
+  plan: string;
+  /** The migration ran without error on the clone. */
+  ran: boolean;
+  /** The clone ended identical (schema) to a fresh build of the revision. */
+  clean: boolean;
+  revisionAfter: string[] | null;
+  /** The schema difference to the fresh build (empty when clean). */
+  diff?: SchemaDiff;
+  /** Statements that drop leftovers, rehearsed on the same clone after the migration. */
+  cleanup: string[];
+  /** Leftovers that cannot be dropped without a person's judgement (tables, columns …). */
+  notDroppable: string[];
+  migration?: AlembicMigration;
+  durationMs: number;
+  rowsAfter: Record<string, number>;
+}
+
+export interface UndoPoint {
+  snapshot: ManagedDatabase;
+  dump: Pick<BackupManifest, 'path' | 'totalBytes' | 'tables' | 'revision' | 'durationMs'> & { manifestSha256: string };
+}
+
+/** `<live>_<kind>_<suffix>`, lower-case, within PostgreSQL's 63 bytes (mirrors the activities' rule). */
+export function dbName(live: string, kind: string, suffix: string): string {
+  const room = 63 - kind.length - suffix.length - 2;
+  return `${live.slice(0, Math.max(0, room))}_${kind}_${suffix}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+}
+
+/** The DROP for a leftover where it loses no data (an index, a constraint); undefined otherwise. */
+export function dropFor(statement: string): string | undefined {
+  const index = /^CREATE (?:UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+?)\./.exec(statement);
+  if (index) return `DROP INDEX IF EXISTS ${index[2]}.${index[1]}`;
+  const constraint = /^ALTER TABLE (?:ONLY )?(\S+) ADD CONSTRAINT (\S+) /.exec(statement);
+  if (constraint) return `ALTER TABLE ${constraint[1]} DROP CONSTRAINT IF EXISTS ${constraint[2]}`;
+  return undefined;
+}
+
+const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
+
+export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetInfo) {
+  const act = rb.act;
+  const long = longActivitiesFor(input);
+  const host = hostActivitiesFor(input, target);
+  const live = target.postgres!.database;
+  const tag = uuid4().replace(/-/g, '').slice(0, 10);
+  let seq = 0;
+  const name = (kind: string) => dbName(live, kind, `${tag}${seq++}`);
+
+  /** Builds `revision` from nothing in a scratch database, compares `database` with it, drops it. */
+  async function compareWithFresh(database: string, revision: string): Promise<SchemaDiff> {
+    const fresh = name('fresh');
+    try {
+      await act.pgCreateEmpty(input.target, { name: fresh, kind: 'fresh', purpose: `fresh build of ${revision}` });
+      const built = await host.alembicMigrate(input.target, { direction: 'upgrade', revision, database: fresh });
+      if (!built.ok) throw new Error(`A fresh build of ${revision} failed, so nothing can be compared with it: ${built.output}`);
+      return await act.pgSchemaDiff(input.target, { database, against: fresh, againstLabel: `a fresh build of ${revision}` });
+    } finally {
+      await act.pgDropManaged(input.target, fresh);
+    }
+  }
+
+  function droppable(diff: SchemaDiff): { cleanup: string[]; notDroppable: string[] } {
+    const cleanup: string[] = [];
+    const notDroppable: string[] = [];
+    for (const s of diff.extra) {
+      const drop = dropFor(s);
+      if (drop) cleanup.push(drop);
+      else notDroppable.push(s);
+    }
+    return { cleanup, notDroppable };
+  }
+
+  return {
+    live,
+
+    async recordSettings(): Promise<DatabaseSettings> {
+      return rb.step('record-settings', () => act.pgDatabaseSettings(input.target), { inputs: { database: live } });
+    },
+
+    /** The read-only freeze, proved by a write as the app's role failing; undone if the run is aborted. */
+    async freeze(): Promise<FreezeResult> {
+      const frozen = await rb.step('freeze', () => act.pgFreezeReadOnly(input.target), { inputs: { method: 'read-only', database: live } });
+      rb.compensate('unfreeze', () => act.pgUnfreeze(input.target));
+      return frozen;
+    },
+
+    async unfreeze(): Promise<{ writable: boolean; role: string }> {
+      return rb.step('unfreeze', () => act.pgUnfreeze(input.target), { inputs: { database: live } });
+    },
+
+    /**
+     * The undo point: a same-server snapshot (the live database is cut off for those seconds), then
+     * a portable dump of the snapshot (so the live database is not read twice) with its manifest.
+     */
+    async undoPoint(purpose: 'pre-release' | 'undo-point', allowConnectionsAfter: boolean): Promise<UndoPoint> {
+      const snapshot = await rb.step('snapshot', () => long.pgSnapshot(input.target, { name: name('snap'), purpose, allowConnectionsAfter }), {
+        inputs: { database: live, purpose, method: 'CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY' },
+      });
+      const dump = await rb.step('dump', async () => {
+        const manifest = await long.pgDumpBackup(input.target, { name: snapshot.name, database: snapshot.name });
+        const verified = await long.pgVerifyBackup(input.target, manifest.path);
+        return { path: manifest.path, totalBytes: manifest.totalBytes, tables: manifest.tables, revision: manifest.revision, durationMs: manifest.durationMs, manifestSha256: verified.sha256, checks: verified.checks };
+      }, { inputs: { of: snapshot.name, format: 'directory', jobs: 2 } });
+      return { snapshot, dump };
+    },
+
+    /**
+     * Runs a migration on a clone of `source` (a snapshot or a scratch restore, never the live
+     * database), checks the clone against a fresh build of the revision, tries dropping leftovers
+     * on the same clone, records the time; drops the clone.
+     */
+    async rehearse(stepName: string, source: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }, opts: { tryCleanup?: boolean } = {}): Promise<Rehearsal> {
+      return rb.step(stepName, async () => {
+        const clone = name('clone');
+        const started = Date.now();
+        try {
+          await long.pgClone(input.target, { source, name: clone, kind: 'clone' });
+          const ran = await host.alembicMigrate(input.target, { ...migration, database: clone });
+          const revisionAfter = await act.pgRevisionIn(input.target, clone);
+          const plan = `${migration.direction} to ${migration.revision}`;
+          const rows = async () => Object.fromEntries((await act.pgTableRows(input.target, clone)).map((t) => [t.table, t.rows]));
+          if (!ran.ok) return { plan, ran: false, clean: false, revisionAfter, migration: ran, cleanup: [], notDroppable: [], durationMs: Date.now() - started, rowsAfter: await rows() };
+          let diff = await compareWithFresh(clone, migration.revision);
+          const { cleanup, notDroppable } = droppable(diff);
+          if (opts.tryCleanup && !diff.same && cleanup.length > 0 && notDroppable.length === 0 && diff.missing.length === 0) {
+            await act.pgExecute(input.target, { database: clone, statements: cleanup });
+            diff = await compareWithFresh(clone, migration.revision);
+          }
+          return { plan, ran: true, clean: diff.same, revisionAfter, diff, cleanup: diff.same ? cleanup : [], notDroppable, migration: ran, durationMs: Date.now() - started, rowsAfter: await rows() };
+        } finally {
+          await act.pgDropManaged(input.target, clone);
+        }
+      }, { inputs: { source, ...migration, on: 'a clone (dropped afterwards)' } });
+    },
+
+    /** The live database against a fresh build of `revision`: what a failed revision left behind. */
+    async compareLive(stepName: string, revision: string): Promise<SchemaDiff & { revision: string }> {
+      return rb.step(stepName, async () => ({ ...(await compareWithFresh(live, revision)), revision }), { inputs: { database: live, against: `a fresh build of ${revision}` } });
+    },
+
+    /** What replacing the live database by `replacement` would lose: the evidence at a restore/rollback gate. */
+    async lostRows(stepName: string, replacement: string): Promise<LostRows[]> {
+      return rb.step(stepName, async () => act.pgRowsNotIn(input.target, await act.pgTableRows(input.target, replacement)), { inputs: { live, replacement } });
+    },
+
+    /** A copy of a snapshot to restore from (the snapshot stays as it was, for another attempt). */
+    async scratchFrom(stepName: string, source: string): Promise<string> {
+      return rb.step(stepName, async () => (await long.pgClone(input.target, { source, name: name('scratch'), kind: 'scratch' })).name, { inputs: { source } });
+    },
+
+    /** A backup file restored into a scratch database and checked against its manifest. */
+    async scratchFromBackup(stepName: string, file: string): Promise<string> {
+      return rb.step(stepName, async () => {
+        const scratch = name('scratch');
+        await act.pgCreateEmpty(input.target, { name: scratch, kind: 'scratch', purpose: `restore of ${file}` });
+        const restored = await long.pgRestoreInto(input.target, { file, scratch });
+        return restored.scratch;
+      }, { inputs: { backup: file } });
+    },
+
+    /**
+     * Puts `replacement` under the live name (two renames, one transaction) with the settings
+     * recorded before the run began; the replaced database is kept as `<live>_<keptKind>_<time>`.
+     * If the run froze writes, the freeze is put back on (and proved) at once.
+     */
+    async swap(stepName: string, replacement: string, settings: DatabaseSettings, keptKind: 'pre_restore' | 'failed', refreeze: boolean): Promise<SwapResult & { refrozen?: FreezeResult }> {
+      const keepAs = dbName(live, keptKind, stamp());
+      return rb.step(stepName, async () => {
+        const swapped = await act.pgSwap(input.target, { replacement, keepAs, settings });
+        return refreeze ? { ...swapped, refrozen: await act.pgFreezeReadOnly(input.target) } : swapped;
+      }, { inputs: { live, replacement, keepAs } });
+    },
+
+    async migrateLive(stepName: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }): Promise<AlembicMigration & { revisionAfter: string[] | null }> {
+      return rb.step(stepName, async () => {
+        const ran = await host.alembicMigrate(input.target, migration);
+        return { ...ran, revisionAfter: (await act.pgAppliedRevision(input.target)).revisions };
+      }, { inputs: { database: live, ...migration } });
+    },
+
+    /** Drops what this run made that nobody needs any more (clones and fresh builds are dropped as they go). */
+    async dropManaged(stepName: string, names: string[]): Promise<string[]> {
+      return rb.step(stepName, async () => {
+        const dropped: string[] = [];
+        for (const n of names) if ((await act.pgDropManaged(input.target, n)).dropped) dropped.push(n);
+        return dropped;
+      }, { inputs: { databases: names } });
+    },
+  };
+}
+
+export type DatabaseSafety = ReturnType<typeof databaseSafety>;
