@@ -47,6 +47,9 @@ export class ApiBackend {
   async abort(id: string, reason: string) {
     await this.call('POST', `/runs/${encodeURIComponent(id)}/abort`, { reason });
   }
+  async rootCause(id: string, note: string) {
+    await this.call('POST', `/runs/${encodeURIComponent(id)}/root-cause`, { note });
+  }
   timelineJson(id: string) {
     return this.call<Timeline>('GET', `/runs/${encodeURIComponent(id)}/timeline?format=json`);
   }

@@ -27,6 +27,7 @@ interface Backend {
   list(f: { runbook?: string; target?: string; status?: RunSummary['status']; limit?: number }): Promise<RunSummary[]>;
   decide(id: string, gate: string, d: DecisionRequest, as?: string, roles?: string[]): Promise<GateView>;
   abort(id: string, reason: string, as?: string): Promise<void>;
+  rootCause(id: string, note: string, as?: string): Promise<void>;
   timeline(id: string, format: 'md' | 'json'): Promise<unknown>;
 }
 
@@ -42,6 +43,7 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
       list: (f) => http.list(f),
       decide: (id, gate, d) => http.decide(id, gate, d),
       abort: (id, reason) => http.abort(id, reason),
+      rootCause: (id, note) => http.rootCause(id, note),
       timeline: (id, format) => (format === 'md' ? http.timelineMarkdown(id) : http.timelineJson(id)),
     });
   }
@@ -57,6 +59,7 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
         return client.decide(id, gate, { ...d, planDigest }, { person: me(as), roles: roles ?? ['approver'] });
       },
       abort: (id, reason, as) => client.abort(id, me(as), reason),
+      rootCause: (id, note, as) => client.rootCause(id, me(as), note),
       async timeline(id, format) {
         const t = await client.timeline(id);
         return format === 'md' ? renderMarkdown(t) : t;
@@ -182,6 +185,18 @@ export function buildCli(): Command {
     .action(async (id: string, o: { reason: string; as?: string; json?: boolean }) => {
       await withBackend((b) => b.abort(id, o.reason, o.as));
       print(!!o.json, { id, aborting: true }, () => `Aborting ${id}: compensations run, then it ends. Follow: runbook status ${id}`);
+    });
+
+  program
+    .command('root-cause')
+    .description('Give the root-cause note a repair run (migration-failed) asks for at its end; it goes into the timeline.')
+    .argument('<id>', 'run id')
+    .requiredOption('-n, --note <text>', 'what caused the incident')
+    .option('--as <person>', 'who writes it (direct to Temporal only)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { note: string; as?: string; json?: boolean }) => {
+      await withBackend((b) => b.rootCause(id, o.note, o.as));
+      print(!!o.json, { id, recorded: true }, () => `Root cause recorded on ${id}.`);
     });
 
   program

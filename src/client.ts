@@ -7,7 +7,7 @@ import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './se
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { signDecision } from './signing.js';
-import { abortUpdate, decideUpdate, journalQuery, statusQuery, type DecisionInput } from './workflows/messages.js';
+import { abortUpdate, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
 import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
 import type { GateView, JournalEntry } from './workflows/types.js';
 
@@ -209,6 +209,17 @@ export class RunbookClient {
     if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); there is nothing to abort.`);
     try {
       await this.temporal.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason }] });
+    } catch (err) {
+      throw decisionError(err, id);
+    }
+  }
+
+  /** The root-cause note a repair runbook asks for at its end. */
+  async rootCause(id: string, by: string, note: string): Promise<void> {
+    const desc = await this.describeOrThrow(id);
+    if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); put the root cause in the incident ticket instead.`);
+    try {
+      await this.temporal.workflow.getHandle(id).executeUpdate(rootCauseUpdate, { args: [{ by, note }] });
     } catch (err) {
       throw decisionError(err, id);
     }

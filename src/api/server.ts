@@ -149,6 +149,19 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     return reply.code(202).send({ aborting: true });
   });
 
+  app.post<{ Params: { id: string }; Body: { note: string } }>('/runs/:id/root-cause', {
+    preHandler: need('operator', 'record root causes'),
+    schema: {
+      description: 'The root-cause note a repair runbook (migration-failed) asks for at its end; recorded with who wrote it and put in the timeline.',
+      params: idParam,
+      body: { type: 'object', required: ['note'], additionalProperties: false, properties: { note: { type: 'string', minLength: 1, maxLength: 5000 } } },
+      response: { 404: errorSchema, 409: errorSchema },
+    },
+  }, async (req, reply) => {
+    await client.rootCause(req.params.id, req.person!.name, req.body.note);
+    return reply.code(202).send({ recorded: true });
+  });
+
   app.get<{ Params: { id: string }; Querystring: { format?: 'md' | 'json' } }>('/runs/:id/timeline', {
     schema: { params: idParam, querystring: { type: 'object', properties: { format: { type: 'string', enum: ['md', 'json'] } } }, response: { 404: errorSchema } },
   }, async (req, reply) => {

@@ -84,6 +84,23 @@ export function renderMarkdown(t: Timeline): string {
     lines.push('', '## Messages as Temporal recorded them', '', 'Sender identities are what each client declared; signed decisions are the authenticated ones.', '');
     for (const m of t.messages) lines.push(`- ${m.at} — ${m.kind} \`${m.name}\` from identity \`${m.identity}\``);
   }
-  lines.push('', '## Root cause', '', '_To be written by the incident owner: what failed, why, and the permanent fix._', '');
+  const undo = undoPoints(t.entries);
+  if (undo.length) lines.push('', '## Undo points, backups and kept databases', '', ...undo.map((u) => `- ${u}`));
+  const rootCause = (r.result as { findings?: { rootCause?: { by: string; note: string } } } | undefined)?.findings?.rootCause;
+  lines.push('', '## Root cause', '', rootCause ? `${rootCause.note} — ${rootCause.by}` : '_To be written by the incident owner: what failed, why, and the permanent fix._', '');
   return lines.join('\n');
+}
+
+/** What an auditor asks first of a database repair: which snapshot and which backup (checksum), and what was kept. */
+export function undoPoints(entries: JournalEntry[]): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.outcome !== 'ok') continue;
+    const ev = e.evidence as Record<string, unknown> | null | undefined;
+    if (!ev || typeof ev !== 'object') continue;
+    if (e.step === 'snapshot' && typeof ev.name === 'string') out.push(`${e.endedAt ?? e.startedAt} — snapshot \`${ev.name}\` of the live database at revision ${JSON.stringify(ev.revision ?? null)} (${String(ev.sizeBytes)} bytes, same server)`);
+    if (e.step === 'dump' && typeof ev.path === 'string') out.push(`${e.endedAt ?? e.startedAt} — dump \`${ev.path}\` (${String(ev.totalBytes)} bytes), manifest sha256 \`${String(ev.manifestSha256)}\`, verified: ${(ev.checks as string[] | undefined)?.join('; ') ?? 'yes'}`);
+    if (typeof ev.keptAs === 'string') out.push(`${e.endedAt ?? e.startedAt} — ${e.step}: the database that was live is kept as \`${ev.keptAs}\`; settings re-applied and proved as ${JSON.stringify((ev.proof as { role?: string } | undefined)?.role ?? null)}`);
+  }
+  return out;
 }

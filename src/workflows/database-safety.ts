@@ -85,6 +85,17 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     return { cleanup, notDroppable };
   }
 
+  async function restoreToScratch(file: string): Promise<string> {
+    const scratch = name('scratch');
+    await act.pgCreateEmpty(input.target, { name: scratch, kind: 'scratch', purpose: `restore of ${file}` });
+    return (await long.pgRestoreInto(input.target, { file, scratch })).scratch;
+  }
+
+  async function swapNow(replacement: string, settings: DatabaseSettings, keptKind: 'pre_restore' | 'failed' | 'abandoned', refreeze: boolean): Promise<SwapResult & { refrozen?: FreezeResult }> {
+    const swapped = await act.pgSwap(input.target, { replacement, keepAs: dbName(live, keptKind, stamp()), settings });
+    return refreeze ? { ...swapped, refrozen: await act.pgFreezeReadOnly(input.target) } : swapped;
+  }
+
   return {
     live,
 
@@ -158,20 +169,19 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
       return rb.step(stepName, async () => act.pgRowsNotIn(input.target, await act.pgTableRows(input.target, replacement)), { inputs: { live, replacement } });
     },
 
-    /** A copy of a snapshot to restore from (the snapshot stays as it was, for another attempt). */
-    async scratchFrom(stepName: string, source: string): Promise<string> {
-      return rb.step(stepName, async () => (await long.pgClone(input.target, { source, name: name('scratch'), kind: 'scratch' })).name, { inputs: { source } });
+    /** A copy of one of our databases (a snapshot) to restore from; the source stays as it was. */
+    async copyToScratch(source: string): Promise<string> {
+      return (await long.pgClone(input.target, { source, name: name('scratch'), kind: 'scratch' })).name;
     },
 
     /** A backup file restored into a scratch database and checked against its manifest. */
+    restoreToScratch,
+
     async scratchFromBackup(stepName: string, file: string): Promise<string> {
-      return rb.step(stepName, async () => {
-        const scratch = name('scratch');
-        await act.pgCreateEmpty(input.target, { name: scratch, kind: 'scratch', purpose: `restore of ${file}` });
-        const restored = await long.pgRestoreInto(input.target, { file, scratch });
-        return restored.scratch;
-      }, { inputs: { backup: file } });
+      return rb.step(stepName, () => restoreToScratch(file), { inputs: { backup: file } });
     },
+
+    swapNow,
 
     /**
      * Puts `replacement` under the live name (two renames, one transaction) with the settings
@@ -179,11 +189,7 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
      * If the run froze writes, the freeze is put back on (and proved) at once.
      */
     async swap(stepName: string, replacement: string, settings: DatabaseSettings, keptKind: 'pre_restore' | 'failed', refreeze: boolean): Promise<SwapResult & { refrozen?: FreezeResult }> {
-      const keepAs = dbName(live, keptKind, stamp());
-      return rb.step(stepName, async () => {
-        const swapped = await act.pgSwap(input.target, { replacement, keepAs, settings });
-        return refreeze ? { ...swapped, refrozen: await act.pgFreezeReadOnly(input.target) } : swapped;
-      }, { inputs: { live, replacement, keepAs } });
+      return rb.step(stepName, () => swapNow(replacement, settings, keptKind, refreeze), { inputs: { live, replacement } });
     },
 
     async migrateLive(stepName: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }): Promise<AlembicMigration & { revisionAfter: string[] | null }> {

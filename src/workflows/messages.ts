@@ -30,9 +30,17 @@ export interface AbortInput {
   reason: string;
 }
 
+/** The root-cause note a repair runbook asks for at its end (it goes into the timeline). */
+export interface RootCauseInput {
+  by: string;
+  note: string;
+}
+
 export const decideSignal = defineSignal<[DecisionInput]>('decide');
 export const decideUpdate = defineUpdate<GateView, [DecisionInput]>('decide');
 export const abortSignal = defineSignal<[AbortInput]>('abort');
 export const abortUpdate = defineUpdate<{ aborting: true }, [AbortInput]>('abort');
 export const statusQuery = defineQuery<RunStatus>('status');
 export const journalQuery = defineQuery<JournalEntry[]>('journal');
+export const rootCauseSignal = defineSignal<[RootCauseInput]>('rootCause');
+export const rootCauseUpdate = defineUpdate<{ recorded: true }, [RootCauseInput]>('rootCause');

@@ -60,6 +60,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
       ], { rehearsal });
     }
 
+    const settings = await db.recordSettings(); // before the freeze: the database as its users know it
     let freeze: FreezeResult | undefined;
     if (target.freezeWrites) {
       await rb.gate('freeze-writes', {
@@ -68,7 +69,6 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
       });
       freeze = await db.freeze();
     }
-    const settings = await db.recordSettings();
     const undoPoint = await db.undoPoint('pre-release', settings.allowConnections);
     const rehearsal = await db.rehearse('rehearse-upgrade', undoPoint.snapshot.name, { direction: 'upgrade', revision: toRevision });
     // A production database may differ from a fresh build before any release (a DBA's index):
