@@ -48,6 +48,14 @@ export const catalogue: RunbookDefinition[] = [
     }),
   },
   {
+    name: 'janitor',
+    workflowType: 'janitor',
+    description: "Removes what database runbooks leave behind: clones, scratch databases and fresh builds of ended runs at once; snapshots, kept databases and dumps after the target's backups.retention. Never anything of an open run. dryRun lists.",
+    mutates: false,
+    gates: [],
+    input: z.strictObject({}),
+  },
+  {
     name: 'migration-failed',
     workflowType: 'migrationFailed',
     description:

@@ -119,6 +119,8 @@ export interface TargetInfo {
   freezeWrites?: 'read-only' | 'services';
   /** Whether the target names smoke checks. */
   smokeChecks: number;
+  /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
+  retention: string;
 }
 
 export interface PgConnection {
@@ -196,6 +198,7 @@ export class TargetRegistry {
       services: Object.keys(spec.services ?? {}),
       freezeWrites: spec.freezeWrites,
       smokeChecks: spec.smoke?.length ?? 0,
+      retention: spec.backups?.retention ?? '7d',
     };
   }
 

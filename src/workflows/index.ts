@@ -1,6 +1,7 @@
 // Every runbook workflow: the worker's workflowsPath.
 export { approvalDrill } from './approval-drill.js';
 export { dbAccess } from './db-access.js';
+export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
 export { releaseMigration } from './release-migration.js';
 export { targetLock } from './target-lock.js';

@@ -75,6 +75,12 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'unfreeze', kind: 'step', title: 'Unfreeze writes, proved by a write as the app\'s role', changes: true },
     { id: 'cleanup', kind: 'step', title: 'Drop the scratch databases this run made' },
   ],
+  janitor: [
+    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' },
+    { id: 'list', kind: 'step', title: 'List our databases on the server (by their durable-runbooks label) and our dumps' },
+    { id: 'plan', kind: 'step', title: 'Clones, scratch and fresh builds of ended runs go at once; snapshots, kept databases and dumps after the retention; nothing of an open run' },
+    { id: 'remove', kind: 'step', title: 'Drop and delete them (not in a dry run)', changes: true },
+  ],
   'approval-drill': [
     { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock, as changing runbooks do (to practise a locked target)', onlyWith: 'takeLock' },
     { id: 'proceed', kind: 'gate', title: 'Approve to proceed (four-eyes, one approver). Nothing will be changed.' },

@@ -1,0 +1,75 @@
+import type { ManagedDatabase } from '../activities/index.js';
+import { parseDuration } from '../util/duration.js';
+import { runbook } from './runbook.js';
+import type { RunbookInput, RunbookResult } from './types.js';
+
+/**
+ * Removes what database runbooks leave behind, so customer data does not linger: clones, scratch
+ * databases and fresh builds of runs that have ended (crashed or aborted ones included) at once;
+ * snapshots, databases kept after a swap and dumps once the target's retention has passed. Never
+ * anything of a run still open, never a database without our label. Run it by hand, or on a
+ * Temporal schedule (README). A dry run lists what it would remove.
+ */
+
+export interface JanitorFindings {
+  removed: Array<{ name: string; kind: string; reason: string }>;
+  kept: Array<{ name: string; kind: string; reason: string }>;
+}
+
+/** Why a database of ours goes or stays; pure, so the rule is unit-tested. */
+export function janitorVerdict(d: Pick<ManagedDatabase, 'kind' | 'createdAt'>, runOpen: boolean, nowMs: number, retentionMs: number): { remove: boolean; reason: string } {
+  if (runOpen) return { remove: false, reason: 'its run is still open' };
+  const ageMs = nowMs - Date.parse(d.createdAt);
+  if (d.kind === 'clone' || d.kind === 'scratch' || d.kind === 'fresh') return { remove: true, reason: `a ${d.kind} of a run that has ended` };
+  if (ageMs > retentionMs) return { remove: true, reason: `older than the retention (${Math.round(ageMs / 3_600_000)} h)` };
+  return { remove: false, reason: `within the retention (${Math.round((retentionMs - ageMs) / 3_600_000)} h left)` };
+}
+
+export async function janitor(input: RunbookInput): Promise<RunbookResult<JanitorFindings>> {
+  const rb = runbook('janitor', input);
+  const act = rb.act;
+  return rb.run(async () => {
+    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const retentionMs = parseDuration(target.retention);
+    const found = await rb.step('list', async () => ({
+      databases: target.postgres ? await act.pgListManaged(input.target) : [],
+      dumps: await act.listBackups(input.target),
+    }));
+    const openRuns = new Map<string, boolean>();
+    const isOpen = async (run: string) => {
+      if (!openRuns.has(run)) openRuns.set(run, (await act.runIsOpen(run)).open);
+      return openRuns.get(run)!;
+    };
+    const plan = await rb.step('plan', async () => {
+      const now = Date.now();
+      const databases: Array<{ name: string; kind: string; remove: boolean; reason: string }> = [];
+      for (const d of found.databases) databases.push({ name: d.name, kind: d.kind, ...janitorVerdict(d, await isOpen(d.run), now, retentionMs) });
+      const snapshots = new Set(found.databases.filter((d) => d.kind === 'snapshot').map((d) => d.name));
+      const dumps = found.dumps.map((f) => ({ name: f.name, kind: 'dump', ...janitorVerdict({ kind: 'snapshot', createdAt: f.createdAt }, false, now, retentionMs) }))
+        // A dump of a snapshot still kept stays with it.
+        .map((f) => (f.remove && snapshots.has(f.name) && !databases.find((d) => d.name === f.name)?.remove ? { ...f, remove: false, reason: 'its snapshot is kept' } : f));
+      return [...databases, ...dumps];
+    }, { inputs: { retention: target.retention } });
+    const removed: Array<{ name: string; kind: string; reason: string }> = [];
+    if (!input.dryRun) {
+      removed.push(...await rb.step('remove', async () => {
+        const done: Array<{ name: string; kind: string; reason: string }> = [];
+        for (const p of plan.filter((x) => x.remove)) {
+          const r = p.kind === 'dump' ? await act.removeBackup(input.target, p.name) : await act.pgDropManaged(input.target, p.name);
+          if ('removed' in r ? r.removed : r.dropped) done.push({ name: p.name, kind: p.kind, reason: p.reason });
+        }
+        return done;
+      }));
+    }
+    const kept = plan.filter((p) => !p.remove).map(({ name, kind, reason }) => ({ name, kind, reason }));
+    const would = plan.filter((p) => p.remove);
+    return {
+      runbook: 'janitor', target: input.target, healthy: true,
+      summary: [
+        input.dryRun ? `Dry run: would remove ${would.length}: ${would.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.` : `Removed ${removed.length}: ${removed.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
+        `Kept ${kept.length}: ${kept.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
+      ],
+      findings: { removed: input.dryRun ? [] : removed, kept },
+    };
+  });
+}

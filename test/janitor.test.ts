@@ -1,0 +1,64 @@
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { janitorVerdict } from '../src/workflows/janitor.js';
+import { createDatabase, dropDatabase, finished, sql, startRig, tmpDir, uniqueName, writeTargets, type TestRig } from './support/harness.js';
+import { dbTarget, dropAllFor } from './support/databases.js';
+
+describe('janitor verdicts', () => {
+  const day = 86_400_000;
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  it('removes copies of ended runs at once, keeps snapshots within the retention, never touches an open run', () => {
+    expect(janitorVerdict({ kind: 'clone', createdAt: '2026-11-24T11:59:00Z' }, false, now, 7 * day)).toEqual({ remove: true, reason: 'a clone of a run that has ended' });
+    expect(janitorVerdict({ kind: 'snapshot', createdAt: '2026-11-23T12:00:00Z' }, false, now, 7 * day)).toEqual({ remove: false, reason: 'within the retention (144 h left)' });
+    expect(janitorVerdict({ kind: 'snapshot', createdAt: '2026-11-10T12:00:00Z' }, false, now, 7 * day)).toEqual({ remove: true, reason: 'older than the retention (336 h)' });
+    expect(janitorVerdict({ kind: 'scratch', createdAt: '2026-11-01T12:00:00Z' }, true, now, 7 * day)).toEqual({ remove: false, reason: 'its run is still open' });
+  });
+});
+
+describe('janitor', () => {
+  let rig: TestRig;
+  let live: string;
+  let backups: string;
+  beforeAll(async () => {
+    live = await createDatabase('jan');
+    backups = tmpDir('jan-backups-');
+    rig = await startRig(writeTargets({ jan: { ...dbTarget(live), backups: { dir: backups, retention: '7d' } } }));
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    await dropAllFor(live);
+  });
+
+  /** A database labelled as ours, as the database runbooks label theirs. */
+  async function ours(kind: string, createdAt: string, run = 'a-run-that-ended') {
+    const name = uniqueName(`${live}_${kind}`).slice(0, 63);
+    await sql('postgres', `create database ${name}`);
+    await sql('postgres', `comment on database ${name} is '${JSON.stringify({ durableRunbooks: 1, kind, target: 'jan', live, run, createdAt })}'`);
+    return name;
+  }
+
+  it('drops leftover copies and expired snapshots with their dumps, keeps recent ones and databases that are not ours', async () => {
+    const now = Date.now();
+    const clone = await ours('clone', new Date(now - 60_000).toISOString());
+    const expired = await ours('snapshot', new Date(now - 30 * 86_400_000).toISOString());
+    const recent = await ours('snapshot', new Date(now - 3_600_000).toISOString());
+    const notOurs = await createDatabase(`${live}_snap`);
+    for (const [name, age] of [[expired, 30 * 86_400_000], [recent, 3_600_000]] as const) {
+      mkdirSync(path.join(backups, 'jan', name), { recursive: true });
+      writeFileSync(path.join(backups, 'jan', name, 'manifest.json'), JSON.stringify({ createdAt: new Date(now - age).toISOString(), totalBytes: 1 }));
+    }
+    const dry = await finished(rig.client, (await rig.client.start('janitor', { target: 'jan', initiator: 'alice', dryRun: true })).id);
+    expect((dry.result as { summary: string[] }).summary[0]).toMatch(/^Dry run: would remove 3: /);
+    expect(await sql('postgres', 'select count(*)::int as n from pg_database where datname = any($1)', [[clone, expired, recent]])).toEqual([{ n: 3 }]);
+
+    const run = await finished(rig.client, (await rig.client.start('janitor', { target: 'jan', initiator: 'alice' })).id);
+    const removed = (run.result as { findings: { removed: Array<{ name: string; reason: string }> } }).findings.removed;
+    expect(removed.map((r) => r.name).sort()).toEqual([clone, expired, expired].sort());
+    const left = (await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname = any($1)', [[clone, expired, recent, notOurs]])).map((r) => r.datname).sort();
+    expect(left).toEqual([notOurs, recent].sort());
+    expect(existsSync(path.join(backups, 'jan', expired))).toBe(false);
+    expect(existsSync(path.join(backups, 'jan', recent))).toBe(true);
+    await dropDatabase(notOurs);
+  });
+});
