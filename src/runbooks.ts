@@ -80,6 +80,19 @@ export const catalogue: RunbookDefinition[] = [
       toRevision: z.string().regex(/^[A-Za-z0-9_]+$/, 'an alembic revision id or "head"').optional().describe('Revision to upgrade to (default: head).'),
     }),
   },
+  {
+    name: 'schema-drift',
+    workflowType: 'schemaDrift',
+    description:
+      "Detects drift between the database and the app's models (alembic autogenerate, in a scratch copy of the app's tree); if any: undo point, the generated revision (never a drop) rehearsed on a clone, applied behind a gate, verified, the failing operation retried; the file is handed back and the run ends when its commit is confirmed.",
+    mutates: true,
+    gates: ['apply-revision', 'confirm-commit'],
+    input: z.strictObject({
+      retrySql: z.string().min(1).max(5000).optional().describe("The statement that was failing, retried as the app's role inside a rolled-back transaction."),
+      retryHttp: z.url().optional().describe('The HTTP request (GET) that was failing, retried after the repair.'),
+      commitDeadline: z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'a duration such as 30m, 7d').optional().describe('How long to wait for the commit id of the generated revision (default 7d).'),
+    }),
+  },
 ];
 
 export class RunbookInputError extends Error {

@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
-import type { TargetRegistry } from '../targets.js';
+import { TargetsError, type TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType, targetFailure } from './errors.js';
 import { OWN_SESSION_OPTIONS } from './postgres.js';
@@ -29,7 +32,16 @@ export function sqlalchemyUrl(c: { host: string; port: number; user: string; pas
 }
 
 /** Runs `python -m alembic -c <config> <args>` in the target's alembic dir, against `database`. */
-export async function runAlembic(targets: TargetRegistry, target: string, args: string[], opts: { database?: string; timeoutMs?: number } = {}): Promise<AlembicRun> {
+export interface AlembicRunOptions {
+  database?: string;
+  timeoutMs?: number;
+  /** A copy of the app's tree to run in instead of alembic.dir (schema-drift's scratch copy). */
+  appDir?: string;
+  /** Run this Python script with (alembic.ini, ...args) instead of `-m alembic -c alembic.ini ...args`. */
+  script?: string;
+}
+
+export async function runAlembic(targets: TargetRegistry, target: string, args: string[], opts: AlembicRunOptions = {}): Promise<AlembicRun> {
   let spec, conn;
   try {
     spec = targets.spec(target).alembic;
@@ -38,7 +50,8 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
   } catch (err) {
     return targetFailure(err);
   }
-  const configFile = path.resolve(spec.dir, spec.config);
+  const appDir = opts.appDir ?? spec.dir;
+  const configFile = path.resolve(appDir, spec.config);
   if (!existsSync(configFile)) {
     throw ApplicationFailure.nonRetryable(
       `Target "${target}": ${configFile} does not exist. Check alembic.dir and alembic.config in ${targets.file} (this step runs on the worker of task queue "${targets.spec(target).taskQueue ?? 'main'}").`,
@@ -50,8 +63,9 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
   if (conn) env[spec.urlEnv] = sqlalchemyUrl(conn, opts.database ?? conn.database);
   const secrets = [conn?.password];
   try {
-    const r = await execa(spec.python, ['-m', 'alembic', '-c', configFile, ...args], {
-      cwd: spec.dir,
+    const argv = opts.script ? [opts.script, configFile, ...args] : ['-m', 'alembic', '-c', configFile, ...args];
+    const r = await execa(spec.python, argv, {
+      cwd: appDir,
       env,
       reject: false,
       timeout: opts.timeoutMs ?? 120_000,
@@ -108,17 +122,70 @@ export interface AlembicMigration {
   durationMs: number;
 }
 
-export function createAlembicActivities(targets: TargetRegistry) {
+export interface DriftReport {
+  /** The operations that would bring the database to the models (rendered Python), '' when none. */
+  ops: string;
+  /** Drops autogenerate proposed; never generated (tables outside the models are not ours to drop). */
+  refused: string[];
+  revId: string;
+  /** generate: the new revision file in the scratch copy, its content, and the artifact saved for the engineer. */
+  file?: string;
+  content?: string;
+  artifact?: string;
+}
+
+const DRIFT_SCRIPT = fileURLToPath(new URL('./python/drift.py', import.meta.url));
+
+export function createAlembicActivities(targets: TargetRegistry, dataDir = '.data') {
+  const runId = () => (Context.current().info.workflowExecution?.workflowId ?? 'outside-a-run').replace(/[^A-Za-z0-9_.-]/g, '_');
   return {
+    /**
+     * A scratch copy of the app's tree for this run (autogenerate writes a revision file; the
+     * app's own tree is never touched). A retry finds it made.
+     */
+    async alembicWorkCopy(target: string): Promise<{ appDir: string }> {
+      const spec = targets.spec(target).alembic;
+      if (!spec) return targetFailure(new TargetsError(`Target "${target}" has no alembic section in ${targets.file}.`));
+      const appDir = path.resolve(dataDir, 'work', runId(), 'app');
+      if (!existsSync(path.join(appDir, spec.config))) {
+        await rm(appDir, { recursive: true, force: true });
+        await cp(spec.dir, appDir, { recursive: true, filter: (src) => !src.includes('__pycache__') && !src.includes(`${path.sep}.git`) });
+      }
+      return { appDir };
+    },
+
+    /** Alembic autogenerate against the models, in the scratch copy: detect (no file) or generate (a file, saved as an artifact). */
+    async alembicDrift(target: string, req: { appDir: string; mode: 'detect' | 'generate'; revId: string; message: string; database?: string }): Promise<DriftReport> {
+      const r = await runAlembic(targets, target, [req.mode, req.revId, req.message], { database: req.database, appDir: req.appDir, script: DRIFT_SCRIPT, timeoutMs: 5 * 60_000 });
+      const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('DRIFT_JSON '));
+      if (r.exitCode !== 0 || !line) {
+        throw ApplicationFailure.nonRetryable(`alembic autogenerate failed on target "${target}" (exit ${r.exitCode}); does env.py set target_metadata to the app's models?\n${trimOutput(r.stderr || r.stdout)}`, FailureType.command);
+      }
+      const out = JSON.parse(line.slice('DRIFT_JSON '.length)) as { ops: string; refused: string[]; file: string | null };
+      const report: DriftReport = { ops: out.ops, refused: out.refused, revId: req.revId };
+      if (out.file) {
+        if (!path.resolve(out.file).startsWith(path.resolve(req.appDir) + path.sep)) {
+          await rm(out.file, { force: true });
+          throw ApplicationFailure.nonRetryable(`alembic wrote the revision outside the scratch copy (${out.file}): the app's alembic.ini names an absolute script_location. Use %(here)s in it. The file was removed.`, FailureType.targetConfig);
+        }
+        const artifacts = path.resolve(dataDir, 'artifacts', runId());
+        await mkdir(artifacts, { recursive: true });
+        const artifact = path.join(artifacts, path.basename(out.file));
+        await copyFile(out.file, artifact);
+        Object.assign(report, { file: out.file, content: await readFile(out.file, 'utf8'), artifact });
+      }
+      return report;
+    },
+
     /**
      * `alembic upgrade|downgrade <revision>` on the target's database or one of our copies. A
      * failing migration is an outcome, not an error: the runbook decides what follows (restore,
      * rollback). Safe to retry: alembic moves only from the revision the database is at.
      */
-    async alembicMigrate(target: string, req: { direction: 'upgrade' | 'downgrade'; revision: string; database?: string }): Promise<AlembicMigration> {
+    async alembicMigrate(target: string, req: { direction: 'upgrade' | 'downgrade'; revision: string; database?: string; appDir?: string }): Promise<AlembicMigration> {
       const database = req.database ?? targets.postgres(target).database;
       const started = Date.now();
-      const r = await runAlembic(targets, target, [req.direction, req.revision], { database, timeoutMs: 30 * 60_000 });
+      const r = await runAlembic(targets, target, [req.direction, req.revision], { database, timeoutMs: 30 * 60_000, appDir: req.appDir });
       return { direction: req.direction, revision: req.revision, database, ok: r.exitCode === 0, exitCode: r.exitCode, output: trimOutput(r.stderr || r.stdout, 12, 1500), durationMs: Date.now() - started };
     },
 

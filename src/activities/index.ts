@@ -28,7 +28,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createTargetActivities(deps.targets),
     ...createPostgresActivities(deps.targets),
-    ...createAlembicActivities(deps.targets),
+    ...createAlembicActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createDatabaseActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),

@@ -29,6 +29,16 @@ export function meets(value: string, expect: string): boolean {
 
 export function createSmokeActivities(targets: TargetRegistry) {
   return {
+    /** One HTTP request (the operation a runbook retries after a repair): its status. */
+    async httpProbe(url: string): Promise<{ url: string; status: number | null; ok: boolean; error?: string }> {
+      try {
+        const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+        return { url, status: r.status, ok: r.ok };
+      } catch (err) {
+        return { url, status: null, ok: false, error: (err as Error).message };
+      }
+    },
+
     async smokeChecks(target: string): Promise<SmokeResult[]> {
       const out: SmokeResult[] = [];
       for (const check of targets.spec(target).smoke ?? []) {

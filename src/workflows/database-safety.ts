@@ -62,11 +62,11 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
   const name = (kind: string) => dbName(live, kind, `${tag}${seq++}`);
 
   /** Builds `revision` from nothing in a scratch database, compares `database` with it, drops it. */
-  async function compareWithFresh(database: string, revision: string): Promise<SchemaDiff> {
+  async function compareWithFresh(database: string, revision: string, appDir?: string): Promise<SchemaDiff> {
     const fresh = name('fresh');
     try {
       await act.pgCreateEmpty(input.target, { name: fresh, kind: 'fresh', purpose: `fresh build of ${revision}` });
-      const built = await host.alembicMigrate(input.target, { direction: 'upgrade', revision, database: fresh });
+      const built = await host.alembicMigrate(input.target, { direction: 'upgrade', revision, database: fresh, appDir });
       if (!built.ok) throw new Error(`A fresh build of ${revision} failed, so nothing can be compared with it: ${built.output}`);
       return await act.pgSchemaDiff(input.target, { database, against: fresh, againstLabel: `a fresh build of ${revision}` });
     } finally {
@@ -135,22 +135,22 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
      * database), checks the clone against a fresh build of the revision, tries dropping leftovers
      * on the same clone, records the time; drops the clone.
      */
-    async rehearse(stepName: string, source: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }, opts: { tryCleanup?: boolean } = {}): Promise<Rehearsal> {
+    async rehearse(stepName: string, source: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }, opts: { tryCleanup?: boolean; appDir?: string } = {}): Promise<Rehearsal> {
       return rb.step(stepName, async () => {
         const clone = name('clone');
         const started = Date.now();
         try {
           await long.pgClone(input.target, { source, name: clone, kind: 'clone' });
-          const ran = await host.alembicMigrate(input.target, { ...migration, database: clone });
+          const ran = await host.alembicMigrate(input.target, { ...migration, database: clone, appDir: opts.appDir });
           const revisionAfter = await act.pgRevisionIn(input.target, clone);
           const plan = `${migration.direction} to ${migration.revision}`;
           const rows = async () => Object.fromEntries((await act.pgTableRows(input.target, clone)).map((t) => [t.table, t.rows]));
           if (!ran.ok) return { plan, ran: false, clean: false, revisionAfter, migration: ran, cleanup: [], notDroppable: [], durationMs: Date.now() - started, rowsAfter: await rows() };
-          let diff = await compareWithFresh(clone, migration.revision);
+          let diff = await compareWithFresh(clone, migration.revision, opts.appDir);
           const { cleanup, notDroppable } = droppable(diff);
           if (opts.tryCleanup && !diff.same && cleanup.length > 0 && notDroppable.length === 0 && diff.missing.length === 0) {
             await act.pgExecute(input.target, { database: clone, statements: cleanup });
-            diff = await compareWithFresh(clone, migration.revision);
+            diff = await compareWithFresh(clone, migration.revision, opts.appDir);
           }
           return { plan, ran: true, clean: diff.same, revisionAfter, diff, cleanup: diff.same ? cleanup : [], notDroppable, migration: ran, durationMs: Date.now() - started, rowsAfter: await rows() };
         } finally {
@@ -192,7 +192,7 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
       return rb.step(stepName, () => swapNow(replacement, settings, keptKind, refreeze), { inputs: { live, replacement } });
     },
 
-    async migrateLive(stepName: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }): Promise<AlembicMigration & { revisionAfter: string[] | null }> {
+    async migrateLive(stepName: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string; appDir?: string }): Promise<AlembicMigration & { revisionAfter: string[] | null }> {
       return rb.step(stepName, async () => {
         const ran = await host.alembicMigrate(input.target, migration);
         return { ...ran, revisionAfter: (await act.pgAppliedRevision(input.target)).revisions };

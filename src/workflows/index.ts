@@ -4,4 +4,5 @@ export { dbAccess } from './db-access.js';
 export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
 export { releaseMigration } from './release-migration.js';
+export { schemaDrift } from './schema-drift.js';
 export { targetLock } from './target-lock.js';

@@ -93,6 +93,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     ...(opts.workflowsPath ? { workflowsPath: opts.workflowsPath } : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
     decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
     links: opts.links,
+    dataDir: tmpDir('runbooks-data-'),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
