@@ -9,6 +9,8 @@ const retry = z
   .strictObject({
     initialInterval: z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?)$/, 'a duration such as "2 seconds"').optional(),
     maximumAttempts: z.number().int().min(1).max(20).optional(),
+    activityTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "30 seconds"').optional(),
+    heartbeatTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "10 seconds"').optional(),
   })
   .optional()
   .describe('Retry policy of each step (bounded). For tests and slow networks.');

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import { chaosInterceptors } from './chaos.js';
 import type { Links } from './activities/notify.js';
 import { loadConfig, temporalAddress, type Config } from './config.js';
 import { searchAttributeKeys } from './search-attributes.js';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   /** Another workflows module (test fixtures); default: every runbook. */
   workflowsPath?: string;
   identity?: string;
+  /** Crash tests only: RUNBOOK_CHAOS (see src/chaos.ts). */
+  chaos?: string;
   /** Runs kept in memory (parked runs beyond it are replayed when they wake). */
   maxCachedWorkflows?: number;
 }
@@ -43,6 +46,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
+    ...(deps.chaos ? { interceptors: { activity: chaosInterceptors(deps.chaos) } } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({
       targets: deps.targets,
@@ -97,8 +101,10 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     connection, address, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
     decisionPublicKey: config.decisionPublicKey,
     dataDir: config.dataDir,
+    chaos: process.env.RUNBOOK_CHAOS || undefined,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
+  if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);
   if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');
   log(`Worker polling task queue "${taskQueue}" on ${address} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
   return worker;

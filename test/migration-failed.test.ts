@@ -6,6 +6,7 @@ import { alembic, finished, PG, sql, startRig, tmpDir, writeTargets, type TestRi
 import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
 import { statusQuery } from '../src/workflows/messages.js';
+import { TargetBusyError } from '../src/client.js';
 
 // migration-failed on the fixture's real failure: a release from 0003 to head where 0004 applies
 // and 0005 half-applies (its CONCURRENTLY index stays, its CHECK fails on an unknown estado).
@@ -101,6 +102,10 @@ describe('migration-failed', () => {
     await rig.client.decide(id, 'freeze-writes', { decision: 'approve' }, bob);
     await gateOpen(id, 'downgrade');
     expect(await asApp(db, `insert into tenants (name) values ('while frozen')`)).toMatchObject({ ok: false, code: '25006' });
+    // A second repair of the same target while this one runs is refused, naming this run.
+    const second = await rig.client.start('migration-failed', { target: 'leftovers', initiator: 'carol', input: { toRevision: '0004_imports_payments' } }).then(() => undefined, (e: Error) => e);
+    expect(second).toBeInstanceOf(TargetBusyError);
+    expect(second?.message).toMatch(new RegExp(`^Target "leftovers" is being changed by run ${id} \\(migration-failed, since .*\\): one change at a time\\.`));
     const gate = await gateView(id, 'downgrade');
     expect(gate.prompt).toContain('and drop 1 leftover(s) (DROP INDEX IF EXISTS public.ix_invoices_estado)');
     expect(gate.prompt).toContain('the result equals a fresh build of the revision after dropping 1 leftover(s)');

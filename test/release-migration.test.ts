@@ -1,7 +1,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { finished, sql, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { execa } from 'execa';
+import { finished, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
 
@@ -10,6 +11,7 @@ import { until } from './support/wait.js';
 // the live database is rolled back by swapping the pre-release snapshot in.
 describe('release-migration', () => {
   let rig: TestRig;
+  let tiny: string | undefined;
   const dbs: Record<string, string> = {};
   const bob = { person: 'bob', roles: ['approver'] };
   const retry = { initialInterval: '200 ms', maximumAttempts: 2 };
@@ -24,7 +26,11 @@ describe('release-migration', () => {
     await sql('postgres', 'create role rb_weak_ops login').catch((err: { code?: string }) => {
       if (err.code !== '42710' && err.code !== '23505') throw err;
     });
+    // A real, tiny filesystem for the dumps: the machine's disk cannot be filled for a test.
+    tiny = tmpDir('rel-tiny-');
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tiny]);
     rig = await startRig(writeTargets({
+      tiny: { ...dbTarget(dbs.ahead), backups: { dir: tiny, retention: '1d' } },
       frozen: dbTarget(dbs.frozen, { freezeWrites: 'read-only' }),
       unfrozen: dbTarget(dbs.unfrozen),
       bad: dbTarget(dbs.bad, { freezeWrites: 'read-only' }),
@@ -34,6 +40,7 @@ describe('release-migration', () => {
     }));
   });
   afterAll(async () => {
+    if (tiny) await execa('umount', [tiny]).catch(() => undefined);
     await rig?.stop();
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
@@ -146,6 +153,14 @@ describe('release-migration', () => {
     const weak = await finished(rig.client, (await rig.client.start('release-migration', { target: 'weak', initiator: 'alice', input: { retry } })).id);
     expect(weak.error).toContain('The ops role rb_weak_ops lacks what release-migration needs: CREATEDB (snapshots, clones and restores create databases): ALTER ROLE rb_weak_ops CREATEDB; ownership of database');
     expect(weak.error).toContain('GRANT pg_signal_backend TO rb_weak_ops');
+    expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
+    expect(await managedFor(dbs.ahead!)).toEqual([]);
+  });
+
+  it('refuses before anything is touched when the dump would not fit on its disk', async () => {
+    const run = await finished(rig.client, (await rig.client.start('release-migration', { target: 'tiny', initiator: 'alice', input: { retry } })).id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/^Step "preflight" failed: Not enough disk for the backup of "rel_ahead_\w+": .* has 1\.0 MB free, the dump may need \d+\.\d MB \(database \d+\.\d MB\)\. Free space there or set backups\.dir in .*\. Nothing was changed\.$/);
     expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
     expect(await managedFor(dbs.ahead!)).toEqual([]);
   });

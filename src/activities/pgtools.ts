@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
-import type pg from 'pg';
+import pg from 'pg';
 import type { PgConnection, TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType } from './errors.js';
@@ -282,7 +282,30 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     throw ApplicationFailure.nonRetryable(`${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`, 'BackupCorrupt');
   }
 
+  /** A dump is rarely larger than the database: demand that much free on the dump's disk, plus 10%. */
+  async function checkSpace(target: string, root: string, database: string, databaseBytes: number) {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    const fs = await statfs(root);
+    const free = fs.bavail * fs.bsize;
+    const needed = Math.ceil(databaseBytes * 1.1);
+    if (free < needed) {
+      throw ApplicationFailure.nonRetryable(`Not enough disk for the backup of "${database}": ${root} has ${mb(free)} free, the dump may need ${mb(needed)} (database ${mb(databaseBytes)}). Free space there or set backups.dir in ${targets.file}. Nothing was changed.`, 'NotEnoughDisk');
+    }
+    return { dir: root, freeBytes: free, neededBytes: needed, databaseBytes };
+  }
+
   return {
+    /**
+     * Free disk for the dump, checked before anything is changed (on the dump's own disk; the
+     * database server's disk is unknown to a worker that does not run there, and a snapshot needs
+     * about the database's size there too).
+     */
+    async pgBackupSpace(target: string): Promise<{ dir: string; freeBytes: number; neededBytes: number; databaseBytes: number; serverDisk: 'unknown' }> {
+      const database = connectionOf(targets, target).database;
+      const size = await withPg(targets, target, async (c) => Number((await c.query<{ s: string }>('select pg_database_size(current_database())::text as s')).rows[0]!.s));
+      return { ...(await checkSpace(target, backupsDir(target), database, size)), serverDisk: 'unknown' };
+    },
+
     /** The database's schema against another database's, or against a fresh build (see freshBuild). */
     async pgSchemaDiff(target: string, req: { database?: string; against: string; againstLabel?: string }): Promise<SchemaDiff> {
       const actual = await schemaOf(target, req.database ?? connectionOf(targets, target).database);
@@ -328,39 +351,38 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         const done = await verify(target, dir).catch(() => undefined);
         if (done?.manifest) return done.manifest;
       }
-      await rm(dir, { recursive: true, force: true }); // a dump a crash interrupted: start again
       await mkdir(root, { recursive: true, mode: 0o700 });
+      // Each attempt dumps into its own partial directory, renamed into place once complete: a
+      // pg_dump orphaned by a killed worker can only ever write into an abandoned partial one.
+      for (const stale of (await readdir(root)).filter((f) => f.startsWith(`${req.name}.partial-`))) await rm(path.join(root, stale), { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
+      const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
       const sizes = await withPg(targets, target, async (c) => {
         const r = await c.query<{ size: string; version: string }>(`select pg_database_size(current_database())::text as size, current_setting('server_version') as version`);
         return { size: Number(r.rows[0]!.size), version: r.rows[0]!.version };
       }, { database });
-      const fs = await statfs(root);
-      const free = fs.bavail * fs.bsize;
-      // A dump is rarely larger than the database; demand that much free, plus 10% headroom.
-      const needed = Math.ceil(sizes.size * 1.1);
-      if (free < needed) {
-        throw ApplicationFailure.nonRetryable(`Not enough disk for the backup of "${database}": ${root} has ${mb(free)} free, the dump may need ${mb(needed)} (database ${mb(sizes.size)}). Free space there or set backups.dir in ${targets.file}. Nothing was changed.`, 'NotEnoughDisk');
-      }
+      await checkSpace(target, root, database, sizes.size);
       const tables = Object.fromEntries((await withPg(targets, target, tableRows, { database, statementTimeoutMs: 10 * 60_000 })).map((t) => [t.table, t.rows]));
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
       await withHeartbeat(
-        pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, '--compress=1', `--file=${dir}`]),
-        async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(dir), databaseBytes: sizes.size }),
+        pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, '--compress=1', `--file=${partial}`]),
+        async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
       );
       const files: BackupFile[] = [];
-      for (const f of (await readdir(dir)).sort()) {
-        const p = path.join(dir, f);
+      for (const f of (await readdir(partial)).sort()) {
+        const p = path.join(partial, f);
         await chmod(p, 0o600);
         files.push({ file: f, bytes: (await stat(p)).size, sha256: await sha256File(p) });
       }
-      await chmod(dir, 0o700);
+      await chmod(partial, 0o700);
       const manifest: BackupManifest = {
         format: 'directory', path: dir, target, database, createdAt: new Date(started).toISOString(), serverVersion: sizes.version, revision,
         totalBytes: files.reduce((n, f) => n + f.bytes, 0), files, tables, jobs, durationMs: Date.now() - started,
       };
-      await writeFile(path.join(dir, MANIFEST), JSON.stringify(manifest, null, 2), { mode: 0o600 });
+      await writeFile(path.join(partial, MANIFEST), JSON.stringify(manifest, null, 2), { mode: 0o600 });
+      await rename(partial, dir);
       const verified = await verify(target, dir);
       if (!verified.manifest) throw ApplicationFailure.nonRetryable(`The dump in ${dir} did not verify.`, 'BackupCorrupt');
       return manifest;
@@ -378,6 +400,16 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; tables: TableRows[]; matchesManifest: boolean | null; durationMs: number }> {
       const conn = connectionOf(targets, target);
       const backup = await verify(target, path.resolve(req.file));
+      // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
+      // pg_restore, whose session this ends) may have left part of a restore in it.
+      await withPg(targets, target, async (c) => {
+        const label = await c.query<{ comment: string | null }>(`select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`, [req.scratch]);
+        if (!label.rows[0]?.comment?.includes('"kind":"scratch"')) throw ApplicationFailure.nonRetryable(`"${req.scratch}" is not a scratch database of ours; refusing to restore into it.`, 'NotManaged');
+        const comment = label.rows[0].comment;
+        await c.query(`drop database ${pg.escapeIdentifier(req.scratch)} with (force)`);
+        await c.query(`create database ${pg.escapeIdentifier(req.scratch)} template template0`);
+        await c.query(`comment on database ${pg.escapeIdentifier(req.scratch)} is ${pg.escapeLiteral(comment)}`);
+      }, { database: 'postgres', statementTimeoutMs: 5 * 60_000 });
       const started = Date.now();
       const work = backup.format === 'plain'
         ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])

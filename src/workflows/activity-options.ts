@@ -9,7 +9,7 @@ import type { RunbookInput } from './types.js';
 export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string } = {}) {
   return proxyActivities<Activities>({
     taskQueue: opts.taskQueue,
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: (input.retry?.activityTimeout ?? '2 minutes'),
     // A host-local queue with no worker must not hang the run forever.
     scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
     retry: {
@@ -31,7 +31,7 @@ export function longActivitiesFor(input: RunbookInput, opts: { taskQueue?: strin
   return proxyActivities<Activities>({
     taskQueue: opts.taskQueue,
     startToCloseTimeout: '4 hours',
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: (input.retry?.heartbeatTimeout ?? '1 minute'),
     scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
     retry: {
       initialInterval: input.retry?.initialInterval ?? '2 seconds',

@@ -171,6 +171,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what migration-failed needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;
     const release = (await act.pgListManaged(input.target)).find((d) => d.kind === 'snapshot' && d.purpose === 'pre-release' && d.live === target.postgres!.database);
@@ -186,7 +187,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     if (input.backup) backup = await act.pgVerifyBackup(input.target, input.backup);
     return {
       applied, heads: code.heads, toRevision, toRevisionFrom: input.toRevision ? 'input' as const : 'release-snapshot' as const,
-      releaseSnapshot: release?.name, backup,
+      releaseSnapshot: release?.name, backup, space,
       restoreSource: input.backup ? `backup ${input.backup}` : release ? `pre-release snapshot ${release.name}` : undefined,
     };
   }

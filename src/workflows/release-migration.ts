@@ -127,6 +127,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
     if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what release-migration needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;
     const unknown = (applied ?? []).filter((r) => !code.known.includes(r));
@@ -138,7 +139,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
     if (wanted === 'head' && code.heads.length !== 1) throw ApplicationFailure.nonRetryable(`The code has ${code.heads.length} heads (${code.heads.join(', ')}); name toRevision.`, 'UnknownRevision');
     const toRevision = wanted === 'head' ? code.heads[0]! : wanted;
     if (applied?.length === 1 && applied[0] === toRevision) throw ApplicationFailure.nonRetryable(`${target.postgres.database} is already at ${toRevision}; nothing to release.`, 'NothingToDo');
-    return { fromRevision: applied, toRevision, heads: code.heads, privileges: admin };
+    return { fromRevision: applied, toRevision, heads: code.heads, privileges: admin, space };
   }
 }
 

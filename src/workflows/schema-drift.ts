@@ -130,10 +130,11 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for schema-drift.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what schema-drift needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;
     const atHead = applied?.length === code.heads.length && applied.every((r) => code.heads.includes(r));
     if (!atHead) throw ApplicationFailure.nonRetryable(`${target.postgres.database} is at ${applied?.join(', ') ?? 'no revision'}, not at the code's head (${code.heads.join(', ')}): drift is measured at head. Run release-migration first (or migration-failed if an upgrade broke).`, 'NotAtHead');
-    return { applied, heads: code.heads };
+    return { applied, heads: code.heads, space };
   }
 }

@@ -5,6 +5,10 @@ export interface RetryInput {
   initialInterval?: string;
   /** Attempts per step before it counts as failed (bounded: never retry forever). */
   maximumAttempts?: number;
+  /** Start-to-close timeout of each short step (default 2 minutes): how soon a step on a dead worker is retried. */
+  activityTimeout?: string;
+  /** Heartbeat timeout of long steps (dumps, restores; default 1 minute): how soon one on a dead worker is retried. */
+  heartbeatTimeout?: string;
 }
 
 export interface RunbookInput {

@@ -1,0 +1,41 @@
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+
+/**
+ * Fault injection for crash tests: RUNBOOK_CHAOS makes this worker kill itself with SIGKILL at a
+ * chosen point, once — as a crash would, with no chance to report anything to Temporal.
+ *   after:<activity>        right after the activity's body finished, before its result is reported
+ *   during:<activity>:<ms>  that many milliseconds into the activity (mid-dump, mid-restore)
+ * Off unless the variable is set; the worker says so loudly when it is.
+ */
+
+export interface ChaosPoint {
+  when: 'after' | 'during';
+  activity: string;
+  delayMs: number;
+}
+
+export function parseChaos(spec: string): ChaosPoint {
+  const m = /^(after|during):([A-Za-z]+)(?::(\d+))?$/.exec(spec.trim());
+  if (!m || (m[1] === 'during' && m[3] === undefined)) throw new Error(`RUNBOOK_CHAOS="${spec}" is not "after:<activity>" or "during:<activity>:<ms>".`);
+  return { when: m[1] as ChaosPoint['when'], activity: m[2]!, delayMs: Number(m[3] ?? 0) };
+}
+
+export function chaosInterceptors(spec: string, kill: () => void = () => process.kill(process.pid, 'SIGKILL')): ActivityInterceptorsFactory[] {
+  const point = parseChaos(spec);
+  let fired = false;
+  return [(ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        if (fired || ctx.info.activityType !== point.activity) return next(input);
+        fired = true;
+        if (point.when === 'during') {
+          setTimeout(kill, point.delayMs);
+          return next(input);
+        }
+        const result = await next(input);
+        kill();
+        return result;
+      },
+    },
+  })];
+}
