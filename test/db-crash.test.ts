@@ -28,7 +28,7 @@ describe('database runbooks survive a killed worker', () => {
     dbs.dump = await appDatabase('0003_invoices', 'crash_dump');
     // Enough data that pg_dump runs for a while (the kill lands mid-dump).
     await sql(dbs.dump, `begin; set local statement_timeout = 0; insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g; commit`);
-    targetsFile = writeTargets({ swap: dbTarget(dbs.swap!), dump: dbTarget(dbs.dump!, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }) });
+    targetsFile = writeTargets({ swap: dbTarget(dbs.swap), dump: dbTarget(dbs.dump, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }) });
     connection = await Connection.connect({ address: inject('temporalAddress') });
   });
   afterAll(async () => {
