@@ -9,12 +9,28 @@ import { procedures } from './workflows/procedures.js';
 
 type Commands = (t: TargetSpec, name: string) => string[];
 
-const psql = (t: TargetSpec, sql: string) => {
+const psqlOn = (t: TargetSpec, database: string | undefined, sql: string) => {
   const pg = t.postgres;
   if (!pg) return [];
   const pw = pg.passwordEnv ? `PGPASSWORD="$${pg.passwordEnv}" ` : '';
-  return [`${pw}psql "host=${pg.host} port=${pg.port} dbname=${pg.database} user=${pg.user}" -Atc "${sql}"`];
+  return [`${pw}psql "host=${pg.host} port=${pg.port} dbname=${database ?? pg.database} user=${pg.user}" -Atc "${sql}"`];
 };
+const psql = (t: TargetSpec, sql: string) => psqlOn(t, undefined, sql);
+/** Statements on the maintenance database (the ones that act on the live database as a whole). */
+const admin = (t: TargetSpec, ...sql: string[]) => sql.flatMap((q) => psqlOn(t, 'postgres', q));
+const db = (t: TargetSpec) => t.postgres?.database ?? '<database>';
+const own = "PGOPTIONS='-c default_transaction_read_only=off' ";
+const rehearse = (what: string) => (t: TargetSpec) => [
+  ...admin(t, `CREATE DATABASE ${db(t)}_clone TEMPLATE ${db(t)}_snap STRATEGY FILE_COPY`),
+  ...alembic(t, `${what}   # with the URL of ${db(t)}_clone`),
+  `# compare: pg_dump --schema-only ${db(t)}_clone vs a scratch database upgraded to the same revision from nothing`,
+  ...admin(t, `DROP DATABASE ${db(t)}_clone`),
+];
+const swap = (kept: string) => (t: TargetSpec) => [
+  ...admin(t, `ALTER DATABASE ${db(t)} ALLOW_CONNECTIONS false`, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db(t)}'`),
+  ...admin(t, `BEGIN; ALTER DATABASE ${db(t)} RENAME TO ${db(t)}_${kept}_$(date +%Y%m%d%H%M%S); ALTER DATABASE <replacement> RENAME TO ${db(t)}; COMMIT;`),
+  '# then put back what record-settings noted: ALTER DATABASE … OWNER TO, GRANT … ON DATABASE, ALTER DATABASE … SET, ALLOW_CONNECTIONS, CONNECTION LIMIT',
+];
 const alembic = (t: TargetSpec, args: string) => {
   const a = t.alembic;
   if (!a) return ['(the target names no alembic directory: skipped)'];
@@ -31,6 +47,29 @@ const commands: Record<string, Commands> = {
   'blocking-locks': (t) => psql(t, 'select pid, pg_blocking_pids(pid), left(query, 80) from pg_stat_activity where cardinality(pg_blocking_pids(pid)) > 0'),
   'record-decision': () => ['note who approved, when, and how (nothing is changed)'],
   'lock-target': (_t, name) => [`make sure nobody else is changing ${name}: announce it in the incident channel`],
+  preflight: (t) => [...psql(t, 'select rolcreatedb, rolsuper from pg_roles where rolname = current_user'), ...psql(t, 'select version_num from alembic_version'), ...alembic(t, 'history')],
+  evidence: (t) => [...psql(t, 'select version_num from alembic_version'), `# compare pg_dump --schema-only ${db(t)} with a scratch database upgraded to that revision from nothing`],
+  freeze: (t) => [
+    ...admin(t, `ALTER DATABASE ${db(t)} SET default_transaction_read_only = on`, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db(t)}' AND pid <> pg_backend_pid()`),
+    `# prove it: as the app's role (${t.postgres?.appUser ?? 'the app user'}) this must fail with "read-only transaction":`,
+    `psql "host=${t.postgres?.host} dbname=${db(t)} user=${t.postgres?.appUser ?? '<app user>'}" -c "create temp table probe (x int)"`,
+  ],
+  unfreeze: (t) => admin(t, `ALTER DATABASE ${db(t)} RESET default_transaction_read_only`),
+  'record-settings': (t) => admin(t, `SELECT pg_get_userbyid(datdba), datacl, datallowconn, datconnlimit FROM pg_database WHERE datname = '${db(t)}'`, `SELECT setrole, setconfig FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = '${db(t)}')`),
+  snapshot: (t) => admin(t, `ALTER DATABASE ${db(t)} ALLOW_CONNECTIONS false`, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${db(t)}'`, `CREATE DATABASE ${db(t)}_snap TEMPLATE ${db(t)} STRATEGY FILE_COPY`, `ALTER DATABASE ${db(t)} ALLOW_CONNECTIONS true`),
+  dump: (t) => [`${own}pg_dump -h ${t.postgres?.host} -U ${t.postgres?.user} --format=directory --jobs=2 --file=${t.backups?.dir ?? '<backups dir>'}/${db(t)}_snap ${db(t)}_snap`, `(cd ${t.backups?.dir ?? '<backups dir>'}/${db(t)}_snap && sha256sum * > SHA256SUMS && chmod 600 *) && pg_restore --list ${t.backups?.dir ?? '<backups dir>'}/${db(t)}_snap > /dev/null`],
+  'rehearse-upgrade': rehearse('upgrade <toRevision>'),
+  'rehearse-downgrade': rehearse('downgrade <toRevision>'),
+  'apply-upgrade': (t) => alembic(t, 'upgrade <toRevision>   # with PGOPTIONS=\'-c default_transaction_read_only=off\''),
+  'apply-downgrade': (t) => alembic(t, 'downgrade <toRevision>   # with PGOPTIONS=\'-c default_transaction_read_only=off\''),
+  'apply-reapply': (t) => alembic(t, 'upgrade head'),
+  verify: (t) => [...psql(t, 'select version_num from alembic_version'), `# compare pg_dump --schema-only ${db(t)} with a fresh build of <toRevision>`],
+  smoke: (t) => (t.smoke ?? []).flatMap((c) => ('sql' in c ? psql(t, c.sql).map((x) => `${x}   # expect ${c.expect}`) : [`curl -s -o /dev/null -w '%{http_code}' ${c.http}   # expect ${c.expect}`])),
+  'swap-back': swap('failed'),
+  'swap-in': swap('pre_restore'),
+  'rollback-evidence': (t) => [`# per table: select count(*), max(id) in ${db(t)} and in ${db(t)}_snap: rows beyond the snapshot's max(id) are lost by the rollback`],
+  'restore-evidence': (t) => [`# per table: select count(*), max(id) in ${db(t)} and in the restored copy: rows beyond its max(id) are lost by the restore`],
+  'restore-source': (t) => [...admin(t, `CREATE DATABASE ${db(t)}_scratch TEMPLATE template0`), `${own}pg_restore --exit-on-error --jobs=2 --dbname=${db(t)}_scratch <backup>   # plain SQL: psql -v ON_ERROR_STOP=1 --single-transaction -d ${db(t)}_scratch -f <backup.sql>`],
 };
 
 /** The procedure as data: each item with the commands it runs on the target (when one is named). */

@@ -1,0 +1,183 @@
+/**
+ * Rollback and backup paths of the database runbooks vs the seed's by-hand procedure, on a
+ * generated database, same run, same machine, interleaved repetitions.
+ *
+ *   npx tsx bench/db-rollback.ts [--size-mb 500] [--repeat 5] [--jobs 1,2]
+ *
+ * The runbook side calls the worker's own activity code in this process (what a worker runs:
+ * snapshot, pg_dump with manifest and verify, restore into scratch, swap); the Temporal round
+ * trips around them are measured by bench/approvals.ts (tens of milliseconds). By hand = the
+ * seed's commands: `pg_dump > backup.sql` before the release, `psql < backup.sql` after it.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { createDatabaseActivities } from '../src/activities/databases.js';
+import { createPgToolActivities } from '../src/activities/pgtools.js';
+import { TargetRegistry } from '../src/targets.js';
+import { median, spread } from './stats.js';
+
+const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '500' }, repeat: { type: 'string', default: '5' }, jobs: { type: 'string', default: '1,2' } } });
+const sizeMb = Number(values['size-mb']);
+const repeat = Number(values.repeat);
+const jobsList = values.jobs.split(',').map(Number);
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+const live = `bench_live_${sizeMb}`;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-rollback-'));
+const targetsFile = path.join(dir, 'targets.yaml');
+writeFileSync(targetsFile, stringify({ targets: { bench: { postgres: { ...PG, database: live }, backups: { dir: path.join(dir, 'backups'), retention: '1d' } } } }));
+const targets = TargetRegistry.load(targetsFile);
+const dbs = createDatabaseActivities(targets);
+const tools = createPgToolActivities(targets, dir);
+
+async function q(database: string, text: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ ...PG, database, statement_timeout: 0 });
+  await c.connect();
+  try {
+    return await c.query(text);
+  } finally {
+    await c.end();
+  }
+}
+const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+const seconds = (ms: number) => ms / 1000;
+const time = async (fn: () => Promise<unknown>) => {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+};
+const psqlEnv = { PGHOST: PG.host, PGUSER: PG.user };
+
+/** A database shaped like the fixture's, with about `sizeMb` of invoices and items. */
+async function generate(): Promise<void> {
+  const exists = (await q('postgres', `select pg_database_size(datname) as s from pg_database where datname = '${live}'`)).rows[0] as { s: string } | undefined;
+  if (exists && Number(exists.s) > sizeMb * 0.9 * 1024 * 1024) { log(`reusing ${live} (${(Number(exists.s) / 1048576).toFixed(0)} MB)`); return; }
+  await q('postgres', `drop database if exists ${live} with (force)`);
+  await q('postgres', `create database ${live}`);
+  log(`generating ${live} (~${sizeMb} MB)…`);
+  await q(live, `create table tenants (id serial primary key, name text not null unique, created_at timestamptz not null default now())`);
+  await q(live, `insert into tenants (name) select 'tenant-' || g from generate_series(1, 100) g`);
+  await q(live, `create table invoices (id bigserial primary key, tenant_id int not null references tenants(id), total_cents int not null, estado text not null, created_at timestamptz not null default now(), note text)`);
+  await q(live, `create table alembic_version (version_num varchar(32) primary key)`);
+  await q(live, `insert into alembic_version values ('0004_imports_payments')`);
+  // ~150 bytes a row with its index.
+  const rows = Math.round((sizeMb * 1024 * 1024) / 150);
+  for (let done = 0; done < rows; done += 1_000_000) {
+    const n = Math.min(1_000_000, rows - done);
+    await q(live, `insert into invoices (tenant_id, total_cents, estado, note) select 1 + g % 100, g % 100000, (array['pendiente','autorizada','rechazada'])[1 + g % 3], md5(g::text) || md5((g * 7)::text) from generate_series(${done + 1}, ${done + n}) g`);
+    log(`  ${done + n} / ${rows} rows`);
+  }
+  await q(live, 'vacuum analyze');
+}
+
+async function dropOurs(): Promise<void> {
+  for (const d of await dbs.pgListManaged('bench')) await dbs.pgDropManaged('bench', d.name);
+}
+
+const results: Record<string, number[]> = {};
+const record = (k: string, ms: number) => (results[k] ??= []).push(ms);
+
+await generate();
+const settings = await dbs.pgDatabaseSettings('bench');
+const sizeBytes = Number(((await q(live, 'select pg_database_size(current_database()) as s')).rows[0] as { s: string }).s);
+log(`${live}: ${(sizeBytes / 1048576).toFixed(0)} MB; ${repeat} repetitions, interleaved`);
+let rssPeak = 0;
+let pgDumpRssPeak = 0;
+
+for (let r = 0; r < repeat; r++) {
+  log(`repetition ${r + 1}/${repeat}`);
+  await dropOurs();
+  rmSync(path.join(dir, 'backups'), { recursive: true, force: true });
+  rmSync(path.join(dir, 'backup.sql'), { force: true });
+
+  // By hand, before the release: pg_dump > backup.sql.
+  const handDump = await time(() => execa('sh', ['-c', `pg_dump ${live} > ${path.join(dir, 'backup.sql')}`], { env: psqlEnv }));
+  record('by hand: pg_dump > backup.sql', handDump);
+
+  // The runbook, before the release: snapshot + verified directory dump (of the snapshot) + rehearsal clone.
+  let snap = '';
+  const snapMs = await time(async () => (snap = (await dbs.pgSnapshot('bench', { name: `${live}_snap_${r}`, purpose: 'pre-release', allowConnectionsAfter: true })).name));
+  record('runbook: snapshot', snapMs);
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    execa('sh', ['-c', "ps -C pg_dump -o rss= | sort -n | tail -1"]).then((p) => (pgDumpRssPeak = Math.max(pgDumpRssPeak, Number(p.stdout.trim() || 0) * 1024)), () => undefined);
+  }, 200);
+  const dumpMs = await time(() => tools.pgDumpBackup('bench', { name: `dump_${r}`, database: snap, jobs: 2 }));
+  clearInterval(sampler);
+  record('runbook: dump -Fd -j2 + manifest + verify', dumpMs);
+  const rehearseMs = await time(async () => {
+    await dbs.pgClone('bench', { source: snap, name: `${live}_clone_${r}`, kind: 'clone' });
+    await q(`${live}_clone_${r}`, `alter table invoices add column checked boolean`); // the "upgrade"
+    await dbs.pgDropManaged('bench', `${live}_clone_${r}`);
+  });
+  record('runbook: rehearsal on a clone', rehearseMs);
+
+  // The release breaks the live database.
+  await q(live, `alter table invoices add column broken int`);
+
+  // Rollback, by hand: psql < backup.sql into a fresh database under the live name.
+  const handRestore = await time(async () => {
+    await q('postgres', `drop database ${live}_hand with (force)`).catch(() => undefined);
+    await q('postgres', `create database ${live}_hand`);
+    await execa('sh', ['-c', `psql -q -v ON_ERROR_STOP=1 ${live}_hand < ${path.join(dir, 'backup.sql')}`], { env: psqlEnv });
+  });
+  record('by hand: psql < backup.sql', handRestore);
+  await q('postgres', `drop database if exists ${live}_hand with (force)`);
+
+  // Rollback, runbook: swap the snapshot in.
+  const swapMs = await time(() => dbs.pgSwap('bench', { replacement: snap, keepAs: `${live}_failed_${r}`, settings }));
+  record('runbook: rollback swap', swapMs);
+
+  // The runbook's dump path: restore the directory dump into scratch (-j), then swap.
+  for (const jobs of jobsList) {
+    const scratch = `${live}_scratch_${r}_${jobs}`;
+    await dbs.pgCreateEmpty('bench', { name: scratch, kind: 'scratch', purpose: 'bench' });
+    const restoreMs = await time(() => tools.pgRestoreInto('bench', { file: path.join(dir, 'backups', 'bench', `dump_${r}`), scratch, jobs }));
+    record(`runbook: verify + restore -j${jobs} into scratch`, restoreMs);
+    const swap2 = await time(() => dbs.pgSwap('bench', { replacement: scratch, keepAs: `${live}_pre_restore_${r}_${jobs}`, settings }));
+    record(`runbook: swap after restore -j${jobs}`, swap2);
+  }
+
+  // The same pg_dump/pg_restore commands, run directly (orchestration overhead).
+  const rawDir = path.join(dir, `raw_${r}`);
+  const rawDump = await time(() => execa('pg_dump', ['--format=directory', '--jobs=2', '--compress=1', `--file=${rawDir}`, live], { env: psqlEnv }));
+  record('direct: pg_dump -Fd -j2', rawDump);
+  await q('postgres', `create database ${live}_raw`);
+  const rawRestore = await time(() => execa('pg_restore', ['--exit-on-error', '--no-owner', '--jobs=2', `--dbname=${live}_raw`, rawDir], { env: psqlEnv }));
+  record('direct: pg_restore -j2', rawRestore);
+  await q('postgres', `drop database ${live}_raw with (force)`);
+  rmSync(rawDir, { recursive: true, force: true });
+  await dropOurs();
+}
+
+const m = (k: string) => median(results[k]!);
+const line = (k: string) => `| ${k} | ${seconds(m(k)).toFixed(2)} s ${spread(results[k]!.map(seconds))} |`;
+const ratio = (a: number[], b: number[]) => {
+  const rs = a.map((x, i) => x / b[i]!);
+  return `${median(rs).toFixed(1)}× ${spread(rs)}`;
+};
+const sum = (...ks: string[]) => results[ks[0]!]!.map((_, i) => ks.reduce((n, k) => n + results[k]![i]!, 0));
+const handE2e = sum('by hand: pg_dump > backup.sql', 'by hand: psql < backup.sql');
+const runbookE2e = sum('runbook: snapshot', 'runbook: dump -Fd -j2 + manifest + verify', 'runbook: rehearsal on a clone', 'runbook: rollback swap');
+const j2 = jobsList.includes(2) ? 2 : jobsList[0]!;
+const dumpPath = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify + restore -j${j2} into scratch`, `runbook: swap after restore -j${j2}`);
+const direct = sum('direct: pg_dump -Fd -j2', 'direct: pg_restore -j2');
+const ours = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify + restore -j${j2} into scratch`);
+
+console.log(`\n### Database rollback and backup paths, ${(sizeBytes / 1048576).toFixed(0)} MB database (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, PostgreSQL 15, Node ${process.version})\n`);
+console.log(`Command: \`npx tsx bench/db-rollback.ts --size-mb ${sizeMb} --repeat ${repeat} --jobs ${jobsList.join(',')}\`; median of ${repeat} interleaved repetitions [min–max].\n`);
+console.log('| step | time |\n|---|---|');
+for (const k of Object.keys(results)) console.log(line(k));
+console.log('\n| comparison | ratio (by hand / runbook, per repetition) |\n|---|---|');
+console.log(`| rollback: psql < backup.sql vs snapshot swap | ${ratio(results['by hand: psql < backup.sql']!, results['runbook: rollback swap']!)} |`);
+console.log(`| end to end: pg_dump > sql + psql < sql vs snapshot + dump + rehearsal + swap | ${ratio(handE2e, runbookE2e)} |`);
+console.log(`| dump path: pg_dump > sql + psql < sql vs dump -Fd -j2 + verify + restore -j${j2} + swap | ${ratio(handE2e, dumpPath)} |`);
+console.log(`| orchestration overhead: (our dump + restore) / (same commands direct) | ${ratio(ours, direct).replace('×', '')} (1.00 = none) |`);
+console.log(`\nPeak RSS of this process (the activity code a worker runs) during the dumps: ${(rssPeak / 1048576).toFixed(0)} MB; largest pg_dump child: ${(pgDumpRssPeak / 1048576).toFixed(0)} MB.`);
+await q('postgres', `drop database if exists ${live} with (force)`).catch(() => undefined);
+for (const k of await q('postgres', `select datname from pg_database where datname like '${live}%'`).then((r) => r.rows as Array<{ datname: string }>)) await q('postgres', `drop database "${k.datname}" with (force)`);
+rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,98 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManagedComment, settingClause } from '../../src/activities/databases.js';
+import { diffSchemas, normaliseSchema } from '../../src/activities/pgtools.js';
+import { meets } from '../../src/activities/smoke.js';
+import { chaosInterceptors, parseChaos } from '../../src/chaos.js';
+import { renderProcedure } from '../../src/print.js';
+import { TargetRegistry } from '../../src/targets.js';
+import { dbName, dropFor } from '../../src/workflows/database-safety.js';
+import { lostSummary } from '../../src/workflows/release-migration.js';
+import { tmpDir } from '../support/harness.js';
+
+describe('schema comparison', () => {
+  const dump = [
+    '--', '-- PostgreSQL database dump', '--', '\\restrict abc123', 'SET statement_timeout = 0;', "SELECT pg_catalog.set_config('search_path', '', false);",
+    'CREATE TABLE public.invoices (', '    id integer NOT NULL,', '    estado text', ');', '', 'ALTER TABLE public.invoices OWNER TO postgres;',
+    'CREATE INDEX ix_invoices_estado ON public.invoices USING btree (estado);', "SELECT pg_catalog.setval('public.invoices_id_seq', 12, true);", '\\unrestrict abc123', '',
+  ].join('\n');
+  it('keeps statements, drops comments, SET lines, owners, sequence positions and the \\restrict key', () => {
+    expect(normaliseSchema(dump)).toEqual(['CREATE TABLE public.invoices ( id integer NOT NULL, estado text )', 'CREATE INDEX ix_invoices_estado ON public.invoices USING btree (estado)']);
+  });
+  it('reports what one side has that the other lacks', () => {
+    const live = normaliseSchema(dump);
+    expect(diffSchemas(live, [live[0]!], 'a fresh build of 0004')).toEqual({ same: false, extra: [live[1]], missing: [], reference: 'a fresh build of 0004' });
+    expect(diffSchemas(live, live, 'x').same).toBe(true);
+  });
+  it('drops leftovers that hold no data, and nothing else', () => {
+    expect(dropFor('CREATE INDEX ix_invoices_estado ON public.invoices USING btree (estado)')).toBe('DROP INDEX IF EXISTS public.ix_invoices_estado');
+    expect(dropFor("ALTER TABLE ONLY public.invoices ADD CONSTRAINT ck_estado CHECK ((estado = 'x'::text))")).toBe('ALTER TABLE public.invoices DROP CONSTRAINT IF EXISTS ck_estado');
+    expect(dropFor('CREATE TABLE public.import_items ( id integer )')).toBeUndefined();
+  });
+});
+
+describe('database names and labels', () => {
+  it('fits generated names in 63 bytes, lower-case, keeping the suffix', () => {
+    const name = dbName('A-Very-Long-Production-Database-Name-That-Goes-On-And-On-Forever', 'pre_restore', '20261124120000');
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(/^a_very_long_[a-z_]*_pre_restore_20261124120000$/);
+  });
+  it('recognises only our JSON labels', () => {
+    expect(parseManagedComment('{"durableRunbooks":1,"kind":"snapshot","target":"t","live":"db","run":"r","createdAt":"2026-11-24T00:00:00Z"}')?.kind).toBe('snapshot');
+    expect(parseManagedComment('live database of target t')).toBeUndefined();
+    expect(parseManagedComment('{"kind":"snapshot"}')).toBeUndefined();
+    expect(parseManagedComment(null)).toBeUndefined();
+  });
+  it('writes database settings back as ALTER DATABASE takes them, lists element by element', () => {
+    expect(settingClause('statement_timeout=7s')).toBe("SET statement_timeout TO '7s'");
+    expect(settingClause('search_path=public, "$user"')).toBe("SET search_path TO 'public', '$user'");
+  });
+});
+
+describe('what a restore loses, in words', () => {
+  it('separates rows written since from tables the backup lacks', () => {
+    expect(lostSummary([])).toBe('No row written since in a table the backup has would be lost.');
+    expect(lostSummary([
+      { table: 'public.invoices', rows: 3, inBackup: true, newestInLive: '2026-11-24 10:00:00+00', newestInBackup: null },
+      { table: 'public.import_items', rows: 8, inBackup: false, newestInLive: null, newestInBackup: null },
+    ])).toBe('It would LOSE rows written since: invoices 3 (newest 2026-11-24 10:00:00+00). Tables the backup lacks (created since, e.g. by the failed release) go with their rows: import_items 8.');
+  });
+});
+
+describe('smoke expectations', () => {
+  it.each([['5', '>= 1', true], ['0', '>= 1', false], ['3', '= 3', true], ['3', '!= 3', false], ['ok', 'ok', true], ['abc', '> 1', false]] as const)('%s %s → %s', (value, expect_, ok) => {
+    expect(meets(value, expect_)).toBe(ok);
+  });
+});
+
+describe('chaos kill points', () => {
+  it('parses the two forms and refuses anything else', () => {
+    expect(parseChaos('after:pgSwap')).toEqual({ when: 'after', activity: 'pgSwap', delayMs: 0 });
+    expect(parseChaos('during:pgDumpBackup:300')).toEqual({ when: 'during', activity: 'pgDumpBackup', delayMs: 300 });
+    expect(() => parseChaos('during:pgDumpBackup')).toThrow('RUNBOOK_CHAOS="during:pgDumpBackup" is not "after:<activity>" or "during:<activity>:<ms>".');
+  });
+  it('fires once, only for its activity, after the body ran', async () => {
+    let kills = 0;
+    const [factory] = chaosInterceptors('after:pgSwap', () => kills++);
+    const run = (type: string) => factory!({ info: { activityType: type } } as never).inbound!.execute!({ args: [], headers: {} }, () => Promise.resolve(`${type} done`));
+    expect(await run('pgPing')).toBe('pgPing done');
+    expect(kills).toBe(0);
+    expect(await run('pgSwap')).toBe('pgSwap done');
+    expect(kills).toBe(1);
+    await run('pgSwap');
+    expect(kills).toBe(1);
+  });
+});
+
+describe('runbook print for the database runbooks', () => {
+  it('gives the manual commands of the swap, with both renames in one transaction', () => {
+    const file = path.join(tmpDir(), 'targets.yaml');
+    writeFileSync(file, 'targets:\n  prod-db:\n    postgres: { host: db.internal, database: gestiq, user: ops, passwordEnv: PW, appUser: gestiq_app }\n    alembic: { dir: /srv/app }\n');
+    const text = renderProcedure('migration-failed', { name: 'prod-db', registry: TargetRegistry.load(file, { PW: 'S3cr3t-pw' }) });
+    expect(text).toContain('BEGIN; ALTER DATABASE gestiq RENAME TO gestiq_pre_restore_$(date +%Y%m%d%H%M%S); ALTER DATABASE <replacement> RENAME TO gestiq; COMMIT;');
+    expect(text).toContain('PGPASSWORD="$PW" psql "host=db.internal port=5432 dbname=postgres user=ops" -Atc "ALTER DATABASE gestiq SET default_transaction_read_only = on"');
+    expect(text).toContain('psql "host=db.internal dbname=gestiq user=gestiq_app" -c "create temp table probe (x int)"');
+    expect(text).not.toContain('S3cr3t-pw'); // the password value itself never appears
+  });
+});
