@@ -61,15 +61,26 @@ async function generate(): Promise<void> {
   log(`generating ${live} (~${sizeMb} MB)…`);
   await q(live, `create table tenants (id serial primary key, name text not null unique, created_at timestamptz not null default now())`);
   await q(live, `insert into tenants (name) select 'tenant-' || g from generate_series(1, 100) g`);
+  // The fixture's shape: invoices, import items and POS payments, each about a third of the data
+  // (pg_dump/pg_restore -j parallelise per table, so the shape matters; one giant table gains nothing).
   await q(live, `create table invoices (id bigserial primary key, tenant_id int not null references tenants(id), total_cents int not null, estado text not null, created_at timestamptz not null default now(), note text)`);
+  await q(live, `create table import_items (id bigserial primary key, batch_id int not null, payload text not null, status text not null, updated_at timestamptz not null default now())`);
+  await q(live, `create table pos_payments (id bigserial primary key, invoice_id bigint not null, provider text not null, reference text not null, status text not null)`);
   await q(live, `create table alembic_version (version_num varchar(32) primary key)`);
   await q(live, `insert into alembic_version values ('0004_imports_payments')`);
   // ~150 bytes a row with its index.
-  const rows = Math.round((sizeMb * 1024 * 1024) / 150);
-  for (let done = 0; done < rows; done += 1_000_000) {
-    const n = Math.min(1_000_000, rows - done);
-    await q(live, `insert into invoices (tenant_id, total_cents, estado, note) select 1 + g % 100, g % 100000, (array['pendiente','autorizada','rechazada'])[1 + g % 3], md5(g::text) || md5((g * 7)::text) from generate_series(${done + 1}, ${done + n}) g`);
-    log(`  ${done + n} / ${rows} rows`);
+  const rows = Math.round((sizeMb * 1024 * 1024) / 150 / 3);
+  const fill: Record<string, (from: number, to: number) => string> = {
+    invoices: (a, b) => `insert into invoices (tenant_id, total_cents, estado, note) select 1 + g % 100, g % 100000, (array['pendiente','autorizada','rechazada'])[1 + g % 3], md5(g::text) || md5((g * 7)::text) from generate_series(${a}, ${b}) g`,
+    import_items: (a, b) => `insert into import_items (batch_id, payload, status) select g % 1000, md5(g::text) || md5((g * 3)::text) || md5((g * 5)::text), 'done' from generate_series(${a}, ${b}) g`,
+    pos_payments: (a, b) => `insert into pos_payments (invoice_id, provider, reference, status) select g, 'stripe', 'pay-' || md5(g::text) || md5((g * 11)::text), case when g % 4 = 0 then 'failed' else 'succeeded' end from generate_series(${a}, ${b}) g`,
+  };
+  for (const [table, sqlFor] of Object.entries(fill)) {
+    for (let done = 0; done < rows; done += 1_000_000) {
+      const n = Math.min(1_000_000, rows - done);
+      await q(live, sqlFor(done + 1, done + n));
+      log(`  ${table}: ${done + n} / ${rows} rows`);
+    }
   }
   await q(live, 'vacuum analyze');
 }
@@ -106,7 +117,8 @@ for (let r = 0; r < repeat; r++) {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
     execa('sh', ['-c', "ps -C pg_dump -o rss= | sort -n | tail -1"]).then((p) => (pgDumpRssPeak = Math.max(pgDumpRssPeak, Number(p.stdout.trim() || 0) * 1024)), () => undefined);
   }, 200);
-  const dumpMs = await time(() => tools.pgDumpBackup('bench', { name: `dump_${r}`, database: snap, jobs: 2 }));
+  // As the runbook's dump step: the dump with its manifest, then the verification the evidence shows.
+  const dumpMs = await time(async () => tools.pgVerifyBackup('bench', (await tools.pgDumpBackup('bench', { name: `dump_${r}`, database: snap, jobs: 2 })).path));
   clearInterval(sampler);
   record('runbook: dump -Fd -j2 + manifest + verify', dumpMs);
   const rehearseMs = await time(async () => {
@@ -137,14 +149,14 @@ for (let r = 0; r < repeat; r++) {
     const scratch = `${live}_scratch_${r}_${jobs}`;
     await dbs.pgCreateEmpty('bench', { name: scratch, kind: 'scratch', purpose: 'bench' });
     const restoreMs = await time(() => tools.pgRestoreInto('bench', { file: path.join(dir, 'backups', 'bench', `dump_${r}`), scratch, jobs }));
-    record(`runbook: verify + restore -j${jobs} into scratch`, restoreMs);
+    record(`runbook: verify (sha256) + restore -j${jobs} into scratch`, restoreMs);
     const swap2 = await time(() => dbs.pgSwap('bench', { replacement: scratch, keepAs: `${live}_pre_restore_${r}_${jobs}`, settings }));
     record(`runbook: swap after restore -j${jobs}`, swap2);
   }
 
   // The same pg_dump/pg_restore commands, run directly (orchestration overhead).
   const rawDir = path.join(dir, `raw_${r}`);
-  const rawDump = await time(() => execa('pg_dump', ['--format=directory', '--jobs=2', '--compress=1', `--file=${rawDir}`, live], { env: psqlEnv }));
+  const rawDump = await time(() => execa('pg_dump', ['--format=directory', '--jobs=2', '--compress=0', `--file=${rawDir}`, live], { env: psqlEnv }));
   record('direct: pg_dump -Fd -j2', rawDump);
   await q('postgres', `create database ${live}_raw`);
   const rawRestore = await time(() => execa('pg_restore', ['--exit-on-error', '--no-owner', '--jobs=2', `--dbname=${live}_raw`, rawDir], { env: psqlEnv }));
@@ -164,9 +176,9 @@ const sum = (...ks: string[]) => results[ks[0]!]!.map((_, i) => ks.reduce((n, k)
 const handE2e = sum('by hand: pg_dump > backup.sql', 'by hand: psql < backup.sql');
 const runbookE2e = sum('runbook: snapshot', 'runbook: dump -Fd -j2 + manifest + verify', 'runbook: rehearsal on a clone', 'runbook: rollback swap');
 const j2 = jobsList.includes(2) ? 2 : jobsList[0]!;
-const dumpPath = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify + restore -j${j2} into scratch`, `runbook: swap after restore -j${j2}`);
+const dumpPath = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify (sha256) + restore -j${j2} into scratch`, `runbook: swap after restore -j${j2}`);
 const direct = sum('direct: pg_dump -Fd -j2', 'direct: pg_restore -j2');
-const ours = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify + restore -j${j2} into scratch`);
+const ours = sum('runbook: dump -Fd -j2 + manifest + verify', `runbook: verify (sha256) + restore -j${j2} into scratch`);
 
 console.log(`\n### Database rollback and backup paths, ${(sizeBytes / 1048576).toFixed(0)} MB database (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, PostgreSQL 15, Node ${process.version})\n`);
 console.log(`Command: \`npx tsx bench/db-rollback.ts --size-mb ${sizeMb} --repeat ${repeat} --jobs ${jobsList.join(',')}\`; median of ${repeat} interleaved repetitions [min–max].\n`);

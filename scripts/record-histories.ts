@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { RunbookClient } from '../src/client.js';
 import { startDevServer } from '../src/devserver.js';
@@ -25,10 +26,25 @@ const dir = path.join(os.tmpdir(), `record-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
 const targetsFile = path.join(dir, 'targets.yaml');
 const app = path.resolve(import.meta.dirname, '../test/fixtures/gestiq-lite');
+// The database runbooks act on their own databases, built from the fixture.
+const psqlAdmin = (sql: string) => execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-qc', sql]);
+const relDb = `rec_release_${Date.now().toString(36)}`;
+const failDb = `rec_failed_${Date.now().toString(36)}`;
+const driftDb = `rec_drift_${Date.now().toString(36)}`;
+for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head']] as const) {
+  await psqlAdmin(`create database ${name}`);
+  await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', rev], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${name}` } });
+}
+// migration-failed's story: an invoice 0005's CHECK refuses, then the deploy's upgrade fails half-way.
+await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', failDb, '-qc', "insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')"]);
+await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', 'head'], { cwd: app, reject: false, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${failDb}` } });
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
   'rec-drill': {},
   'rec-open': { policy: { unsignedDecisions: 'allow' } },
+  'rec-release': { postgres: { host: '127.0.0.1', port: 5432, database: relDb, user: 'postgres' }, alembic: { dir: app }, freezeWrites: 'read-only', backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
+  'rec-drift': { postgres: { host: '127.0.0.1', port: 5432, database: driftDb, user: 'postgres' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
+  'rec-failed': { postgres: { host: '127.0.0.1', port: 5432, database: failDb, user: 'postgres' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
 } }));
 const key = randomBytes(32).toString('hex');
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
@@ -73,6 +89,33 @@ const locked = await unsigned.start('approval-drill', { target: 'rec-open', init
 await gateOpen(locked.id);
 await unsigned.decide(locked.id, 'proceed', { decision: 'approve' }, { person: 'bob', roles: ['approver'] });
 await save('approval-drill-locked', locked.id);
+
+const bob = { person: 'bob', roles: ['approver'] };
+const release = await unsigned.start('release-migration', { target: 'rec-release', initiator: 'alice' });
+await gateOpen(release.id);
+await unsigned.decide(release.id, 'freeze-writes', { decision: 'approve' }, bob);
+while (!(await client.status(release.id)).pendingGates.some((g) => g.gate === 'upgrade')) await new Promise((r) => setTimeout(r, 100));
+await unsigned.decide(release.id, 'upgrade', { decision: 'approve' }, bob);
+await save('release-migration-upgraded', release.id);
+
+const repair = await unsigned.start('migration-failed', { target: 'rec-failed', initiator: 'alice', input: { toRevision: '0004_imports_payments', rootCauseDeadline: '1s' } });
+await gateOpen(repair.id);
+await unsigned.decide(repair.id, 'freeze-writes', { decision: 'approve' }, bob);
+while (!(await client.status(repair.id)).pendingGates.some((g) => g.gate === 'downgrade')) await new Promise((r) => setTimeout(r, 100));
+await unsigned.decide(repair.id, 'downgrade', { decision: 'approve' }, bob);
+await save('migration-failed-leftovers-dropped', repair.id);
+
+const drift = await unsigned.start('schema-drift', { target: 'rec-drift', initiator: 'alice', input: { retrySql: 'select name_display from tenants' } });
+await gateOpen(drift.id);
+await unsigned.decide(drift.id, 'apply-revision', { decision: 'approve' }, bob);
+while (!(await client.status(drift.id)).pendingGates.some((g) => g.gate === 'confirm-commit')) await new Promise((r) => setTimeout(r, 100));
+await unsigned.decide(drift.id, 'confirm-commit', { decision: 'approve', comment: '3f9c2ab' }, bob);
+await save('schema-drift-applied', drift.id);
+
+const janitor = await unsigned.start('janitor', { target: 'rec-release', initiator: 'alice', dryRun: true });
+await save('janitor-dry-run', janitor.id);
+
+for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 
 worker.shutdown();
 await running;

@@ -102,13 +102,14 @@ async function toolVersionCheck(tool: string, serverMajor: number): Promise<Chec
  * database alembic.ini names. (An empty scratch database alone proves less: "no revision" is also
  * what an unrelated empty database shows.)
  */
-async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgConnection): Promise<Check> {
+export async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgConnection): Promise<Check> {
   const urlEnv = targets.spec(name).alembic!.urlEnv;
   const check = `alembic env.py honours ${urlEnv}`;
   const scratch = `rb_preflight_${randomBytes(4).toString('hex')}`;
   const nonce = `preflight_${randomBytes(6).toString('hex')}`;
   const admin = async (database: string, sql: string) => {
-    const c = new pg.Client({ ...conn, database, connectionTimeoutMillis: 5000 });
+    // Our sessions stay writable through a read-only freeze (a repair runs this check on a frozen database).
+    const c = new pg.Client({ ...conn, database, connectionTimeoutMillis: 5000, options: '-c default_transaction_read_only=off' });
     await c.connect();
     try {
       await c.query(sql);
@@ -117,7 +118,7 @@ async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgCo
     }
   };
   try {
-    await admin(conn.database, `create database ${scratch}`);
+    await admin('postgres', `create database ${scratch}`);
   } catch (err) {
     return { check, ok: false, detail: `Could not create a scratch database to test it: ${redact((err as Error).message, [conn.password])}`, fix: `ALTER ROLE ${conn.user} CREATEDB;` };
   }
@@ -134,7 +135,7 @@ async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgCo
   } catch (err) {
     return { check, ok: false, detail: redact((err as Error).message, [conn.password]), fix: 'Check alembic.dir, alembic.config and alembic.python in the targets file.' };
   } finally {
-    await admin(conn.database, `drop database if exists ${scratch} with (force)`).catch(() => undefined);
+    await admin('postgres', `drop database if exists ${scratch} with (force)`).catch(() => undefined);
   }
 }
 

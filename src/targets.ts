@@ -90,7 +90,7 @@ export const targetSchema = z.strictObject({
   http: z.strictObject({ baseUrl: z.url() }).optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
-  backups: z.strictObject({ dir: z.string(), retention: duration.default('7d') }).optional(),
+  backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
   remediations: z.record(z.string(), z.strictObject({ command: z.string() })).optional(),
   policy: policy.optional(),

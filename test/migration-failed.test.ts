@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { alembic, finished, PG, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { alembic, finished, PG, repoRoot, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { gateOpened } from './support/harness.js';
 import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
 import { statusQuery } from '../src/workflows/messages.js';
@@ -26,15 +27,19 @@ describe('migration-failed', () => {
   }
 
   beforeAll(async () => {
-    for (const k of ['leftovers', 'released', 'blocked', 'plain', 'inputs']) dbs[k] = await appDatabase('0003_invoices', `mf_${k}`);
-    rig = await startRig(writeTargets(Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only' })]))));
+    for (const k of ['leftovers', 'released', 'blocked', 'plain', 'nosource', 'inputs']) dbs[k] = await appDatabase('0003_invoices', `mf_${k}`);
+    rig = await startRig(writeTargets({
+      ...Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only' })])),
+      // An app whose env.py ignores DATABASE_URL: alembic would act on the database alembic.ini names.
+      ignores: dbTarget(dbs.inputs!, { freezeWrites: 'read-only', alembic: { dir: path.join(repoRoot, 'test/fixtures/env-ignores-url') } }),
+    }));
   });
   afterAll(async () => {
     await rig?.stop();
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
 
-  const gateOpen = (id: string, gate: string) => until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === gate), `gate ${gate}`, 60_000);
+  const gateOpen = (id: string, gate: string) => gateOpened(rig.client, id, gate);
   const gateView = async (id: string, gate: string) => (await rig.client.status(id)).pendingGates.find((g) => g.gate === gate)!;
   const start = async (target: string, input: Record<string, unknown> = {}) => (await rig.client.start('migration-failed', { target, initiator: 'alice', input: { retry, ...input } })).id;
 
@@ -81,6 +86,9 @@ describe('migration-failed', () => {
       [{ toRevision: '0003_invoices', backup: truncated }, `Backup ${truncated} is a plain SQL dump that is truncated`],
       [{ toRevision: '0003_invoices', backup: notDump }, `${notDump} is not a PostgreSQL dump`],
     ];
+    const ignored = await finished(rig.client, await start('ignores', { toRevision: '0003_invoices' }));
+    expect(ignored.error).toContain('alembic env.py honours DATABASE_URL: alembic current did not use DATABASE_URL');
+    expect(ignored.error).toContain('Nothing was changed.');
     for (const [input, message] of cases) {
       const run = await finished(rig.client, await start('inputs', input));
       expect(run.status).toBe('failed');
@@ -111,6 +119,9 @@ describe('migration-failed', () => {
     expect(gate.prompt).toContain('the result equals a fresh build of the revision after dropping 1 leftover(s)');
     await rig.client.decide(id, 'downgrade', { decision: 'approve' }, bob);
     await until(async () => (await rig.client.temporal.workflow.getHandle(id).query(statusQuery)).currentStep === 'root-cause', 'the root-cause question', 60_000);
+    // Waiting for a note holds no lock: another change may start on the target meanwhile.
+    const drill = await rig.client.start('approval-drill', { target: 'leftovers', initiator: 'carol', input: { takeLock: true } });
+    await rig.client.abort(drill.id, 'carol', 'only checking that the target is free');
     await rig.client.rootCause(id, 'carol', 'An invoice with estado "anulada" predates the CHECK in 0005; fix the data in a migration before the constraint.');
     const run = await finished(rig.client, id);
     expect(run.status).toBe('completed');
@@ -195,5 +206,28 @@ describe('migration-failed', () => {
     expect(await revisionOf(db)).toEqual(['0003_invoices']);
     expect(await count(db, `invoices where estado = 'anulada'`)).toBe(0);
     expect(await count(db, 'tenants')).toBe(2);
+  });
+
+  it('with nothing to restore from, parks at a recovery gate until an approver names a backup, then restores it', async () => {
+    const db = dbs.nosource!;
+    const backup = path.join(tmpDir('mf-nosource-'), 'backup.sql');
+    await execa('pg_dump', ['-h', PG.host, '-U', PG.user, '-f', backup, db]);
+    await failedRelease(db);
+    await sql(db, `create view import_report as select batch_id, count(*) from import_items group by 1`);
+    const id = await start('nosource', { toRevision: '0003_invoices', rootCauseDeadline: '1s' });
+    await gateOpen(id, 'freeze-writes');
+    await rig.client.decide(id, 'freeze-writes', { decision: 'approve' }, bob);
+    await gateOpen(id, 'recover:restore-source');
+    const parked = await gateView(id, 'recover:restore-source');
+    expect(parked.prompt).toContain('Nothing to restore from: no release-migration snapshot of');
+    expect(parked.prompt).toContain('Retry this step with a correction {"backup": "<path of a pg_dump file or directory>"}');
+    expect(await asApp(db, `insert into tenants (name) values ('parked')`)).toMatchObject({ ok: false, code: '25006' }); // still frozen while parked
+    await rig.client.decide(id, 'recover:restore-source', { decision: 'approve', action: 'retry', correction: { backup } }, bob);
+    await gateOpen(id, 'restore');
+    await rig.client.decide(id, 'restore', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.result).toMatchObject({ findings: { outcome: 'restored', restore: { source: `backup ${backup}` } } });
+    expect(await revisionOf(db)).toEqual(['0003_invoices']);
+    expect(await count(db, `invoices where estado = 'anulada'`)).toBe(0);
   });
 });

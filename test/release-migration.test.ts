@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { finished, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { gateOpened } from './support/harness.js';
 import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
-import { until } from './support/wait.js';
 
 // release-migration on real PostgreSQL and the fixture's real alembic chain: the upgrade is
 // rehearsed on a clone of the real data before anyone approves it, and a release that fails on
@@ -45,7 +45,7 @@ describe('release-migration', () => {
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
 
-  const gateOpen = (id: string, gate: string) => until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === gate), `gate ${gate}`, 60_000);
+  const gateOpen = (id: string, gate: string) => gateOpened(rig.client, id, gate);
   const evidenceOf = async (id: string, gate: string) => (await rig.client.status(id)).pendingGates.find((g) => g.gate === gate)!;
 
   it('freezes writes (proved as the app role), snapshots, dumps, rehearses the upgrade on a clone, then upgrades and unfreezes', async () => {

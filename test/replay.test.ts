@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadHistoryFile, replay } from '../src/audit/replay.js';
+import { catalogue } from '../src/runbooks.js';
 import { runbookCli } from './support/cli.js';
 import { repoRoot } from './support/harness.js';
 
@@ -12,7 +13,8 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('audit replay', () => {
   it('has recorded histories of every runbook', () => {
-    expect(new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked)\.json$/, '')))).toEqual(new Set(['db-access', 'approval-drill']));
+    const recorded = new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked|upgraded|leftovers-dropped|applied|dry-run)\.json$/, '')));
+    expect(recorded).toEqual(new Set(catalogue.map((r) => r.name)));
   });
 
   it.each(files)('replays %s against the current workflow code', async (file) => {

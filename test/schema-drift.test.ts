@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { finished, fixtureApp, sql, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { gateOpened } from './support/harness.js';
 import { appDatabase, asApp, dbTarget, dropAllFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
 
@@ -28,7 +29,7 @@ describe('schema-drift', () => {
     await rig?.stop();
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
-  const gateOpen = (id: string, gate: string) => until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === gate), `gate ${gate}`, 60_000);
+  const gateOpen = (id: string, gate: string) => gateOpened(rig.client, id, gate);
   const gateView = async (id: string, gate: string) => (await rig.client.status(id)).pendingGates.find((g) => g.gate === gate)!;
 
   it('adds the missing column through a rehearsed, generated revision, retries the failing query, and ends when the commit is confirmed', async () => {

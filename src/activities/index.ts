@@ -5,6 +5,7 @@ import { createAlembicActivities } from './alembic.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
+import { createPreflightActivities } from './preflight.js';
 import { createSmokeActivities } from './smoke.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
+    ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
     ...createDrillActivities(),

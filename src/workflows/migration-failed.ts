@@ -157,6 +157,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
       lines.push(smoke.length === 0 ? 'No smoke checks declared for this target.' : `Smoke checks: ${smoke.filter((s) => s.ok).length}/${smoke.length} passed${smokeOk ? '' : ` (failed: ${smoke.filter((s) => !s.ok).map((s) => s.name).join(', ')})`}.`);
       await db.unfreeze();
       lines.push(`Undo point kept for the target's retention: snapshot ${undoPoint.snapshot.name}, dump ${undoPoint.dump.path} (manifest sha256 ${undoPoint.dump.manifestSha256}).`);
+      await rb.unlockTarget(); // waiting for a note must not keep others from the target
       const rc = await rb.step('root-cause', async () => {
         await condition(() => rootCause !== undefined, parseDuration(input.rootCauseDeadline ?? '24h'));
         return rootCause ?? null;
@@ -171,6 +172,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what migration-failed needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
     const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;

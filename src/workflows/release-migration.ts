@@ -127,6 +127,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
     if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what release-migration needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
     const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;

@@ -222,5 +222,10 @@ export function runbook(name: string, input: RunbookInput) {
     }
   }
 
-  return { journal, act, step, gate, compensate, run, lockTarget, phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p) };
+  return {
+    journal, act, step, gate, compensate, run, lockTarget,
+    /** Releases the target's lock early, when what is left (a note, a confirmation) changes nothing. */
+    unlockTarget: releaseTarget,
+    phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p),
+  };
 }

@@ -94,6 +94,7 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     });
 
     // The revision exists only in this run's copy and in alembic_version until it is committed.
+    await rb.unlockTarget(); // waiting for the commit must not keep others from the target
     let commit: SchemaDriftFindings['commit'];
     for (let asked = 0; commit === undefined && asked < 3; asked++) {
       try {
@@ -130,6 +131,7 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for schema-drift.`, 'TargetConfigError');
     const admin = await act.pgAdminCheck(input.target);
     if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what schema-drift needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
     const space = await act.pgBackupSpace(input.target);
     const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
     const applied = (await act.pgAppliedRevision(input.target)).revisions;

@@ -125,3 +125,15 @@ export async function finished(client: RunbookClient, id: string) {
   await client.temporal.workflow.getHandle(id).result().catch(() => undefined);
   return client.status(id);
 }
+
+/** Waits for a gate to open; fails at once, with the run's error, if the run ends first. */
+export async function gateOpened(client: RunbookClient, id: string, gate: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await client.status(id);
+    if (run.pendingGates.some((g) => g.gate === gate)) return;
+    if (run.status !== 'running' && run.status !== 'waiting') throw new Error(`Run ${id} ended (${run.status}) before gate ${gate} opened: ${run.error ?? JSON.stringify(run.result)}`);
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for gate ${gate} of ${id}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

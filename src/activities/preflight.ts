@@ -1,0 +1,24 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { alembicUrlCheck } from '../preflight.js';
+import type { TargetRegistry } from '../targets.js';
+import { FailureType, targetFailure } from './errors.js';
+
+export function createPreflightActivities(targets: TargetRegistry) {
+  return {
+    /**
+     * Before a database runbook changes anything: the app's env.py must take its URL from the
+     * variable the worker sets, or alembic would act on whatever database alembic.ini names.
+     */
+    async alembicUrlProof(target: string): Promise<{ ok: true; detail: string }> {
+      let conn;
+      try {
+        conn = targets.postgres(target);
+      } catch (err) {
+        return targetFailure(err);
+      }
+      const check = await alembicUrlCheck(targets, target, conn);
+      if (!check.ok) throw ApplicationFailure.nonRetryable(`${check.check}: ${check.detail}${check.fix ? ` Fix: ${check.fix}` : ''} Nothing was changed.`, FailureType.targetConfig);
+      return { ok: true, detail: check.detail };
+    },
+  };
+}
