@@ -1,6 +1,7 @@
 import { uuid4 } from '@temporalio/workflow';
 import type { AlembicMigration, BackupManifest, DatabaseSettings, FreezeResult, LostRows, ManagedDatabase, SchemaDiff, SwapResult, TargetInfo } from '../activities/index.js';
-import { hostActivitiesFor, longActivitiesFor } from './activity-options.js';
+import { ApplicationFailure } from '@temporalio/workflow';
+import { activitiesFor, hostActivitiesFor, longActivitiesFor } from './activity-options.js';
 import type { Runbook } from './runbook.js';
 import type { RunbookInput } from './types.js';
 
@@ -48,6 +49,25 @@ export function dropFor(statement: string): string | undefined {
   const constraint = /^ALTER TABLE (?:ONLY )?(\S+) ADD CONSTRAINT (\S+) /.exec(statement);
   if (constraint) return `ALTER TABLE ${constraint[1]} DROP CONSTRAINT IF EXISTS ${constraint[2]}`;
   return undefined;
+}
+
+/**
+ * What every database runbook checks before it touches anything: the target has a database and an
+ * alembic tree, the ops role has the privileges, env.py honours the URL variable, the dump fits,
+ * and the code's revisions and the database's. Each refusal names the fix.
+ */
+export async function databasePreflight(runbookName: string, input: RunbookInput, target: TargetInfo, opts: { freezes: boolean }) {
+  const act = activitiesFor(input);
+  const host = hostActivitiesFor(input, target);
+  if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for ${runbookName}.`, 'TargetConfigError');
+  if (opts.freezes && target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
+  const admin = await act.pgAdminCheck(input.target);
+  if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what ${runbookName} needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+  await host.alembicUrlProof(input.target);
+  const space = await act.pgBackupSpace(input.target);
+  const code = await host.alembicHeads(input.target);
+  const applied = (await act.pgAppliedRevision(input.target)).revisions;
+  return { database: target.postgres.database, admin, space, code, applied };
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -123,9 +143,10 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
         inputs: { database: live, purpose, method: 'CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY' },
       });
       const dump = await rb.step('dump', async () => {
+        // Hashed into its manifest and read back by pg_restore --list; the full check (every file
+        // against the manifest) runs again before anything is restored from it.
         const manifest = await long.pgDumpBackup(input.target, { name: snapshot.name, database: snapshot.name });
-        const verified = await long.pgVerifyBackup(input.target, manifest.path);
-        return { path: manifest.path, totalBytes: manifest.totalBytes, tables: manifest.tables, revision: manifest.revision, durationMs: manifest.durationMs, manifestSha256: verified.sha256, checks: verified.checks };
+        return { path: manifest.path, totalBytes: manifest.totalBytes, tables: manifest.tables, revision: manifest.revision, durationMs: manifest.durationMs, manifestSha256: manifest.manifestSha256, checks: manifest.checks };
       }, { inputs: { of: snapshot.name, format: 'directory', jobs: 2 } });
       return { snapshot, dump };
     },

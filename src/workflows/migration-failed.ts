@@ -1,8 +1,7 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import type { FreezeResult, LostRows, SchemaDiff, SmokeResult, SwapResult, TargetInfo, VerifiedBackup } from '../activities/index.js';
 import { parseDuration } from '../util/duration.js';
-import { hostActivitiesFor } from './activity-options.js';
-import { databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
+import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { describeRehearsal, lostSummary } from './release-migration.js';
 import { rootCauseSignal, rootCauseUpdate, type RootCauseInput } from './messages.js';
 import { runbook } from './runbook.js';
@@ -168,23 +167,16 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
   });
 
   async function preflight(target: TargetInfo) {
-    if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for migration-failed.`, 'TargetConfigError');
-    if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
-    const admin = await act.pgAdminCheck(input.target);
-    if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what migration-failed needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
-    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
-    const space = await act.pgBackupSpace(input.target);
-    const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
-    const applied = (await act.pgAppliedRevision(input.target)).revisions;
-    const release = (await act.pgListManaged(input.target)).find((d) => d.kind === 'snapshot' && d.purpose === 'pre-release' && d.live === target.postgres!.database);
+    const { database, space, code, applied } = await databasePreflight('migration-failed', input, target, { freezes: true });
+    const release = (await act.pgListManaged(input.target)).find((d) => d.kind === 'snapshot' && d.purpose === 'pre-release' && d.live === database);
     const releaseRevision = release?.revision?.length === 1 ? release.revision[0] : undefined;
     const toRevision = input.toRevision ?? releaseRevision;
     if (!toRevision) {
-      throw ApplicationFailure.nonRetryable(`toRevision is required: no release-migration snapshot of ${target.postgres.database} records a pre-release revision. Name the last good revision (alembic history: ${code.known.join(', ')}); a blind "downgrade -1" could undo a good revision.`, 'ToRevisionRequired');
+      throw ApplicationFailure.nonRetryable(`toRevision is required: no release-migration snapshot of ${database} records a pre-release revision. Name the last good revision (alembic history: ${code.known.join(', ')}); a blind "downgrade -1" could undo a good revision.`, 'ToRevisionRequired');
     }
     if (!code.known.includes(toRevision)) throw ApplicationFailure.nonRetryable(`Unknown toRevision "${toRevision}": the code knows ${code.known.join(', ')}.`, 'UnknownRevision');
     const unknown = (applied ?? []).filter((r) => !code.known.includes(r));
-    if (unknown.length > 0) throw ApplicationFailure.nonRetryable(`${target.postgres.database} is at ${unknown.join(', ')}, which the code in ${code.dir} does not know; alembic cannot downgrade from it. Put that migration file in the code first.`, 'UnknownRevision');
+    if (unknown.length > 0) throw ApplicationFailure.nonRetryable(`${database} is at ${unknown.join(', ')}, which the code in ${code.dir} does not know; alembic cannot downgrade from it. Put that migration file in the code first.`, 'UnknownRevision');
     let backup: VerifiedBackup | undefined;
     if (input.backup) backup = await act.pgVerifyBackup(input.target, input.backup);
     return {

@@ -16,6 +16,18 @@ export interface ProcedureItem {
   onlyWith?: string;
 }
 
+/** Steps several runbooks share, declared once. */
+const lockTarget: ProcedureItem = { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock (one change at a time)' };
+const resolveTarget: ProcedureItem = { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' };
+const dryRunCopy: ProcedureItem = { id: 'dry-run-copy', kind: 'step', title: 'Dry run only: dump the live database (nobody is cut off)', onlyWith: 'dryRun' };
+const dryRunRestore: ProcedureItem = { id: 'dry-run-restore', kind: 'step', title: 'Dry run only: restore that dump into a scratch database, checked against its manifest', onlyWith: 'dryRun' };
+const recordSettings: ProcedureItem = { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings' };
+const freeze: ProcedureItem = { id: 'freeze', kind: 'step', title: 'Freeze writes: ALTER DATABASE … SET default_transaction_read_only = on, end the app\'s sessions, prove a write as the app\'s role fails', changes: true };
+const dump: ProcedureItem = { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest (sha256 per file, row counts), verified with pg_restore --list' };
+const smoke: ProcedureItem = { id: 'smoke', kind: 'step', title: 'Smoke checks of the target (SQL and HTTP)' };
+const unfreeze: ProcedureItem = { id: 'unfreeze', kind: 'step', title: 'Unfreeze writes, proved by a write as the app\'s role', changes: true };
+const cleanup: ProcedureItem = { id: 'cleanup', kind: 'step', title: 'Drop the scratch databases this run made' };
+
 export const procedures: Record<string, ProcedureItem[]> = {
   'db-access': [
     { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker (host, port, database; credentials stay on the worker)' },
@@ -27,17 +39,17 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'blocking-locks', kind: 'step', title: 'List sessions waiting on locks, and who holds them' },
   ],
   'migration-failed': [
-    { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock (one change at a time)' },
-    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' },
+    lockTarget,
+    resolveTarget,
     { id: 'preflight', kind: 'step', title: 'Check the ops role\'s privileges; toRevision: given, or the pre-release revision release-migration recorded (never a blind downgrade -1), known to the code; verify the given backup', hostLocal: true },
     { id: 'evidence', kind: 'step', title: 'Compare the live schema with a fresh build of its current revision: the objects a failed revision left behind', hostLocal: true },
-    { id: 'dry-run-copy', kind: 'step', title: 'Dry run only: dump the live database (nobody is cut off)', onlyWith: 'dryRun' },
-    { id: 'dry-run-restore', kind: 'step', title: 'Dry run only: restore that dump into a scratch database, checked against its manifest', onlyWith: 'dryRun' },
-    { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings' },
+    dryRunCopy,
+    dryRunRestore,
+    recordSettings,
     { id: 'freeze-writes', kind: 'gate', title: 'Approve freezing writes (the app is cut off for the seconds of the snapshot)' },
-    { id: 'freeze', kind: 'step', title: 'Freeze writes: ALTER DATABASE … SET default_transaction_read_only = on, end the app\'s sessions, prove a write as the app\'s role fails', changes: true },
+    freeze,
     { id: 'snapshot', kind: 'step', title: 'Undo point: snapshot of the frozen database (CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY)' },
-    { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest (sha256 per file, row counts), verified with pg_restore --list' },
+    dump,
     { id: 'rehearse-downgrade', kind: 'step', title: 'Rehearse the downgrade on a clone of the snapshot; compare with a fresh build of toRevision; rehearse dropping leftovers; time it; drop the clone', hostLocal: true },
     { id: 'downgrade', kind: 'gate', title: 'Approve the downgrade (when the rehearsal ended clean), with the rehearsal as evidence' },
     { id: 'apply-downgrade', kind: 'step', title: 'alembic downgrade <toRevision> on the live database', changes: true, hostLocal: true },
@@ -49,39 +61,39 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'swap-in', kind: 'step', title: 'Swap the restored database in (two renames in one transaction), re-apply owner/grants/settings and the freeze, prove as the app\'s role; keep the replaced one as <live>_pre_restore_<time>', changes: true },
     { id: 'reapply', kind: 'gate', title: 'Approve re-applying the migrations (with reapply)' },
     { id: 'apply-reapply', kind: 'step', title: 'alembic upgrade head', changes: true, hostLocal: true, onlyWith: 'reapply' },
-    { id: 'smoke', kind: 'step', title: 'Smoke checks of the target (SQL and HTTP)' },
-    { id: 'unfreeze', kind: 'step', title: 'Unfreeze writes, proved by a write as the app\'s role', changes: true },
+    smoke,
+    unfreeze,
     { id: 'root-cause', kind: 'step', title: 'Wait for the root-cause note (update or signal rootCause: {"by", "note"}) until the deadline; it goes into the timeline' },
-    { id: 'cleanup', kind: 'step', title: 'Drop the scratch databases this run made' },
+    cleanup,
   ],
   'release-migration': [
-    { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock (one change at a time)' },
-    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' },
+    lockTarget,
+    resolveTarget,
     { id: 'preflight', kind: 'step', title: 'Check the ops role\'s privileges (CREATEDB, database owner, pg_signal_backend); the database\'s revision is one the code knows; resolve toRevision', hostLocal: true },
-    { id: 'dry-run-copy', kind: 'step', title: 'Dry run only: dump the live database (nobody is cut off)', onlyWith: 'dryRun' },
-    { id: 'dry-run-restore', kind: 'step', title: 'Dry run only: restore that dump into a scratch database, checked against its manifest', onlyWith: 'dryRun' },
+    dryRunCopy,
+    dryRunRestore,
     { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings (a swapped-in copy gets them back)' },
     { id: 'freeze-writes', kind: 'gate', title: 'Approve freezing writes (targets with freezeWrites)' },
-    { id: 'freeze', kind: 'step', title: 'Freeze writes: ALTER DATABASE … SET default_transaction_read_only = on, end the app\'s sessions, prove a write as the app\'s role fails', changes: true },
+    freeze,
     { id: 'snapshot', kind: 'step', title: 'Pre-release snapshot: CREATE DATABASE … TEMPLATE live STRATEGY FILE_COPY (connections blocked for those seconds), labelled with the revision' },
-    { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest (sha256 per file, row counts), verified with pg_restore --list' },
+    dump,
     { id: 'rehearse-upgrade', kind: 'step', title: 'Rehearse the upgrade on a clone of the snapshot; compare with a fresh build of the revision; time it; drop the clone', hostLocal: true },
     { id: 'upgrade', kind: 'gate', title: 'Approve the upgrade, with the rehearsal\'s outcome as evidence' },
     { id: 'apply-upgrade', kind: 'step', title: 'alembic upgrade <toRevision> on the live database', changes: true, hostLocal: true },
-    { id: 'smoke', kind: 'step', title: 'Smoke checks of the target (SQL and HTTP)' },
+    smoke,
     { id: 'rollback-evidence', kind: 'step', title: 'On failure: what a rollback would lose (rows written since the snapshot)' },
     { id: 'rollback', kind: 'gate', title: 'On failure: approve swapping the pre-release snapshot back in, or reject to hand over to migration-failed' },
     { id: 'swap-back', kind: 'step', title: 'Swap the snapshot in (two renames in one transaction), re-apply owner/grants/settings, prove as the app\'s role; keep the failed database under a dated name', changes: true },
-    { id: 'unfreeze', kind: 'step', title: 'Unfreeze writes, proved by a write as the app\'s role', changes: true },
-    { id: 'cleanup', kind: 'step', title: 'Drop the scratch databases this run made' },
+    unfreeze,
+    cleanup,
   ],
   'schema-drift': [
-    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' },
+    resolveTarget,
     { id: 'preflight', kind: 'step', title: 'Check the ops role\'s privileges; the database is at the code\'s head (drift is measured there)', hostLocal: true },
     { id: 'work-copy', kind: 'step', title: 'Copy the app\'s alembic tree to a scratch directory (autogenerate writes there, never in the app\'s tree)', hostLocal: true },
     { id: 'detect-drift', kind: 'step', title: 'alembic autogenerate against the models (env.py target_metadata), without writing a file; drops are listed and refused; no drift → done', hostLocal: true },
-    { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock (one change at a time)' },
-    { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings' },
+    lockTarget,
+    recordSettings,
     { id: 'snapshot', kind: 'step', title: 'Undo point: snapshot (CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY; connections blocked for those seconds)' },
     { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest, verified with pg_restore --list' },
     { id: 'generate-revision', kind: 'step', title: 'Generate the revision file in the scratch copy (no drops); save it as an artifact', hostLocal: true },
@@ -94,7 +106,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'confirm-commit', kind: 'gate', title: 'Commit the generated file to the app\'s repository; approve with the commit id (reminders until then)' },
   ],
   janitor: [
-    { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' },
+    resolveTarget,
     { id: 'list', kind: 'step', title: 'List our databases on the server (by their durable-runbooks label) and our dumps' },
     { id: 'plan', kind: 'step', title: 'Clones, scratch and fresh builds of ended runs go at once; snapshots, kept databases and dumps after the retention; nothing of an open run' },
     { id: 'remove', kind: 'step', title: 'Drop and delete them (not in a dry run)', changes: true },

@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { FreezeResult, LostRows, SmokeResult, SwapResult, TargetInfo } from '../activities/index.js';
-import { hostActivitiesFor } from './activity-options.js';
-import { databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
+import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { GateClosed } from './gates.js';
 import { runbook } from './runbook.js';
 import type { RunbookInput, RunbookResult } from './types.js';
@@ -123,23 +122,16 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
   });
 
   async function preflight(input: ReleaseMigrationInput, target: TargetInfo) {
-    if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for release-migration.`, 'TargetConfigError');
-    if (target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
-    const admin = await act.pgAdminCheck(input.target);
-    if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what release-migration needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
-    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
-    const space = await act.pgBackupSpace(input.target);
-    const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
-    const applied = (await act.pgAppliedRevision(input.target)).revisions;
+    const { database, admin, space, code, applied } = await databasePreflight('release-migration', input, target, { freezes: true });
     const unknown = (applied ?? []).filter((r) => !code.known.includes(r));
     if (unknown.length > 0) {
-      throw ApplicationFailure.nonRetryable(`${target.postgres.database} is at ${unknown.join(', ')}, which the code in ${code.dir} does not know: the code lacks a migration the database has (a schema-drift revision not committed yet?). Commit that migration file first.`, 'UnknownRevision');
+      throw ApplicationFailure.nonRetryable(`${database} is at ${unknown.join(', ')}, which the code in ${code.dir} does not know: the code lacks a migration the database has (a schema-drift revision not committed yet?). Commit that migration file first.`, 'UnknownRevision');
     }
     const wanted = input.toRevision ?? 'head';
     if (wanted !== 'head' && !code.known.includes(wanted)) throw ApplicationFailure.nonRetryable(`Unknown toRevision "${wanted}": the code knows ${code.known.join(', ')}.`, 'UnknownRevision');
     if (wanted === 'head' && code.heads.length !== 1) throw ApplicationFailure.nonRetryable(`The code has ${code.heads.length} heads (${code.heads.join(', ')}); name toRevision.`, 'UnknownRevision');
     const toRevision = wanted === 'head' ? code.heads[0]! : wanted;
-    if (applied?.length === 1 && applied[0] === toRevision) throw ApplicationFailure.nonRetryable(`${target.postgres.database} is already at ${toRevision}; nothing to release.`, 'NothingToDo');
+    if (applied?.length === 1 && applied[0] === toRevision) throw ApplicationFailure.nonRetryable(`${database} is already at ${toRevision}; nothing to release.`, 'NothingToDo');
     return { fromRevision: applied, toRevision, heads: code.heads, privileges: admin, space };
   }
 }

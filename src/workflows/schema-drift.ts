@@ -1,7 +1,7 @@
 import { ApplicationFailure, uuid4 } from '@temporalio/workflow';
 import type { DriftReport, TargetInfo } from '../activities/index.js';
 import { hostActivitiesFor } from './activity-options.js';
-import { databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
+import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { GateClosed } from './gates.js';
 import { describeRehearsal } from './release-migration.js';
 import { runbook } from './runbook.js';
@@ -128,15 +128,9 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
   });
 
   async function preflight(target: TargetInfo) {
-    if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for schema-drift.`, 'TargetConfigError');
-    const admin = await act.pgAdminCheck(input.target);
-    if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what schema-drift needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
-    await hostActivitiesFor(input, target).alembicUrlProof(input.target);
-    const space = await act.pgBackupSpace(input.target);
-    const code = await hostActivitiesFor(input, target).alembicHeads(input.target);
-    const applied = (await act.pgAppliedRevision(input.target)).revisions;
+    const { database, space, code, applied } = await databasePreflight('schema-drift', input, target, { freezes: false });
     const atHead = applied?.length === code.heads.length && applied.every((r) => code.heads.includes(r));
-    if (!atHead) throw ApplicationFailure.nonRetryable(`${target.postgres.database} is at ${applied?.join(', ') ?? 'no revision'}, not at the code's head (${code.heads.join(', ')}): drift is measured at head. Run release-migration first (or migration-failed if an upgrade broke).`, 'NotAtHead');
+    if (!atHead) throw ApplicationFailure.nonRetryable(`${database} is at ${applied?.join(', ') ?? 'no revision'}, not at the code's head (${code.heads.join(', ')}): drift is measured at head. Run release-migration first (or migration-failed if an upgrade broke).`, 'NotAtHead');
     return { applied, heads: code.heads, space };
   }
 }
