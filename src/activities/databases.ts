@@ -328,6 +328,9 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           } finally {
             await setAllowConnections(c, db, req.allowConnectionsAfter);
           }
+        } else {
+          // A worker killed mid-snapshot left the live database closed to connections: open it again.
+          await setAllowConnections(c, db, req.allowConnectionsAfter);
         }
         return describe(c, target, req.name);
       });
