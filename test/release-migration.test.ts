@@ -164,4 +164,16 @@ describe('release-migration', () => {
     expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
     expect(await managedFor(dbs.ahead!)).toEqual([]);
   });
+
+  it('dry run: rehearses on a restore of a fresh dump, cuts nobody off and changes nothing', async () => {
+    const db = dbs.ahead!;
+    const run = await finished(rig.client, (await rig.client.start('release-migration', { target: 'ahead', initiator: 'alice', dryRun: true, input: { retry } })).id);
+    const result = run.result as { healthy: boolean; summary: string[]; findings: { outcome: string; rehearsal: { ran: boolean; revisionAfter: string[] } } };
+    expect(result.findings).toMatchObject({ outcome: 'dry-run', rehearsal: { ran: true, revisionAfter: ['0005_invoice_estado_check'] } });
+    expect(result.summary[0]).toBe(`Dry run: nothing was changed on ${db}.`);
+    expect(result.summary[1]).toMatch(/^The rehearsed upgrade to 0005_invoice_estado_check ran on a restore of a fresh dump in \d+ ms/);
+    expect(run.journal!.some((e) => ['lock-target', 'freeze', 'snapshot', 'apply-upgrade'].includes(e.step))).toBe(false);
+    expect(await revisionOf(db)).toEqual(['0002_products']);
+    expect(await managedFor(db)).toEqual([]); // the scratch restore and its clone are gone
+  });
 });
