@@ -11,20 +11,29 @@ import { z } from 'zod';
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 const duration = z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 7d');
 
+/** How a restarted service proves it is healthy: every check named must pass within `timeout` (default 60s). */
 const health = z.strictObject({
   http: z.string().optional(),
+  /** A regular expression a log line written after the restart must match. */
   logLine: z.string().optional(),
+  /** Where the command driver's service logs (systemd reads the journal, compose its logs). */
+  logFile: z.string().optional(),
   timeout: duration.optional(),
 });
 
+/** Each start/stop/restart/status command is killed when it runs longer than this (default 60s). */
+const serviceCommon = { health: health.optional(), commandTimeout: duration.optional() };
+
 const service = z.union([
-  z.strictObject({ systemd: z.string().min(1), health: health.optional() }),
-  z.strictObject({ compose: z.strictObject({ file: z.string(), service: z.string() }), health: health.optional() }),
+  z.strictObject({ systemd: z.string().regex(/^[A-Za-z0-9@._:-]+$/, 'must be a unit name'), ...serviceCommon }),
+  z.strictObject({ compose: z.strictObject({ file: z.string(), service: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a service name') }), ...serviceCommon }),
   z.strictObject({
     command: z.strictObject({ start: z.string(), stop: z.string(), status: z.string().optional() }),
-    health: health.optional(),
+    ...serviceCommon,
   }),
 ], { error: 'must name one driver: { systemd: unit }, { compose: { file, service } } or { command: { start, stop, status } }' });
+
+export type ServiceSpec = z.infer<typeof service>;
 
 const postgres = z.strictObject({
   host: z.string().min(1),
@@ -83,7 +92,15 @@ export const targetSchema = z.strictObject({
   description: z.string().optional(),
   postgres: postgres.optional(),
   alembic: alembic.optional(),
+  /**
+   * How a database repair stops writes. `read-only`: the database refuses them (proved by a write
+   * as appUser failing). `services`: the writer services are stopped through the service adapter
+   * first (the app's workers finish what they hold instead of failing against a read-only
+   * database), and then the same read-only freeze and proof.
+   */
   freezeWrites: z.enum(['read-only', 'services']).optional(),
+  /** With freezeWrites: services, the services that write (default: every declared service). */
+  writerServices: z.array(z.string()).optional(),
   services: z.record(z.string(), service).optional(),
   redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'), passwordEnv: envName.optional() }).optional(),
   imports: imports.optional(),
@@ -117,6 +134,8 @@ export interface TargetInfo {
   services: string[];
   /** How writes are frozen before a database repair; undefined: the target declares none. */
   freezeWrites?: 'read-only' | 'services';
+  /** The services a `services` freeze stops, in this order (started again in reverse). */
+  writerServices: string[];
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -166,8 +185,18 @@ export class TargetRegistry {
     }
     const specs = parsed.data.targets;
     const dir = path.dirname(absolute);
-    for (const spec of Object.values(specs)) {
+    for (const [name, spec] of Object.entries(specs)) {
+      const declared = Object.keys(spec.services ?? {});
+      const unknown = (spec.writerServices ?? []).filter((s) => !declared.includes(s));
+      if (unknown.length) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field writerServices: ${unknown.join(', ')} not declared under services (declared: ${declared.join(', ') || 'none'})`);
+      if (spec.freezeWrites === 'services' && (spec.writerServices ?? declared).length === 0) {
+        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field freezeWrites: "services" needs at least one service under services (or use read-only)`);
+      }
       if (spec.alembic) spec.alembic.dir = path.resolve(dir, spec.alembic.dir);
+      for (const svc of Object.values(spec.services ?? {})) {
+        if ('compose' in svc) svc.compose.file = path.resolve(dir, svc.compose.file);
+        if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
+      }
     }
     return new TargetRegistry(file, specs, env);
   }
@@ -197,6 +226,7 @@ export class TargetRegistry {
       hasRedis: spec.redis !== undefined,
       services: Object.keys(spec.services ?? {}),
       freezeWrites: spec.freezeWrites,
+      writerServices: spec.freezeWrites === 'services' ? spec.writerServices ?? Object.keys(spec.services ?? {}) : [],
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };

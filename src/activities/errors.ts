@@ -11,6 +11,9 @@ export const FailureType = {
   dbQuery: 'DatabaseQueryFailed',
   command: 'CommandFailed',
   commandMissing: 'CommandMissing',
+  serviceCommand: 'ServiceCommandFailed',
+  serviceTimedOut: 'ServiceCommandTimedOut',
+  serviceUnhealthy: 'ServiceUnhealthy',
 } as const;
 
 /** Target registry problems cannot be fixed by retrying: fail at once with the registry's words. */

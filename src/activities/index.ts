@@ -6,6 +6,7 @@ import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
 import { createPreflightActivities } from './preflight.js';
+import { createServiceActivities } from './services.js';
 import { createSmokeActivities } from './smoke.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
+    ...createServiceActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -48,5 +50,6 @@ export type * from './alembic.js';
 export type * from './databases.js';
 export type * from './pgtools.js';
 export type { SmokeResult } from './smoke.js';
+export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
 export type { GatePolicyDefaults } from './gates.js';
 export type { NotifyEvent } from './notify.js';

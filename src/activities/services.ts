@@ -1,0 +1,313 @@
+import { spawn } from 'node:child_process';
+import { open, stat } from 'node:fs/promises';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.js';
+import { parseDuration } from '../util/duration.js';
+import { redact, trimOutput } from '../util/redact.js';
+import { FailureType } from './errors.js';
+
+/**
+ * The service restart adapter: one interface, three drivers chosen per service in the targets
+ * file — a systemd unit, a docker compose service, or plain start/stop/status commands. Start and
+ * restart wait until the service proves it is healthy (its status, a log line written after the
+ * action, an HTTP check) within a deadline; stop waits until it is down. Every command is bounded
+ * and killed with its whole process group when it overruns. Runs on the service's host (the
+ * target's task queue).
+ */
+
+export type ServiceAction = 'start' | 'stop' | 'restart';
+export type Driver = 'systemd' | 'compose' | 'command';
+
+/** One command as the evidence shows it; the command driver's text stays in the targets file (it may hold secrets). */
+export interface CommandRun {
+  command: string;
+  exitCode: number | null;
+  ms: number;
+  output: string;
+}
+
+export interface HealthCheck {
+  check: 'running' | 'stopped' | 'logLine' | 'http';
+  ok: boolean;
+  detail: string;
+}
+
+export interface ServiceEvidence {
+  target: string;
+  service: string;
+  driver: Driver;
+  action: ServiceAction;
+  commands: CommandRun[];
+  /** Every check declared for the service passed within the deadline; false when none could be declared. */
+  verified: boolean;
+  checks: HealthCheck[];
+  waitedMs: number;
+}
+
+export interface ServiceStatus {
+  target: string;
+  service: string;
+  driver: Driver;
+  /** null when the service declares no way to ask (a command driver without `status`). */
+  running: boolean | null;
+  detail: string;
+}
+
+/** An argv to run, and how the evidence names it. */
+export interface Planned {
+  argv: string[];
+  shown: string;
+}
+
+export function driverOf(spec: ServiceSpec): Driver {
+  return 'systemd' in spec ? 'systemd' : 'compose' in spec ? 'compose' : 'command';
+}
+
+/**
+ * The commands an action runs, in order. Compose's `start` only starts a container that exists,
+ * so starting uses `up -d --no-deps`. The command driver restarts as stop then start.
+ */
+export function actionCommands(spec: ServiceSpec, action: ServiceAction, compose: string[] = ['docker', 'compose']): Planned[] {
+  if ('systemd' in spec) {
+    const argv = ['systemctl', action, spec.systemd];
+    return [{ argv, shown: argv.join(' ') }];
+  }
+  if ('compose' in spec) {
+    const base = [...compose, '-f', spec.compose.file];
+    const verb = action === 'start' ? ['up', '-d', '--no-deps'] : [action];
+    const argv = [...base, ...verb, spec.compose.service];
+    return [{ argv, shown: argv.join(' ') }];
+  }
+  const shell = (key: 'start' | 'stop') => ({ argv: ['sh', '-c', spec.command[key]], shown: `sh -c <command.${key} from the targets file>` });
+  return action === 'restart' ? [shell('stop'), shell('start')] : [shell(action)];
+}
+
+/** How to ask whether the service runs: exit 0 = running, or (compose) the service listed as running. */
+export function statusCommand(spec: ServiceSpec, compose: string[] = ['docker', 'compose']): (Planned & { listed?: string }) | undefined {
+  if ('systemd' in spec) {
+    const argv = ['systemctl', 'is-active', spec.systemd];
+    return { argv, shown: argv.join(' ') };
+  }
+  if ('compose' in spec) {
+    const argv = [...compose, '-f', spec.compose.file, 'ps', '--services', '--filter', 'status=running'];
+    return { argv, shown: argv.join(' '), listed: spec.compose.service };
+  }
+  return spec.command.status === undefined ? undefined : { argv: ['sh', '-c', spec.command.status], shown: 'sh -c <command.status from the targets file>' };
+}
+
+/** Where log lines written after `since` can be read, per driver. */
+export function logCommand(spec: ServiceSpec, sinceEpochS: number, compose: string[] = ['docker', 'compose']): Planned | undefined {
+  if ('systemd' in spec) {
+    const argv = ['journalctl', '-u', spec.systemd, '--since', `@${sinceEpochS}`, '-o', 'cat', '--no-pager'];
+    return { argv, shown: argv.join(' ') };
+  }
+  if ('compose' in spec) {
+    // docker compose v2 filters by time; Debian's docker-compose v1 has no --since, so the newest lines only.
+    const window = compose[0] === 'docker-compose' ? ['--tail', '200'] : ['--since', new Date(sinceEpochS * 1000).toISOString()];
+    const argv = [...compose, '-f', spec.compose.file, 'logs', '--no-color', ...window, spec.compose.service];
+    return { argv, shown: argv.join(' ') };
+  }
+  return undefined;
+}
+
+export interface Bounded {
+  exitCode: number | null;
+  output: string;
+  ms: number;
+  timedOut: boolean;
+  missing: boolean;
+}
+
+/**
+ * Runs argv in its own process group with a deadline. Resolves when the process exits, not when
+ * its output closes: a start command that leaves a daemon holding its stdout must not hang us.
+ * On timeout or cancellation the whole group is killed.
+ */
+export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<Bounded> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+    let output = '';
+    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-16_384); };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    let timedOut = false;
+    const killGroup = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch { /* already gone */ }
+    };
+    const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
+    signal?.addEventListener('abort', killGroup, { once: true });
+    const done = (exitCode: number | null, missing = false) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', killGroup);
+      setImmediate(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        resolve({ exitCode, output, ms: Math.round(performance.now() - t0), timedOut, missing });
+      });
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => { output = err.message; done(null, err.code === 'ENOENT'); });
+    child.on('exit', (code) => done(code));
+  });
+}
+
+function toolMissing(tool: string, target: string, service: string, driver: Driver): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `${tool} is not installed on this worker's host, and service "${service}" of target "${target}" uses the ${driver} driver. ` +
+      `Run this step on a worker on the service's host (set the target's taskQueue) or declare the driver that host has.`,
+    FailureType.commandMissing,
+  );
+}
+
+export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
+  let composeTool: Promise<string[]> | undefined;
+  /** `docker compose` (v2 plugin) when the docker client has it, else Debian's `docker-compose` (v1). */
+  const compose = () => (composeTool ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, env).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
+
+  function lookup(target: string, service: string): ServiceSpec {
+    let spec;
+    try {
+      spec = targets.spec(target).services?.[service];
+    } catch (err) {
+      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
+      throw err;
+    }
+    if (!spec) {
+      const known = Object.keys(targets.spec(target).services ?? {});
+      throw ApplicationFailure.nonRetryable(
+        `Target "${target}" has no service "${service}" in ${targets.file} (declared: ${known.join(', ') || 'none'}). Add it under services, with one driver: systemd, compose or command.`,
+        FailureType.targetConfig,
+      );
+    }
+    return spec;
+  }
+
+  const secrets = (target: string) => {
+    try {
+      return [targets.postgres(target).password];
+    } catch {
+      return [];
+    }
+  };
+
+  async function run(target: string, service: string, spec: ServiceSpec, planned: Planned): Promise<Bounded> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = Context.current().cancellationSignal;
+    } catch { /* called outside an activity (tests, bench) */ }
+    const r = await runBounded(planned.argv, parseDuration(spec.commandTimeout ?? '60s'), signal, env);
+    if (r.missing) throw toolMissing(planned.argv[0]!, target, service, driverOf(spec));
+    return { ...r, output: trimOutput(redact(r.output, secrets(target)), 15, 1500) };
+  }
+
+  async function status(target: string, service: string, spec: ServiceSpec): Promise<ServiceStatus> {
+    const driver = driverOf(spec);
+    const planned = statusCommand(spec, driver === 'compose' ? await compose() : undefined);
+    if (!planned) return { target, service, driver, running: null, detail: 'no status command declared (command.status)' };
+    const r = await run(target, service, spec, planned);
+    if (r.timedOut) return { target, service, driver, running: null, detail: `${planned.shown} did not answer within ${spec.commandTimeout ?? '60s'}` };
+    if (planned.listed !== undefined) {
+      if (r.exitCode !== 0) return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
+      const running = r.output.split('\n').map((l) => l.trim()).includes(planned.listed);
+      return { target, service, driver, running, detail: `${planned.shown}: ${running ? 'listed as running' : 'not listed as running'}` };
+    }
+    // systemctl is-active: 0 active, 3 inactive/failed; 1 with "not been booted with systemd" = cannot tell.
+    if (driver === 'systemd' && r.exitCode !== 0 && r.exitCode !== 3) return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
+    return { target, service, driver, running: r.exitCode === 0, detail: `${planned.shown} exited ${r.exitCode}${r.output ? `: ${r.output.split('\n').at(-1)}` : ''}` };
+  }
+
+  /** Reads what a log file gained since `offset`. */
+  async function logSince(file: string, offset: number): Promise<string> {
+    const size = (await stat(file).catch(() => ({ size: 0 }))).size;
+    if (size <= offset) return '';
+    const fh = await open(file, 'r');
+    try {
+      const length = Math.min(size - offset, 1 << 20);
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, size - length);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  }
+
+  return {
+    async serviceStatus(target: string, service: string): Promise<ServiceStatus> {
+      return status(target, service, lookup(target, service));
+    },
+
+    /**
+     * Starts, stops or restarts a service and waits until it proves the outcome: for start and
+     * restart, running plus every health check declared; for stop, not running. Fails, saying what
+     * did not happen, when a command fails or overruns, or when the deadline passes.
+     */
+    async serviceAction(target: string, service: string, action: ServiceAction): Promise<ServiceEvidence> {
+      const spec = lookup(target, service);
+      const driver = driverOf(spec);
+      const tool = driver === 'compose' ? await compose() : undefined;
+      const health = spec.health ?? {};
+      const sinceS = Math.floor(Date.now() / 1000);
+      const logOffset = health.logFile ? (await stat(health.logFile).catch(() => ({ size: 0 }))).size : 0;
+      const t0 = Date.now();
+
+      const commands: CommandRun[] = [];
+      for (const planned of actionCommands(spec, action, tool)) {
+        const r = await run(target, service, spec, planned);
+        commands.push({ command: planned.shown, exitCode: r.exitCode, ms: r.ms, output: r.output });
+        if (r.timedOut) {
+          throw ApplicationFailure.nonRetryable(
+            `${action} of service "${service}" (target "${target}"): ${planned.shown} did not return within ${spec.commandTimeout ?? '60s'} and was killed. ` +
+              `A start command must start the service in the background and return; check the service by hand before retrying.${r.output ? `\nOutput:\n${r.output}` : ''}`,
+            FailureType.serviceTimedOut, { commands },
+          );
+        }
+        if (r.exitCode !== 0) {
+          throw ApplicationFailure.nonRetryable(
+            `${action} of service "${service}" (target "${target}"): ${planned.shown} exited with ${r.exitCode}.${r.output ? `\nOutput:\n${r.output}` : ''}`,
+            FailureType.serviceCommand, { commands },
+          );
+        }
+      }
+
+      const deadlineMs = parseDuration(health.timeout ?? '60s');
+      const logs = health.logLine ? new RegExp(health.logLine) : undefined;
+      const logSource = health.logFile ? undefined : logCommand(spec, sinceS, tool);
+      let checks: HealthCheck[] = [];
+      for (;;) {
+        checks = [];
+        const st = await status(target, service, spec);
+        if (action === 'stop') {
+          if (st.running !== null) checks.push({ check: 'stopped', ok: !st.running, detail: st.detail });
+        } else {
+          if (st.running !== null) checks.push({ check: 'running', ok: st.running, detail: st.detail });
+          if (logs) {
+            const text = health.logFile ? await logSince(health.logFile, logOffset) : logSource ? (await run(target, service, spec, logSource)).output : '';
+            const line = text.split('\n').find((l) => logs.test(l));
+            checks.push({ check: 'logLine', ok: line !== undefined, detail: line !== undefined ? line.trim() : `no line matching /${health.logLine}/ since the ${action} in ${health.logFile ?? logSource?.shown ?? 'its logs'}` });
+          }
+          if (health.http) {
+            const got = await fetch(health.http, { signal: AbortSignal.timeout(5_000) }).then((res) => res.status, (err: unknown) => `error: ${(err as Error).message}`);
+            checks.push({ check: 'http', ok: typeof got === 'number' && got >= 200 && got < 300, detail: `GET ${health.http} → ${got}` });
+          }
+        }
+        const waitedMs = Date.now() - t0;
+        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, verified: checks.length > 0, checks, waitedMs };
+        if (waitedMs > deadlineMs) {
+          const failing = checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`).join('; ');
+          throw ApplicationFailure.nonRetryable(
+            `Service "${service}" (target "${target}") is not ${action === 'stop' ? 'down' : 'healthy'} ${Math.round(waitedMs / 1000)}s after ${action}: ${failing}. ` +
+              `Check it by hand (${driver} driver); raise health.timeout in ${targets.file} if it is only slow.`,
+            FailureType.serviceUnhealthy, { commands, checks },
+          );
+        }
+        try {
+          Context.current().heartbeat({ action, service, waitingFor: checks.filter((c) => !c.ok).map((c) => c.check) });
+        } catch { /* outside an activity */ }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    },
+  };
+}
