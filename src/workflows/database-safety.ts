@@ -1,5 +1,5 @@
 import { uuid4 } from '@temporalio/workflow';
-import type { AlembicMigration, BackupManifest, DatabaseSettings, FreezeResult, LostRows, ManagedDatabase, SchemaDiff, SwapResult, TargetInfo } from '../activities/index.js';
+import type { AlembicMigration, BackupManifest, ServiceEvidence, DatabaseSettings, FreezeResult, LostRows, ManagedDatabase, SchemaDiff, SwapResult, TargetInfo } from '../activities/index.js';
 import { ApplicationFailure } from '@temporalio/workflow';
 import { activitiesFor, hostActivitiesFor, longActivitiesFor } from './activity-options.js';
 import type { Runbook } from './runbook.js';
@@ -60,14 +60,15 @@ export async function databasePreflight(runbookName: string, input: RunbookInput
   const act = activitiesFor(input);
   const host = hostActivitiesFor(input, target);
   if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for ${runbookName}.`, 'TargetConfigError');
-  if (opts.freezes && target.freezeWrites === 'services') throw ApplicationFailure.nonRetryable(`Target "${input.target}" freezes writes by stopping services, which needs the service adapter (not built yet); use freezeWrites: read-only.`, 'TargetConfigError');
   const admin = await act.pgAdminCheck(input.target);
   if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what ${runbookName} needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
   await host.alembicUrlProof(input.target);
+  // A freeze that stops services must be able to: each answers its status on this host first.
+  const writers = opts.freezes && target.freezeWrites === 'services' ? await Promise.all(target.writerServices.map((s) => host.serviceStatus(input.target, s))) : [];
   const space = await act.pgBackupSpace(input.target);
   const code = await host.alembicHeads(input.target);
   const applied = (await act.pgAppliedRevision(input.target)).revisions;
-  return { database: target.postgres.database, admin, space, code, applied };
+  return { database: target.postgres.database, admin, space, code, applied, writers };
 }
 
 const stamp = () => new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -105,6 +106,12 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     return { cleanup, notDroppable };
   }
 
+  async function eachWriter(action: 'start' | 'stop', services: string[]): Promise<ServiceEvidence[]> {
+    const out: ServiceEvidence[] = [];
+    for (const s of services) out.push(await host.serviceAction(input.target, s, action));
+    return out;
+  }
+
   async function restoreToScratch(file: string): Promise<string> {
     const scratch = name('scratch');
     await act.pgCreateEmpty(input.target, { name: scratch, kind: 'scratch', purpose: `restore of ${file}` });
@@ -119,19 +126,34 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
   return {
     live,
 
+    /** What the freeze does, for its gate's prompt. */
+    freezeWhat: `${target.freezeWrites === 'services' ? `First the writer services ${target.writerServices.join(', ')} are stopped (each finishes what it holds) and proved down; then n` : 'N'}ew transactions become read-only and the app's open sessions are ended; while the snapshot is taken (seconds) no one can connect at all.`,
+
     async recordSettings(): Promise<DatabaseSettings> {
       return rb.step('record-settings', () => act.pgDatabaseSettings(input.target), { inputs: { database: live } });
     },
 
-    /** The read-only freeze, proved by a write as the app's role failing; undone if the run is aborted. */
-    async freeze(): Promise<FreezeResult> {
-      const frozen = await rb.step('freeze', () => act.pgFreezeReadOnly(input.target), { inputs: { method: 'read-only', database: live } });
+    /**
+     * The freeze, proved by a write as the app's role failing; with freezeWrites: services, the
+     * writer services are stopped (and proved down) first. Undone in reverse if the run is aborted.
+     */
+    async freeze(): Promise<FreezeResult & { stoppedServices?: ServiceEvidence[] }> {
+      let stoppedServices: ServiceEvidence[] | undefined;
+      if (target.freezeWrites === 'services') {
+        stoppedServices = await rb.step('stop-writers', () => eachWriter('stop', target.writerServices), { inputs: { services: target.writerServices } });
+        rb.compensate('start-writers', () => eachWriter('start', [...target.writerServices].reverse()));
+      }
+      const frozen = await rb.step('freeze', () => act.pgFreezeReadOnly(input.target), { inputs: { method: target.freezeWrites ?? 'read-only', database: live } });
       rb.compensate('unfreeze', () => act.pgUnfreeze(input.target));
-      return frozen;
+      return stoppedServices ? { ...frozen, stoppedServices } : frozen;
     },
 
-    async unfreeze(): Promise<{ writable: boolean; role: string }> {
-      return rb.step('unfreeze', () => act.pgUnfreeze(input.target), { inputs: { database: live } });
+    /** Lifts the read-only freeze (proved by a write), then starts the writer services it stopped. */
+    async unfreeze(): Promise<{ writable: boolean; role: string; startedServices?: ServiceEvidence[] }> {
+      const lifted = await rb.step('unfreeze', () => act.pgUnfreeze(input.target), { inputs: { database: live } });
+      if (target.freezeWrites !== 'services') return lifted;
+      const startedServices = await rb.step('start-writers', () => eachWriter('start', [...target.writerServices].reverse()), { inputs: { services: target.writerServices } });
+      return { ...lifted, startedServices };
     },
 
     /**

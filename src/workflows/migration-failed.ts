@@ -96,8 +96,8 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     }
 
     await rb.gate('freeze-writes', {
-      prompt: `Freeze writes to ${db.live} (target ${input.target}) to repair the failed migration? New transactions become read-only and the app's open sessions are ended; while the snapshot is taken (seconds) no one can connect at all. ${leftoverLine}`,
-      evidence: { database: db.live, foundRevision: pre.applied, toRevision: pre.toRevision, toRevisionFrom: pre.toRevisionFrom, leftovers, heads: pre.heads, restoreSource: pre.restoreSource ?? null },
+      prompt: `Freeze writes to ${db.live} (target ${input.target}) to repair the failed migration? ${db.freezeWhat} ${leftoverLine}`,
+      evidence: { method: target.freezeWrites ?? 'read-only', writerServices: target.writerServices, database: db.live, foundRevision: pre.applied, toRevision: pre.toRevision, toRevisionFrom: pre.toRevisionFrom, leftovers, heads: pre.heads, restoreSource: pre.restoreSource ?? null },
     });
     const settings = await db.recordSettings(); // before the freeze: the database as its users know it
     const freeze = await db.freeze();

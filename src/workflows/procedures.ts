@@ -22,6 +22,8 @@ const resolveTarget: ProcedureItem = { id: 'resolve-target', kind: 'step', title
 const dryRunCopy: ProcedureItem = { id: 'dry-run-copy', kind: 'step', title: 'Dry run only: dump the live database (nobody is cut off)', onlyWith: 'dryRun' };
 const dryRunRestore: ProcedureItem = { id: 'dry-run-restore', kind: 'step', title: 'Dry run only: restore that dump into a scratch database, checked against its manifest', onlyWith: 'dryRun' };
 const recordSettings: ProcedureItem = { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings' };
+const stopWriters: ProcedureItem = { id: 'stop-writers', kind: 'step', title: 'Targets with freezeWrites: services: stop the writer services through the service adapter, each proved down', changes: true, hostLocal: true };
+const startWriters: ProcedureItem = { id: 'start-writers', kind: 'step', title: 'Targets with freezeWrites: services: start the writer services again, each proved healthy (status, log line, HTTP check)', changes: true, hostLocal: true };
 const freeze: ProcedureItem = { id: 'freeze', kind: 'step', title: 'Freeze writes: ALTER DATABASE … SET default_transaction_read_only = on, end the app\'s sessions, prove a write as the app\'s role fails', changes: true };
 const dump: ProcedureItem = { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest (sha256 per file, row counts), verified with pg_restore --list' };
 const smoke: ProcedureItem = { id: 'smoke', kind: 'step', title: 'Smoke checks of the target (SQL and HTTP)' };
@@ -47,6 +49,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     dryRunRestore,
     recordSettings,
     { id: 'freeze-writes', kind: 'gate', title: 'Approve freezing writes (the app is cut off for the seconds of the snapshot)' },
+    stopWriters,
     freeze,
     { id: 'snapshot', kind: 'step', title: 'Undo point: snapshot of the frozen database (CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY)' },
     dump,
@@ -63,6 +66,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'apply-reapply', kind: 'step', title: 'alembic upgrade head', changes: true, hostLocal: true, onlyWith: 'reapply' },
     smoke,
     unfreeze,
+    startWriters,
     { id: 'root-cause', kind: 'step', title: 'Wait for the root-cause note (update or signal rootCause: {"by", "note"}) until the deadline; it goes into the timeline' },
     cleanup,
   ],
@@ -74,6 +78,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     dryRunRestore,
     { id: 'record-settings', kind: 'step', title: 'Record the database\'s owner, grants, settings and connection settings (a swapped-in copy gets them back)' },
     { id: 'freeze-writes', kind: 'gate', title: 'Approve freezing writes (targets with freezeWrites)' },
+    stopWriters,
     freeze,
     { id: 'snapshot', kind: 'step', title: 'Pre-release snapshot: CREATE DATABASE … TEMPLATE live STRATEGY FILE_COPY (connections blocked for those seconds), labelled with the revision' },
     dump,
@@ -85,6 +90,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'rollback', kind: 'gate', title: 'On failure: approve swapping the pre-release snapshot back in, or reject to hand over to migration-failed' },
     { id: 'swap-back', kind: 'step', title: 'Swap the snapshot in (two renames in one transaction), re-apply owner/grants/settings, prove as the app\'s role; keep the failed database under a dated name', changes: true },
     unfreeze,
+    startWriters,
     cleanup,
   ],
   'schema-drift': [

@@ -63,8 +63,8 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
     let freeze: FreezeResult | undefined;
     if (target.freezeWrites) {
       await rb.gate('freeze-writes', {
-        prompt: `Freeze writes to ${db.live} (target ${input.target}) for the release to ${toRevision}? New transactions become read-only and the app's open sessions are ended; while the snapshot is taken (seconds) no one can connect at all.`,
-        evidence: { database: db.live, fromRevision: pre.fromRevision, toRevision, method: target.freezeWrites },
+        prompt: `Freeze writes to ${db.live} (target ${input.target}) for the release to ${toRevision}? ${db.freezeWhat}`,
+        evidence: { database: db.live, fromRevision: pre.fromRevision, toRevision, method: target.freezeWrites, writerServices: target.writerServices },
       });
       freeze = await db.freeze();
     }
