@@ -1,8 +1,10 @@
 /**
  * Records real histories of every runbook into test/histories/ for the replay test (CI replays
  * them against today's code). Run after adding a runbook or a new path through one:
- *   npx tsx scripts/record-histories.ts
- * Starts its own dev server and worker; needs the machine's PostgreSQL (database "test").
+ *   npx tsx scripts/record-histories.ts [--only <name prefix>]
+ * Starts its own dev server and worker; needs the machine's PostgreSQL (database "test") and
+ * Redis. With --only, every scenario runs but only the matching histories are written: recorded
+ * histories of older code stay as they are (they must keep replaying).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,9 +21,11 @@ import { publicKeyOf } from '../src/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker } from '../src/worker.js';
+import { celeryWorkerService, killWorker, publishItems, workerFiles } from '../test/support/imports.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.resolve(import.meta.dirname, '../test/histories');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] ?? '' : '';
 const dir = path.join(os.tmpdir(), `record-${Date.now()}`);
 mkdirSync(dir, { recursive: true });
 const targetsFile = path.join(dir, 'targets.yaml');
@@ -31,19 +35,32 @@ const psqlAdmin = (sql: string) => execa('psql', ['-h', '127.0.0.1', '-U', 'post
 const relDb = `rec_release_${Date.now().toString(36)}`;
 const failDb = `rec_failed_${Date.now().toString(36)}`;
 const driftDb = `rec_drift_${Date.now().toString(36)}`;
-for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head']] as const) {
+const importsDb = `rec_imports_${Date.now().toString(36)}`;
+for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head'], [importsDb, '0004_imports_payments']] as const) {
   await psqlAdmin(`create database ${name}`);
   await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', rev], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${name}` } });
 }
 // migration-failed's story: an invoice 0005's CHECK refuses, then the deploy's upgrade fails half-way.
 await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', failDb, '-qc', "insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')"]);
 await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', 'head'], { cwd: app, reject: false, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${failDb}` } });
+// stuck-imports' story: items queued and published, the broker lost the messages, the worker is down.
+const broker = 'redis://127.0.0.1:6379/15';
+const files = workerFiles(dir);
+await execa('redis-cli', ['-n', '15', 'flushdb']);
+await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', importsDb, '-qc', "update import_items set status = 'queued' where id <= 3"]);
+await publishItems(broker, [1, 2, 3]);
+await execa('redis-cli', ['-n', '15', 'del', 'imports']);
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
   'rec-drill': {},
   'rec-open': { policy: { unsignedDecisions: 'allow' } },
   'rec-release': { postgres: { host: '127.0.0.1', port: 5432, database: relDb, user: 'postgres' }, alembic: { dir: app }, freezeWrites: 'read-only', backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
   'rec-drift': { postgres: { host: '127.0.0.1', port: 5432, database: driftDb, user: 'postgres' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
+  'rec-imports': {
+    postgres: { host: '127.0.0.1', port: 5432, database: importsDb, user: 'postgres' }, redis: { url: broker },
+    services: { worker: celeryWorkerService(files, importsDb, broker) }, policy: { unsignedDecisions: 'allow' },
+    imports: { stuckAfter: '0s', logs: { file: files.logFile }, service: 'worker', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: app } },
+  },
   'rec-failed': { postgres: { host: '127.0.0.1', port: 5432, database: failDb, user: 'postgres' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
 } }));
 const key = randomBytes(32).toString('hex');
@@ -61,6 +78,7 @@ const gateOpen = async (id: string) => {
 };
 const save = async (name: string, id: string) => {
   await client.temporal.workflow.getHandle(id).result().catch(() => undefined);
+  if (!name.startsWith(only)) return;
   const history = await client.temporal.workflow.getHandle(id).fetchHistory();
   writeFileSync(path.join(out, `${name}.json`), `${historyToJSON(history)}\n`);
   console.log(`recorded ${name} (${history.events?.length} events)`);
@@ -115,7 +133,16 @@ await save('schema-drift-applied', drift.id);
 const janitor = await unsigned.start('janitor', { target: 'rec-release', initiator: 'alice', dryRun: true });
 await save('janitor-dry-run', janitor.id);
 
-for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
+const imports = await unsigned.start('stuck-imports', { target: 'rec-imports', initiator: 'alice', input: { verifyDeadline: '60s' } });
+await gateOpen(imports.id);
+await unsigned.decide(imports.id, 'remediate', { decision: 'approve' }, bob);
+while (!(await client.status(imports.id)).pendingGates.some((g) => g.gate === 'restart-worker')) await new Promise((r) => setTimeout(r, 100));
+await unsigned.decide(imports.id, 'restart-worker', { decision: 'approve' }, bob);
+await save('stuck-imports-remedied', imports.id);
+await killWorker(files);
+await execa('redis-cli', ['-n', '15', 'flushdb']);
+
+for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 
 worker.shutdown();
 await running;

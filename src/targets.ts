@@ -67,6 +67,8 @@ const imports = z.strictObject({
   celery: z.strictObject({
     app: z.string(), task: z.string(), queue: z.string().default('imports'),
     cwd: z.string().optional(), python: z.string().default('/usr/bin/python3'),
+    /** The variable the app's Celery config reads the broker URL from (the target's redis.url is put there). */
+    brokerEnv: envName.default('BROKER_URL'),
   }).optional(),
   service: z.string().optional(),
 });
@@ -136,6 +138,8 @@ export interface TargetInfo {
   freezeWrites?: 'read-only' | 'services';
   /** The services a `services` freeze stops, in this order (started again in reverse). */
   writerServices: string[];
+  /** What stuck-imports needs to know, without secrets. */
+  imports?: { service?: string; stuckAfter: string; queue?: string; canPublish: boolean };
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -193,6 +197,11 @@ export class TargetRegistry {
         throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field freezeWrites: "services" needs at least one service under services (or use read-only)`);
       }
       if (spec.alembic) spec.alembic.dir = path.resolve(dir, spec.alembic.dir);
+      if (spec.imports?.celery?.cwd) spec.imports.celery.cwd = path.resolve(dir, spec.imports.celery.cwd);
+      if (spec.imports?.logs?.file) spec.imports.logs.file = path.resolve(dir, spec.imports.logs.file);
+      if (spec.imports?.service && !declared.includes(spec.imports.service)) {
+        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.service: "${spec.imports.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+      }
       for (const svc of Object.values(spec.services ?? {})) {
         if ('compose' in svc) svc.compose.file = path.resolve(dir, svc.compose.file);
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
@@ -227,6 +236,7 @@ export class TargetRegistry {
       services: Object.keys(spec.services ?? {}),
       freezeWrites: spec.freezeWrites,
       writerServices: spec.freezeWrites === 'services' ? spec.writerServices ?? Object.keys(spec.services ?? {}) : [],
+      imports: spec.imports && { service: spec.imports.service, stuckAfter: spec.imports.stuckAfter, queue: spec.imports.celery?.queue, canPublish: spec.imports.celery !== undefined },
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };

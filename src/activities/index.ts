@@ -6,6 +6,7 @@ import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
 import { createPreflightActivities } from './preflight.js';
+import { createImportsActivities } from './imports.js';
 import { createServiceActivities } from './services.js';
 import { createSmokeActivities } from './smoke.js';
 import { createGateActivities } from './gates.js';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
     ...createServiceActivities(deps.targets),
+    ...createImportsActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -51,5 +53,6 @@ export type * from './databases.js';
 export type * from './pgtools.js';
 export type { SmokeResult } from './smoke.js';
 export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
+export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, ReenqueueResult } from './imports.js';
 export type { GatePolicyDefaults } from './gates.js';
 export type { NotifyEvent } from './notify.js';

@@ -5,4 +5,5 @@ export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
 export { releaseMigration } from './release-migration.js';
 export { schemaDrift } from './schema-drift.js';
+export { stuckImports } from './stuck-imports.js';
 export { targetLock } from './target-lock.js';

@@ -1,12 +1,16 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
-import { fixtureApp, PG } from './harness.js';
+
+const fixtureApp = path.resolve(import.meta.dirname, '../fixtures/gestiq-lite');
+const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' } as const;
 
 /**
  * The fixture's imports pipeline for tests: a Redis DB number of its own (1–15, claimed in DB 0
  * so parallel test files never share one), and the Celery worker as a service of the command
- * driver — started in the background with its pid in a file, its log in a file.
+ * driver — started in the background with its pid in a file, its log in a file. No vitest
+ * imports: scripts/record-histories.ts uses it too.
  */
 
 const REDIS = 'redis://127.0.0.1:6379';
@@ -43,22 +47,27 @@ export interface WorkerFiles {
   dir: string;
   pidFile: string;
   logFile: string;
+  envFile: string;
 }
 
-/** The `command` driver's spec for the fixture's Celery imports worker on `database` and `brokerUrl`. */
-export function celeryWorkerService(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string; itemDelay?: number } = {}) {
-  const env = [
+/** The worker's environment, in the file its start command sources (a person "fixes" it by rewriting it). */
+export function writeWorkerEnv(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string } = {}): void {
+  writeFileSync(files.envFile, [
     `DATABASE_URL=${q(`postgresql://${PG.user}@${PG.host}:${PG.port}/${database}`)}`,
     `BROKER_URL=${q(brokerUrl)}`,
     `IMPORTS_ENABLED=${opts.enabled === false ? '0' : '1'}`,
     `IMPORTS_QUEUE=${q(opts.queue ?? 'imports')}`,
-    `IMPORTS_ITEM_DELAY=${opts.itemDelay ?? 0}`,
-  ].join(' ');
-  const worker = `/usr/bin/python3 -m celery -A gestiq_imports worker -Q ${q(opts.queue ?? 'imports')} --pool solo --without-mingle --without-gossip --without-heartbeat`;
+  ].join('\n') + '\n');
+}
+
+/** The `command` driver's spec for the fixture's Celery imports worker on `database` and `brokerUrl` (writes its env file). */
+export function celeryWorkerService(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string } = {}) {
+  writeWorkerEnv(files, database, brokerUrl, opts);
+  const worker = `/usr/bin/python3 -m celery -A gestiq_imports worker -Q "$IMPORTS_QUEUE" --pool solo --without-mingle --without-gossip --without-heartbeat`;
   const pid = q(files.pidFile);
   return {
     command: {
-      start: `cd ${q(fixtureApp)} && ${env} nohup ${worker} >> ${q(files.logFile)} 2>&1 & echo $! > ${pid}`,
+      start: `cd ${q(fixtureApp)} && set -a && . ${q(files.envFile)} && set +a && nohup ${worker} >> ${q(files.logFile)} 2>&1 & echo $! > ${pid}`,
       // SIGTERM is Celery's warm shutdown: the task in hand finishes first.
       stop: `[ -f ${pid} ] || exit 0; p=$(cat ${pid}); kill $p 2>/dev/null || exit 0; while kill -0 $p 2>/dev/null; do sleep 0.1; done`,
       status: `[ -f ${pid} ] && kill -0 $(cat ${pid})`,
@@ -68,7 +77,7 @@ export function celeryWorkerService(files: WorkerFiles, database: string, broker
 }
 
 export function workerFiles(dir: string): WorkerFiles {
-  return { dir, pidFile: path.join(dir, 'worker.pid'), logFile: path.join(dir, 'worker.log') };
+  return { dir, pidFile: path.join(dir, 'worker.pid'), logFile: path.join(dir, 'worker.log'), envFile: path.join(dir, 'worker.env') };
 }
 
 /** Publishes process_item for each id through the app's own Celery app (as the app itself would). */

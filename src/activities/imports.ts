@@ -1,0 +1,321 @@
+import { open, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { execa } from 'execa';
+import { Redis } from 'ioredis';
+import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
+import { parseDuration } from '../util/duration.js';
+import { redact, trimOutput } from '../util/redact.js';
+import { FailureType } from './errors.js';
+import { withPg } from './postgres.js';
+import { createServiceActivities, type ServiceStatus } from './services.js';
+
+/**
+ * stuck-imports' eyes and hands: the import tables in PostgreSQL, the broker and `imports:*` keys
+ * in Redis, the worker's start-up log lines and liveness, and the three remedies (stale Redis
+ * locks, sessions holding row locks, re-enqueue through the app's own Celery app with a ledger).
+ */
+
+export interface ImportsDbEvidence {
+  batches: Record<string, number>;
+  items: Record<string, number>;
+  /** Items in a waiting status not updated for longer than stuckAfter. */
+  stuck: { count: number; oldest: string | null; sample: number[]; olderThan: string; cutoff: string };
+  /** Sessions idle in a transaction that holds locks on the import tables. */
+  rowLocks: Array<{ pid: number; user: string | null; state: string | null; idleSeconds: number; tables: string[]; query: string | null; blocking: number }>;
+}
+
+export interface ImportsRedisEvidence {
+  broker: string;
+  pingMs: number;
+  queue: string;
+  queueDepth: number;
+  /** Messages delivered to a worker and not yet acknowledged (kombu's `unacked` hash, all queues of this DB). */
+  inFlight: number;
+  /** Celery declared this queue in this Redis DB (`_kombu.binding.<queue>`): the broker is the app's. */
+  queueKnown: boolean;
+  keys: Array<{ key: string; type: string; ttl: number }>;
+  keysTruncated: boolean;
+  /** Lock keys with no TTL: nothing will ever release them. */
+  staleLocks: string[];
+}
+
+export interface ImportsWorkerEvidence {
+  service: ServiceStatus | null;
+  flag: { variable: string; value: string | null; line: string | null };
+  startupLines: string[];
+  logSource: string | null;
+  ping: { replied: string[]; error?: string };
+}
+
+export interface ReenqueueResult {
+  generation: string;
+  published: number;
+  alreadyPublished: number;
+  batches: number;
+  ledger: string;
+}
+
+const CELERY_TOOL = fileURLToPath(new URL('./python/celery_tool.py', import.meta.url));
+const LEDGER = 'durable_runbooks.import_reenqueue';
+
+/** Quotes a (possibly schema-qualified) identifier from the targets file. */
+export function qi(name: string): string {
+  return name.split('.').map((p) => `"${p.replace(/"/g, '""')}"`).join('.');
+}
+
+/** The value of `flag` in the newest start-up line that names it. */
+export function flagFromLines(lines: string[], flag: string): { value: string | null; line: string | null } {
+  const re = new RegExp(`\\b${flag}=(\\S*?)[,:;\\s]`, '');
+  for (const line of [...lines].reverse()) {
+    const m = re.exec(`${line} `);
+    if (m) return { value: m[1] ?? '', line: line.trim() };
+  }
+  return { value: null, line: null };
+}
+
+type ImportsSpec = NonNullable<TargetSpec['imports']>;
+
+export function createImportsActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
+  const services = createServiceActivities(targets, env);
+
+  function spec(target: string): ImportsSpec {
+    try {
+      const s = targets.spec(target).imports;
+      if (!s) throw ApplicationFailure.nonRetryable(`Target "${target}" has no imports section in ${targets.file}; stuck-imports needs it (tables, statuses, Celery app, worker service).`, FailureType.targetConfig);
+      return s;
+    } catch (err) {
+      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
+      throw err;
+    }
+  }
+
+  function brokerUrl(target: string): { url: string; shown: string; password?: string } {
+    try {
+      const url = targets.redisUrl(target);
+      const shown = targets.spec(target).redis!.url.replace(/\/\/[^@]*@/, '//');
+      return { url, shown, password: url === targets.spec(target).redis!.url ? undefined : new URL(url).password };
+    } catch (err) {
+      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
+      throw err;
+    }
+  }
+
+  async function withRedis<T>(target: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+    const b = brokerUrl(target);
+    const r = new Redis(b.url, { lazyConnect: true, connectTimeout: 3_000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+    r.on('error', () => undefined);
+    try {
+      await r.connect();
+    } catch (err) {
+      throw ApplicationFailure.retryable(`Cannot reach Redis at ${b.shown} (target "${target}"): ${redact((err as Error).message, [b.password])}. Check that Redis runs and redis.url in ${targets.file}.`, 'RedisUnreachable');
+    }
+    try {
+      return await fn(r);
+    } finally {
+      r.disconnect();
+    }
+  }
+
+  /** Checks the import tables exist, naming the one that does not. */
+  async function tablesExist(c: import('pg').Client, s: ImportsSpec, target: string): Promise<void> {
+    for (const t of [s.batches, s.items]) {
+      const { rows } = await c.query<{ ok: boolean }>('select to_regclass($1) is not null as ok', [qi(t)]);
+      if (!rows[0]?.ok) {
+        throw ApplicationFailure.nonRetryable(`Table ${t} does not exist in the database of target "${target}". Check imports.batches/imports.items in ${targets.file}, or whether the app's migrations ran.`, 'ImportsTablesMissing');
+      }
+    }
+  }
+
+  async function celeryTool(target: string, args: string[], stdin?: string): Promise<Record<string, unknown>> {
+    const s = spec(target);
+    if (!s.celery) throw ApplicationFailure.nonRetryable(`Target "${target}" has no imports.celery section in ${targets.file}: without the app's Celery app nothing can be published or pinged.`, FailureType.targetConfig);
+    const b = brokerUrl(target);
+    const r = await execa(s.celery.python, [CELERY_TOOL, s.celery.app, ...args], {
+      cwd: s.celery.cwd, env: { [s.celery.brokerEnv]: b.url }, extendEnv: true, reject: false, timeout: 10 * 60_000, input: stdin,
+    });
+    const line = r.stdout.split('\n').find((l) => l.startsWith('CELERY_JSON '));
+    if (r.exitCode !== 0 || !line) {
+      throw ApplicationFailure.nonRetryable(
+        `The app's Celery (${s.celery.app}, in ${s.celery.cwd ?? 'the worker\'s directory'}) failed: ${trimOutput(redact(`${r.stderr}\n${r.stdout}`, [b.password]), 8, 1200)}`,
+        'CeleryFailed',
+      );
+    }
+    return JSON.parse(line.slice('CELERY_JSON '.length)) as Record<string, unknown>;
+  }
+
+  async function startupLines(s: ImportsSpec): Promise<{ lines: string[]; source: string | null }> {
+    const logger = s.logs?.startupLogger ?? 'app.startup';
+    if (s.logs?.file) {
+      const size = (await stat(s.logs.file).catch(() => null))?.size;
+      if (size === undefined) return { lines: [], source: `${s.logs.file} (missing)` };
+      const fh = await open(s.logs.file, 'r');
+      try {
+        const length = Math.min(size, 512 * 1024);
+        const buf = Buffer.alloc(length);
+        await fh.read(buf, 0, length, size - length);
+        return { lines: buf.toString('utf8').split('\n').filter((l) => l.includes(logger)).slice(-10), source: s.logs.file };
+      } finally {
+        await fh.close();
+      }
+    }
+    if (s.logs?.journal) {
+      const r = await execa('journalctl', ['-u', s.logs.journal, '-n', '5000', '-o', 'cat', '--no-pager'], { reject: false, timeout: 30_000 });
+      if (r.exitCode !== 0) return { lines: [], source: `journal of ${s.logs.journal} (journalctl failed: ${trimOutput(r.stderr || String(r.exitCode), 2, 300)})` };
+      return { lines: r.stdout.split('\n').filter((l) => l.includes(logger)).slice(-10), source: `journal of ${s.logs.journal}` };
+    }
+    return { lines: [], source: null };
+  }
+
+  return {
+    /** Counts by status, stuck items, and sessions idle in a transaction holding locks on the tables. */
+    async importsDbEvidence(target: string, req: { stuckAfter?: string; updatedBefore?: string } = {}): Promise<ImportsDbEvidence> {
+      const s = spec(target);
+      const olderThan = req.updatedBefore ? `an update before ${req.updatedBefore}` : req.stuckAfter ?? s.stuckAfter;
+      return withPg(targets, target, async (c) => {
+        await tablesExist(c, s, target);
+        // The cutoff is the server's clock, so the app's timestamps and ours compare.
+        const cutoff = req.updatedBefore ?? (await c.query<{ t: string }>(`select (now() - make_interval(secs => $1))::text as t`, [parseDuration(req.stuckAfter ?? s.stuckAfter) / 1000])).rows[0]!.t;
+        const counts = async (t: string) => Object.fromEntries((await c.query<{ status: string; n: string }>(`select ${qi(s.status)}::text as status, count(*) as n from ${qi(t)} group by 1 order by 1`)).rows.map((r) => [r.status, Number(r.n)]));
+        const stuck = (await c.query<{ n: string; oldest: string | null; sample: number[] | null }>(
+          `select count(*) as n, min(${qi(s.updatedAt)})::text as oldest, (array_agg(id order by id))[1:10] as sample
+             from ${qi(s.items)} where ${qi(s.status)} = any($1) and ${qi(s.updatedAt)} <= $2::timestamptz`, [s.waiting, cutoff])).rows[0]!;
+        const rowLocks = (await c.query<ImportsDbEvidence['rowLocks'][number]>(
+          `select a.pid, a.usename as "user", a.state, floor(extract(epoch from now() - a.state_change))::int as "idleSeconds",
+                  array_agg(distinct l.relation::regclass::text) as tables, left(a.query, 200) as query,
+                  (select count(*) from pg_stat_activity w where a.pid = any(pg_blocking_pids(w.pid)))::int as blocking
+             from pg_locks l join pg_stat_activity a on a.pid = l.pid
+            where l.relation in (to_regclass($1), to_regclass($2)) and a.pid <> pg_backend_pid()
+              and a.state in ('idle in transaction', 'idle in transaction (aborted)')
+            group by a.pid, a.usename, a.state, a.state_change, a.query order by a.state_change`, [qi(s.batches), qi(s.items)])).rows;
+        return {
+          batches: await counts(s.batches), items: await counts(s.items),
+          stuck: { count: Number(stuck.n), oldest: stuck.oldest, sample: stuck.sample ?? [], olderThan, cutoff },
+          rowLocks,
+        };
+      });
+    },
+
+    /** PING, queue depth, whether the queue is the app's, `imports:*` keys (SCAN, never KEYS) with their TTLs. */
+    async importsRedisEvidence(target: string): Promise<ImportsRedisEvidence> {
+      const s = spec(target);
+      const queue = s.celery?.queue ?? 'imports';
+      return withRedis(target, async (r) => {
+        const t0 = performance.now();
+        await r.ping();
+        const pingMs = Math.round(performance.now() - t0);
+        const queueDepth = await r.llen(queue);
+        const queueKnown = (await r.exists(`_kombu.binding.${queue}`)) === 1;
+        const inFlight = await r.hlen('unacked');
+        const keys: ImportsRedisEvidence['keys'] = [];
+        let cursor = '0';
+        let truncated = false;
+        do {
+          const [next, batch] = await r.scan(cursor, 'MATCH', s.keys, 'COUNT', 500);
+          cursor = next;
+          for (const key of batch) {
+            if (keys.length >= 1000) { truncated = true; break; }
+            keys.push({ key, type: await r.type(key), ttl: await r.ttl(key) });
+          }
+        } while (cursor !== '0' && !truncated);
+        keys.sort((a, b) => a.key.localeCompare(b.key));
+        return { broker: brokerUrl(target).shown, pingMs, queue, queueDepth, inFlight, queueKnown, keys, keysTruncated: truncated, staleLocks: keys.filter((k) => /lock/i.test(k.key) && k.ttl === -1).map((k) => k.key) };
+      });
+    },
+
+    /** The worker's side (host-local): start-up lines and the flag they report, the service's status, Celery ping. */
+    async importsWorkerEvidence(target: string): Promise<ImportsWorkerEvidence> {
+      const s = spec(target);
+      const logs = await startupLines(s);
+      const flag = flagFromLines(logs.lines, s.flagEnv);
+      const service = s.service ? await services.serviceStatus(target, s.service) : null;
+      let ping: ImportsWorkerEvidence['ping'];
+      try {
+        ping = { replied: (await celeryTool(target, ['ping', '3'])).replied as string[] };
+      } catch (err) {
+        ping = { replied: [], error: (err as Error).message };
+      }
+      return { service, flag: { variable: s.flagEnv, ...flag }, startupLines: logs.lines, logSource: logs.source, ping };
+    },
+
+    /** Deletes lock keys that still have no TTL (checked again atomically, so a live lock taken meanwhile stays). */
+    async importsClearStaleLocks(target: string, keys: string[]): Promise<{ deleted: string[]; kept: string[] }> {
+      return withRedis(target, async (r) => {
+        const deleted: string[] = [];
+        const kept: string[] = [];
+        for (const key of keys) {
+          const n = await r.eval(`if redis.call('ttl', KEYS[1]) == -1 then return redis.call('del', KEYS[1]) else return 0 end`, 1, key) as number;
+          (n === 1 ? deleted : kept).push(key);
+        }
+        return { deleted, kept };
+      });
+    },
+
+    /** Ends sessions still idle in a transaction holding locks on the import tables (checked again first). */
+    async importsEndBlockingSessions(target: string, pids: number[]): Promise<{ ended: number[]; gone: number[] }> {
+      const s = spec(target);
+      return withPg(targets, target, async (c) => {
+        const ended: number[] = [];
+        const gone: number[] = [];
+        for (const pid of pids) {
+          const { rows } = await c.query<{ ok: boolean }>(
+            `select pg_terminate_backend(a.pid) as ok from pg_stat_activity a
+              where a.pid = $1 and a.state in ('idle in transaction', 'idle in transaction (aborted)')
+                and exists (select 1 from pg_locks l where l.pid = a.pid and l.relation in (to_regclass($2), to_regclass($3)))`, [pid, qi(s.batches), qi(s.items)]);
+          (rows[0]?.ok ? ended : gone).push(pid);
+        }
+        return { ended, gone };
+      });
+    },
+
+    /**
+     * Re-enqueues the items still waiting that were last updated before the diagnosis' cutoff,
+     * through the app's own Celery app, each once per generation: a
+     * ledger row (with the deterministic task id) is committed before its publish and marked after
+     * it. A retry first re-publishes the ledger rows not marked (a duplicate message is harmless:
+     * the same task id, and the app's task changes status only from a waiting one), then takes new
+     * items with no ledger row. Done items are never selected. Heartbeats report progress.
+     */
+    async importsReenqueue(target: string, req: { generation: string; updatedBefore: string; batchSize?: number }): Promise<ReenqueueResult> {
+      const s = spec(target);
+      if (!s.celery) throw ApplicationFailure.nonRetryable(`Target "${target}" has no imports.celery section in ${targets.file}: nothing can be published.`, FailureType.targetConfig);
+      const size = req.batchSize ?? 1000;
+      let published = 0;
+      let alreadyPublished = 0;
+      let batches = 0;
+      let ctx: Context | undefined;
+      try {
+        ctx = Context.current();
+      } catch { /* outside an activity */ }
+      await withPg(targets, target, async (c) => {
+        await tablesExist(c, s, target);
+        await c.query(`create schema if not exists durable_runbooks`);
+        await c.query(`create table if not exists ${LEDGER} (generation text not null, item_id bigint not null, task_id text not null,
+          recorded_at timestamptz not null default now(), published_at timestamptz, primary key (generation, item_id))`);
+        alreadyPublished = Number((await c.query<{ n: string }>(`select count(*) as n from ${LEDGER} where generation = $1 and published_at is not null`, [req.generation])).rows[0]!.n);
+        for (;;) {
+          let { rows } = await c.query<{ item_id: string; task_id: string }>(
+            `select item_id, task_id from ${LEDGER} where generation = $1 and published_at is null order by item_id limit $2`, [req.generation, size]);
+          if (rows.length === 0) {
+            rows = (await c.query<{ item_id: string; task_id: string }>(
+              `insert into ${LEDGER} (generation, item_id, task_id)
+                 select $1, i.id, 'rb-' || $1 || '-' || i.id from ${qi(s.items)} i
+                  where i.${qi(s.status)} = any($2) and i.${qi(s.updatedAt)} <= $3::timestamptz
+                    and not exists (select 1 from ${LEDGER} l where l.generation = $1 and l.item_id = i.id)
+                  order by i.id limit $4
+               on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size])).rows;
+            if (rows.length === 0) break;
+          }
+          await celeryTool(target, ['publish', s.celery!.task, s.celery!.queue], rows.map((r) => `${r.item_id} ${r.task_id}\n`).join(''));
+          await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
+          published += rows.length;
+          batches++;
+          ctx?.heartbeat({ published, batches });
+        }
+      }, { statementTimeoutMs: 120_000 });
+      return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER };
+    },
+  };
+}
+

@@ -1,0 +1,36 @@
+"""Talks to the app's Celery through the app's own Celery app (its task names, queues, serializer
+and routing as the app defines them), for the stuck-imports runbook.
+
+usage: python3 celery_tool.py <app> publish <task> <queue>   reads "item_id task_id" lines on stdin
+       python3 celery_tool.py <app> ping <timeout_s>
+Run in the app's directory, with the broker URL in the variable the app reads. Prints one line
+`CELERY_JSON {...}`.
+"""
+import json
+import sys
+
+from celery.app.utils import find_app
+
+
+def main():
+    app = find_app(sys.argv[1])
+    mode = sys.argv[2]
+    if mode == "publish":
+        task, queue = sys.argv[3], sys.argv[4]
+        published = 0
+        with app.producer_or_acquire() as producer:
+            for line in sys.stdin:
+                parts = line.split()
+                if len(parts) != 2:
+                    continue
+                app.send_task(task, args=[int(parts[0])], task_id=parts[1], queue=queue, producer=producer)
+                published += 1
+        print("CELERY_JSON " + json.dumps({"published": published}))
+    elif mode == "ping":
+        replies = app.control.inspect(timeout=float(sys.argv[3])).ping() or {}
+        print("CELERY_JSON " + json.dumps({"replied": sorted(replies)}))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+main()

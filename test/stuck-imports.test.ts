@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServiceActivities } from '../src/activities/services.js';
+import { TargetRegistry } from '../src/targets.js';
+import { fixtureApp, finished, gateOpened, PG, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { appDatabase, dropAllFor } from './support/databases.js';
+import { celeryWorkerService, claimRedisDb, killWorker, publishItems, workerFiles, writeWorkerEnv, type WorkerFiles } from './support/imports.js';
+
+// stuck-imports on the fixture's real pipeline: PostgreSQL import tables, a real Celery worker on
+// a real Redis broker (a DB number per scenario). Each scenario creates its stuck state for real
+// and asserts that every stuck item ends processed exactly once (the fixture's task counts).
+describe('stuck-imports', () => {
+  let rig: TestRig;
+  const bob = { person: 'bob', roles: ['approver'] };
+  const retry = { initialInterval: '200 ms', maximumAttempts: 2 };
+  type Scenario = { db: string; redis: Awaited<ReturnType<typeof claimRedisDb>>; files: WorkerFiles };
+  const s: Record<string, Scenario> = {};
+  let missingTables: string;
+
+  async function scenario(name: string, opts: { enabled?: boolean } = {}): Promise<Scenario> {
+    const db = await appDatabase('0004_imports_payments', `imp_${name}`);
+    const redis = await claimRedisDb();
+    const files = workerFiles(tmpDir(`imp-${name}-`));
+    celeryWorkerService(files, db, redis.url, opts);
+    return (s[name] = { db, redis, files });
+  }
+  const imports = (x: Scenario, withService = true) => ({
+    imports: {
+      stuckAfter: '0s',
+      logs: { file: x.files.logFile },
+      celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', queue: 'imports', cwd: fixtureApp },
+      ...(withService ? { service: 'imports-worker' } : {}),
+    },
+  });
+  const target = (x: Scenario, opts: { enabled?: boolean } = {}) => ({
+    postgres: { ...PG, database: x.db },
+    redis: { url: x.redis.url },
+    services: { 'imports-worker': celeryWorkerService(x.files, x.db, x.redis.url, opts) },
+    policy: { unsignedDecisions: 'allow' },
+    ...imports(x),
+  });
+  const statuses = async (x: Scenario) => Object.fromEntries((await sql<{ id: number; status: string }>(x.db, 'select id, status from import_items order by id')).map((r) => [r.id, r.status]));
+  const processed = async (x: Scenario) => x.redis.redis.hgetall('fixture:processed');
+  const services = () => createServiceActivities(TargetRegistry.load(targetsFile));
+  let targetsFile: string;
+
+  beforeAll(async () => {
+    await scenario('lost');
+    await scenario('disabled', { enabled: false });
+    await scenario('locks');
+    await scenario('wrongdb');
+    missingTables = await appDatabase('0003_invoices', 'imp_notables');
+    targetsFile = writeTargets({
+      lost: target(s.lost!),
+      disabled: target(s.disabled!, { enabled: false }),
+      locks: target(s.locks!),
+      // The app's tables, but a Redis DB the app never used (a wrong DB number).
+      wrongdb: { postgres: { ...PG, database: s.lost!.db }, redis: { url: s.wrongdb!.redis.url }, policy: { unsignedDecisions: 'allow' }, ...imports(s.wrongdb!, false) },
+      unreachable: { postgres: { ...PG, database: s.lost!.db }, redis: { url: 'redis://127.0.0.1:1/0' }, ...imports(s.lost!, false) },
+      notables: { postgres: { ...PG, database: missingTables }, redis: { url: s.wrongdb!.redis.url }, ...imports(s.wrongdb!, false) },
+    });
+    rig = await startRig(targetsFile);
+  });
+  afterAll(async () => {
+    await rig?.stop();
+    for (const x of Object.values(s)) {
+      await killWorker(x.files);
+      await x.redis.release();
+      await dropAllFor(x.db);
+    }
+    if (missingTables) await dropAllFor(missingTables);
+  });
+
+  it('dead worker and lost messages: re-enqueues each stuck item once (ledger), restarts the worker, and every item is processed exactly once', async () => {
+    const x = s.lost!;
+    // The app queued items 1–5 and published them; the broker lost the messages; the worker is down.
+    await sql(x.db, `update import_items set status = 'queued' where id <= 5`);
+    await sql(x.db, `update import_batches set status = 'processing' where id = 1`);
+    await publishItems(x.redis.url, [1, 2, 3, 4, 5]);
+    await x.redis.redis.del('imports');
+
+    const { id } = await rig.client.start('stuck-imports', { target: 'lost', initiator: 'alice', input: { retry, verifyDeadline: '60s', batchSize: 2 } });
+    await gateOpened(rig.client, id, 'remediate');
+    const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
+    expect(gate.prompt).toContain('Cause: dead-worker: The imports worker is not running');
+    expect(gate.prompt).toContain('Cause: lost-messages: 5 item(s) waiting');
+    expect(gate.prompt).toContain('0 message(s) in queue imports and 0 in flight: 5 or more have no message');
+    expect(gate.prompt).toContain('re-enqueue the 5 stuck item(s) through the app\'s Celery app, each once');
+    expect(await statuses(x)).toMatchObject({ 1: 'queued', 5: 'queued', 6: 'done' }); // nothing touched before approval
+    await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
+
+    await gateOpened(rig.client, id, 'restart-worker');
+    expect(await x.redis.redis.llen('imports')).toBe(5); // re-published, waiting for a worker
+    await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('completed');
+    expect(run.result).toMatchObject({ healthy: true, findings: { outcome: 'remedied', reenqueue: { published: 5, batches: 3 }, restart: { verified: true } } });
+    const summary = (run.result as { summary: string[] }).summary;
+    expect(summary).toContain(`Re-enqueued 5 item(s) in 3 batch(es), generation ${(run.result as { findings: { reenqueue: { generation: string } } }).findings.reenqueue.generation} (ledger durable_runbooks.import_reenqueue).`);
+    expect(summary.at(-1)).toMatch(/^Verified: none of the stuck items is waiting any more/);
+
+    const after = await statuses(x);
+    for (const i of [1, 2, 3, 4, 5]) expect(after[i]).toBe('done');
+    expect(await processed(x)).toEqual({ 1: '1', 2: '1', 3: '1', 4: '1', 5: '1' });
+    expect((await sql(x.db, 'select status from import_batches where id = 1'))[0]).toEqual({ status: 'done' });
+    const ledger = await sql<{ item_id: string; task_id: string; published_at: Date | null }>(x.db, 'select item_id, task_id, published_at from durable_runbooks.import_reenqueue order by item_id');
+    expect(ledger.map((l) => Number(l.item_id))).toEqual([1, 2, 3, 4, 5]);
+    expect(ledger.every((l) => l.published_at !== null && /^rb-[0-9a-f]{12}-\d+$/.test(l.task_id))).toBe(true);
+  });
+
+  it('IMPORTS_ENABLED=0: diagnosed from the worker\'s own start-up line; restarted once the flag is fixed; the queued messages drain', async () => {
+    const x = s.disabled!;
+    await services().serviceAction('disabled', 'imports-worker', 'start');
+    await sql(x.db, `update import_items set status = 'queued' where id in (2, 3)`);
+    await publishItems(x.redis.url, [2, 3]);
+
+    const { id } = await rig.client.start('stuck-imports', { target: 'disabled', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+    await gateOpened(rig.client, id, 'restart-worker');
+    const run0 = await rig.client.status(id);
+    const gate = run0.pendingGates.find((g) => g.gate === 'restart-worker')!;
+    expect(gate.prompt).toContain('Its last start-up said IMPORTS_ENABLED=0: set IMPORTS_ENABLED=1 in its environment BEFORE approving');
+    expect(gate.evidence).toMatchObject({ flag: { variable: 'IMPORTS_ENABLED', value: '0', line: expect.stringContaining('app.startup: IMPORTS_ENABLED=0: imports are disabled') as unknown } });
+    expect(run0.pendingGates.some((g) => g.gate === 'remediate')).toBe(false); // messages are there: nothing to re-enqueue
+    expect(await x.redis.redis.llen('imports')).toBe(2);
+
+    writeWorkerEnv(x.files, x.db, x.redis.url, { enabled: true }); // the engineer fixes the flag
+    await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.result).toMatchObject({ healthy: true, findings: { outcome: 'remedied', diagnosis: { causes: [{ cause: 'disabled-flag' }] } } });
+    expect(run.journal!.some((e) => e.step === 'reenqueue')).toBe(false);
+    expect(await statuses(x)).toMatchObject({ 2: 'done', 3: 'done' });
+    expect(await processed(x)).toEqual({ 2: '1', 3: '1' });
+    expect(readFileSync(x.files.logFile, 'utf8')).toContain('imports worker ready: IMPORTS_ENABLED=1');
+  });
+
+  it('a stale lock with no TTL and a session idle in a transaction holding the row: both removed, the blocked item goes through', async () => {
+    const x = s.locks!;
+    await services().serviceAction('locks', 'imports-worker', 'start');
+    await x.redis.redis.set('imports:lock:batch:9', 'crashed-worker'); // no TTL: nothing will release it
+    await x.redis.redis.set('imports:lock:item:99', 'live', 'EX', 600); // a live lock: kept
+    const holder = new pg.Client({ ...PG, database: x.db });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    await sql(x.db, `update import_items set status = 'queued' where id = 5`);
+    await holder.query('begin');
+    await holder.query('select * from import_items where id = 5 for update');
+    await publishItems(x.redis.url, [5]);
+
+    const { id } = await rig.client.start('stuck-imports', { target: 'locks', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+    await gateOpened(rig.client, id, 'remediate');
+    const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
+    expect(gate.prompt).toContain('Cause: stale-lock: 1 lock key(s) with no TTL, which nothing will release: imports:lock:batch:9.');
+    expect(gate.prompt).toMatch(/Cause: blocked-rows: pid \d+ \(postgres\) idle in a transaction for \d+s holding locks on import_items, blocking 1 session\(s\)/);
+    expect(gate.prompt).not.toContain('lost-messages'); // the item's message is in flight, held by the blocked worker
+    await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.result).toMatchObject({ healthy: true, findings: { clearedLocks: { deleted: ['imports:lock:batch:9'] }, endedSessions: { ended: [expect.any(Number) as unknown] } } });
+    expect(await x.redis.redis.exists('imports:lock:batch:9')).toBe(0);
+    expect(await x.redis.redis.ttl('imports:lock:item:99')).toBeGreaterThan(0);
+    expect(await statuses(x)).toMatchObject({ 5: 'done' });
+    expect(await processed(x)).toEqual({ 5: '1' });
+    await holder.end().catch(() => undefined);
+  });
+
+  it('a Redis DB the app never used: refuses to re-enqueue there, saying why (dry run)', async () => {
+    await sql(s.lost!.db, `update import_items set status = 'queued' where id = 7`);
+    const run = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'wrongdb', initiator: 'alice', dryRun: true, input: { retry } })).id);
+    const summary = (run.result as { summary: string[] }).summary;
+    expect(summary[0]).toBe('Dry run: nothing was changed.');
+    expect(summary.at(-1)).toBe(`Queue imports was never declared in ${s.wrongdb!.redis.url} (no _kombu.binding.imports): this is probably not the app's broker (wrong DB number or prefix). Messages published there would never be read; fix redis.url in the targets file.`);
+    expect(summary.find((l) => l.startsWith('Would:'))).not.toContain('re-enqueue');
+    expect(await s.wrongdb!.redis.redis.dbsize()).toBe(0);
+  });
+
+  it('Redis unreachable, or the import tables missing: the run fails naming what to fix, nothing touched', async () => {
+    const unreachable = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'unreachable', initiator: 'alice', input: { retry } })).id);
+    expect(unreachable.status).toBe('failed');
+    expect(unreachable.error).toContain('Cannot reach Redis at redis://127.0.0.1:1/0 (target "unreachable")');
+    expect(unreachable.error).toContain('Check that Redis runs and redis.url in');
+    const notables = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'notables', initiator: 'alice', input: { retry } })).id);
+    expect(notables.status).toBe('failed');
+    expect(notables.error).toContain(`Table import_batches does not exist in the database of target "notables". Check imports.batches/imports.items in`);
+  });
+});
