@@ -1,23 +1,23 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { TargetRegistry } from '../src/targets.js';
-import { finished, repoRoot, sql, tmpDir, uniqueName, writeTargets } from './support/harness.js';
+import { finished, sql, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { appDatabase, asApp, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
+import { workerProcesses } from './support/worker-process.js';
 
 // Real worker processes, killed with SIGKILL at chosen points (src/chaos.ts), then replaced by a
 // fresh worker: the run completes, nothing destructive runs twice, the live database is whole.
 describe('database runbooks survive a killed worker', () => {
   const dbs: Record<string, string> = {};
-  const workers: ResultPromise[] = [];
   let client: RunbookClient;
   let connection: Connection;
   let targetsFile: string;
+  let procs: ReturnType<typeof workerProcesses>;
   const dataDir = tmpDir('crash-data-');
   const dumpRoot = tmpDir('crash-dumps-');
   const bob = { person: 'bob', roles: ['approver'] };
@@ -30,30 +30,16 @@ describe('database runbooks survive a killed worker', () => {
     // Enough data that pg_dump runs for a while (the kill lands mid-dump).
     await sql(dbs.dump, `begin; set local statement_timeout = 0; insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g; commit`);
     targetsFile = writeTargets({ swap: dbTarget(dbs.swap), dump: dbTarget(dbs.dump, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }) });
+    procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect({ address: inject('temporalAddress') });
   });
   afterAll(async () => {
-    for (const w of workers) w.kill('SIGKILL');
-    await Promise.allSettled(workers);
+    await procs?.killAll();
     await connection?.close();
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
 
-  /** `npm run worker` as a child process on `taskQueue`, optionally set to kill itself. */
-  async function worker(taskQueue: string, chaos?: string): Promise<{ proc: ResultPromise }> {
-    const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/worker.ts')], {
-      cwd: repoRoot, reject: false, all: true,
-      env: { TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}) },
-    });
-    workers.push(proc);
-    let out = '';
-    proc.all?.on('data', (d: Buffer) => {
-      out += d.toString();
-      appendFileSync(path.join(dataDir, `worker-${taskQueue}.log`), d);
-    });
-    await until(() => out.includes('Worker polling task queue'), 'the worker to start', 90_000);
-    return { proc }; // not the process itself: awaiting it would wait for its exit
-  }
+  const worker = (taskQueue: string, chaos?: string) => procs.start(taskQueue, chaos);
 
   const clientFor = (taskQueue: string) => new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
   const gateOpen = async (id: string, gate: string) => {

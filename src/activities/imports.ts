@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -128,21 +130,51 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     }
   }
 
-  async function celeryTool(target: string, args: string[], stdin?: string): Promise<Record<string, unknown>> {
+  function celerySpec(target: string) {
     const s = spec(target);
     if (!s.celery) throw ApplicationFailure.nonRetryable(`Target "${target}" has no imports.celery section in ${targets.file}: without the app's Celery app nothing can be published or pinged.`, FailureType.targetConfig);
     const b = brokerUrl(target);
-    const r = await execa(s.celery.python, [CELERY_TOOL, s.celery.app, ...args], {
-      cwd: s.celery.cwd, env: { [s.celery.brokerEnv]: b.url }, extendEnv: true, reject: false, timeout: 10 * 60_000, input: stdin,
-    });
+    const failed = (output: string) => ApplicationFailure.nonRetryable(
+      `The app's Celery (${s.celery!.app}, in ${s.celery!.cwd ?? 'the worker\'s directory'}) failed: ${trimOutput(redact(output, [b.password]), 8, 1200)}`, 'CeleryFailed');
+    return { celery: s.celery, argv: [CELERY_TOOL, s.celery.app], opts: { cwd: s.celery.cwd, env: { ...env, [s.celery.brokerEnv]: b.url } }, failed };
+  }
+
+  async function celeryPing(target: string, timeoutS: number): Promise<string[]> {
+    const c = celerySpec(target);
+    const r = await execa(c.celery.python, [...c.argv, 'ping', String(timeoutS)], { ...c.opts, extendEnv: false, reject: false, timeout: 60_000 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('CELERY_JSON '));
-    if (r.exitCode !== 0 || !line) {
-      throw ApplicationFailure.nonRetryable(
-        `The app's Celery (${s.celery.app}, in ${s.celery.cwd ?? 'the worker\'s directory'}) failed: ${trimOutput(redact(`${r.stderr}\n${r.stdout}`, [b.password]), 8, 1200)}`,
-        'CeleryFailed',
-      );
-    }
-    return JSON.parse(line.slice('CELERY_JSON '.length)) as Record<string, unknown>;
+    if (r.exitCode !== 0 || !line) throw c.failed(`${r.stderr}\n${r.stdout}`);
+    return (JSON.parse(line.slice('CELERY_JSON '.length)) as { replied: string[] }).replied;
+  }
+
+  /** One publisher process for a whole re-enqueue: batches in, an acknowledgement per batch out. */
+  function celeryPublisher(target: string) {
+    const c = celerySpec(target);
+    const proc = spawn(c.celery.python, [...c.argv, 'publish', c.celery.task, c.celery.queue], { ...c.opts, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-8192); });
+    const lines = createInterface({ input: proc.stdout });
+    const acks: string[] = [];
+    let waiting: ((line: string | null) => void) | undefined;
+    lines.on('line', (l) => {
+      if (!l.startsWith('CELERY_JSON ')) return;
+      if (waiting) { const w = waiting; waiting = undefined; w(l); } else acks.push(l);
+    });
+    const exited = new Promise<null>((resolve) => proc.on('close', () => resolve(null)));
+    proc.on('error', () => undefined);
+    return {
+      async publish(rows: Array<{ item_id: string; task_id: string }>): Promise<number> {
+        proc.stdin.write(rows.map((r) => `${r.item_id} ${r.task_id}\n`).join('') + 'FLUSH\n');
+        const line = acks.shift() ?? await Promise.race([new Promise<string | null>((resolve) => { waiting = resolve; }), exited]);
+        if (line === null) throw c.failed(stderr || `the publisher exited (code ${proc.exitCode})`);
+        return (JSON.parse(line.slice('CELERY_JSON '.length)) as { published: number }).published;
+      },
+      async close(): Promise<void> {
+        proc.stdin.end();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        proc.kill('SIGKILL');
+      },
+    };
   }
 
   async function startupLines(s: ImportsSpec): Promise<{ lines: string[]; source: string | null }> {
@@ -232,7 +264,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
       const service = s.service ? await services.serviceStatus(target, s.service) : null;
       let ping: ImportsWorkerEvidence['ping'];
       try {
-        ping = { replied: (await celeryTool(target, ['ping', '3'])).replied as string[] };
+        ping = { replied: await celeryPing(target, 3) };
       } catch (err) {
         ping = { replied: [], error: (err as Error).message };
       }
@@ -288,6 +320,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
       try {
         ctx = Context.current();
       } catch { /* outside an activity */ }
+      const publisher = celeryPublisher(target);
       await withPg(targets, target, async (c) => {
         await tablesExist(c, s, target);
         await c.query(`create schema if not exists durable_runbooks`);
@@ -307,13 +340,13 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
                on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size])).rows;
             if (rows.length === 0) break;
           }
-          await celeryTool(target, ['publish', s.celery!.task, s.celery!.queue], rows.map((r) => `${r.item_id} ${r.task_id}\n`).join(''));
+          await publisher.publish(rows);
           await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
           published += rows.length;
           batches++;
           ctx?.heartbeat({ published, batches });
         }
-      }, { statementTimeoutMs: 120_000 });
+      }, { statementTimeoutMs: 120_000 }).finally(() => publisher.close());
       return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER };
     },
   };

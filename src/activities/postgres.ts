@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import type { PgConnection, TargetRegistry } from '../targets.js';
 import { pgFailure, targetFailure } from './errors.js';
@@ -87,6 +88,7 @@ export async function withPg<T>(targets: TargetRegistry, target: string, fn: (cl
     await client.connect();
     return await fn(client);
   } catch (err) {
+    if (err instanceof ApplicationFailure) throw err; // raised by fn, already saying what to do
     throw pgFailure(err, { target, host: conn.host, port: conn.port, database: db }, [conn.password]);
   } finally {
     await client.end().catch(() => undefined);

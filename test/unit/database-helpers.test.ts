@@ -67,10 +67,12 @@ describe('smoke expectations', () => {
 });
 
 describe('chaos kill points', () => {
-  it('parses the two forms and refuses anything else', () => {
+  it('parses the three forms and refuses anything else', () => {
     expect(parseChaos('after:pgSwap')).toEqual({ when: 'after', activity: 'pgSwap', delayMs: 0 });
     expect(parseChaos('during:pgDumpBackup:300')).toEqual({ when: 'during', activity: 'pgDumpBackup', delayMs: 300 });
-    expect(() => parseChaos('during:pgDumpBackup')).toThrow('RUNBOOK_CHAOS="during:pgDumpBackup" is not "after:<activity>" or "during:<activity>:<ms>".');
+    expect(parseChaos('beat:importsReenqueue:10')).toEqual({ when: 'beat', activity: 'importsReenqueue', delayMs: 10 });
+    expect(() => parseChaos('during:pgDumpBackup')).toThrow('RUNBOOK_CHAOS="during:pgDumpBackup" is not "after:<activity>", "during:<activity>:<ms>" or "beat:<activity>:<n>".');
+    expect(() => parseChaos('beat:importsReenqueue')).toThrow('is not "after:<activity>"');
   });
   it('fires once, only for its activity, after the body ran', async () => {
     let kills = 0;

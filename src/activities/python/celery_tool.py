@@ -1,10 +1,12 @@
 """Talks to the app's Celery through the app's own Celery app (its task names, queues, serializer
 and routing as the app defines them), for the stuck-imports runbook.
 
-usage: python3 celery_tool.py <app> publish <task> <queue>   reads "item_id task_id" lines on stdin
-       python3 celery_tool.py <app> ping <timeout_s>
-Run in the app's directory, with the broker URL in the variable the app reads. Prints one line
-`CELERY_JSON {...}`.
+usage: python3 celery_tool.py <app> publish <task> <queue>
+         reads "item_id task_id" lines on stdin; after each line "FLUSH" prints
+         `CELERY_JSON {"published": n}` once the n messages since the last FLUSH are in the broker
+         (the Redis transport publishes synchronously), so one process serves a whole re-enqueue
+       python3 celery_tool.py <app> ping <timeout_s>      prints `CELERY_JSON {"replied": [...]}`
+Run in the app's directory, with the broker URL in the variable the app reads.
 """
 import json
 import sys
@@ -21,11 +23,12 @@ def main():
         with app.producer_or_acquire() as producer:
             for line in sys.stdin:
                 parts = line.split()
-                if len(parts) != 2:
-                    continue
-                app.send_task(task, args=[int(parts[0])], task_id=parts[1], queue=queue, producer=producer)
-                published += 1
-        print("CELERY_JSON " + json.dumps({"published": published}))
+                if parts == ["FLUSH"]:
+                    print("CELERY_JSON " + json.dumps({"published": published}), flush=True)
+                    published = 0
+                elif len(parts) == 2:
+                    app.send_task(task, args=[int(parts[0])], task_id=parts[1], queue=queue, producer=producer)
+                    published += 1
     elif mode == "ping":
         replies = app.control.inspect(timeout=float(sys.argv[3])).ping() or {}
         print("CELERY_JSON " + json.dumps({"replied": sorted(replies)}))

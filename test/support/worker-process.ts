@@ -1,0 +1,35 @@
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { inject } from 'vitest';
+import { repoRoot } from './harness.js';
+import { until } from './wait.js';
+
+/**
+ * Real worker processes (`src/worker.ts`) for crash tests: each can be told to kill itself with
+ * SIGKILL at a chosen point (RUNBOOK_CHAOS, src/chaos.ts). Their output goes to a log file in
+ * `dataDir`. `killAll()` in afterAll.
+ */
+export function workerProcesses(targetsFile: string, dataDir: string) {
+  const procs: ResultPromise[] = [];
+  return {
+    async start(taskQueue: string, chaos?: string): Promise<{ proc: ResultPromise }> {
+      const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/worker.ts')], {
+        cwd: repoRoot, reject: false, all: true,
+        env: { TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}) },
+      });
+      procs.push(proc);
+      let out = '';
+      proc.all?.on('data', (d: Buffer) => {
+        out += d.toString();
+        appendFileSync(path.join(dataDir, `worker-${taskQueue}.log`), d);
+      });
+      await until(() => out.includes('Worker polling task queue'), 'the worker to start', 90_000);
+      return { proc }; // not the process itself: awaiting it would wait for its exit
+    },
+    async killAll(): Promise<void> {
+      for (const p of procs) p.kill('SIGKILL');
+      await Promise.allSettled(procs);
+    },
+  };
+}
