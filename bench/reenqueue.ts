@@ -56,7 +56,7 @@ writeFileSync(targetsFile, stringify({ targets: { bench: {
   imports: { stuckAfter: '10m', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: app } },
 } } }));
 const activities = createImportsActivities(TargetRegistry.load(targetsFile));
-const cutoff = (await q(db, `select (now() - interval '10 minutes')::text as t`)).rows[0].t as string;
+const cutoff = ((await q(db, `select (now() - interval '10 minutes')::text as t`)).rows[0] as { t: string }).t;
 
 /** By hand: the app's own task, apply_async in a loop over the ids (ids from a file, as from a psql query). */
 const idsFile = path.join(dir, 'ids.txt');
