@@ -11,6 +11,7 @@ const retry = z
     maximumAttempts: z.number().int().min(1).max(20).optional(),
     activityTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "30 seconds"').optional(),
     heartbeatTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "10 seconds"').optional(),
+    scheduleToStartTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "5 minutes"').optional(),
   })
   .optional()
   .describe('Retry policy of each step (bounded). For tests and slow networks.');

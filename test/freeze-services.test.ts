@@ -18,13 +18,13 @@ describe('release-migration with freezeWrites: services', () => {
   const bob = { person: 'bob', roles: ['approver'] };
   let targetsFile: string;
   const itemStatus = async (id: number) => (await sql<{ status: string }>(db, 'select status from import_items where id = $1', [id]))[0]!.status;
-  const workerUp = async () => (await createServiceActivities(TargetRegistry.load(targetsFile)).serviceStatus('app', 'imports-worker')).running;
+  const workerUp = async () => (await createServiceActivities(TargetRegistry.load(targetsFile)).serviceStatus('frz-app', 'imports-worker')).running;
 
   beforeAll(async () => {
     db = await appDatabase('0004_imports_payments', 'frz_svc');
     redis = await claimRedisDb();
-    targetsFile = writeTargets({ app: dbTarget(db, { freezeWrites: 'services', services: { 'imports-worker': celeryWorkerService(files, db, redis.url) } }) });
-    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('app', 'imports-worker', 'start');
+    targetsFile = writeTargets({ 'frz-app': dbTarget(db, { freezeWrites: 'services', services: { 'imports-worker': celeryWorkerService(files, db, redis.url) } }) });
+    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('frz-app', 'imports-worker', 'start');
     rig = await startRig(targetsFile);
   });
   afterAll(async () => {
@@ -36,7 +36,7 @@ describe('release-migration with freezeWrites: services', () => {
 
   it('stops the worker (proved down) before freezing, keeps published work queued, and starts it again (proved healthy) after', async () => {
     await sql(db, `update import_items set status = 'queued' where id = 1`);
-    const { id } = await rig.client.start('release-migration', { target: 'app', initiator: 'alice', input: { retry: { initialInterval: '200 ms', maximumAttempts: 2 } } });
+    const { id } = await rig.client.start('release-migration', { target: 'frz-app', initiator: 'alice', input: { retry: { initialInterval: '200 ms', maximumAttempts: 2 } } });
     await gateOpened(rig.client, id, 'freeze-writes');
     const freezeGate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'freeze-writes')!;
     expect(freezeGate.prompt).toContain('First the writer services imports-worker are stopped (each finishes what it holds) and proved down');

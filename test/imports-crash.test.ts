@@ -29,14 +29,14 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
     await sql(db, `insert into import_items (batch_id, payload, status, updated_at)
                    select (select max(id) from import_batches), 'row-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${N}) g`);
     targetsFile = writeTargets({
-      app: {
+      'imp-crash': {
         postgres: { ...PG, database: db }, redis: { url: redis.url }, policy: { unsignedDecisions: 'allow' },
         services: { 'imports-worker': celeryWorkerService(files, db, redis.url) },
         imports: { stuckAfter: '10m', logs: { file: files.logFile }, service: 'imports-worker', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: fixtureApp } },
       },
     });
     // The Celery worker runs (and declared its queue); the items' messages were lost.
-    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('app', 'imports-worker', 'start');
+    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('imp-crash', 'imports-worker', 'start');
     procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect({ address: inject('temporalAddress') });
   });
@@ -53,7 +53,7 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
     const { proc } = await procs.start(taskQueue, 'beat:importsReenqueue:10'); // killed after its 10th batch
     const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
     const retry = { initialInterval: '200 ms', maximumAttempts: 3, activityTimeout: '15 seconds', heartbeatTimeout: '3 seconds' };
-    const { id } = await client.start('stuck-imports', { target: 'app', initiator: 'alice', input: { retry, batchSize: 100, verifyDeadline: '5m' } });
+    const { id } = await client.start('stuck-imports', { target: 'imp-crash', initiator: 'alice', input: { retry, batchSize: 100, verifyDeadline: '5m' } });
     await until(async () => (await client.status(id)).pendingGates.some((g) => g.gate === 'remediate'), 'the remediate gate', 90_000);
     await client.decide(id, 'remediate', { decision: 'approve' }, { person: 'bob', roles: ['approver'] });
 

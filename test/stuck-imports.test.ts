@@ -58,6 +58,8 @@ describe('stuck-imports', () => {
       // The app's tables, but a Redis DB the app never used (a wrong DB number).
       wrongdb: { postgres: { ...PG, database: s.lost!.db }, redis: { url: s.wrongdb!.redis.url }, policy: { unsignedDecisions: 'allow' }, ...imports(s.wrongdb!, false) },
       unreachable: { postgres: { ...PG, database: s.lost!.db }, redis: { url: 'redis://127.0.0.1:1/0' }, ...imports(s.lost!, false) },
+      // Its host-local steps go to a task queue no worker of ours polls.
+      elsewhere: { postgres: { ...PG, database: s.lost!.db }, redis: { url: s.lost!.redis.url }, taskQueue: 'gestiq-host-nobody-polls', ...imports(s.lost!, false) },
       notables: { postgres: { ...PG, database: missingTables }, redis: { url: s.wrongdb!.redis.url }, ...imports(s.wrongdb!, false) },
     });
     rig = await startRig(targetsFile);
@@ -107,6 +109,14 @@ describe('stuck-imports', () => {
     const ledger = await sql<{ item_id: string; task_id: string; published_at: Date | null }>(x.db, 'select item_id, task_id, published_at from durable_runbooks.import_reenqueue order by item_id');
     expect(ledger.map((l) => Number(l.item_id))).toEqual([1, 2, 3, 4, 5]);
     expect(ledger.every((l) => l.published_at !== null && /^rb-[0-9a-f]{12}-\d+$/.test(l.task_id))).toBe(true);
+
+    // The timeline tells the story: cause, evidence, both decisions, the result.
+    const md = (await import('../src/audit/timeline.js')).renderMarkdown(await rig.client.timeline(id));
+    expect(md).toContain('Cause: lost-messages: 5 item(s) waiting');
+    expect(md).toMatch(/remediate[^\n]*\n?[^\n]*bob \(update, unsigned\) \| approved/);
+    expect(md).toMatch(/restart-worker[^\n]*\n?[^\n]*bob \(update, unsigned\) \| approved/);
+    expect(md).toContain('Re-enqueued 5 item(s) in 3 batch(es)');
+    expect(md).toContain('Verified: none of the stuck items is waiting any more');
   });
 
   it('IMPORTS_ENABLED=0: diagnosed from the worker\'s own start-up line; restarted once the flag is fixed; the queued messages drain', async () => {
@@ -181,5 +191,11 @@ describe('stuck-imports', () => {
     const notables = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'notables', initiator: 'alice', input: { retry } })).id);
     expect(notables.status).toBe('failed');
     expect(notables.error).toContain(`Table import_batches does not exist in the database of target "notables". Check imports.batches/imports.items in`);
+  });
+
+  it('the worker\'s host not served by a worker of ours: says so instead of hanging', async () => {
+    const run = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'elsewhere', initiator: 'alice', input: { retry: { ...retry, scheduleToStartTimeout: '2 seconds' } } })).id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toBe('Step "worker-evidence" failed: No worker picked up importsWorkerEvidence in time: no worker of ours polls the task queue this step runs on (the target\'s taskQueue, for steps on the target\'s host). Start a worker there with RUNBOOK_TASK_QUEUE set to that queue, then run again.');
   });
 });

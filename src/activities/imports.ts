@@ -162,12 +162,15 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     });
     const exited = new Promise<null>((resolve) => proc.on('close', () => resolve(null)));
     proc.on('error', () => undefined);
+    proc.stdin.on('error', () => undefined); // a publisher that died is reported by publish()
     return {
       async publish(rows: Array<{ item_id: string; task_id: string }>): Promise<number> {
         proc.stdin.write(rows.map((r) => `${r.item_id} ${r.task_id}\n`).join('') + 'FLUSH\n');
         const line = acks.shift() ?? await Promise.race([new Promise<string | null>((resolve) => { waiting = resolve; }), exited]);
         if (line === null) throw c.failed(stderr || `the publisher exited (code ${proc.exitCode})`);
-        return (JSON.parse(line.slice('CELERY_JSON '.length)) as { published: number }).published;
+        const published = (JSON.parse(line.slice('CELERY_JSON '.length)) as { published: number }).published;
+        if (published !== rows.length) throw c.failed(`the publisher acknowledged ${published} of ${rows.length} messages`);
+        return published;
       },
       async close(): Promise<void> {
         proc.stdin.end();
@@ -327,6 +330,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         await c.query(`create table if not exists ${LEDGER} (generation text not null, item_id bigint not null, task_id text not null,
           recorded_at timestamptz not null default now(), published_at timestamptz, primary key (generation, item_id))`);
         alreadyPublished = Number((await c.query<{ n: string }>(`select count(*) as n from ${LEDGER} where generation = $1 and published_at is not null`, [req.generation])).rows[0]!.n);
+        let after = 0; // keyset: each batch starts after the last id taken (no rescan of the table)
         for (;;) {
           let { rows } = await c.query<{ item_id: string; task_id: string }>(
             `select item_id, task_id from ${LEDGER} where generation = $1 and published_at is null order by item_id limit $2`, [req.generation, size]);
@@ -335,10 +339,11 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
               `insert into ${LEDGER} (generation, item_id, task_id)
                  select $1, i.id, 'rb-' || $1 || '-' || i.id from ${qi(s.items)} i
                   where i.${qi(s.status)} = any($2) and i.${qi(s.updatedAt)} <= $3::timestamptz
-                    and not exists (select 1 from ${LEDGER} l where l.generation = $1 and l.item_id = i.id)
+                    and i.id > $5 and not exists (select 1 from ${LEDGER} l where l.generation = $1 and l.item_id = i.id)
                   order by i.id limit $4
-               on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size])).rows;
+               on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size, after])).rows;
             if (rows.length === 0) break;
+            after = Math.max(after, ...rows.map((r) => Number(r.item_id)));
           }
           await publisher.publish(rows);
           await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);

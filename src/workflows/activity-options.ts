@@ -14,7 +14,7 @@ export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string; l
       ? { startToCloseTimeout: '4 hours', heartbeatTimeout: input.retry?.heartbeatTimeout ?? '1 minute' }
       : { startToCloseTimeout: input.retry?.activityTimeout ?? '2 minutes' }),
     // A host-local queue with no worker must not hang the run forever.
-    scheduleToStartTimeout: opts.taskQueue ? '5 minutes' : undefined,
+    scheduleToStartTimeout: opts.taskQueue ? input.retry?.scheduleToStartTimeout ?? '5 minutes' : undefined,
     retry: {
       initialInterval: input.retry?.initialInterval ?? '2 seconds',
       backoffCoefficient: 2,

@@ -1,4 +1,4 @@
-import { ActivityFailure, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityFailure, TimeoutFailure, upsertSearchAttributes } from '@temporalio/workflow';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from '../search-attributes.js';
 import type { JournalEntry, Phase, RunbookInput } from './types.js';
 
@@ -51,6 +51,9 @@ export const now = () => new Date().toISOString();
 
 /** The operator-facing message of a failure: the activity's own words, not the wrapper's. */
 export function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
+    return `No worker picked up ${err.activityType} in time: no worker of ours polls the task queue this step runs on (the target's taskQueue, for steps on the target's host). Start a worker there with RUNBOOK_TASK_QUEUE set to that queue, then run again.`;
+  }
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
 }

@@ -9,6 +9,8 @@ export interface RetryInput {
   activityTimeout?: string;
   /** Heartbeat timeout of long steps (dumps, restores; default 1 minute): how soon one on a dead worker is retried. */
   heartbeatTimeout?: string;
+  /** How long a step on the target's own task queue may wait for a worker to pick it up (default 5 minutes). */
+  scheduleToStartTimeout?: string;
 }
 
 export interface RunbookInput {
