@@ -28,8 +28,8 @@ describe('release-migration with freezeWrites: services', () => {
     rig = await startRig(targetsFile);
   });
   afterAll(async () => {
+    await killWorker(files); // first: a hung rig.stop() must not leave the worker consuming
     await rig?.stop();
-    await killWorker(files);
     await redis?.release();
     if (db) await dropAllFor(db);
   });

@@ -65,9 +65,9 @@ describe('stuck-imports', () => {
     rig = await startRig(targetsFile);
   });
   afterAll(async () => {
+    for (const x of Object.values(s)) await killWorker(x.files); // first: a hung rig.stop() must not leave workers consuming
     await rig?.stop();
     for (const x of Object.values(s)) {
-      await killWorker(x.files);
       await x.redis.release();
       await dropAllFor(x.db);
     }
@@ -142,6 +142,21 @@ describe('stuck-imports', () => {
     expect(await statuses(x)).toMatchObject({ 2: 'done', 3: 'done' });
     expect(await processed(x)).toEqual({ 2: '1', 3: '1' });
     expect(readFileSync(x.files.logFile, 'utf8')).toContain('imports worker ready: IMPORTS_ENABLED=1');
+  });
+
+  it('IMPORTS_ENABLED=0 approved for restart without fixing the flag: stops at once, saying the worker is still disabled', async () => {
+    const x = s.disabled!;
+    writeWorkerEnv(x.files, x.db, x.redis.url, { enabled: false });
+    await services().serviceAction('disabled', 'imports-worker', 'restart');
+    await sql(x.db, `update import_items set status = 'queued' where id = 4`);
+    await publishItems(x.redis.url, [4]);
+    const { id } = await rig.client.start('stuck-imports', { target: 'disabled', initiator: 'alice', input: { retry, verifyDeadline: '10m' } });
+    await gateOpened(rig.client, id, 'restart-worker');
+    await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck', workerAfter: { flag: { value: '0' } } } });
+    expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(/^Restarted imports-worker, but its new start-up line still says IMPORTS_ENABLED=0 .*Set IMPORTS_ENABLED=1 in the service's environment and run stuck-imports again\.$/);
+    expect(await statuses(x)).toMatchObject({ 4: 'queued' });
   });
 
   it('a stale lock with no TTL and a session idle in a transaction holding the row: both removed, the blocked item goes through', async () => {

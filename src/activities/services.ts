@@ -140,13 +140,24 @@ export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSign
     };
     const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
     signal?.addEventListener('abort', killGroup, { once: true });
+    /** After a kill, the group's last members may still be dying: wait (bounded) until none is left. */
+    const groupGone = async () => {
+      for (let i = 0; i < 50 && child.pid; i++) {
+        try {
+          process.kill(-child.pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
     const done = (exitCode: number | null, missing = false) => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', killGroup);
       setImmediate(() => {
         child.stdout.destroy();
         child.stderr.destroy();
-        resolve({ exitCode, output, ms: Math.round(performance.now() - t0), timedOut, missing });
+        void (timedOut ? groupGone() : Promise.resolve()).then(() => resolve({ exitCode, output, ms: Math.round(performance.now() - t0), timedOut, missing }));
       });
     };
     child.on('error', (err: NodeJS.ErrnoException) => { output = err.message; done(null, err.code === 'ENOENT'); });

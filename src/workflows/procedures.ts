@@ -124,6 +124,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'reenqueue', kind: 'step', title: 'Re-enqueue each stuck item once through the app\'s Celery app: ledger row (deterministic task id) committed before its publish; done items never selected', changes: true },
     { id: 'restart-worker', kind: 'gate', title: 'Approve restarting the imports worker (after fixing IMPORTS_ENABLED where that is the cause)' },
     { id: 'restart', kind: 'step', title: 'Restart the imports worker through the service adapter, proved healthy', changes: true, hostLocal: true },
+    { id: 'flag-after-restart', kind: 'step', title: 'When the flag was the cause: read the new start-up line; still disabled → stop and say so', hostLocal: true },
     { id: 'verify', kind: 'step', title: 'Verify: the stuck items leave the waiting statuses within verifyDeadline; otherwise say what is still stuck' },
   ],
   janitor: [

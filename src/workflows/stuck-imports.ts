@@ -39,6 +39,8 @@ export interface StuckImportsFindings {
   clearedLocks?: { deleted: string[]; kept: string[] };
   endedSessions?: { ended: number[]; gone: number[] };
   restart?: ServiceEvidence;
+  /** With a disabled flag: the worker's start-up line after the restart. */
+  workerAfter?: ImportsWorkerEvidence;
   reenqueue?: ReenqueueResult;
   after?: ImportsDbEvidence;
 }
@@ -122,6 +124,14 @@ export async function stuckImports(input: StuckImportsInput): Promise<RunbookRes
         evidence: { service: svc, status: worker.service, flag: worker.flag, startupLines: worker.startupLines },
       });
       more.restart = await rb.step('restart', () => host.serviceAction(input.target, svc, 'restart'), { inputs: { service: svc } });
+      if (has('disabled-flag')) {
+        // Waiting for items a disabled worker will never take would only waste the deadline.
+        const again = await rb.step('flag-after-restart', () => host.importsWorkerEvidence(input.target));
+        more.workerAfter = again;
+        if (again.flag.value !== '1') {
+          return end(false, [...diagnosisLines, `Restarted ${svc}, but its new start-up line still says ${again.flag.variable}=${again.flag.value ?? '(none found)'} (“${again.flag.line ?? ''}”): imports stay disabled. Set ${again.flag.variable}=1 in the service's environment and run stuck-imports again.`], findings('still-stuck', more));
+        }
+      }
     }
 
     // Verify: the stuck items move to done within the deadline.
