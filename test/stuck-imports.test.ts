@@ -195,6 +195,10 @@ describe('stuck-imports', () => {
     expect(summary[0]).toBe('Dry run: nothing was changed.');
     expect(summary.at(-1)).toBe(`Queue imports was never declared in ${s.wrongdb!.redis.url} (no _kombu.binding.imports): this is probably not the app's broker (wrong DB number or prefix). Messages published there would never be read; fix redis.url in the targets file.`);
     expect(summary.find((l) => l.startsWith('Would:'))).not.toContain('re-enqueue');
+    // For real: it ends at once, still stuck, and publishes nothing into the wrong DB.
+    const real = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'wrongdb', initiator: 'alice', input: { retry, verifyDeadline: '10m' } })).id);
+    expect(real.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck' } });
+    expect(real.journal!.some((e) => e.step === 'reenqueue' || e.step === 'verify')).toBe(false);
     expect(await s.wrongdb!.redis.redis.dbsize()).toBe(0);
   });
 

@@ -99,9 +99,13 @@ export async function stuckImports(input: StuckImportsInput): Promise<RunbookRes
       return end(false, ['Dry run: nothing was changed.', ...diagnosisLines, ...evidenceLines, `Would: ${plan.join('; ') || 'nothing'}.`, ...(diagnosis.refuseReenqueue ? [diagnosis.refuseReenqueue] : [])], findings('dry-run'));
     }
 
+    const remedies = has('stale-lock') || has('blocked-rows') || reenqueue;
+    if (!remedies && !restart) {
+      // Nothing this runbook may do (e.g. re-enqueue refused): say so now rather than wait for items that cannot move.
+      return end(false, [...diagnosisLines, ...evidenceLines, ...(diagnosis.refuseReenqueue ? [`Not re-enqueued: ${diagnosis.refuseReenqueue}`] : []), 'Nothing was changed.'], findings('still-stuck'));
+    }
     await rb.lockTarget();
     const more: Partial<StuckImportsFindings> = {};
-    const remedies = has('stale-lock') || has('blocked-rows') || reenqueue;
     if (remedies) {
       await rb.gate('remediate', {
         prompt: `Imports are stuck on ${input.target}. ${diagnosisLines.join(' ')} Plan: ${plan.filter((p) => !p.startsWith('then restart')).join('; ')}.${diagnosis.refuseReenqueue ? ` Not re-enqueueing: ${diagnosis.refuseReenqueue}` : ''}`,
