@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { janitorVerdict } from '../src/workflows/janitor.js';
-import { createDatabase, dropDatabase, finished, sql, startRig, tmpDir, uniqueName, writeTargets, type TestRig } from './support/harness.js';
+import { createDatabase, dropDatabase, finished, gateOpened, sql, startRig, tmpDir, uniqueName, writeTargets, type TestRig } from './support/harness.js';
 import { dbTarget, dropAllFor } from './support/databases.js';
 
 describe('janitor verdicts', () => {
@@ -17,6 +17,7 @@ describe('janitor verdicts', () => {
 });
 
 describe('janitor', () => {
+  const bob = { person: 'bob', roles: ['approver'] };
   let rig: TestRig;
   let live: string;
   let backups: string;
@@ -38,7 +39,7 @@ describe('janitor', () => {
     return name;
   }
 
-  it('drops leftover copies and expired snapshots with their dumps, keeps recent ones and databases that are not ours', async () => {
+  it('drops leftover copies and expired snapshots with their dumps, keeps recent ones and databases that are not ours, only on approval', async () => {
     const now = Date.now();
     const clone = await ours('clone', new Date(now - 60_000).toISOString());
     const expired = await ours('snapshot', new Date(now - 30 * 86_400_000).toISOString());
@@ -52,7 +53,22 @@ describe('janitor', () => {
     expect((dry.result as { summary: string[] }).summary[0]).toMatch(/^Dry run: would remove 3: /);
     expect(await sql('postgres', 'select count(*)::int as n from pg_database where datname = any($1)', [[clone, expired, recent]])).toEqual([{ n: 3 }]);
 
-    const run = await finished(rig.client, (await rig.client.start('janitor', { target: 'jan', initiator: 'alice' })).id);
+    // A rejection drops nothing.
+    const refused = (await rig.client.start('janitor', { target: 'jan', initiator: 'alice' })).id;
+    await gateOpened(rig.client, refused, 'remove');
+    const gate = (await rig.client.status(refused)).pendingGates.find((g) => g.gate === 'remove')!;
+    expect(gate.prompt).toMatch(/^Drop 3 leftover\(s\) of durable-runbooks on jan for good: /);
+    for (const name of [clone, expired]) expect(gate.prompt).toContain(name);
+    expect(gate.prompt).not.toContain(recent);
+    await rig.client.decide(refused, 'remove', { decision: 'reject', comment: 'not tonight' }, bob);
+    expect((await finished(rig.client, refused)).status).toBe('aborted');
+    expect(await sql('postgres', 'select count(*)::int as n from pg_database where datname = any($1)', [[clone, expired, recent]])).toEqual([{ n: 3 }]);
+    expect(existsSync(path.join(backups, 'jan', expired))).toBe(true);
+
+    const approved = (await rig.client.start('janitor', { target: 'jan', initiator: 'alice' })).id;
+    await gateOpened(rig.client, approved, 'remove');
+    await rig.client.decide(approved, 'remove', { decision: 'approve' }, bob);
+    const run = await finished(rig.client, approved);
     const removed = (run.result as { findings: { removed: Array<{ name: string; reason: string }> } }).findings.removed;
     expect(removed.map((r) => r.name).sort()).toEqual([clone, expired, expired].sort());
     const left = (await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname = any($1)', [[clone, expired, recent, notOurs]])).map((r) => r.datname).sort();

@@ -7,8 +7,9 @@ import type { RunbookInput, RunbookResult } from './types.js';
  * Removes what database runbooks leave behind, so customer data does not linger: clones, scratch
  * databases and fresh builds of runs that have ended (crashed or aborted ones included) at once;
  * snapshots, databases kept after a swap and dumps once the target's retention has passed. Never
- * anything of a run still open, never a database without our label. Run it by hand, or on a
- * Temporal schedule (README). A dry run lists what it would remove.
+ * anything of a run still open, never a database without our label. Nothing is dropped without an
+ * approval at the `remove` gate, which shows the list. Run it by hand, or on a Temporal schedule
+ * (README): the gate's notification reaches the approvers. A dry run lists what it would remove.
  */
 
 export interface JanitorFindings {
@@ -51,10 +52,15 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
       return [...databases, ...dumps];
     }, { inputs: { retention: target.retention } });
     const removed: Array<{ name: string; kind: string; reason: string }> = [];
-    if (!input.dryRun) {
-      removed.push(...await rb.step('remove', async () => {
+    const toRemove = plan.filter((p) => p.remove);
+    if (!input.dryRun && toRemove.length > 0) {
+      await rb.gate('remove', {
+        prompt: `Drop ${toRemove.length} leftover(s) of durable-runbooks on ${input.target} for good: ${toRemove.map((p) => `${p.name} (${p.kind}: ${p.reason})`).join(', ')}. Everything else is kept.`,
+        evidence: { remove: toRemove.map(({ name, kind, reason }) => ({ name, kind, reason })), keep: plan.filter((p) => !p.remove).length, retention: target.retention },
+      });
+      removed.push(...await rb.step('drop', async () => {
         const done: Array<{ name: string; kind: string; reason: string }> = [];
-        for (const p of plan.filter((x) => x.remove)) {
+        for (const p of toRemove) {
           const r = p.kind === 'dump' ? await act.removeBackup(input.target, p.name) : await act.pgDropManaged(input.target, p.name);
           if ('removed' in r ? r.removed : r.dropped) done.push({ name: p.name, kind: p.kind, reason: p.reason });
         }
@@ -62,11 +68,10 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
       }));
     }
     const kept = plan.filter((p) => !p.remove).map(({ name, kind, reason }) => ({ name, kind, reason }));
-    const would = plan.filter((p) => p.remove);
     return {
       runbook: 'janitor', target: input.target, healthy: true,
       summary: [
-        input.dryRun ? `Dry run: would remove ${would.length}: ${would.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.` : `Removed ${removed.length}: ${removed.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
+        input.dryRun ? `Dry run: would remove ${toRemove.length}: ${toRemove.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.` : `Removed ${removed.length}: ${removed.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
         `Kept ${kept.length}: ${kept.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
       ],
       findings: { removed: input.dryRun ? [] : removed, kept },
