@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
+import { alertRules, rulesFile } from './alerts.js';
 import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
@@ -236,6 +237,14 @@ export function buildCli(): Command {
       const target = o.target ? { name: o.target, registry: TargetRegistry.load(loadConfig().targetsFile) } : undefined;
       print(!!o.json, procedureOf(runbook, target), () => renderProcedure(runbook, target));
     });
+
+  program
+    .command('alerts')
+    .description('Alerts that start runbooks.')
+    .command('rules')
+    .description('Print the Prometheus alerting rules (each labelled with the runbook it starts) as a rules file.')
+    .option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => print(!!o.json, alertRules, () => rulesFile().trimEnd()));
 
   program
     .command('preflight')

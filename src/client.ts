@@ -7,7 +7,9 @@ import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './se
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { signDecision } from './signing.js';
-import { abortUpdate, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
+import { abortUpdate, alertSignal, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
+import type { AlertIntakeInput } from './workflows/alert-intake.js';
+import { routeAlert, type AlertmanagerAlert } from './alerts.js';
 import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
 import type { GateView, JournalEntry } from './workflows/types.js';
 
@@ -212,6 +214,44 @@ export class RunbookClient {
     } catch (err) {
       throw decisionError(err, id);
     }
+  }
+
+  /**
+   * Alertmanager's webhook: each alert routed to (runbook, target) and sent to that pair's intake
+   * with signal-with-start (one run per storm; every alert journaled on it). A resolved alert never
+   * starts a run. What cannot be routed is reported and starts nothing.
+   */
+  async alerts(payload: { alerts?: AlertmanagerAlert[] }): Promise<{ accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }>; ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> }> {
+    const targets = this.opts.targets();
+    const accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }> = [];
+    const ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> = [];
+    for (const a of payload.alerts ?? []) {
+      const r = routeAlert(a, targets);
+      if (!r.ok) {
+        ignored.push({ alertname: r.alertname, reason: r.reason, labels: r.labels });
+        continue;
+      }
+      const def = findRunbook(r.runbook);
+      const intake = `alerts-${r.runbook}-${r.target}`;
+      const input = parseRunbookInput(def, {});
+      if (r.alert.status === 'resolved') {
+        const sent = await this.temporal.workflow.getHandle(intake).signal(alertSignal, r.alert).then(() => true, () => false);
+        if (sent) accepted.push({ alertname: r.alert.alertname, status: 'resolved', runbook: r.runbook, target: r.target, intake });
+        else ignored.push({ alertname: r.alert.alertname, reason: 'resolved, and no run is open for it: nothing started', labels: r.alert.labels });
+        continue;
+      }
+      targets.checkSecrets(r.target);
+      const intakeInput: AlertIntakeInput = { runbook: r.runbook, workflowType: def.workflowType, target: r.target, input };
+      await this.temporal.workflow.signalWithStart('alertIntake', {
+        workflowId: intake,
+        taskQueue: this.opts.taskQueue,
+        args: [intakeInput],
+        signal: alertSignal,
+        signalArgs: [r.alert],
+      });
+      accepted.push({ alertname: r.alert.alertname, status: 'firing', runbook: r.runbook, target: r.target, intake });
+    }
+    return { accepted, ignored };
   }
 
   /** The root-cause note a repair runbook asks for at its end. */

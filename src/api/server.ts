@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { AlertmanagerAlert } from '../alerts.js';
 import { renderMarkdown } from '../audit/timeline.js';
 import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
@@ -161,6 +162,22 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     await client.rootCause(req.params.id, req.person!.name, req.body.note);
     return reply.code(202).send({ recorded: true });
   });
+
+  app.post<{ Body: { alerts: AlertmanagerAlert[] } }>('/alerts/alertmanager', {
+    preHandler: need('operator', 'start runbooks from alerts'),
+    schema: {
+      description: "Alertmanager's webhook (receiver with http_config.authorization: a token with the operator role). Each firing alert is routed to (runbook, target) by its labels (runbook or a known alertname; runbook_target or the target's alerts.labels) and starts that runbook — one run while it is open, every alert journaled on it. Alerts that cannot be routed are accepted, reported under ignored, and start nothing.",
+      body: {
+        type: 'object', required: ['alerts'],
+        properties: {
+          alerts: {
+            type: 'array', maxItems: 1000,
+            items: { type: 'object', properties: { status: { type: 'string' }, labels: { type: 'object', additionalProperties: { type: 'string' } }, annotations: { type: 'object', additionalProperties: { type: 'string' } }, startsAt: { type: 'string' }, fingerprint: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  }, async (req, reply) => reply.code(202).send(await client.alerts(req.body)));
 
   app.get<{ Params: { id: string }; Querystring: { format?: 'md' | 'json' } }>('/runs/:id/timeline', {
     schema: { params: idParam, querystring: { type: 'object', properties: { format: { type: 'string', enum: ['md', 'json'] } } }, response: { 404: errorSchema } },

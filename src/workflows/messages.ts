@@ -44,3 +44,14 @@ export const statusQuery = defineQuery<RunStatus>('status');
 export const journalQuery = defineQuery<JournalEntry[]>('journal');
 export const rootCauseSignal = defineSignal<[RootCauseInput]>('rootCause');
 export const rootCauseUpdate = defineUpdate<{ recorded: true }, [RootCauseInput]>('rootCause');
+
+/** One Alertmanager alert, as forwarded to the run it started (journaled there). */
+export interface AlertInput {
+  alertname: string;
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  summary?: string;
+  startsAt?: string;
+  fingerprint?: string;
+}
+export const alertSignal = defineSignal<[AlertInput]>('alert');

@@ -10,7 +10,7 @@ import type { GatePolicyDefaults, NotifyEvent } from '../activities/index.js';
 import { activitiesFor } from './activity-options.js';
 import { Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
-import { abortSignal, abortUpdate, journalQuery, statusQuery, type AbortInput } from './messages.js';
+import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from './messages.js';
 import { policyStep, procedures, recoveryGate } from './procedures.js';
 import type { Decision, GateView, RunbookInput } from './types.js';
 
@@ -73,6 +73,10 @@ export function runbook(name: string, input: RunbookInput) {
     runbook: name, target: input.target, phase: journal.phase, initiator: journal.initiator, dryRun: input.dryRun ?? false, currentStep, pendingGates: gates.pending(),
   }));
   setHandler(journalQuery, () => journal.entries);
+  // Alerts for this target and runbook while the run is open (forwarded by the alert intake).
+  setHandler(alertSignal, (a) => {
+    journal.add({ kind: 'alert', step: 'alert', actor: 'alertmanager', outcome: 'ok', inputs: { alertname: a?.alertname, status: a?.status }, evidence: a });
+  });
 
   const requestAbort = (req: AbortInput, via: 'update' | 'signal') => {
     if (abortRequest) return;

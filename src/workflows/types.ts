@@ -25,7 +25,7 @@ export interface RunbookInput {
 
 export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'acting' | 'completed' | 'failed' | 'aborted';
 
-export type EntryKind = 'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note';
+export type EntryKind = 'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note' | 'alert';
 
 export interface JournalEntry {
   kind: EntryKind;
