@@ -22,6 +22,8 @@ import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker } from '../src/worker.js';
 import { celeryWorkerService, killWorker, publishItems, workerFiles } from '../test/support/imports.js';
+import { freePort } from '../test/support/ports.js';
+import { killWeb, webAppService, webFiles } from '../test/support/webapp.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.resolve(import.meta.dirname, '../test/histories');
@@ -50,7 +52,12 @@ await execa('redis-cli', ['-n', '15', 'flushdb']);
 await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', importsDb, '-qc', "update import_items set status = 'queued' where id <= 3"]);
 await publishItems(broker, [1, 2, 3]);
 await execa('redis-cli', ['-n', '15', 'del', 'imports']);
+// connection-refused's story: the web app is down (never started); observability-check then finds it healthy.
+const web = webFiles(path.join(dir, 'web'));
+mkdirSync(web.dir, { recursive: true });
+const webPort = await freePort();
 writeFileSync(targetsFile, stringify({ targets: {
+  'rec-web': { app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile }, services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' } },
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
   'rec-drill': {},
   'rec-open': { policy: { unsignedDecisions: 'allow' } },
@@ -141,6 +148,14 @@ await unsigned.decide(imports.id, 'restart-worker', { decision: 'approve' }, bob
 await save('stuck-imports-remedied', imports.id);
 await killWorker(files);
 await execa('redis-cli', ['-n', '15', 'flushdb']);
+
+const refused = await unsigned.start('connection-refused', { target: 'rec-web', initiator: 'alice' });
+await gateOpen(refused.id);
+await unsigned.decide(refused.id, 'force-recreate', { decision: 'approve' }, bob);
+await save('connection-refused-restarted', refused.id);
+const observed = await unsigned.start('observability-check', { target: 'rec-web', initiator: 'alice' });
+await save('observability-check-completed', observed.id);
+await killWeb(web);
 
 for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 

@@ -40,6 +40,15 @@ export const catalogue: RunbookDefinition[] = [
     }),
   },
   {
+    name: 'connection-refused',
+    workflowType: 'connectionRefused',
+    description:
+      "The app's port refuses connections: TCP probe, the service's state, the compose file's port mapping (missing or wrong → the fix), then recreate the service behind a gate (docker compose up -d --force-recreate, or the target's restart driver) and verify the port answers and the app is ready.",
+    mutates: true,
+    gates: ['force-recreate'],
+    input: z.strictObject({}),
+  },
+  {
     name: 'db-access',
     workflowType: 'dbAccess',
     description:
@@ -53,9 +62,9 @@ export const catalogue: RunbookDefinition[] = [
   {
     name: 'janitor',
     workflowType: 'janitor',
-    description: "Removes what database runbooks leave behind: clones, scratch databases and fresh builds of ended runs at once; snapshots, kept databases and dumps after the target's backups.retention. Never anything of an open run. dryRun lists.",
+    description: "Removes what database runbooks leave behind: clones, scratch databases and fresh builds of ended runs at once; snapshots, kept databases and dumps after the target's backups.retention. Never anything of an open run; nothing is dropped before the \"remove\" gate is approved. dryRun lists.",
     mutates: false,
-    gates: [],
+    gates: ['remove'],
     input: z.strictObject({}),
   },
   {
@@ -71,6 +80,14 @@ export const catalogue: RunbookDefinition[] = [
       reapply: z.boolean().optional().describe('After the repair, upgrade to head again (once the cause is fixed).'),
       rootCauseDeadline: z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'a duration such as 30m, 24h').optional().describe('How long the run waits for the root-cause note (default 24h).'),
     }),
+  },
+  {
+    name: 'observability-check',
+    workflowType: 'observabilityCheck',
+    description: "Is the app observable? /ready; the metrics endpoint exposes the seeds' key metrics (auth 401/403, imports failed/pending, payment attempts vs errors, e-invoicing failures/latency); a request id sent in is echoed and found in the app's logs. Read-only.",
+    mutates: false,
+    gates: [],
+    input: z.strictObject({}),
   },
   {
     name: 'release-migration',

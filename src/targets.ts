@@ -73,6 +73,25 @@ const imports = z.strictObject({
   service: z.string().optional(),
 });
 
+/** The web app users reach: what connection-refused and observability-check probe. */
+const app = z.strictObject({
+  /** Base URL, as users reach it (http or https); its host and port are what the TCP probe tries. */
+  url: z.url(),
+  /** The service (under services) that runs it: restarted, or recreated, by connection-refused. */
+  service: z.string().optional(),
+  ready: z.string().startsWith('/').default('/ready'),
+  metrics: z.string().startsWith('/').default('/metrics'),
+  requestIdHeader: z.string().default('X-Request-ID'),
+  /** Where its request log lines go (else the service's health.logFile, journal or compose logs). */
+  logFile: z.string().optional(),
+  /** The compose file and service whose `ports:` publish it (connection-refused checks the mapping). */
+  compose: z.strictObject({ file: z.string(), service: z.string(), containerPort: z.number().int().min(1).max(65535).optional() }).optional(),
+  /** Key metric → family name, over the seeds' defaults (gestiq_auth_failures_total …). */
+  metricNames: z.record(z.string(), z.string()).optional(),
+  /** Each probe's deadline (default 5s). */
+  timeout: duration.default('5s'),
+});
+
 const smoke = z.union([
   z.strictObject({ name: z.string(), sql: z.string(), expect: z.string() }),
   z.strictObject({ name: z.string(), http: z.string(), expect: z.number().int() }),
@@ -107,12 +126,15 @@ export const targetSchema = z.strictObject({
   redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'), passwordEnv: envName.optional() }).optional(),
   imports: imports.optional(),
   http: z.strictObject({ baseUrl: z.url() }).optional(),
+  app: app.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
   remediations: z.record(z.string(), z.strictObject({ command: z.string() })).optional(),
   policy: policy.optional(),
+  /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
+  alerts: z.strictObject({ labels: z.record(z.string(), z.string()) }).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -120,6 +142,13 @@ const fileSchema = z.strictObject({
 });
 
 export type TargetSpec = z.infer<typeof targetSchema>;
+
+function withoutCredentials(u: string): string {
+  const url = new URL(u);
+  url.username = '';
+  url.password = '';
+  return url.toString();
+}
 
 export class TargetsError extends Error {
   override name = 'TargetsError';
@@ -140,6 +169,8 @@ export interface TargetInfo {
   writerServices: string[];
   /** What stuck-imports needs to know, without secrets. */
   imports?: { service?: string; stuckAfter: string; queue?: string; canPublish: boolean };
+  /** The web app (connection-refused, observability-check); its URL carries no credentials. */
+  app?: { url: string; service?: string; compose: boolean };
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -202,6 +233,11 @@ export class TargetRegistry {
       if (spec.imports?.service && !declared.includes(spec.imports.service)) {
         throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.service: "${spec.imports.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
       }
+      if (spec.app?.service && !declared.includes(spec.app.service)) {
+        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field app.service: "${spec.app.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+      }
+      if (spec.app?.logFile) spec.app.logFile = path.resolve(dir, spec.app.logFile);
+      if (spec.app?.compose) spec.app.compose.file = path.resolve(dir, spec.app.compose.file);
       for (const svc of Object.values(spec.services ?? {})) {
         if ('compose' in svc) svc.compose.file = path.resolve(dir, svc.compose.file);
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
@@ -237,6 +273,7 @@ export class TargetRegistry {
       freezeWrites: spec.freezeWrites,
       writerServices: spec.freezeWrites === 'services' ? spec.writerServices ?? Object.keys(spec.services ?? {}) : [],
       imports: spec.imports && { service: spec.imports.service, stuckAfter: spec.imports.stuckAfter, queue: spec.imports.celery?.queue, canPublish: spec.imports.celery !== undefined },
+      app: spec.app && { url: withoutCredentials(spec.app.url), service: spec.app.service, compose: spec.app.compose !== undefined },
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };

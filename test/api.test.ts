@@ -56,10 +56,11 @@ describe('HTTP API', () => {
   it('lists runbooks with their input schemas', async () => {
     const { body } = await call('carol', 'GET', '/runbooks');
     const runbooks = (body as { runbooks: Array<{ name: string; gates: string[]; inputSchema: { required: string[]; properties: Record<string, unknown> } }> }).runbooks;
-    expect(runbooks.map((r) => r.name)).toEqual(['approval-drill', 'db-access', 'janitor', 'migration-failed', 'release-migration', 'schema-drift', 'stuck-imports']);
+    expect(runbooks.map((r) => r.name)).toEqual(['approval-drill', 'connection-refused', 'db-access', 'janitor', 'migration-failed', 'observability-check', 'release-migration', 'schema-drift', 'stuck-imports']);
     expect(runbooks[0]!.gates).toEqual(['proceed']);
-    expect(runbooks[1]!.inputSchema.required).toContain('target');
-    expect(Object.keys(runbooks[1]!.inputSchema.properties)).toContain('longTransactionSeconds');
+    const dbAccess = runbooks.find((r) => r.name === 'db-access')!;
+    expect(dbAccess.inputSchema.required).toContain('target');
+    expect(Object.keys(dbAccess.inputSchema.properties)).toContain('longTransactionSeconds');
   });
 
   it('starts a run as the authenticated person, then shows it by id and in the list', async () => {

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { TargetRegistry } from '../targets.js';
 import { createLockActivities } from './locks.js';
 import { createAlembicActivities } from './alembic.js';
+import { createAppActivities } from './app.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSmokeActivities(deps.targets),
     ...createServiceActivities(deps.targets),
     ...createImportsActivities(deps.targets),
+    ...createAppActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -55,4 +57,6 @@ export type { SmokeResult } from './smoke.js';
 export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
 export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, ReenqueueResult } from './imports.js';
 export type { GatePolicyDefaults } from './gates.js';
+export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.js';
+export type { PortCheck } from '../util/compose-ports.js';
 export type { NotifyEvent } from './notify.js';

@@ -16,7 +16,8 @@ import { FailureType } from './errors.js';
  * target's task queue).
  */
 
-export type ServiceAction = 'start' | 'stop' | 'restart';
+/** `recreate`: compose's `up -d --force-recreate` (a new container from the file as it is now); a restart for the other drivers. */
+export type ServiceAction = 'start' | 'stop' | 'restart' | 'recreate';
 export type Driver = 'systemd' | 'compose' | 'command';
 
 /** One command as the evidence shows it; the command driver's text stays in the targets file (it may hold secrets). */
@@ -70,17 +71,17 @@ export function driverOf(spec: ServiceSpec): Driver {
  */
 export function actionCommands(spec: ServiceSpec, action: ServiceAction, compose: string[] = ['docker', 'compose']): Planned[] {
   if ('systemd' in spec) {
-    const argv = ['systemctl', action, spec.systemd];
+    const argv = ['systemctl', action === 'recreate' ? 'restart' : action, spec.systemd];
     return [{ argv, shown: argv.join(' ') }];
   }
   if ('compose' in spec) {
     const base = [...compose, '-f', spec.compose.file];
-    const verb = action === 'start' ? ['up', '-d', '--no-deps'] : [action];
+    const verb = action === 'start' ? ['up', '-d', '--no-deps'] : action === 'recreate' ? ['up', '-d', '--no-deps', '--force-recreate'] : [action];
     const argv = [...base, ...verb, spec.compose.service];
     return [{ argv, shown: argv.join(' ') }];
   }
   const shell = (key: 'start' | 'stop') => ({ argv: ['sh', '-c', spec.command[key]], shown: `sh -c <command.${key} from the targets file>` });
-  return action === 'restart' ? [shell('stop'), shell('start')] : [shell(action)];
+  return action === 'restart' || action === 'recreate' ? [shell('stop'), shell('start')] : [shell(action)];
 }
 
 /** How to ask whether the service runs: exit 0 = running, or (compose) the service listed as running. */
@@ -173,10 +174,32 @@ function toolMissing(tool: string, target: string, service: string, driver: Driv
   );
 }
 
+let composeToolP: Promise<string[]> | undefined;
+/** `docker compose` (v2 plugin) when the docker client has it, else Debian's `docker-compose` (v1). */
+export function composeTool(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  return (composeToolP ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, env).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
+}
+
+/** What a log file gained since byte `offset` (its last MiB at most). */
+export async function logSince(file: string, offset: number): Promise<string> {
+  const size = (await stat(file).catch(() => ({ size: 0 }))).size;
+  if (size <= offset) return '';
+  const fh = await open(file, 'r');
+  try {
+    const length = Math.min(size - offset, 1 << 20);
+    const buf = Buffer.alloc(length);
+    await fh.read(buf, 0, length, size - length);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A file's size now: the offset later reads start from. */
+export const logOffset = async (file: string) => (await stat(file).catch(() => ({ size: 0 }))).size;
+
 export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
-  let composeTool: Promise<string[]> | undefined;
-  /** `docker compose` (v2 plugin) when the docker client has it, else Debian's `docker-compose` (v1). */
-  const compose = () => (composeTool ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, env).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
+  const compose = () => composeTool(env);
 
   function lookup(target: string, service: string): ServiceSpec {
     let spec;
@@ -230,21 +253,6 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
     return { target, service, driver, running: r.exitCode === 0, detail: `${planned.shown} exited ${r.exitCode}${r.output ? `: ${r.output.split('\n').at(-1)}` : ''}` };
   }
 
-  /** Reads what a log file gained since `offset`. */
-  async function logSince(file: string, offset: number): Promise<string> {
-    const size = (await stat(file).catch(() => ({ size: 0 }))).size;
-    if (size <= offset) return '';
-    const fh = await open(file, 'r');
-    try {
-      const length = Math.min(size - offset, 1 << 20);
-      const buf = Buffer.alloc(length);
-      await fh.read(buf, 0, length, size - length);
-      return buf.toString('utf8');
-    } finally {
-      await fh.close();
-    }
-  }
-
   return {
     async serviceStatus(target: string, service: string): Promise<ServiceStatus> {
       return status(target, service, lookup(target, service));
@@ -261,7 +269,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
       const tool = driver === 'compose' ? await compose() : undefined;
       const health = spec.health ?? {};
       const sinceS = Math.floor(Date.now() / 1000);
-      const logOffset = health.logFile ? (await stat(health.logFile).catch(() => ({ size: 0 }))).size : 0;
+      const since = health.logFile ? await logOffset(health.logFile) : 0;
       const t0 = Date.now();
 
       const commands: CommandRun[] = [];
@@ -295,7 +303,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
         } else {
           if (st.running !== null) checks.push({ check: 'running', ok: st.running, detail: st.detail });
           if (logs) {
-            const text = health.logFile ? await logSince(health.logFile, logOffset) : logSource ? (await run(target, service, spec, logSource)).output : '';
+            const text = health.logFile ? await logSince(health.logFile, since) : logSource ? (await run(target, service, spec, logSource)).output : '';
             const line = text.split('\n').find((l) => logs.test(l));
             checks.push({ check: 'logLine', ok: line !== undefined, detail: line !== undefined ? line.trim() : `no line matching /${health.logLine}/ since the ${action} in ${health.logFile ?? logSource?.shown ?? 'its logs'}` });
           }

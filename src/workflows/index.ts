@@ -1,9 +1,12 @@
 // Every runbook workflow: the worker's workflowsPath.
 export { approvalDrill } from './approval-drill.js';
+export { connectionRefused } from './connection-refused.js';
 export { dbAccess } from './db-access.js';
 export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
+export { observabilityCheck } from './observability-check.js';
 export { releaseMigration } from './release-migration.js';
 export { schemaDrift } from './schema-drift.js';
 export { stuckImports } from './stuck-imports.js';
 export { targetLock } from './target-lock.js';
+export { alertIntake } from './alert-intake.js';

@@ -41,7 +41,7 @@ export async function claimRedisDb(): Promise<{ db: number; url: string; redis: 
 }
 
 /** Shell-quotes one word. */
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+export const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export interface WorkerFiles {
   dir: string;
@@ -60,18 +60,25 @@ export function writeWorkerEnv(files: WorkerFiles, database: string, brokerUrl: 
   ].join('\n') + '\n');
 }
 
+/**
+ * The `command` driver's commands for a fixture process run in the background from the fixture's
+ * directory: its environment sourced from envFile, its pid in pidFile, its output in logFile.
+ * Stop sends SIGTERM (Celery's warm shutdown, uvicorn's graceful one) and waits until it is gone.
+ */
+export function pidFileCommands(files: WorkerFiles, command: string) {
+  const pid = q(files.pidFile);
+  return {
+    start: `cd ${q(fixtureApp)} && set -a && . ${q(files.envFile)} && set +a && nohup ${command} >> ${q(files.logFile)} 2>&1 & echo $! > ${pid}`,
+    stop: `[ -f ${pid} ] || exit 0; p=$(cat ${pid}); kill $p 2>/dev/null || exit 0; while kill -0 $p 2>/dev/null; do sleep 0.1; done`,
+    status: `[ -f ${pid} ] && kill -0 $(cat ${pid})`,
+  };
+}
+
 /** The `command` driver's spec for the fixture's Celery imports worker on `database` and `brokerUrl` (writes its env file). */
 export function celeryWorkerService(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string } = {}) {
   writeWorkerEnv(files, database, brokerUrl, opts);
-  const worker = `/usr/bin/python3 -m celery -A gestiq_imports worker -Q "$IMPORTS_QUEUE" --pool solo --without-mingle --without-gossip --without-heartbeat`;
-  const pid = q(files.pidFile);
   return {
-    command: {
-      start: `cd ${q(fixtureApp)} && set -a && . ${q(files.envFile)} && set +a && nohup ${worker} >> ${q(files.logFile)} 2>&1 & echo $! > ${pid}`,
-      // SIGTERM is Celery's warm shutdown: the task in hand finishes first.
-      stop: `[ -f ${pid} ] || exit 0; p=$(cat ${pid}); kill $p 2>/dev/null || exit 0; while kill -0 $p 2>/dev/null; do sleep 0.1; done`,
-      status: `[ -f ${pid} ] && kill -0 $(cat ${pid})`,
-    },
+    command: pidFileCommands(files, '/usr/bin/python3 -m celery -A gestiq_imports worker -Q "$IMPORTS_QUEUE" --pool solo --without-mingle --without-gossip --without-heartbeat'),
     health: { logLine: 'app\\.startup: (imports worker ready|IMPORTS_ENABLED=)', logFile: files.logFile, timeout: '30s' },
   };
 }

@@ -1,0 +1,60 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { pidFileCommands, q, type WorkerFiles } from './imports.js';
+
+/**
+ * The fixture's web app (gestiq_web.py under uvicorn) for tests: a service of the command driver,
+ * started in the background with its pid in a file and its log (request ids included) in a file.
+ * No vitest imports: scripts/record-histories.ts uses it too.
+ */
+
+export interface WebOptions {
+  port: number;
+  requiredFiles?: string[];
+  appDir?: string;
+  metricsOmit?: string[];
+  databaseUrl?: string;
+  version?: string;
+}
+
+export function webFiles(dir: string): WorkerFiles {
+  return { dir, pidFile: path.join(dir, 'web.pid'), logFile: path.join(dir, 'web.log'), envFile: path.join(dir, 'web.env') };
+}
+
+export function writeWebEnv(files: WorkerFiles, o: WebOptions): void {
+  writeFileSync(files.envFile, [
+    `PORT=${o.port}`,
+    `APP_DIR=${q(o.appDir ?? '')}`,
+    `REQUIRED_FILES=${q((o.requiredFiles ?? []).join(','))}`,
+    `METRICS_OMIT=${q((o.metricsOmit ?? []).join(','))}`,
+    `APP_VERSION=${q(o.version ?? '1.0.0')}`,
+    ...(o.databaseUrl ? [`DATABASE_URL=${q(o.databaseUrl)}`] : []),
+  ].join('\n') + '\n');
+}
+
+/** The `command` driver's spec for the web app on `o.port` (writes its env file); healthy = running, its start-up line, /ready 2xx. */
+export function webAppService(files: WorkerFiles, o: WebOptions) {
+  writeWebEnv(files, o);
+  return {
+    command: pidFileCommands(files, '/usr/bin/python3 -m uvicorn gestiq_web:app --host 127.0.0.1 --port "$PORT" --no-access-log'),
+    health: { http: `http://127.0.0.1:${o.port}/ready`, logLine: 'app\\.startup: gestiq web ready', logFile: files.logFile, timeout: '30s' },
+  };
+}
+
+/** Starts the app as its start command does and waits until the port answers HTTP. */
+export async function startWeb(files: WorkerFiles, o: WebOptions): Promise<void> {
+  await execa('sh', ['-c', webAppService(files, o).command.start]);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (await fetch(`http://127.0.0.1:${o.port}/version`).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const log = await execa('tail', ['-n', '20', files.logFile], { reject: false });
+  throw new Error(`The fixture web app did not answer on port ${o.port} within 20 s. Its log:\n${log.stdout}`);
+}
+
+/** SIGKILL, as a crash (the pid file stays); returns once the process is gone. */
+export async function killWeb(files: WorkerFiles): Promise<void> {
+  await execa('sh', ['-c', `[ -f ${q(files.pidFile)} ] || exit 0; p=$(cat ${q(files.pidFile)}); kill -9 $p 2>/dev/null; while kill -0 $p 2>/dev/null; do sleep 0.05; done; true`]);
+}
