@@ -56,8 +56,14 @@ await execa('redis-cli', ['-n', '15', 'del', 'imports']);
 const web = webFiles(path.join(dir, 'web'));
 mkdirSync(web.dir, { recursive: true });
 const webPort = await freePort();
+mkdirSync(path.join(dir, 'repo/templates'), { recursive: true });
+writeFileSync(path.join(dir, 'repo/templates/factura.html'), '<html>factura</html>\n');
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-web': { app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile }, services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' } },
+  'rec-files': {
+    app: { url: `http://127.0.0.1:${webPort}`, service: 'api', dir: path.join(dir, 'app'), files: [{ path: 'templates/factura.html', source: path.join(dir, 'repo/templates/factura.html') }] },
+    services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' },
+  },
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
   'rec-drill': {},
   'rec-open': { policy: { unsignedDecisions: 'allow' } },
@@ -155,6 +161,10 @@ await unsigned.decide(refused.id, 'force-recreate', { decision: 'approve' }, bob
 await save('connection-refused-restarted', refused.id);
 const observed = await unsigned.start('observability-check', { target: 'rec-web', initiator: 'alice' });
 await save('observability-check-completed', observed.id);
+const copied = await unsigned.start('missing-container-file', { target: 'rec-files', initiator: 'alice' });
+await gateOpen(copied.id);
+await unsigned.decide(copied.id, 'copy-in', { decision: 'approve' }, bob);
+await save('missing-container-file-copied', copied.id);
 await killWeb(web);
 
 for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);

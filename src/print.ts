@@ -52,6 +52,8 @@ const commands: Record<string, Commands> = {
   'request-id': (t) => (t.app ? [`curl -s -o /dev/null -D - -H '${t.app.requestIdHeader}: rb-check-1' ${new URL(t.app.ready, t.app.url)}`, `grep rb-check-1 ${t.app.logFile ?? '<the app log>'}`] : []),
   'port-mapping': (t) => (t.app?.compose ? [`grep -A5 'ports:' ${t.app.compose.file}   # service ${t.app.compose.service} must publish "${new URL(t.app.url).port}:${t.app.compose.containerPort ?? new URL(t.app.url).port}"`] : []),
   recreate: (t) => (t.app?.compose ? [`docker compose -f ${t.app.compose.file} up -d --no-deps --force-recreate ${t.app.compose.service}`] : t.app?.service ? [`restart service ${t.app.service} (see its driver in the targets file)`] : []),
+  'detect-files': (t) => (t.app?.files ?? []).map((f) => (t.app?.container ? `docker exec ${t.app.container.name} sha256sum ${t.app.container.workdir}/${f.path}   # vs sha256sum ${f.source}` : `sha256sum ${t.app?.dir}/${f.path} ${f.source}`)),
+  'copy-files': (t) => (t.app?.files ?? []).map((f) => (t.app?.container ? `docker cp ${f.source} ${t.app.container.name}:${t.app.container.workdir}/${f.path}` : `cp ${f.source} ${t.app?.dir}/${f.path}`)),
   'record-decision': () => ['note who approved, when, and how (nothing is changed)'],
   'lock-target': (_t, name) => [`make sure nobody else is changing ${name}: announce it in the incident channel`],
   preflight: (t) => [...psql(t, 'select rolcreatedb, rolsuper from pg_roles where rolname = current_user'), ...psql(t, 'select version_num from alembic_version'), ...alembic(t, 'history')],

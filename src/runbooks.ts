@@ -82,6 +82,16 @@ export const catalogue: RunbookDefinition[] = [
     }),
   },
   {
+    name: 'missing-container-file',
+    workflowType: 'missingContainerFile',
+    description: "A file the app needs is missing where it runs (FileNotFoundError): each of app.files checked in the container (docker exec) or the app's directory against its good copy, mounts that hide it; copy it in behind a gate (docker cp, or a local copy), restart the app, verify the file and /ready; the permanent fix (Dockerfile COPY, the volume) in the result.",
+    mutates: true,
+    gates: ['copy-in'],
+    input: z.strictObject({
+      files: z.array(z.string().min(1)).min(1).optional().describe('Only these of app.files (as declared), e.g. the one the FileNotFoundError named.'),
+    }),
+  },
+  {
     name: 'observability-check',
     workflowType: 'observabilityCheck',
     description: "Is the app observable? /ready; the metrics endpoint exposes the seeds' key metrics (auth 401/403, imports failed/pending, payment attempts vs errors, e-invoicing failures/latency); a request id sent in is echoed and found in the app's logs. Read-only.",

@@ -90,6 +90,14 @@ const app = z.strictObject({
   metricNames: z.record(z.string(), z.string()).optional(),
   /** Each probe's deadline (default 5s). */
   timeout: duration.default('5s'),
+  /**
+   * Files the app needs (missing-container-file): `path` inside the app (relative to its directory
+   * or the container's workdir), `source` the good copy on the worker's host (e.g. the deployed repo).
+   */
+  files: z.array(z.strictObject({ path: z.string().regex(/^(?!\/)(?!.*\.\.)/, 'a path relative to the app directory, without ..'), source: z.string() })).optional(),
+  /** Where the app runs: a container (docker CLI; Podman's docker-compatible CLI works too) or a local directory. */
+  container: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container name'), workdir: z.string().startsWith('/').default('/app') }).optional(),
+  dir: z.string().optional(),
 });
 
 const smoke = z.union([
@@ -170,7 +178,7 @@ export interface TargetInfo {
   /** What stuck-imports needs to know, without secrets. */
   imports?: { service?: string; stuckAfter: string; queue?: string; canPublish: boolean };
   /** The web app (connection-refused, observability-check); its URL carries no credentials. */
-  app?: { url: string; service?: string; compose: boolean };
+  app?: { url: string; service?: string; compose: boolean; files: string[]; runsIn?: 'container' | 'dir' };
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -238,6 +246,11 @@ export class TargetRegistry {
       }
       if (spec.app?.logFile) spec.app.logFile = path.resolve(dir, spec.app.logFile);
       if (spec.app?.compose) spec.app.compose.file = path.resolve(dir, spec.app.compose.file);
+      if (spec.app?.dir) spec.app.dir = path.resolve(dir, spec.app.dir);
+      for (const f of spec.app?.files ?? []) f.source = path.resolve(dir, f.source);
+      if (spec.app?.files && !spec.app.container === !spec.app.dir) {
+        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field app: with app.files, name where the app runs: app.container (docker) or app.dir (a local directory), one of them`);
+      }
       for (const svc of Object.values(spec.services ?? {})) {
         if ('compose' in svc) svc.compose.file = path.resolve(dir, svc.compose.file);
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
@@ -273,7 +286,10 @@ export class TargetRegistry {
       freezeWrites: spec.freezeWrites,
       writerServices: spec.freezeWrites === 'services' ? spec.writerServices ?? Object.keys(spec.services ?? {}) : [],
       imports: spec.imports && { service: spec.imports.service, stuckAfter: spec.imports.stuckAfter, queue: spec.imports.celery?.queue, canPublish: spec.imports.celery !== undefined },
-      app: spec.app && { url: withoutCredentials(spec.app.url), service: spec.app.service, compose: spec.app.compose !== undefined },
+      app: spec.app && {
+        url: withoutCredentials(spec.app.url), service: spec.app.service, compose: spec.app.compose !== undefined,
+        files: (spec.app.files ?? []).map((f) => f.path), runsIn: spec.app.container ? 'container' : spec.app.dir ? 'dir' : undefined,
+      },
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };

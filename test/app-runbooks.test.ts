@@ -1,10 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
 import { buildApi } from '../src/api/server.js';
 import type { ConnectionRefusedFindings } from '../src/workflows/connection-refused.js';
+import type { MissingFileFindings } from '../src/workflows/missing-container-file.js';
 import type { ObservabilityFindings } from '../src/workflows/observability-check.js';
 import { finished, gateOpened, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import { freePort } from './support/ports.js';
@@ -37,8 +38,16 @@ describe('app runbooks', () => {
   };
   const ports = (port: number) => `services:\n  api:\n    image: gestiq-api\n    ports:\n      - "${port}:${port}"\n`;
 
+  // missing-container-file: the app's directory lacks a template; the good copy is in the "repo".
+  const appDir = tmpDir('app-dir-');
+  const repo = tmpDir('repo-');
+  const template = { path: 'templates/factura.html', source: path.join(repo, 'templates/factura.html') };
+
   beforeAll(async () => {
-    for (const n of ['healthy', 'bare', 'down', 'storm', 'compose']) await app(n);
+    for (const n of ['healthy', 'bare', 'down', 'storm', 'compose', 'files']) await app(n);
+    mkdirSync(path.join(repo, 'templates'));
+    writeFileSync(template.source, '<html>factura {{ numero }}</html>\n');
+    const f = web.files!;
     compose = path.join(tmpDir('compose-'), 'docker-compose.yml');
     writeFileSync(compose, 'services:\n  api:\n    image: gestiq-api\n');
     const bare = web.bare!;
@@ -49,10 +58,18 @@ describe('app runbooks', () => {
       'app-down': appTarget('down'),
       'app-storm': appTarget('storm', { alerts: { labels: { job: 'gestiq-api', env: 'storm' } } }),
       'app-compose': { ...appTarget('compose'), app: { url: `http://127.0.0.1:${web.compose!.port}`, service: 'api', compose: { file: compose, service: 'api' }, timeout: '2s' } },
+      'app-files': {
+        app: { url: `http://127.0.0.1:${f.port}`, service: 'api', logFile: f.files.logFile, dir: appDir, files: [template], timeout: '2s' },
+        services: { api: webAppService(f.files, { port: f.port, appDir, requiredFiles: [template.path] }) },
+        policy: { unsignedDecisions: 'allow' },
+      },
+      'app-nosource': { app: { url: `http://127.0.0.1:${f.port}`, dir: tmpDir('app-dir2-'), files: [{ path: 'a.py', source: path.join(repo, 'nope.py') }] } },
+      'app-docker': { app: { url: 'http://127.0.0.1:1', service: 'api', container: { name: 'gestiq-app-1' }, files: [template] }, services: { api: { compose: { file: compose, service: 'api' } } } },
       'app-nodns': { app: { url: 'http://gestiq-api.invalid:8000', service: 'api', timeout: '2s' }, services: { api: webAppService(web.down!.files, { port: web.down!.port }) } },
     });
     await startWeb(web.healthy!.files, { port: web.healthy!.port });
     await startWeb(bare.files, { port: bare.port, metricsOmit: ['gestiq_einvoice_latency_seconds'] });
+    await startWeb(f.files, { port: f.port, appDir, requiredFiles: [template.path] });
     rig = await startRig(targets);
     const dev = ensureDevTokens(tmpDir());
     operator = (JSON.parse(readFileSync(dev.plainFile, 'utf8')) as { alice: string }).alice;
@@ -143,6 +160,45 @@ describe('app runbooks', () => {
     expect(bad.findings.outcome).toBe('cannot-fix');
     expect(bad.summary.at(-1)).toMatch(/^Nothing was changed: the compose file cannot be used \(.*docker-compose\.yml is not a usable compose file: not valid YAML/);
     writeFileSync(compose, ports(web.compose!.port));
+  });
+
+  it('missing-container-file: the app\'s missing template is found, copied in behind the gate, the app restarted and ready', async () => {
+    const dest = path.join(appDir, template.path);
+    expect((await fetch(`http://127.0.0.1:${web.files!.port}/ready`)).status).toBe(503);
+    const id = (await rig.client.start('missing-container-file', { target: 'app-files', initiator: 'alice' })).id;
+    await gateOpened(rig.client, id, 'copy-in');
+    const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'copy-in')!;
+    expect(gate.prompt).toContain(`templates/factura.html is missing at ${dest}`);
+    expect(gate.prompt).toContain('This is a stopgap: Ship templates/factura.html with the app\'s deploy');
+    expect(existsSync(dest)).toBe(false);
+    await rig.client.decide(id, 'copy-in', { decision: 'approve' }, bob);
+    const r = (await finished(rig.client, id)).result as { healthy: boolean; summary: string[]; findings: MissingFileFindings };
+    expect(r.findings.outcome).toBe('fixed');
+    expect(r.findings.ready.status).toBe(503);
+    expect(r.findings.after?.ready.status).toBe(200);
+    expect(readFileSync(dest, 'utf8')).toBe(readFileSync(template.source, 'utf8'));
+    expect((await fetch(`http://127.0.0.1:${web.files!.port}/ready`)).status).toBe(200);
+    expect(r.summary.at(-1)).toMatch(/^Permanent fix \(do it, or the next deploy loses the copy\): Ship templates\/factura\.html/);
+
+    // Run again: nothing to do.
+    const again = (await finished(rig.client, (await rig.client.start('missing-container-file', { target: 'app-files', initiator: 'alice' })).id)).result as { findings: MissingFileFindings };
+    expect(again.findings.outcome).toBe('healthy');
+  });
+
+  it('missing-container-file: no good copy, or no container engine: says so and changes nothing', async () => {
+    const none = (await finished(rig.client, (await rig.client.start('missing-container-file', { target: 'app-nosource', initiator: 'alice' })).id)).result as { summary: string[]; findings: MissingFileFindings };
+    expect(none.findings.outcome).toBe('cannot-fix');
+    expect(none.summary.at(-1)).toBe('Nothing was changed: the good copy is missing on this host for a.py (app.files[].source).');
+
+    const unknown = await rig.client.start('missing-container-file', { target: 'app-files', initiator: 'alice', input: { files: ['etc/passwd'] } });
+    expect((await finished(rig.client, unknown.id)).error).toContain('Not among app.files of target "app-files": etc/passwd (declared: templates/factura.html).');
+
+    // The docker CLI with no engine behind it (this machine): a clear error, nothing copied.
+    const run = await finished(rig.client, (await rig.client.start('missing-container-file', { target: 'app-docker', initiator: 'alice', input: { retry: { maximumAttempts: 1 } } })).id);
+    expect(run.status).toBe('failed');
+    const hasDocker = (await import('execa')).execaSync('sh', ['-c', 'command -v docker'], { reject: false }).exitCode === 0;
+    expect(run.error).toContain(hasDocker ? 'No container engine answers the docker CLI on this worker\'s host' : 'The docker CLI is not installed on this worker\'s host');
+    expect(run.journal?.some((e) => e.step === 'copy-files')).toBe(false);
   });
 
   it('alerts: a storm of one alert starts one run, and every alert is journaled on it; unknown labels start nothing', async () => {

@@ -3,6 +3,7 @@ import type { TargetRegistry } from '../targets.js';
 import { createLockActivities } from './locks.js';
 import { createAlembicActivities } from './alembic.js';
 import { createAppActivities } from './app.js';
+import { createContainerActivities } from './containers.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createServiceActivities(deps.targets),
     ...createImportsActivities(deps.targets),
     ...createAppActivities(deps.targets),
+    ...createContainerActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -59,4 +61,5 @@ export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, Re
 export type { GatePolicyDefaults } from './gates.js';
 export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.js';
 export type { PortCheck } from '../util/compose-ports.js';
+export type { ContainerState, FileState } from './containers.js';
 export type { NotifyEvent } from './notify.js';

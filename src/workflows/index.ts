@@ -4,6 +4,7 @@ export { connectionRefused } from './connection-refused.js';
 export { dbAccess } from './db-access.js';
 export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
+export { missingContainerFile } from './missing-container-file.js';
 export { observabilityCheck } from './observability-check.js';
 export { releaseMigration } from './release-migration.js';
 export { schemaDrift } from './schema-drift.js';
