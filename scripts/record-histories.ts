@@ -24,6 +24,7 @@ import { createWorker } from '../src/worker.js';
 import { celeryWorkerService, killWorker, publishItems, workerFiles } from '../test/support/imports.js';
 import { freePort } from '../test/support/ports.js';
 import { killWeb, webAppService, webFiles } from '../test/support/webapp.js';
+import { serveStatic } from '../test/support/static.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.resolve(import.meta.dirname, '../test/histories');
@@ -58,8 +59,15 @@ mkdirSync(web.dir, { recursive: true });
 const webPort = await freePort();
 mkdirSync(path.join(dir, 'repo/templates'), { recursive: true });
 writeFileSync(path.join(dir, 'repo/templates/factura.html'), '<html>factura</html>\n');
+// pwa-stale-cache's story: version 1.0.0 served under /tenant/, 1.1.0 expected; the redeploy writes it.
+mkdirSync(path.join(dir, 'dist/assets'), { recursive: true });
+writeFileSync(path.join(dir, 'dist/version.json'), JSON.stringify({ version: '1.0.0' }));
+writeFileSync(path.join(dir, 'dist/index.html'), '<script type="module" src="/tenant/assets/app.js"></script>');
+writeFileSync(path.join(dir, 'dist/assets/app.js'), '');
+const pwaServer = await serveStatic(path.join(dir, 'dist'), '/tenant/', () => 'no-cache');
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-web': { app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile }, services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' } },
+  'rec-pwa': { pwa: { url: pwaServer.url, basePath: '/tenant/', expectedVersion: '1.1.0', redeploy: { command: `echo '{"version":"1.1.0"}' > '${path.join(dir, 'dist/version.json')}'` } }, policy: { unsignedDecisions: 'allow' } },
   'rec-files': {
     app: { url: `http://127.0.0.1:${webPort}`, service: 'api', dir: path.join(dir, 'app'), files: [{ path: 'templates/factura.html', source: path.join(dir, 'repo/templates/factura.html') }] },
     services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' },
@@ -165,6 +173,11 @@ const copied = await unsigned.start('missing-container-file', { target: 'rec-fil
 await gateOpen(copied.id);
 await unsigned.decide(copied.id, 'copy-in', { decision: 'approve' }, bob);
 await save('missing-container-file-copied', copied.id);
+const pwaRun = await unsigned.start('pwa-stale-cache', { target: 'rec-pwa', initiator: 'alice' });
+await gateOpen(pwaRun.id);
+await unsigned.decide(pwaRun.id, 'redeploy', { decision: 'approve' }, bob);
+await save('pwa-stale-cache-redeployed', pwaRun.id);
+await pwaServer.close();
 await killWeb(web);
 
 for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);

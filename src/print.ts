@@ -54,6 +54,13 @@ const commands: Record<string, Commands> = {
   recreate: (t) => (t.app?.compose ? [`docker compose -f ${t.app.compose.file} up -d --no-deps --force-recreate ${t.app.compose.service}`] : t.app?.service ? [`restart service ${t.app.service} (see its driver in the targets file)`] : []),
   'detect-files': (t) => (t.app?.files ?? []).map((f) => (t.app?.container ? `docker exec ${t.app.container.name} sha256sum ${t.app.container.workdir}/${f.path}   # vs sha256sum ${f.source}` : `sha256sum ${t.app?.dir}/${f.path} ${f.source}`)),
   'copy-files': (t) => (t.app?.files ?? []).map((f) => (t.app?.container ? `docker cp ${f.source} ${t.app.container.name}:${t.app.container.workdir}/${f.path}` : `cp ${f.source} ${t.app?.dir}/${f.path}`)),
+  inspect: (t) => {
+    const origin = t.pwa?.url ?? t.app?.url;
+    if (!t.pwa || !origin) return [];
+    const base = new URL(t.pwa.basePath, origin).toString();
+    return [`curl -s ${new URL(t.pwa.versionPath, base)}   # expect ${t.pwa.expectedVersion ?? '<the new version>'}`, `curl -sI ${base} | grep -i cache-control   # want no-cache`, `curl -sI ${new URL(t.pwa.serviceWorker, base)} | grep -i cache-control   # want no-cache`, `curl -s ${base} | grep -oE '(src|href)="[^"]+"'   # each under ${t.pwa.basePath}, each 200`];
+  },
+  'redeploy-build': (t) => (t.pwa?.redeploy ? [`# the redeploy command from the targets file (pwa.redeploy), with VITE_BASE_PATH=${t.pwa.basePath}`] : []),
   'record-decision': () => ['note who approved, when, and how (nothing is changed)'],
   'lock-target': (_t, name) => [`make sure nobody else is changing ${name}: announce it in the incident channel`],
   preflight: (t) => [...psql(t, 'select rolcreatedb, rolsuper from pg_roles where rolname = current_user'), ...psql(t, 'select version_num from alembic_version'), ...alembic(t, 'history')],

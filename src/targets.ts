@@ -100,6 +100,21 @@ const app = z.strictObject({
   dir: z.string().optional(),
 });
 
+/** The tenant PWA (pwa-stale-cache): where its build is served, which version should be, how to redeploy it. */
+const pwa = z.strictObject({
+  /** Origin it is served from (default: app.url). */
+  url: z.url().optional(),
+  /** VITE_BASE_PATH the build must have been made with. */
+  basePath: z.string().regex(/^\/(.*\/)?$/, 'a path that starts and ends with /, e.g. /tenant/').default('/'),
+  /** The version that should be served (the input expectedVersion overrides it). */
+  expectedVersion: z.string().optional(),
+  /** Under basePath: a JSON file with {"version": …} (Vite builds: write it at build time). */
+  versionPath: z.string().default('version.json'),
+  serviceWorker: z.string().default('sw.js'),
+  /** Rebuilds and redeploys the build (with the right VITE_BASE_PATH); run on the target's host. */
+  redeploy: z.strictObject({ command: z.string(), timeout: duration.default('10m') }).optional(),
+});
+
 const smoke = z.union([
   z.strictObject({ name: z.string(), sql: z.string(), expect: z.string() }),
   z.strictObject({ name: z.string(), http: z.string(), expect: z.number().int() }),
@@ -135,6 +150,7 @@ export const targetSchema = z.strictObject({
   imports: imports.optional(),
   http: z.strictObject({ baseUrl: z.url() }).optional(),
   app: app.optional(),
+  pwa: pwa.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
@@ -179,6 +195,8 @@ export interface TargetInfo {
   imports?: { service?: string; stuckAfter: string; queue?: string; canPublish: boolean };
   /** The web app (connection-refused, observability-check); its URL carries no credentials. */
   app?: { url: string; service?: string; compose: boolean; files: string[]; runsIn?: 'container' | 'dir' };
+  /** The PWA (pwa-stale-cache); no command text. */
+  pwa?: { url: string; basePath: string; expectedVersion?: string; canRedeploy: boolean };
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -246,6 +264,7 @@ export class TargetRegistry {
       }
       if (spec.app?.logFile) spec.app.logFile = path.resolve(dir, spec.app.logFile);
       if (spec.app?.compose) spec.app.compose.file = path.resolve(dir, spec.app.compose.file);
+      if (spec.pwa && !spec.pwa.url && !spec.app?.url) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field pwa.url: needed when the target has no app.url`);
       if (spec.app?.dir) spec.app.dir = path.resolve(dir, spec.app.dir);
       for (const f of spec.app?.files ?? []) f.source = path.resolve(dir, f.source);
       if (spec.app?.files && !spec.app.container === !spec.app.dir) {
@@ -290,6 +309,7 @@ export class TargetRegistry {
         url: withoutCredentials(spec.app.url), service: spec.app.service, compose: spec.app.compose !== undefined,
         files: (spec.app.files ?? []).map((f) => f.path), runsIn: spec.app.container ? 'container' : spec.app.dir ? 'dir' : undefined,
       },
+      pwa: spec.pwa && (spec.pwa.url ?? spec.app?.url) ? { url: withoutCredentials((spec.pwa.url ?? spec.app?.url)!), basePath: spec.pwa.basePath, expectedVersion: spec.pwa.expectedVersion, canRedeploy: spec.pwa.redeploy !== undefined } : undefined,
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };

@@ -4,6 +4,7 @@ import { createLockActivities } from './locks.js';
 import { createAlembicActivities } from './alembic.js';
 import { createAppActivities } from './app.js';
 import { createContainerActivities } from './containers.js';
+import { createPwaActivities } from './pwa.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createImportsActivities(deps.targets),
     ...createAppActivities(deps.targets),
     ...createContainerActivities(deps.targets),
+    ...createPwaActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -62,4 +64,5 @@ export type { GatePolicyDefaults } from './gates.js';
 export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.js';
 export type { PortCheck } from '../util/compose-ports.js';
 export type { ContainerState, FileState } from './containers.js';
+export type { PwaEvidence } from './pwa.js';
 export type { NotifyEvent } from './notify.js';

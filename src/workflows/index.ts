@@ -6,6 +6,7 @@ export { janitor } from './janitor.js';
 export { migrationFailed } from './migration-failed.js';
 export { missingContainerFile } from './missing-container-file.js';
 export { observabilityCheck } from './observability-check.js';
+export { pwaStaleCache } from './pwa-stale-cache.js';
 export { releaseMigration } from './release-migration.js';
 export { schemaDrift } from './schema-drift.js';
 export { stuckImports } from './stuck-imports.js';

@@ -155,6 +155,14 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'metrics', kind: 'step', title: 'GET the metrics endpoint; are the seeds\' key metrics exposed (auth 401/403, imports failed/pending, payment attempts/errors, e-invoicing failures/latency)?' },
     { id: 'request-id', kind: 'step', title: 'Send a request with a fresh X-Request-ID; is it echoed, and found in the app\'s logs?', hostLocal: true },
   ],
+  'pwa-stale-cache': [
+    resolveTarget,
+    { id: 'inspect', kind: 'step', title: 'The build version served (version.json under the base path) vs the expected one; Cache-Control of index.html and the service worker; every asset index.html references under VITE_BASE_PATH and answering 200' },
+    lockTarget,
+    { id: 'redeploy', kind: 'gate', title: 'Approve rebuilding and redeploying the PWA (only when the build itself is wrong; header problems are reported for the web server\'s owner)' },
+    { id: 'redeploy-build', kind: 'step', title: 'Run the target\'s pwa.redeploy command (bounded; its text stays in the targets file)', changes: true, hostLocal: true },
+    { id: 'verify-version', kind: 'step', title: 'Verify, until verifyDeadline: the expected version is served with every asset' },
+  ],
   janitor: [
     resolveTarget,
     { id: 'list', kind: 'step', title: 'List our databases on the server (by their durable-runbooks label) and our dumps' },
