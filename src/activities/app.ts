@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
+import type { TargetRegistry, TargetSpec } from '../targets.js';
 import { checkComposePorts, ComposeFileError, type PortCheck } from '../util/compose-ports.js';
 import { parseDuration } from '../util/duration.js';
 import { KEY_METRICS, parseExposition, total } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
-import { FailureType } from './errors.js';
+import { FailureType, targetSpec } from './errors.js';
 import { composeTool, logCommand, logOffset, logSince, runBounded } from './services.js';
 
 /**
@@ -103,13 +103,7 @@ const KEPT_HEADERS = ['content-type', 'cache-control', 'x-request-id', 'location
 
 export function createAppActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function appOf(target: string): NonNullable<TargetSpec['app']> {
-    let spec: TargetSpec;
-    try {
-      spec = targets.spec(target);
-    } catch (err) {
-      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
-      throw err;
-    }
+    const spec = targetSpec(targets, target);
     if (!spec.app) throw ApplicationFailure.nonRetryable(`Target "${target}" has no app section in ${targets.file}: add app.url (and app.service to let runbooks restart it).`, FailureType.targetConfig);
     return spec.app;
   }

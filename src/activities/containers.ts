@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
+import type { TargetRegistry, TargetSpec } from '../targets.js';
 import { trimOutput } from '../util/redact.js';
-import { FailureType } from './errors.js';
+import { FailureType, targetSpec } from './errors.js';
 import { runBounded } from './services.js';
 
 /**
@@ -95,13 +95,7 @@ async function sha256File(file: string): Promise<string | undefined> {
 
 export function createContainerActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function appOf(target: string): NonNullable<TargetSpec['app']> & { files: NonNullable<NonNullable<TargetSpec['app']>['files']> } {
-    let app: TargetSpec['app'];
-    try {
-      app = targets.spec(target).app;
-    } catch (err) {
-      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
-      throw err;
-    }
+    const app = targetSpec(targets, target).app;
     if (!app?.files?.length) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no app.files in ${targets.file}: list the files the app needs, with the good copy's path on the host (source).`, FailureType.targetConfig);
     return app as ReturnType<typeof appOf>;
   }

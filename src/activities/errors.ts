@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError } from '../targets.js';
+import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { redact } from '../util/redact.js';
 
 /** Failure types tests and operators can match on. */
@@ -20,6 +20,15 @@ export const FailureType = {
 export function targetFailure(err: unknown): never {
   if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
   throw err;
+}
+
+/** A target's spec from the registry; an unknown target fails the activity at once, with the registry's words. */
+export function targetSpec(targets: TargetRegistry, name: string): TargetSpec {
+  try {
+    return targets.spec(name);
+  } catch (err) {
+    return targetFailure(err);
+  }
 }
 
 interface PgErrorLike {

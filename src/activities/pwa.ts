@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
+import type { TargetRegistry, TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { classifyNetError, type HttpErrorKind } from './app.js';
-import { FailureType } from './errors.js';
+import { FailureType, targetSpec } from './errors.js';
 import { runBounded } from './services.js';
 
 /**
@@ -52,13 +52,7 @@ export function revalidates(cacheControl: string | null): boolean {
 
 export function createPwaActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function pwaOf(target: string): NonNullable<TargetSpec['pwa']> & { origin: string } {
-    let spec: TargetSpec;
-    try {
-      spec = targets.spec(target);
-    } catch (err) {
-      if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
-      throw err;
-    }
+    const spec = targetSpec(targets, target);
     if (!spec.pwa) throw ApplicationFailure.nonRetryable(`Target "${target}" has no pwa section in ${targets.file}: add pwa.basePath (VITE_BASE_PATH) and pwa.redeploy.`, FailureType.targetConfig);
     return { ...spec.pwa, origin: (spec.pwa.url ?? spec.app!.url) };
   }
