@@ -23,7 +23,7 @@ import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker } from '../src/worker.js';
 import { celeryWorkerService, killWorker, publishItems, workerFiles } from '../test/support/imports.js';
 import { freePort } from '../test/support/ports.js';
-import { killWeb, webAppService, webFiles } from '../test/support/webapp.js';
+import { killWeb, startWeb, webAppService, webFiles } from '../test/support/webapp.js';
 import { serveStatic } from '../test/support/static.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -65,12 +65,22 @@ writeFileSync(path.join(dir, 'dist/version.json'), JSON.stringify({ version: '1.
 writeFileSync(path.join(dir, 'dist/index.html'), '<script type="module" src="/tenant/assets/app.js"></script>');
 writeFileSync(path.join(dir, 'dist/assets/app.js'), '');
 const pwaServer = await serveStatic(path.join(dir, 'dist'), '/tenant/', () => 'no-cache');
+// login-errors' story: the rate limiter refuses logins; its remediation turns it off and restarts the app.
+const loginWeb = webFiles(path.join(dir, 'login'));
+mkdirSync(loginWeb.dir, { recursive: true });
+const loginOpts = { port: await freePort(), env: { RATE_LIMIT_ENABLED: '1', RATE_LIMIT_PER_MINUTE: '1' } };
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-web': { app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile }, services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' } },
   'rec-pwa': { pwa: { url: pwaServer.url, basePath: '/tenant/', expectedVersion: '1.1.0', redeploy: { command: `echo '{"version":"1.1.0"}' > '${path.join(dir, 'dist/version.json')}'` } }, policy: { unsignedDecisions: 'allow' } },
   'rec-files': {
     app: { url: `http://127.0.0.1:${webPort}`, service: 'api', dir: path.join(dir, 'app'), files: [{ path: 'templates/factura.html', source: path.join(dir, 'repo/templates/factura.html') }] },
     services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' },
+  },
+  'rec-login': {
+    app: { url: `http://127.0.0.1:${loginOpts.port}`, service: 'api', logFile: loginWeb.logFile }, services: { api: webAppService(loginWeb, loginOpts) },
+    login: { rateLimit: { envFile: loginWeb.envFile }, authFailures: { window: '1s' } },
+    remediations: { 'disable-rate-limit': { command: `sed -i 's/^RATE_LIMIT_ENABLED=.*/RATE_LIMIT_ENABLED=0/' '${loginWeb.envFile}'`, fixes: ['rate-limited'], restart: 'api' } },
+    policy: { unsignedDecisions: 'allow' },
   },
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
   'rec-drill': {},
@@ -179,6 +189,13 @@ await unsigned.decide(pwaRun.id, 'redeploy', { decision: 'approve' }, bob);
 await save('pwa-stale-cache-redeployed', pwaRun.id);
 await pwaServer.close();
 await killWeb(web);
+await startWeb(loginWeb, loginOpts);
+for (let i = 0; i < 3; i++) await fetch(`http://127.0.0.1:${loginOpts.port}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"ana","password":"typo"}' });
+const loginRun = await unsigned.start('login-errors', { target: 'rec-login', initiator: 'alice' });
+await gateOpen(loginRun.id);
+await unsigned.decide(loginRun.id, 'remediate', { decision: 'approve' }, bob);
+await save('login-errors-remedied', loginRun.id);
+await killWeb(loginWeb);
 
 for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { LOGIN_CAUSES } from './util/login-causes.js';
 
 /**
  * The target registry: the systems runbooks act on, by name. Workflows see names only;
@@ -115,6 +116,46 @@ const pwa = z.strictObject({
   redeploy: z.strictObject({ command: z.string(), timeout: duration.default('10m') }).optional(),
 });
 
+/** Logins (login-errors): the endpoint, the front-end origins, the cookie it should set, TLS, rate limiter, auth failures. */
+const login = z.strictObject({
+  path: z.string().startsWith('/').default('/login'),
+  /** The JSON fields the login takes. */
+  usernameField: z.string().default('username'),
+  passwordField: z.string().default('password'),
+  /** A login that should succeed (to see the session cookie); its password is read from the worker's environment. */
+  probe: z.strictObject({ username: z.string().min(1), passwordEnv: envName }).optional(),
+  /** The front-end origins that call the login (CORS preflight from each). */
+  origins: z.array(z.url()).default([]),
+  /** The Domain the session cookie should carry (the app's COOKIE_DOMAIN); unset: a host-only cookie. */
+  cookieDomain: z.string().optional(),
+  /** The session cookie's name (default: every cookie the login sets is checked). */
+  sessionCookie: z.string().optional(),
+  /** TLS of an https app.url: a CA file to trust besides the system's, and how many days left is too few. */
+  tls: z.strictObject({ ca: z.string().optional(), minDaysLeft: z.number().int().min(0).default(14) }).prefault({}),
+  /** Where the rate limiter's switch is read (an env file of the app) and what its log lines say. */
+  rateLimit: z.strictObject({ envFile: z.string().optional(), variable: envName.default('RATE_LIMIT_ENABLED'), logPattern: z.string().default('RateLimitMiddleware') }).prefault({}),
+  /** The 401/403 share: a Prometheus query answering a ratio, else two samples of app.metrics `window` apart. */
+  authFailures: z.strictObject({
+    window: duration.default('60s'),
+    threshold: z.number().gt(0).lt(1).default(0.05),
+    minRequests: z.number().int().min(1).default(20),
+    prometheus: z.strictObject({ url: z.url(), query: z.string().min(1) }).optional(),
+    /** The counter of requests by status in app.metrics (label status or code). */
+    family: z.string().default('gestiq_http_requests_total'),
+  }).prefault({}),
+});
+
+/** A named fix a runbook may offer behind its gate: a command on the target's host, then a restart. */
+const remediation = z.strictObject({
+  command: z.string().min(1),
+  /** The findings it fixes (login-errors causes); offered only when one of them is found. */
+  fixes: z.array(z.enum(LOGIN_CAUSES)).min(1),
+  /** A service (under services) restarted after the command, proved healthy. */
+  restart: z.string().optional(),
+  timeout: duration.default('2m'),
+  description: z.string().optional(),
+});
+
 const smoke = z.union([
   z.strictObject({ name: z.string(), sql: z.string(), expect: z.string() }),
   z.strictObject({ name: z.string(), http: z.string(), expect: z.number().int() }),
@@ -151,11 +192,12 @@ export const targetSchema = z.strictObject({
   http: z.strictObject({ baseUrl: z.url() }).optional(),
   app: app.optional(),
   pwa: pwa.optional(),
+  login: login.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
-  remediations: z.record(z.string(), z.strictObject({ command: z.string() })).optional(),
+  remediations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'), remediation).optional(),
   policy: policy.optional(),
   /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
   alerts: z.strictObject({ labels: z.record(z.string(), z.string()) }).optional(),
@@ -197,6 +239,10 @@ export interface TargetInfo {
   app?: { url: string; service?: string; compose: boolean; files: string[]; runsIn?: 'container' | 'dir' };
   /** The PWA (pwa-stale-cache); no command text. */
   pwa?: { url: string; basePath: string; expectedVersion?: string; canRedeploy: boolean };
+  /** Logins (login-errors): the login URL and what it is checked against; no password. */
+  login?: { url: string; origins: string[]; https: boolean; goodLogin: boolean; cookieDomain?: string; minDaysLeft: number; window: string; prometheus: boolean };
+  /** The named remediations: what each fixes and restarts; never their command text. */
+  remediations: Array<{ name: string; fixes: string[]; restart?: string; description?: string }>;
   /** Whether the target names smoke checks. */
   smokeChecks: number;
   /** How long snapshots, dumps and kept databases are kept (backups.retention, default 7d). */
@@ -270,6 +316,14 @@ export class TargetRegistry {
       if (spec.app?.files && !spec.app.container === !spec.app.dir) {
         throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field app: with app.files, name where the app runs: app.container (docker) or app.dir (a local directory), one of them`);
       }
+      if (spec.login && !spec.app) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field login: needs app.url (the login is under it)`);
+      if (spec.login?.tls.ca) spec.login.tls.ca = path.resolve(dir, spec.login.tls.ca);
+      if (spec.login?.rateLimit.envFile) spec.login.rateLimit.envFile = path.resolve(dir, spec.login.rateLimit.envFile);
+      for (const [rname, r] of Object.entries(spec.remediations ?? {})) {
+        if (r.restart && !declared.includes(r.restart)) {
+          throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+        }
+      }
       for (const svc of Object.values(spec.services ?? {})) {
         if ('compose' in svc) svc.compose.file = path.resolve(dir, svc.compose.file);
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
@@ -310,6 +364,11 @@ export class TargetRegistry {
         files: (spec.app.files ?? []).map((f) => f.path), runsIn: spec.app.container ? 'container' : spec.app.dir ? 'dir' : undefined,
       },
       pwa: spec.pwa && (spec.pwa.url ?? spec.app?.url) ? { url: withoutCredentials((spec.pwa.url ?? spec.app?.url)!), basePath: spec.pwa.basePath, expectedVersion: spec.pwa.expectedVersion, canRedeploy: spec.pwa.redeploy !== undefined } : undefined,
+      login: spec.login && spec.app && {
+        url: withoutCredentials(new URL(spec.login.path, spec.app.url).toString()), origins: spec.login.origins, https: spec.app.url.startsWith('https:'),
+        goodLogin: spec.login.probe !== undefined, cookieDomain: spec.login.cookieDomain, minDaysLeft: spec.login.tls.minDaysLeft, window: spec.login.authFailures.window, prometheus: spec.login.authFailures.prometheus !== undefined,
+      },
+      remediations: Object.entries(spec.remediations ?? {}).map(([n, r]) => ({ name: n, fixes: r.fixes, restart: r.restart, description: r.description })),
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };
@@ -337,6 +396,12 @@ export class TargetRegistry {
     const spec = this.spec(name);
     this.secret(name, spec.postgres?.passwordEnv);
     this.secret(name, spec.redis?.passwordEnv);
+    this.secret(name, spec.login?.probe?.passwordEnv);
+  }
+
+  /** The password of login-errors' good-login probe, from the variable the file names. */
+  loginProbePassword(name: string): string | undefined {
+    return this.secret(name, this.spec(name).login?.probe?.passwordEnv);
   }
 
   private secret(target: string, variable: string | undefined): string | undefined {

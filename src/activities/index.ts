@@ -5,6 +5,7 @@ import { createAlembicActivities } from './alembic.js';
 import { createAppActivities } from './app.js';
 import { createContainerActivities } from './containers.js';
 import { createPwaActivities } from './pwa.js';
+import { createLoginActivities } from './login.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAppActivities(deps.targets),
     ...createContainerActivities(deps.targets),
     ...createPwaActivities(deps.targets),
+    ...createLoginActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -65,4 +67,6 @@ export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.j
 export type { PortCheck } from '../util/compose-ports.js';
 export type { ContainerState, FileState } from './containers.js';
 export type { PwaEvidence } from './pwa.js';
+export type { LoginEvidence, AuthSample, AuthShare, CookieCheck, PreflightCheck, LoginProbe } from './login.js';
+export type { TlsEvidence } from './http.js';
 export type { NotifyEvent } from './notify.js';

@@ -3,6 +3,7 @@ export { approvalDrill } from './approval-drill.js';
 export { connectionRefused } from './connection-refused.js';
 export { dbAccess } from './db-access.js';
 export { janitor } from './janitor.js';
+export { loginErrors } from './login-errors.js';
 export { migrationFailed } from './migration-failed.js';
 export { missingContainerFile } from './missing-container-file.js';
 export { observabilityCheck } from './observability-check.js';

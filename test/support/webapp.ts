@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { pidFileCommands, q, type WorkerFiles } from './imports.js';
@@ -16,6 +17,10 @@ export interface WebOptions {
   metricsOmit?: string[];
   databaseUrl?: string;
   version?: string;
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { cert: string; key: string };
+  /** More of the app's variables (LOGIN_PASSWORD, COOKIE_*, CORS_ORIGINS, RATE_LIMIT_* …). */
+  env?: Record<string, string>;
 }
 
 export function webFiles(dir: string): WorkerFiles {
@@ -30,24 +35,35 @@ export function writeWebEnv(files: WorkerFiles, o: WebOptions): void {
     `METRICS_OMIT=${q((o.metricsOmit ?? []).join(','))}`,
     `APP_VERSION=${q(o.version ?? '1.0.0')}`,
     ...(o.databaseUrl ? [`DATABASE_URL=${q(o.databaseUrl)}`] : []),
+    ...(o.tls ? [`SSL_CERTFILE=${q(o.tls.cert)}`, `SSL_KEYFILE=${q(o.tls.key)}`] : []),
+    ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${q(v)}`),
   ].join('\n') + '\n');
 }
 
-/** The `command` driver's spec for the web app on `o.port` (writes its env file); healthy = running, its start-up line, /ready 2xx. */
+/**
+ * The `command` driver's spec for the web app on `o.port` (writes its env file); healthy = running,
+ * its start-up line, and /ready 2xx over HTTP (over HTTPS the log line only: the health check trusts
+ * no test CA).
+ */
 export function webAppService(files: WorkerFiles, o: WebOptions) {
   writeWebEnv(files, o);
   return {
-    command: pidFileCommands(files, '/usr/bin/python3 -m uvicorn gestiq_web:app --host 127.0.0.1 --port "$PORT" --no-access-log'),
-    health: { http: `http://127.0.0.1:${o.port}/ready`, logLine: 'app\\.startup: gestiq web ready', logFile: files.logFile, timeout: '30s' },
+    command: pidFileCommands(files, '/usr/bin/python3 -m uvicorn gestiq_web:app --host 127.0.0.1 --port "$PORT" --no-access-log ${SSL_CERTFILE:+--ssl-certfile "$SSL_CERTFILE" --ssl-keyfile "$SSL_KEYFILE"}'),
+    health: { ...(o.tls ? {} : { http: `http://127.0.0.1:${o.port}/ready` }), logLine: 'app\\.startup: gestiq web ready', logFile: files.logFile, timeout: '30s' },
   };
 }
 
-/** Starts the app as its start command does and waits until the port answers HTTP. */
+const accepts = (port: number) => new Promise<boolean>((resolve) => {
+  const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+});
+
+/** Starts the app as its start command does and waits until its port accepts connections (uvicorn listens once started). */
 export async function startWeb(files: WorkerFiles, o: WebOptions): Promise<void> {
   await execa('sh', ['-c', webAppService(files, o).command.start]);
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (await fetch(`http://127.0.0.1:${o.port}/version`).then(() => true, () => false)) return;
+    if (await accepts(o.port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   const log = await execa('tail', ['-n', '20', files.logFile], { reject: false });

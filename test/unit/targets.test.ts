@@ -27,6 +27,21 @@ describe('target registry', () => {
     expect(t.load).toThrow('target "prod-db", field postgres: unknown key(s) pasword');
   });
 
+  it('refuses remediations that name an unknown finding or an undeclared service, and a login without app.url', () => {
+    const typo = load('targets:\n  web:\n    app: { url: "http://127.0.0.1:8000" }\n    remediations:\n      off: { command: "true", fixes: [rate-limit] }\n');
+    expect(typo.load).toThrow('target "web", field remediations.off.fixes.0: Invalid option: expected one of "unreachable"|"login-5xx"');
+    const svc = load('targets:\n  web:\n    app: { url: "http://127.0.0.1:8000" }\n    remediations:\n      off: { command: "true", fixes: [rate-limited], restart: api }\n');
+    expect(svc.load).toThrow('target "web", field remediations.off.restart: "api" is not declared under services (declared: none)');
+    const bare = load('targets:\n  web:\n    login: { path: /login }\n');
+    expect(bare.load).toThrow('target "web", field login: needs app.url (the login is under it)');
+    const ok = load('targets:\n  web:\n    app: { url: "https://u:pw@app.example.com" }\n    login: { origins: ["https://pos.example.com"], probe: { username: ana, passwordEnv: PROBE_PW } }\n    remediations:\n      off: { command: "secret-cmd --token abc", fixes: [rate-limited] }\n', { PROBE_PW: 'hunter2' });
+    const info = ok.load().info('web');
+    expect(info.login).toEqual({ url: 'https://app.example.com/login', origins: ['https://pos.example.com'], https: true, goodLogin: true, cookieDomain: undefined, minDaysLeft: 14, window: '60s', prometheus: false });
+    expect(info.remediations).toEqual([{ name: 'off', fixes: ['rate-limited'], restart: undefined, description: undefined }]);
+    expect(JSON.stringify(info)).not.toMatch(/secret-cmd|hunter2|pw@/);
+    expect(() => load('targets:\n  web:\n    app: { url: "http://a" }\n    login: { probe: { username: ana, passwordEnv: PROBE_PW } }\n').load().checkSecrets('web')).toThrow('takes its password from PROBE_PW, which is not set');
+  });
+
   it('refuses a service with no driver', () => {
     const t = load('targets:\n  app:\n    services:\n      api: { health: { http: "http://x/ready" } }\n');
     expect(t.load).toThrow('target "app", field services.api: must name one driver');
