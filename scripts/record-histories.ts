@@ -25,6 +25,7 @@ import { celeryWorkerService, killWorker, publishItems, workerFiles } from '../t
 import { freePort } from '../test/support/ports.js';
 import { killWeb, startWeb, webAppService, webFiles } from '../test/support/webapp.js';
 import { serveStatic } from '../test/support/static.js';
+import { days, issue, makeCa, pkcs12 } from '../test/support/tls.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const out = path.resolve(import.meta.dirname, '../test/histories');
@@ -39,7 +40,8 @@ const relDb = `rec_release_${Date.now().toString(36)}`;
 const failDb = `rec_failed_${Date.now().toString(36)}`;
 const driftDb = `rec_drift_${Date.now().toString(36)}`;
 const importsDb = `rec_imports_${Date.now().toString(36)}`;
-for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head'], [importsDb, '0004_imports_payments']] as const) {
+const einvDb = `rec_einv_${Date.now().toString(36)}`;
+for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head'], [importsDb, '0004_imports_payments'], [einvDb, 'head']] as const) {
   await psqlAdmin(`create database ${name}`);
   await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', rev], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${name}` } });
 }
@@ -69,6 +71,12 @@ const pwaServer = await serveStatic(path.join(dir, 'dist'), '/tenant/', () => 'n
 const loginWeb = webFiles(path.join(dir, 'login'));
 mkdirSync(loginWeb.dir, { recursive: true });
 const loginOpts = { port: await freePort(), env: { RATE_LIMIT_ENABLED: '1', RATE_LIMIT_PER_MINUTE: '1' } };
+// einvoicing-failed's story: the fixture's rejected invoices are emitted again through the app.
+const einvWeb = webFiles(path.join(dir, 'einv'));
+mkdirSync(einvWeb.dir, { recursive: true });
+const einvOpts = { port: await freePort(), databaseUrl: `postgresql+psycopg2://postgres@127.0.0.1:5432/${einvDb}`, env: { EINVOICE_ENV: 'prod' } };
+const sriCa = await makeCa(path.join(dir, 'sri-ca'), 'SRI Test CA');
+const firma = await pkcs12(sriCa, 'firma', await issue(sriCa, 'firma', ['DNS:gestiq.example'], { from: days(-30), to: days(300) }), 'firma-rec');
 writeFileSync(targetsFile, stringify({ targets: {
   'rec-web': { app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile }, services: { api: webAppService(web, { port: webPort }) }, policy: { unsignedDecisions: 'allow' } },
   'rec-pwa': { pwa: { url: pwaServer.url, basePath: '/tenant/', expectedVersion: '1.1.0', redeploy: { command: `echo '{"version":"1.1.0"}' > '${path.join(dir, 'dist/version.json')}'` } }, policy: { unsignedDecisions: 'allow' } },
@@ -80,6 +88,12 @@ writeFileSync(targetsFile, stringify({ targets: {
     app: { url: `http://127.0.0.1:${loginOpts.port}`, service: 'api', logFile: loginWeb.logFile }, services: { api: webAppService(loginWeb, loginOpts) },
     login: { rateLimit: { envFile: loginWeb.envFile }, authFailures: { window: '1s' } },
     remediations: { 'disable-rate-limit': { command: `sed -i 's/^RATE_LIMIT_ENABLED=.*/RATE_LIMIT_ENABLED=0/' '${loginWeb.envFile}'`, fixes: ['rate-limited'], restart: 'api' } },
+    policy: { unsignedDecisions: 'allow' },
+  },
+  'rec-einv': {
+    postgres: { host: '127.0.0.1', port: 5432, database: einvDb, user: 'postgres' },
+    app: { url: `http://127.0.0.1:${einvOpts.port}`, service: 'api', logFile: einvWeb.logFile }, services: { api: webAppService(einvWeb, einvOpts) },
+    einvoicing: { certificate: { file: firma, passwordEnv: 'REC_P12_PASSWORD' }, environment: { expected: 'prod', envFile: einvWeb.envFile } },
     policy: { unsignedDecisions: 'allow' },
   },
   'rec-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } },
@@ -97,7 +111,7 @@ writeFileSync(targetsFile, stringify({ targets: {
 const key = randomBytes(32).toString('hex');
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
-const targets = TargetRegistry.load(targetsFile);
+const targets = TargetRegistry.load(targetsFile, { ...process.env, REC_P12_PASSWORD: 'firma-rec' });
 const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'record', targets, decisionPublicKey: publicKeyOf(key) });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
@@ -196,8 +210,14 @@ await gateOpen(loginRun.id);
 await unsigned.decide(loginRun.id, 'remediate', { decision: 'approve' }, bob);
 await save('login-errors-remedied', loginRun.id);
 await killWeb(loginWeb);
+await startWeb(einvWeb, einvOpts);
+const einvRun = await unsigned.start('einvoicing-failed', { target: 'rec-einv', initiator: 'alice' });
+await gateOpen(einvRun.id);
+await unsigned.decide(einvRun.id, 'retry-emission', { decision: 'approve' }, bob);
+await save('einvoicing-failed-retried', einvRun.id);
+await killWeb(einvWeb);
 
-for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
+for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%' or datname like '${einvDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 
 worker.shutdown();
 await running;

@@ -60,6 +60,14 @@ export const catalogue: RunbookDefinition[] = [
     }),
   },
   {
+    name: 'einvoicing-failed',
+    workflowType: 'einvoicingFailed',
+    description: "E-invoices fail to emit: the signing certificate (PKCS#12 via openssl pkcs12, -legacy for older files: expiry, key), the provider environment (sandbox/prod) against the expected one, invoices / invoices_temp by estado, the app's app.einvoicing lines; retry the failed ones through the app behind a gate, one Idempotency-Key per invoice (not offered while the certificate or environment would make it fail again); verify the counts moved.",
+    mutates: true,
+    gates: ['retry-emission'],
+    input: z.strictObject({}),
+  },
+  {
     name: 'janitor',
     workflowType: 'janitor',
     description: "Removes what database runbooks leave behind: clones, scratch databases and fresh builds of ended runs at once; snapshots, kept databases and dumps after the target's backups.retention. Never anything of an open run; nothing is dropped before the \"remove\" gate is approved. dryRun lists.",

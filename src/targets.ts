@@ -145,6 +145,25 @@ const login = z.strictObject({
   }).prefault({}),
 });
 
+/** E-invoicing (einvoicing-failed): the signing certificate, the provider environment, the invoice tables, the app's retry endpoint. */
+const einvoicing = z.strictObject({
+  /** The signing certificate as issued (PKCS#12, .p12); its password from the worker's environment. */
+  certificate: z.strictObject({ file: z.string(), passwordEnv: envName, minDaysLeft: z.number().int().min(0).default(30) }).optional(),
+  /** The provider environment the app is configured with (read from its env file) against the one expected. */
+  environment: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName.default('EINVOICE_ENV') }).optional(),
+  /** Counted by state; the first is the one retried (by id through the app). Missing tables are reported, not errors. */
+  tables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a table name')).min(1).default(['invoices', 'invoices_temp']),
+  stateColumn: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a column name').default('estado'),
+  /** States meaning the emission failed (retried); the rest are only counted. */
+  failedStates: z.array(z.string()).min(1).default(['rechazada', 'error']),
+  /** The app's endpoint that emits one invoice again: POST, {id} replaced, with an Idempotency-Key header. */
+  retryPath: z.string().startsWith('/').default('/einvoicing/{id}/emit'),
+  /** At most this many invoices are retried by one run. */
+  retryLimit: z.number().int().min(1).max(10_000).default(200),
+  /** The app's e-invoicing log lines (in app.logFile). */
+  logPattern: z.string().default('app.einvoicing'),
+});
+
 /** A named fix a runbook may offer behind its gate: a command on the target's host, then a restart. */
 const remediation = z.strictObject({
   command: z.string().min(1),
@@ -193,6 +212,7 @@ export const targetSchema = z.strictObject({
   app: app.optional(),
   pwa: pwa.optional(),
   login: login.optional(),
+  einvoicing: einvoicing.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
@@ -241,6 +261,8 @@ export interface TargetInfo {
   pwa?: { url: string; basePath: string; expectedVersion?: string; canRedeploy: boolean };
   /** Logins (login-errors): the login URL and what it is checked against; no password. */
   login?: { url: string; origins: string[]; https: boolean; goodLogin: boolean; cookieDomain?: string; minDaysLeft: number; window: string; prometheus: boolean };
+  /** E-invoicing (einvoicing-failed); no password. */
+  einvoicing?: { tables: string[]; failedStates: string[]; certificate: boolean; minDaysLeft: number; environment?: string; retryLimit: number };
   /** The named remediations: what each fixes and restarts; never their command text. */
   remediations: Array<{ name: string; fixes: string[]; restart?: string; description?: string }>;
   /** Whether the target names smoke checks. */
@@ -319,6 +341,9 @@ export class TargetRegistry {
       if (spec.login && !spec.app) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field login: needs app.url (the login is under it)`);
       if (spec.login?.tls.ca) spec.login.tls.ca = path.resolve(dir, spec.login.tls.ca);
       if (spec.login?.rateLimit.envFile) spec.login.rateLimit.envFile = path.resolve(dir, spec.login.rateLimit.envFile);
+      if (spec.einvoicing && (!spec.app || !spec.postgres)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field einvoicing: needs app.url (the retry endpoint) and postgres (the invoice tables)`);
+      if (spec.einvoicing?.certificate) spec.einvoicing.certificate.file = path.resolve(dir, spec.einvoicing.certificate.file);
+      if (spec.einvoicing?.environment) spec.einvoicing.environment.envFile = path.resolve(dir, spec.einvoicing.environment.envFile);
       for (const [rname, r] of Object.entries(spec.remediations ?? {})) {
         if (r.restart && !declared.includes(r.restart)) {
           throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
@@ -368,6 +393,7 @@ export class TargetRegistry {
         url: withoutCredentials(new URL(spec.login.path, spec.app.url).toString()), origins: spec.login.origins, https: spec.app.url.startsWith('https:'),
         goodLogin: spec.login.probe !== undefined, cookieDomain: spec.login.cookieDomain, minDaysLeft: spec.login.tls.minDaysLeft, window: spec.login.authFailures.window, prometheus: spec.login.authFailures.prometheus !== undefined,
       },
+      einvoicing: spec.einvoicing && { tables: spec.einvoicing.tables, failedStates: spec.einvoicing.failedStates, certificate: spec.einvoicing.certificate !== undefined, minDaysLeft: spec.einvoicing.certificate?.minDaysLeft ?? 30, environment: spec.einvoicing.environment?.expected, retryLimit: spec.einvoicing.retryLimit },
       remediations: Object.entries(spec.remediations ?? {}).map(([n, r]) => ({ name: n, fixes: r.fixes, restart: r.restart, description: r.description })),
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
@@ -397,6 +423,12 @@ export class TargetRegistry {
     this.secret(name, spec.postgres?.passwordEnv);
     this.secret(name, spec.redis?.passwordEnv);
     this.secret(name, spec.login?.probe?.passwordEnv);
+    this.secret(name, spec.einvoicing?.certificate?.passwordEnv);
+  }
+
+  /** The password of the e-invoicing certificate (PKCS#12), from the variable the file names. */
+  certificatePassword(name: string): string | undefined {
+    return this.secret(name, this.spec(name).einvoicing?.certificate?.passwordEnv);
   }
 
   /** The password of login-errors' good-login probe, from the variable the file names. */

@@ -6,6 +6,7 @@ import { createAppActivities } from './app.js';
 import { createContainerActivities } from './containers.js';
 import { createPwaActivities } from './pwa.js';
 import { createLoginActivities } from './login.js';
+import { createEinvoicingActivities } from './einvoicing.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -45,6 +46,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createContainerActivities(deps.targets),
     ...createPwaActivities(deps.targets),
     ...createLoginActivities(deps.targets),
+    ...createEinvoicingActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -69,4 +71,5 @@ export type { ContainerState, FileState } from './containers.js';
 export type { PwaEvidence } from './pwa.js';
 export type { LoginEvidence, AuthSample, AuthShare, CookieCheck, PreflightCheck, LoginProbe } from './login.js';
 export type { TlsEvidence } from './http.js';
+export type { EinvoicingEvidence, InvoiceCounts, RetryOutcome, CertificateEvidence } from './einvoicing.js';
 export type { NotifyEvent } from './notify.js';

@@ -2,6 +2,7 @@
 export { approvalDrill } from './approval-drill.js';
 export { connectionRefused } from './connection-refused.js';
 export { dbAccess } from './db-access.js';
+export { einvoicingFailed } from './einvoicing-failed.js';
 export { janitor } from './janitor.js';
 export { loginErrors } from './login-errors.js';
 export { migrationFailed } from './migration-failed.js';

@@ -163,6 +163,14 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'redeploy-build', kind: 'step', title: 'Run the target\'s pwa.redeploy command (bounded; its text stays in the targets file)', changes: true, hostLocal: true },
     { id: 'verify-version', kind: 'step', title: 'Verify, until verifyDeadline: the expected version is served with every asset' },
   ],
+  'einvoicing-failed': [
+    resolveTarget,
+    { id: 'inspect', kind: 'step', title: 'The signing certificate (PKCS#12 opened with openssl pkcs12, -legacy for older files: expiry, its key), the provider environment in the app\'s env file, invoices / invoices_temp by estado, the app\'s app.einvoicing lines', hostLocal: true },
+    lockTarget,
+    { id: 'retry-emission', kind: 'gate', title: 'Approve emitting the failed invoices again (offered only when the certificate and the environment are right)' },
+    { id: 'retry', kind: 'step', title: 'POST each failed invoice to the app\'s retry endpoint with Idempotency-Key rb-<run id>-<invoice id> (a retried step sends the same keys)', changes: true, hostLocal: true },
+    { id: 'verify', kind: 'step', title: 'Verify: count by estado again; which retried invoices left the failed states' },
+  ],
   'login-errors': [
     resolveTarget,
     { id: 'auth-window-start', kind: 'step', title: 'First sample of the app\'s requests by status (app.metrics); the window (login.authFailures.window) is slept durably' },

@@ -46,3 +46,10 @@ export async function issue(ca: TestCa, name: string, altNames: string[], validi
 
 const DAY = 86_400_000;
 export const days = (n: number) => new Date(Date.now() + n * DAY);
+
+/** A PKCS#12 file (.p12) of `cert` and `key` (and the CA), as e-invoicing certificates are issued; `legacy`: RC2/3DES, as older tools write them. */
+export async function pkcs12(ca: TestCa, name: string, issued: { cert: string; key: string }, password: string, o: { legacy?: boolean; noKey?: boolean } = {}): Promise<string> {
+  const out = path.join(ca.dir, `${name}.p12`);
+  await openssl(['pkcs12', '-export', ...(o.legacy ? ['-legacy'] : []), ...(o.noKey ? ['-nokeys'] : ['-inkey', issued.key]), '-in', issued.cert, '-certfile', ca.cert, '-out', out, '-passout', `pass:${password}`], ca.dir);
+  return out;
+}
