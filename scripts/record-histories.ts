@@ -41,7 +41,8 @@ const failDb = `rec_failed_${Date.now().toString(36)}`;
 const driftDb = `rec_drift_${Date.now().toString(36)}`;
 const importsDb = `rec_imports_${Date.now().toString(36)}`;
 const einvDb = `rec_einv_${Date.now().toString(36)}`;
-for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head'], [importsDb, '0004_imports_payments'], [einvDb, 'head']] as const) {
+const payDb = `rec_pay_${Date.now().toString(36)}`;
+for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], [driftDb, 'head'], [importsDb, '0004_imports_payments'], [einvDb, 'head'], [payDb, 'head']] as const) {
   await psqlAdmin(`create database ${name}`);
   await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', rev], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${name}` } });
 }
@@ -71,6 +72,14 @@ const pwaServer = await serveStatic(path.join(dir, 'dist'), '/tenant/', () => 'n
 const loginWeb = webFiles(path.join(dir, 'login'));
 mkdirSync(loginWeb.dir, { recursive: true });
 const loginOpts = { port: await freePort(), env: { RATE_LIMIT_ENABLED: '1', RATE_LIMIT_PER_MINUTE: '1' } };
+// payments-failed's story: a Stripe webhook event the app recorded as failed is re-driven.
+const payPsql = (q: string) => execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', payDb, '-qc', q]);
+await payPsql('create table payment_webhook_events (event_id text primary key, provider text not null, status text not null, payload text not null, error text)');
+await payPsql("update pos_payments set status = 'pending' where id = 4");
+await payPsql(`insert into payment_webhook_events values ('evt_rec_1', 'stripe', 'failed', '${JSON.stringify({ id: 'evt_rec_1', object: 'event', type: 'payment_intent.succeeded', data: { object: { metadata: { payment_id: '4' } } } })}', 'lock timeout')`);
+const payWeb = webFiles(path.join(dir, 'pay'));
+mkdirSync(payWeb.dir, { recursive: true });
+const payOpts = { port: await freePort(), databaseUrl: `postgresql+psycopg2://postgres@127.0.0.1:5432/${payDb}`, env: { STRIPE_WEBHOOK_SECRET: 'whsec_rec', STRIPE_SECRET_KEY: 'sk_live_rec' } };
 // einvoicing-failed's story: the fixture's rejected invoices are emitted again through the app.
 const einvWeb = webFiles(path.join(dir, 'einv'));
 mkdirSync(einvWeb.dir, { recursive: true });
@@ -88,6 +97,12 @@ writeFileSync(targetsFile, stringify({ targets: {
     app: { url: `http://127.0.0.1:${loginOpts.port}`, service: 'api', logFile: loginWeb.logFile }, services: { api: webAppService(loginWeb, loginOpts) },
     login: { rateLimit: { envFile: loginWeb.envFile }, authFailures: { window: '1s' } },
     remediations: { 'disable-rate-limit': { command: `sed -i 's/^RATE_LIMIT_ENABLED=.*/RATE_LIMIT_ENABLED=0/' '${loginWeb.envFile}'`, fixes: ['rate-limited'], restart: 'api' } },
+    policy: { unsignedDecisions: 'allow' },
+  },
+  'rec-pay': {
+    postgres: { host: '127.0.0.1', port: 5432, database: payDb, user: 'postgres' },
+    app: { url: `http://127.0.0.1:${payOpts.port}`, service: 'api', logFile: payWeb.logFile }, services: { api: webAppService(payWeb, payOpts) },
+    payments: { providers: { stripe: { scheme: 'stripe', webhookPath: '/payments/stripe/webhook', secretEnv: 'REC_STRIPE_WEBHOOK_SECRET', mode: { expected: 'live', envFile: payWeb.envFile, variable: 'STRIPE_SECRET_KEY', keyPrefix: true } } } },
     policy: { unsignedDecisions: 'allow' },
   },
   'rec-einv': {
@@ -111,7 +126,7 @@ writeFileSync(targetsFile, stringify({ targets: {
 const key = randomBytes(32).toString('hex');
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
-const targets = TargetRegistry.load(targetsFile, { ...process.env, REC_P12_PASSWORD: 'firma-rec' });
+const targets = TargetRegistry.load(targetsFile, { ...process.env, REC_P12_PASSWORD: 'firma-rec', REC_STRIPE_WEBHOOK_SECRET: 'whsec_rec' });
 const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'record', targets, decisionPublicKey: publicKeyOf(key) });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
@@ -216,8 +231,14 @@ await gateOpen(einvRun.id);
 await unsigned.decide(einvRun.id, 'retry-emission', { decision: 'approve' }, bob);
 await save('einvoicing-failed-retried', einvRun.id);
 await killWeb(einvWeb);
+await startWeb(payWeb, payOpts);
+const payRun = await unsigned.start('payments-failed', { target: 'rec-pay', initiator: 'alice' });
+await gateOpen(payRun.id);
+await unsigned.decide(payRun.id, 'redrive', { decision: 'approve' }, bob);
+await save('payments-failed-redriven', payRun.id);
+await killWeb(payWeb);
 
-for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%' or datname like '${einvDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
+for (const d of (await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-Atc', `select datname from pg_database where datname like '${relDb}%' or datname like '${failDb}%' or datname like '${driftDb}%' or datname like '${importsDb}%' or datname like '${einvDb}%' or datname like '${payDb}%'`])).stdout.split('\n').filter(Boolean)) await psqlAdmin(`drop database "${d}" with (force)`);
 
 worker.shutdown();
 await running;

@@ -118,6 +118,14 @@ export const catalogue: RunbookDefinition[] = [
     input: z.strictObject({}),
   },
   {
+    name: 'payments-failed',
+    workflowType: 'paymentsFailed',
+    description: "Payments fail (Stripe/Payphone/Kushki): per provider the mode (sandbox/live) against the expected one, its webhook endpoint answering 2xx to a correctly signed test event and 4xx to a badly signed one (Stripe's scheme via the stripe package, HMAC for the others), attempts by provider and status, the app's failed webhook events; re-drive them behind a gate, each keyed by its event id (never a second charge); verify they were processed.",
+    mutates: true,
+    gates: ['redrive'],
+    input: z.strictObject({}),
+  },
+  {
     name: 'pwa-stale-cache',
     workflowType: 'pwaStaleCache',
     description: "Users see an old tenant PWA: the build version served vs the expected one, Cache-Control of index.html and the service worker, every asset index.html references under VITE_BASE_PATH and answering; rebuild/redeploy behind a gate through the target's command; verify the new version is served. Header problems are reported, not 'fixed'.",

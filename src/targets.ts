@@ -164,6 +164,31 @@ const einvoicing = z.strictObject({
   logPattern: z.string().default('app.einvoicing'),
 });
 
+/** A payment provider (payments-failed): how its webhooks are signed, where the app takes them, the mode it runs in. */
+const paymentProvider = z.strictObject({
+  /** stripe: Stripe-Signature, made with the official stripe package; hmac: an HMAC of the body in `header`. */
+  scheme: z.enum(['stripe', 'hmac']),
+  webhookPath: z.string().startsWith('/'),
+  /** The webhook signing secret, on the worker (the runbook signs its test events and re-drives with it). */
+  secretEnv: envName,
+  header: z.string().default('X-Signature'),
+  algorithm: z.enum(['sha256', 'sha512', 'sha1']).default('sha256'),
+  encoding: z.enum(['hex', 'base64']).default('hex'),
+  /** The mode the app runs it in (read from its env file) against the expected one; with keyPrefix the variable holds an API key (sk_live_…/sk_test_…) and only its mode is read. */
+  mode: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName, keyPrefix: z.boolean().default(false) }).optional(),
+});
+
+const ident = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'an identifier');
+
+/** Payments (payments-failed): providers, the attempts table, the app's record of webhook events. */
+const payments = z.strictObject({
+  providers: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'a provider name'), paymentProvider),
+  attempts: z.strictObject({ table: ident.default('pos_payments'), provider: ident.default('provider'), status: ident.default('status'), failed: z.array(z.string()).default(['failed', 'error']) }).prefault({}),
+  /** Where the app records each webhook event it received (id, provider, status, the body as received). */
+  events: z.strictObject({ table: ident.default('payment_webhook_events'), id: ident.default('event_id'), provider: ident.default('provider'), status: ident.default('status'), payload: ident.default('payload'), failed: z.array(z.string()).default(['failed']) }).prefault({}),
+  redriveLimit: z.number().int().min(1).max(10_000).default(100),
+});
+
 /** A named fix a runbook may offer behind its gate: a command on the target's host, then a restart. */
 const remediation = z.strictObject({
   command: z.string().min(1),
@@ -213,6 +238,7 @@ export const targetSchema = z.strictObject({
   pwa: pwa.optional(),
   login: login.optional(),
   einvoicing: einvoicing.optional(),
+  payments: payments.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
@@ -263,6 +289,8 @@ export interface TargetInfo {
   login?: { url: string; origins: string[]; https: boolean; goodLogin: boolean; cookieDomain?: string; minDaysLeft: number; window: string; prometheus: boolean };
   /** E-invoicing (einvoicing-failed); no password. */
   einvoicing?: { tables: string[]; failedStates: string[]; certificate: boolean; minDaysLeft: number; environment?: string; retryLimit: number };
+  /** Payments (payments-failed): provider names and schemes; no secret. */
+  payments?: { providers: Array<{ name: string; scheme: 'stripe' | 'hmac'; expectedMode?: string }>; redriveLimit: number };
   /** The named remediations: what each fixes and restarts; never their command text. */
   remediations: Array<{ name: string; fixes: string[]; restart?: string; description?: string }>;
   /** Whether the target names smoke checks. */
@@ -344,6 +372,8 @@ export class TargetRegistry {
       if (spec.einvoicing && (!spec.app || !spec.postgres)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field einvoicing: needs app.url (the retry endpoint) and postgres (the invoice tables)`);
       if (spec.einvoicing?.certificate) spec.einvoicing.certificate.file = path.resolve(dir, spec.einvoicing.certificate.file);
       if (spec.einvoicing?.environment) spec.einvoicing.environment.envFile = path.resolve(dir, spec.einvoicing.environment.envFile);
+      if (spec.payments && (!spec.app || !spec.postgres)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field payments: needs app.url (the webhook endpoints) and postgres (attempts and events)`);
+      for (const p of Object.values(spec.payments?.providers ?? {})) if (p.mode) p.mode.envFile = path.resolve(dir, p.mode.envFile);
       for (const [rname, r] of Object.entries(spec.remediations ?? {})) {
         if (r.restart && !declared.includes(r.restart)) {
           throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
@@ -394,6 +424,7 @@ export class TargetRegistry {
         goodLogin: spec.login.probe !== undefined, cookieDomain: spec.login.cookieDomain, minDaysLeft: spec.login.tls.minDaysLeft, window: spec.login.authFailures.window, prometheus: spec.login.authFailures.prometheus !== undefined,
       },
       einvoicing: spec.einvoicing && { tables: spec.einvoicing.tables, failedStates: spec.einvoicing.failedStates, certificate: spec.einvoicing.certificate !== undefined, minDaysLeft: spec.einvoicing.certificate?.minDaysLeft ?? 30, environment: spec.einvoicing.environment?.expected, retryLimit: spec.einvoicing.retryLimit },
+      payments: spec.payments && { providers: Object.entries(spec.payments.providers).map(([n, p]) => ({ name: n, scheme: p.scheme, expectedMode: p.mode?.expected })), redriveLimit: spec.payments.redriveLimit },
       remediations: Object.entries(spec.remediations ?? {}).map(([n, r]) => ({ name: n, fixes: r.fixes, restart: r.restart, description: r.description })),
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
@@ -424,6 +455,13 @@ export class TargetRegistry {
     this.secret(name, spec.redis?.passwordEnv);
     this.secret(name, spec.login?.probe?.passwordEnv);
     this.secret(name, spec.einvoicing?.certificate?.passwordEnv);
+  }
+
+  /** A payment provider's webhook signing secret; undefined (not an error) when its variable is not set: that is a finding. */
+  webhookSecret(name: string, provider: string): string | undefined {
+    const p = this.spec(name).payments?.providers[provider];
+    const v = p ? this.env[p.secretEnv] : undefined;
+    return v === undefined || v === '' ? undefined : v;
   }
 
   /** The password of the e-invoicing certificate (PKCS#12), from the variable the file names. */

@@ -56,7 +56,7 @@ describe('HTTP API', () => {
   it('lists runbooks with their input schemas', async () => {
     const { body } = await call('carol', 'GET', '/runbooks');
     const runbooks = (body as { runbooks: Array<{ name: string; gates: string[]; inputSchema: { required: string[]; properties: Record<string, unknown> } }> }).runbooks;
-    expect(runbooks.map((r) => r.name)).toEqual(['approval-drill', 'connection-refused', 'db-access', 'einvoicing-failed', 'janitor', 'login-errors', 'migration-failed', 'missing-container-file', 'observability-check', 'pwa-stale-cache', 'release-migration', 'schema-drift', 'stuck-imports']);
+    expect(runbooks.map((r) => r.name)).toEqual(['approval-drill', 'connection-refused', 'db-access', 'einvoicing-failed', 'janitor', 'login-errors', 'migration-failed', 'missing-container-file', 'observability-check', 'payments-failed', 'pwa-stale-cache', 'release-migration', 'schema-drift', 'stuck-imports']);
     expect(runbooks[0]!.gates).toEqual(['proceed']);
     const dbAccess = runbooks.find((r) => r.name === 'db-access')!;
     expect(dbAccess.inputSchema.required).toContain('target');

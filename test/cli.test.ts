@@ -49,7 +49,7 @@ describe('runbook CLI', () => {
     const before = await runsOn('cli-db');
     const r = await runbookCli(['start', 'db-acess', '--target', 'cli-db'], env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, pwa-stale-cache, release-migration, schema-drift, stuck-imports).');
+    expect(r.stderr).toContain('Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, payments-failed, pwa-stale-cache, release-migration, schema-drift, stuck-imports).');
     expect(await runsOn('cli-db')).toBe(before);
   });
 

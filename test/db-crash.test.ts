@@ -82,7 +82,7 @@ describe('database runbooks survive a killed worker', () => {
   it('killed mid-dump: a fresh worker dumps again from scratch, the manifest verifies, no partial dump is left', async () => {
     const taskQueue = uniqueName('crash');
     client = clientFor(taskQueue);
-    const doomed = await worker(taskQueue, 'during:pgDumpBackup:300');
+    const doomed = await worker(taskQueue, 'beat:pgDumpBackup:1'); // killed as the first bytes of the dump are written
     const db = dbs.dump!;
     const { id } = await client.start('release-migration', { target: 'dump', initiator: 'alice', input: { retry, toRevision: '0004_imports_payments' } });
     await gateOpen(id, 'freeze-writes');

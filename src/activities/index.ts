@@ -7,6 +7,7 @@ import { createContainerActivities } from './containers.js';
 import { createPwaActivities } from './pwa.js';
 import { createLoginActivities } from './login.js';
 import { createEinvoicingActivities } from './einvoicing.js';
+import { createPaymentsActivities } from './payments.js';
 import { createDatabaseActivities } from './databases.js';
 import { createDrillActivities } from './drill.js';
 import { createPgToolActivities } from './pgtools.js';
@@ -47,6 +48,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPwaActivities(deps.targets),
     ...createLoginActivities(deps.targets),
     ...createEinvoicingActivities(deps.targets),
+    ...createPaymentsActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
@@ -71,5 +73,6 @@ export type { ContainerState, FileState } from './containers.js';
 export type { PwaEvidence } from './pwa.js';
 export type { LoginEvidence, AuthSample, AuthShare, CookieCheck, PreflightCheck, LoginProbe } from './login.js';
 export type { TlsEvidence } from './http.js';
+export type { PaymentsEvidence, ProviderEvidence, RedriveOutcome, WebhookProbe } from './payments.js';
 export type { EinvoicingEvidence, InvoiceCounts, RetryOutcome, CertificateEvidence } from './einvoicing.js';
 export type { NotifyEvent } from './notify.js';

@@ -167,9 +167,19 @@ async function withHeartbeat<T>(work: Promise<T>, progress: () => Promise<Record
   } catch {
     return work;
   }
+  // Every 2 s, and at once when the first bytes are written (the operator sees the dump start).
+  let last = Date.now();
+  let writing = false;
   const timer = setInterval(() => {
-    progress().then((p) => ctx.heartbeat(p), () => ctx.heartbeat());
-  }, 2_000);
+    progress().then((p) => {
+      const first = !writing && typeof p.bytesWritten === 'number' && p.bytesWritten > 0;
+      writing ||= first;
+      if (first || Date.now() - last >= 2_000) {
+        last = Date.now();
+        ctx.heartbeat(p);
+      }
+    }, () => undefined);
+  }, 250);
   try {
     return await work;
   } finally {

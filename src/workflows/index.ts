@@ -8,6 +8,7 @@ export { loginErrors } from './login-errors.js';
 export { migrationFailed } from './migration-failed.js';
 export { missingContainerFile } from './missing-container-file.js';
 export { observabilityCheck } from './observability-check.js';
+export { paymentsFailed } from './payments-failed.js';
 export { pwaStaleCache } from './pwa-stale-cache.js';
 export { releaseMigration } from './release-migration.js';
 export { schemaDrift } from './schema-drift.js';

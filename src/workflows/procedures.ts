@@ -155,6 +155,14 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'metrics', kind: 'step', title: 'GET the metrics endpoint; are the seeds\' key metrics exposed (auth 401/403, imports failed/pending, payment attempts/errors, e-invoicing failures/latency)?' },
     { id: 'request-id', kind: 'step', title: 'Send a request with a fresh X-Request-ID; is it echoed, and found in the app\'s logs?', hostLocal: true },
   ],
+  'payments-failed': [
+    resolveTarget,
+    { id: 'inspect', kind: 'step', title: 'Per provider: its mode in the app\'s env file against the expected one; its webhook endpoint sent a correctly signed test event (2xx expected; Stripe\'s scheme through the stripe package, HMAC for the others) and a badly signed one (4xx expected); attempts by provider and status; the app\'s failed webhook events', hostLocal: true },
+    lockTarget,
+    { id: 'redrive', kind: 'gate', title: 'Approve re-driving the failed events of providers whose webhook and mode are right' },
+    { id: 'redrive-events', kind: 'step', title: 'Send each event again as received, freshly signed; the app keys it by event id (an event already processed changes nothing)', changes: true, hostLocal: true },
+    { id: 'verify', kind: 'step', title: 'Verify: the re-driven events are no longer failed' },
+  ],
   'pwa-stale-cache': [
     resolveTarget,
     { id: 'inspect', kind: 'step', title: 'The build version served (version.json under the base path) vs the expected one; Cache-Control of index.html and the service worker; every asset index.html references under VITE_BASE_PATH and answering 200' },

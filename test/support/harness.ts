@@ -1,3 +1,4 @@
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -118,6 +119,22 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
       await connection.close();
     },
   };
+}
+
+/** A run's whole history as text, payloads decoded (base64 of JSON in the export): what a secret scan must read. */
+export async function historyText(client: RunbookClient, id: string): Promise<string> {
+  const exported = JSON.parse(historyToJSON(await client.temporal.workflow.getHandle(id).fetchHistory())) as unknown;
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      // A payload: { metadata: {...}, data: "<base64>" }.
+      if (typeof o.data === 'string' && o.metadata && typeof o.metadata === 'object') return { ...o, data: Buffer.from(o.data, 'base64').toString('utf8') };
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
+    }
+    return v;
+  };
+  return JSON.stringify(decode(exported));
 }
 
 /** Waits for a run to close and returns its view (the result, or the failure message). */
