@@ -175,7 +175,9 @@ const paymentProvider = z.strictObject({
   algorithm: z.enum(['sha256', 'sha512', 'sha1']).default('sha256'),
   encoding: z.enum(['hex', 'base64']).default('hex'),
   /** The mode the app runs it in (read from its env file) against the expected one; with keyPrefix the variable holds an API key (sk_live_…/sk_test_…) and only its mode is read. */
-  mode: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName, keyPrefix: z.boolean().default(false) }).optional(),
+  mode: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName, keyPrefix: z.boolean().default(false) })
+    .refine((m) => !m.keyPrefix || m.expected === 'live' || m.expected === 'test', { message: 'with keyPrefix, expected is live or test (what an API key\'s prefix says)', path: ['expected'] })
+    .optional(),
 });
 
 const ident = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'an identifier');
@@ -467,6 +469,12 @@ export class TargetRegistry {
   /** The password of the e-invoicing certificate (PKCS#12), from the variable the file names. */
   certificatePassword(name: string): string | undefined {
     return this.secret(name, this.spec(name).einvoicing?.certificate?.passwordEnv);
+  }
+
+  /** The probe password when set; undefined otherwise (for masking, never an error). */
+  loginProbePasswordOrNone(name: string): string | undefined {
+    const v = this.spec(name).login?.probe?.passwordEnv;
+    return v ? this.env[v] || undefined : undefined;
   }
 
   /** The password of login-errors' good-login probe, from the variable the file names. */

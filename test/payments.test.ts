@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentsActivities, keyMode, signWebhook } from '../src/activities/payments.js';
+import { createPaymentsActivities, keyMode, looksSecret, signWebhook } from '../src/activities/payments.js';
 import { TargetRegistry } from '../src/targets.js';
 import type { PaymentsEvidence } from '../src/activities/payments.js';
 import { diagnosePayments, redrivable, type PaymentsFindings } from '../src/workflows/payments-failed.js';
@@ -12,6 +12,8 @@ import { killWeb, startWeb, webAppService, webFiles, type WebOptions } from './s
 describe('payments-failed helpers', () => {
   it('reads an API key\'s mode from its prefix only, and signs HMAC webhooks as declared', () => {
     expect([keyMode('sk_live_abc'), keyMode('sk_test_abc'), keyMode('rk_live_x'), keyMode('abc'), keyMode(null)]).toEqual(['live', 'test', 'live', null, null]);
+    // Read without keyPrefix, a key is still never shown: only its mode leaves the worker.
+    expect([looksSecret('sk_live_abc'), looksSecret('whsec_x'), looksSecret('prod'), looksSecret(null)]).toEqual([true, true, false, false]);
     const p = { scheme: 'hmac' as const, header: 'X-Signature', algorithm: 'sha256' as const, encoding: 'hex' as const };
     // RFC 4231 test case 2: HMAC-SHA256(key "Jefe", "what do ya want for nothing?").
     expect(signWebhook(p, 'what do ya want for nothing?', 'Jefe')).toEqual({ 'x-signature': '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843' });
@@ -106,7 +108,7 @@ describe('payments-failed', () => {
 
   const processed = () => readFileSync(good.files.logFile, 'utf8').split('\n').filter((l) => l.includes('app.payments: processed'));
 
-  it('failed webhook events are re-driven behind the gate, signed as Stripe and the HMAC provider do; each payment is applied once, and a second re-drive changes nothing', async () => {
+  it('failed webhook events are re-driven behind the gate, signed as Stripe and the HMAC provider do; each payment is applied once; a re-run step sends nothing again, a redelivery applies nothing', async () => {
     const pending = (await sql<{ id: number }>(goodDb, "select id from pos_payments where status = 'pending' order by id")).map((r) => r.id);
     const { id } = await rig.client.start('payments-failed', { target: 'pay-good', initiator: 'alice' });
     await gateOpened(rig.client, id, 'redrive');
@@ -126,7 +128,12 @@ describe('payments-failed', () => {
     expect(processed().map((l) => /event=(\S+)/.exec(l)![1]).sort()).toEqual(['evt_000', 'evt_001', 'evt_002']);
     // The step run again (a worker crash after sending): the app keys by event id, nothing is applied twice.
     const again = await createPaymentsActivities(TargetRegistry.load(targetsFile, { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, PAYPHONE_WEBHOOK_SECRET: PAYPHONE_SECRET })).paymentsRedrive('pay-good', ['evt_000', 'evt_001', 'evt_002']);
-    expect(again.map((o) => [o.id, o.status, o.detail])).toEqual([['evt_000', 200, '{"duplicate":"evt_000"}'], ['evt_001', 200, '{"duplicate":"evt_001"}'], ['evt_002', 200, '{"duplicate":"evt_002"}']]);
+    expect(again.map((o) => [o.id, o.status, o.detail])).toEqual(['evt_000', 'evt_001', 'evt_002'].map((e) => [e, null, 'no longer failed: not sent again']));
+    expect(processed()).toHaveLength(3);
+    // And had one been sent again (the provider redelivering it), the app keys it by event id.
+    const payload = (await sql<{ payload: string }>(goodDb, "select payload from payment_webhook_events where event_id = 'evt_000'"))[0]!.payload;
+    const redelivered = await fetch(`http://127.0.0.1:${good.opts.port}/payments/stripe/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', ...signWebhook({ scheme: 'stripe', header: '', algorithm: 'sha256', encoding: 'hex' }, payload, STRIPE_SECRET) }, body: payload });
+    expect(await redelivered.json()).toEqual({ duplicate: 'evt_000' });
     expect(processed()).toHaveLength(3);
     const history = await historyText(rig.client, id);
     expect(history).toContain('evt_001'); // the payloads are read, not their bytes

@@ -43,6 +43,8 @@ export interface InvoiceCounts {
 }
 
 export interface EinvoicingEvidence {
+  /** The states that mean a failed emission (einvoicing.failedStates). */
+  failedStates: string[];
   certificate: CertificateEvidence | null;
   environment: { variable: string; value: string | null; expected: string; envFile: string } | null;
   counts: InvoiceCounts;
@@ -151,7 +153,7 @@ export function createEinvoicingActivities(targets: TargetRegistry) {
         const errors = lines.filter((l) => /error|fail|rechaz|denied|invalid/i.test(l));
         logLines = [...errors.slice(-8), ...lines.filter((l) => !errors.includes(l)).slice(-2)].map((l) => redact(l).slice(0, 400));
       }
-      return { certificate, environment, counts: await counts(target), logLines, logFile };
+      return { failedStates: e.failedStates, certificate, environment, counts: await counts(target), logLines, logFile };
     },
 
     async einvoiceCounts(target: string): Promise<InvoiceCounts> {
@@ -165,8 +167,13 @@ export function createEinvoicingActivities(targets: TargetRegistry) {
     async einvoiceRetry(target: string, ids: number[], keyPrefix: string): Promise<{ outcomes: RetryOutcome[]; logLines: string[] }> {
       const { e, app } = specOf(target);
       const mark = app.logFile ? await logOffset(app.logFile) : 0;
-      const out: RetryOutcome[] = [];
-      for (const id of ids) {
+      // Only those still failed now: one emitted meanwhile (by the app, a person, an earlier attempt
+      // of this step that got through) is not sent again.
+      const table = e.tables[0]!;
+      const still = new Set(await withPg(targets, target, async (c) => (await c.query<{ id: number }>(
+        `select id from ${qi(table)} where id = any($1) and ${qi(e.stateColumn)} = any($2)`, [ids, e.failedStates])).rows.map((r) => r.id)));
+      const out: RetryOutcome[] = ids.filter((id) => !still.has(id)).map((id) => ({ id, key: `${keyPrefix}-${id}`, status: null, ok: true, detail: 'no longer failed: not sent again' }));
+      for (const id of ids.filter((i) => still.has(i))) {
         const key = `${keyPrefix}-${id}`;
         const url = new URL(e.retryPath.replace('{id}', String(id)), app.url).toString();
         const a = await httpRequest(url, { method: 'POST', timeoutMs: parseDuration(app.timeout), headers: { 'idempotency-key': key, 'content-type': 'application/json' }, body: '{}' });

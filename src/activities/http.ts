@@ -56,6 +56,9 @@ export function httpRequest(url: string, o: RequestOptions): Promise<HttpAnswer>
       });
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${o.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    // The idle timeout resets with each byte: a slow trickle is bounded too, at twice the deadline.
+    const whole = setTimeout(() => req.destroy(Object.assign(new Error(`not complete within ${2 * o.timeoutMs} ms`), { code: 'ETIMEDOUT' })), 2 * o.timeoutMs);
+    req.on('close', () => clearTimeout(whole));
     req.on('error', fail);
     req.end(o.body);
   });

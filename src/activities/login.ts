@@ -325,7 +325,9 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
         signal = Context.current().cancellationSignal;
       } catch { /* outside an activity */ }
       const run = await runBounded(['sh', '-c', r.command], parseDuration(r.timeout), signal, env);
-      const output = trimOutput(redact(run.output), 15, 1500);
+      // The command runs with the worker's environment: the target's secrets are masked in what it printed.
+      const secrets = [targets.loginProbePasswordOrNone(target), ...Object.keys(targetSpec(targets, target).payments?.providers ?? {}).map((p) => targets.webhookSecret(target, p))];
+      const output = trimOutput(redact(run.output, secrets), 15, 1500);
       if (run.timedOut || run.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(
           `Remediation "${name}" of target "${target}" ${run.timedOut ? `did not finish within ${r.timeout} and was killed` : `exited with ${run.exitCode}`}. Check what it changed by hand (its output below) before retrying or skipping it.${output ? `\nOutput:\n${output}` : ''}`,

@@ -67,6 +67,11 @@ export function signWebhook(p: Pick<Provider, 'scheme' | 'header' | 'algorithm' 
   return { [p.header.toLowerCase()]: createHmac(p.algorithm, secret).update(body).digest(p.encoding) };
 }
 
+/** Values that must not enter evidence: API keys and signing secrets by their well-known prefixes. Pure. */
+export function looksSecret(v: string | null): boolean {
+  return v !== null && /^(?:sk|pk|rk)_(?:live|test)_|^whsec_|^sk-|^xox[abp]-/.test(v);
+}
+
 const WRONG_SECRET = 'whsec_durable_runbooks_wrong_secret';
 
 export function createPaymentsActivities(targets: TargetRegistry) {
@@ -81,14 +86,16 @@ export function createPaymentsActivities(targets: TargetRegistry) {
     return { status: a.status, body: redact(a.body).split('\n')[0]!.slice(0, 200), ...(a.error ? { error: a.error } : {}) };
   }
 
-  async function failedEvents(target: string): Promise<PaymentsEvidence['events']> {
+  async function failedEvents(target: string, only?: string[]): Promise<PaymentsEvidence['events']> {
     const { pay } = specOf(target);
     const ev = pay.events;
     return withPg(targets, target, async (c) => {
       if ((await c.query<{ t: string | null }>('select to_regclass($1) as t', [ev.table])).rows[0]?.t == null) return { present: false, failedTotal: 0, failed: [] };
       const where = `${qi(ev.status)} = any($1)`;
       const total = Number((await c.query<{ n: string }>(`select count(*) as n from ${qi(ev.table)} where ${where}`, [ev.failed])).rows[0]!.n);
-      const rows = (await c.query<{ id: string; provider: string }>(`select ${qi(ev.id)}::text as id, ${qi(ev.provider)}::text as provider from ${qi(ev.table)} where ${where} order by ${qi(ev.id)} limit $2`, [ev.failed, pay.redriveLimit])).rows;
+      const rows = only
+        ? (await c.query<{ id: string; provider: string }>(`select ${qi(ev.id)}::text as id, ${qi(ev.provider)}::text as provider from ${qi(ev.table)} where ${where} and ${qi(ev.id)}::text = any($2) order by ${qi(ev.id)}`, [ev.failed, only])).rows
+        : (await c.query<{ id: string; provider: string }>(`select ${qi(ev.id)}::text as id, ${qi(ev.provider)}::text as provider from ${qi(ev.table)} where ${where} order by ${qi(ev.id)} limit $2`, [ev.failed, pay.redriveLimit])).rows;
       return { present: true, failedTotal: total, failed: rows };
     });
   }
@@ -102,7 +109,9 @@ export function createPaymentsActivities(targets: TargetRegistry) {
         let mode: ProviderEvidence['mode'] = null;
         if (p.mode) {
           const raw = await readFile(p.mode.envFile, 'utf8').then((t) => envFileValue(t, p.mode!.variable), () => null);
-          mode = { expected: p.mode.expected, actual: p.mode.keyPrefix ? keyMode(raw) : raw, source: `${p.mode.variable} in ${p.mode.envFile}${p.mode.keyPrefix ? ' (the key\'s prefix)' : ''}` };
+          // An API key never leaves the worker: only its mode is read, even when keyPrefix was forgotten.
+          const asKey = p.mode.keyPrefix || looksSecret(raw);
+          mode = { expected: p.mode.expected, actual: asKey ? keyMode(raw) : raw, source: `${p.mode.variable} in ${p.mode.envFile}${asKey ? ' (the key\'s prefix)' : ''}` };
         }
         const secret = targets.webhookSecret(target, name);
         // A test event the app should accept and ignore: an id and a type no handler acts on.
@@ -119,8 +128,9 @@ export function createPaymentsActivities(targets: TargetRegistry) {
       return { providers, attempts, events: await failedEvents(target) };
     },
 
-    async paymentsFailedEvents(target: string): Promise<PaymentsEvidence['events']> {
-      return failedEvents(target);
+    /** Failed events now; with `ids`, which of those are still failed (verify). */
+    async paymentsFailedEvents(target: string, ids?: string[]): Promise<PaymentsEvidence['events']> {
+      return failedEvents(target, ids);
     },
 
     /**
@@ -132,8 +142,10 @@ export function createPaymentsActivities(targets: TargetRegistry) {
       const { pay, app } = specOf(target);
       const ev = pay.events;
       const rows = await withPg(targets, target, async (c) => (await c.query<{ id: string; provider: string; payload: string }>(
-        `select ${qi(ev.id)}::text as id, ${qi(ev.provider)}::text as provider, ${qi(ev.payload)}::text as payload from ${qi(ev.table)} where ${qi(ev.id)}::text = any($1) order by ${qi(ev.id)}`, [ids])).rows);
-      const out: RedriveOutcome[] = [];
+        `select ${qi(ev.id)}::text as id, ${qi(ev.provider)}::text as provider, ${qi(ev.payload)}::text as payload from ${qi(ev.table)} where ${qi(ev.id)}::text = any($1) and ${qi(ev.status)} = any($2) order by ${qi(ev.id)}`, [ids, ev.failed])).rows);
+      // Only events still failed now: one processed meanwhile (redelivered by the provider, or sent
+      // by an earlier attempt of this step) is not sent again.
+      const out: RedriveOutcome[] = ids.filter((id) => !rows.some((r) => r.id === id)).map((id) => ({ id, provider: '?', status: null, ok: true, detail: 'no longer failed: not sent again' }));
       for (const r of rows) {
         const p = pay.providers[r.provider];
         const secret = targets.webhookSecret(target, r.provider);

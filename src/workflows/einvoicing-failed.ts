@@ -22,6 +22,8 @@ export interface EinvoicingFindings {
   notChecked: string[];
 }
 
+const BATCH = 20;
+
 /** Causes that make a retry fail again: fix them first. */
 const BLOCKING: EinvoiceCause[] = ['certificate-unreadable', 'certificate-expired', 'certificate-key', 'wrong-environment'];
 
@@ -39,6 +41,10 @@ export function diagnoseEinvoicing(e: EinvoicingEvidence, minDaysLeft: number): 
   const env = e.environment;
   if (env && env.value !== env.expected) out.push({ cause: 'wrong-environment', detail: `The app uses ${env.variable}=${env.value ?? '(unset)'} (in ${env.envFile}), but this target expects ${env.expected}: emissions go to the wrong provider environment.` });
   if (e.counts.failedTotal > 0) out.push({ cause: 'failed-invoices', detail: `${e.counts.failedTotal} invoice(s) in ${e.counts.tables[0]!.table} failed to emit (${Object.entries(e.counts.tables[0]!.byState).map(([s, n]) => `${s}: ${n}`).join(', ')}).` });
+  for (const t of e.counts.tables.slice(1).filter((x) => x.present)) {
+    const n = e.failedStates.reduce((sum, st) => sum + (t.byState[st] ?? 0), 0);
+    if (n > 0) out.push({ cause: 'failed-invoices', detail: `${n} row(s) of ${t.table} are in a failed state (${Object.entries(t.byState).map(([s, c]) => `${s}: ${c}`).join(', ')}): counted, not retried by this runbook (the app's retry endpoint takes ${e.counts.tables[0]!.table} ids).` });
+  }
   return out;
 }
 
@@ -81,7 +87,15 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
       evidence: { counts: before.counts, certificate: before.certificate, environment: before.environment, logLines: before.logLines },
     });
     const keyPrefix = `rb-${workflowInfo().workflowId}`;
-    const { outcomes: retried, logLines: during } = await rb.step('retry', () => host.einvoiceRetry(input.target, failed, keyPrefix), { inputs: { invoices: failed.length, keyPrefix } });
+    // In batches: each step is short and bounded, and a retried step re-sends one batch at most.
+    const retried: RetryOutcome[] = [];
+    const during: string[] = [];
+    for (let i = 0; i < failed.length; i += BATCH) {
+      const batch = failed.slice(i, i + BATCH);
+      const done = await rb.step('retry', () => host.einvoiceRetry(input.target, batch, keyPrefix), { inputs: { invoices: batch.length, from: batch[0], keyPrefix } });
+      retried.push(...done.outcomes);
+      during.push(...done.logLines);
+    }
     const after = await rb.step('verify', () => act.einvoiceCounts(input.target));
     const stillFailed = new Set(after.failedIds);
     const moved = failed.filter((id) => !stillFailed.has(id)).length;

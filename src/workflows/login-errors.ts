@@ -23,7 +23,7 @@ export interface LoginFinding {
 }
 
 export interface LoginFindings {
-  outcome: 'healthy' | 'fixed' | 'not-fixed' | 'findings-only' | 'dry-run';
+  outcome: 'healthy' | 'fixed' | 'unverified' | 'not-fixed' | 'findings-only' | 'dry-run';
   authFailures: AuthShare;
   before: LoginEvidence;
   causes: LoginFinding[];
@@ -66,7 +66,8 @@ export function diagnoseLogin(e: LoginEvidence, share: AuthShare | null, minDays
       if (weak.length) add('cookie-insecure', `Cookie ${c.name} lacks ${weak.join(' and ')}.`);
     }
   }
-  for (const p of e.cors.filter((x) => !x.ok)) add('cors', `The preflight from ${p.origin} is refused: ${p.detail}.`);
+  // A preflight that got no answer is the endpoint's problem (unreachable or TLS above), not CORS.
+  for (const p of e.cors.filter((x) => !x.ok && x.status !== null)) add('cors', `The preflight from ${p.origin} is refused: ${p.detail}.`);
   const t = e.tls;
   if (t?.error) add(t.error.kind === 'tls' ? 'tls-untrusted' : 'unreachable', `TLS handshake with ${t.host}:${t.port} failed (${t.error.code}: ${t.error.detail}).`);
   else if (t) {
@@ -145,13 +146,18 @@ export async function loginErrors(input: LoginInput): Promise<RunbookResult<Logi
     const after = await rb.step('verify', () => act.loginInspect(input.target));
     const still = diagnoseLogin(after, null, login.minDaysLeft);
     const left = still.filter((c) => covered.has(c.cause));
+    // What only the window measured (the 401/403 share; 429s seen only there) the verify cannot see again.
+    const probe429 = before.badCredentials.status === 429 || before.goodLogin?.status === 429;
+    const unverified = causes.filter((c) => covered.has(c.cause) && (c.cause === 'auth-failures' || (c.cause === 'rate-limited' && !probe429)));
     const fixed = left.length === 0;
     const remaining = [...left, ...still.filter((c) => !covered.has(c.cause)), ...(found.has('auth-failures') && !covered.has('auth-failures') ? causes.filter((c) => c.cause === 'auth-failures') : [])];
-    return end(fixed && remaining.length === 0, [
-      fixed ? `Fixed: ${[...covered].join(', ')} no longer found after ${offered.map((r) => r.name).join(', ')}.` : `Not fixed: still found after ${offered.map((r) => r.name).join(', ')}: ${left.map((c) => c.detail).join(' ')}`,
+    const outcome = !fixed ? 'not-fixed' : unverified.length ? 'unverified' : 'fixed';
+    return end(outcome === 'fixed' && remaining.length === 0, [
+      fixed ? `Fixed: ${[...covered].filter((c) => !unverified.some((u) => u.cause === c)).join(', ') || 'nothing the checks can see again'} no longer found after ${offered.map((r) => r.name).join(', ')}.` : `Not fixed: still found after ${offered.map((r) => r.name).join(', ')}: ${left.map((c) => c.detail).join(' ')}`,
+      ...unverified.map((c) => `Not verified: ${c.cause} was measured over the window only; run login-errors again after ${window} to see whether it is gone.`),
       ...remaining.filter((c) => !left.includes(c)).map((c) => `Still to fix by hand: ${c.cause}: ${c.detail}`),
       ...(covered.has('auth-failures') || found.has('auth-failures') ? [`The 401/403 share was not measured again: run login-errors again after ${window} to see it.`] : []),
       ...lines, share, ...unchecked,
-    ], f(fixed ? 'fixed' : 'not-fixed', { ran, restarted, after, remaining }));
+    ], f(outcome, { ran, restarted, after, remaining }));
   });
 }

@@ -80,8 +80,13 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
       prompt: `${before.events.failedTotal} payment webhook event(s) failed on ${input.target}. ${lines.join(' ')} Plan: send ${ids.length} again to their webhook endpoints (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}), signed as the provider does; the app keys them by event id, so none is applied twice.${heldLine.length ? ` ${heldLine[0]}` : ''}`,
       evidence: { events: before.events, attempts: before.attempts, providers: before.providers.map((p) => ({ name: p.name, signed: p.signed?.status ?? null, badlySigned: p.badlySigned?.status ?? null, mode: p.mode })) },
     });
-    const redriven = await rb.step('redrive-events', () => host.paymentsRedrive(input.target, ids), { inputs: { events: ids.length } });
-    const after = await rb.step('verify', () => act.paymentsFailedEvents(input.target));
+    // In batches: each step is short and bounded, and a retried step re-sends one batch at most.
+    const redriven: RedriveOutcome[] = [];
+    for (let i = 0; i < ids.length; i += 20) {
+      const batch = ids.slice(i, i + 20);
+      redriven.push(...await rb.step('redrive-events', () => host.paymentsRedrive(input.target, batch), { inputs: { events: batch.length, from: batch[0] } }));
+    }
+    const after = await rb.step('verify', () => act.paymentsFailedEvents(input.target, ids));
     const still = new Set(after.failed.map((e) => e.id));
     const done = ids.filter((id) => !still.has(id)).length;
     const refused = redriven.filter((r) => !r.ok);

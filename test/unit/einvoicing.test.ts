@@ -25,9 +25,10 @@ describe('e-invoicing certificates (PKCS#12 through the openssl command line)', 
 
   it('diagnoses: a key that is not the certificate\'s and the wrong environment block a retry; failed invoices are counted', () => {
     const e: EinvoicingEvidence = {
+      failedStates: ['rechazada', 'error'],
       certificate: { file: '/f.p12', error: null, legacy: false, subject: 'CN=firma', issuer: 'CN=CA', serial: '10', validFrom: '2026-01-01T00:00:00.000Z', validTo: '2027-01-01T00:00:00.000Z', daysLeft: 20, keyMatches: false },
       environment: { variable: 'EINVOICE_ENV', value: 'sandbox', expected: 'prod', envFile: '/srv/.env' },
-      counts: { tables: [{ table: 'invoices', present: true, byState: { autorizada: 5, rechazada: 2 } }], failedIds: [3, 4], failedTotal: 2 },
+      counts: { tables: [{ table: 'invoices', present: true, byState: { autorizada: 5, rechazada: 2 } }, { table: 'invoices_temp', present: true, byState: { error: 1 } }], failedIds: [3, 4], failedTotal: 2 },
       logLines: [], logFile: null,
     };
     expect(diagnoseEinvoicing(e, 30)).toEqual([
@@ -35,6 +36,7 @@ describe('e-invoicing certificates (PKCS#12 through the openssl command line)', 
       { cause: 'certificate-key', detail: 'The private key in /f.p12 is not the certificate\'s: the signatures do not verify.' },
       { cause: 'wrong-environment', detail: 'The app uses EINVOICE_ENV=sandbox (in /srv/.env), but this target expects prod: emissions go to the wrong provider environment.' },
       { cause: 'failed-invoices', detail: '2 invoice(s) in invoices failed to emit (autorizada: 5, rechazada: 2).' },
+      { cause: 'failed-invoices', detail: "1 row(s) of invoices_temp are in a failed state (error: 1): counted, not retried by this runbook (the app's retry endpoint takes invoices ids)." },
     ]);
   });
 });
