@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['node_modules', '.data', 'dist', 'coverage', 'test/fixtures/**'] },
@@ -27,4 +28,6 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // The operator console runs in the browser, as plain ES modules (no build step).
+  { files: ['src/console/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -127,6 +127,11 @@ export class RunbookClient {
     });
   }
 
+  /** The target names runs may be started on (no more of a target than its name). */
+  targetNames(): string[] {
+    return this.opts.targets().names();
+  }
+
   uiUrl(id: string): string {
     return `${this.opts.uiUrl}/namespaces/${encodeURIComponent(this.opts.namespace)}/workflows/${encodeURIComponent(id)}`;
   }

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       `  Temporal UI   ${config.uiUrl}`,
       `  Temporal gRPC ${temporalAddress(config)}`,
       `  API           ${apiUrl}   (docs: ${apiUrl}/docs)`,
+      `  Console       ${apiUrl}/console/   (sign in with an API token)`,
       `  Targets       ${config.targetsFile}`,
       ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer)`] : []),
       '',

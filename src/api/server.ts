@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -26,7 +27,21 @@ const runStates: RunState[] = ['running', 'waiting', 'completed', 'failed', 'abo
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 const decisionStatus: Record<DecisionError['kind'], number> = { refused: 403, 'unknown-gate': 404, closed: 409, 'run-ended': 409, invalid: 400 };
-const publicPaths = new Set(['/healthz', '/openapi.json']);
+const publicPaths = new Set(['/healthz', '/openapi.json', '/console']);
+
+/** The operator console's files (src/console): static, public; every call they make carries the person's token. */
+const consoleDir = new URL('../console/', import.meta.url);
+const consoleFiles: Record<string, { type: string; file: string }> = {
+  '': { type: 'text/html; charset=utf-8', file: 'index.html' },
+  'console.js': { type: 'text/javascript; charset=utf-8', file: 'console.js' },
+  'console.css': { type: 'text/css; charset=utf-8', file: 'console.css' },
+};
+const consoleHeaders = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-cache',
+};
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
@@ -43,7 +58,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     const url = req.url.split('?')[0]!;
-    if (publicPaths.has(url) || url.startsWith('/docs')) return;
+    if (publicPaths.has(url) || url.startsWith('/docs') || url.startsWith('/console/')) return;
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     const person = token ? tokens.authenticate(token) : undefined;
@@ -70,6 +85,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/console', { schema: { hide: true } }, (_req, reply) => reply.redirect('/console/'));
+  app.get<{ Params: { file: string } }>('/console/:file', { schema: { hide: true } }, (req, reply) => {
+    const f = consoleFiles[req.params.file];
+    if (!f) return reply.code(404).send({ error: `No console file ${req.params.file}.` });
+    return reply.headers(consoleHeaders).type(f.type).send(readFileSync(new URL(f.file, consoleDir)));
+  });
+  app.get('/me', { schema: { description: 'Who the token belongs to, and their roles.' } }, (req) => ({ name: req.person!.name, roles: req.person!.roles }));
+  app.get('/targets', { schema: { description: 'The target names runs can be started on (names only).' } }, () => ({ targets: client.targetNames() }));
 
   app.get('/healthz', { schema: { description: 'Up when the API can reach Temporal. No auth.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 503: errorSchema } } }, async (_req, reply) => {
     try {

@@ -16,9 +16,17 @@ export interface ApprovalDrillInput extends RunbookInput {
 export async function approvalDrill(input: ApprovalDrillInput): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
   const rb = runbook('approval-drill', input);
   return rb.run(async () => {
+    const prompt = input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`;
+    if (input.dryRun) {
+      return {
+        runbook: 'approval-drill', target: input.target, healthy: true,
+        summary: ['Dry run: nothing was changed.', `Would open gate "proceed" ("${prompt}") for one approver other than ${input.initiator}, then record the decision.`],
+        findings: { approvedBy: [], channels: [] },
+      };
+    }
     if (input.takeLock) await rb.lockTarget();
     const approvals = await rb.gate('proceed', {
-      prompt: input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`,
+      prompt,
       evidence: { drill: true, target: input.target },
       policy: { approvers: ['role:approver'], approvalsNeeded: 1, fourEyes: true },
     });

@@ -1,0 +1,326 @@
+// The operator console: a page of the API, no build step. It talks to the API with the bearer
+// token the person signs in with (kept in this tab's sessionStorage, never shown), and renders
+// every text the API returns as text (never as HTML).
+
+const main = document.getElementById('main');
+const who = document.getElementById('who');
+const TOKEN = 'durable-runbooks.token';
+let timers = [];
+let gateTimers = [];
+let me = null;
+
+/** Builds an element: h('a', { href: '#' }, 'text', child…). Strings become text nodes. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function api(path, opts = {}) {
+  const token = sessionStorage.getItem(TOKEN);
+  const r = await fetch(path, {
+    method: opts.method ?? 'GET',
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(opts.body ? { 'content-type': 'application/json' } : {}) },
+    body: opts.body ? JSON.stringify(opts.body) : undefined,
+  });
+  if (r.status === 401) {
+    sessionStorage.removeItem(TOKEN);
+    me = null;
+    throw new ApiError(401, 'Signed out: sign in again.');
+  }
+  const type = r.headers.get('content-type') ?? '';
+  const body = type.includes('json') ? await r.json() : await r.text();
+  if (!r.ok) throw new ApiError(r.status, typeof body === 'object' && body?.error ? body.error : `${r.status} ${r.statusText}`);
+  return body;
+}
+
+const ago = (iso) => {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 90 ? `${s}s` : s < 5400 ? `${Math.round(s / 60)}m` : s < 172800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86400)}d`;
+};
+const left = (iso) => {
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  if (s <= 0) return 'deadline passed';
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m left` : `${m}m ${s % 60}s left`;
+};
+const every = (ms, fn) => timers.push(setInterval(fn, ms));
+const json = (v, max = 6000) => {
+  const t = JSON.stringify(v, null, 2) ?? '';
+  return t.length > max ? `${t.slice(0, max)}\n… (${t.length - max} more characters)` : t;
+};
+const can = (role) => me?.roles.includes(role);
+const statusCell = (s) => h('span', { class: `status status-${s}` }, s);
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+}
+
+// --- sign in -------------------------------------------------------------------------------
+
+function signIn(message) {
+  const back = location.hash && location.hash !== '#/signin' ? location.hash : '#/runs';
+  const input = h('input', { type: 'password', id: 'token', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint' });
+  const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
+  const form = h('form', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(TOKEN, input.value.trim());
+      try {
+        me = await api('/me');
+        who.textContent = `${me.name} (${me.roles.join(', ')})`;
+        if (location.hash === back) await route();
+        else location.hash = back;
+      } catch (err) {
+        sessionStorage.removeItem(TOKEN);
+        error.textContent = err.status === 401 || err.message.startsWith('Signed out') ? 'That token is not known to the API.' : err.message;
+      }
+    },
+  },
+  h('label', { for: 'token' }, 'API token'), input,
+  h('p', { class: 'hint', id: 'token-hint' }, 'Your bearer token for the API (npm start writes development ones to .data/dev-tokens.json). It stays in this tab only.'),
+  h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Sign in')), error);
+  show(h('h1', {}, 'Sign in'), form);
+  input.focus();
+}
+
+// --- runs ----------------------------------------------------------------------------------
+
+async function runsPage() {
+  const catalogue = await api('/runbooks');
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const runbook = h('select', { id: 'f-runbook', 'aria-label': 'Runbook' }, h('option', { value: '' }, 'any runbook'), catalogue.runbooks.map((r) => h('option', { value: r.name, selected: params.get('runbook') === r.name }, r.name)));
+  const target = h('input', { type: 'text', id: 'f-target', placeholder: 'target', 'aria-label': 'Target', value: params.get('target') ?? '' });
+  const status = h('select', { id: 'f-status', 'aria-label': 'Status' }, h('option', { value: '' }, 'any status'), ['running', 'waiting', 'completed', 'failed', 'aborted', 'timed-out'].map((s) => h('option', { value: s, selected: params.get('status') === s }, s)));
+  const body = h('tbody');
+  const error = h('p', { class: 'error', role: 'alert' });
+  const load = async () => {
+    const q = new URLSearchParams();
+    if (runbook.value) q.set('runbook', runbook.value);
+    if (target.value.trim()) q.set('target', target.value.trim());
+    if (status.value) q.set('status', status.value);
+    q.set('limit', '100');
+    try {
+      const { runs } = await api(`/runs?${q}`);
+      error.textContent = '';
+      body.replaceChildren(...(runs.length ? runs.map((r) => h('tr', {},
+        h('td', {}, h('a', { href: `#/run/${encodeURIComponent(r.id)}` }, r.runbook)),
+        h('td', {}, r.target), h('td', {}, statusCell(r.status)), h('td', {}, r.phase), h('td', {}, r.initiator),
+        h('td', { title: r.startedAt }, ago(r.startedAt)))) : [h('tr', {}, h('td', { colspan: 6 }, 'No runs match.'))]));
+    } catch (err) {
+      error.textContent = err.message;
+    }
+  };
+  for (const el of [runbook, status]) el.addEventListener('change', load);
+  target.addEventListener('input', load);
+  show(h('h1', {}, 'Runs'), h('div', { class: 'filters', role: 'search' }, runbook, target, status), error,
+    h('table', { class: 'runs' }, h('thead', {}, h('tr', {}, ['Runbook', 'Target', 'Status', 'Phase', 'Initiator', 'Age'].map((t) => h('th', { scope: 'col' }, t)))), body));
+  await load();
+  every(3000, load);
+}
+
+// --- one run -------------------------------------------------------------------------------
+
+function gateCard(run, g) {
+  const comment = h('textarea', { id: `comment-${g.gate}`, 'aria-label': `Comment for ${g.gate}` });
+  const result = h('p', { role: 'alert', class: 'error' });
+  const decide = (decision) => async () => {
+    result.className = 'error';
+    result.textContent = '';
+    try {
+      await api(`/runs/${encodeURIComponent(run.id)}/gates/${encodeURIComponent(g.gate)}`, { method: 'POST', body: { decision, planDigest: g.planDigest, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) } });
+      result.className = 'notice';
+      result.textContent = decision === 'approve' ? 'Approved.' : 'Rejected.';
+      setTimeout(refreshRun, 300);
+    } catch (err) {
+      result.textContent = `Refused: ${err.message}`;
+    }
+  };
+  const p = g.policy;
+  const countdown = h('span', { class: 'countdown' }, left(g.deadline));
+  gateTimers.push(setInterval(() => { countdown.textContent = left(g.deadline); }, 1000));
+  return h('section', { class: 'gate', 'aria-labelledby': `gate-${g.gate}` },
+    h('h2', { id: `gate-${g.gate}` }, `Waiting for approval: ${g.gate}`),
+    h('p', { class: 'prompt' }, g.prompt),
+    h('p', { class: 'policy' },
+      `Who may approve: ${p.approvers.join(', ') || 'anyone'}${p.secondaryApprovers.length ? ` (after escalation also ${p.secondaryApprovers.join(', ')})` : ''}; `,
+      `approvals: ${g.approvals.length} of ${p.approvalsNeeded}${g.approvals.length ? ` (${g.approvals.map((a) => a.by).join(', ')})` : ''}; `,
+      `${p.fourEyes ? `four-eyes: ${run.initiator} (who started it) may not approve; ` : ''}`,
+      'deadline: ', countdown, ` (${g.deadline}). Plan digest ${g.planDigest}.`),
+    h('details', { open: true }, h('summary', {}, 'Evidence'), h('pre', {}, json(g.evidence))),
+    can('approver') ? [h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
+      h('div', { class: 'actions' },
+        h('button', { class: 'approve', type: 'button', onclick: decide('approve') }, `Approve ${g.gate}`),
+        h('button', { class: 'reject', type: 'button', onclick: decide('reject') }, `Reject ${g.gate}`))]
+      : h('p', { class: 'hint' }, 'You lack the approver role: you can read the gate, not decide it.'),
+    result);
+}
+
+function journalTable(entries) {
+  return h('table', { class: 'journal' },
+    h('thead', {}, h('tr', {}, ['Step', 'Kind', 'Outcome', 'Actor', 'Started', 'Took', 'Evidence'].map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', {}, entries.map((e) => h('tr', {},
+      h('td', {}, e.step), h('td', {}, e.kind), h('td', { class: `outcome-${e.outcome}` }, e.outcome, e.error ? h('div', { class: 'error' }, e.error) : null, e.comment ? h('div', { class: 'hint' }, e.comment) : null),
+      h('td', {}, e.actor), h('td', { title: e.startedAt }, new Date(e.startedAt).toLocaleTimeString()), h('td', {}, e.durationMs !== undefined ? `${e.durationMs} ms` : ''),
+      h('td', {}, e.evidence !== undefined || e.inputs ? h('details', {}, h('summary', {}, 'show'), h('pre', {}, json({ inputs: e.inputs, evidence: e.evidence }, 3000))) : '')))));
+}
+
+let refreshRun = () => undefined;
+
+async function runPage(id) {
+  const head = h('div');
+  const gates = h('div');
+  const outcome = h('div');
+  const journal = h('div');
+  const timeline = h('textarea', { id: 'timeline', readonly: true, rows: 12, 'aria-label': 'Incident timeline (Markdown)' });
+  const copied = h('span', { role: 'status', class: 'hint' });
+  let gateKey = '';
+  const render = async () => {
+    const run = await api(`/runs/${encodeURIComponent(id)}`);
+    head.replaceChildren(
+      h('h1', {}, `${run.runbook} on ${run.target}`),
+      h('p', {}, statusCell(run.status), ` · phase ${run.phase} · started by ${run.initiator} ${ago(run.startedAt)} ago · `, h('a', { href: run.uiUrl, target: '_blank', rel: 'noopener' }, 'open in the Temporal UI'), ` · id ${run.id}`));
+    // Re-render gates only when they change: a comment being typed is not wiped by the refresh.
+    const key = JSON.stringify(run.pendingGates.map((g) => [g.gate, g.approvals.length, g.escalation]));
+    if (key !== gateKey) {
+      gateKey = key;
+      for (const t of gateTimers.splice(0)) clearInterval(t);
+      gates.replaceChildren(...run.pendingGates.map((g) => gateCard(run, g)));
+    }
+    const r = run.result;
+    const dry = sessionStorage.getItem(`dry:${run.id}`);
+    outcome.replaceChildren(
+      ...(run.error ? [h('h2', {}, 'Error'), h('p', { class: 'error' }, run.error)] : []),
+      ...(r && Array.isArray(r.summary) ? [h('h2', {}, run.status === 'completed' ? 'Result' : 'Summary'), h('ul', { class: 'summary' }, r.summary.map((s) => h('li', {}, s)))] : []),
+      ...(dry && run.status === 'completed' && can('operator') ? [h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'button', onclick: () => startFor(JSON.parse(dry), false) }, 'Start it for real'))] : []),
+    );
+    journal.replaceChildren(h('h2', {}, 'Journal'), journalTable(run.journal ?? []));
+  };
+  refreshRun = () => render().catch(() => undefined);
+  show(head, gates, outcome, journal,
+    h('h2', {}, 'Incident timeline'),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', onclick: async () => { timeline.value = await api(`/runs/${encodeURIComponent(id)}/timeline?format=md`); } }, 'Load the timeline (Markdown)'),
+      h('button', { type: 'button', onclick: async () => { await navigator.clipboard.writeText(timeline.value).then(() => { copied.textContent = 'Copied.'; }, () => { timeline.select(); copied.textContent = 'Select-all done: copy with Ctrl+C.'; }); } }, 'Copy')),
+    timeline, copied);
+  await render();
+  every(2000, refreshRun);
+}
+
+// --- start a runbook -----------------------------------------------------------------------
+
+async function startFor(req, dryRun) {
+  const { id } = await api(`/runbooks/${encodeURIComponent(req.runbook)}/runs`, { method: 'POST', body: { target: req.target, input: req.input, dryRun } });
+  if (dryRun) sessionStorage.setItem(`dry:${id}`, JSON.stringify(req));
+  location.hash = `#/run/${encodeURIComponent(id)}`;
+}
+
+function field(name, schema, required) {
+  const id = `in-${name}`;
+  const label = h('label', { for: id }, `${name}${required ? ' (required)' : ''}`);
+  const hint = schema.description ? h('p', { class: 'hint', id: `${id}-hint` }, schema.description) : null;
+  let input;
+  if (schema.type === 'boolean') input = h('input', { type: 'checkbox', id, 'aria-describedby': hint ? `${id}-hint` : undefined });
+  else if (schema.enum) input = h('select', { id }, h('option', { value: '' }, '(default)'), schema.enum.map((v) => h('option', { value: v }, v)));
+  else if (schema.type === 'integer' || schema.type === 'number') input = h('input', { type: 'number', id, required });
+  else if (schema.type === 'array') input = h('input', { type: 'text', id, placeholder: 'comma-separated', required });
+  else if (schema.type === 'object') input = h('textarea', { id, placeholder: '{ } (JSON)' });
+  else input = h('input', { type: 'text', id, required });
+  const read = () => {
+    if (schema.type === 'boolean') return input.checked ? true : undefined;
+    const v = input.value.trim();
+    if (!v) return undefined;
+    if (schema.type === 'integer' || schema.type === 'number') return Number(v);
+    if (schema.type === 'array') return v.split(',').map((s) => s.trim()).filter(Boolean);
+    if (schema.type === 'object') return JSON.parse(v);
+    return v;
+  };
+  return { node: schema.type === 'boolean' ? h('div', {}, h('label', { class: 'inline', for: id }, input, name), hint) : h('div', {}, label, input, hint), read };
+}
+
+async function startPage() {
+  if (!can('operator')) return show(h('h1', {}, 'Start a runbook'), h('p', {}, 'You lack the operator role: you can follow runs and decide gates, not start runbooks.'));
+  const [{ runbooks }, { targets }] = await Promise.all([api('/runbooks'), api('/targets')]);
+  const pick = h('select', { id: 'runbook' }, runbooks.map((r) => h('option', { value: r.name }, r.name)));
+  const target = h('select', { id: 'target' }, targets.map((t) => h('option', { value: t }, t)));
+  const dry = h('input', { type: 'checkbox', id: 'dry-run', checked: true });
+  const about = h('p', { class: 'hint' });
+  const fields = h('div');
+  const error = h('p', { class: 'error', role: 'alert' });
+  let readers = [];
+  const renderFields = () => {
+    const rb = runbooks.find((r) => r.name === pick.value);
+    about.textContent = `${rb.description}${rb.gates.length ? ` Gates: ${rb.gates.join(', ')}.` : ''}`;
+    const props = rb.inputSchema?.properties ?? {};
+    const required = new Set(rb.inputSchema?.required ?? []);
+    const own = Object.entries(props).filter(([n]) => !['target', 'initiator', 'dryRun', 'retry'].includes(n));
+    const built = own.map(([n, s]) => ({ name: n, ...field(n, s, required.has(n)) }));
+    readers = built;
+    fields.replaceChildren(...built.map((b) => b.node));
+  };
+  pick.addEventListener('change', renderFields);
+  renderFields();
+  const form = h('form', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const input = {};
+        for (const r of readers) {
+          const v = r.read();
+          if (v !== undefined) input[r.name] = v;
+        }
+        await startFor({ runbook: pick.value, target: target.value, input }, dry.checked);
+      } catch (err) {
+        error.textContent = err instanceof SyntaxError ? `Not JSON: ${err.message}` : err.message;
+      }
+    },
+  },
+  h('label', { for: 'runbook' }, 'Runbook'), pick, about,
+  h('label', { for: 'target' }, 'Target'), target,
+  fields,
+  h('div', {}, h('label', { class: 'inline', for: 'dry-run' }, dry, 'Dry run first (changes nothing; shows what it would do)')),
+  h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Start')), error);
+  show(h('h1', {}, 'Start a runbook'), form);
+}
+
+// --- routing -------------------------------------------------------------------------------
+
+async function route() {
+  for (const t of [...timers, ...gateTimers]) clearInterval(t);
+  timers = [];
+  gateTimers = [];
+  const hash = location.hash || '#/runs';
+  if (!sessionStorage.getItem(TOKEN) || hash === '#/signin') return signIn();
+  try {
+    if (!me) {
+      me = await api('/me');
+      who.textContent = `${me.name} (${me.roles.join(', ')})`;
+    }
+    const run = /^#\/run\/(.+)$/.exec(hash);
+    if (run) await runPage(decodeURIComponent(run[1]));
+    else if (hash.startsWith('#/start')) await startPage();
+    else await runsPage();
+    main.focus({ preventScroll: true });
+  } catch (err) {
+    if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message));
+    else signIn('Signed out: sign in again.');
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
+import { buildApi } from '../src/api/server.js';
+import { finished, repoRoot, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+
+// The operator console in a real browser (Debian's chromium driven by playwright-core), against
+// the real API, worker and dev server: sign in, read a waiting gate's evidence, approve it, see the
+// run go on; the initiator's own approval refused with the API's reason; start a runbook from the
+// form (dry run first); copy the timeline. A phone-sized screenshot is kept in .data/.
+describe('operator console', () => {
+  let rig: TestRig;
+  let api: FastifyInstance;
+  let browser: Browser;
+  let base: string;
+  let tokens: Record<string, string>;
+  const artifacts = path.join(repoRoot, '.data', 'console');
+
+  beforeAll(async () => {
+    rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {} }), { signingKey: randomBytes(32).toString('hex') });
+    const dev = ensureDevTokens(tmpDir());
+    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>;
+    api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
+    base = await api.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    mkdirSync(artifacts, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await api?.close();
+    await rig?.stop();
+  });
+
+  async function signedIn(person: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
+    const page = await (await browser.newContext({ viewport })).newPage();
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('API token').fill(tokens[person]!);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(`${person} (`).waitFor();
+    return page;
+  }
+
+  it('an approver reads the waiting gate\'s evidence and approves it; the next step runs; the initiator\'s own approval is refused with the reason', async () => {
+    const { id } = await rig.signed.start('approval-drill', { target: 'console-drill', initiator: 'alice', input: { prompt: 'Drill: approve to record the decision on console-drill.' } });
+
+    // alice started it: four-eyes refuses her approval, and the page says why.
+    const alice = await signedIn('alice');
+    await alice.getByRole('link', { name: 'approval-drill' }).first().click();
+    await alice.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
+    await alice.getByRole('button', { name: 'Approve proceed' }).click();
+    const refusal = alice.getByRole('alert').filter({ hasText: 'Refused:' });
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toContain('four-eyes');
+    expect((await rig.signed.status(id)).pendingGates.map((g) => g.gate)).toEqual(['proceed']);
+
+    // bob, on a phone: the prompt, the policy and the evidence are on the page; he approves.
+    const bob = await signedIn('bob', { width: 390, height: 844 });
+    await bob.goto(`${base}/console/#/run/${encodeURIComponent(id)}`);
+    await bob.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
+    expect(await bob.locator('.gate .prompt').textContent()).toBe('Drill: approve to record the decision on console-drill.');
+    expect(await bob.locator('.gate .policy').textContent()).toContain('four-eyes: alice (who started it) may not approve');
+    expect(await bob.locator('.gate .policy').textContent()).toMatch(/approvals: 0 of 1/);
+    await bob.screenshot({ path: path.join(artifacts, 'console-phone.png'), fullPage: true });
+    await bob.getByLabel('Comment for proceed').fill('checked with the on-call lead');
+    await bob.getByRole('button', { name: 'Approve proceed' }).click();
+    await bob.getByText('Approved.').waitFor();
+    // The page follows the run: the gate leaves, the recorded step appears, the run completes.
+    await bob.locator('table.journal td', { hasText: 'record-decision' }).first().waitFor();
+    await bob.locator('.status-completed').first().waitFor();
+    expect(await bob.locator('.gate').count()).toBe(0);
+    const run = await finished(rig.signed, id);
+    expect(run.journal?.find((e) => e.kind === 'decision')).toMatchObject({ actor: 'bob', outcome: 'approved', comment: 'checked with the on-call lead', channel: { via: 'update', signed: true } });
+
+    // The timeline export, as Markdown, with the decision in it.
+    await bob.getByRole('button', { name: 'Load the timeline (Markdown)' }).click();
+    await expect.poll(() => bob.getByLabel('Incident timeline (Markdown)').inputValue()).toContain('bob');
+    expect(await bob.getByLabel('Incident timeline (Markdown)').inputValue()).toContain('checked with the on-call lead');
+    // Nothing secret on the page: the token is in no visible text.
+    expect(await bob.locator('body').innerText()).not.toContain(tokens.bob);
+  });
+
+  it('an operator starts a runbook from the form generated from its input schema, dry run first, then for real', async () => {
+    const alice = await signedIn('alice');
+    await alice.getByRole('link', { name: 'Start a runbook' }).click();
+    await alice.getByRole('heading', { name: 'Start a runbook' }).waitFor();
+    await alice.getByLabel('Runbook').selectOption('approval-drill');
+    await alice.getByLabel('Target').selectOption('console-other');
+    await alice.getByLabel('prompt').fill('Console start: dry run first.');
+    expect(await alice.getByLabel('Dry run first (changes nothing; shows what it would do)').isChecked()).toBe(true);
+    await alice.getByRole('button', { name: 'Start' }).click();
+    await alice.getByRole('heading', { name: 'approval-drill on console-other' }).waitFor();
+    await alice.getByRole('button', { name: 'Start it for real' }).waitFor();
+    const dryId = decodeURIComponent(alice.url().split('#/run/')[1]!);
+    expect((await rig.signed.status(dryId)).status).toBe('completed');
+    await alice.getByRole('button', { name: 'Start it for real' }).click();
+    await alice.waitForURL((u) => !u.hash.endsWith(encodeURIComponent(dryId)));
+    await alice.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
+    const realId = decodeURIComponent(alice.url().split('#/run/')[1]!);
+    expect(await alice.locator('.gate .prompt').textContent()).toBe('Console start: dry run first.');
+    const real = await rig.signed.status(realId);
+    expect([real.initiator, real.target, real.status]).toEqual(['alice', 'console-other', 'waiting']);
+    await rig.signed.abort(realId, 'alice', 'console test done');
+  });
+
+  it('a viewer follows runs but gets no approve or start controls; a wrong token is refused at sign-in', async () => {
+    const carol = await signedIn('carol');
+    await carol.getByRole('heading', { name: 'Runs' }).waitFor();
+    await carol.getByRole('link', { name: 'Start a runbook' }).click();
+    await carol.getByText('You lack the operator role').waitFor();
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('API token').fill('not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That token is not known to the API.').waitFor();
+  });
+});
