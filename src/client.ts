@@ -2,7 +2,7 @@ import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, t
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { temporalAddress } from './config.js';
-import { findRunbook, parseRunbookInput } from './runbooks.js';
+import { findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
@@ -366,6 +366,6 @@ export function failureText(err: unknown): string {
 }
 
 function quote(value: string): string {
-  if (!/^[A-Za-z0-9_.:-]+$/.test(value)) throw new Error(`Invalid filter value ${JSON.stringify(value)}: use letters, digits, dot, dash, underscore.`);
+  if (!/^[A-Za-z0-9_.:-]+$/.test(value)) throw new RunbookInputError(`Invalid filter value ${JSON.stringify(value)}: use letters, digits, dot, dash, underscore.`);
   return `"${value}"`;
 }

@@ -12,6 +12,7 @@ import { freePort } from './support/ports.js';
 import { until } from './support/wait.js';
 import { killWeb, startWeb, webAppService, webFiles } from './support/webapp.js';
 import type { WorkerFiles } from './support/imports.js';
+import { registerSecrets } from './support/secrets.js';
 
 // connection-refused, observability-check and alerts that start runbooks, on the fixture's real
 // FastAPI app under uvicorn (a local process driven by the command driver), over real HTTP.
@@ -73,6 +74,7 @@ describe('app runbooks', () => {
     rig = await startRig(targets);
     const dev = ensureDevTokens(tmpDir());
     operator = (JSON.parse(readFileSync(dev.plainFile, 'utf8')) as { alice: string }).alice;
+    registerSecrets('API token', operator);
     api = await buildApi({ client: rig.client, tokens: TokenStore.load(dev.tokensFile) });
   });
   afterAll(async () => {

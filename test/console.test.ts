@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
 import { buildApi } from '../src/api/server.js';
 import { finished, repoRoot, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { registerSecrets } from './support/secrets.js';
 
 // The operator console in a real browser (Debian's chromium driven by playwright-core), against
 // the real API, worker and dev server: sign in, read a waiting gate's evidence, approve it, see the
@@ -24,6 +25,7 @@ describe('operator console', () => {
     rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {} }), { signingKey: randomBytes(32).toString('hex') });
     const dev = ensureDevTokens(tmpDir());
     tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>;
+    registerSecrets('API token', ...Object.values(tokens));
     api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
     base = await api.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({

@@ -1,18 +1,23 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { startDevServer } from '../src/devserver.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { workflowsPath } from '../src/worker.js';
 import { freePort } from './support/ports.js';
+import { decodePayloads, registeredSecrets } from './support/secrets.js';
 
 /** One dev server and one workflow bundle for the whole run, handed to tests with provide(). */
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'runbooks-test-'));
   // Inherited by test files, their Celery workers and anything those start: see killLeftovers().
   process.env.RUNBOOKS_TEST_RUN = path.basename(dir);
+  process.env.RUNBOOKS_TEST_SECRETS = path.join(dir, 'secrets');
+  rmSync('.data/secret-scan.json', { force: true });
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   const [server, bundle] = await Promise.all([
     startDevServer({ cli, port: await freePort(), headless: true }),
@@ -24,10 +29,38 @@ export default async function setup(project: TestProject) {
   project.provide('temporalCli', cli);
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
+    // Before killLeftovers: the dev server carries the run's marker too.
+    const scan = await scanHistories(server.address, process.env.RUNBOOKS_TEST_SECRETS!).catch((err: Error) => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
     killLeftovers(`RUNBOOKS_TEST_RUN=${path.basename(dir)}`);
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
+    mkdirSync('.data', { recursive: true });
+    writeFileSync('.data/secret-scan.json', JSON.stringify(scan, null, 2));
+    console.log(`secret scan: ${scan.histories} histories, ${scan.secrets} registered secrets, ${scan.hits.length} hits${'error' in scan ? ` (scan failed: ${scan.error})` : ''}`);
+    if (scan.hits.length || 'error' in scan) process.exitCode = 1; // vitest reports a teardown error but exits 0
+    if (scan.hits.length || 'error' in scan) throw new Error(`Secret scan failed: ${'error' in scan ? scan.error : scan.hits.map((h) => `${h.label} in ${h.workflowId}`).join('; ')}`);
   };
+}
+
+/** Every history on the dev server, payloads decoded, searched for every registered secret. */
+async function scanHistories(address: string, secretsDir: string) {
+  const secrets = registeredSecrets(secretsDir);
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection });
+    const ids: Array<{ workflowId: string; runId: string }> = [];
+    for await (const w of client.workflow.list()) ids.push({ workflowId: w.workflowId, runId: w.runId });
+    const hits: Array<{ workflowId: string; label: string }> = [];
+    for (let i = 0; i < ids.length; i += 16) {
+      await Promise.all(ids.slice(i, i + 16).map(async ({ workflowId, runId }) => {
+        const text = JSON.stringify(decodePayloads(JSON.parse(historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory()))));
+        for (const s of secrets) if (text.includes(s.value)) hits.push({ workflowId, label: s.label });
+      }));
+    }
+    return { histories: ids.length, secrets: secrets.length, hits };
+  } finally {
+    await connection.close();
+  }
 }
 
 /**

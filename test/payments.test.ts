@@ -8,6 +8,7 @@ import { alembic, createDatabase, dropDatabase, finished, gateOpened, historyTex
 import type { WorkerFiles } from './support/imports.js';
 import { freePort } from './support/ports.js';
 import { killWeb, startWeb, webAppService, webFiles, type WebOptions } from './support/webapp.js';
+import { registerSecrets } from './support/secrets.js';
 
 describe('payments-failed helpers', () => {
   it('reads an API key\'s mode from its prefix only, and signs HMAC webhooks as declared', () => {
@@ -80,6 +81,7 @@ describe('payments-failed', () => {
   });
 
   beforeAll(async () => {
+    registerSecrets('Stripe API key in the app env file', LIVE_KEY);
     goodDb = await createDatabase('pay_good');
     brokenDb = await createDatabase('pay_broken');
     databases.push(goodDb, brokenDb);

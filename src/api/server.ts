@@ -84,6 +84,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: err.message });
   });
 
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}: see /docs for the API's routes.` }));
+
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/console', { schema: { hide: true } }, (_req, reply) => reply.redirect('/console/'));
   app.get<{ Params: { file: string } }>('/console/:file', { schema: { hide: true } }, (req, reply) => {

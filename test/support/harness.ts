@@ -1,4 +1,5 @@
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { decodePayloads, registerSecrets } from './secrets.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -84,6 +85,9 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = uniqueName('tq');
   const env = opts.env ?? process.env;
+  // What the test hands the worker as a credential is scanned for in every history at the end.
+  registerSecrets('decision signing key', opts.signingKey);
+  for (const [k, v] of Object.entries(opts.env ?? {})) if (/PASSWORD|SECRET|TOKEN|KEY/.test(k) && v !== process.env[k]) registerSecrets(k, v);
   const nativeConnection = await NativeConnection.connect({ address });
   const worker = await createWorker({
     connection: nativeConnection,
@@ -123,18 +127,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
 
 /** A run's whole history as text, payloads decoded (base64 of JSON in the export): what a secret scan must read. */
 export async function historyText(client: RunbookClient, id: string): Promise<string> {
-  const exported = JSON.parse(historyToJSON(await client.temporal.workflow.getHandle(id).fetchHistory())) as unknown;
-  const decode = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(decode);
-    if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      // A payload: { metadata: {...}, data: "<base64>" }.
-      if (typeof o.data === 'string' && o.metadata && typeof o.metadata === 'object') return { ...o, data: Buffer.from(o.data, 'base64').toString('utf8') };
-      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
-    }
-    return v;
-  };
-  return JSON.stringify(decode(exported));
+  return JSON.stringify(decodePayloads(JSON.parse(historyToJSON(await client.temporal.workflow.getHandle(id).fetchHistory()))));
 }
 
 /** Waits for a run to close and returns its view (the result, or the failure message). */

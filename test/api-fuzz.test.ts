@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
+import { buildApi } from '../src/api/server.js';
+import { startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { registerSecrets } from './support/secrets.js';
+import { until } from './support/wait.js';
+
+// Generated bad input against the real API (and through it the real Temporal server): 1,000 cases
+// per route. Every answer is a success or a 4xx with a message, never a 5xx; no run is started by a
+// refused request, and no decision is counted from a refused one.
+describe('HTTP API under generated input', () => {
+  let rig: TestRig;
+  let api: FastifyInstance;
+  let tokens: Record<string, string>;
+  const RUNS = 1000;
+
+  beforeAll(async () => {
+    rig = await startRig(writeTargets({ 'fuzz-drill': {}, 'fuzz-gate': {} }), { signingKey: randomBytes(32).toString('hex') });
+    const dev = ensureDevTokens(tmpDir());
+    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>;
+    registerSecrets('API token', ...Object.values(tokens));
+    api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await rig?.stop();
+  });
+
+  const token = fc.oneof(fc.constantFrom('alice', 'bob', 'carol').map((p) => tokens[p]!), fc.string(), fc.constant(undefined));
+  const json = fc.jsonValue({ maxDepth: 3 });
+  const segment = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('approval-drill', 'db-access', 'fuzz-drill', 'proceed', '..', '%00', '%2F', 'a'.repeat(300)));
+
+  async function call(method: 'GET' | 'POST', url: string, auth: string | undefined, payload?: unknown, raw?: string) {
+    const r = await api.inject({
+      method, url,
+      headers: { ...(auth !== undefined ? { authorization: `Bearer ${auth}` } : {}), ...(raw !== undefined || payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      payload: raw ?? (payload === undefined ? undefined : JSON.stringify(payload)),
+    });
+    return { status: r.statusCode, body: r.body };
+  }
+  /** The property every answer has: 2xx/3xx, or 4xx with a JSON {error} that says something. */
+  function wellFormed(r: { status: number; body: string }): boolean {
+    if (r.status >= 500) return false;
+    if (r.status < 400) return true;
+    try {
+      const e = (JSON.parse(r.body) as { error?: unknown }).error;
+      return typeof e === 'string' && e.length > 10;
+    } catch {
+      return false;
+    }
+  }
+  const runsOf = async (target: string) => (await rig.signed.list({ target, limit: 1000 })).map((r) => r.id);
+
+  it('POST /runbooks/{name}/runs: starts a run exactly when it answers 201', async () => {
+    const started: string[] = [];
+    // Biased towards a real runbook, an operator and the real target, so some requests are valid.
+    await fc.assert(fc.asyncProperty(
+      fc.oneof({ arbitrary: fc.constant('approval-drill'), weight: 2 }, { arbitrary: segment, weight: 1 }),
+      fc.oneof({ arbitrary: fc.constant(tokens.alice), weight: 2 }, { arbitrary: token, weight: 1 }),
+      fc.oneof(
+        fc.record({ target: fc.oneof(fc.constant('fuzz-drill'), fc.string()), input: fc.oneof(fc.constant({}), fc.dictionary(fc.string(), json), fc.record({ prompt: fc.string() })), dryRun: fc.oneof(fc.boolean(), json) }, { requiredKeys: [] }),
+        json,
+      ),
+      fc.option(fc.string(), { nil: undefined }),
+      async (name, auth, body, raw) => {
+        const r = await call('POST', `/runbooks/${encodeURIComponent(name)}/runs`, auth, body, raw);
+        if (r.status === 201) started.push((JSON.parse(r.body) as { id: string }).id);
+        expect(wellFormed(r), `${r.status} ${r.body}`).toBe(true);
+      },
+    ), { numRuns: RUNS });
+    expect(started.length).toBeGreaterThan(0);
+    // Only the answered starts exist on the server: none from a refused request.
+    await until(async () => (await runsOf('fuzz-drill')).length >= started.length, 'the visibility store to list the started runs');
+    expect((await runsOf('fuzz-drill')).sort()).toEqual([...started].sort());
+    for (const id of started) await rig.signed.abort(id, 'alice', 'fuzz run').catch(() => undefined);
+  });
+
+  it('GET /runs, /runs/{id}, /runs/{id}/timeline, /me, /targets: never a 5xx', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom('/runs', '/runs/', '/runs/x/timeline', '/me', '/targets', '/runbooks'), segment, token,
+      fc.dictionary(fc.constantFrom('runbook', 'target', 'status', 'limit', 'format', 'x'), fc.string()),
+      async (base, id, auth, query) => {
+        const path = base === '/runs/' ? `/runs/${encodeURIComponent(id)}` : base === '/runs/x/timeline' ? `/runs/${encodeURIComponent(id)}/timeline` : base;
+        const r = await call('GET', `${path}?${new URLSearchParams(query)}`, auth);
+        expect(wellFormed(r), `${path} ${r.status} ${r.body.slice(0, 200)}`).toBe(true);
+      },
+    ), { numRuns: RUNS });
+  });
+
+  it('POST /runs/{id}/gates/{gate}, /abort, /root-cause: refused ones count no decision', async () => {
+    const { id } = await rig.signed.start('approval-drill', { target: 'fuzz-gate', initiator: 'alice' });
+    await until(async () => (await rig.signed.status(id)).pendingGates.length > 0, 'the gate to open');
+    let accepted = 0;
+    await fc.assert(fc.asyncProperty(
+      fc.oneof(fc.constant(id), segment), fc.oneof(fc.constant('proceed'), segment), token,
+      fc.oneof(
+        fc.record({ decision: fc.oneof(fc.constantFrom('approve', 'reject'), fc.string()), comment: fc.oneof(fc.string(), json), planDigest: fc.oneof(fc.string(), fc.stringMatching(/^[0-9a-f]{16}$/)), action: fc.string(), correction: json }, { requiredKeys: [] }),
+        json,
+      ),
+      fc.constantFrom('gates', 'abort', 'root-cause'),
+      async (runId, gate, auth, body, what) => {
+        // Only carol (viewer) and strangers may abort: a real abort would end the property early.
+        const safeAuth = what === 'abort' && (auth === tokens.alice) ? tokens.carol : auth;
+        const url = what === 'gates' ? `/runs/${encodeURIComponent(runId)}/gates/${encodeURIComponent(gate)}` : `/runs/${encodeURIComponent(runId)}/${what}`;
+        const r = await call('POST', url, safeAuth, body);
+        if (what === 'gates' && r.status === 200) accepted++;
+        expect(wellFormed(r), `${url} ${r.status} ${r.body.slice(0, 200)}`).toBe(true);
+      },
+    ), { numRuns: RUNS });
+    // Decisions the run counted are exactly the ones the API accepted (at most one: it needs one).
+    const run = await rig.signed.status(id);
+    const counted = (run.journal ?? []).filter((e) => e.kind === 'decision' && (e.outcome === 'approved' || e.outcome === 'rejected')).length;
+    expect(counted).toBe(accepted);
+    if (run.status === 'waiting' || run.status === 'running') await rig.signed.abort(id, 'alice', 'fuzz done');
+  });
+
+  it('POST /alerts/alertmanager: generated payloads are routed or reported, never a 5xx', async () => {
+    await fc.assert(fc.asyncProperty(
+      token,
+      fc.oneof(json, fc.record({ alerts: fc.array(fc.oneof(json, fc.record({ status: fc.constantFrom('firing', 'resolved', 'x'), labels: fc.dictionary(fc.constantFrom('alertname', 'runbook', 'runbook_target', 'job'), fc.string()) }, { requiredKeys: [] })), { maxLength: 5 }) })),
+      async (auth, body) => {
+        // alice's alerts for a real runbook would start runs on unknown targets: they are refused as unroutable.
+        const r = await call('POST', '/alerts/alertmanager', auth, body);
+        expect(wellFormed(r), `${r.status} ${r.body.slice(0, 200)}`).toBe(true);
+      },
+    ), { numRuns: RUNS });
+  });
+});
