@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { alertRules, rulesFile } from './alerts.js';
 import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
@@ -77,7 +77,7 @@ function parseJsonOption(value: string): Record<string, unknown> {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   } catch {
-    throw new Error(`Expected a JSON object, e.g. '{"longTransactionSeconds": 60}'; got ${value}`);
+    throw new InvalidArgumentError(`It must be a JSON object, e.g. '{"longTransactionSeconds": 60}'.`);
   }
 }
 
@@ -150,7 +150,11 @@ export function buildCli(): Command {
     .option('--runbook <name>')
     .option('--target <name>')
     .addOption(new Option('--status <status>').choices(['running', 'waiting', 'completed', 'failed', 'aborted', 'timed-out']))
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 50)
+    .option('--limit <n>', 'at most this many (1 to 1000)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('It must be a whole number from 1 to 1000.');
+      return n;
+    }, 50)
     .option('--json', 'print JSON')
     .action(async (o: { runbook?: string; target?: string; status?: RunSummary['status']; limit: number; json?: boolean }) => {
       const runs = await withBackend((b) => b.list(o));
@@ -238,9 +242,11 @@ export function buildCli(): Command {
       print(!!o.json, procedureOf(runbook, target), () => renderProcedure(runbook, target));
     });
 
-  program
+  const alerts = program
     .command('alerts')
     .description('Alerts that start runbooks.')
+    .action(() => alerts.error('error: runbook alerts needs a subcommand: rules.'));
+  alerts
     .command('rules')
     .description('Print the Prometheus alerting rules (each labelled with the runbook it starts) as a rules file.')
     .option('--json', 'print JSON')
