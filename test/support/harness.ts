@@ -81,9 +81,9 @@ export interface TestRig {
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string } = {}): Promise<TestRig> {
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string } = {}): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
-  const taskQueue = uniqueName('tq');
+  const taskQueue = opts.taskQueue ?? uniqueName('tq');
   const env = opts.env ?? process.env;
   // What the test hands the worker as a credential is scanned for in every history at the end.
   registerSecrets('decision signing key', opts.signingKey);
