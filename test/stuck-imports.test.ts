@@ -172,7 +172,8 @@ describe('stuck-imports', () => {
     await holder.query('select * from import_items where id = 5 for update');
     await publishItems(x.redis.url, [5]);
 
-    const { id } = await rig.client.start('stuck-imports', { target: 'locks', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+    // A generous deadline: the verify returns as soon as the item moves; a loaded CI machine took over 60 s once.
+    const { id } = await rig.client.start('stuck-imports', { target: 'locks', initiator: 'alice', input: { retry, verifyDeadline: '180s' } });
     await gateOpened(rig.client, id, 'remediate');
     const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
     expect(gate.prompt).toContain('Cause: stale-lock: 1 lock key(s) with no TTL, which nothing will release: imports:lock:batch:9.');
