@@ -54,7 +54,9 @@ describe('operator console', () => {
 
     // alice started it: four-eyes refuses her approval, and the page says why.
     const alice = await signedIn('alice');
-    await alice.getByRole('link', { name: 'approval-drill' }).first().click();
+    // The list holds every test's runs: filter it to this target, as an operator would.
+    await alice.getByLabel('Target').fill('console-drill');
+    await alice.locator('table.runs tr', { hasText: 'console-drill' }).getByRole('link', { name: 'approval-drill' }).first().click();
     await alice.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
     await alice.getByRole('button', { name: 'Approve proceed' }).click();
     const refusal = alice.getByRole('alert').filter({ hasText: 'Refused:' });
