@@ -74,7 +74,7 @@ describe('HTTP API under generated input', () => {
     ), { numRuns: RUNS });
     expect(started.length).toBeGreaterThan(0);
     // Only the answered starts exist on the server: none from a refused request.
-    await until(async () => (await runsOf('fuzz-drill')).length >= started.length, 'the visibility store to list the started runs');
+    await until(async () => (await runsOf('fuzz-drill')).length >= started.length, 'the visibility store to list the started runs', 120_000, 500);
     expect((await runsOf('fuzz-drill')).sort()).toEqual([...started].sort());
     for (const id of started) await rig.signed.abort(id, 'alice', 'fuzz run').catch(() => undefined);
   });

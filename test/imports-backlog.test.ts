@@ -39,7 +39,7 @@ describe('stuck-imports with a 100,000-item backlog', () => {
     if (db) await dropAllFor(db);
   });
 
-  it('re-enqueues them in batches with heartbeats showing progress, each exactly once', { timeout: 600_000 }, async () => {
+  it('re-enqueues them in batches with heartbeats showing progress, each exactly once', { timeout: 900_000 }, async () => {
     const { id } = await rig.client.start('stuck-imports', { target: 'backlog', initiator: 'alice', input: { batchSize: 5000, retry: { heartbeatTimeout: '5 seconds' } } });
     await gateOpened(rig.client, id, 'remediate', 120_000).catch(async (err: Error) => {
       const st = await rig.client.status(id);
@@ -58,7 +58,7 @@ describe('stuck-imports with a 100,000-item backlog', () => {
         if (data) seen.add((JSON.parse(Buffer.from(data).toString('utf8')) as { published: number }).published);
       }
       return (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'restart-worker');
-    }, 'the re-enqueue to finish', 300_000, 250);
+    }, 'the re-enqueue to finish', 600_000, 250);
     const progress = [...seen].sort((a, b) => a - b);
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(progress.every((n) => n > 0 && n < ITEMS && n % 5000 === 0)).toBe(true);

@@ -88,6 +88,8 @@ function pgEnv(conn: PgConnection, database: string, extra: Record<string, strin
   return env;
 }
 
+const CONNECTION_LOST = /terminating connection due to administrator command|server closed the connection unexpectedly|connection to server .* failed|could not connect to server|the database system is (?:starting up|shutting down|in recovery mode)|Connection refused/;
+
 /** Runs a PostgreSQL client tool; fails with its (redacted) words. Cancels with the activity. */
 async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number } = {}) {
   let cancelSignal: AbortSignal | undefined;
@@ -103,7 +105,12 @@ async function pgTool(conn: PgConnection, database: string, bin: string, args: s
   }
   if (r.isCanceled) throw ApplicationFailure.nonRetryable(`${bin} was cancelled.`, 'Cancelled');
   if (r.exitCode !== 0) {
-    throw ApplicationFailure.nonRetryable(`${bin} ${args.filter((a) => !a.startsWith('-') || a.length < 3).slice(0, 3).join(' ')} on database "${database}" failed (exit ${r.exitCode ?? r.signal}): ${trimOutput(redact(r.stderr || r.stdout, secrets))}`, FailureType.command);
+    const message = `${bin} ${args.filter((a) => !a.startsWith('-') || a.length < 3).slice(0, 3).join(' ')} on database "${database}" failed (exit ${r.exitCode ?? r.signal}): ${trimOutput(redact(r.stderr || r.stdout, secrets))}`;
+    // A dump cut off by the server going away (restart, failover) is retried: each attempt dumps
+    // afresh into its own partial directory, so a retry cannot mix attempts. Other tools are not
+    // retried blindly (a half-done restore must be looked at).
+    if (bin === 'pg_dump' && CONNECTION_LOST.test(r.stderr)) throw ApplicationFailure.retryable(`${message} (the connection was lost: retrying)`, 'ConnectionLost');
+    throw ApplicationFailure.nonRetryable(message, FailureType.command);
   }
   return { stdout: r.stdout, stderr: redact(r.stderr, secrets) };
 }
