@@ -471,10 +471,16 @@ export class TargetRegistry {
     return this.secret(name, this.spec(name).einvoicing?.certificate?.passwordEnv);
   }
 
-  /** The probe password when set; undefined otherwise (for masking, never an error). */
-  loginProbePasswordOrNone(name: string): string | undefined {
-    const v = this.spec(name).login?.probe?.passwordEnv;
-    return v ? this.env[v] || undefined : undefined;
+  /**
+   * Every secret value a target's variables hold on this worker (database and Redis passwords,
+   * the login probe's and the certificate's passwords, webhook secrets): what output from its
+   * commands is masked with. Unset variables are skipped, never an error.
+   */
+  secretValues(name: string): string[] {
+    const spec = this.spec(name);
+    const vars = [spec.postgres?.passwordEnv, spec.postgres?.appPasswordEnv, spec.redis?.passwordEnv, spec.login?.probe?.passwordEnv, spec.einvoicing?.certificate?.passwordEnv,
+      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv)];
+    return vars.flatMap((v) => (v && this.env[v] ? [this.env[v]] : []));
   }
 
   /** The password of login-errors' good-login probe, from the variable the file names. */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Cookie, CookieJar, getPublicSuffix } from 'tough-cookie';
 import type { TargetRegistry, TargetSpec } from '../targets.js';
@@ -11,7 +10,7 @@ import { redact, trimOutput } from '../util/redact.js';
 import { endpointOf } from './app.js';
 import { FailureType, targetFailure, targetSpec } from './errors.js';
 import { httpRequest, tlsInspect, type HttpAnswer, type TlsEvidence } from './http.js';
-import { logOffset, logSince, runBounded } from './services.js';
+import { logOffset, logSince, runTargetCommand } from './services.js';
 
 /**
  * Seed 003 "Login 5xx o cookies", as a browser meets it: the login endpoint's answer, the CORS
@@ -320,14 +319,8 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
     async runRemediation(target: string, name: string): Promise<{ name: string; exitCode: number | null; ms: number; output: string }> {
       const r = targetSpec(targets, target).remediations?.[name];
       if (!r) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no remediation "${name}" in ${targets.file}.`, FailureType.targetConfig);
-      let signal: AbortSignal | undefined;
-      try {
-        signal = Context.current().cancellationSignal;
-      } catch { /* outside an activity */ }
-      const run = await runBounded(['sh', '-c', r.command], parseDuration(r.timeout), signal, env);
-      // The command runs with the worker's environment: the target's secrets are masked in what it printed.
-      const secrets = [targets.loginProbePasswordOrNone(target), ...Object.keys(targetSpec(targets, target).payments?.providers ?? {}).map((p) => targets.webhookSecret(target, p))];
-      const output = trimOutput(redact(run.output, secrets), 15, 1500);
+      const run = await runTargetCommand(targets, target, r.command, r.timeout, env);
+      const output = run.output;
       if (run.timedOut || run.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(
           `Remediation "${name}" of target "${target}" ${run.timedOut ? `did not finish within ${r.timeout} and was killed` : `exited with ${run.exitCode}`}. Check what it changed by hand (its output below) before retrying or skipping it.${output ? `\nOutput:\n${output}` : ''}`,

@@ -1,11 +1,8 @@
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TargetRegistry, TargetSpec } from '../targets.js';
-import { parseDuration } from '../util/duration.js';
-import { redact, trimOutput } from '../util/redact.js';
 import { classifyNetError, type HttpErrorKind } from './app.js';
 import { FailureType, targetSpec } from './errors.js';
-import { runBounded } from './services.js';
+import { runTargetCommand } from './services.js';
 
 /**
  * The tenant PWA as browsers get it: the build version served, whether index.html and the service
@@ -104,12 +101,8 @@ export function createPwaActivities(targets: TargetRegistry, env: NodeJS.Process
     async pwaRedeploy(target: string): Promise<{ exitCode: number | null; ms: number; output: string }> {
       const pwa = pwaOf(target);
       if (!pwa.redeploy) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no pwa.redeploy command in ${targets.file}.`, FailureType.targetConfig);
-      let signal: AbortSignal | undefined;
-      try {
-        signal = Context.current().cancellationSignal;
-      } catch { /* outside an activity */ }
-      const r = await runBounded(['sh', '-c', pwa.redeploy.command], parseDuration(pwa.redeploy.timeout), signal, env);
-      const output = trimOutput(redact(r.output), 15, 1500);
+      const r = await runTargetCommand(targets, target, pwa.redeploy.command, pwa.redeploy.timeout, env);
+      const output = r.output;
       if (r.timedOut || r.exitCode !== 0) {
         throw ApplicationFailure.nonRetryable(
           `The redeploy command of target "${target}" ${r.timedOut ? `did not finish within ${pwa.redeploy.timeout} and was killed` : `exited with ${r.exitCode}`}: the build served was not replaced by this run. Fix the build by hand (see its output) and run pwa-stale-cache again.${output ? `\nOutput:\n${output}` : ''}`,

@@ -196,6 +196,20 @@ export async function logSince(file: string, offset: number): Promise<string> {
 }
 
 /** A file's size now: the offset later reads start from. */
+/**
+ * A command the targets file gives (redeploy, remediation), run on this host: `sh -c`, bounded,
+ * cancelled with the activity, its output trimmed and masked with the target's secrets (it runs
+ * with the worker's environment). The command text itself never leaves the worker.
+ */
+export async function runTargetCommand(targets: TargetRegistry, target: string, command: string, timeout: string, env: NodeJS.ProcessEnv = process.env) {
+  let signal: AbortSignal | undefined;
+  try {
+    signal = Context.current().cancellationSignal;
+  } catch { /* outside an activity */ }
+  const r = await runBounded(['sh', '-c', command], parseDuration(timeout), signal, env);
+  return { ...r, output: trimOutput(redact(r.output, targets.secretValues(target)), 15, 1500) };
+}
+
 export const logOffset = async (file: string) => (await stat(file).catch(() => ({ size: 0 }))).size;
 
 export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {

@@ -39,6 +39,8 @@ describe('target registry', () => {
     expect(info.login).toEqual({ url: 'https://app.example.com/login', origins: ['https://pos.example.com'], https: true, goodLogin: true, cookieDomain: undefined, minDaysLeft: 14, window: '60s', prometheus: false });
     expect(info.remediations).toEqual([{ name: 'off', fixes: ['rate-limited'], restart: undefined, description: undefined }]);
     expect(JSON.stringify(info)).not.toMatch(/secret-cmd|hunter2|pw@/);
+    // What command output is masked with: every secret the target's variables hold on this worker.
+    expect(ok.load().secretValues('web')).toEqual(['hunter2']);
     expect(() => load('targets:\n  web:\n    app: { url: "http://a" }\n    login: { probe: { username: ana, passwordEnv: PROBE_PW } }\n').load().checkSecrets('web')).toThrow('takes its password from PROBE_PW, which is not set');
   });
 
