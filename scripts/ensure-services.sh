@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs and starts PostgreSQL and Redis when they are
-# down. Idempotent: fast when everything is already there. Used by .ci/run, and by `npm start`
-# with --best-effort (then it only warns where it cannot act, e.g. not root, no apt-get).
+# down. Idempotent: fast when everything is already there. Used by `npm start` and `npm test`
+# with --best-effort (then it only warns where it cannot act, e.g. not root, no apt-get), and by
+# .ci/run. --tests adds what only the tests need (chromium for the console's browser tests).
 set -euo pipefail
 best_effort=false
-[ "${1:-}" = "--best-effort" ] && best_effort=true
+tests=false
+for arg in "$@"; do
+  case "$arg" in
+    --best-effort) best_effort=true ;;
+    --tests) tests=true ;;
+    *) echo "usage: $0 [--best-effort] [--tests]" >&2; exit 2 ;;
+  esac
+done
 can_admin() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 if $best_effort && ! can_admin; then
   command -v dpkg-query >/dev/null 2>&1 && ! /usr/bin/python3 -c 'import alembic' 2>/dev/null && \
@@ -13,8 +21,7 @@ if $best_effort && ! can_admin; then
 fi
 
 packages=(python3-alembic python3-sqlalchemy python3-psycopg2 python3-celery python3-redis python3-fastapi python3-uvicorn docker-compose postgresql-client redis-tools)
-# The console's browser tests need chromium; `npm start` does not, so it is not installed there.
-$best_effort || packages+=(chromium)
+$tests && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
