@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -58,16 +58,24 @@ const accepts = (port: number) => new Promise<boolean>((resolve) => {
   s.on('error', () => resolve(false));
 });
 
-/** Starts the app as its start command does and waits until its port accepts connections (uvicorn listens once started). */
+/**
+ * Starts the app as its start command does and waits until uvicorn says it listens and the port
+ * accepts. A port that answers is not enough: if something else held the port, uvicorn fails to
+ * bind and exits while the other server answers; that is an error here, with the app's log.
+ */
 export async function startWeb(files: WorkerFiles, o: WebOptions): Promise<void> {
+  const from = existsSync(files.logFile) ? readFileSync(files.logFile).length : 0; // a restart appends
   await execa('sh', ['-c', webAppService(files, o).command.start]);
+  const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
+  const log = () => (existsSync(files.logFile) ? readFileSync(files.logFile).subarray(from).toString() : '');
+  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (await accepts(o.port)) return;
+    if (!alive()) throw new Error(`The fixture web app (pid ${pid}) exited before listening on port ${o.port}. Its log:\n${log().split('\n').slice(-20).join('\n')}`);
+    if (/Uvicorn running on/.test(log()) && (await accepts(o.port)) && alive()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const log = await execa('tail', ['-n', '20', files.logFile], { reject: false });
-  throw new Error(`The fixture web app did not answer on port ${o.port} within 20 s. Its log:\n${log.stdout}`);
+  throw new Error(`The fixture web app did not answer on port ${o.port} within 20 s. Its log:\n${log().split('\n').slice(-20).join('\n')}`);
 }
 
 /** SIGKILL, as a crash (the pid file stays); returns once the process is gone. */
