@@ -136,7 +136,10 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     const b = brokerUrl(target);
     const failed = (output: string) => ApplicationFailure.nonRetryable(
       `The app's Celery (${s.celery!.app}, in ${s.celery!.cwd ?? 'the worker\'s directory'}) failed: ${trimOutput(redact(output, [b.password]), 8, 1200)}`, 'CeleryFailed');
-    return { celery: s.celery, argv: [CELERY_TOOL, s.celery.app], opts: { cwd: s.celery.cwd, env: { ...env, [s.celery.brokerEnv]: b.url } }, failed };
+    // The broker down (Redis restarting, a failover): retried, as the ledger makes a repeat safe.
+    const brokerDown = (detail: string) => ApplicationFailure.retryable(
+      `The broker ${b.shown} could not be reached by the app's Celery (${trimOutput(redact(detail, [b.password]), 2, 400)}): retried; items already published are in the ledger and are not published again.`, 'BrokerUnavailable');
+    return { celery: s.celery, argv: [CELERY_TOOL, s.celery.app], opts: { cwd: s.celery.cwd, env: { ...env, [s.celery.brokerEnv]: b.url } }, failed, brokerDown };
   }
 
   async function celeryPing(target: string, timeoutS: number): Promise<string[]> {
@@ -168,7 +171,9 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         proc.stdin.write(rows.map((r) => `${r.item_id} ${r.task_id}\n`).join('') + 'FLUSH\n');
         const line = acks.shift() ?? await Promise.race([new Promise<string | null>((resolve) => { waiting = resolve; }), exited]);
         if (line === null) throw c.failed(stderr || `the publisher exited (code ${proc.exitCode})`);
-        const published = (JSON.parse(line.slice('CELERY_JSON '.length)) as { published: number }).published;
+        const answer = JSON.parse(line.slice('CELERY_JSON '.length)) as { published?: number; error?: string; detail?: string };
+        if (answer.error === 'broker-unavailable') throw c.brokerDown(answer.detail ?? stderr);
+        const published = answer.published ?? -1;
         if (published !== rows.length) throw c.failed(`the publisher acknowledged ${published} of ${rows.length} messages`);
         return published;
       },
