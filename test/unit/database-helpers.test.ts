@@ -67,23 +67,41 @@ describe('smoke expectations', () => {
 });
 
 describe('chaos kill points', () => {
-  it('parses the three forms and refuses anything else', () => {
-    expect(parseChaos('after:pgSwap')).toEqual({ when: 'after', activity: 'pgSwap', delayMs: 0 });
-    expect(parseChaos('during:pgDumpBackup:300')).toEqual({ when: 'during', activity: 'pgDumpBackup', delayMs: 300 });
-    expect(parseChaos('beat:importsReenqueue:10')).toEqual({ when: 'beat', activity: 'importsReenqueue', delayMs: 10 });
-    expect(() => parseChaos('during:pgDumpBackup')).toThrow('RUNBOOK_CHAOS="during:pgDumpBackup" is not "after:<activity>", "during:<activity>:<ms>" or "beat:<activity>:<n>".');
-    expect(() => parseChaos('beat:importsReenqueue')).toThrow('is not "after:<activity>"');
+  it('parses the four forms, with an optional occurrence, and refuses anything else', () => {
+    expect(parseChaos('after:pgSwap')).toEqual({ when: 'after', activity: 'pgSwap', occurrence: 1, delayMs: 0 });
+    expect(parseChaos('before:pgRestore#2')).toEqual({ when: 'before', activity: 'pgRestore', occurrence: 2, delayMs: 0 });
+    expect(parseChaos('during:pgDumpBackup:300')).toEqual({ when: 'during', activity: 'pgDumpBackup', occurrence: 1, delayMs: 300 });
+    expect(parseChaos('beat:importsReenqueue#3:10')).toEqual({ when: 'beat', activity: 'importsReenqueue', occurrence: 3, delayMs: 10 });
+    expect(() => parseChaos('during:pgDumpBackup')).toThrow('RUNBOOK_CHAOS="during:pgDumpBackup" is not "before:<activity>", "after:<activity>", "during:<activity>:<ms>" or "beat:<activity>:<n>" (each optionally <activity>#<k>).');
+    expect(() => parseChaos('beat:importsReenqueue')).toThrow('is not "before:<activity>"');
+    expect(() => parseChaos('after:pgSwap:5')).toThrow('is not "before:<activity>"');
+    expect(() => parseChaos('after:pgSwap#0')).toThrow('is not "before:<activity>"');
   });
+  const runner = (spec: string, kill: () => void) => {
+    const [factory] = chaosInterceptors(spec, kill);
+    return (type: string, body: () => Promise<string> = () => Promise.resolve(`${type} done`)) => factory!({ info: { activityType: type } } as never).inbound!.execute!({ args: [], headers: {} }, body);
+  };
   it('fires once, only for its activity, after the body ran', async () => {
     let kills = 0;
-    const [factory] = chaosInterceptors('after:pgSwap', () => kills++);
-    const run = (type: string) => factory!({ info: { activityType: type } } as never).inbound!.execute!({ args: [], headers: {} }, () => Promise.resolve(`${type} done`));
+    const run = runner('after:pgSwap', () => kills++);
     expect(await run('pgPing')).toBe('pgPing done');
     expect(kills).toBe(0);
     expect(await run('pgSwap')).toBe('pgSwap done');
     expect(kills).toBe(1);
     await run('pgSwap');
     expect(kills).toBe(1);
+  });
+  it('before: fires on the k-th execution, and the body of that one never runs', async () => {
+    let kills = 0;
+    const ran: number[] = [];
+    const run = runner('before:pgQuery#2', () => kills++);
+    expect(await run('pgQuery', async () => (ran.push(1), 'first'))).toBe('first');
+    expect(kills).toBe(0);
+    const second = run('pgQuery', async () => (ran.push(2), 'second'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(kills).toBe(1);
+    expect(ran).toEqual([1]); // killed before the body: it never ran
+    void second;
   });
 });
 
