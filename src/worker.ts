@@ -102,6 +102,8 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     decisionPublicKey: config.decisionPublicKey,
     dataDir: config.dataDir,
     chaos: process.env.RUNBOOK_CHAOS || undefined,
+    // A bundle made once by bundleWorkflowCode (a release, or a test run): starts in a second, not ten.
+    workflowBundle: process.env.RUNBOOK_WORKFLOW_BUNDLE ? { codePath: process.env.RUNBOOK_WORKFLOW_BUNDLE } : undefined,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
   if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);

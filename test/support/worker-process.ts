@@ -13,10 +13,13 @@ import { until } from './wait.js';
 export function workerProcesses(targetsFile: string, dataDir: string) {
   const procs: ResultPromise[] = [];
   return {
-    async start(taskQueue: string, chaos?: string): Promise<{ proc: ResultPromise }> {
+    async start(taskQueue: string, chaos?: string, env: Record<string, string> = {}): Promise<{ proc: ResultPromise }> {
       const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/worker.ts')], {
         cwd: repoRoot, reject: false, all: true,
-        env: { TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}) },
+        env: {
+          TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn',
+          RUNBOOK_WORKFLOW_BUNDLE: inject('workflowBundlePath'), ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}), ...env,
+        },
       });
       procs.push(proc);
       let out = '';
