@@ -19,6 +19,7 @@ import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker, workflowsPath } from '../src/worker.js';
 import { decideSignal } from '../src/workflows/messages.js';
+import { allAtGate, parkAt } from './harness.js';
 import { median, percentile, spread } from './stats.js';
 
 const { values } = parseArgs({ options: {
@@ -48,26 +49,6 @@ async function withWorker<T>(taskQueue: string, fn: (client: RunbookClient, task
     worker.shutdown();
     await running;
   }
-}
-
-async function parkAt(client: RunbookClient, taskQueue: string, count: number, concurrency = 20): Promise<string[]> {
-  const ids: string[] = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next++;
-      const { id } = await client.start('approval-drill', { target: 'bench', initiator: 'bench' });
-      ids.push(id);
-    }
-  }));
-  await allAtGate(client, taskQueue, ids.length);
-  return ids;
-}
-
-/** Waits until `count` runs on this client's queue show phase awaiting-approval (visibility, no queries). */
-async function allAtGate(client: RunbookClient, taskQueue: string, count: number) {
-  const query = `RunbookPhase = "awaiting-approval" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`;
-  while ((await client.temporal.workflow.count(query)).count < count) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Decision sent → record-decision activity started (its own timestamp). */
