@@ -6,6 +6,7 @@ import { findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
+import { dataConverterFromEnv } from './codec.js';
 import { signDecision } from './signing.js';
 import { abortUpdate, alertSignal, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
@@ -117,7 +118,7 @@ export class RunbookClient {
     const connection = await Connection.connect({ address, connectTimeout: 5000 }).catch((err: Error) => {
       throw new Error(`Cannot reach Temporal at ${address} (${err.message}): is \`npm start\` running, or is TEMPORAL_ADDRESS right?`);
     });
-    const temporal = new Client({ connection, namespace: config.namespace, identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
+    const temporal = new Client({ connection, namespace: config.namespace, dataConverter: dataConverterFromEnv(), identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
     return new RunbookClient(temporal, {
       taskQueue: config.taskQueue,
       uiUrl: config.uiUrl,

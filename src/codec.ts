@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Payload, PayloadCodec } from '@temporalio/common';
+import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 
 /**
  * Optional payload encryption: AES-256-GCM over each payload (inputs, results, signals, updates,
@@ -12,7 +12,9 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
  *
  * The metadata names follow Temporal's encryption sample ("encoding": "binary/encrypted",
  * "encryption-key-id"), so its tools and codec servers recognise the payloads.
- * Not wired into the client and worker yet (issue #8): this is the codec and its checks.
+ * The worker, the API and the CLI all use it when the key is set (they must share the keys); the
+ * Temporal UI shows such payloads as "binary/encrypted" (no codec endpoint yet), so with the key set
+ * approvals come from the API, the console or the runbook CLI, not from the UI or the temporal CLI.
  */
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
@@ -40,6 +42,12 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
   const [id, key] = parseKey(env.RUNBOOK_PAYLOAD_KEY, 'RUNBOOK_PAYLOAD_KEY');
   const old = (env.RUNBOOK_PAYLOAD_OLD_KEYS ?? '').split(',').filter((s) => s.trim()).map((s) => parseKey(s, 'Each of RUNBOOK_PAYLOAD_OLD_KEYS'));
   return new AesGcmCodec(id, new Map([...old, [id, key]]));
+}
+
+/** `{ payloadCodecs: [codec] }` for clients and workers when RUNBOOK_PAYLOAD_KEY is set; undefined otherwise. */
+export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
+  const codec = codecFromEnv(env);
+  return codec ? { payloadCodecs: [codec] } : undefined;
 }
 
 export class AesGcmCodec implements PayloadCodec {

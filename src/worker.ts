@@ -4,7 +4,9 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
+import type { DataConverter } from '@temporalio/common';
 import { chaosInterceptors } from './chaos.js';
+import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
 import { loadConfig, temporalAddress, type Config } from './config.js';
 import { searchAttributeKeys } from './search-attributes.js';
@@ -37,6 +39,8 @@ export interface WorkerDeps {
   chaos?: string;
   /** Runs kept in memory (parked runs beyond it are replayed when they wake). */
   maxCachedWorkflows?: number;
+  /** Payload encryption (src/codec.ts), for the worker and the client its lock activities use. */
+  dataConverter?: DataConverter;
 }
 
 export async function createWorker(deps: WorkerDeps): Promise<Worker> {
@@ -47,21 +51,22 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
     ...(deps.chaos ? { interceptors: { activity: chaosInterceptors(deps.chaos) } } : {}),
+    ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({
       targets: deps.targets,
       decisionPublicKey: deps.decisionPublicKey,
       links: deps.links,
       dataDir: deps.dataDir,
-      temporal: lazyClient(deps.address, deps.namespace),
+      temporal: lazyClient(deps.address, deps.namespace, deps.dataConverter),
       lockTaskQueue: deps.mainTaskQueue ?? deps.taskQueue,
     }),
   });
 }
 
-function lazyClient(address: string, namespace: string): () => Promise<Client> {
+function lazyClient(address: string, namespace: string, dataConverter?: DataConverter): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace })));
+  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace, dataConverter })));
 }
 
 /**
@@ -104,6 +109,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     chaos: process.env.RUNBOOK_CHAOS || undefined,
     // A bundle made once by bundleWorkflowCode (a release, or a test run): starts in a second, not ten.
     workflowBundle: process.env.RUNBOOK_WORKFLOW_BUNDLE ? { codePath: process.env.RUNBOOK_WORKFLOW_BUNDLE } : undefined,
+    dataConverter: dataConverterFromEnv(),
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
   if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);

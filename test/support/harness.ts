@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { execa } from 'execa';
 import pg from 'pg';
@@ -81,7 +82,7 @@ export interface TestRig {
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string } = {}): Promise<TestRig> {
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string; dataConverter?: DataConverter } = {}): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = opts.taskQueue ?? uniqueName('tq');
   const env = opts.env ?? process.env;
@@ -99,11 +100,12 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
     links: opts.links,
     dataDir: tmpDir('runbooks-data-'),
+    dataConverter: opts.dataConverter,
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
   const clientFor = (signingKey?: string) =>
-    new RunbookClient(new Client({ connection }), {
+    new RunbookClient(new Client({ connection, dataConverter: opts.dataConverter }), {
       taskQueue,
       namespace: 'default',
       uiUrl: 'http://localhost:8233',
