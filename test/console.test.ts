@@ -40,8 +40,10 @@ describe('operator console', () => {
     await rig?.stop();
   });
 
-  async function signedIn(person: string, viewport = { width: 1200, height: 900 }): Promise<Page> {
+  async function signedIn(person: string, viewport = { width: 1200, height: 900 }, slow?: string): Promise<Page> {
     const page = await (await browser.newContext({ viewport })).newPage();
+    // A loaded server: these answers come 1.5 s late.
+    if (slow) await page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
     await page.goto(`${base}/console/`);
     await page.getByLabel('API token').fill(tokens[person]!);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -65,9 +67,15 @@ describe('operator console', () => {
     expect((await rig.signed.status(id)).pendingGates.map((g) => g.gate)).toEqual(['proceed']);
 
     // bob, on a phone: the prompt, the policy and the evidence are on the page; he approves.
-    const bob = await signedIn('bob', { width: 390, height: 844 });
+    // His list of runs is still loading (slowly) when he opens the run's link: the run page stays.
+    const bob = await signedIn('bob', { width: 390, height: 844 }, '**/runbooks');
+    const listAnswered = bob.waitForResponse((r) => r.url().endsWith('/runbooks'));
     await bob.goto(`${base}/console/#/run/${encodeURIComponent(id)}`);
     await bob.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
+    await listAnswered;
+    await bob.evaluate(() => new Promise((ok) => setTimeout(ok, 0))); // the page has handled the answer
+    expect(await bob.getByRole('heading', { name: 'Runs' }).count()).toBe(0);
+    await bob.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor({ timeout: 1000 });
     expect(await bob.locator('.gate .prompt').textContent()).toBe('Drill: approve to record the decision on console-drill.');
     expect(await bob.locator('.gate .policy').textContent()).toContain('four-eyes: alice (who started it) may not approve');
     expect(await bob.locator('.gate .policy').textContent()).toMatch(/approvals: 0 of 1/);

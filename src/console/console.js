@@ -59,6 +59,9 @@ const left = (iso) => {
   return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m left` : `${m}m ${s % 60}s left`;
 };
 const every = (ms, fn) => timers.push(setInterval(fn, ms));
+// Each route() is one page; a page still loading when the next one starts must not draw over it.
+let routeGen = 0;
+const stale = (gen) => gen !== routeGen;
 const json = (v, max = 6000) => {
   const t = JSON.stringify(v, null, 2) ?? '';
   return t.length > max ? `${t.slice(0, max)}\n… (${t.length - max} more characters)` : t;
@@ -101,7 +104,9 @@ function signIn(message) {
 // --- runs ----------------------------------------------------------------------------------
 
 async function runsPage() {
+  const gen = routeGen;
   const catalogue = await api('/runbooks');
+  if (stale(gen)) return;
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const runbook = h('select', { id: 'f-runbook', 'aria-label': 'Runbook' }, h('option', { value: '' }, 'any runbook'), catalogue.runbooks.map((r) => h('option', { value: r.name, selected: params.get('runbook') === r.name }, r.name)));
   const target = h('input', { type: 'text', id: 'f-target', placeholder: 'target', 'aria-label': 'Target', value: params.get('target') ?? '' });
@@ -130,7 +135,7 @@ async function runsPage() {
   show(h('h1', {}, 'Runs'), h('div', { class: 'filters', role: 'search' }, runbook, target, status), error,
     h('table', { class: 'runs' }, h('thead', {}, h('tr', {}, ['Runbook', 'Target', 'Status', 'Phase', 'Initiator', 'Age'].map((t) => h('th', { scope: 'col' }, t)))), body));
   await load();
-  every(3000, load);
+  if (!stale(gen)) every(3000, load);
 }
 
 // --- one run -------------------------------------------------------------------------------
@@ -182,6 +187,7 @@ function journalTable(entries) {
 let refreshRun = () => undefined;
 
 async function runPage(id) {
+  const gen = routeGen;
   const head = h('div');
   const gates = h('div');
   const outcome = h('div');
@@ -218,7 +224,7 @@ async function runPage(id) {
       h('button', { type: 'button', onclick: async () => { await navigator.clipboard.writeText(timeline.value).then(() => { copied.textContent = 'Copied.'; }, () => { timeline.select(); copied.textContent = 'Select-all done: copy with Ctrl+C.'; }); } }, 'Copy')),
     timeline, copied);
   await render();
-  every(2000, refreshRun);
+  if (!stale(gen)) every(2000, refreshRun);
 }
 
 // --- start a runbook -----------------------------------------------------------------------
@@ -254,7 +260,9 @@ function field(name, schema, required) {
 
 async function startPage() {
   if (!can('operator')) return show(h('h1', {}, 'Start a runbook'), h('p', {}, 'You lack the operator role: you can follow runs and decide gates, not start runbooks.'));
+  const gen = routeGen;
   const [{ runbooks }, { targets }] = await Promise.all([api('/runbooks'), api('/targets')]);
+  if (stale(gen)) return;
   const pick = h('select', { id: 'runbook' }, runbooks.map((r) => h('option', { value: r.name }, r.name)));
   const target = h('select', { id: 'target' }, targets.map((t) => h('option', { value: t }, t)));
   const dry = h('input', { type: 'checkbox', id: 'dry-run', checked: true });
@@ -301,6 +309,7 @@ async function startPage() {
 // --- routing -------------------------------------------------------------------------------
 
 async function route() {
+  const gen = ++routeGen;
   for (const t of [...timers, ...gateTimers]) clearInterval(t);
   timers = [];
   gateTimers = [];
@@ -310,6 +319,7 @@ async function route() {
     if (!me) {
       me = await api('/me');
       who.textContent = `${me.name} (${me.roles.join(', ')})`;
+      if (stale(gen)) return;
     }
     const run = /^#\/run\/(.+)$/.exec(hash);
     if (run) await runPage(decodeURIComponent(run[1]));
@@ -317,6 +327,7 @@ async function route() {
     else await runsPage();
     main.focus({ preventScroll: true });
   } catch (err) {
+    if (stale(gen)) return;
     if (err.status !== 401) show(h('p', { class: 'error', role: 'alert' }, err.message));
     else signIn('Signed out: sign in again.');
   }
