@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
-import { buildApi } from '../src/api/server.js';
-import { startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
-import { registerSecrets } from './support/secrets.js';
+import { apiWithDevTokens } from './support/api.js';
+import { startRig, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
 
 // Generated bad input against the real API (and through it the real Temporal server): 1,000 cases
@@ -20,10 +17,7 @@ describe('HTTP API under generated input', () => {
 
   beforeAll(async () => {
     rig = await startRig(writeTargets({ 'fuzz-drill': {}, 'fuzz-gate': {} }), { signingKey: randomBytes(32).toString('hex') });
-    const dev = ensureDevTokens(tmpDir());
-    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>;
-    registerSecrets('API token', ...Object.values(tokens));
-    api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
+    ({ api, tokens } = await apiWithDevTokens(rig.signed));
   });
   afterAll(async () => {
     await api?.close();

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
-import { buildApi } from '../src/api/server.js';
-import { finished, pgTarget, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import { apiWithDevTokens } from './support/api.js';
+import { finished, pgTarget, startRig, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
-import { registerSecrets } from './support/secrets.js';
 
 describe('HTTP API', () => {
   let rig: TestRig;
@@ -15,10 +12,7 @@ describe('HTTP API', () => {
 
   beforeAll(async () => {
     rig = await startRig(writeTargets({ 'api-db': pgTarget('test'), 'api-drill': {} }), { signingKey: randomBytes(32).toString('hex') });
-    const dev = ensureDevTokens(tmpDir());
-    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as typeof tokens;
-    registerSecrets('API token', ...Object.values(tokens as Record<string, string>));
-    api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
+    ({ api, tokens } = await apiWithDevTokens(rig.signed));
   });
   afterAll(async () => {
     await api?.close();

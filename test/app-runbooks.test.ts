@@ -2,8 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
-import { buildApi } from '../src/api/server.js';
+import { apiWithDevTokens } from './support/api.js';
 import type { ConnectionRefusedFindings } from '../src/workflows/connection-refused.js';
 import type { MissingFileFindings } from '../src/workflows/missing-container-file.js';
 import type { ObservabilityFindings } from '../src/workflows/observability-check.js';
@@ -12,7 +11,6 @@ import { freePort } from './support/ports.js';
 import { until } from './support/wait.js';
 import { killWeb, startWeb, webAppService, webFiles } from './support/webapp.js';
 import type { WorkerFiles } from './support/imports.js';
-import { registerSecrets } from './support/secrets.js';
 
 // connection-refused, observability-check and alerts that start runbooks, on the fixture's real
 // FastAPI app under uvicorn (a local process driven by the command driver), over real HTTP.
@@ -72,10 +70,9 @@ describe('app runbooks', () => {
     await startWeb(bare.files, { port: bare.port, metricsOmit: ['gestiq_einvoice_latency_seconds'] });
     await startWeb(f.files, { port: f.port, appDir, requiredFiles: [template.path] });
     rig = await startRig(targets);
-    const dev = ensureDevTokens(tmpDir());
-    operator = (JSON.parse(readFileSync(dev.plainFile, 'utf8')) as { alice: string }).alice;
-    registerSecrets('API token', operator);
-    api = await buildApi({ client: rig.client, tokens: TokenStore.load(dev.tokensFile) });
+    const served = await apiWithDevTokens(rig.client);
+    api = served.api;
+    operator = served.tokens.alice;
   });
   afterAll(async () => {
     for (const w of Object.values(web)) await killWeb(w.files);

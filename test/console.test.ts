@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
-import { buildApi } from '../src/api/server.js';
-import { finished, repoRoot, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
-import { registerSecrets } from './support/secrets.js';
+import { apiWithDevTokens } from './support/api.js';
+import { finished, repoRoot, startRig, writeTargets, type TestRig } from './support/harness.js';
 
 // The operator console in a real browser (Debian's chromium driven by playwright-core), against
 // the real API, worker and dev server: sign in, read a waiting gate's evidence, approve it, see the
@@ -23,10 +21,7 @@ describe('operator console', () => {
 
   beforeAll(async () => {
     rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {} }), { signingKey: randomBytes(32).toString('hex') });
-    const dev = ensureDevTokens(tmpDir());
-    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>;
-    registerSecrets('API token', ...Object.values(tokens));
-    api = await buildApi({ client: rig.signed, tokens: TokenStore.load(dev.tokensFile) });
+    ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
