@@ -61,7 +61,8 @@ describe('stuck-imports with a 100,000-item backlog', () => {
     }, 'the re-enqueue to finish', 600_000, 250);
     const progress = [...seen].sort((a, b) => a - b);
     expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress.every((n) => n > 0 && n < ITEMS && n % 5000 === 0)).toBe(true);
+    // Whole batches only; the last heartbeat (all published) may be read before the activity completes.
+    expect(progress.every((n) => n > 0 && n <= ITEMS && n % 5000 === 0)).toBe(true);
 
     // Every item once: a ledger row each, one message each in the queue, none done twice.
     expect(await redis.redis.llen('imports')).toBe(ITEMS);
