@@ -25,7 +25,7 @@ export const envSchema = z.object({
   TEMPORAL_NAMESPACE: nonEmpty('TEMPORAL_NAMESPACE', 'default'),
   TEMPORAL_PORT: port('TEMPORAL_PORT', 7233),
   TEMPORAL_UI_PORT: port('TEMPORAL_UI_PORT', 8233),
-  TEMPORAL_UI_URL: z.url('TEMPORAL_UI_URL must be a URL, e.g. http://localhost:8233').optional(),
+  TEMPORAL_UI_URL: z.url('TEMPORAL_UI_URL must be a URL, e.g. http://127.0.0.1:8233').optional(),
   TEMPORAL_CLI_PATH: z.string().min(1, 'TEMPORAL_CLI_PATH must be the path of a temporal binary').optional(),
   RUNBOOK_TASK_QUEUE: nonEmpty('RUNBOOK_TASK_QUEUE', 'runbooks'),
   RUNBOOK_TARGETS: z.string().min(1, 'RUNBOOK_TARGETS must not be empty').optional(),
@@ -34,6 +34,8 @@ export const envSchema = z.object({
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
+  RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => URL.canParse(o.trim())), 'RUNBOOK_CODEC_ORIGINS must be comma-separated URLs, e.g. http://127.0.0.1:8233').optional(),
+  RUNBOOK_SESSION_SAMESITE: z.enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' }).default('Strict'),
   RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
   RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
@@ -56,6 +58,10 @@ export interface Config {
   api: { host: string; port: number };
   /** Base of the links in notifications; default http://<api host>:<port>. */
   publicUrl: string;
+  /** Browser origins (the Temporal UI's) that may call the API's codec with the console session cookie. */
+  codecOrigins: string[];
+  /** The console session cookie's SameSite: Strict while the UI and the API share a host. */
+  sessionSameSite: Env['RUNBOOK_SESSION_SAMESITE'];
   /** The API's tokens file (hashes). */
   tokensFile?: string;
   /** API side: signs decisions. Secret. */
@@ -83,17 +89,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     devServer: { port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
-    uiUrl: e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`,
+    uiUrl,
     temporalCliPath: e.TEMPORAL_CLI_PATH,
     taskQueue: e.RUNBOOK_TASK_QUEUE,
     targetsFile: e.RUNBOOK_TARGETS ?? defaultTargetsFile(),
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
-    publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? 'localhost' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
+    publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
+    codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => new URL(o.trim()).origin) : [new URL(uiUrl).origin],
+    sessionSameSite: e.RUNBOOK_SESSION_SAMESITE,
     tokensFile: e.RUNBOOK_API_TOKENS,
     decisionKey: e.RUNBOOK_DECISION_KEY,
     decisionPublicKey: e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),

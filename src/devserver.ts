@@ -74,7 +74,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   return {
     address,
-    uiUrl: opts.headless ? undefined : `http://localhost:${opts.uiPort ?? opts.port + 1000}`,
+    uiUrl: opts.headless ? undefined : `http://${ip}:${opts.uiPort ?? opts.port + 1000}`,
     process: child,
     async stop(graceMs = 10_000) {
       if (exited !== undefined) return;

@@ -51,7 +51,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPaymentsActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
-    ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://localhost:8080', temporalUi: 'http://localhost:8233', namespace: 'default' }),
+    ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://127.0.0.1:8080', temporalUi: 'http://127.0.0.1:8233', namespace: 'default' }),
     ...createDrillActivities(),
     ...createLockActivities(deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks.'))), deps.lockTaskQueue ?? 'runbooks'),
   };

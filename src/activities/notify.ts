@@ -16,7 +16,7 @@ export interface NotifyEvent {
 }
 
 export interface Links {
-  /** Our API's public base URL, e.g. http://localhost:8080. */
+  /** Our API's public base URL, e.g. http://127.0.0.1:8080. */
   api: string;
   temporalUi: string;
   namespace: string;

@@ -5,7 +5,7 @@ describe('config', () => {
   it('has working defaults for a fresh machine', () => {
     const c = loadConfig({});
     // In this checkout there is no runbooks.targets.yaml, so the shipped local targets are used.
-    expect(c).toMatchObject({ namespace: 'default', taskQueue: 'runbooks', targetsFile: 'targets.local.yaml', api: { host: '127.0.0.1', port: 8080 }, uiUrl: 'http://localhost:8233' });
+    expect(c).toMatchObject({ namespace: 'default', taskQueue: 'runbooks', targetsFile: 'targets.local.yaml', api: { host: '127.0.0.1', port: 8080 }, uiUrl: 'http://127.0.0.1:8233', codecOrigins: ['http://127.0.0.1:8233'], sessionSameSite: 'Strict' });
     expect(c.temporalAddress).toBeUndefined();
   });
 
@@ -32,5 +32,12 @@ describe('config', () => {
 
   it('uses the server the user points at', () => {
     expect(loadConfig({ TEMPORAL_ADDRESS: 'temporal.internal:7233' }).temporalAddress).toBe('temporal.internal:7233');
+  });
+
+  it('lets the codec be called from the Temporal UI\'s origin, or the origins the user lists', () => {
+    expect(loadConfig({ TEMPORAL_UI_URL: 'https://temporal.example.com/ui/' }).codecOrigins).toEqual(['https://temporal.example.com']);
+    expect(loadConfig({ RUNBOOK_CODEC_ORIGINS: 'https://a.example.com, http://127.0.0.1:8233/' }).codecOrigins).toEqual(['https://a.example.com', 'http://127.0.0.1:8233']);
+    expect(() => loadConfig({ RUNBOOK_CODEC_ORIGINS: 'a.example.com' })).toThrow('RUNBOOK_CODEC_ORIGINS must be comma-separated URLs, e.g. http://127.0.0.1:8233');
+    expect(() => loadConfig({ RUNBOOK_SESSION_SAMESITE: 'strict' })).toThrow('RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None');
   });
 });
