@@ -13,13 +13,13 @@ import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
  * The metadata names follow Temporal's encryption sample ("encoding": "binary/encrypted",
  * "encryption-key-id"), so its tools and codec servers recognise the payloads.
  * The worker, the API and the CLI all use it when the key is set (they must share the keys); the
- * Temporal UI shows such payloads as "binary/encrypted" (no codec endpoint yet), so with the key set
- * approvals come from the API, the console or the runbook CLI, not from the UI or the temporal CLI.
+ * Temporal UI and the temporal CLI read and write such payloads through the API's codec endpoints
+ * (src/api/codec.ts).
  */
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const ENCODING = 'encoding';
-const KEY_ID = 'encryption-key-id';
+export const KEY_ID = 'encryption-key-id';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -54,6 +54,11 @@ export class AesGcmCodec implements PayloadCodec {
   constructor(private readonly currentId: string, private readonly keys: ReadonlyMap<string, Buffer>) {
     if (!keys.has(currentId)) throw new CodecKeyError(`The current key "${currentId}" is not among the keys.`);
     for (const [id, k] of keys) if (k.length !== 32) throw new CodecKeyError(`Key "${id}" is ${k.length} bytes; AES-256 needs 32.`);
+  }
+
+  /** Whether this codec can decrypt payloads written under key `id`. */
+  hasKey(id: string): boolean {
+    return this.keys.has(id);
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {

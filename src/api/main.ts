@@ -1,4 +1,5 @@
 import { RunbookClient } from '../client.js';
+import { codecFromEnv } from '../codec.js';
 import { loadConfig, type Config } from '../config.js';
 import { isMain, runMain } from '../util/main.js';
 import { TokenStore } from './auth.js';
@@ -9,7 +10,11 @@ export async function startApi(config: Config) {
   if (!config.decisionKey) console.warn('RUNBOOK_DECISION_KEY is not set: decisions sent through the API will be unsigned, and targets that deny unsigned decisions will refuse them.');
   const tokens = TokenStore.load(config.tokensFile);
   const client = await RunbookClient.connect(config, { signingKey: config.decisionKey });
-  const app = await buildApi({ client, tokens, logger: { level: config.logLevel } });
+  const app = await buildApi({
+    client, tokens, logger: { level: config.logLevel },
+    codec: codecFromEnv(), codecOrigins: config.codecOrigins,
+    sessions: { sameSite: config.sessionSameSite, secure: config.publicUrl.startsWith('https:') || undefined },
+  });
   app.addHook('onClose', () => client.close());
   await app.listen({ host: config.api.host, port: config.api.port });
   return app;

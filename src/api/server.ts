@@ -7,7 +7,10 @@ import { renderMarkdown } from '../audit/timeline.js';
 import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
+import type { PayloadCodec } from '@temporalio/common';
 import type { Person, Role, TokenStore } from './auth.js';
+import { codecRoutes, corsFor } from './codec.js';
+import { SessionStore, type SessionOptions } from './sessions.js';
 
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
 
@@ -15,6 +18,11 @@ export interface ApiOptions {
   client: RunbookClient;
   tokens: TokenStore;
   logger?: boolean | { level: string };
+  /** Payload encryption's codec (RUNBOOK_PAYLOAD_KEY): served on /codec/encode and /codec/decode. */
+  codec?: PayloadCodec;
+  /** Browser origins (the Temporal UI's) allowed to call the codec with the session cookie. */
+  codecOrigins?: string[];
+  sessions?: SessionOptions;
 }
 
 declare module 'fastify' {
@@ -28,6 +36,8 @@ const errorSchema = { type: 'object', properties: { error: { type: 'string' } },
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 const decisionStatus: Record<DecisionError['kind'], number> = { refused: 403, 'unknown-gate': 404, closed: 409, 'run-ended': 409, invalid: 400 };
 const publicPaths = new Set(['/healthz', '/openapi.json', '/console']);
+/** The only routes the console's session cookie opens; every other one needs the bearer token. */
+const cookiePaths = new Set(['/codec/encode', '/codec/decode', '/session']);
 
 /** The operator console's files (src/console): static, public; every call they make carries the person's token. */
 const consoleDir = new URL('../console/', import.meta.url);
@@ -43,6 +53,12 @@ const consoleHeaders = {
   'cache-control': 'no-cache',
 };
 
+function unauthenticated(token: string | undefined, cookieAllowed: boolean): string {
+  if (token) return 'Unknown bearer token: check RUNBOOK_TOKEN (npm start writes development tokens to .data/dev-tokens.json).';
+  if (cookieAllowed) return 'Not signed in: sign in to the console (its session opens the codec for the Temporal UI), or send "Authorization: Bearer <token>".';
+  return 'Missing bearer token: send "Authorization: Bearer <token>".';
+}
+
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
   const { client, tokens } = opts;
@@ -56,14 +72,29 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  const sessions = new SessionStore(opts.sessions);
+  const codecOrigins = new Set((opts.codecOrigins ?? []).map((o) => new URL(o).origin));
+  const cors = corsFor(codecOrigins);
   app.addHook('onRequest', async (req, reply) => {
     const url = req.url.split('?')[0]!;
     if (publicPaths.has(url) || url.startsWith('/docs') || url.startsWith('/console/')) return;
+    if (cookiePaths.has(url)) {
+      cors(req, reply); // on refusals too, so the UI can read why
+      if (req.method === 'OPTIONS') return; // the preflight carries no credentials
+    }
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    const person = token ? tokens.authenticate(token) : undefined;
+    let person = token ? tokens.authenticate(token) : undefined;
+    if (!token && cookiePaths.has(url)) {
+      person = sessions.authenticate(req.headers.cookie);
+      // The cookie travels with any request the browser makes: honour it from our own pages and the allowed origins only.
+      const origin = req.headers.origin;
+      if (person && origin && !codecOrigins.has(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
+        return reply.code(403).send({ error: `Origin ${origin} may not use the console session: add it to RUNBOOK_CODEC_ORIGINS, or send a bearer token.` });
+      }
+    }
     if (!person) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: token ? 'Unknown bearer token: check RUNBOOK_TOKEN (npm start writes development tokens to .data/dev-tokens.json).' : 'Missing bearer token: send "Authorization: Bearer <token>".' });
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: unauthenticated(token, cookiePaths.has(url)) });
     }
     req.person = person;
   });
@@ -93,6 +124,24 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     if (!f) return reply.code(404).send({ error: `No console file ${req.params.file}.` });
     return reply.headers(consoleHeaders).type(f.type).send(readFileSync(new URL(f.file, consoleDir)));
   });
+  app.post('/session', {
+    schema: {
+      description: 'Open a console session for the bearer token\'s person: an HttpOnly cookie that the Temporal UI\'s codec calls carry (the codec endpoints accept it; no other route does). The console does this at sign-in.',
+      security: [{ bearer: [] }],
+    },
+  }, (req, reply) => {
+    if (!req.headers.authorization) return reply.code(400).send({ error: 'A session is opened with a bearer token: send "Authorization: Bearer <token>".' });
+    const { cookie, expiresAt } = sessions.open(req.person!);
+    return reply.header('set-cookie', cookie).send({ name: req.person!.name, roles: req.person!.roles, expiresAt: expiresAt.toISOString() });
+  });
+  app.delete('/session', { schema: { description: 'Close the console session (sign out): its cookie no longer opens the codec.' } }, (req, reply) =>
+    reply.header('set-cookie', sessions.close(req.headers.cookie)).code(204).send());
+  if (opts.codec) codecRoutes(app, { codec: opts.codec, cors });
+  else {
+    app.post('/codec/:op', { schema: { hide: true } }, (_req, reply) =>
+      reply.code(404).send({ error: 'Payload encryption is off on this API (RUNBOOK_PAYLOAD_KEY is unset), so payloads are plain JSON: no codec endpoint is needed. If the worker encrypts, start the API with the same key.' }));
+  }
+
   app.get('/me', { schema: { description: 'Who the token belongs to, and their roles.' } }, (req) => ({ name: req.person!.name, roles: req.person!.roles }));
   app.get('/targets', { schema: { description: 'The target names runs can be started on (names only).' } }, () => ({ targets: client.targetNames() }));
 

@@ -1,6 +1,7 @@
 // The operator console: a page of the API, no build step. It talks to the API with the bearer
 // token the person signs in with (kept in this tab's sessionStorage, never shown), and renders
-// every text the API returns as text (never as HTML).
+// every text the API returns as text (never as HTML). Signing in also opens a session cookie
+// (HttpOnly) that only the codec endpoints accept: the Temporal UI reads encrypted payloads with it.
 
 const main = document.getElementById('main');
 const who = document.getElementById('who');
@@ -73,6 +74,21 @@ function show(...nodes) {
   main.replaceChildren(...nodes);
 }
 
+/** Who the token is, and a session cookie for the Temporal UI's codec calls (a fresh one per page load: an API restart ends them). */
+async function whoAmI() {
+  me = await api('/me');
+  await api('/session', { method: 'POST' });
+  who.replaceChildren(`${me.name} (${me.roles.join(', ')}) `, h('button', { type: 'button', class: 'link', onclick: signOut }, 'Sign out'));
+}
+
+async function signOut() {
+  await api('/session', { method: 'DELETE' }).catch(() => undefined);
+  sessionStorage.removeItem(TOKEN);
+  me = null;
+  who.replaceChildren();
+  location.hash = '#/signin';
+}
+
 // --- sign in -------------------------------------------------------------------------------
 
 function signIn(message) {
@@ -84,8 +100,7 @@ function signIn(message) {
       e.preventDefault();
       sessionStorage.setItem(TOKEN, input.value.trim());
       try {
-        me = await api('/me');
-        who.textContent = `${me.name} (${me.roles.join(', ')})`;
+        await whoAmI();
         if (location.hash === back) await route();
         else location.hash = back;
       } catch (err) {
@@ -317,8 +332,7 @@ async function route() {
   if (!sessionStorage.getItem(TOKEN) || hash === '#/signin') return signIn();
   try {
     if (!me) {
-      me = await api('/me');
-      who.textContent = `${me.name} (${me.roles.join(', ')})`;
+      await whoAmI();
       if (stale(gen)) return;
     }
     const run = /^#\/run\/(.+)$/.exec(hash);

@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { ensureDevTokens, TokenStore } from '../../src/api/auth.js';
-import { buildApi } from '../../src/api/server.js';
+import { buildApi, type ApiOptions } from '../../src/api/server.js';
 import type { RunbookClient } from '../../src/client.js';
 import { tmpDir } from './harness.js';
 import { registerSecrets } from './secrets.js';
 
 /** The HTTP API on `client`, with `npm start`'s development tokens (alice operator, bob approver, carol viewer), scanned for in every history. */
-export async function apiWithDevTokens(client: RunbookClient): Promise<{ api: FastifyInstance; tokens: Record<'alice' | 'bob' | 'carol', string> }> {
+export async function apiWithDevTokens(client: RunbookClient, opts: Omit<ApiOptions, 'client' | 'tokens'> = {}): Promise<{ api: FastifyInstance; tokens: Record<'alice' | 'bob' | 'carol', string> }> {
   const dev = ensureDevTokens(tmpDir());
   const tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<'alice' | 'bob' | 'carol', string>;
   registerSecrets('API token', ...Object.values(tokens));
-  return { api: await buildApi({ client, tokens: TokenStore.load(dev.tokensFile) }), tokens };
+  return { api: await buildApi({ ...opts, client, tokens: TokenStore.load(dev.tokensFile) }), tokens };
 }
