@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { replay } from '../src/audit/replay.js';
 import { dataConverterFromEnv } from '../src/codec.js';
 import { finished, historyText, startRig, writeTargets, type TestRig } from './support/harness.js';
 import { registerSecrets } from './support/secrets.js';
@@ -46,5 +47,20 @@ describe('payload encryption (AES-GCM codec)', () => {
     } finally {
       await connection.close();
     }
+
+    // The audit replay reads it with the key; without it, or with another, it says which key it needs.
+    const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
+    const code = { workflowBundle: { codePath: inject('workflowBundlePath') } };
+    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k1:${key}` })).toMatchObject({ ok: true, workflowType: 'approvalDrill' });
+    expect(await replay(history, id, code, {})).toMatchObject({
+      ok: false,
+      problem: 'its payloads are encrypted (key k1): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.',
+    });
+    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}` })).toMatchObject({
+      ok: false,
+      problem: 'its payloads are encrypted with key k1, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.',
+    });
+    // After a rotation the old key, kept among the old keys, still replays it.
+    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}`, RUNBOOK_PAYLOAD_OLD_KEYS: `k1:${key}` })).toMatchObject({ ok: true });
   });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { codecFromEnv, ENCRYPTED_ENCODING, KEY_ID } from '../codec.js';
 
 /**
  * Audit replay: a recorded history (as `temporal workflow show --output json` writes it, or
@@ -29,18 +30,44 @@ export function loadHistoryFile(file: string): History {
 
 /**
  * Replays with the run's own workflow id (the history's first event has it): signed decisions are
- * bound to it, so a replay under another id would take other paths.
+ * bound to it, so a replay under another id would take other paths. Encrypted histories replay
+ * with the payload keys in the environment (RUNBOOK_PAYLOAD_KEY, RUNBOOK_PAYLOAD_OLD_KEYS).
  */
-export async function replay(history: History, fallbackId: string, code: Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'>): Promise<ReplayReport> {
+export async function replay(history: History, fallbackId: string, code: Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'>, env: NodeJS.ProcessEnv = process.env): Promise<ReplayReport> {
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes as { workflowType?: { name?: string | null } | null; workflowId?: string | null } | undefined;
   const workflowId = started?.workflowId || fallbackId;
   const report = { workflowId, workflowType: started?.workflowType?.name ?? 'unknown', events: history.events?.length ?? 0 };
+  const codec = codecFromEnv(env);
+  const keyIds = encryptionKeyIds(history);
+  if (keyIds.size > 0 && !codec) {
+    return { ...report, ok: false, problem: `its payloads are encrypted (key ${[...keyIds].join(', ')}): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.` };
+  }
+  const missing = [...keyIds].filter((id) => !codec?.hasKey(id));
+  if (missing.length > 0) {
+    return { ...report, ok: false, problem: `its payloads are encrypted with key ${missing.join(', ')}, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.` };
+  }
   try {
-    await Worker.runReplayHistory({ ...code, replayName: `audit-${workflowId}` }, history, workflowId);
+    await Worker.runReplayHistory({ ...code, dataConverter: codec && { payloadCodecs: [codec] }, replayName: `audit-${workflowId}` }, history, workflowId);
     return { ...report, ok: true };
   } catch (err) {
     return { ...report, ok: false, problem: (err as Error).message };
   }
+}
+
+/** The ids of the keys the history's payloads are encrypted with (none when it is plain). */
+function encryptionKeyIds(history: History): Set<string> {
+  const ids = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (!v || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
+    if (Array.isArray(v)) return v.forEach(walk);
+    const metadata = (v as { metadata?: Record<string, Uint8Array | null> }).metadata;
+    const encoding = metadata?.encoding;
+    const id = metadata?.[KEY_ID];
+    if (encoding && id && Buffer.from(encoding).toString() === ENCRYPTED_ENCODING) ids.add(Buffer.from(id).toString());
+    for (const child of Object.values(v)) walk(child);
+  };
+  walk(history.events);
+  return ids;
 }
 
 /** Replay quietly: the SDK logs the nondeterminism at length; the report says it in one place. */
