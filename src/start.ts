@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureDevTokens } from './api/auth.js';
 import { startApi } from './api/main.js';
+import { codecFromEnv } from './codec.js';
 import { ensureDevDecisionKey } from './keys.js';
 import { loadConfig, temporalAddress } from './config.js';
 import { startDevServer, type DevServer } from './devserver.js';
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     config.decisionPublicKey = key.publicKey;
   }
 
+  const apiUrl = `http://${config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host}:${config.api.port}`;
+  const encrypted = codecFromEnv() !== undefined; // a bad key stops us here too
   let server: DevServer | undefined;
   if (config.temporalAddress) {
     console.log(`Using the Temporal server at ${config.temporalAddress} (TEMPORAL_ADDRESS); no dev server started.`);
@@ -49,13 +52,14 @@ async function main(): Promise<void> {
       port: config.devServer.port,
       uiPort: config.devServer.uiPort,
       logFile: createWriteStream(path.join(config.dataDir, 'temporal.log'), { flags: 'a' }),
+      // With payload encryption on, the UI decodes (and encodes its signals) through our API.
+      extraArgs: encrypted ? ['--ui-codec-endpoint', `${apiUrl}/codec`] : [],
     });
   }
 
   const worker = await startWorker(config);
   const running = worker.run();
   const api = await startApi(config);
-  const apiUrl = `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${config.api.port}`;
   console.log(
     [
       '',
@@ -65,6 +69,7 @@ async function main(): Promise<void> {
       `  API           ${apiUrl}   (docs: ${apiUrl}/docs)`,
       `  Console       ${apiUrl}/console/   (sign in with an API token)`,
       `  Targets       ${config.targetsFile}`,
+      ...(encrypted ? [`  Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through ${apiUrl}/codec once you sign in to the console`] : []),
       ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer)`] : []),
       '',
       `Try: npx runbook start db-access --target ${targets.names()[0] ?? '<target>'}`,

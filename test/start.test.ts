@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { repoRoot, tmpDir, uniqueName } from './support/harness.js';
 import { freePort } from './support/ports.js';
+import { registerSecrets } from './support/secrets.js';
 import { until } from './support/wait.js';
 
 // `npm start` itself (src/start.ts), pointed at the test run's server with TEMPORAL_ADDRESS.
@@ -27,7 +29,7 @@ describe('npm start', () => {
     await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 60_000);
     expect(out).toContain(`Using the Temporal server at ${inject('temporalAddress')} (TEMPORAL_ADDRESS); no dev server started.`);
     expect(out).toContain(`API           http://127.0.0.1:${port}`);
-    expect(out).toContain('Temporal UI   http://localhost:8233');
+    expect(out).toContain('Temporal UI   http://127.0.0.1:8233');
 
     const tokens = JSON.parse(readFileSync(path.join(dataDir, 'dev-tokens.json'), 'utf8')) as Record<string, string>;
     expect(Object.keys(tokens)).toEqual(['alice', 'bob', 'carol']);
@@ -47,6 +49,34 @@ describe('npm start', () => {
     expect(ended.exitCode).toBe(0);
     expect(out).toContain('Worker stopped; closing the API and the dev server…');
     expect(out).toContain('Stopped.');
+  });
+
+  it('with payload encryption on, starts its own dev server whose UI decodes through the API\'s codec', async () => {
+    const key = randomBytes(32).toString('hex');
+    registerSecrets('payload key', key);
+    const [grpc, ui, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], {
+      cwd: repoRoot,
+      reject: false,
+      env: {
+        TEMPORAL_CLI_PATH: inject('temporalCli'), TEMPORAL_PORT: String(grpc), TEMPORAL_UI_PORT: String(ui), RUNBOOK_API_PORT: String(apiPort),
+        RUNBOOK_DATA_DIR: tmpDir(), RUNBOOK_TASK_QUEUE: uniqueName('start'), RUNBOOK_TARGETS: 'targets.local.yaml', RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
+      },
+    });
+    try {
+      let out = '';
+      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 120_000);
+      expect(out).toContain(`Temporal UI   http://127.0.0.1:${ui}`);
+      expect(out).toContain(`Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through http://127.0.0.1:${apiPort}/codec once you sign in to the console`);
+      // What the UI's pages read to find the codec.
+      const settings = (await (await fetch(`http://127.0.0.1:${ui}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+      expect(settings.Codec?.Endpoint).toBe(`http://127.0.0.1:${apiPort}/codec`);
+      expect(out).not.toContain(key);
+    } finally {
+      proc.kill('SIGINT');
+      expect((await proc).exitCode).toBe(0);
+    }
   });
 
   it('stops before starting anything when the configuration is invalid, naming the variable', async () => {
