@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TargetRegistry } from '../targets.js';
 import { createLockActivities } from './locks.js';
@@ -41,7 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDatabaseActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
-    ...createServiceActivities(deps.targets),
+    ...createServiceActivities(deps.targets, process.env, { ledgerDir: path.join(deps.dataDir ?? '.data', 'step-ledgers') }),
     ...createImportsActivities(deps.targets),
     ...createAppActivities(deps.targets),
     ...createContainerActivities(deps.targets),

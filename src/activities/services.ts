@@ -6,6 +6,7 @@ import { TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType } from './errors.js';
+import { stepLedger } from './step-ledger.js';
 
 /**
  * The service restart adapter: one interface, three drivers chosen per service in the targets
@@ -40,6 +41,8 @@ export interface ServiceEvidence {
   driver: Driver;
   action: ServiceAction;
   commands: CommandRun[];
+  /** Commands an earlier attempt ran before its worker died; this attempt did not run them again. */
+  notRepeated?: string[];
   /** Every check declared for the service passed within the deadline; false when none could be declared. */
   verified: boolean;
   checks: HealthCheck[];
@@ -212,7 +215,16 @@ export async function runTargetCommand(targets: TargetRegistry, target: string, 
 
 export const logOffset = async (file: string) => (await stat(file).catch(() => ({ size: 0 }))).size;
 
-export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
+/** What a service action had done when its attempt ended: the commands run, and where its health checks start reading. */
+interface ActionProgress {
+  action: ServiceAction;
+  done: number;
+  sinceS: number;
+  since: number;
+}
+
+/** `ledgerDir`: where host-local step ledgers go (the worker's data dir), so a retry never repeats a restart. */
+export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env, opts: { ledgerDir?: string } = {}) {
   const compose = () => composeTool(env);
 
   function lookup(target: string, service: string): ServiceSpec {
@@ -282,12 +294,20 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
       const driver = driverOf(spec);
       const tool = driver === 'compose' ? await compose() : undefined;
       const health = spec.health ?? {};
-      const sinceS = Math.floor(Date.now() / 1000);
-      const since = health.logFile ? await logOffset(health.logFile) : 0;
+      // A retry after a crash resumes: commands already run are not run again (a second restart
+      // is a second outage), and the health checks read the logs from the first attempt's start.
+      const ledger = stepLedger<ActionProgress>(opts.ledgerDir);
+      const prior = await ledger?.read();
+      const resumed = prior?.action === action ? prior : undefined;
+      const sinceS = resumed?.sinceS ?? Math.floor(Date.now() / 1000);
+      const since = resumed?.since ?? (health.logFile ? await logOffset(health.logFile) : 0);
       const t0 = Date.now();
 
       const commands: CommandRun[] = [];
-      for (const planned of actionCommands(spec, action, tool)) {
+      const plan = actionCommands(spec, action, tool);
+      const notRepeated = plan.slice(0, resumed?.done ?? 0).map((p) => p.shown);
+      for (const [i, planned] of plan.entries()) {
+        if (i < notRepeated.length) continue;
         const r = await run(target, service, spec, planned);
         commands.push({ command: planned.shown, exitCode: r.exitCode, ms: r.ms, output: r.output });
         if (r.timedOut) {
@@ -303,6 +323,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
             FailureType.serviceCommand, { commands },
           );
         }
+        await ledger?.write({ action, done: i + 1, sinceS, since });
       }
 
       const deadlineMs = parseDuration(health.timeout ?? '60s');
@@ -327,7 +348,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
           }
         }
         const waitedMs = Date.now() - t0;
-        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, verified: checks.length > 0, checks, waitedMs };
+        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, ...(notRepeated.length ? { notRepeated } : {}), verified: checks.length > 0, checks, waitedMs };
         if (waitedMs > deadlineMs) {
           const failing = checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`).join('; ');
           throw ApplicationFailure.nonRetryable(

@@ -146,7 +146,9 @@ export async function runPoint(scenario: Scenario, point: string, expected: Outc
   const fx = await scenario.setup();
   const target = uniqueName('chaos').replace(/_/g, '-');
   const file = writeTargets({ [target]: fx.target });
-  const procs = workerProcesses(file, tmpDir('chaos-data-'));
+  // The fresh worker is the same host's worker restarted: it keeps the data dir (its step ledgers).
+  const dataDir = tmpDir('chaos-data-');
+  const procs = workerProcesses(file, dataDir);
   const taskQueue = uniqueName('chaos');
   let fresh: TestRig | undefined;
   const connection = await Connection.connect({ address: inject('temporalAddress') });
@@ -156,7 +158,7 @@ export async function runPoint(scenario: Scenario, point: string, expected: Outc
     // The moment the doomed worker dies, a fresh one (in this process) takes its task queue over.
     const replaced = doomed.proc.then(async (r) => {
       killed = r.signal === 'SIGKILL';
-      fresh = await startRig(file, { taskQueue });
+      fresh = await startRig(file, { taskQueue, dataDir });
     });
     const client = clientFor(connection, taskQueue, file);
     const sinceS = Date.now() / 1000;

@@ -82,7 +82,7 @@ export interface TestRig {
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string; dataConverter?: DataConverter } = {}): Promise<TestRig> {
+export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string; dataConverter?: DataConverter; dataDir?: string } = {}): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = opts.taskQueue ?? uniqueName('tq');
   const env = opts.env ?? process.env;
@@ -99,7 +99,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     ...(opts.workflowsPath ? { workflowsPath: opts.workflowsPath } : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
     decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
     links: opts.links,
-    dataDir: tmpDir('runbooks-data-'),
+    dataDir: opts.dataDir ?? tmpDir('runbooks-data-'),
     dataConverter: opts.dataConverter,
   });
   const running = worker.run();
