@@ -52,6 +52,8 @@ export interface WorkerProcess {
   pid: number;
   /** Latest RSS the worker printed (MB); NaN until the first line. */
   rss(): number;
+  /** Latest heap in use after a full GC (MB), with exposeGc; NaN otherwise. */
+  heap(): number;
   ready(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -60,15 +62,23 @@ export interface WorkerProcess {
  * bench/worker-process.ts in its own Node process (tsx loader included, as `npm run worker` runs),
  * which prints its RSS every second. `activitySlots` caps concurrent activities (0: SDK default).
  */
-export function startWorkerProcess(a: { address: string; taskQueue: string; targetsFile: string; bundlePath: string; maxCachedWorkflows: number; activitySlots?: number }): WorkerProcess {
-  const child = execa('node', ['--import', 'tsx', path.join(import.meta.dirname, 'worker-process.ts'), a.address, a.taskQueue, a.targetsFile, a.bundlePath, String(a.maxCachedWorkflows), String(a.activitySlots ?? 0)], { reject: false });
+export function startWorkerProcess(a: { address: string; taskQueue: string; targetsFile: string; bundlePath: string; maxCachedWorkflows: number; activitySlots?: number; exposeGc?: boolean }): WorkerProcess {
+  const child = execa('node', [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'worker-process.ts'), a.address, a.taskQueue, a.targetsFile, a.bundlePath, String(a.maxCachedWorkflows), String(a.activitySlots ?? 0)], { reject: false });
   let rss = NaN;
-  child.stdout.on('data', (d: Buffer) => { const m = /rss ([\d.]+)\s*$/.exec(d.toString().trim()); if (m) rss = Number(m[1]); });
+  let heap = NaN;
+  child.stdout.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      const m = /^(rss|heap) ([\d.]+)$/.exec(line.trim());
+      if (m?.[1] === 'rss') rss = Number(m[2]);
+      else if (m) heap = Number(m[2]);
+    }
+  });
   child.stderr.on('data', (d: Buffer) => process.stderr.write(`[worker] ${d.toString()}`));
   return {
     child,
     pid: child.pid!,
     rss: () => rss,
+    heap: () => heap,
     async ready() {
       while (Number.isNaN(rss)) {
         if (child.exitCode !== null) throw new Error(`worker process exited (${child.exitCode})`);

@@ -1,12 +1,12 @@
 /**
  * Soak (issue #8): mixed runbooks with random decisions on one worker process, for --minutes.
- *   npx tsx bench/soak.ts [--minutes 30] [--warmup 2] [--gap 1.5] [--cache 500] [--seed <n>]
+ *   npx tsx bench/soak.ts [--minutes 45] [--warmup 12] [--gap 1.5] [--cache 500] [--seed <n>]
  * Own headless dev server (port 17000-17999) and one worker process (maxCachedWorkflows --cache).
  * One start every gap±0.5 s, drawn from: db-access (PostgreSQL 127.0.0.1:5432/test, no alembic
  * directory) 40 %; approval-drill approved 20 %, rejected 20 %, aborted 10 % (each decided by
  * `RunbookClient.decide`/`abort` 2–30 s after its start); approval-drill left to expire (a target
- * whose gate deadline is 20 s) 10 %. Worker RSS every 30 s; baseline = the sample at --warmup
- * minutes. At the end every run is classified from its status and failure type against what its
+ * whose gate deadline is 20 s) 10 %. Worker RSS, and its heap in use after a full GC, every 30 s;
+ * baseline = the sample at --warmup minutes (the worker's caches fill for about 10 minutes). At the end every run is classified from its status and failure type against what its
  * decision should give. Progress on stderr; prints a Markdown block for bench/RESULTS.md.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { TargetRegistry } from '../src/targets.js';
 import { benchServer, cpuSeconds, pool, rssOf, sleep, startWorkerProcess } from './harness.js';
 
 const { values } = parseArgs({ options: {
-  minutes: { type: 'string', default: '30' }, warmup: { type: 'string', default: '2' }, gap: { type: 'string', default: '1.5' },
+  minutes: { type: 'string', default: '45' }, warmup: { type: 'string', default: '12' }, gap: { type: 'string', default: '1.5' },
   cache: { type: 'string', default: '500' }, seed: { type: 'string', default: String(Date.now() % 1e9) },
 } });
 const N = { minutes: Number(values.minutes), warmup: Number(values.warmup), gap: Number(values.gap), cache: Number(values.cache), seed: Number(values.seed) };
@@ -54,7 +54,7 @@ writeFileSync(targetsFile, stringify({ targets: {
 } }));
 const targets = TargetRegistry.load(targetsFile);
 const { server, serverPid, bundlePath, connection, taskQueue, client } = await benchServer(dir, targets, 'bench-soak');
-const worker = startWorkerProcess({ address: server.address, taskQueue, targetsFile, bundlePath, maxCachedWorkflows: N.cache });
+const worker = startWorkerProcess({ address: server.address, taskQueue, targetsFile, bundlePath, maxCachedWorkflows: N.cache, exposeGc: true });
 await worker.ready();
 log(`dev server ${server.address} (pid ${serverPid}), worker pid ${worker.pid}, seed ${N.seed}, RSS ${worker.rss()} MB`);
 
@@ -93,13 +93,13 @@ async function startOne(kind: Kind): Promise<void> {
 
 const t0 = Date.now();
 const end = t0 + N.minutes * 60_000;
-const samples: Array<{ min: number; rss: number; serverRss: number; closed: number }> = [];
+const samples: Array<{ min: number; rss: number; heap: number; serverRss: number; closed: number }> = [];
 const cpu0 = { server: cpuSeconds(serverPid), worker: cpuSeconds(worker.pid) };
 const closedCount = async () => (await client.temporal.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`)).count;
 const sample = async () => {
-  const s = { min: (Date.now() - t0) / 60_000, rss: worker.rss(), serverRss: rssOf(serverPid), closed: await closedCount() };
+  const s = { min: (Date.now() - t0) / 60_000, rss: worker.rss(), heap: worker.heap(), serverRss: rssOf(serverPid), closed: await closedCount() };
   samples.push(s);
-  log(`${s.min.toFixed(1)} min: ${runs.length} started, ${s.closed} closed, ${runs.filter((r) => r.problem).length} problems, worker RSS ${s.rss} MB, server RSS ${s.serverRss.toFixed(0)} MB`);
+  log(`${s.min.toFixed(1)} min: ${runs.length} started, ${s.closed} closed, ${runs.filter((r) => r.problem).length} problems, worker RSS ${s.rss} MB (live heap ${s.heap} MB), server RSS ${s.serverRss.toFixed(0)} MB`);
 };
 await sample();
 const sampler = setInterval(() => void sample(), 30_000);
@@ -134,7 +134,10 @@ const base = samples.find((s) => s.min >= N.warmup - 0.01) ?? samples[0]!;
 const after = samples.filter((s) => s.min >= base.min);
 const max = Math.max(...after.map((s) => s.rss));
 const final = samples.at(-1)!.rss;
-const growth = (x: number) => (100 * (x - base.rss)) / base.rss;
+const growth = (x: number, of = base.rss) => (100 * (x - of)) / of;
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} %`;
+const heapMax = Math.max(...after.map((s) => s.heap));
+const heapFinal = samples.at(-1)!.heap;
 const bad = runs.filter((r) => !r.ok);
 const shouldHaveSucceeded = bad.filter((r) => expected[r.kind].state === 'completed');
 const rows = mix.map(([k]) => {
@@ -163,6 +166,8 @@ ${rows.join('\n')}
 | worker RSS max after the baseline / at the end (${f(samples.at(-1)!.min, 1)} min) / after the last runs closed | ${f(max)} / ${f(final)} / ${f(rssAfterDrain)} MB |
 | RSS growth from the baseline: at the end / at the max | ${growth(final) >= 0 ? '+' : ''}${f(growth(final), 1)} % / ${growth(max) >= 0 ? '+' : ''}${f(growth(max), 1)} % |
 | worker RSS samples (MB, every 30 s) | ${samples.map((s) => f(s.rss)).join(' ')} |
+| worker heap in use after a full GC: baseline / max after it / at the end | ${f(base.heap, 1)} / ${f(heapMax, 1)} / ${f(heapFinal, 1)} MB (${pct(growth(heapFinal, base.heap))} at the end, ${pct(growth(heapMax, base.heap))} at the max) |
+| worker live-heap samples (MB, every 30 s) | ${samples.map((s) => f(s.heap, 1)).join(' ')} |
 | Temporal dev server RSS: start / end | ${f(samples[0]!.serverRss)} / ${f(samples.at(-1)!.serverRss)} MB |
 | CPU over the soak: worker / dev server | ${f((100 * cpu.worker) / wall)} % / ${f((100 * cpu.server) / wall)} % of one core |
 | decisions retried because the gate was not open yet | ${decideRetries} |
