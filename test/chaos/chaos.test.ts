@@ -17,6 +17,7 @@ const MAX = Number(process.env.CHAOS_MAX ?? 24) || Infinity;
 const SAMPLE: Record<string, string[]> = {
   'release-migration': ['after:alembicMigrate#3'], // the live upgrade done, not yet reported
   'migration-failed': ['after:alembicMigrate#5'], // the live downgrade done, not yet reported
+  'migration-failed-restore': ['after:pgRestoreInto', 'after:pgSwap'], // the dump restored into scratch / swapped in, not yet reported
   'schema-drift': ['after:alembicMigrate#4'], // the generated revision applied to the live database
   'stuck-imports': ['beat:importsReenqueue:1', 'after:serviceAction'], // half-way through the re-enqueue; the worker restarted
 };

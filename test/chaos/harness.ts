@@ -111,7 +111,7 @@ export function killPoints(activities: string[]): string[] {
 }
 
 /** Activities that change something (the target, its databases, dumps, queues, services, the lock). */
-const MUTATING = new Set(['acquireTargetLock', 'releaseTargetLock', 'pgFreezeReadOnly', 'pgUnfreeze', 'pgSnapshot', 'pgDumpBackup', 'pgClone', 'pgCreateEmpty', 'pgDropManaged', 'pgExecute', 'pgRestore', 'pgSwap', 'alembicMigrate', 'alembicWorkCopy', 'importsReenqueue', 'importsClearStaleLocks', 'importsEndBlockingSessions', 'serviceAction', 'pgRetryAsApp']);
+const MUTATING = new Set(['acquireTargetLock', 'releaseTargetLock', 'pgFreezeReadOnly', 'pgUnfreeze', 'pgSnapshot', 'pgDumpBackup', 'pgClone', 'pgCreateEmpty', 'pgDropManaged', 'pgExecute', 'pgRestoreInto', 'pgSwap', 'alembicMigrate', 'alembicWorkCopy', 'importsReenqueue', 'importsClearStaleLocks', 'importsEndBlockingSessions', 'serviceAction', 'pgRetryAsApp']);
 
 /**
  * At most `max` of the points, the riskiest first — right after a change (done, not yet reported),

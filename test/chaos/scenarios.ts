@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { alembic, fixtureApp, PG, sql, tmpDir } from '../support/harness.js';
 import { appDatabase, dbTarget, dropAllFor, managedFor } from '../support/databases.js';
 import { celeryWorkerService, claimRedisDb, killWorker, publishItems, workerFiles } from '../support/imports.js';
@@ -95,6 +96,23 @@ export const scenarios: Record<string, Scenario> = {
       });
     },
   },
+  // The same failed release, but a report view on import_items makes 0004's downgrade fail (the
+  // rehearsal on a clone says so): the pre-release dump given as `backup` is restored into a
+  // scratch database and swapped in, the failed database kept under a dated name.
+  'migration-failed-restore': {
+    runbook: 'migration-failed',
+    async setup() {
+      const live = await appDatabase('0003_invoices', 'chaos_mfr');
+      const backup = path.join(tmpDir('chaos-mfr-'), 'pre-release.dump');
+      await execa('pg_dump', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-Fc', '-f', backup, live]);
+      await sql(live, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`);
+      await alembic(live, ['upgrade', 'head']).then(() => { throw new Error('0005 applied: the fixture no longer fails'); }, () => undefined);
+      await sql(live, `create view import_report as select batch_id, count(*) from import_items group by 1`);
+      return databaseFixture(live, { freezeWrites: 'read-only' }, { toRevision: '0003_invoices', backup }, {
+        rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
+      });
+    },
+  },
   // A column the models have and the database lacks: a revision generated on a clone, applied.
   'schema-drift': {
     runbook: 'schema-drift',
@@ -165,5 +183,5 @@ export const scenarios: Record<string, Scenario> = {
   },
 };
 
-export const heartbeating = new Set(['pgDumpBackup', 'pgRestore', 'pgCloneDatabase', 'importsReenqueue']);
+export const heartbeating = new Set(['pgDumpBackup', 'pgRestoreInto', 'importsReenqueue']);
 export const migrationLog = () => path.join(tmpDir('chaos-alembic-'), 'migrations.jsonl');
