@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AesGcmCodec } from '../src/codec.js';
 import { apiWithDevTokens } from './support/api.js';
 import { startRig, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
@@ -14,10 +15,12 @@ describe('HTTP API under generated input', () => {
   let api: FastifyInstance;
   let tokens: Record<string, string>;
   const RUNS = 1000;
+  const UI = 'http://127.0.0.1:8233';
+  const codec = new AesGcmCodec('fz', new Map([['fz', randomBytes(32)]]));
 
   beforeAll(async () => {
     rig = await startRig(writeTargets({ 'fuzz-drill': {}, 'fuzz-gate': {} }), { signingKey: randomBytes(32).toString('hex') });
-    ({ api, tokens } = await apiWithDevTokens(rig.signed));
+    ({ api, tokens } = await apiWithDevTokens(rig.signed, { codec, codecOrigins: [UI] }));
   });
   afterAll(async () => {
     await api?.close();
@@ -28,10 +31,10 @@ describe('HTTP API under generated input', () => {
   const json = fc.jsonValue({ maxDepth: 3 });
   const segment = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), fc.constantFrom('approval-drill', 'db-access', 'fuzz-drill', 'proceed', '..', '%00', '%2F', 'a'.repeat(300)));
 
-  async function call(method: 'GET' | 'POST', url: string, auth: string | undefined, payload?: unknown, raw?: string) {
+  async function call(method: 'GET' | 'POST' | 'DELETE' | 'OPTIONS', url: string, auth: string | undefined, payload?: unknown, raw?: string, extra: Record<string, string> = {}) {
     const r = await api.inject({
       method, url,
-      headers: { ...(auth !== undefined ? { authorization: `Bearer ${auth}` } : {}), ...(raw !== undefined || payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...extra, ...(auth !== undefined ? { authorization: `Bearer ${auth}` } : {}), ...(raw !== undefined || payload !== undefined ? { 'content-type': 'application/json' } : {}) },
       payload: raw ?? (payload === undefined ? undefined : JSON.stringify(payload)),
     });
     return { status: r.statusCode, body: r.body };
@@ -122,6 +125,45 @@ describe('HTTP API under generated input', () => {
     const counted = (run.journal ?? []).filter((e) => e.kind === 'decision' && (e.outcome === 'approved' || e.outcome === 'rejected')).length;
     expect(counted).toBe(accepted);
     if (run.status === 'waiting' || run.status === 'running') await rig.signed.abort(id, 'alice', 'fuzz done');
+  });
+
+  it('/codec/encode, /codec/decode, /session: generated payloads, cookies and origins, never a 5xx, never plaintext without a person', async () => {
+    const sessions = await Promise.all((['alice', 'carol'] as const).map(async (p) =>
+      String((await api.inject({ method: 'POST', url: '/session', headers: { authorization: `Bearer ${tokens[p]}` } })).headers['set-cookie']).split(';')[0]!));
+    const secret = `fuzz-secret-${randomBytes(4).toString('hex')}`;
+    const [sealed] = await codec.encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify(secret)) }]);
+    const b64 = (b?: Uint8Array | null) => Buffer.from(b ?? []).toString('base64');
+    const real = { metadata: Object.fromEntries(Object.entries(sealed!.metadata!).map(([k, v]) => [k, b64(v)])), data: b64(sealed!.data) };
+    let plaintextAnswers = 0;
+    const closed = new Set<string>();
+    const base64ish = fc.oneof(fc.base64String(), fc.string(), fc.constant(real.data), fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a).toString('base64')));
+    const payload = fc.oneof(
+      fc.constant(real),
+      fc.record({ metadata: fc.oneof(fc.constant(real.metadata), fc.dictionary(fc.constantFrom('encoding', 'encryption-key-id', 'x'), base64ish), json), data: fc.oneof(base64ish, json) }, { requiredKeys: [] }),
+      json,
+    );
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom('POST /codec/encode', 'POST /codec/decode', 'OPTIONS /codec/decode', 'POST /session', 'DELETE /session', 'POST /codec/other'),
+      token,
+      fc.oneof(fc.constantFrom(...sessions), fc.string(), fc.constant(undefined)),
+      fc.oneof(fc.constant(UI), fc.constant('http://127.0.0.1:9999'), fc.string(), fc.constant(undefined)),
+      fc.oneof(fc.record({ payloads: fc.array(payload, { maxLength: 4 }) }), json),
+      async (route, auth, cookie, origin, body) => {
+        const [method, url] = route.split(' ') as ['POST' | 'DELETE' | 'OPTIONS', string];
+        const headers = { ...(cookie !== undefined ? { cookie: cookie.includes('=') ? cookie : `durable_runbooks_session=${cookie}` } : {}), ...(origin !== undefined ? { origin } : {}) };
+        const r = await call(method, url, auth, method === 'POST' && url.startsWith('/codec') ? body : undefined, undefined, headers);
+        expect(wellFormed(r) || (method === 'OPTIONS' && r.status === 204) || (method === 'DELETE' && r.status === 204), `${route} ${r.status} ${r.body.slice(0, 200)}`).toBe(true);
+        // The plaintext leaves only for a person the API knows: a known token, or (no token) a session opened and not closed, from the UI's origin.
+        const bearer = auth === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(`Bearer ${auth}`)?.[1];
+        const known = bearer !== undefined ? Object.values(tokens).includes(bearer) : cookie !== undefined && sessions.includes(cookie) && !closed.has(cookie) && (origin === undefined || origin === UI);
+        if (r.body.includes(Buffer.from(JSON.stringify(secret)).toString('base64'))) {
+          plaintextAnswers++;
+          expect(known, `${route} answered plaintext to an unknown caller`).toBe(true);
+        }
+        if (route === 'DELETE /session' && r.status === 204 && cookie !== undefined) closed.add(cookie);
+      },
+    ), { numRuns: RUNS });
+    expect(plaintextAnswers, 'generated calls that were allowed to decode').toBeGreaterThan(0);
   });
 
   it('POST /alerts/alertmanager: generated payloads are routed or reported, never a 5xx', async () => {
