@@ -34,7 +34,7 @@ export const envSchema = z.object({
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
-  RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => URL.canParse(o.trim())), 'RUNBOOK_CODEC_ORIGINS must be comma-separated URLs, e.g. http://127.0.0.1:8233').optional(),
+  RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined), 'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233').optional(),
   RUNBOOK_SESSION_SAMESITE: z.enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' }).default('Strict'),
   RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
   RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
@@ -44,6 +44,13 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** `scheme://host[:port]` of an http(s) URL; undefined for anything else (an origin of "null" must never be allowed). */
+export function webOrigin(url: string): string | undefined {
+  if (!URL.canParse(url)) return undefined;
+  const u = new URL(url);
+  return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined;
+}
 
 export interface Config {
   /** Set when the user points at a running server; then no dev server is started. */
@@ -89,6 +96,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.RUNBOOK_SESSION_SAMESITE === 'None' && !e.RUNBOOK_PUBLIC_URL?.startsWith('https:')) {
+    throw new ConfigError('Invalid configuration:\n  RUNBOOK_SESSION_SAMESITE=None: browsers keep such a cookie only over https; serve the API over https and set RUNBOOK_PUBLIC_URL=https://…, or keep Strict with the UI and the API on one host.');
+  }
   const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -101,7 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
     publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
-    codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => new URL(o.trim()).origin) : [new URL(uiUrl).origin],
+    codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!) : [webOrigin(uiUrl)].filter((o) => o !== undefined),
     sessionSameSite: e.RUNBOOK_SESSION_SAMESITE,
     tokensFile: e.RUNBOOK_API_TOKENS,
     decisionKey: e.RUNBOOK_DECISION_KEY,

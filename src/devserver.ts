@@ -74,7 +74,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
   return {
     address,
-    uiUrl: opts.headless ? undefined : `http://${ip}:${opts.uiPort ?? opts.port + 1000}`,
+    uiUrl: opts.headless ? undefined : `http://${ip === '0.0.0.0' ? '127.0.0.1' : ip}:${opts.uiPort ?? opts.port + 1000}`,
     process: child,
     async stop(graceMs = 10_000) {
       if (exited !== undefined) return;

@@ -146,7 +146,7 @@ describe('HTTP API under generated input', () => {
       fc.constantFrom('POST /codec/encode', 'POST /codec/decode', 'OPTIONS /codec/decode', 'POST /session', 'DELETE /session', 'POST /codec/other'),
       token,
       fc.oneof(fc.constantFrom(...sessions), fc.string(), fc.constant(undefined)),
-      fc.oneof(fc.constant(UI), fc.constant('http://127.0.0.1:9999'), fc.string(), fc.constant(undefined)),
+      fc.oneof(fc.constant(UI), fc.constant('http://127.0.0.1:9999'), fc.constant('null'), fc.string(), fc.constant(undefined)),
       fc.oneof(fc.record({ payloads: fc.array(payload, { maxLength: 4 }) }), json),
       async (route, auth, cookie, origin, body) => {
         const [method, url] = route.split(' ') as ['POST' | 'DELETE' | 'OPTIONS', string];

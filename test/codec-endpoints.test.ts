@@ -79,9 +79,18 @@ describe('codec endpoints on the API', () => {
     const forged = await post('decode', [asJson(await encrypted({ secret: 'x' }))], { origin: 'http://127.0.0.1:9999', cookie });
     expect(forged.statusCode).toBe(403);
     expect(forged.json<{ error: string }>().error).toBe('Origin http://127.0.0.1:9999 may not use the console session: add it to RUNBOOK_CODEC_ORIGINS, or send a bearer token.');
+    // A sandboxed page sends "Origin: null": never an allowed origin.
+    const sandboxed = await post('decode', [asJson(await encrypted({ secret: 'x' }))], { origin: 'null', cookie });
+    expect(sandboxed.statusCode).toBe(403);
+    expect(sandboxed.headers['access-control-allow-origin']).toBeUndefined();
     // The cookie opens the codec only: every other route still needs the bearer token.
     const runs = await api.inject({ method: 'GET', url: '/runs', headers: { cookie } });
     expect(runs.statusCode).toBe(401);
+    // Nor does it renew itself: a new session needs the token (a header that is not one does not count).
+    const renew = await api.inject({ method: 'POST', url: '/session', headers: { cookie, authorization: 'Basic Ym9iOng=' } });
+    expect(renew.statusCode).toBe(400);
+    expect(renew.json<{ error: string }>().error).toBe('A session is opened with a bearer token: send "Authorization: Bearer <token>".');
+    expect(renew.headers['set-cookie']).toBeUndefined();
   });
 
   it('encodes for an approver or operator, not for a viewer; signing out closes the session', async () => {

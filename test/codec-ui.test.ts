@@ -25,6 +25,7 @@ describe('approving an encrypted run from the Temporal UI', () => {
   let browser: Browser;
   let ui: string;
   let apiBase: string;
+  const refused: string[] = [];
 
   beforeAll(async () => {
     registerSecrets('payload key', key.toString('hex'));
@@ -35,6 +36,10 @@ describe('approving an encrypted run from the Temporal UI', () => {
     server = await startDevServer({ cli: inject('temporalCli'), port: await freePort(), uiPort, extraArgs: ['--ui-codec-endpoint', `${apiBase}/codec`] });
     rig = await startRig(writeTargets({ 'ui-drill': { policy: { unsignedDecisions: 'allow' } } }), { address: server.address, dataConverter: { payloadCodecs: [codec] } });
     ({ api, tokens } = await apiWithDevTokens(rig.client, { codec, codecOrigins: [ui] }));
+    // What the API refused, so a refusal seen in the UI is known to be ours (not an unreachable codec).
+    api.addHook('onResponse', async (req, reply) => {
+      if (reply.statusCode === 401 && req.url.startsWith('/codec/')) refused.push(req.url);
+    });
     await api.listen({ host: '127.0.0.1', port: apiPort });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -135,9 +140,12 @@ describe('approving an encrypted run from the Temporal UI', () => {
       await useCodecWithCredentials(page);
       await page.getByRole('button', { name: 'Codec Server could not connect' }).first().waitFor({ timeout: 30_000 });
       expect(await page.getByText(MARKER).count()).toBe(0);
+      expect(refused).toContain('/codec/decode'); // reached, and refused: not signed in
 
+      refused.length = 0;
       await sendDecide(page, { gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'] }, false);
       await page.getByTestId('signal-confirmation-modal').filter({ visible: true }).getByText('Data encoding failed').waitFor();
+      expect(refused).toContain('/codec/encode'); // our API refused it: no session
       const status = await rig.client.status(run.id);
       expect(status.pendingGates.map((g) => g.gate)).toEqual(['proceed']); // nothing reached the run
       await rig.client.abort(run.id, 'alice', 'codec UI test: unsigned-in browser');

@@ -63,9 +63,9 @@ describe('npm start', () => {
         RUNBOOK_DATA_DIR: tmpDir(), RUNBOOK_TASK_QUEUE: uniqueName('start'), RUNBOOK_TARGETS: 'targets.local.yaml', RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
       },
     });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      let out = '';
-      proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
       await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 120_000);
       expect(out).toContain(`Temporal UI   http://127.0.0.1:${ui}`);
       expect(out).toContain(`Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through http://127.0.0.1:${apiPort}/codec once you sign in to the console`);
@@ -75,8 +75,8 @@ describe('npm start', () => {
       expect(out).not.toContain(key);
     } finally {
       proc.kill('SIGINT');
-      expect((await proc).exitCode).toBe(0);
     }
+    expect((await proc).exitCode, out).toBe(0);
   });
 
   it('stops before starting anything when the configuration is invalid, naming the variable', async () => {

@@ -24,7 +24,7 @@ export function corsFor(origins: ReadonlySet<string>): Cors {
   return (req, reply) => {
     const origin = req.headers.origin;
     reply.header('vary', 'Origin');
-    if (!origin || !origins.has(origin)) return false;
+    if (!origin || origin === 'null' || !origins.has(origin)) return false;
     reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true');
     return true;
   };

@@ -28,6 +28,8 @@ export interface ApiOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     person?: Person;
+    /** How the person was recognised: the session cookie opens the codec and /session only. */
+    authVia?: 'bearer' | 'cookie';
   }
 }
 
@@ -73,7 +75,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const sessions = new SessionStore(opts.sessions);
-  const codecOrigins = new Set((opts.codecOrigins ?? []).map((o) => new URL(o).origin));
+  const codecOrigins = new Set((opts.codecOrigins ?? []).map((o) => new URL(o).origin).filter((o) => o !== 'null'));
   const cors = corsFor(codecOrigins);
   app.addHook('onRequest', async (req, reply) => {
     const url = req.url.split('?')[0]!;
@@ -85,8 +87,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     let person = token ? tokens.authenticate(token) : undefined;
+    req.authVia = 'bearer';
     if (!token && cookiePaths.has(url)) {
       person = sessions.authenticate(req.headers.cookie);
+      req.authVia = 'cookie';
       // The cookie travels with any request the browser makes: honour it from our own pages and the allowed origins only.
       const origin = req.headers.origin;
       if (person && origin && !codecOrigins.has(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
@@ -130,8 +134,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
   }, (req, reply) => {
-    if (!req.headers.authorization) return reply.code(400).send({ error: 'A session is opened with a bearer token: send "Authorization: Bearer <token>".' });
-    const { cookie, expiresAt } = sessions.open(req.person!);
+    // A session is opened with the token only: a cookie must not renew itself.
+    if (req.authVia !== 'bearer') return reply.code(400).send({ error: 'A session is opened with a bearer token: send "Authorization: Bearer <token>".' });
+    const { cookie, expiresAt } = sessions.open(req.person!, req.headers.cookie);
     return reply.header('set-cookie', cookie).send({ name: req.person!.name, roles: req.person!.roles, expiresAt: expiresAt.toISOString() });
   });
   app.delete('/session', { schema: { description: 'Close the console session (sign out): its cookie no longer opens the codec.' } }, (req, reply) =>

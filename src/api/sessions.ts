@@ -10,6 +10,7 @@ import { sha256, type Person } from './auth.js';
  */
 
 export const SESSION_COOKIE = 'durable_runbooks_session';
+const MAX_PER_PERSON = 16;
 
 export interface SessionOptions {
   /** Default 8 hours. */
@@ -31,9 +32,17 @@ export class SessionStore {
     this.now = opts.now ?? Date.now;
   }
 
-  /** A new session for `person`; returns the Set-Cookie header and when it expires. */
-  open(person: Person): { cookie: string; expiresAt: Date } {
+  /**
+   * A new session for `person`, replacing the one the browser's Cookie header still carries (a
+   * page reload signs in again); a person keeps at most MAX_PER_PERSON, the oldest dropped.
+   * Returns the Set-Cookie header and when it expires.
+   */
+  open(person: Person, cookieHeader?: string): { cookie: string; expiresAt: Date } {
     this.sweep();
+    const previous = cookieValue(cookieHeader, SESSION_COOKIE);
+    if (previous) this.byHash.delete(sha256(previous));
+    const mine = [...this.byHash].filter(([, s]) => s.person.name === person.name).sort((a, b) => a[1].expiresAt - b[1].expiresAt);
+    for (const [h] of mine.slice(0, Math.max(0, mine.length - MAX_PER_PERSON + 1))) this.byHash.delete(h);
     const id = randomBytes(32).toString('base64url');
     const expiresAt = this.now() + this.ttlMs;
     this.byHash.set(sha256(id), { person, expiresAt });

@@ -37,7 +37,12 @@ export async function replay(history: History, fallbackId: string, code: Pick<Re
   const started = history.events?.[0]?.workflowExecutionStartedEventAttributes as { workflowType?: { name?: string | null } | null; workflowId?: string | null } | undefined;
   const workflowId = started?.workflowId || fallbackId;
   const report = { workflowId, workflowType: started?.workflowType?.name ?? 'unknown', events: history.events?.length ?? 0 };
-  const codec = codecFromEnv(env);
+  let codec;
+  try {
+    codec = codecFromEnv(env);
+  } catch (err) {
+    return { ...report, ok: false, problem: (err as Error).message };
+  }
   const keyIds = encryptionKeyIds(history);
   if (keyIds.size > 0 && !codec) {
     return { ...report, ok: false, problem: `its payloads are encrypted (key ${[...keyIds].join(', ')}): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.` };

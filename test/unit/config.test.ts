@@ -37,7 +37,12 @@ describe('config', () => {
   it('lets the codec be called from the Temporal UI\'s origin, or the origins the user lists', () => {
     expect(loadConfig({ TEMPORAL_UI_URL: 'https://temporal.example.com/ui/' }).codecOrigins).toEqual(['https://temporal.example.com']);
     expect(loadConfig({ RUNBOOK_CODEC_ORIGINS: 'https://a.example.com, http://127.0.0.1:8233/' }).codecOrigins).toEqual(['https://a.example.com', 'http://127.0.0.1:8233']);
-    expect(() => loadConfig({ RUNBOOK_CODEC_ORIGINS: 'a.example.com' })).toThrow('RUNBOOK_CODEC_ORIGINS must be comma-separated URLs, e.g. http://127.0.0.1:8233');
+    // Not http(s): their origin would be "null", which any sandboxed page can send.
+    for (const bad of ['a.example.com', 'localhost:8233', 'file:///x', 'javascript:x']) {
+      expect(() => loadConfig({ RUNBOOK_CODEC_ORIGINS: bad })).toThrow('RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233');
+    }
     expect(() => loadConfig({ RUNBOOK_SESSION_SAMESITE: 'strict' })).toThrow('RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None');
+    expect(() => loadConfig({ RUNBOOK_SESSION_SAMESITE: 'None' })).toThrow('RUNBOOK_SESSION_SAMESITE=None: browsers keep such a cookie only over https');
+    expect(loadConfig({ RUNBOOK_SESSION_SAMESITE: 'None', RUNBOOK_PUBLIC_URL: 'https://runbooks.example.com' }).sessionSameSite).toBe('None');
   });
 });

@@ -28,6 +28,18 @@ describe('console sessions', () => {
     expect(store.authenticate(idOf(cookie))).toBeUndefined();
   });
 
+  it('replaces the session the browser still carries when it signs in again, and keeps at most 16 a person', () => {
+    const store = new SessionStore();
+    const first = idOf(store.open(bob).cookie);
+    const second = idOf(store.open(bob, `x=1; ${first}`).cookie);
+    expect(store.authenticate(first)).toBeUndefined();
+    expect(store.authenticate(second)).toEqual(bob);
+    const many = Array.from({ length: 20 }, () => idOf(store.open(bob).cookie));
+    expect([second, ...many].filter((c) => store.authenticate(c)).length).toBe(16);
+    expect(store.authenticate(many.at(-1))).toEqual(bob); // the newest stay
+    expect(store.authenticate(second)).toBeUndefined(); // the oldest went
+  });
+
   it('marks the cookie Secure when it must cross sites (SameSite=None)', () => {
     expect(new SessionStore({ sameSite: 'None' }).open(bob).cookie).toMatch(/; SameSite=None; Secure$/);
     expect(new SessionStore({ sameSite: 'Lax', secure: true }).open(bob).cookie).toMatch(/; SameSite=Lax; Secure$/);
