@@ -14,6 +14,8 @@ export const FailureType = {
   serviceCommand: 'ServiceCommandFailed',
   serviceTimedOut: 'ServiceCommandTimedOut',
   serviceUnhealthy: 'ServiceUnhealthy',
+  /** A step cannot record (or trust) what it already did, so a retry could repeat it. */
+  stepLedger: 'StepLedgerUnusable',
 } as const;
 
 /** Target registry problems cannot be fixed by retrying: fail at once with the registry's words. */

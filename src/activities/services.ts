@@ -215,12 +215,26 @@ export async function runTargetCommand(targets: TargetRegistry, target: string, 
 
 export const logOffset = async (file: string) => (await stat(file).catch(() => ({ size: 0 }))).size;
 
-/** What a service action had done when its attempt ended: the commands run, and where its health checks start reading. */
-interface ActionProgress {
+/** What a service action had done when its attempt ended: its plan, how many of its commands ran, where its health checks start reading. */
+export interface ActionProgress {
   action: ServiceAction;
+  plan: string[];
   done: number;
   sinceS: number;
   since: number;
+}
+
+/**
+ * How a retry goes on from an earlier attempt's record: skip the commands it ran, or refuse when
+ * the step now plans other commands (the targets file changed in between), as skipping by count
+ * would then skip the wrong ones.
+ */
+export function resumeFrom(prior: ActionProgress | undefined, action: ServiceAction, plan: string[]): { skip: number } | { refuse: string } {
+  if (!prior) return { skip: 0 };
+  if (prior.action !== action || JSON.stringify(prior.plan) !== JSON.stringify(plan)) {
+    return { refuse: `an earlier attempt ran ${prior.done} of [${prior.plan.join('; ')}] for ${prior.action}, and the step now plans [${plan.join('; ')}] for ${action}` };
+  }
+  return { skip: Math.min(prior.done, plan.length) };
 }
 
 /** `ledgerDir`: where host-local step ledgers go (the worker's data dir), so a retry never repeats a restart. */
@@ -296,18 +310,29 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
       const health = spec.health ?? {};
       // A retry after a crash resumes: commands already run are not run again (a second restart
       // is a second outage), and the health checks read the logs from the first attempt's start.
+      const plan = actionCommands(spec, action, tool);
+      const shown = plan.map((p) => p.shown);
       const ledger = stepLedger<ActionProgress>(opts.ledgerDir);
-      const prior = await ledger?.read();
-      const resumed = prior?.action === action ? prior : undefined;
-      const sinceS = resumed?.sinceS ?? Math.floor(Date.now() / 1000);
-      const since = resumed?.since ?? (health.logFile ? await logOffset(health.logFile) : 0);
+      const unusable = (what: string, err: unknown, ran: boolean) => ApplicationFailure.nonRetryable(
+        `${action} of service "${service}" (target "${target}"): cannot ${what} its step ledger in ${opts.ledgerDir} (${(err as Error).message}), so a retry could not tell what already ran. ` +
+          (ran ? 'A command did run: check the service by hand before starting the step again.' : 'Nothing was run. Fix the directory (the worker\'s RUNBOOK_DATA_DIR), then retry.'),
+        FailureType.stepLedger,
+      );
+      const prior = await ledger?.read().catch((err: unknown) => { throw unusable('read', err, true); });
+      const resume = resumeFrom(prior, action, shown);
+      if ('refuse' in resume) {
+        throw ApplicationFailure.nonRetryable(`${action} of service "${service}" (target "${target}") cannot resume safely: ${resume.refuse}. Check the service by hand, then start the step again.`, FailureType.stepLedger);
+      }
+      const sinceS = prior?.sinceS ?? Math.floor(Date.now() / 1000);
+      const since = prior?.since ?? (health.logFile ? await logOffset(health.logFile) : 0);
+      const record = (done: number) => ledger?.write({ action, plan: shown, done, sinceS, since }).catch((err: unknown) => { throw unusable('write', err, done > 0); });
+      if (!prior) await record(0); // proves the ledger writable before anything irreversible runs
       const t0 = Date.now();
 
       const commands: CommandRun[] = [];
-      const plan = actionCommands(spec, action, tool);
-      const notRepeated = plan.slice(0, resumed?.done ?? 0).map((p) => p.shown);
+      const notRepeated = shown.slice(0, resume.skip);
       for (const [i, planned] of plan.entries()) {
-        if (i < notRepeated.length) continue;
+        if (i < resume.skip) continue;
         const r = await run(target, service, spec, planned);
         commands.push({ command: planned.shown, exitCode: r.exitCode, ms: r.ms, output: r.output });
         if (r.timedOut) {
@@ -323,7 +348,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
             FailureType.serviceCommand, { commands },
           );
         }
-        await ledger?.write({ action, done: i + 1, sinceS, since });
+        await record(i + 1);
       }
 
       const deadlineMs = parseDuration(health.timeout ?? '60s');
