@@ -137,6 +137,10 @@ const final = samples.at(-1)!.rss;
 const growth = (x: number, of = base.rss) => (100 * (x - of)) / of;
 const pct = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} %`;
 const heapMax = Math.max(...after.map((s) => s.heap));
+// RSS saws up and down with collections: compare 5-minute windows (median and max), not single samples.
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const firstWindow = after.filter((s) => s.min < base.min + 5).map((s) => s.rss);
+const lastWindow = samples.filter((s) => s.min >= samples.at(-1)!.min - 5).map((s) => s.rss);
 const heapFinal = samples.at(-1)!.heap;
 const bad = runs.filter((r) => !r.ok);
 const shouldHaveSucceeded = bad.filter((r) => expected[r.kind].state === 'completed');
@@ -165,6 +169,7 @@ ${rows.join('\n')}
 | worker RSS baseline (at ${f(base.min, 1)} min, after warm-up) | ${f(base.rss)} MB |
 | worker RSS max after the baseline / at the end (${f(samples.at(-1)!.min, 1)} min) / after the last runs closed | ${f(max)} / ${f(final)} / ${f(rssAfterDrain)} MB |
 | RSS growth from the baseline: at the end / at the max | ${growth(final) >= 0 ? '+' : ''}${f(growth(final), 1)} % / ${growth(max) >= 0 ? '+' : ''}${f(growth(max), 1)} % |
+| worker RSS, 5 minutes after the baseline vs the last 5 minutes: median / max | ${f(median(firstWindow))} / ${f(Math.max(...firstWindow))} → ${f(median(lastWindow))} / ${f(Math.max(...lastWindow))} MB (${pct(growth(median(lastWindow), median(firstWindow)))} / ${pct(growth(Math.max(...lastWindow), Math.max(...firstWindow)))}) |
 | worker RSS samples (MB, every 30 s) | ${samples.map((s) => f(s.rss)).join(' ')} |
 | worker heap in use after a full GC: baseline / max after it / at the end | ${f(base.heap, 1)} / ${f(heapMax, 1)} / ${f(heapFinal, 1)} MB (${pct(growth(heapFinal, base.heap))} at the end, ${pct(growth(heapMax, base.heap))} at the max) |
 | worker live-heap samples (MB, every 30 s) | ${samples.map((s) => f(s.heap, 1)).join(' ')} |
