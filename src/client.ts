@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { Client, Connection, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { temporalAddress } from './config.js';
@@ -13,6 +13,9 @@ import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
 import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
 import type { GateView, JournalEntry } from './workflows/types.js';
+
+/** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */
+const GRPC_INVALID_ARGUMENT = 3;
 
 /** Start, inspect and list runs. The API and the CLI both go through here; nothing else calls Temporal. */
 
@@ -163,13 +166,7 @@ export class RunbookClient {
 
   async status(id: string): Promise<RunView> {
     const handle = this.temporal.workflow.getHandle(id);
-    let desc;
-    try {
-      desc = await handle.describe();
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
-      throw err;
-    }
+    const desc = await this.describeOrThrow(id);
     const summary = toSummary(id, desc);
     const view: RunView = { ...summary, pendingGates: [], uiUrl: this.uiUrl(id) };
     if (summary.status === 'completed') view.result = await handle.result();
@@ -292,6 +289,11 @@ export class RunbookClient {
       return await this.temporal.workflow.getHandle(id).describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
+      // An id Temporal refuses outright (e.g. "."): no run can have it.
+      const cause = (err as { cause?: { code?: number; details?: string } }).cause;
+      if (err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) {
+        throw new RunNotFoundError(`Run "${id}" not found: Temporal refuses that id (${cause.details ?? 'invalid argument'}). List runs with: runbook ls`);
+      }
       throw err;
     }
   }

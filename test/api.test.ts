@@ -77,6 +77,9 @@ describe('HTTP API', () => {
     const badRunbook = await call('alice', 'POST', '/runbooks/drop-everything/runs', { target: 'api-db' });
     expect(badRunbook).toMatchObject({ status: 400, body: { error: expect.stringContaining('Unknown runbook "drop-everything"') as string } });
     expect((await call('carol', 'GET', '/runs/db-access-api-db-nothing')).status).toBe(404);
+    // An id Temporal refuses outright: "/runs/." arrives as an empty id (found by the fuzz test: it was a 500).
+    const refusedId = await call('carol', 'GET', '/runs/.');
+    expect(refusedId).toEqual({ status: 404, body: { error: 'Run "" not found: Temporal refuses that id (WorkflowId is not set on request.). List runs with: runbook ls' } });
   });
 
   it('takes an approval (signed by the API) and refuses the initiator\'s own with 403 and the reason', async () => {

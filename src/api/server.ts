@@ -93,7 +93,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       req.authVia = 'cookie';
       // The cookie travels with any request the browser makes: honour it from our own pages and the allowed origins only.
       const origin = req.headers.origin;
-      if (person && origin && !codecOrigins.has(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
+      if (person && origin !== undefined && !codecOrigins.has(origin) && origin !== `${req.protocol}://${req.headers.host}`) {
         return reply.code(403).send({ error: `Origin ${origin} may not use the console session: add it to RUNBOOK_CODEC_ORIGINS, or send a bearer token.` });
       }
     }
