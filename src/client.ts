@@ -289,7 +289,7 @@ export class RunbookClient {
       return await this.temporal.workflow.getHandle(id).describe();
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
-      // An id Temporal refuses outright (e.g. "."): no run can have it.
+      // An id Temporal refuses outright (an empty one, as "/runs/." arrives): no run can have it.
       const cause = (err as { cause?: { code?: number; details?: string } }).cause;
       if (err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) {
         throw new RunNotFoundError(`Run "${id}" not found: Temporal refuses that id (${cause.details ?? 'invalid argument'}). List runs with: runbook ls`);

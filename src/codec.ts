@@ -19,7 +19,13 @@ import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const ENCODING = 'encoding';
-export const KEY_ID = 'encryption-key-id';
+const KEY_ID = 'encryption-key-id';
+
+/** The id of the key a payload is encrypted with; undefined for a plain one. */
+export function encryptionKeyId(p: { metadata?: Record<string, Uint8Array | null | undefined> | null }): string | undefined {
+  if (Buffer.from(p.metadata?.[ENCODING] ?? []).toString() !== ENCRYPTED_ENCODING) return undefined;
+  return Buffer.from(p.metadata?.[KEY_ID] ?? []).toString();
+}
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -75,8 +81,8 @@ export class AesGcmCodec implements PayloadCodec {
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
-      if (Buffer.from(p.metadata?.[ENCODING] ?? []).toString() !== ENCRYPTED_ENCODING) return p; // plain: written before encryption was on
-      const id = Buffer.from(p.metadata?.[KEY_ID] ?? []).toString();
+      const id = encryptionKeyId(p);
+      if (id === undefined) return p; // plain: written before encryption was on
       const key = this.keys.get(id);
       if (!key) throw new CodecKeyError(`A payload is encrypted with key "${id}", which this process does not have: add it to RUNBOOK_PAYLOAD_OLD_KEYS (keys known: ${[...this.keys.keys()].join(', ')}).`);
       const data = Buffer.from(p.data ?? []);

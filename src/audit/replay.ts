@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
-import { codecFromEnv, ENCRYPTED_ENCODING, KEY_ID } from '../codec.js';
+import { codecFromEnv, encryptionKeyId } from '../codec.js';
 
 /**
  * Audit replay: a recorded history (as `temporal workflow show --output json` writes it, or
@@ -65,10 +65,9 @@ function encryptionKeyIds(history: History): Set<string> {
   const walk = (v: unknown): void => {
     if (!v || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
     if (Array.isArray(v)) return v.forEach(walk);
-    const metadata = (v as { metadata?: Record<string, Uint8Array | null> }).metadata;
-    const encoding = metadata?.encoding;
-    const id = metadata?.[KEY_ID];
-    if (encoding && id && Buffer.from(encoding).toString() === ENCRYPTED_ENCODING) ids.add(Buffer.from(id).toString());
+    const { metadata } = v as { metadata?: Record<string, Uint8Array | null> | null };
+    const id = metadata ? encryptionKeyId({ metadata }) : undefined;
+    if (id !== undefined) ids.add(id);
     for (const child of Object.values(v)) walk(child);
   };
   walk(history.events);
