@@ -144,6 +144,9 @@ for (let r = 0; r < repeat; r++) {
   const swapMs = await time(() => dbs.pgSwap('bench', { replacement: snap, keepAs: `${live}_failed_${r}`, settings }));
   record('runbook: rollback swap', swapMs);
 
+  // What the restore checks first, alone: every file's sha256 against the manifest, pg_restore --list.
+  record('runbook: verify alone (sha256 of every file + pg_restore --list)', await time(() => tools.pgVerifyBackup('bench', path.join(dir, 'backups', 'bench', `dump_${r}`))));
+
   // The runbook's dump path: restore the directory dump into scratch (-j), then swap.
   for (const jobs of jobsList) {
     const scratch = `${live}_scratch_${r}_${jobs}`;

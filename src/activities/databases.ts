@@ -31,6 +31,8 @@ export interface ManagedMeta {
   purpose?: string;
   /** The alembic revision(s) of the database when it was made. */
   revision?: string[] | null;
+  /** scratch: when a restore into it began (a scratch without it has never been written to). */
+  restoreStartedAt?: string;
 }
 
 export interface ManagedDatabase extends ManagedMeta {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -8,6 +8,8 @@ import { execa } from 'execa';
 import pg from 'pg';
 import type { PgConnection, TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { type ManagedMeta, parseManagedComment } from './databases.js';
+import { digestFiles } from './digest.js';
 import { FailureType } from './errors.js';
 import { connectionOf, OWN_SESSION_OPTIONS, withPg } from './postgres.js';
 
@@ -34,7 +36,10 @@ export interface BackupManifest {
   revision: string[] | null;
   totalBytes: number;
   files: BackupFile[];
-  /** Exact row counts per table when the dump was taken (of a frozen database: the dump's own). */
+  /**
+   * Rows of each table the dump has data for, counted in its data files: exactly the dump's rows,
+   * taken in pg_dump's own snapshot (a count in another transaction could differ on a live database).
+   */
   tables: Record<string, number>;
   jobs?: number;
   durationMs?: number;
@@ -140,24 +145,50 @@ export function diffSchemas(actual: string[], reference: string[], referenceName
 }
 
 async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return (await digestFiles([{ path: file }]))[0]!.sha256;
 }
 
-/** Size and sha256 of each file (made 0600), two at a time: one per core of a small worker. */
-async function hashAll(dir: string, names: string[]): Promise<BackupFile[]> {
-  const out: BackupFile[] = new Array<BackupFile>(names.length);
+/**
+ * Size and sha256 of each file (made 0600), on worker threads; with the rows of the files named
+ * in `countRowsOf` (COPY data files).
+ */
+async function hashAll(dir: string, names: string[], countRowsOf: ReadonlySet<string> = new Set()): Promise<Array<BackupFile & { rows?: number | null }>> {
+  const sizes: number[] = [];
+  for (const name of names) {
+    await chmod(path.join(dir, name), 0o600);
+    sizes.push((await stat(path.join(dir, name))).size);
+  }
+  const digests = await digestFiles(names.map((n) => ({ path: path.join(dir, n), countRows: countRowsOf.has(n) })), { sizes });
+  return digests.map((d, i) => ({ file: names[i]!, ...d }));
+}
+
+/** The data file of each table in a directory dump, from `pg_restore --list`: dump id, table oid. */
+export function tableDataEntries(list: string): Array<{ dumpId: string; oid: string }> {
+  return [...list.matchAll(/^(\d+); \d+ (\d+) TABLE DATA /gm)].map((m) => ({ dumpId: m[1]!, oid: m[2]! }));
+}
+
+/** Exact rows of tables (names as `format('%I.%I')` gives them), two sessions at a time. */
+async function countRows(targets: TargetRegistry, target: string, database: string, tables: Array<{ table: string; partitioned?: boolean }>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
   let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < names.length; i = next++) {
-      const p = path.join(dir, names[i]!);
-      await chmod(p, 0o600);
-      out[i] = { file: names[i]!, bytes: (await stat(p)).size, sha256: await sha256File(p) };
+  const lane = () => withPg(targets, target, async (c) => {
+    for (let i = next++; i < tables.length; i = next++) {
+      const t = tables[i]!;
+      // ONLY: a table's own rows, as its COPY data holds them (not its inheritance children's).
+      out[t.table] = Number((await c.query<{ n: string }>(`select count(*) as n from ${t.partitioned ? '' : 'only '}${t.table}`)).rows[0]!.n);
     }
-  };
+  }, { database, statementTimeoutMs: 10 * 60_000 });
   await Promise.all([lane(), lane()]);
   return out;
+}
+
+/** The tables of a database by oid, named as `format('%I.%I')` gives them. */
+async function tablesByOid(c: pg.Client): Promise<Map<string, { table: string; partitioned: boolean }>> {
+  const { rows } = await c.query<{ oid: string; tbl: string; kind: string }>(
+    `select c.oid::text as oid, format('%I.%I', n.nspname, c.relname) as tbl, c.relkind::text as kind
+       from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`);
+  return new Map(rows.map((r) => [r.oid, { table: r.tbl, partitioned: r.kind === 'p' }]));
 }
 
 async function dirBytes(dir: string): Promise<number> {
@@ -396,7 +427,6 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         return { size: Number(r.rows[0]!.size), version: r.rows[0]!.version };
       }, { database });
       await checkSpace(target, root, database, sizes.size);
-      const tables = Object.fromEntries((await withPg(targets, target, tableRows, { database, statementTimeoutMs: 10 * 60_000 })).map((t) => [t.table, t.rows]));
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
@@ -405,25 +435,42 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
       );
-      const files = await hashAll(partial, (await readdir(partial)).sort());
-      await chmod(partial, 0o700);
-      const manifest: BackupManifest = {
-        format: 'directory', path: dir, target, database, createdAt: new Date(started).toISOString(), serverVersion: sizes.version, revision,
-        totalBytes: files.reduce((n, f) => n + f.bytes, 0), files, tables, jobs, durationMs: Date.now() - started,
-      };
-      const manifestText = JSON.stringify(manifest, null, 2);
-      await writeFile(path.join(partial, MANIFEST), manifestText, { mode: 0o600 });
-      // The hashes were just taken from the files on disk; what is left to prove is that
-      // pg_restore reads the dump (the full check, hashes included, runs before any restore).
+      // pg_restore reads the dump, and its table of contents names each table's data file.
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', partial]).catch((err: unknown) => {
         throw ApplicationFailure.nonRetryable(`The dump just written in ${partial} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
       });
+      const entries = tableDataEntries(list.stdout);
+      const names = (await readdir(partial)).sort();
+      const dataFiles = new Map(entries.map((e) => [e.dumpId, names.find((n) => n === `${e.dumpId}.dat` || n === `${e.dumpId}.dat.gz`)]));
+      const files = await hashAll(partial, names, new Set([...dataFiles.values()].filter((n) => n !== undefined)));
+      await chmod(partial, 0o700);
+      const byOid = await withPg(targets, target, tablesByOid, { database });
+      const tables: Record<string, number> = {};
+      const uncounted: Array<{ table: string; partitioned: boolean }> = [];
+      for (const e of entries) {
+        const t = byOid.get(e.oid);
+        if (!t) throw ApplicationFailure.retryable(`A table in the dump of "${database}" (oid ${e.oid}) is no longer in the database: its schema changed while it was dumped. Dumping again.`, 'SchemaChanged');
+        const rows = files.find((f) => f.file === dataFiles.get(e.dumpId))?.rows;
+        if (rows === undefined || rows === null) uncounted.push(t);
+        else tables[t.table] = rows;
+      }
+      // Data files we could not count (not pg_dump's COPY text as we know it): counted in the database.
+      if (uncounted.length) Object.assign(tables, await countRows(targets, target, database, uncounted));
+      const manifest: BackupManifest = {
+        format: 'directory', path: dir, target, database, createdAt: new Date(started).toISOString(), serverVersion: sizes.version, revision,
+        totalBytes: files.reduce((n, f) => n + f.bytes, 0), files: files.map(({ file, bytes, sha256 }) => ({ file, bytes, sha256 })), tables, jobs, durationMs: Date.now() - started,
+      };
+      const manifestText = JSON.stringify(manifest, null, 2);
+      await writeFile(path.join(partial, MANIFEST), manifestText, { mode: 0o600 });
       await rename(partial, dir);
-      const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
       return {
         ...manifest, path: dir,
         manifestSha256: createHash('sha256').update(manifestText).digest('hex'),
-        checks: [`${files.length} files hashed into the manifest (sha256)`, `pg_restore --list reads it: ${tableCount} tables with data`],
+        checks: [
+          `${files.length} files hashed into the manifest (sha256)`,
+          `pg_restore --list reads it: ${entries.length} tables with data`,
+          `rows counted in the data files of ${entries.length - uncounted.length} tables${uncounted.length ? `, in the database for ${uncounted.map((t) => t.table).join(', ')} (data files not in a format we count)` : ''}`,
+        ],
       };
     },
 
@@ -436,32 +483,40 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * Restores a verified backup into the (empty) scratch database: pg_restore -j for custom and
      * directory dumps, psql for plain SQL. Then compares row counts with the manifest when there is one.
      */
-    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; tables: TableRows[]; matchesManifest: boolean | null; durationMs: number }> {
+    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number }> {
       const conn = connectionOf(targets, target);
       const backup = await verify(target, path.resolve(req.file));
       // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
-      // pg_restore, whose session this ends) may have left part of a restore in it.
+      // pg_restore, whose session this ends) may have left part of a restore in it. One that no
+      // restore has begun in (its label says) and that nobody is on is empty: used as it is.
       await withPg(targets, target, async (c) => {
-        const label = await c.query<{ comment: string | null }>(`select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`, [req.scratch]);
-        if (!label.rows[0]?.comment?.includes('"kind":"scratch"')) throw ApplicationFailure.nonRetryable(`"${req.scratch}" is not a scratch database of ours; refusing to restore into it.`, 'NotManaged');
-        const comment = label.rows[0].comment;
-        await c.query(`drop database ${pg.escapeIdentifier(req.scratch)} with (force)`);
-        await c.query(`create database ${pg.escapeIdentifier(req.scratch)} template template0`);
-        await c.query(`comment on database ${pg.escapeIdentifier(req.scratch)} is ${pg.escapeLiteral(comment)}`);
+        const label = await c.query<{ comment: string | null; sessions: number }>(
+          `select shobj_description(oid, 'pg_database') as comment, (select count(*)::int from pg_stat_activity a where a.datname = d.datname) as sessions
+             from pg_database d where datname = $1`, [req.scratch]);
+        const meta = parseManagedComment(label.rows[0]?.comment ?? null);
+        if (meta?.kind !== 'scratch') throw ApplicationFailure.nonRetryable(`"${req.scratch}" is not a scratch database of ours; refusing to restore into it.`, 'NotManaged');
+        const fresh = meta.restoreStartedAt === undefined && label.rows[0]!.sessions === 0;
+        if (!fresh) {
+          await c.query(`drop database ${pg.escapeIdentifier(req.scratch)} with (force)`);
+          await c.query(`create database ${pg.escapeIdentifier(req.scratch)} template template0`);
+        }
+        await c.query(`comment on database ${pg.escapeIdentifier(req.scratch)} is ${pg.escapeLiteral(JSON.stringify({ ...meta, restoreStartedAt: new Date().toISOString() } satisfies ManagedMeta))}`);
       }, { database: 'postgres', statementTimeoutMs: 5 * 60_000 });
       const started = Date.now();
       const work = backup.format === 'plain'
         ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
       await withHeartbeat(work, async () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
-      const tables = await withPg(targets, target, tableRows, { database: req.scratch, statementTimeoutMs: 10 * 60_000 });
-      let matchesManifest: boolean | null = null;
-      if (backup.manifest) {
-        const mismatched = Object.entries(backup.manifest.tables).filter(([t, n]) => tables.find((r) => r.table === t)?.rows !== n);
-        matchesManifest = mismatched.length === 0;
-        if (!matchesManifest) throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
+      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: Date.now() - started };
+      // Every table of the manifest, counted in the restored copy (names as its catalog spells them).
+      const expected = backup.manifest.tables;
+      const present = [...(await withPg(targets, target, tablesByOid, { database: req.scratch })).values()].filter((t) => t.table in expected);
+      const rows = await countRows(targets, target, req.scratch, present);
+      const mismatched = Object.entries(expected).filter(([t, n]) => rows[t] !== n);
+      if (mismatched.length) {
+        throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}, restored ${rows[t] ?? 'no such table'}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
       }
-      return { scratch: req.scratch, format: backup.format, tables, matchesManifest, durationMs: Date.now() - started };
+      return { scratch: req.scratch, format: backup.format, rows, matchesManifest: true, durationMs: Date.now() - started };
     },
 
     /** Removes a dump directory of ours (the janitor, after the target's retention). */

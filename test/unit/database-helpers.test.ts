@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManagedComment, settingClause } from '../../src/activities/databases.js';
-import { diffSchemas, normaliseSchema } from '../../src/activities/pgtools.js';
+import { copyRows } from '../../src/activities/digest.js';
+import { diffSchemas, normaliseSchema, tableDataEntries } from '../../src/activities/pgtools.js';
 import { meets } from '../../src/activities/smoke.js';
 import { chaosInterceptors, parseChaos } from '../../src/chaos.js';
 import { renderProcedure } from '../../src/print.js';
@@ -29,6 +30,28 @@ describe('schema comparison', () => {
     expect(dropFor('CREATE INDEX ix_invoices_estado ON public.invoices USING btree (estado)')).toBe('DROP INDEX IF EXISTS public.ix_invoices_estado');
     expect(dropFor("ALTER TABLE ONLY public.invoices ADD CONSTRAINT ck_estado CHECK ((estado = 'x'::text))")).toBe('ALTER TABLE public.invoices DROP CONSTRAINT IF EXISTS ck_estado');
     expect(dropFor('CREATE TABLE public.import_items ( id integer )')).toBeUndefined();
+  });
+});
+
+describe('rows of a dump, read from its files', () => {
+  it('counts the rows of COPY data before pg_dump\'s end marker and the blank lines after it', () => {
+    // 3 rows, then "\\." and pg_dump's two blank lines: 6 newlines in all.
+    expect(copyRows(6, 'ow 3\n\\.\n\n\n', false)).toBe(3);
+    expect(copyRows(3, '\\.\n\n\n', true)).toBe(0);
+    expect(copyRows(1, '\\.\n', true)).toBe(0);
+  });
+  it('counts nothing it does not understand: no end marker, or one that is not at a line start', () => {
+    expect(copyRows(5, 'a truncated row\n', false)).toBeNull();
+    expect(copyRows(4, 'x\\\\.\n\n\n', false)).toBeNull();
+    // At the start of a 16-byte tail of a longer file: the line start is unknown.
+    expect(copyRows(9, '\\.\n\n\n', false)).toBeNull();
+  });
+  it('finds each table\'s data entry (dump id and table oid) in pg_restore --list', () => {
+    const list = [
+      ';     dbname: gestiq', '3379; 1259 16390 TABLE public tenants postgres', '3386; 0 16434 TABLE DATA public alembic_version postgres',
+      '3381; 0 16401 TABLE DATA public "my table" postgres', '3390; 0 0 SEQUENCE SET public tenants_id_seq postgres',
+    ].join('\n');
+    expect(tableDataEntries(list)).toEqual([{ dumpId: '3386', oid: '16434' }, { dumpId: '3381', oid: '16401' }]);
   });
 });
 
