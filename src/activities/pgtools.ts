@@ -407,7 +407,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * sha256 of every file, exact row counts, server version, revision), files 0600, verified with
      * pg_restore --list. The free disk is checked first. A retry finds a complete dump and keeps it.
      */
-    async pgDumpBackup(target: string, req: { name: string; jobs?: number; database?: string; compress?: number }): Promise<BackupManifest & { manifestSha256: string; checks: string[] }> {
+    async pgDumpBackup(target: string, req: { name: string; jobs?: number; database?: string; compress?: number }): Promise<BackupManifest & { manifestSha256: string; checks: string[]; pgDumpMs?: number }> {
       const conn = connectionOf(targets, target);
       const database = req.database ?? conn.database;
       const root = backupsDir(target);
@@ -430,11 +430,14 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
+      const dumpStarted = Date.now();
       await withHeartbeat(
         // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).
         pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
       );
+      // pg_dump's own time, apart from what the runbook adds around it (bench/RESULTS.md compares them).
+      const pgDumpMs = Date.now() - dumpStarted;
       // pg_restore reads the dump, and its table of contents names each table's data file.
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', partial]).catch((err: unknown) => {
         throw ApplicationFailure.nonRetryable(`The dump just written in ${partial} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
@@ -464,7 +467,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       await writeFile(path.join(partial, MANIFEST), manifestText, { mode: 0o600 });
       await rename(partial, dir);
       return {
-        ...manifest, path: dir,
+        ...manifest, path: dir, pgDumpMs,
         manifestSha256: createHash('sha256').update(manifestText).digest('hex'),
         checks: [
           `${files.length} files hashed into the manifest (sha256)`,
@@ -483,7 +486,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * Restores a verified backup into the (empty) scratch database: pg_restore -j for custom and
      * directory dumps, psql for plain SQL. Then compares row counts with the manifest when there is one.
      */
-    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number }> {
+    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number; restoreCommandMs: number }> {
       const conn = connectionOf(targets, target);
       const backup = await verify(target, path.resolve(req.file));
       // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
@@ -507,7 +510,8 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
       await withHeartbeat(work, async () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
-      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: Date.now() - started };
+      const restoreCommandMs = Date.now() - started;
+      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
       // Every table of the manifest, counted in the restored copy (names as its catalog spells them).
       const expected = backup.manifest.tables;
       const present = [...(await withPg(targets, target, tablesByOid, { database: req.scratch })).values()].filter((t) => t.table in expected);
@@ -516,7 +520,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       if (mismatched.length) {
         throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}, restored ${rows[t] ?? 'no such table'}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
       }
-      return { scratch: req.scratch, format: backup.format, rows, matchesManifest: true, durationMs: Date.now() - started };
+      return { scratch: req.scratch, format: backup.format, rows, matchesManifest: true, durationMs: Date.now() - started, restoreCommandMs };
     },
 
     /** Removes a dump directory of ours (the janitor, after the target's retention). */
