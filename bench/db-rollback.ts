@@ -201,6 +201,7 @@ console.log('\n| comparison | ratio (by hand / runbook, per repetition) |\n|---|
 console.log(`| rollback: psql < backup.sql vs snapshot swap | ${ratio(results['by hand: psql < backup.sql']!, results['runbook: rollback swap']!)} |`);
 console.log(`| end to end: pg_dump > sql + psql < sql vs snapshot + dump + rehearsal + swap | ${ratio(handE2e, runbookE2e)} |`);
 console.log(`| dump path: pg_dump > sql + psql < sql vs dump -Fd -j2 + verify + restore -j${j2} + swap | ${ratio(handE2e, dumpPath)} |`);
+console.log(`| the same path bare, without a check: pg_dump > sql + psql < sql vs pg_dump -Fd -j2 + pg_restore -j2 direct | ${ratio(handE2e, direct)} |`);
 console.log(`| orchestration overhead: (our dump + restore) / (same commands direct) | ${ratio(ours, direct).replace('×', '')} (1.00 = none) |`);
 console.log(`| the same, same moment: (our dump + restore) / (the pg_dump + pg_restore they ran) | ${ratio(ours, inside).replace('×', '')} (1.00 = none) |`);
 console.log(`\nPeak RSS of this process (the activity code a worker runs) during the dumps: ${(rssPeak / 1048576).toFixed(0)} MB; largest pg_dump child: ${(pgDumpRssPeak / 1048576).toFixed(0)} MB.`);

@@ -329,6 +329,16 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         ctx = Context.current();
       } catch { /* outside an activity */ }
       const publisher = celeryPublisher(target);
+      let lastBeat = Date.now();
+      const beat = () => {
+        lastBeat = Date.now();
+        ctx?.heartbeat({ published, batches });
+      };
+      // A heartbeat after each batch, and every 2 s while one is slow (the publisher starting on a
+      // loaded host): a slow batch is not a dead worker, and must not time the attempt out.
+      const keepAlive = ctx ? setInterval(() => {
+        if (Date.now() - lastBeat >= 2_000) beat();
+      }, 500) : undefined;
       await withPg(targets, target, async (c) => {
         await tablesExist(c, s, target);
         await c.query(`create schema if not exists durable_runbooks`);
@@ -354,9 +364,12 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
           await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
           published += rows.length;
           batches++;
-          ctx?.heartbeat({ published, batches });
+          beat();
         }
-      }, { statementTimeoutMs: 120_000 }).finally(() => publisher.close());
+      }, { statementTimeoutMs: 120_000 }).finally(() => {
+        clearInterval(keepAlive);
+        return publisher.close();
+      });
       return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER };
     },
   };
