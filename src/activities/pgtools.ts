@@ -430,14 +430,13 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
-      const dumpStarted = Date.now();
       await withHeartbeat(
         // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).
         pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
       );
       // pg_dump's own time, apart from what the runbook adds around it (bench/RESULTS.md compares them).
-      const pgDumpMs = Date.now() - dumpStarted;
+      const pgDumpMs = Date.now() - started;
       // pg_restore reads the dump, and its table of contents names each table's data file.
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', partial]).catch((err: unknown) => {
         throw ApplicationFailure.nonRetryable(`The dump just written in ${partial} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
