@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
@@ -10,6 +9,7 @@ import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.j
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType } from './errors.js';
+import { startHeartbeats } from './heartbeat.js';
 import { withPg } from './postgres.js';
 import { createServiceActivities, type ServiceStatus } from './services.js';
 
@@ -324,21 +324,10 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
       let published = 0;
       let alreadyPublished = 0;
       let batches = 0;
-      let ctx: Context | undefined;
-      try {
-        ctx = Context.current();
-      } catch { /* outside an activity */ }
       const publisher = celeryPublisher(target);
-      let lastBeat = Date.now();
-      const beat = () => {
-        lastBeat = Date.now();
-        ctx?.heartbeat({ published, batches });
-      };
       // A heartbeat after each batch, and every 2 s while one is slow (the publisher starting on a
       // loaded host): a slow batch is not a dead worker, and must not time the attempt out.
-      const keepAlive = ctx ? setInterval(() => {
-        if (Date.now() - lastBeat >= 2_000) beat();
-      }, 500) : undefined;
+      const beats = startHeartbeats(() => ({ published, batches }));
       await withPg(targets, target, async (c) => {
         await tablesExist(c, s, target);
         await c.query(`create schema if not exists durable_runbooks`);
@@ -364,10 +353,10 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
           await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
           published += rows.length;
           batches++;
-          beat();
+          beats.beat({ published, batches });
         }
       }, { statementTimeoutMs: 120_000 }).finally(() => {
-        clearInterval(keepAlive);
+        beats.stop();
         return publisher.close();
       });
       return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER };

@@ -11,6 +11,7 @@ import { redact, trimOutput } from '../util/redact.js';
 import { type ManagedMeta, parseManagedComment } from './databases.js';
 import { digestFiles } from './digest.js';
 import { FailureType } from './errors.js';
+import { withHeartbeats } from './heartbeat.js';
 import { connectionOf, OWN_SESSION_OPTIONS, withPg } from './postgres.js';
 
 /**
@@ -195,34 +196,6 @@ async function dirBytes(dir: string): Promise<number> {
   let total = 0;
   for (const f of await readdir(dir).catch(() => [])) total += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
   return total;
-}
-
-/** Beats with `progress()` every 2 s until `work` settles: the UI and `runbook status` show it. */
-async function withHeartbeat<T>(work: Promise<T>, progress: () => Promise<Record<string, unknown>>): Promise<T> {
-  let ctx: Context | undefined;
-  try {
-    ctx = Context.current();
-  } catch {
-    return work;
-  }
-  // Every 2 s, and at once when the first bytes are written (the operator sees the dump start).
-  let last = Date.now();
-  let writing = false;
-  const timer = setInterval(() => {
-    progress().then((p) => {
-      const first = !writing && typeof p.bytesWritten === 'number' && p.bytesWritten > 0;
-      writing ||= first;
-      if (first || Date.now() - last >= 2_000) {
-        last = Date.now();
-        ctx.heartbeat(p);
-      }
-    }, () => undefined);
-  }, 250);
-  try {
-    return await work;
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 async function tableRows(c: pg.Client): Promise<TableRows[]> {
@@ -430,10 +403,11 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
-      await withHeartbeat(
+      await withHeartbeats(
         // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).
         pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
+        { firstSign: (p) => typeof p.bytesWritten === 'number' && p.bytesWritten > 0 },
       );
       // pg_dump's own time, apart from what the runbook adds around it (bench/RESULTS.md compares them).
       const pgDumpMs = Date.now() - started;
@@ -508,7 +482,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const work = backup.format === 'plain'
         ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
-      await withHeartbeat(work, async () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
+      await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
       const restoreCommandMs = Date.now() - started;
       if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
       // Every table of the manifest, counted in the restored copy (names as its catalog spells them).
