@@ -33,6 +33,7 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
   let last = Date.now();
   let signalled = opts.firstSign === undefined;
   let asking = false; // one progress() at a time: it may read a directory of thousands of files
+  let stopped = false; // a progress() still running when the work ends must not beat after it
   const beat = (details: Progress) => {
     last = Date.now();
     send(details);
@@ -45,12 +46,18 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
       .then((p) => {
         const first = !signalled && opts.firstSign!(p);
         signalled ||= first;
-        if (first || Date.now() - last >= EVERY_MS) beat(p);
+        if (!stopped && (first || Date.now() - last >= EVERY_MS)) beat(p);
       }, () => undefined)
       .finally(() => (asking = false));
   }, POLL_MS);
   timer.unref();
-  return { beat, stop: () => clearInterval(timer) };
+  return {
+    beat,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 /** `work`, heartbeating with `progress` until it settles. */

@@ -68,6 +68,15 @@ describe('heartbeats of a long activity', () => {
     expect(sent[0]).toEqual({ asks: 2 });
   });
 
+  it('sends nothing once stopped, even from a progress read still running when the work ended', async () => {
+    const sent: Progress[] = [];
+    const beats = heartbeatLoop((d) => sent.push(d), () => new Promise<Progress>((r) => setTimeout(() => r({ late: true }), 1_000)));
+    await vi.advanceTimersByTimeAsync(2_100); // the read has begun
+    beats.stop();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(sent).toEqual([]);
+  });
+
   it('outside an activity, withHeartbeats just awaits the work', async () => {
     vi.useRealTimers();
     await expect(withHeartbeats(Promise.resolve(42), () => ({}))).resolves.toBe(42);
