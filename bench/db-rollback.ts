@@ -19,7 +19,7 @@ import { createDatabaseActivities } from '../src/activities/databases.js';
 import { createPgToolActivities } from '../src/activities/pgtools.js';
 import { TargetRegistry } from '../src/targets.js';
 import { generateDatabase, query } from './generate-db.js';
-import { median, spread } from './stats.js';
+import { log, median, spread, timed } from './stats.js';
 
 const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '500' }, repeat: { type: 'string', default: '5' }, jobs: { type: 'string', default: '1,2' } } });
 const sizeMb = Number(values['size-mb']);
@@ -35,13 +35,7 @@ const dbs = createDatabaseActivities(targets);
 const tools = createPgToolActivities(targets, dir);
 
 const q = (database: string, text: string) => query(PG, database, text);
-const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const seconds = (ms: number) => ms / 1000;
-const time = async (fn: () => Promise<unknown>) => {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-};
 const psqlEnv = { PGHOST: PG.host, PGUSER: PG.user };
 
 async function dropOurs(): Promise<void> {
@@ -65,12 +59,12 @@ for (let r = 0; r < repeat; r++) {
   rmSync(path.join(dir, 'backup.sql'), { force: true });
 
   // By hand, before the release: pg_dump > backup.sql.
-  const handDump = await time(() => execa('sh', ['-c', `pg_dump ${live} > ${path.join(dir, 'backup.sql')}`], { env: psqlEnv }));
+  const handDump = await timed(() => execa('sh', ['-c', `pg_dump ${live} > ${path.join(dir, 'backup.sql')}`], { env: psqlEnv }));
   record('by hand: pg_dump > backup.sql', handDump);
 
   // The runbook, before the release: snapshot + verified directory dump (of the snapshot) + rehearsal clone.
   let snap = '';
-  const snapMs = await time(async () => (snap = (await dbs.pgSnapshot('bench', { name: `${live}_snap_${r}`, purpose: 'pre-release', allowConnectionsAfter: true })).name));
+  const snapMs = await timed(async () => (snap = (await dbs.pgSnapshot('bench', { name: `${live}_snap_${r}`, purpose: 'pre-release', allowConnectionsAfter: true })).name));
   record('runbook: snapshot', snapMs);
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
@@ -78,11 +72,11 @@ for (let r = 0; r < repeat; r++) {
   }, 200);
   // As the runbook's dump step: the dump, hashed into its manifest, read back by pg_restore --list.
   let pgDumpMs = 0;
-  const dumpMs = await time(async () => (pgDumpMs = (await tools.pgDumpBackup('bench', { name: `dump_${r}`, database: snap, jobs: 2 })).pgDumpMs ?? NaN));
+  const dumpMs = await timed(async () => (pgDumpMs = (await tools.pgDumpBackup('bench', { name: `dump_${r}`, database: snap, jobs: 2 })).pgDumpMs ?? NaN));
   clearInterval(sampler);
   record('runbook: dump -Fd -j2 + manifest + pg_restore --list', dumpMs);
   record('  of which pg_dump itself', pgDumpMs);
-  const rehearseMs = await time(async () => {
+  const rehearseMs = await timed(async () => {
     await dbs.pgClone('bench', { source: snap, name: `${live}_clone_${r}`, kind: 'clone' });
     await q(`${live}_clone_${r}`, `alter table invoices add column checked boolean`); // the "upgrade"
     await dbs.pgDropManaged('bench', `${live}_clone_${r}`);
@@ -93,7 +87,7 @@ for (let r = 0; r < repeat; r++) {
   await q(live, `alter table invoices add column broken int`);
 
   // Rollback, by hand: psql < backup.sql into a fresh database under the live name.
-  const handRestore = await time(async () => {
+  const handRestore = await timed(async () => {
     await q('postgres', `drop database ${live}_hand with (force)`).catch(() => undefined);
     await q('postgres', `create database ${live}_hand`);
     await execa('sh', ['-c', `psql -q -v ON_ERROR_STOP=1 ${live}_hand < ${path.join(dir, 'backup.sql')}`], { env: psqlEnv });
@@ -102,11 +96,11 @@ for (let r = 0; r < repeat; r++) {
   await q('postgres', `drop database if exists ${live}_hand with (force)`);
 
   // Rollback, runbook: swap the snapshot in.
-  const swapMs = await time(() => dbs.pgSwap('bench', { replacement: snap, keepAs: `${live}_failed_${r}`, settings }));
+  const swapMs = await timed(() => dbs.pgSwap('bench', { replacement: snap, keepAs: `${live}_failed_${r}`, settings }));
   record('runbook: rollback swap', swapMs);
 
   // What the restore checks first, alone: every file's sha256 against the manifest, pg_restore --list.
-  record('runbook: verify alone (sha256 of every file + pg_restore --list)', await time(() => tools.pgVerifyBackup('bench', path.join(dir, 'backups', 'bench', `dump_${r}`))));
+  record('runbook: verify alone (sha256 of every file + pg_restore --list)', await timed(() => tools.pgVerifyBackup('bench', path.join(dir, 'backups', 'bench', `dump_${r}`))));
 
   // The runbook's dump path: restore the directory dump into scratch (-j), then swap.
   const runbookRestores = async () => {
@@ -114,20 +108,20 @@ for (let r = 0; r < repeat; r++) {
       const scratch = `${live}_scratch_${r}_${jobs}`;
       await dbs.pgCreateEmpty('bench', { name: scratch, kind: 'scratch', purpose: 'bench' });
       let commandMs = 0;
-      const restoreMs = await time(async () => (commandMs = (await tools.pgRestoreInto('bench', { file: path.join(dir, 'backups', 'bench', `dump_${r}`), scratch, jobs })).restoreCommandMs));
+      const restoreMs = await timed(async () => (commandMs = (await tools.pgRestoreInto('bench', { file: path.join(dir, 'backups', 'bench', `dump_${r}`), scratch, jobs })).restoreCommandMs));
       record(`runbook: verify (sha256) + restore -j${jobs} into scratch`, restoreMs);
       record(`  of which pg_restore -j${jobs} itself`, commandMs);
-      const swap2 = await time(() => dbs.pgSwap('bench', { replacement: scratch, keepAs: `${live}_pre_restore_${r}_${jobs}`, settings }));
+      const swap2 = await timed(() => dbs.pgSwap('bench', { replacement: scratch, keepAs: `${live}_pre_restore_${r}_${jobs}`, settings }));
       record(`runbook: swap after restore -j${jobs}`, swap2);
     }
   };
   // The same pg_dump/pg_restore commands, run directly (orchestration overhead).
   const directCommands = async () => {
     const rawDir = path.join(dir, `raw_${r}`);
-    const rawDump = await time(() => execa('pg_dump', ['--format=directory', '--jobs=2', '--compress=0', `--file=${rawDir}`, live], { env: psqlEnv }));
+    const rawDump = await timed(() => execa('pg_dump', ['--format=directory', '--jobs=2', '--compress=0', `--file=${rawDir}`, live], { env: psqlEnv }));
     record('direct: pg_dump -Fd -j2', rawDump);
     await q('postgres', `create database ${live}_raw`);
-    const rawRestore = await time(() => execa('pg_restore', ['--exit-on-error', '--no-owner', '--jobs=2', `--dbname=${live}_raw`, rawDir], { env: psqlEnv }));
+    const rawRestore = await timed(() => execa('pg_restore', ['--exit-on-error', '--no-owner', '--jobs=2', `--dbname=${live}_raw`, rawDir], { env: psqlEnv }));
     record('direct: pg_restore -j2', rawRestore);
     await q('postgres', `drop database ${live}_raw with (force)`);
     rmSync(rawDir, { recursive: true, force: true });

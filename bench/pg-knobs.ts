@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { generateDatabase, query } from './generate-db.js';
-import { median, spread } from './stats.js';
+import { log, median, spread, timed } from './stats.js';
 
 const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '500' }, repeat: { type: 'string', default: '5' } } });
 const sizeMb = Number(values['size-mb']);
@@ -24,15 +24,8 @@ const source = `${live}_knobs_src`; // a copy nobody is connected to, as the run
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-knobs-'));
 const sql = path.join(dir, 'backup.sql');
 const dump = path.join(dir, 'dump');
-const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const q = (database: string, text: string) => query(PG, database, text);
 const sh = (command: string, extraEnv: Record<string, string> = {}) => execa('sh', ['-c', command], { env: { ...env, ...extraEnv } });
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
-  await fn();
-  return performance.now() - t0;
-}
 
 /** An empty database to restore into, after a checkpoint (so no variant pays for the last one's WAL). */
 async function freshTarget(name: string): Promise<void> {

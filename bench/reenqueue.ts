@@ -18,7 +18,7 @@ import pg from 'pg';
 import { stringify } from 'yaml';
 import { createImportsActivities } from '../src/activities/imports.js';
 import { TargetRegistry } from '../src/targets.js';
-import { median, spread } from './stats.js';
+import { log, median, spread } from './stats.js';
 
 const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '5' }, batch: { type: 'string', default: '1000' } } });
 const items = Number(values.items);
@@ -30,7 +30,6 @@ const brokerDb = 13;
 const broker = `redis://127.0.0.1:6379/${brokerDb}`;
 const app = path.resolve(import.meta.dirname, '../test/fixtures/gestiq-lite');
 const dir = path.join(os.tmpdir(), `bench-reenqueue-${Date.now()}`);
-const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 async function q(database: string, text: string): Promise<pg.QueryResult> {
   const c = new pg.Client({ ...PG, database });
