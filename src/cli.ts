@@ -54,11 +54,7 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
       start: (runbook, req, as) => client.start(runbook, { ...req, initiator: me(as) }),
       status: (id) => client.status(id),
       list: (f) => client.list(f),
-      async decide(id, gate, d, as, roles) {
-        // The CLI always names the plan it decides on: the one the gate shows now, unless given.
-        const planDigest = d.planDigest ?? (await client.status(id)).pendingGates.find((g) => g.gate === gate)?.planDigest;
-        return client.decide(id, gate, { ...d, planDigest }, { person: me(as), roles: roles ?? ['approver'] });
-      },
+      decide: (id, gate, d, as, roles) => client.decide(id, gate, d, { person: me(as), roles: roles ?? ['approver'] }),
       abort: (id, reason, as) => client.abort(id, me(as), reason),
       rootCause: (id, note, as) => client.rootCause(id, me(as), note),
       async timeline(id, format) {
@@ -69,6 +65,14 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
   } finally {
     await client.close();
   }
+}
+
+/** Prints the open gate's plan to stderr and returns its digest (undefined when the gate is not open: the workflow says why). */
+function showPlan(run: RunView, gate: string): string | undefined {
+  const g = run.pendingGates.find((p) => p.gate === gate);
+  if (!g) return undefined;
+  console.error(`Plan of gate "${g.gate}" (digest ${g.planDigest}):\n  ${g.prompt}\n  evidence: ${JSON.stringify(g.evidence)}`);
+  return g.planDigest;
 }
 
 function parseJsonOption(value: string): Record<string, unknown> {
@@ -168,14 +172,18 @@ export function buildCli(): Command {
       .argument('<id>', 'run id')
       .argument('<gate>', 'gate id (see runbook status)')
       .option('-c, --comment <text>', 'why')
-      .option('--plan-digest <digest>', 'the plan you reviewed (default: the one the gate shows now)')
+      .option('--plan-digest <digest>', 'the plan you reviewed (default: the gate\'s plan, printed before the decision is sent)')
       .option('--as <person>', 'who decides (direct to Temporal only; the API knows who you are)')
       .option('--role <role...>', 'roles claimed (direct to Temporal only; unsigned)')
       .addOption(new Option('--action <action>', 'recovery gates: retry the failed step or skip it').choices(['retry', 'skip']))
       .option('--correction <json>', 'recovery gates: corrected input for the retried step, a JSON object', parseJsonOption)
       .option('--json', 'print JSON')
       .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; action?: 'retry' | 'skip'; correction?: Record<string, unknown>; json?: boolean }) => {
-        const view = await withBackend((b) => b.decide(id, gate, { decision, comment: o.comment, planDigest: o.planDigest, action: o.action, correction: o.correction }, o.as, o.role));
+        const view = await withBackend(async (b) => {
+          // The CLI decides on a plan it has shown: the gate's prompt, evidence and digest go to stderr first.
+          const planDigest = o.planDigest ?? showPlan(await b.status(id), gate);
+          return b.decide(id, gate, { decision, comment: o.comment, planDigest, action: o.action, correction: o.correction }, o.as, o.role);
+        });
         print(!!o.json, view, () => `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`);
       });
   }

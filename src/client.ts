@@ -7,12 +7,12 @@ import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './se
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { dataConverterFromEnv } from './codec.js';
-import { signDecision } from './signing.js';
+import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './signing.js';
 import { abortUpdate, alertSignal, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
 import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
-import type { GateView, JournalEntry } from './workflows/types.js';
+import type { GateView, JournalEntry, StartCredential } from './workflows/types.js';
 
 /** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */
 const GRPC_INVALID_ARGUMENT = 3;
@@ -150,10 +150,12 @@ export class RunbookClient {
     if (def.mutates || input.takeLock === true) await this.refuseIfLocked(req.target);
     const initiator = req.initiator ?? 'unknown';
     const id = newRunId(runbook, req.target);
+    const args: Record<string, unknown> = { ...input, target: req.target, initiator, dryRun: req.dryRun ?? false };
+    const start = this.signStart({ workflowId: id, runbook, target: req.target, initiator, via: 'api', input: args });
     await this.temporal.workflow.start(def.workflowType, {
       workflowId: id,
       taskQueue: this.opts.taskQueue,
-      args: [{ ...input, target: req.target, initiator, dryRun: req.dryRun ?? false }],
+      args: [{ ...args, ...(start ? { start } : {}) }],
       typedSearchAttributes: [
         { key: RunbookName, value: runbook },
         { key: RunbookTarget, value: req.target },
@@ -194,11 +196,15 @@ export class RunbookClient {
     }
     const input: DecisionInput = { gate, decision: d.decision, by: by.person, roles: by.roles, comment: d.comment, planDigest: d.planDigest, action: d.action, correction: d.correction };
     if (this.opts.signingKey) {
+      // The signature names the gate's current opening; the plan digest is only ever the one the
+      // approver sent (a gate that requires one refuses a decision without it, in the workflow).
       const current = (await handle.query(statusQuery)).pendingGates.find((g) => g.gate === gate);
-      input.planDigest ??= current?.planDigest;
-      input.expiresAt = new Date(Date.now() + 5 * 60_000).toISOString();
+      input.expiresAt = expiry();
       input.signature = signDecision(
-        { workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles, expiresAt: input.expiresAt, action: d.action, correction: d.correction },
+        {
+          workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles,
+          expiresAt: input.expiresAt, action: d.action, correction: d.correction, comment: d.comment, opening: current?.opening,
+        },
         this.opts.signingKey,
       );
     }
@@ -213,7 +219,7 @@ export class RunbookClient {
     const desc = await this.describeOrThrow(id);
     if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); there is nothing to abort.`);
     try {
-      await this.temporal.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason }] });
+      await this.temporal.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason, ...this.signAct('abort', id, desc.runId, by, reason) }] });
     } catch (err) {
       throw decisionError(err, id);
     }
@@ -224,7 +230,7 @@ export class RunbookClient {
    * with signal-with-start (one run per storm; every alert journaled on it). A resolved alert never
    * starts a run. What cannot be routed is reported and starts nothing.
    */
-  async alerts(payload: { alerts?: AlertmanagerAlert[] }): Promise<{ accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }>; ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> }> {
+  async alerts(payload: { alerts?: AlertmanagerAlert[] }, postedBy = 'alertmanager'): Promise<{ accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }>; ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> }> {
     const targets = this.opts.targets();
     const accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }> = [];
     const ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> = [];
@@ -235,7 +241,7 @@ export class RunbookClient {
         continue;
       }
       const def = findRunbook(r.runbook);
-      const intake = `alerts-${r.runbook}-${r.target}`;
+      const intake = alertIntakeId(r.runbook, r.target);
       const input = parseRunbookInput(def, {});
       if (r.alert.status === 'resolved') {
         const sent = await this.temporal.workflow.getHandle(intake).signal(alertSignal, r.alert).then(() => true, () => false);
@@ -245,12 +251,16 @@ export class RunbookClient {
       }
       targets.checkSecrets(r.target);
       const intakeInput: AlertIntakeInput = { runbook: r.runbook, workflowType: def.workflowType, target: r.target, input };
+      // Each alert carries the person who posted it and a start signed for the intake: the run it
+      // may open is theirs (four-eyes compares with them), whichever alert of a storm opens it.
+      const runInput = { ...input, target: r.target, initiator: postedBy, dryRun: false };
+      const start = this.signStart({ workflowId: intake, runbook: r.runbook, target: r.target, initiator: postedBy, via: 'alertmanager', input: runInput });
       await this.temporal.workflow.signalWithStart('alertIntake', {
         workflowId: intake,
         taskQueue: this.opts.taskQueue,
         args: [intakeInput],
         signal: alertSignal,
-        signalArgs: [r.alert],
+        signalArgs: [{ ...r.alert, postedBy, ...(start ? { start } : {}) }],
       });
       accepted.push({ alertname: r.alert.alertname, status: 'firing', runbook: r.runbook, target: r.target, intake });
     }
@@ -262,7 +272,7 @@ export class RunbookClient {
     const desc = await this.describeOrThrow(id);
     if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); put the root cause in the incident ticket instead.`);
     try {
-      await this.temporal.workflow.getHandle(id).executeUpdate(rootCauseUpdate, { args: [{ by, note }] });
+      await this.temporal.workflow.getHandle(id).executeUpdate(rootCauseUpdate, { args: [{ by, note, ...this.signAct('root-cause', id, desc.runId, by, note) }] });
     } catch (err) {
       throw decisionError(err, id);
     }
@@ -273,6 +283,20 @@ export class RunbookClient {
     const view = await this.status(id);
     const history = await this.temporal.workflow.getHandle(id).fetchHistory();
     return buildTimeline(view, history.events ?? []);
+  }
+
+  /** The API's proof that it forwarded this start; none without the signing key (CLI, tests, like the Temporal UI). */
+  private signStart(f: { workflowId: string; runbook: string; target: string; initiator: string; via: StartCredential['via']; input: Record<string, unknown> }): StartCredential | undefined {
+    if (!this.opts.signingKey) return undefined;
+    const expiresAt = expiry();
+    const message = startMessage({ workflowId: f.workflowId, runbook: f.runbook, target: f.target, initiator: f.initiator, via: f.via, inputDigest: inputDigest(f.input), expiresAt });
+    return { via: f.via, expiresAt, signature: sign(message, this.opts.signingKey) };
+  }
+
+  private signAct(kind: 'abort' | 'root-cause', workflowId: string, runId: string, by: string, text: string): { signature?: string; expiresAt?: string } {
+    if (!this.opts.signingKey) return {};
+    const expiresAt = expiry();
+    return { expiresAt, signature: sign(actMessage({ kind, workflowId, runId, by, text, expiresAt }), this.opts.signingKey) };
   }
 
   /** Refuses a start at once while another run holds the target (the run checks again itself). */
@@ -350,6 +374,11 @@ function decisionError(err: unknown, id: string): Error {
   if (message.startsWith('There is no gate')) return new DecisionError('unknown-gate', message);
   if (/already closed|already being aborted|already ended/.test(message)) return new DecisionError('closed', message);
   return new DecisionError('invalid', message);
+}
+
+/** Signatures are good for five minutes: long enough for a slow server, too short to hoard. */
+function expiry(): string {
+  return new Date(Date.now() + 5 * 60_000).toISOString();
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

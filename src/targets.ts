@@ -213,6 +213,8 @@ const policy = z.strictObject({
   approvalsNeeded: z.number().int().min(1).optional(),
   fourEyes: z.boolean().optional(),
   unsignedDecisions: z.enum(['allow', 'deny']).optional(),
+  /** Runs started without the API's signature (Temporal UI, temporal CLI, raw gRPC). Default deny. */
+  unsignedStarts: z.enum(['allow', 'deny']).optional(),
   requirePlanDigest: z.boolean().optional(),
   remindAfter: duration.optional(),
   widenAfter: duration.optional(),

@@ -212,7 +212,7 @@ describe('app runbooks', () => {
     const id = runs[0]!.id;
     await until(async () => ((await rig.client.status(id)).journal ?? []).filter((e) => e.kind === 'alert').length === 12, '12 alerts journaled on the run', 30_000);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ runbook: 'connection-refused', initiator: 'alertmanager' });
+    expect(runs[0]).toMatchObject({ runbook: 'connection-refused', initiator: 'alice' }); // the token's person, not the channel
     expect((await rig.client.list({ target: 'app-storm' })).map((r) => r.id)).toEqual([id]);
 
     const unknown = await post([{ status: 'firing', labels: { alertname: 'DiskFull', instance: 'db:9100' } }, { status: 'firing', labels: { alertname: 'GestiqAppDown', job: 'other' } }]);

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DecisionError, type RunbookClient } from '../src/client.js';
+import { Client, Connection } from '@temporalio/client';
+import { DecisionError, RunbookClient } from '../src/client.js';
+import { signDecision } from '../src/signing.js';
+import { TargetRegistry } from '../src/targets.js';
+import { apiWithDevTokens } from './support/api.js';
 import { startRig, writeTargets, type TestRig } from './support/harness.js';
 import { startReceiver } from './support/receiver.js';
 import { until } from './support/wait.js';
@@ -11,21 +15,24 @@ const approver = (person: string) => ({ person, roles: ['approver'] });
 describe('approval gates (approval-drill)', () => {
   let rig: TestRig;
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
+  let targetsFile: string;
+  const signingKey = randomBytes(32).toString('hex');
 
   beforeAll(async () => {
     hooks = await startReceiver();
     const allow = { unsignedDecisions: 'allow' };
-    const file = writeTargets({
+    const file = (targetsFile = writeTargets({
       'drill-open': { policy: allow },
       'drill-two': { policy: { ...allow, approvalsNeeded: 2 } },
       'drill-deny': {},
+      'drill-strict': { policy: { unsignedStarts: 'deny' } },
       'drill-digest': { policy: { ...allow, requirePlanDigest: true } },
       'drill-escalate': {
         policy: { ...allow, approvers: ['bob'], secondaryApprovers: ['erin'], remindAfter: '1s', widenAfter: '2s', deadline: '4s' },
         notify: [{ webhook: `${hooks.url}/json`, format: 'json' }, { webhook: `${hooks.url}/slack`, format: 'slack' }],
       },
-    });
-    rig = await startRig(file, { signingKey: randomBytes(32).toString('hex'), links: { api: 'http://api.test', temporalUi: 'http://ui.test', namespace: 'default' } });
+    }));
+    rig = await startRig(file, { signingKey, links: { api: 'http://api.test', temporalUi: 'http://ui.test', namespace: 'default' } });
   });
   afterAll(async () => {
     await rig?.stop();
@@ -68,7 +75,7 @@ describe('approval gates (approval-drill)', () => {
     expect(run.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['update'] } });
     const decision = run.journal!.find((e) => e.kind === 'decision');
     expect(decision).toMatchObject({ step: 'proceed', actor: 'bob', outcome: 'approved', comment: 'drill ok', channel: { via: 'update', signed: false } });
-    expect(run.journal!.map((e) => e.step)).toEqual(['policy:proceed', 'proceed', 'proceed', 'record-decision']);
+    expect(run.journal!.map((e) => e.step)).toEqual(['admit', 'policy:proceed', 'proceed', 'proceed', 'record-decision']);
   });
 
   it('refuses an approval from the person who started the run (four-eyes), and journals it', async () => {
@@ -129,7 +136,7 @@ describe('approval gates (approval-drill)', () => {
     expect(signedInput.signature).toMatch(/^[0-9a-f]{128}$/);
     const handle = rig.client.temporal.workflow.getHandle(second);
     const err = await handle.executeUpdate('decide', { args: [signedInput] }).then(() => undefined, (e: { cause?: { message: string } }) => e.cause?.message);
-    expect(err).toContain('signature does not match this run, gate, plan and person');
+    expect(err).toContain('signature does not match this run, gate opening, plan, person and comment');
     await rig.signed.decide(second, 'proceed', { decision: 'reject' }, approver('bob'));
   });
 
@@ -192,5 +199,132 @@ describe('approval gates (approval-drill)', () => {
     const slack = hooks.received.filter((r) => r.path === '/slack').map((r) => r.body.text as string);
     expect(slack[0]).toContain('*Approval needed* — `approval-drill` on `drill-escalate`');
     expect(slack[0]).toContain(`<http://ui.test/namespaces/default/workflows/${id}|Temporal UI>`);
+  });
+  describe('one boundary on every channel', () => {
+    const runInput = async (id: string) => {
+      const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
+      const payload = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+      return JSON.parse(Buffer.from(payload.data!).toString()) as Record<string, unknown>;
+    };
+    const startRaw = async (args: Record<string, unknown>) => {
+      const workflowId = `raw-drill-${randomBytes(4).toString('hex')}`;
+      await rig.client.temporal.workflow.start('approvalDrill', { workflowId, taskQueue: rig.taskQueue, args: [args] });
+      return workflowId;
+    };
+
+    it('refuses a run started without the API\'s signature where the target denies unsigned starts, before any step', async () => {
+      const { id } = await rig.client.start('approval-drill', { target: 'drill-strict', initiator: 'alice' });
+      const run = await outcome(id);
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('Target "drill-strict" accepts only runs started through the API (policy.unsignedStarts: deny)');
+      expect(run.journal!.map((e) => `${e.step}:${e.outcome}`)).toEqual(['admit:failed']);
+    });
+
+    it('admits a start the API signed, journaling its channel and person; a copy with another initiator or run id is refused', async () => {
+      const id = await drill('drill-strict', rig.signed);
+      expect((await rig.client.status(id)).journal![0]).toMatchObject({ step: 'admit', outcome: 'ok', channel: { via: 'api', signed: true }, evidence: { initiator: 'alice' } });
+      const signedInput = await runInput(id);
+      expect(signedInput.start).toMatchObject({ via: 'api', signature: expect.stringMatching(/^[0-9a-f]{128}$/) as string });
+      for (const forged of [{ ...signedInput, initiator: 'mallory' }, signedInput]) {
+        const run = await outcome(await startRaw(forged));
+        expect(run.error).toContain('The start\'s signature does not match this run, runbook, target, person and input');
+      }
+      await rig.signed.decide(id, 'proceed', { decision: 'reject' }, approver('bob'));
+    });
+
+    it('checks the input on the worker as the API does, however the run was started', async () => {
+      const run = await outcome(await startRaw({ target: 'drill-open', initiator: 'alice', prompt: 'x'.repeat(600), takeLock: 'yes' }));
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('Invalid input for approval-drill: input.prompt: Too big');
+      expect(run.error).toContain('The worker checks every input as the API does');
+    });
+
+    it('refuses an unsigned abort where the target denies unsigned decisions; the API-signed one aborts', async () => {
+      const id = await drill('drill-deny');
+      const err = await refusal(rig.client.abort(id, 'bob', 'forged from the temporal CLI'));
+      expect(err.message).toContain('Unsigned aborts are not accepted for target "drill-deny"');
+      expect((await rig.client.status(id)).status).toBe('waiting');
+      await rig.signed.abort(id, 'bob', 'wrong target');
+      const run = await outcome(id);
+      expect(run.status).toBe('aborted');
+      expect(run.journal!.find((e) => e.kind === 'abort')).toMatchObject({ actor: 'bob', comment: 'wrong target', channel: { via: 'update', signed: true } });
+      expect(run.journal!.find((e) => e.kind === 'refusal')).toMatchObject({ step: 'abort', actor: 'bob', channel: { signed: false } });
+    });
+
+    it('refuses a signed decision replayed with another comment or for another opening of the gate', async () => {
+      const id = await drill('drill-deny');
+      const handle = rig.client.temporal.workflow.getHandle(id);
+      const { runId } = await handle.describe();
+      const gate = (await rig.client.status(id)).pendingGates[0]!;
+      const expiresAt = new Date(Date.now() + 60_000).toISOString();
+      const fields = { workflowId: id, runId, gate: 'proceed', planDigest: gate.planDigest, decision: 'approve' as const, by: 'bob', roles: ['approver'], expiresAt, comment: 'commit 1a2b3c4', opening: 1 };
+      const send = (comment: string, signature: string) =>
+        handle.executeUpdate('decide', { args: [{ gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'], planDigest: gate.planDigest, expiresAt, comment, signature }] })
+          .then(() => 'accepted', (e: Error & { cause?: { message: string } }) => e.cause?.message ?? e.message);
+      expect(gate.opening).toBe(1);
+      expect(await send('commit 9f9f9f9', signDecision(fields, signingKey))).toContain('signature does not match this run, gate opening, plan, person and comment');
+      expect(await send('commit 1a2b3c4', signDecision({ ...fields, opening: 2 }, signingKey))).toContain('signature does not match');
+      expect(await send('commit 1a2b3c4', signDecision(fields, signingKey))).toBe('accepted');
+      expect((await outcome(id)).status).toBe('completed');
+    });
+
+    it('an alert starts its run as the person whose token posted it: four-eyes holds, and a service identity never decides', async () => {
+      const { api, tokens } = await apiWithDevTokens(rig.signed);
+      const call = (url: string, token: string, payload: unknown) => api.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
+      const posted = await call('/alerts/alertmanager', tokens.alice, { alerts: [{ status: 'firing', labels: { alertname: 'Drill', runbook: 'approval-drill', runbook_target: 'drill-strict' } }] });
+      expect(posted.statusCode).toBe(202);
+      let id = '';
+      await until(async () => (id = (await rig.client.list({ runbook: 'approval-drill', target: 'drill-strict', status: 'waiting' }))[0]?.id ?? '') !== '', 'the alert\'s run to wait at its gate');
+      const run = await rig.client.status(id);
+      expect(run.initiator).toBe('alice');
+      expect(run.journal![0]).toMatchObject({ step: 'admit', channel: { via: 'alertmanager', signed: true }, evidence: { initiator: 'alice' } });
+      const self = await call(`/runs/${id}/gates/proceed`, tokens.alice, { decision: 'approve' });
+      expect(self.statusCode).toBe(403);
+      expect(self.json()).toEqual({ error: 'alice started this run and may not approve it (four-eyes): another approver must.' });
+      const service = await call(`/runs/${id}/gates/proceed`, tokens.alertmanager, { decision: 'approve' });
+      expect(service.statusCode).toBe(403);
+      expect(service.json<{ error: string }>().error).toContain('alertmanager is a service identity (for Alertmanager, CI): it may start runs but never decide gates');
+      expect((await call(`/runs/${id}/gates/proceed`, tokens.bob, { decision: 'approve' })).statusCode).toBe(200);
+      expect((await outcome(id)).result).toMatchObject({ findings: { approvedBy: ['bob'] } });
+      await api.close();
+    });
+
+    it('the API refuses a decision without the plan digest where the gate requires one, and never fills it in', async () => {
+      const { api, tokens } = await apiWithDevTokens(rig.signed);
+      const id = await drill('drill-digest', rig.signed);
+      const decide = (payload: Record<string, unknown>) => api.inject({ method: 'POST', url: `/runs/${id}/gates/proceed`, headers: { authorization: `Bearer ${tokens.bob}` }, payload });
+      const blind = await decide({ decision: 'approve' });
+      expect(blind.statusCode).toBe(403);
+      expect(blind.json<{ error: string }>().error).toMatch(/^Gate "proceed" requires the plan digest you reviewed/);
+      const digest = (await rig.client.status(id)).pendingGates[0]!.planDigest;
+      expect((await decide({ decision: 'approve', planDigest: digest })).statusCode).toBe(200);
+      await api.close();
+    });
+
+    it('the API refuses unknown fields, wrong types and deep corrections with 400, limits each caller\'s rate, and keeps internal errors to its log', async () => {
+      const { api, tokens } = await apiWithDevTokens(rig.signed, { rateLimit: 5 });
+      const post = (url: string, payload: string) => api.inject({ method: 'POST', url, headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' }, payload });
+      const typed = await post('/runbooks/approval-drill/runs', JSON.stringify({ target: 'drill-open', dryRun: 'true' }));
+      expect(typed.statusCode).toBe(400);
+      expect(typed.json<{ error: string }>().error).toContain('body/dryRun must be boolean');
+      const extra = await post('/runbooks/approval-drill/runs', JSON.stringify({ target: 'drill-open', initator: 'bob' }));
+      expect(extra.statusCode).toBe(400);
+      expect(extra.json<{ error: string }>().error).toBe('Invalid request: body has unknown field "initator": remove it (see /docs for the fields this route takes).');
+      const deep = await post('/runs/any/gates/proceed', `{"decision":"approve","correction":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`);
+      expect(deep.statusCode).toBe(400);
+      for (let i = 0; i < 2; i++) expect((await post('/runs/any/gates/proceed', JSON.stringify({ decision: 'approve' }))).statusCode).toBe(404);
+      const limited = await post('/runs/any/gates/proceed', JSON.stringify({ decision: 'approve' }));
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json<{ error: string }>().error).toMatch(/^Too many requests: at most 5 a minute per caller; try again in \d+ s\.$/);
+      expect((await api.inject({ method: 'GET', url: '/console/constructor' })).statusCode).toBe(404);
+      await api.close();
+
+      const dead = new RunbookClient(new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }), { taskQueue: 'none', namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
+      const { api: down } = await apiWithDevTokens(dead);
+      const health = await down.inject({ method: 'GET', url: '/healthz' });
+      expect(health.statusCode).toBe(503);
+      expect(health.json()).toEqual({ error: 'Temporal is not reachable from the API: its log has the details.' });
+      await down.close();
+    });
   });
 });

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { repoRoot, tmpDir, uniqueName } from './support/harness.js';
 import { freePort } from './support/ports.js';
 import { registerSecrets } from './support/secrets.js';
+import { runbookCli } from './support/cli.js';
 import { until } from './support/wait.js';
 
 // `npm start` itself (src/start.ts), pointed at the test run's server with TEMPORAL_ADDRESS.
@@ -32,7 +33,7 @@ describe('npm start', () => {
     expect(out).toContain('Temporal UI   http://127.0.0.1:8233');
 
     const tokens = JSON.parse(readFileSync(path.join(dataDir, 'dev-tokens.json'), 'utf8')) as Record<string, string>;
-    expect(Object.keys(tokens)).toEqual(['alice', 'bob', 'carol']);
+    expect(Object.keys(tokens)).toEqual(['alice', 'bob', 'carol', 'alertmanager']);
     const api = (p: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' } });
     const started = await api('/runbooks/db-access/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) });
     expect(started.status).toBe(201);
@@ -43,6 +44,18 @@ describe('npm start', () => {
       return run.status === 'completed';
     }, 'the run to complete');
     expect(run.result!.summary[0]).toContain('Connected to 127.0.0.1:5432/test as postgres');
+
+    // `runbook approve` through the API shows the plan it decides on, and sends that plan's digest.
+    const drill = (await (await api('/runbooks/approval-drill/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) })).json()) as { id: string };
+    let digest = '';
+    await until(async () => {
+      digest = ((await (await api(`/runs/${drill.id}`)).json()) as { pendingGates: Array<{ planDigest: string }> }).pendingGates[0]?.planDigest ?? '';
+      return digest !== '';
+    }, 'the drill gate to open');
+    const approved = await runbookCli(['approve', drill.id, 'proceed', '--comment', 'seen'], { RUNBOOK_API: `http://127.0.0.1:${port}`, RUNBOOK_TOKEN: tokens.bob });
+    expect(approved.code).toBe(0);
+    expect(approved.stderr).toContain(`Plan of gate "proceed" (digest ${digest}):\n  Drill: approve to proceed on local-db. Nothing will be changed.`);
+    expect(approved.stdout).toContain(`Gate "proceed" of ${drill.id}: approved`);
 
     proc.kill('SIGINT');
     const ended = await proc;

@@ -1,8 +1,35 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { findRunbook, parseRunbookInput } from '../runbooks.js';
+import { alertIntakeId, inputDigest, startMessage, verify } from '../signing.js';
 import type { TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
-import type { GatePolicy } from '../workflows/types.js';
+import type { Channel, GatePolicy, StartCredential } from '../workflows/types.js';
 import { FailureType, targetFailure } from './errors.js';
+
+/** What the workflow knows of its own start, from Temporal (not from the input). */
+export interface AdmitRequest {
+  runbook: string;
+  /** The run's whole input, as the workflow received it. */
+  input: Record<string, unknown>;
+  workflowId: string;
+  /** A run an alert started: its intake, whose id the API signed. */
+  parentWorkflowId?: string;
+  /** When the run started: a start signature must not have expired by then. */
+  startedAt: string;
+}
+
+/** A run admitted by the worker: how it was started, and what later messages must carry. */
+export interface Admission {
+  channel: Channel;
+  initiator: string;
+  /** Aborts and root-cause notes without the API's signature are refused where this is deny. */
+  unsignedDecisions: 'allow' | 'deny';
+  publicKey?: string;
+  /** 2 for runs admitted by the worker; 1 for runs started before admission existed (replay). */
+  signatures: 1 | 2;
+}
+
+export const AdmissionRefused = 'StartRefused';
 
 /** A runbook's own gate policy; durations as in the targets file ('30s', '15m'). */
 export interface GatePolicyDefaults {
@@ -29,6 +56,46 @@ export const builtInPolicy: Required<Omit<GatePolicyDefaults, 'remindAfter' | 'w
 
 export function createGateActivities(targets: TargetRegistry, decisionPublicKey: string | undefined) {
   return {
+    /**
+     * Before a run's first step: its input checked against the same schema the API uses, its
+     * target known with its credentials present, and its start signed by the API unless the
+     * target allows unsigned starts. The Temporal UI, the temporal CLI and raw gRPC reach the
+     * workflow as easily as the API does; this is where all of them meet the same rules.
+     */
+    async admitRun(req: AdmitRequest): Promise<Admission> {
+      const { target, initiator, dryRun, start, ...specific } = req.input;
+      if (typeof target !== 'string' || !target) throw refuse('The run names no target: add "target" (a name from the targets file).');
+      let policy;
+      try {
+        policy = targets.spec(target).policy ?? {};
+        targets.checkSecrets(target);
+      } catch (err) {
+        return targetFailure(err);
+      }
+      if (initiator !== undefined && (typeof initiator !== 'string' || !initiator.trim())) throw refuse('"initiator" must be a person\'s name.');
+      if (dryRun !== undefined && typeof dryRun !== 'boolean') throw refuse(`"dryRun" must be true or false, not ${JSON.stringify(dryRun)}.`);
+      try {
+        parseRunbookInput(findRunbook(req.runbook), specific);
+      } catch (err) {
+        throw refuse(`${(err as Error).message} The worker checks every input as the API does, however the run was started.`);
+      }
+      const who = typeof initiator === 'string' ? initiator : 'unknown';
+      const signed = start === undefined ? false : verifyStart(req, start as StartCredential, target, who, decisionPublicKey);
+      if (start !== undefined && !signed) {
+        throw refuse(`The start's signature does not match this run, runbook, target, person and input, or had expired when the run started: start it again through the API or \`runbook start\`.`);
+      }
+      if (!signed && (policy.unsignedStarts ?? 'deny') === 'deny') {
+        throw refuse(`Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this one came without its signature (Temporal UI, temporal CLI or another client): start it with the API, the console or \`runbook start\` (RUNBOOK_API set). Nothing was changed.`);
+      }
+      return {
+        channel: { via: signed ? (start as StartCredential).via : 'temporal', signed },
+        initiator: who,
+        unsignedDecisions: policy.unsignedDecisions ?? builtInPolicy.unsignedDecisions,
+        publicKey: decisionPublicKey,
+        signatures: 2,
+      };
+    },
+
     /**
      * The policy a gate runs under: built-in defaults, then the runbook's, then the target's
      * `policy` (loaded here because workflows cannot read files; the result is journaled).
@@ -62,6 +129,20 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
       }
     },
   };
+}
+
+function refuse(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, AdmissionRefused);
+}
+
+function verifyStart(req: AdmitRequest, cred: StartCredential, target: string, initiator: string, publicKey: string | undefined): boolean {
+  if (!publicKey || typeof cred !== 'object' || cred === null || typeof cred.signature !== 'string' || typeof cred.expiresAt !== 'string') return false;
+  if (!(Date.parse(cred.expiresAt) >= Date.parse(req.startedAt))) return false;
+  // A run an alert starts is signed for its intake, the one per (runbook, target) the API signals.
+  const workflowId = cred.via === 'alertmanager' ? req.parentWorkflowId : cred.via === 'api' ? req.workflowId : undefined;
+  if (!workflowId || (cred.via === 'alertmanager' && workflowId !== alertIntakeId(req.runbook, target))) return false;
+  const fields = { workflowId, runbook: req.runbook, target, initiator, via: cred.via, inputDigest: inputDigest(req.input), expiresAt: cred.expiresAt };
+  return verify(startMessage(fields), cred.signature, publicKey);
 }
 
 function strip<T extends object>(o: T): Partial<T> {

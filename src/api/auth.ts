@@ -14,6 +14,8 @@ export type Role = (typeof roles)[number];
 export interface Person {
   name: string;
   roles: Role[];
+  /** A machine (Alertmanager, CI): may start runs, never decide a gate. */
+  service?: boolean;
 }
 
 const tokensFileSchema = z.strictObject({
@@ -21,7 +23,8 @@ const tokensFileSchema = z.strictObject({
     name: z.string().regex(/^[A-Za-z0-9._@-]+$/, 'names are letters, digits, dot, dash, underscore, @'),
     roles: z.array(z.enum(roles)).min(1),
     tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
-  })),
+    service: z.boolean().optional(),
+  }).refine((p) => !(p.service && p.roles.includes('approver')), { message: 'a service identity (service: true) may not have the approver role: gates are decided by people', path: ['roles'] })),
 });
 
 export class TokensError extends Error {
@@ -44,7 +47,7 @@ export class TokenStore {
     if (!parsed.success) {
       throw new TokensError(`Tokens file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
-    return new TokenStore(new Map(parsed.data.people.map((p) => [p.tokenSha256, { name: p.name, roles: p.roles }])));
+    return new TokenStore(new Map(parsed.data.people.map((p) => [p.tokenSha256, { name: p.name, roles: p.roles, ...(p.service ? { service: true } : {}) }])));
   }
 
   /** The person a bearer token belongs to, or undefined. */
@@ -55,17 +58,19 @@ export class TokenStore {
 
 /**
  * Development identities for `npm start` with no tokens file configured: alice (operator +
- * approver), bob (approver), carol (viewer). Plain tokens go to dev-tokens.json (mode 0600).
+ * approver), bob (approver), carol (viewer), and alertmanager (a service identity: starts runs
+ * from alerts, decides nothing). Plain tokens go to dev-tokens.json (mode 0600).
  */
 export function ensureDevTokens(dataDir: string): { tokensFile: string; plainFile: string; created: boolean } {
   const tokensFile = path.join(dataDir, 'api-tokens.json');
   const plainFile = path.join(dataDir, 'dev-tokens.json');
   if (existsSync(tokensFile) && existsSync(plainFile)) return { tokensFile, plainFile, created: false };
   mkdirSync(dataDir, { recursive: true });
-  const people: Array<{ name: string; roles: Role[] }> = [
+  const people: Array<{ name: string; roles: Role[]; service?: boolean }> = [
     { name: 'alice', roles: ['operator', 'approver'] },
     { name: 'bob', roles: ['approver'] },
     { name: 'carol', roles: ['viewer'] },
+    { name: 'alertmanager', roles: ['operator'], service: true },
   ];
   const plain: Record<string, string> = {};
   const hashed = people.map((p) => {

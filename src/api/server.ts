@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -8,7 +9,7 @@ import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest,
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
 import type { PayloadCodec } from '@temporalio/common';
-import type { Person, Role, TokenStore } from './auth.js';
+import { sha256, type Person, type Role, type TokenStore } from './auth.js';
 import { codecRoutes, corsFor } from './codec.js';
 import { SessionStore, type SessionOptions } from './sessions.js';
 
@@ -23,6 +24,8 @@ export interface ApiOptions {
   /** Browser origins (the Temporal UI's) allowed to call the codec with the session cookie. */
   codecOrigins?: string[];
   sessions?: SessionOptions;
+  /** Requests per minute per caller (token, else address); default 600. */
+  rateLimit?: number;
 }
 
 declare module 'fastify' {
@@ -55,6 +58,28 @@ const consoleHeaders = {
   'cache-control': 'no-cache',
 };
 
+/** Ajv's words, with the field named: `body/dryRun must be boolean`, `body has unknown field "x"`. */
+function validationText(err: FastifyError): string {
+  const first = err.validation?.[0] as { keyword?: string; params?: { additionalProperty?: string }; instancePath?: string } | undefined;
+  const where = `${err.validationContext ?? 'body'}${first?.instancePath ?? ''}`;
+  if (first?.keyword === 'additionalProperties') return `${where} has unknown field "${first.params?.additionalProperty}": remove it (see /docs for the fields this route takes).`;
+  return err.message;
+}
+
+/** A recovery gate's correction is a small flat object: bounded so signing and the history stay cheap. */
+function correctionProblem(correction: unknown): string | undefined {
+  if (correction === undefined) return undefined;
+  const depth = (v: unknown, d: number): number => {
+    if (d > 8 || v === null || typeof v !== 'object') return d;
+    let max = d;
+    for (const x of Object.values(v)) max = Math.max(max, depth(x, d + 1));
+    return max;
+  };
+  if (depth(correction, 0) > 8) return 'The correction is nested deeper than 8 levels: send the corrected input fields only.';
+  if (JSON.stringify(correction).length > 16_384) return 'The correction is larger than 16 KB: send the corrected input fields only.';
+  return undefined;
+}
+
 function unauthenticated(token: string | undefined, cookieAllowed: boolean): string {
   if (token) return 'Unknown bearer token: check RUNBOOK_TOKEN (npm start writes development tokens to .data/dev-tokens.json).';
   if (cookieAllowed) return 'Not signed in: sign in to the console (its session opens the codec for the Temporal UI), or send "Authorization: Bearer <token>".';
@@ -62,8 +87,24 @@ function unauthenticated(token: string | undefined, cookieAllowed: boolean): str
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false });
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Unknown fields and wrong types are refused with their name, never dropped or coerced ("dryRun": "true").
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+  });
   const { client, tokens } = opts;
+
+  await app.register(rateLimit, {
+    max: opts.rateLimit ?? 600,
+    timeWindow: '1 minute',
+    // Per caller: a token is one caller wherever it comes from; anonymous requests count by address.
+    keyGenerator: (req) => {
+      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      return token ? `token:${sha256(token)}` : `ip:${req.ip}`;
+    },
+    // Thrown to the error handler below, which answers { error } like every other refusal.
+    errorResponseBuilder: (_req, ctx) => Object.assign(new Error(`Too many requests: at most ${ctx.max} a minute per caller; try again in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -104,6 +145,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   const need = (role: Role, action: string) => async (req: FastifyRequest, reply: FastifyReply) => {
+    if (role === 'approver' && req.person!.service) {
+      return reply.code(403).send({ error: `${req.person!.name} is a service identity (for Alertmanager, CI): it may start runs but never decide gates. A person decides, with their own sign-in or token.` });
+    }
     if (!req.person!.roles.includes(role)) {
       return reply.code(403).send({ error: `${req.person!.name} lacks the "${role}" role needed to ${action} (has: ${req.person!.roles.join(', ')}).` });
     }
@@ -114,9 +158,11 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     if (err instanceof RunNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TargetBusyError) return reply.code(409).send({ error: err.message });
     if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
-    if (err.validation) return reply.code(400).send({ error: `Invalid request: ${err.message}` });
+    if (err.validation) return reply.code(400).send({ error: `Invalid request: ${validationText(err)}` });
+    if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    // What went wrong inside stays in the API's log: the caller gets the request id to quote.
     app.log.error(err);
-    return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ error: err.message });
+    return reply.code(500).send({ error: `Internal error (request ${_req.id}): the API's log has the details.` });
   });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}: see /docs for the API's routes.` }));
@@ -124,7 +170,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/console', { schema: { hide: true } }, (_req, reply) => reply.redirect('/console/'));
   app.get<{ Params: { file: string } }>('/console/:file', { schema: { hide: true } }, (req, reply) => {
-    const f = consoleFiles[req.params.file];
+    const f = Object.hasOwn(consoleFiles, req.params.file) ? consoleFiles[req.params.file] : undefined;
     if (!f) return reply.code(404).send({ error: `No console file ${req.params.file}.` });
     return reply.headers(consoleHeaders).type(f.type).send(readFileSync(new URL(f.file, consoleDir)));
   });
@@ -152,10 +198,13 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { description: 'Up when the API can reach Temporal. No auth.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, 503: errorSchema } } }, async (_req, reply) => {
     try {
-      await client.temporal.connection.workflowService.getSystemInfo({});
+      // A probe answers within seconds, whatever the connection's own retries would wait.
+      const { connection } = client.temporal;
+      await connection.withDeadline(Date.now() + 3000, () => connection.workflowService.getSystemInfo({}));
       return { ok: true };
     } catch (err) {
-      return reply.code(503).send({ error: `Temporal is not reachable: ${(err as Error).message}` });
+      app.log.error(err);
+      return reply.code(503).send({ error: 'Temporal is not reachable from the API: its log has the details.' });
     }
   });
 
@@ -211,7 +260,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       },
       response: { 400: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
+    const tooBig = correctionProblem(req.body.correction);
+    if (tooBig) return reply.code(400).send({ error: tooBig });
     const gate = await client.decide(req.params.id, req.params.gate, req.body, { person: req.person!.name, roles: req.person!.roles });
     return { gate };
   });
@@ -256,7 +307,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         },
       },
     },
-  }, async (req, reply) => reply.code(202).send(await client.alerts(req.body)));
+  }, async (req, reply) => reply.code(202).send(await client.alerts(req.body, req.person!.name)));
 
   app.get<{ Params: { id: string }; Querystring: { format?: 'md' | 'json' } }>('/runs/:id/timeline', {
     schema: { params: idParam, querystring: { type: 'object', properties: { format: { type: 'string', enum: ['md', 'json'] } } }, response: { 404: errorSchema } },

@@ -35,14 +35,18 @@ export async function alertIntake(req: AlertIntakeInput): Promise<AlertIntakeRes
     await condition(() => waiting.length > 0);
     // The time-ordered suffix of every run id, from workflow time and the workflow's seeded random.
     const id = `${req.runbook}-${req.target}-${Date.now().toString(36)}${uuid4().slice(0, 6)}`;
+    // The run is started by whoever posted the alert that opens it (the API's token, never a channel
+    // name), with the API's signature for this intake: four-eyes and the worker's admission see a person.
+    const { postedBy, start } = waiting[0]!;
+    const initiator = postedBy ?? 'alertmanager';
     const child = await startChild(req.workflowType, {
       workflowId: id,
-      args: [{ ...req.input, target: req.target, initiator: 'alertmanager', dryRun: false }],
+      args: [{ ...req.input, target: req.target, initiator, dryRun: false, ...(start ? { start } : {}) }],
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: RunbookName, value: req.runbook },
         { key: RunbookTarget, value: req.target },
-        { key: RunbookInitiator, value: 'alertmanager' },
+        { key: RunbookInitiator, value: initiator },
         { key: RunbookPhase, value: 'starting' },
       ],
       memo: { startedBy: workflowInfo().workflowId },

@@ -38,8 +38,10 @@ type Notify = (event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-e
 export class Gates {
   private readonly gates = new Map<string, GateView>();
   private readonly keys = new Map<string, string | undefined>();
+  private readonly openings = new Map<string, number>();
 
-  constructor(private readonly journal: Journal, private readonly notify: Notify) {
+  /** `signatures`: which decision signature this run verifies (1 only for runs recorded before v2). */
+  constructor(private readonly journal: Journal, private readonly notify: Notify, private readonly signatures: () => 1 | 2 = () => 2) {
     setHandler(decideUpdate, (input) => this.decide(input, 'update'), { validator: (input: DecisionInput) => this.validate(input) });
     setHandler(decideSignal, (input) => {
       // A signal has no caller to answer: a malformed or refused one is journaled, never thrown.
@@ -67,6 +69,8 @@ export class Gates {
   async wait(id: string, open: OpenGate): Promise<Decision[]> {
     if (this.gates.get(id)?.status === 'open') throw ApplicationFailure.nonRetryable(`Gate "${id}" is already open: a runbook opens each gate once at a time.`, 'RunbookBug');
     const openedAtMs = Date.now();
+    const opening = (this.openings.get(id) ?? 0) + 1;
+    this.openings.set(id, opening);
     const view: GateView = {
       gate: id,
       kind: open.recovery ? 'recovery' : 'approval',
@@ -75,6 +79,7 @@ export class Gates {
       evidence: open.evidence ?? null,
       policy: open.policy,
       planDigest: planDigest(id, open.prompt, open.evidence ?? null),
+      opening,
       openedAt: new Date(openedAtMs).toISOString(),
       deadline: new Date(openedAtMs + open.policy.deadlineMs).toISOString(),
       status: 'open',
@@ -151,7 +156,7 @@ export class Gates {
     };
     const p = gate.policy;
     const target = this.journal.input.target;
-    if (!signed && input.signature) refuse('The decision\'s signature does not match this run, gate, plan and person, or it has expired: decide again through the API or `runbook approve`.');
+    if (!signed && input.signature) refuse('The decision\'s signature does not match this run, gate opening, plan, person and comment, or it has expired: decide again through the API or `runbook approve`.');
     if (!signed && p.unsignedDecisions === 'deny') {
       refuse(`Unsigned decisions are not accepted for target "${target}": decide through the API or \`runbook approve\` (they sign), or set policy.unsignedDecisions: allow for this target.`);
     }
@@ -196,9 +201,13 @@ export class Gates {
     if (Date.parse(input.expiresAt) < Date.now()) return false;
     const info = workflowInfo();
     return verifyDecision(
-      { workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by, roles: input.roles ?? [], expiresAt: input.expiresAt, action: input.action, correction: input.correction },
+      {
+        workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by,
+        roles: input.roles ?? [], expiresAt: input.expiresAt, action: input.action, correction: input.correction, comment: input.comment, opening: gate.opening,
+      },
       input.signature,
       key,
+      this.signatures(),
     );
   }
 }

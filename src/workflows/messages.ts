@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { GateView, JournalEntry, RunStatus } from './types.js';
+import type { GateView, JournalEntry, RunStatus, StartCredential } from './types.js';
 
 /**
  * Every runbook's messages. One JSON object each, as the Temporal UI's forms send. The signal and
@@ -28,12 +28,17 @@ export interface DecisionInput {
 export interface AbortInput {
   by: string;
   reason: string;
+  /** The API's signature over run, person and reason (required where the target denies unsigned decisions). */
+  signature?: string;
+  expiresAt?: string;
 }
 
 /** The root-cause note a repair runbook asks for at its end (it goes into the timeline). */
 export interface RootCauseInput {
   by: string;
   note: string;
+  signature?: string;
+  expiresAt?: string;
 }
 
 export const decideSignal = defineSignal<[DecisionInput]>('decide');
@@ -53,5 +58,8 @@ export interface AlertInput {
   summary?: string;
   startsAt?: string;
   fingerprint?: string;
+  /** Who posted it (the API token's person), and the API's signed start for the run it may start. */
+  postedBy?: string;
+  start?: StartCredential;
 }
 export const alertSignal = defineSignal<[AlertInput]>('alert');

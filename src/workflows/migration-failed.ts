@@ -3,6 +3,7 @@ import type { FreezeResult, LostRows, SchemaDiff, SmokeResult, SwapResult, Targe
 import { parseDuration } from '../util/duration.js';
 import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { describeRehearsal, lostSummary } from './release-migration.js';
+import { DecisionRefused } from './gates.js';
 import { rootCauseSignal, rootCauseUpdate, type RootCauseInput } from './messages.js';
 import { runbook } from './runbook.js';
 import type { RunbookInput, RunbookResult } from './types.js';
@@ -54,15 +55,18 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     }
     if (rootCause) throw new Error(`The root cause was already recorded by ${rootCause.by}.`);
   };
-  const recordRootCause = (r: RootCauseInput) => {
+  const recordRootCause = (r: RootCauseInput, via: 'update' | 'signal') => {
+    const channel = rb.authorize('root-cause', r, r.note, via);
     rootCause = { by: r.by, note: r.note };
+    rb.journal.add({ kind: 'note', step: 'root-cause', actor: r.by, outcome: 'ok', comment: r.note, channel });
   };
-  setHandler(rootCauseUpdate, (r) => { recordRootCause(r); return { recorded: true as const }; }, { validator: validateRootCause });
+  setHandler(rootCauseUpdate, (r) => { recordRootCause(r, 'update'); return { recorded: true as const }; }, { validator: validateRootCause });
   setHandler(rootCauseSignal, (r) => {
     try {
       validateRootCause(r);
-      recordRootCause(r);
+      recordRootCause(r, 'signal');
     } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === DecisionRefused) return; // journaled by authorize
       rb.journal.add({ kind: 'refusal', step: 'root-cause', actor: String(r?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
     }
   });

@@ -4,15 +4,21 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  patched,
   setHandler,
+  workflowInfo,
 } from '@temporalio/workflow';
-import type { GatePolicyDefaults, NotifyEvent } from '../activities/index.js';
+import type { Admission, GatePolicyDefaults, NotifyEvent } from '../activities/index.js';
+import { actMessage, verify } from '../signing.js';
 import { activitiesFor } from './activity-options.js';
-import { Gates, GateClosed } from './gates.js';
+import { DecisionRefused, Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from './messages.js';
 import { policyStep, procedures, recoveryGate } from './procedures.js';
-import type { Decision, GateView, RunbookInput } from './types.js';
+import type { Channel, Decision, GateView, RunbookInput } from './types.js';
+
+/** Runs started before the worker admitted runs (kept histories): unsigned messages allowed, v1 decision signatures. */
+const legacyAdmission: Admission = { channel: { via: 'temporal', signed: false }, initiator: 'unknown', unsignedDecisions: 'allow', signatures: 1 };
 
 /**
  * What every runbook is built from: `step` (a journaled activity call), `gate` (a human
@@ -57,6 +63,8 @@ export function runbook(name: string, input: RunbookInput) {
   let body: CancellationScope | undefined;
   // Learned from the first gate's policy: a target without webhooks costs no notify activities.
   let notifies: boolean | undefined;
+  /** How this run was started and what its later messages must carry; set by `admit` before the first step. */
+  let admission: Admission | undefined;
 
   const notify = async (event: NotifyEvent['event'], gate?: GateView, message?: string) => {
     if (notifies === false) return;
@@ -67,7 +75,7 @@ export function runbook(name: string, input: RunbookInput) {
       journal.add({ kind: 'note', step: `notify:${event}`, actor: 'worker', outcome: 'failed', error: failureMessage(err) });
     }
   };
-  const gates = new Gates(journal, (event, gate) => notify(event, gate));
+  const gates = new Gates(journal, (event, gate) => notify(event, gate), () => admission?.signatures ?? 2);
 
   setHandler(statusQuery, () => ({
     runbook: name, target: input.target, phase: journal.phase, initiator: journal.initiator, dryRun: input.dryRun ?? false, currentStep, pendingGates: gates.pending(),
@@ -75,14 +83,43 @@ export function runbook(name: string, input: RunbookInput) {
   setHandler(journalQuery, () => journal.entries);
   // Alerts for this target and runbook while the run is open (forwarded by the alert intake).
   setHandler(alertSignal, (a) => {
-    journal.add({ kind: 'alert', step: 'alert', actor: 'alertmanager', outcome: 'ok', inputs: { alertname: a?.alertname, status: a?.status }, evidence: a });
+    const { start: _credential, ...alert } = a ?? {};
+    journal.add({ kind: 'alert', step: 'alert', actor: typeof a?.postedBy === 'string' ? a.postedBy : 'alertmanager', outcome: 'ok', inputs: { alertname: a?.alertname, status: a?.status }, evidence: alert });
   });
 
+  /**
+   * An abort or a root-cause note: signed by the API (over run, person and words), or refused
+   * (journaled) where the target denies unsigned decisions. Returns the channel to journal.
+   */
+  function authorize(kind: 'abort' | 'root-cause', req: { by: string; signature?: string; expiresAt?: string }, text: string, via: 'update' | 'signal'): Channel {
+    const a = admission;
+    const refuse = (reason: string): never => {
+      journal.add({ kind: 'refusal', step: kind, actor: req.by, outcome: 'refused', error: reason, channel: { via, signed: false } });
+      throw ApplicationFailure.nonRetryable(reason, DecisionRefused);
+    };
+    if (!a) return refuse(`This run is still being admitted: send the ${kind} again in a moment.`);
+    const info = workflowInfo();
+    const signed = typeof req.signature === 'string' && typeof req.expiresAt === 'string' && a.publicKey !== undefined
+      && Date.parse(req.expiresAt) >= Date.now()
+      && verify(actMessage({ kind, workflowId: info.workflowId, runId: info.runId, by: req.by, text, expiresAt: req.expiresAt }), req.signature, a.publicKey);
+    if (!signed && req.signature) refuse(`The ${kind}'s signature does not match this run, person and text, or it has expired: send it again through the API or the \`runbook\` CLI.`);
+    if (!signed && a.unsignedDecisions === 'deny') {
+      refuse(`Unsigned ${kind === 'abort' ? 'aborts' : 'root-cause notes'} are not accepted for target "${input.target}": send it through the API or the \`runbook\` CLI with RUNBOOK_API set (they sign), or set policy.unsignedDecisions: allow for this target.`);
+    }
+    return { via, signed };
+  }
+
   const requestAbort = (req: AbortInput, via: 'update' | 'signal') => {
-    if (abortRequest) return;
+    validateAbort(req); // again: another abort may have come first while this one waited
+    const channel = authorize('abort', req, req.reason, via);
     abortRequest = req;
-    journal.add({ kind: 'abort', step: 'abort', actor: req.by, outcome: 'aborted', comment: req.reason, channel: { via, signed: false } });
+    journal.add({ kind: 'abort', step: 'abort', actor: req.by, outcome: 'aborted', comment: req.reason, channel });
     body?.cancel();
+  };
+  /** An abort sent while the run is being admitted waits for it: whether it must be signed depends on the target. */
+  const onAbort = (req: AbortInput, via: 'update' | 'signal'): void | Promise<void> => {
+    if (admission) return requestAbort(req, via);
+    return condition(() => admission !== undefined).then(() => requestAbort(req, via));
   };
   const validateAbort = (req: AbortInput) => {
     if (typeof req !== 'object' || req === null || typeof req.by !== 'string' || !req.by.trim() || typeof req.reason !== 'string' || !req.reason.trim()) {
@@ -91,18 +128,27 @@ export function runbook(name: string, input: RunbookInput) {
     if (abortRequest) throw new Error(`This run is already being aborted (by ${abortRequest.by}).`);
     if (journal.phase === 'completed' || journal.phase === 'failed' || journal.phase === 'aborted') throw new Error(`This run has already ended (${journal.phase}).`);
   };
-  setHandler(abortUpdate, (req) => { requestAbort(req, 'update'); return { aborting: true as const }; }, { validator: validateAbort });
+  setHandler(abortUpdate, (req) => {
+    const done = onAbort(req, 'update');
+    return done ? done.then(() => ({ aborting: true as const })) : { aborting: true as const };
+  }, { validator: validateAbort });
   setHandler(abortSignal, (req) => {
+    const refused = (err: unknown) => {
+      // A signal has no caller to answer: a refusal is journaled (authorize already did for its own).
+      if (err instanceof ApplicationFailure && err.type === DecisionRefused) return;
+      journal.add({ kind: 'refusal', step: 'abort', actor: String(req?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
+    };
     try {
       validateAbort(req);
-      requestAbort(req, 'signal');
+      const done = onAbort(req, 'signal');
+      if (done) done.catch(refused);
     } catch (err) {
-      journal.add({ kind: 'refusal', step: 'abort', actor: String(req?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
+      refused(err);
     }
   });
 
   // Each declared gate comes with its policy step; each declared step with its recovery gate.
-  const declared = new Set(['release-lock', ...(procedures[name] ?? []).flatMap((p) =>
+  const declared = new Set(['admit', 'release-lock', ...(procedures[name] ?? []).flatMap((p) =>
     p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id, recoveryGate(p.id), policyStep(recoveryGate(p.id))])]);
   const changing = new Set((procedures[name] ?? []).filter((p) => p.changes).map((p) => p.id));
   let locked = false;
@@ -194,11 +240,32 @@ export function runbook(name: string, input: RunbookInput) {
     return done;
   }
 
+  /**
+   * Before the first step: the worker checks the input against the API's schema and the start's
+   * signature against the target's policy (a run started from the Temporal UI or a raw client
+   * meets the same rules as one from the API). Runs recorded before this existed replay without it.
+   */
+  async function admit(): Promise<void> {
+    if (!patched('admit-runs')) {
+      admission = legacyAdmission;
+      return;
+    }
+    const info = workflowInfo();
+    const req = { runbook: name, input: { ...input } as Record<string, unknown>, workflowId: info.workflowId, parentWorkflowId: info.parent?.workflowId, startedAt: info.runStartTime.toISOString() };
+    const admitted = await step('admit', () => act.admitRun(req), {
+      inputs: { initiator: journal.initiator, via: input.start?.via ?? 'temporal' },
+      evidence: (a) => ({ channel: a.channel, initiator: a.initiator }),
+    });
+    const entry = journal.entries.filter((e) => e.step === 'admit').pop();
+    if (entry) entry.channel = admitted.channel;
+    admission = admitted;
+  }
+
   async function run<R>(fn: () => Promise<R>): Promise<R> {
     try {
       const result = await CancellationScope.cancellable(async () => {
         body = CancellationScope.current();
-        if (abortRequest) body.cancel();
+        await admit();
         return fn();
       });
       await releaseTarget();
@@ -227,7 +294,7 @@ export function runbook(name: string, input: RunbookInput) {
   }
 
   return {
-    journal, act, step, gate, compensate, run, lockTarget,
+    journal, act, step, gate, compensate, run, lockTarget, authorize,
     /** Releases the target's lock early, when what is left (a note, a confirmation) changes nothing. */
     unlockTarget: releaseTarget,
     phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p),

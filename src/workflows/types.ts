@@ -21,6 +21,22 @@ export interface RunbookInput {
   /** Run every read-only step for real and report the destructive ones that would have run. */
   dryRun?: boolean;
   retry?: RetryInput;
+  /** The API's signature over this start (run id, runbook, target, initiator, channel, input digest). */
+  start?: StartCredential;
+}
+
+/** How the API proves it forwarded a start; the worker verifies it before the run's first step. */
+export interface StartCredential {
+  /** The channel the start came through: `api` (API, console, `runbook start`) or `alertmanager`. */
+  via: 'api' | 'alertmanager';
+  expiresAt: string;
+  signature: string;
+}
+
+/** How a start, decision, abort or note arrived, and whether the API signed it. */
+export interface Channel {
+  via: 'update' | 'signal' | 'api' | 'alertmanager' | 'temporal';
+  signed: boolean;
 }
 
 export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'acting' | 'completed' | 'failed' | 'aborted';
@@ -41,8 +57,8 @@ export interface JournalEntry {
   evidence?: unknown;
   error?: string;
   comment?: string;
-  /** For decisions: how it arrived (update or signal) and whether it was signed. */
-  channel?: { via: 'update' | 'signal'; signed: boolean };
+  /** For starts, decisions, aborts and notes: how it arrived and whether the API signed it. */
+  channel?: Channel;
 }
 
 /** How a gate may be decided. Set by the runbook, overridden per target (targets file `policy`). */
@@ -71,7 +87,7 @@ export interface Decision {
   correction?: Record<string, unknown>;
   comment?: string;
   at: string;
-  channel: { via: 'update' | 'signal'; signed: boolean };
+  channel: Channel;
 }
 
 export interface GateView {
@@ -84,6 +100,8 @@ export interface GateView {
   evidence: unknown;
   policy: GatePolicy;
   planDigest: string;
+  /** Which opening of this gate in the run (1, 2, …): signed decisions name it, so none carries over to a re-opened gate. */
+  opening?: number;
   openedAt: string;
   deadline: string;
   status: 'open' | 'approved' | 'rejected' | 'expired' | 'aborted';

@@ -59,10 +59,17 @@ export function tmpDir(prefix = 'runbooks-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Writes a targets file (YAML) and returns its path. */
+/**
+ * Writes a targets file (YAML) and returns its path. Tests start runs with the client directly,
+ * as the Temporal UI would: each target allows unsigned starts unless its policy says otherwise.
+ */
 export function writeTargets(targets: Record<string, unknown>, dir = tmpDir()): string {
   const file = path.join(dir, 'targets.yaml');
-  writeFileSync(file, stringify({ targets }));
+  const withPolicy = Object.fromEntries(Object.entries(targets).map(([name, t]) => {
+    const spec = t as { policy?: Record<string, unknown> };
+    return [name, { ...spec, policy: { unsignedStarts: 'allow', ...spec.policy } }];
+  }));
+  writeFileSync(file, stringify({ targets: withPolicy }));
   return file;
 }
 
