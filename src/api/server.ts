@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import rateLimit from '@fastify/rate-limit';
+import { Ajv } from 'ajv';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -11,6 +12,7 @@ import { TargetsError } from '../targets.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { sha256, type Person, type Role, type TokenStore } from './auth.js';
 import { codecRoutes, corsFor } from './codec.js';
+import { looksLikeJwt, OidcError, type OidcSignIn } from './oidc.js';
 import { SessionStore, type SessionOptions } from './sessions.js';
 
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
@@ -26,6 +28,8 @@ export interface ApiOptions {
   sessions?: SessionOptions;
   /** Requests per minute per caller (token, else address); default 600. */
   rateLimit?: number;
+  /** Single sign-on (RUNBOOK_OIDC_ISSUER): the console signs in with the provider; its JWTs are bearer tokens. */
+  sso?: { signIn: OidcSignIn; provider: string };
 }
 
 declare module 'fastify' {
@@ -40,7 +44,7 @@ const runStates: RunState[] = ['running', 'waiting', 'completed', 'failed', 'abo
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 const decisionStatus: Record<DecisionError['kind'], number> = { refused: 403, 'unknown-gate': 404, closed: 409, 'run-ended': 409, invalid: 400 };
-const publicPaths = new Set(['/healthz', '/openapi.json', '/console']);
+const publicPaths = new Set(['/healthz', '/openapi.json', '/console', '/auth/config', '/auth/login', '/auth/callback', '/auth/handoff']);
 /** The only routes the console's session cookie opens; every other one needs the bearer token. */
 const cookiePaths = new Set(['/codec/encode', '/codec/decode', '/session']);
 
@@ -87,12 +91,13 @@ function unauthenticated(token: string | undefined, cookieAllowed: boolean): str
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: opts.logger ?? false,
-    // Unknown fields and wrong types are refused with their name, never dropped or coerced ("dryRun": "true").
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
-  });
+  const app = Fastify({ logger: opts.logger ?? false });
   const { client, tokens } = opts;
+  // Bodies: an unknown field or a wrong type is refused with its name, never dropped or coerced
+  // ("dryRun": "true"). Query strings and paths are text by nature, so their numbers are read as numbers.
+  const strict = new Ajv({ strict: false, removeAdditional: false, coerceTypes: false, useDefaults: true });
+  const lenient = new Ajv({ strict: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
   await app.register(rateLimit, {
     max: opts.rateLimit ?? 600,
@@ -127,7 +132,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     }
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    let person = token ? tokens.authenticate(token) : undefined;
+    // A JWT is the SSO provider's access token (verified against its JWKS); anything else is one of our tokens.
+    let person = !token ? undefined : opts.sso && looksLikeJwt(token) ? await opts.sso.signIn.authenticate(token) : tokens.authenticate(token);
     req.authVia = 'bearer';
     if (!token && cookiePaths.has(url)) {
       person = sessions.authenticate(req.headers.cookie);
@@ -191,6 +197,28 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   else {
     app.post('/codec/:op', { schema: { hide: true } }, (_req, reply) =>
       reply.code(404).send({ error: 'Payload encryption is off on this API (RUNBOOK_PAYLOAD_KEY is unset), so payloads are plain JSON: no codec endpoint is needed. If the worker encrypts, start the API with the same key.' }));
+  }
+
+  app.get('/auth/config', { schema: { hide: true } }, () => ({ sso: opts.sso !== undefined, provider: opts.sso?.provider ?? null }));
+  if (opts.sso) {
+    const { signIn } = opts.sso;
+    app.get('/auth/login', { schema: { description: 'Single sign-on: redirects to the OpenID provider (authorization code with PKCE).', security: [] } }, async (_req, reply) => reply.redirect(await signIn.begin()));
+    app.get('/auth/callback', { schema: { hide: true } }, async (req, reply) => {
+      try {
+        const id = await signIn.complete(req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '');
+        return reply.redirect(`/console/#/sso/${id}`);
+      } catch (err) {
+        app.log.warn(err);
+        const message = err instanceof OidcError ? err.message : 'The provider did not complete the sign-in: sign in again from the console.';
+        return reply.code(400).type('text/plain; charset=utf-8').send(message);
+      }
+    });
+    app.post<{ Body: { id: string } }>('/auth/handoff', {
+      schema: { hide: true, body: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', maxLength: 100 } } } },
+    }, (req, reply) => {
+      const done = signIn.redeem(req.body.id);
+      return done ?? reply.code(404).send({ error: 'This sign-in was already used or is older than a minute: sign in again.' });
+    });
   }
 
   app.get('/me', { schema: { description: 'Who the token belongs to, and their roles.' } }, (req) => ({ name: req.person!.name, roles: req.person!.roles }));

@@ -91,8 +91,27 @@ async function signOut() {
 
 // --- sign in -------------------------------------------------------------------------------
 
+const BACK = 'durable-runbooks.back';
+
+/** Where to land after signing in: the page that asked for it (a link from a chat message), else the runs. */
+function backTo() {
+  return location.hash && location.hash !== '#/signin' && !location.hash.startsWith('#/sso/') ? location.hash : '#/runs';
+}
+
+/** The provider sent us back with a one-time sign-in id: redeem it for this tab's bearer token. */
+async function finishSso(id) {
+  const r = await fetch('/auth/handoff', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+  const body = await r.json();
+  if (!r.ok) return signIn(body.error ?? 'The sign-in could not be completed: sign in again.');
+  sessionStorage.setItem(TOKEN, body.token);
+  const back = sessionStorage.getItem(BACK) ?? '#/runs';
+  sessionStorage.removeItem(BACK);
+  history.replaceState(null, '', `/console/${back}`); // the one-time id leaves the address bar
+  await route();
+}
+
 function signIn(message) {
-  const back = location.hash && location.hash !== '#/signin' ? location.hash : '#/runs';
+  const back = backTo();
   const input = h('input', { type: 'password', id: 'token', autocomplete: 'off', required: true, 'aria-describedby': 'token-hint' });
   const error = h('p', { class: 'error', role: 'alert' }, message ?? '');
   const form = h('form', {
@@ -114,6 +133,16 @@ function signIn(message) {
   h('div', { class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Sign in')), error);
   show(h('h1', {}, 'Sign in'), form);
   input.focus();
+  // With single sign-on configured, people sign in with the provider; tokens stay for machines and development.
+  fetch('/auth/config').then((r) => r.json()).then((cfg) => {
+    if (!cfg.sso) return;
+    const sso = h('button', { class: 'primary', type: 'button', onclick: () => {
+      sessionStorage.setItem(BACK, back);
+      location.href = '/auth/login';
+    } }, `Sign in with ${cfg.provider}`);
+    form.before(h('div', { class: 'actions sso' }, sso), h('p', { class: 'hint' }, 'Or with an API token:'));
+    sso.focus();
+  }).catch(() => undefined);
 }
 
 // --- runs ----------------------------------------------------------------------------------
@@ -329,6 +358,8 @@ async function route() {
   timers = [];
   gateTimers = [];
   const hash = location.hash || '#/runs';
+  const sso = /^#\/sso\/([\w-]+)$/.exec(hash);
+  if (sso) return finishSso(sso[1]);
   if (!sessionStorage.getItem(TOKEN) || hash === '#/signin') return signIn();
   try {
     if (!me) {

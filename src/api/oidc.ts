@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import * as oidc from 'openid-client';
+import { roles as knownRoles, type Person, type Role } from './auth.js';
+
+/**
+ * Single sign-on with OpenID Connect. People sign in to the console with the authorization code
+ * flow and PKCE (openid-client); the API accepts the provider's JWT access tokens, verified
+ * against its JWKS (jose), and maps a claim (`groups`) to our roles. Static API tokens stay for
+ * machines (Alertmanager, CI) and development.
+ */
+
+export interface OidcOptions {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  /** The `aud` access tokens must carry (default: the client id). */
+  audience?: string;
+  /** Claim whose values map to roles (default `groups`). */
+  rolesClaim: string;
+  /** Claim naming the person in history, signatures and four-eyes (default `email`, else `sub`). */
+  nameClaim: string;
+  /** Claim value → our roles, e.g. {"sre": ["operator", "approver"], "auditors": ["viewer"]}. */
+  roleMap: Record<string, Role[]>;
+  /** Where the provider sends the browser back: <public URL>/auth/callback. */
+  redirectUri: string;
+}
+
+export class OidcError extends Error {
+  override name = 'OidcError';
+}
+
+/** What the console gets back from a sign-in: its bearer token and who it names. */
+export interface SignIn {
+  token: string;
+  name: string;
+  roles: Role[];
+  expiresAt: string;
+}
+
+interface Pending {
+  verifier: string;
+  nonce: string;
+  until: number;
+}
+
+/** A token that looks like a JWT (three base64url parts), not one of our random API tokens. */
+export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
+
+export class OidcSignIn {
+  private readonly pending = new Map<string, Pending>();
+  private readonly handoffs = new Map<string, SignIn & { until: number }>();
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  private constructor(private readonly opts: OidcOptions, private readonly config: oidc.Configuration) {
+    const jwksUri = config.serverMetadata().jwks_uri;
+    if (!jwksUri) throw new OidcError(`The OpenID provider ${opts.issuer} publishes no jwks_uri: the API cannot verify its tokens.`);
+    this.jwks = createRemoteJWKSet(new URL(jwksUri));
+  }
+
+  /** Reads the provider's discovery document; a wrong issuer is a clear start-up error. */
+  static async discover(opts: OidcOptions): Promise<OidcSignIn> {
+    const insecure = new URL(opts.issuer).protocol === 'http:';
+    try {
+      const config = await oidc.discovery(new URL(opts.issuer), opts.clientId, opts.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+      return new OidcSignIn(opts, config);
+    } catch (err) {
+      throw new OidcError(`Cannot read the OpenID provider's discovery document at ${opts.issuer}/.well-known/openid-configuration (${(err as Error).message}): check RUNBOOK_OIDC_ISSUER.`);
+    }
+  }
+
+  /** The person an access token names, or undefined (expired, foreign issuer or audience, bad signature). */
+  async authenticate(token: string): Promise<Person | undefined> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, { issuer: this.config.serverMetadata().issuer, audience: this.opts.audience ?? this.opts.clientId }));
+    } catch (err) {
+      if (err instanceof joseErrors.JOSEError) return undefined;
+      throw err;
+    }
+    const name = typeof payload[this.opts.nameClaim] === 'string' ? (payload[this.opts.nameClaim] as string) : payload.sub;
+    if (!name) return undefined;
+    return { name, roles: mapRoles(payload[this.opts.rolesClaim], this.opts.roleMap) };
+  }
+
+  /** Starts a sign-in: the provider's authorization URL (code flow, PKCE S256, state and nonce). */
+  async begin(): Promise<string> {
+    this.prune();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    this.pending.set(state, { verifier, nonce, until: Date.now() + 10 * 60_000 });
+    return oidc.buildAuthorizationUrl(this.config, {
+      redirect_uri: this.opts.redirectUri,
+      scope: `openid email ${this.opts.rolesClaim}`,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    }).href;
+  }
+
+  /**
+   * The provider sent the browser back: exchange the code, verify the access token as every API
+   * call will, and keep it under a one-time id the console redeems (never in a URL the server sees).
+   */
+  async complete(query: string): Promise<string> {
+    // The callback as the provider knows it (behind a proxy, the request's own host may differ).
+    const callbackUrl = new URL(this.opts.redirectUri);
+    callbackUrl.search = query;
+    const state = callbackUrl.searchParams.get('state') ?? '';
+    const pending = this.pending.get(state);
+    this.pending.delete(state);
+    if (!pending || pending.until < Date.now()) throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
+    const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: state, expectedNonce: pending.nonce });
+    const person = await this.authenticate(tokens.access_token);
+    if (!person) throw new OidcError('The provider\'s access token is not one this API accepts (issuer, audience or signature): check RUNBOOK_OIDC_AUDIENCE and the provider\'s access-token format (JWT).');
+    const id = randomBytes(24).toString('base64url');
+    const expiresIn = tokens.expiresIn() ?? 600;
+    this.handoffs.set(id, { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(), until: Date.now() + 60_000 });
+    return id;
+  }
+
+  /** The console redeems its sign-in once, within a minute. */
+  redeem(id: string): SignIn | undefined {
+    this.prune();
+    const h = this.handoffs.get(id);
+    this.handoffs.delete(id);
+    if (!h) return undefined;
+    const { until: _until, ...signIn } = h;
+    return signIn;
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    for (const [k, v] of this.pending) if (v.until < now) this.pending.delete(k);
+    for (const [k, v] of this.handoffs) if (v.until < now) this.handoffs.delete(k);
+  }
+}
+
+/** Claim values (a list, or one string) → our roles through the configured map; unknown values give none. */
+export function mapRoles(claim: unknown, roleMap: Record<string, Role[]>): Role[] {
+  const values = Array.isArray(claim) ? claim.filter((v): v is string => typeof v === 'string') : typeof claim === 'string' ? [claim] : [];
+  const out = new Set<Role>();
+  for (const v of values) if (Object.hasOwn(roleMap, v)) for (const r of roleMap[v]!) out.add(r);
+  return knownRoles.filter((r) => out.has(r));
+}
+
+/** RUNBOOK_OIDC_ROLES: a JSON object of claim value → roles; refused with the reason when malformed. */
+export function parseRoleMap(text: string): Record<string, Role[]> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new OidcError('RUNBOOK_OIDC_ROLES must be JSON, e.g. {"sre": ["operator", "approver"], "auditors": ["viewer"]}.');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new OidcError('RUNBOOK_OIDC_ROLES must be a JSON object of group → roles.');
+  for (const [group, list] of Object.entries(raw)) {
+    if (!Array.isArray(list) || !list.every((r) => (knownRoles as readonly unknown[]).includes(r))) {
+      throw new OidcError(`RUNBOOK_OIDC_ROLES: "${group}" must map to a list of ${knownRoles.join(', ')}.`);
+    }
+  }
+  return raw as Record<string, Role[]>;
+}
