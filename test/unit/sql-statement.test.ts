@@ -40,6 +40,12 @@ describe('the shape of a SQL text', () => {
       expect(sqlShape(`select 1 -- ${s.replace(/\n/g, '')}`).statements).toBe(1);
     }));
   });
+
+  it('reads any text to its end without throwing', () => {
+    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (s) => {
+      expect(sqlShape(s).statements).toBeGreaterThanOrEqual(0);
+    }));
+  });
 });
 
 describe('what retrySql may be', () => {
