@@ -35,8 +35,8 @@ describe('the shape of a SQL text', () => {
     const inner = fc.string({ unit: fc.constantFrom(';', "'", '"', '$', '-', '*', '/', '\\', '\n', 'a', ' ') });
     fc.assert(fc.property(inner, (s) => {
       expect(sqlShape(`select '${s.replace(/'/g, "''")}'`).statements).toBe(1);
-      expect(sqlShape(`select $q$${s.replace(/\$q\$/g, '')}$q$`).statements).toBe(1);
-      expect(sqlShape(`select 1 /* ${s.replace(/\/\*|\*\//g, '')} */`).statements).toBe(1);
+      expect(sqlShape(`select $q$${s}$q$`).statements).toBe(1); // s has no q
+      expect(sqlShape(`select 1 /* ${s.replaceAll('/', '')} */`).statements).toBe(1);
       expect(sqlShape(`select 1 -- ${s.replace(/\n/g, '')}`).statements).toBe(1);
     }));
   });
