@@ -46,6 +46,9 @@ for (const [name, rev] of [[relDb, '0003_invoices'], [failDb, '0003_invoices'], 
   await psqlAdmin(`create database ${name}`);
   await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', rev], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${name}` } });
 }
+// schema-drift retries its failing statement only as the app's own role, never a superuser.
+await psqlAdmin('do $$ begin create role gestiq_app login; exception when duplicate_object then null; end $$');
+await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', driftDb, '-qc', 'grant select, insert, update, delete on all tables in schema public to gestiq_app']);
 // migration-failed's story: an invoice 0005's CHECK refuses, then the deploy's upgrade fails half-way.
 await execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', failDb, '-qc', "insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')"]);
 await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', 'head'], { cwd: app, reject: false, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${failDb}` } });
@@ -115,7 +118,7 @@ writeFileSync(targetsFile, stringify({ targets: {
   'rec-drill': {},
   'rec-open': { policy: { unsignedDecisions: 'allow' } },
   'rec-release': { postgres: { host: '127.0.0.1', port: 5432, database: relDb, user: 'postgres' }, alembic: { dir: app }, freezeWrites: 'read-only', backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
-  'rec-drift': { postgres: { host: '127.0.0.1', port: 5432, database: driftDb, user: 'postgres' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
+  'rec-drift': { postgres: { host: '127.0.0.1', port: 5432, database: driftDb, user: 'postgres', appUser: 'gestiq_app' }, alembic: { dir: app }, backups: { dir: path.join(dir, 'backups') }, policy: { unsignedDecisions: 'allow' } },
   'rec-imports': {
     postgres: { host: '127.0.0.1', port: 5432, database: importsDb, user: 'postgres' }, redis: { url: broker },
     services: { worker: celeryWorkerService(files, importsDb, broker) }, policy: { unsignedDecisions: 'allow' },

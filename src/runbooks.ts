@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { retrySqlRefusal } from './util/sql-statement.js';
 
 /**
  * The runbook catalogue: what the API lists, the CLI starts and the client validates.
@@ -155,7 +156,13 @@ export const catalogue: RunbookDefinition[] = [
     mutates: true,
     gates: ['apply-revision', 'confirm-commit'],
     input: z.strictObject({
-      retrySql: z.string().min(1).max(5000).optional().describe("The statement that was failing, retried as the app's role inside a rolled-back transaction."),
+      retrySql: z.string().min(1).max(5000)
+        .superRefine((sql, ctx) => {
+          const why = retrySqlRefusal(sql);
+          if (why) ctx.addIssue({ code: 'custom', message: why });
+        })
+        .optional()
+        .describe("The one statement that was failing, retried after the repair as the target's app role (postgres.appUser, never a superuser) in a transaction that is always rolled back. Not several statements, not transaction control."),
       retryHttp: z.url().optional().describe('The HTTP request (GET) that was failing, retried after the repair.'),
       commitDeadline: z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'a duration such as 30m, 7d').optional().describe('How long to wait for the commit id of the generated revision (default 7d).'),
     }),

@@ -442,6 +442,13 @@ export class TargetRegistry {
     return { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: this.secret(name, pg.passwordEnv) };
   }
 
+  /** The app's own role's connection (postgres.appUser), password from appPasswordEnv; undefined when the target names no app role. */
+  appPostgres(name: string): PgConnection | undefined {
+    const pg = this.spec(name).postgres;
+    if (!pg?.appUser) return undefined;
+    return { host: pg.host, port: pg.port, database: pg.database, user: pg.appUser, password: this.secret(name, pg.appPasswordEnv) };
+  }
+
   redisUrl(name: string): string {
     const redis = this.spec(name).redis;
     if (!redis) throw new TargetsError(`Target "${name}" has no redis section in ${this.file}.`);

@@ -246,26 +246,6 @@ export function createDatabaseActivities(targets: TargetRegistry) {
       }, 30_000);
     },
 
-    /**
-     * Retries the operation that was failing, as the app's role, inside a transaction that is
-     * rolled back: proof that the repair works, with no side effect of its own.
-     */
-    async pgRetryAsApp(target: string, statement: string): Promise<{ ok: boolean; role: string; rowCount?: number | null; error?: string; rolledBack: true }> {
-      const db = live(target);
-      const r = await asAppRole(target, db, async (c) => {
-        await c.query('begin');
-        try {
-          const res = await c.query(statement);
-          return { ok: true, rowCount: res.rowCount };
-        } catch (err) {
-          return { ok: false, error: redact((err as Error).message) };
-        } finally {
-          await c.query('rollback').catch(() => undefined);
-        }
-      });
-      return { ...r.value, role: r.role, rolledBack: true };
-    },
-
     async pgDatabaseSettings(target: string, database?: string): Promise<DatabaseSettings> {
       return admin(target, (c) => settingsOf(c, database ?? live(target)), 30_000);
     },

@@ -19,6 +19,7 @@ import { createSmokeActivities } from './smoke.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
+import { createRetrySqlActivities } from './retry-sql.js';
 import { createTargetActivities } from './target.js';
 
 export interface ActivityDeps {
@@ -40,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPostgresActivities(deps.targets),
     ...createAlembicActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createDatabaseActivities(deps.targets),
+    ...createRetrySqlActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
     ...createServiceActivities(deps.targets, process.env, { ledgerDir: path.join(deps.dataDir ?? '.data', 'step-ledgers') }),

@@ -1,10 +1,11 @@
-import { ApplicationFailure, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, patched, uuid4 } from '@temporalio/workflow';
 import type { DriftReport, TargetInfo } from '../activities/index.js';
 import { hostActivitiesFor } from './activity-options.js';
 import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { GateClosed } from './gates.js';
 import { describeRehearsal } from './release-migration.js';
 import { runbook } from './runbook.js';
+import { applyRevisionGate, retryPlan } from './schema-drift-texts.js';
 import type { RunbookInput, RunbookResult } from './types.js';
 
 /**
@@ -17,7 +18,10 @@ import type { RunbookInput, RunbookResult } from './types.js';
  */
 
 export interface SchemaDriftInput extends RunbookInput {
-  /** The statement that was failing (e.g. from the `column "…" does not exist` log line), retried as the app's role and rolled back. */
+  /**
+   * The statement that was failing (e.g. from the `column "…" does not exist` log line): one
+   * statement, retried as the app's non-superuser role in a transaction that is rolled back.
+   */
   retrySql?: string;
   /** Or the HTTP request that was failing (GET), retried after the repair. */
   retryHttp?: string;
@@ -47,6 +51,9 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
     const host = hostActivitiesFor(input, target);
     const pre = await rb.step('preflight', () => preflight(target));
+    // Runs started before this check existed go on without it (their retry is still confined).
+    const retryCheck = input.retrySql && patched('retry-sql-confined') ? await rb.step('check-retry', () => act.pgRetryCheck(input.target, input.retrySql!)) : undefined;
+    const retry = retryPlan(input, retryCheck?.role);
     const { appDir } = await rb.step('work-copy', () => host.alembicWorkCopy(input.target), { inputs: { from: 'alembic.dir', to: 'a scratch copy (the app\'s tree is not touched)' } });
     const revId = `drift_${uuid4().replace(/-/g, '').slice(0, 10)}`;
     const drift = await rb.step('detect-drift', () => host.alembicDrift(input.target, { appDir, mode: 'detect', revId, message: 'schema drift' }), { inputs: { against: "the app's models (env.py target_metadata)" } });
@@ -79,18 +86,15 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
       return { runbook: 'schema-drift', target: input.target, healthy: false, summary: [describeRehearsal(rehearsed, 'a clone'), `Drift left on the clone: ${driftOnClone || 'none'}.`, `Nothing was changed on ${db.live}.`, TYPES_NOTE], findings: findings('rehearsal-failed', { undoPoint, generated, rehearsal }) };
     }
 
-    await rb.gate('apply-revision', {
-      prompt: `Apply the generated revision ${revId} to ${db.live}?\n${generated.ops}\n${describeRehearsal(rehearsed, 'a clone of this very data')} No drift was left on the clone.${refusedLine ? ` ${refusedLine}` : ''}`,
-      evidence: { operations: generated.ops, refused: generated.refused, rehearsal, artifact: generated.artifact, undoPoint: { snapshot: undoPoint.snapshot.name, dump: undoPoint.dump.path, manifestSha256: undoPoint.dump.manifestSha256 } },
-    });
+    await rb.gate('apply-revision', applyRevisionGate({ revId, live: db.live, generated, rehearsed, rehearsal, refusedLine, undoPoint, retry }));
     const applied = await db.migrateLive('apply-generated', { direction: 'upgrade', revision: revId, appDir });
     rb.compensate('put-back-undo-point', () => db.swapNow(undoPoint.snapshot.name, settings, 'abandoned', false));
     if (!applied.ok) throw ApplicationFailure.nonRetryable(`The revision failed on ${db.live} although it passed on the clone: ${applied.output}`, 'MigrationFailed');
     const driftAfter = await rb.step('verify', () => host.alembicDrift(input.target, { appDir, mode: 'detect', revId: `${revId}_verify`, message: 'verify' }));
     const retried = await rb.step('retry-operation', async () => {
-      if (input.retrySql) return { ...(await act.pgRetryAsApp(input.target, input.retrySql)), how: `SQL as the app's role, rolled back: ${input.retrySql}` };
-      if (input.retryHttp) return { ...(await act.httpProbe(input.retryHttp)), how: `GET ${input.retryHttp}` };
-      return { ok: true, how: 'no failing operation was given (retrySql or retryHttp)' };
+      if (input.retrySql) return { ...(await act.pgRetryAsApp(input.target, input.retrySql)), how: retry.how };
+      if (input.retryHttp) return { ...(await act.httpProbe(input.retryHttp)), how: retry.how };
+      return { ok: true, how: retry.how };
     });
 
     // The revision exists only in this run's copy and in alembic_version until it is committed.
