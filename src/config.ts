@@ -38,6 +38,14 @@ export const envSchema = z.object({
   RUNBOOK_SESSION_SAMESITE: z.enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' }).default('Strict'),
   RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
   RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
+  RUNBOOK_OIDC_ISSUER: z.url('RUNBOOK_OIDC_ISSUER must be the OpenID provider\'s issuer URL, e.g. https://login.example.com/realms/ops').optional(),
+  RUNBOOK_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  RUNBOOK_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  RUNBOOK_OIDC_AUDIENCE: z.string().min(1).optional(),
+  RUNBOOK_OIDC_ROLES: z.string().min(1).optional(),
+  RUNBOOK_OIDC_ROLES_CLAIM: nonEmpty('RUNBOOK_OIDC_ROLES_CLAIM', 'groups'),
+  RUNBOOK_OIDC_NAME_CLAIM: nonEmpty('RUNBOOK_OIDC_NAME_CLAIM', 'email'),
+  RUNBOOK_OIDC_PROVIDER_NAME: nonEmpty('RUNBOOK_OIDC_PROVIDER_NAME', 'SSO'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
     error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
   }).default('warn'),
@@ -76,6 +84,17 @@ export interface Config {
   /** Worker side: verifies them. Public. */
   decisionPublicKey?: string;
   logLevel: Env['LOG_LEVEL'];
+  /** Single sign-on for people (OpenID Connect); absent: API tokens only. */
+  oidc?: {
+    issuer: string;
+    clientId: string;
+    clientSecret?: string;
+    audience?: string;
+    roleMap: string;
+    rolesClaim: string;
+    nameClaim: string;
+    providerName: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -99,6 +118,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.RUNBOOK_SESSION_SAMESITE === 'None' && !e.RUNBOOK_PUBLIC_URL?.startsWith('https:')) {
     throw new ConfigError('Invalid configuration:\n  RUNBOOK_SESSION_SAMESITE=None: browsers keep such a cookie only over https; serve the API over https and set RUNBOOK_PUBLIC_URL=https://…, or keep Strict with the UI and the API on one host.');
   }
+  if (e.RUNBOOK_OIDC_ISSUER && (!e.RUNBOOK_OIDC_CLIENT_ID || !e.RUNBOOK_OIDC_ROLES)) {
+    throw new ConfigError('Invalid configuration:\n  RUNBOOK_OIDC_ISSUER is set: single sign-on also needs RUNBOOK_OIDC_CLIENT_ID (the console\'s client at the provider) and RUNBOOK_OIDC_ROLES (which groups get which roles, e.g. {"sre": ["operator", "approver"]}). See README, "Single sign-on".');
+  }
   const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
@@ -117,6 +139,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     decisionKey: e.RUNBOOK_DECISION_KEY,
     decisionPublicKey: e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),
     logLevel: e.LOG_LEVEL,
+    oidc: e.RUNBOOK_OIDC_ISSUER
+      ? {
+          issuer: e.RUNBOOK_OIDC_ISSUER, clientId: e.RUNBOOK_OIDC_CLIENT_ID!, clientSecret: e.RUNBOOK_OIDC_CLIENT_SECRET, audience: e.RUNBOOK_OIDC_AUDIENCE,
+          roleMap: e.RUNBOOK_OIDC_ROLES!, rolesClaim: e.RUNBOOK_OIDC_ROLES_CLAIM, nameClaim: e.RUNBOOK_OIDC_NAME_CLAIM, providerName: e.RUNBOOK_OIDC_PROVIDER_NAME,
+        }
+      : undefined,
   };
 }
 
