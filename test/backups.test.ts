@@ -118,6 +118,48 @@ describe('backups: manifest rows and the restore check', () => {
     await execa('pg_dump', ['-h', PG.host, '-U', PG.user, '-f', file, db]);
     return { db, text: readFileSync(file, 'utf8') };
   }
+  /** The dump with `line` added after its `SET lock_timeout` line, as a file in `dir`. */
+  function withLine(text: string, dir: string, name: string, replace: (setLine: string) => string): string {
+    const file = path.join(dir, name);
+    writeFileSync(file, text.replace(/^SET lock_timeout = 0;$/m, replace));
+    return file;
+  }
+
+  it('restores a plain SQL dump whose COPY data has lines starting with a backslash: psql reads them as data, not commands', async () => {
+    const file = path.join(backups, 'small.sql');
+    const { db, text } = await plainDumpOfSmall(file);
+    try {
+      expect(text).toMatch(/^\\N$|^1\t\\N$/m); // a COPY data line holding the NULL escape
+      expect(text).toMatch(/^2\t\\\\! touch/m);
+      const into = await scratch();
+      const restored = await tools.pgRestoreInto('bkp', { file, scratch: into });
+      expect(restored.format).toBe('plain');
+      expect(await sql(into, 'select id, body from notes order by id')).toEqual(await sql(db, 'select id, body from notes order by id'));
+    } finally {
+      await dropDatabase(db);
+    }
+  });
+
+  it('refuses a plain SQL dump holding a psql meta-command, before and at the restore, and the shell command never runs', async () => {
+    const { db, text } = await plainDumpOfSmall(path.join(tmpDir('bkp-src-'), 'small.sql'));
+    await dropDatabase(db);
+    const markers = tmpDir('bkp-markers-');
+    // On a line of its own: the scan refuses it, naming the line, before psql is ever started.
+    const own = withLine(text, backups, 'own-line.sql', (l) => `${l}\n\\! touch ${markers}/own-line`);
+    const verified = await failure(tools.pgVerifyBackup('bkp', own));
+    expect(verified?.type).toBe('BackupRefused');
+    expect(verified?.message).toMatch(/^Backup .*own-line\.sql is refused: line \d+ is a psql meta-command \(`\\!`\), which psql would run on this worker\./);
+    expect((await failure(tools.pgRestoreInto('bkp', { file: own, scratch: await scratch() })))?.type).toBe('BackupRefused');
+    // After SQL on the same line, where no line scan looks: psql itself refuses it (restricted mode), and the transaction restores nothing.
+    const after = withLine(text, backups, 'after-sql.sql', (l) => `${l} \\! touch ${markers}/after-sql`);
+    await tools.pgVerifyBackup('bkp', after);
+    const into = await scratch();
+    const restored = await failure(tools.pgRestoreInto('bkp', { file: after, scratch: into }));
+    expect(restored).toMatchObject({ type: 'BackupRefused', message: `Backup ${after} is refused: psql met a meta-command in it and refused it (restricted mode); nothing was restored into "${into}". Use a dump made by pg_dump.` });
+    expect(await sql(into, `select to_regclass('public.notes')::text as t`)).toEqual([{ t: null }]);
+    expect(readdirSync(markers)).toEqual([]);
+  });
+
   it('refuses a path outside backups.dir with the same words whether it exists or not, and a symlink in backups.dir that points out', async () => {
     const elsewhere = tmpDir('bkp-elsewhere-');
     const { db } = await plainDumpOfSmall(path.join(elsewhere, 'real.sql'));

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +75,7 @@ describe('migration-failed', () => {
     expect(await managedFor(db)).toEqual([]);
   });
 
-  it('refuses an unknown toRevision, and a backup that is missing, truncated, not a dump, or outside backups.dir, before anything runs', async () => {
+  it('refuses an unknown toRevision, and a backup that is missing, truncated, not a dump, outside backups.dir or holding a shell command, before anything runs', async () => {
     const db = dbs.inputs!;
     const dir = backupsOf.inputs!;
     const plain = path.join(dir, 'full.sql');
@@ -85,6 +85,10 @@ describe('migration-failed', () => {
     writeFileSync(truncated, text.slice(0, Math.floor(text.length / 2)));
     const notDump = path.join(dir, 'notes.txt');
     writeFileSync(notDump, 'restore steps: 1. …\n');
+    // The attack of issue #17: a "plain dump" whose psql meta-command runs a shell on the worker.
+    const marker = path.join(tmpDir('mf-marker-'), 'ran');
+    const shell = path.join(dir, 'shell.sql');
+    writeFileSync(shell, text.replace('SET lock_timeout = 0;\n', `SET lock_timeout = 0;\n\\! touch ${marker}\n`));
     const outside = path.join(tmpDir('mf-elsewhere-'), 'full.sql');
     writeFileSync(outside, text);
     const refusedOutside = `is refused: backups are read only from target "inputs"'s backups.dir (${dir}).`;
@@ -94,6 +98,7 @@ describe('migration-failed', () => {
       [{ toRevision: '0003_invoices', backup: truncated }, `Backup ${truncated} is a plain SQL dump that is truncated`],
       [{ toRevision: '0003_invoices', backup: notDump }, `${notDump} is not a PostgreSQL dump`],
       [{ toRevision: '0003_invoices', backup: outside }, `Backup "${outside}" ${refusedOutside}`],
+      [{ toRevision: '0003_invoices', backup: shell }, `Backup ${shell} is refused: line ${text.split('\n').indexOf('SET lock_timeout = 0;') + 2} is a psql meta-command (\`\\!\`), which psql would run on this worker.`],
     ];
     const ignored = await finished(rig.client, await start('ignores', { toRevision: '0003_invoices' }));
     expect(ignored.error).toContain('alembic env.py honours DATABASE_URL: alembic current did not use DATABASE_URL');
@@ -103,6 +108,7 @@ describe('migration-failed', () => {
       expect(run.status).toBe('failed');
       expect(run.error).toContain(message);
     }
+    expect(existsSync(marker)).toBe(false);
     expect(await asApp(db, `insert into tenants (name) values ('still writable after bad input')`)).toMatchObject({ ok: true });
     expect(await managedFor(db)).toEqual([]);
     expect(await revisionOf(db)).toEqual(['0003_invoices']);

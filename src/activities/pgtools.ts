@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { type ManagedMeta, parseManagedComment } from './databases.js';
 import { digestFiles } from './digest.js';
 import { FailureType } from './errors.js';
 import { withHeartbeats } from './heartbeat.js';
+import { PSQL_REFUSED, PSQL_WITHOUT_RESTRICT, restrictedScript, scanPlainSql } from './plain-sql.js';
 import { connectionOf, OWN_SESSION_OPTIONS, withPg } from './postgres.js';
 
 /**
@@ -98,14 +99,14 @@ function pgEnv(conn: PgConnection, database: string, extra: Record<string, strin
 const CONNECTION_LOST = /terminating connection due to administrator command|server closed the connection unexpectedly|connection to server .* failed|could not connect to server|the database system is (?:starting up|shutting down|in recovery mode)|Connection refused/;
 
 /** Runs a PostgreSQL client tool; fails with its (redacted) words. Cancels with the activity. */
-async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number } = {}) {
+async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number; stdin?: AsyncIterable<Uint8Array> } = {}) {
   let cancelSignal: AbortSignal | undefined;
   try {
     cancelSignal = Context.current().cancellationSignal;
   } catch {
     cancelSignal = undefined; // outside an activity (benchmarks)
   }
-  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
+  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: opts.stdin ?? 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
   const secrets = [conn.password];
   if (r.exitCode === undefined && (r as { code?: string }).code === 'ENOENT') {
     throw ApplicationFailure.nonRetryable(`${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`, FailureType.commandMissing);
@@ -120,6 +121,27 @@ async function pgTool(conn: PgConnection, database: string, bin: string, args: s
     throw ApplicationFailure.nonRetryable(message, FailureType.command);
   }
   return { stdout: r.stdout, stderr: redact(r.stderr, secrets) };
+}
+
+/**
+ * A plain SQL dump into `database` by psql in restricted mode: psql refuses every meta-command
+ * the script holds (see plain-sql.ts), and the script cannot lift it without the key, a fresh one
+ * each time and never in the file. ON_ERROR_STOP and one transaction: a refusal restores nothing.
+ */
+async function psqlRestricted(conn: PgConnection, database: string, file: string) {
+  const key = randomBytes(24).toString('hex');
+  try {
+    return await pgTool(conn, database, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], { stdin: restrictedScript(file, key) });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (PSQL_WITHOUT_RESTRICT.test(message)) {
+      throw ApplicationFailure.nonRetryable(`psql on this worker has no restricted mode (\\restrict: psql 13.22, 14.19, 15.14, 16.10, 17.6 or newer), so the plain SQL dump ${file} was not restored: its meta-commands could run here. Upgrade postgresql-client on the worker, or restore from a custom or directory dump.`, FailureType.commandMissing);
+    }
+    if (PSQL_REFUSED.test(message)) {
+      throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: psql met a meta-command in it and refused it (restricted mode); nothing was restored into "${database}". Use a dump made by pg_dump.`, BackupRefused);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -340,9 +362,12 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       if (!tail.toString('utf8').includes('PostgreSQL database dump complete')) {
         throw ApplicationFailure.nonRetryable(`Backup ${file} is a plain SQL dump that is truncated (it lacks pg_dump's closing "-- PostgreSQL database dump complete" line). Restoring it would give a partial database; use another backup.`, 'BackupCorrupt');
       }
-      const text = await readFile(file, 'utf8');
-      const tableCount = (text.match(/^COPY \S+ .* FROM stdin;$/gm) ?? []).length;
-      return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount, checks: [`plain SQL dump, complete (closing line present): ${tableCount} COPY blocks`] };
+      const scan = await scanPlainSql(file);
+      if (scan.refused) {
+        throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: line ${scan.refused.line} is a psql meta-command (\`${scan.refused.command}\`), which psql would run on this worker. A dump made by pg_dump has none outside COPY data but its \\restrict lines; use another backup.`, BackupRefused);
+      }
+      const checks = [`plain SQL dump, complete (closing line present): ${scan.copyBlocks} COPY blocks, no psql meta-command (restored by psql in restricted mode)`];
+      return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount: scan.copyBlocks, checks };
     }
     throw ApplicationFailure.nonRetryable(`${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`, 'BackupCorrupt');
   }
@@ -544,7 +569,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       }, { database: 'postgres', statementTimeoutMs: 5 * 60_000 });
       const started = Date.now();
       const work = backup.format === 'plain'
-        ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
+        ? psqlRestricted(conn, req.scratch, backup.path)
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
       await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
       const restoreCommandMs = Date.now() - started;

@@ -1,8 +1,9 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BackupsRoot, confineBackup, isInside, isPlainFileName } from '../../src/activities/backup-paths.js';
 import { parseManifest } from '../../src/activities/pgtools.js';
+import { PlainSqlScan, restrictedScript, scanPlainSql } from '../../src/activities/plain-sql.js';
 import { tmpDir } from '../support/harness.js';
 
 type Failure = { type?: string; message: string };
@@ -96,5 +97,66 @@ describe("a manifest's file names", () => {
   it('come from a manifest whose text is never quoted back', () => {
     expect(() => parseManifest('/b/d', 'root:x:0:0:root:/root:/bin/bash\n')).toThrow(/^Backup \/b\/d is corrupt: its manifest\.json is not valid JSON\. Use another backup\.$/);
     expect(() => parseManifest('/b/d', '{"files": 3}')).toThrow('is not a manifest of durable-runbooks');
+  });
+});
+
+describe('the scan of a plain SQL dump', () => {
+  const scan = (text: string) => {
+    const s = new PlainSqlScan();
+    return { verdicts: text.split('\n').map((l) => s.line(Buffer.from(l, 'latin1'))), copyBlocks: s.copyBlocks };
+  };
+
+  it('reads COPY data as data, up to its \\. line, whatever it starts with', () => {
+    const r = scan(['COPY public.notes (id, body) FROM stdin;', '1\t\\N', '\\N\tx', '\\\\! touch /tmp/x', '\\! not a command in COPY data', '\\.', 'SELECT 1;'].join('\n'));
+    expect(r.verdicts).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
+    expect(r.copyBlocks).toBe(1);
+  });
+
+  it('refuses a backslash line outside COPY data, naming the line and the command', () => {
+    expect(scan('SET x = 1;\n\\! id > /tmp/pwned').verdicts[1]).toEqual({ line: 2, command: '\\!' });
+    expect(scan('COPY t FROM stdin;\n1\n\\.\n\\copy t to program').verdicts[3]).toEqual({ line: 4, command: '\\copy' });
+    // A second \. is not in COPY data any more.
+    expect(scan('COPY t FROM stdin;\n\\.\n\\.').verdicts[2]).toEqual({ line: 3, command: '\\.' });
+    expect(scan('\\unrestrict').verdicts[0]).toEqual({ line: 1, command: '\\unrestrict' });
+  });
+
+  it("lets pg_dump's own \\restrict and \\unrestrict lines through, to be dropped", () => {
+    expect(scan('\\restrict abcDEF123\nSELECT 1;\n\\unrestrict abcDEF123').verdicts).toEqual(['drop', 'pass', 'drop']);
+    expect(scan('\\restrict abc; \\! id').verdicts[0]).toEqual({ line: 1, command: '\\restrict' });
+  });
+
+  it('ends COPY data at a CRLF \\. too, and finds COPY however it is spelled', () => {
+    expect(scan('copy t from STDIN;\r\n1\r\n\\.\r\n\\! id').verdicts.at(-1)).toEqual({ line: 4, command: '\\!' });
+    expect(scan("COPY public.t (a) FROM stdin WITH (FORMAT csv);\n\\N\n\\.").verdicts).toEqual(['pass', 'pass', 'pass']);
+  });
+});
+
+describe('what psql reads of a plain SQL dump', () => {
+  const collect = async (gen: AsyncGenerator<Buffer>) => {
+    const parts: Buffer[] = [];
+    for await (const b of gen) parts.push(b);
+    return Buffer.concat(parts).toString('latin1');
+  };
+
+  it("starts with our \\restrict, lacks pg_dump's own pair, and is otherwise the file byte for byte", async () => {
+    const file = path.join(tmpDir('unit-plain-'), 'd.sql');
+    const body = ['--', '-- PostgreSQL database dump', '--', '', '\\restrict K1', '', 'SET x = 1;\r', "CREATE FUNCTION f() RETURNS text AS $$ select E'\\\\d' $$ LANGUAGE sql;", 'COPY t (a) FROM stdin;', '\\N', '\\restrict K1', '\\.', '', '\\unrestrict K1', 'tail without newline'];
+    writeFileSync(file, body.join('\n'));
+    const expected = ['\\restrict OURKEY', ...body.filter((_, i) => i !== 4 && i !== 13)].join('\n');
+    expect(await collect(restrictedScript(file, 'OURKEY'))).toBe(expected);
+  });
+
+  it('keeps every byte of a dump larger than its read chunks', async () => {
+    const file = path.join(tmpDir('unit-plain-'), 'big.sql');
+    const rows = Array.from({ length: 120_000 }, (_, i) => `${i}\t${'x'.repeat(i % 97)}\t\\N`);
+    const text = `SET a = 1;\nCOPY t (id, v, n) FROM stdin;\n${rows.join('\n')}\n\\.\n\n`;
+    writeFileSync(file, text);
+    expect(readFileSync(file).length).toBeGreaterThan(3 << 20);
+    expect(await collect(restrictedScript(file, 'K'))).toBe(`\\restrict K\n${text}`);
+    expect(await scanPlainSql(file)).toEqual({ copyBlocks: 1, lines: text.split('\n').length - 1 });
+  });
+
+  it('takes a key of letters and digits only', async () => {
+    await expect(collect(restrictedScript('/dev/null', 'k; \\! id'))).rejects.toThrow('A restrict key is letters and digits only.');
   });
 });
