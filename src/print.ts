@@ -85,7 +85,7 @@ const commands: Record<string, Commands> = {
   'swap-in': swap('pre_restore'),
   'rollback-evidence': (t) => [`# per table: select count(*), max(id) in ${db(t)} and in ${db(t)}_snap: rows beyond the snapshot's max(id) are lost by the rollback`],
   'restore-evidence': (t) => [`# per table: select count(*), max(id) in ${db(t)} and in the restored copy: rows beyond its max(id) are lost by the restore`],
-  'restore-source': (t) => [...admin(t, `CREATE DATABASE ${db(t)}_scratch TEMPLATE template0`), `${own}pg_restore --exit-on-error --jobs=2 --dbname=${db(t)}_scratch <backup>   # plain SQL: psql -v ON_ERROR_STOP=1 --single-transaction -d ${db(t)}_scratch -f <backup.sql>`],
+  'restore-source': (t) => [...admin(t, `CREATE DATABASE ${db(t)}_scratch TEMPLATE template0`), `${own}pg_restore --exit-on-error --jobs=2 --dbname=${db(t)}_scratch <backup>   # plain SQL, its psql meta-commands refused: { printf '%s\\n' "\\\\restrict $(openssl rand -hex 16)"; grep -Ev '^\\\\(un)?restrict [A-Za-z0-9]+$' <backup.sql>; } | psql -X -v ON_ERROR_STOP=1 --single-transaction -d ${db(t)}_scratch -f -`],
 };
 
 /** The procedure as data: each item with the commands it runs on the target (when one is named). */

@@ -95,7 +95,7 @@ export const catalogue: RunbookDefinition[] = [
     gates: ['freeze-writes', 'downgrade', 'restore', 'reapply'],
     input: z.strictObject({
       toRevision: z.string().regex(/^[A-Za-z0-9_]+$/, 'an alembic revision id').optional().describe("The last good revision (default: the pre-release revision release-migration recorded for this target)."),
-      backup: z.string().min(1).optional().describe('A pg_dump file or directory (custom, directory or plain SQL) to restore from if the downgrade cannot repair.'),
+      backup: z.string().min(1).optional().describe("A pg_dump file or directory (custom, directory or plain SQL) to restore from if the downgrade cannot repair: inside the target's backups.dir, as an absolute path or a name relative to it."),
       reapply: z.boolean().optional().describe('After the repair, upgrade to head again (once the cause is fixed).'),
       rootCauseDeadline: z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'a duration such as 30m, 24h').optional().describe('How long the run waits for the root-cause note (default 24h).'),
     }),

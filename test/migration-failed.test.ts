@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,8 @@ import { TargetBusyError } from '../src/client.js';
 describe('migration-failed', () => {
   let rig: TestRig;
   const dbs: Record<string, string> = {};
+  /** Each target's backups.dir: the only place a `backup` path may name. */
+  const backupsOf: Record<string, string> = {};
   const bob = { person: 'bob', roles: ['approver'] };
   const retry = { initialInterval: '200 ms', maximumAttempts: 2 };
   const count = async (db: string, q: string) => (await sql<{ n: number }>(db, `select count(*)::int as n from ${q}`))[0]!.n;
@@ -27,9 +29,12 @@ describe('migration-failed', () => {
   }
 
   beforeAll(async () => {
-    for (const k of ['leftovers', 'released', 'blocked', 'plain', 'nosource', 'inputs']) dbs[k] = await appDatabase('0003_invoices', `mf_${k}`);
+    for (const k of ['leftovers', 'released', 'blocked', 'plain', 'nosource', 'inputs']) {
+      dbs[k] = await appDatabase('0003_invoices', `mf_${k}`);
+      backupsOf[k] = tmpDir(`mf-${k}-backups-`);
+    }
     rig = await startRig(writeTargets({
-      ...Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only' })])),
+      ...Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only', backups: { dir: backupsOf[k], retention: '1d' } })])),
       // An app whose env.py ignores DATABASE_URL: alembic would act on the database alembic.ini names.
       ignores: dbTarget(dbs.inputs!, { freezeWrites: 'read-only', alembic: { dir: path.join(repoRoot, 'test/fixtures/env-ignores-url') } }),
     }));
@@ -70,21 +75,30 @@ describe('migration-failed', () => {
     expect(await managedFor(db)).toEqual([]);
   });
 
-  it('refuses an unknown toRevision, and a backup that is missing, truncated or not a dump, before anything runs', async () => {
+  it('refuses an unknown toRevision, and a backup that is missing, truncated, not a dump, outside backups.dir or holding a shell command, before anything runs', async () => {
     const db = dbs.inputs!;
-    const dir = tmpDir('mf-backups-');
+    const dir = backupsOf.inputs!;
     const plain = path.join(dir, 'full.sql');
     await execa('pg_dump', ['-h', PG.host, '-U', PG.user, '-f', plain, db]);
     const truncated = path.join(dir, 'truncated.sql');
-    const text = (await import('node:fs')).readFileSync(plain, 'utf8');
+    const text = readFileSync(plain, 'utf8');
     writeFileSync(truncated, text.slice(0, Math.floor(text.length / 2)));
     const notDump = path.join(dir, 'notes.txt');
     writeFileSync(notDump, 'restore steps: 1. …\n');
+    // The attack of issue #17: a "plain dump" whose psql meta-command runs a shell on the worker.
+    const marker = path.join(tmpDir('mf-marker-'), 'ran');
+    const shell = path.join(dir, 'shell.sql');
+    writeFileSync(shell, text.replace('SET lock_timeout = 0;\n', `SET lock_timeout = 0;\n\\! touch ${marker}\n`));
+    const outside = path.join(tmpDir('mf-elsewhere-'), 'full.sql');
+    writeFileSync(outside, text);
+    const refusedOutside = `is refused: backups are read only from target "inputs"'s backups.dir (${dir}).`;
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ toRevision: '0042_nope' }, 'Unknown toRevision "0042_nope": the code knows 0005_invoice_estado_check, 0004_imports_payments, 0003_invoices, 0002_products, 0001_tenants.'],
-      [{ toRevision: '0003_invoices', backup: path.join(dir, 'missing.dump') }, `Backup ${path.join(dir, 'missing.dump')} does not exist on this worker.`],
+      [{ toRevision: '0003_invoices', backup: path.join(dir, 'missing.dump') }, `Backup "${path.join(dir, 'missing.dump')}" does not exist in ${dir} on this worker.`],
       [{ toRevision: '0003_invoices', backup: truncated }, `Backup ${truncated} is a plain SQL dump that is truncated`],
       [{ toRevision: '0003_invoices', backup: notDump }, `${notDump} is not a PostgreSQL dump`],
+      [{ toRevision: '0003_invoices', backup: outside }, `Backup "${outside}" ${refusedOutside}`],
+      [{ toRevision: '0003_invoices', backup: shell }, `Backup ${shell} is refused: line ${text.split('\n').indexOf('SET lock_timeout = 0;') + 2} is a psql meta-command (\`\\!\`), which psql would run on this worker.`],
     ];
     const ignored = await finished(rig.client, await start('ignores', { toRevision: '0003_invoices' }));
     expect(ignored.error).toContain('alembic env.py honours DATABASE_URL: alembic current did not use DATABASE_URL');
@@ -94,6 +108,7 @@ describe('migration-failed', () => {
       expect(run.status).toBe('failed');
       expect(run.error).toContain(message);
     }
+    expect(existsSync(marker)).toBe(false);
     expect(await asApp(db, `insert into tenants (name) values ('still writable after bad input')`)).toMatchObject({ ok: true });
     expect(await managedFor(db)).toEqual([]);
     expect(await revisionOf(db)).toEqual(['0003_invoices']);
@@ -191,7 +206,7 @@ describe('migration-failed', () => {
 
   it("restores the seed's plain `pg_dump > backup.sql` with psql when given", async () => {
     const db = dbs.plain!;
-    const backup = path.join(tmpDir('mf-plain-'), 'backup.sql');
+    const backup = path.join(backupsOf.plain!, 'backup.sql');
     await execa('pg_dump', ['-h', PG.host, '-U', PG.user, '-f', backup, db]);
     await failedRelease(db);
     await sql(db, `create view import_report as select batch_id, count(*) from import_items group by 1`);
@@ -208,9 +223,9 @@ describe('migration-failed', () => {
     expect(await count(db, 'tenants')).toBe(2);
   });
 
-  it('with nothing to restore from, parks at a recovery gate until an approver names a backup, then restores it', async () => {
+  it('with nothing to restore from, parks at a recovery gate until an approver names a backup (inside backups.dir), then restores it', async () => {
     const db = dbs.nosource!;
-    const backup = path.join(tmpDir('mf-nosource-'), 'backup.sql');
+    const backup = path.join(backupsOf.nosource!, 'backup.sql');
     await execa('pg_dump', ['-h', PG.host, '-U', PG.user, '-f', backup, db]);
     await failedRelease(db);
     await sql(db, `create view import_report as select batch_id, count(*) from import_items group by 1`);
@@ -222,6 +237,12 @@ describe('migration-failed', () => {
     expect(parked.prompt).toContain('Nothing to restore from: no release-migration snapshot of');
     expect(parked.prompt).toContain('Retry this step with a correction {"backup": "<path of a pg_dump file or directory>"}');
     expect(await asApp(db, `insert into tenants (name) values ('parked')`)).toMatchObject({ ok: false, code: '25006' }); // still frozen while parked
+    // A correction is a backup path like any other: one outside the target's backups.dir is refused and the step parks again.
+    const outside = path.join(tmpDir('mf-nosource-elsewhere-'), 'backup.sql');
+    writeFileSync(outside, readFileSync(backup));
+    await rig.client.decide(id, 'recover:restore-source', { decision: 'approve', action: 'retry', correction: { backup: outside } }, bob);
+    const refused = `Backup "${outside}" is refused: backups are read only from target "nosource"'s backups.dir (${backupsOf.nosource}).`;
+    await until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'recover:restore-source' && g.prompt.includes(refused)), 'the refused correction to park the step again', 60_000);
     await rig.client.decide(id, 'recover:restore-source', { decision: 'approve', action: 'retry', correction: { backup } }, bob);
     await gateOpen(id, 'restore');
     await rig.client.decide(id, 'restore', { decision: 'approve' }, bob);

@@ -39,7 +39,9 @@ export function copyRows(newlines: number, tail: string, wholeFile: boolean): nu
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { closeSync, createReadStream, openSync, readSync } = require('node:fs');
+const { closeSync, constants, createReadStream, openSync, readSync } = require('node:fs');
+// A symlink put in place of a dump's file is not followed (out of the backups dir).
+const NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 const { createGunzip } = require('node:zlib');
 const TAIL = 16;
 function counter() {
@@ -59,7 +61,7 @@ parentPort.on('message', async ({ path, countRows }) => {
     const gz = path.endsWith('.gz');
     const rows = countRows && !gz ? counter() : undefined;
     let bytes = 0;
-    const fd = openSync(path, 'r');
+    const fd = openSync(path, NOFOLLOW);
     try {
       for (let n; (n = readSync(fd, buffer, 0, buffer.length, null)) > 0; bytes += n) {
         hash.update(buffer.subarray(0, n));
@@ -71,7 +73,7 @@ parentPort.on('message', async ({ path, countRows }) => {
     let counted = rows && rows.result();
     if (countRows && gz) {
       const c = counter();
-      for await (const chunk of createReadStream(path).pipe(createGunzip())) c.add(chunk);
+      for await (const chunk of createReadStream(path, { fd: openSync(path, NOFOLLOW) }).pipe(createGunzip())) c.add(chunk);
       counted = c.result();
     }
     parentPort.postMessage({ ok: true, bytes, sha256: hash.digest('hex'), counted });

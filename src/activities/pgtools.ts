@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -8,10 +8,12 @@ import { execa } from 'execa';
 import pg from 'pg';
 import type { PgConnection, TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { BackupRefused, type BackupsRoot, confineBackup, isPlainFileName } from './backup-paths.js';
 import { type ManagedMeta, parseManagedComment } from './databases.js';
 import { digestFiles } from './digest.js';
 import { FailureType } from './errors.js';
 import { withHeartbeats } from './heartbeat.js';
+import { PSQL_REFUSED, PSQL_WITHOUT_RESTRICT, restrictedScript, scanPlainSql } from './plain-sql.js';
 import { connectionOf, OWN_SESSION_OPTIONS, withPg } from './postgres.js';
 
 /**
@@ -97,14 +99,14 @@ function pgEnv(conn: PgConnection, database: string, extra: Record<string, strin
 const CONNECTION_LOST = /terminating connection due to administrator command|server closed the connection unexpectedly|connection to server .* failed|could not connect to server|the database system is (?:starting up|shutting down|in recovery mode)|Connection refused/;
 
 /** Runs a PostgreSQL client tool; fails with its (redacted) words. Cancels with the activity. */
-async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number } = {}) {
+async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number; stdin?: AsyncIterable<Uint8Array> } = {}) {
   let cancelSignal: AbortSignal | undefined;
   try {
     cancelSignal = Context.current().cancellationSignal;
   } catch {
     cancelSignal = undefined; // outside an activity (benchmarks)
   }
-  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
+  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: opts.stdin ?? 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
   const secrets = [conn.password];
   if (r.exitCode === undefined && (r as { code?: string }).code === 'ENOENT') {
     throw ApplicationFailure.nonRetryable(`${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`, FailureType.commandMissing);
@@ -119,6 +121,27 @@ async function pgTool(conn: PgConnection, database: string, bin: string, args: s
     throw ApplicationFailure.nonRetryable(message, FailureType.command);
   }
   return { stdout: r.stdout, stderr: redact(r.stderr, secrets) };
+}
+
+/**
+ * A plain SQL dump into `database` by psql in restricted mode: psql refuses every meta-command
+ * the script holds (see plain-sql.ts), and the script cannot lift it without the key, a fresh one
+ * each time and never in the file. ON_ERROR_STOP and one transaction: a refusal restores nothing.
+ */
+async function psqlRestricted(conn: PgConnection, database: string, file: string) {
+  const key = randomBytes(24).toString('hex');
+  try {
+    return await pgTool(conn, database, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], { stdin: restrictedScript(file, key) });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (PSQL_WITHOUT_RESTRICT.test(message)) {
+      throw ApplicationFailure.nonRetryable(`psql on this worker has no restricted mode (\\restrict: psql 13.22, 14.19, 15.14, 16.10, 17.6 or newer), so the plain SQL dump ${file} was not restored: its meta-commands could run here. Upgrade postgresql-client on the worker, or restore from a custom or directory dump.`, FailureType.commandMissing);
+    }
+    if (PSQL_REFUSED.test(message)) {
+      throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: psql met a meta-command in it and refused it (restricted mode); nothing was restored into "${database}". Use a dump made by pg_dump.`, BackupRefused);
+    }
+    throw err;
+  }
 }
 
 /**
@@ -194,8 +217,45 @@ async function tablesByOid(c: pg.Client): Promise<Map<string, { table: string; p
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
-  for (const f of await readdir(dir).catch(() => [])) total += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
+  // lstat: a symlink in the directory is counted as itself, never as what it points at.
+  for (const f of await readdir(dir).catch(() => [])) total += (await lstat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
   return total;
+}
+
+/** A file's bytes, refusing to follow a symlink put in its place. */
+async function readNoFollow(file: string): Promise<Buffer> {
+  const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A dump directory's manifest, shape checked and every file name a plain name inside the
+ * directory, before any file it names is opened. Its text is never quoted back (it may be anything).
+ */
+export function parseManifest(dir: string, text: Buffer | string): BackupManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(text.toString());
+  } catch {
+    throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} is not valid JSON. Use another backup.`, 'BackupCorrupt');
+  }
+  const manifest = m as Partial<BackupManifest> | null;
+  if (typeof manifest !== 'object' || manifest === null || !Array.isArray(manifest.files) || typeof manifest.tables !== 'object' || manifest.tables === null) {
+    throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} is not a manifest of durable-runbooks (no files and tables). Use another backup.`, 'BackupCorrupt');
+  }
+  for (const f of manifest.files as unknown[]) {
+    const name = (f as Partial<BackupFile> | null)?.file;
+    if (!isPlainFileName(name)) {
+      throw ApplicationFailure.nonRetryable(`Backup ${dir} is refused: its ${MANIFEST} lists ${JSON.stringify(name)?.slice(0, 100) ?? 'an entry without a name'}, which is not a plain file name inside the dump directory. Use another backup.`, BackupRefused);
+    }
+    const { bytes, sha256 } = f as BackupFile;
+    if (typeof bytes !== 'number' || typeof sha256 !== 'string') throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} gives no size or sha256 for ${name}. Use another backup.`, 'BackupCorrupt');
+  }
+  return manifest as BackupManifest;
 }
 
 async function tableRows(c: pg.Client): Promise<TableRows[]> {
@@ -264,60 +324,89 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     }, { database });
   }
 
+  /**
+   * A backup given by path: its real path inside the target's backups dir (or where this worker's
+   * own dumps go, when the target declares no backups.dir), or a refusal that says nothing of it.
+   */
+  function confined(target: string, file: unknown): Promise<string> {
+    const declared = targets.spec(target).backups?.dir;
+    const root: BackupsRoot = { dir: declared ? path.resolve(declared) : backupsDir(target), declared: declared !== undefined, target, targetsFile: targets.file };
+    return confineBackup(root, file);
+  }
+
+  /** Checks a dump at a real path inside the backups dir (see `confined`); reads it, never changes it. */
   async function verify(target: string, file: string): Promise<VerifiedBackup> {
-    const conn = connectionOf(targets, target);
-    const info = await stat(file).catch(() => undefined);
+    const info = await lstat(file).catch(() => undefined);
     if (!info) throw ApplicationFailure.nonRetryable(`Backup ${file} does not exist on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format).`, 'BackupMissing');
-    const checks: string[] = [];
-    if (info.isDirectory()) {
-      const manifestFile = path.join(file, MANIFEST);
-      if (!existsSync(path.join(file, 'toc.dat'))) throw ApplicationFailure.nonRetryable(`Backup ${file} is a directory but not a pg_dump directory dump (no toc.dat).`, 'BackupCorrupt');
-      let manifest: BackupManifest | undefined;
-      if (existsSync(manifestFile)) {
-        manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as BackupManifest;
-        for (const f of manifest.files) {
-          if (!existsSync(path.join(file, f.file))) throw ApplicationFailure.nonRetryable(`Backup ${file} is incomplete: ${f.file} is missing (the manifest lists it).`, 'BackupCorrupt');
-        }
-        const actual = await hashAll(file, manifest.files.map((f) => f.file));
-        for (const [i, f] of manifest.files.entries()) {
-          const a = actual[i]!;
-          if (a.bytes !== f.bytes || a.sha256 !== f.sha256) throw ApplicationFailure.nonRetryable(`Backup ${file} is corrupt: ${f.file} does not match its sha256 in the manifest (${a.bytes} bytes, manifest says ${f.bytes}). Use another backup.`, 'BackupCorrupt');
-        }
-        checks.push(`${manifest.files.length} files match the manifest's sha256`);
-      } else checks.push('no manifest (not made by durable-runbooks): checked with pg_restore only');
-      const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', file]).catch((err: unknown) => {
-        throw ApplicationFailure.nonRetryable(`Backup ${file} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
-      });
-      const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
-      checks.push(`pg_restore --list reads it: ${tableCount} tables with data`);
-      const sha256 = manifest ? createHash('sha256').update(await readFile(manifestFile)).digest('hex') : await sha256File(path.join(file, 'toc.dat'));
-      return { path: file, format: 'directory', sha256, totalBytes: await dirBytes(file), tableCount, manifest, checks };
-    }
-    const handle = await open(file, 'r');
+    if (info.isDirectory()) return verifyDirectory(target, file);
+    if (!info.isFile()) throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: it is neither a regular file nor a directory. Give the path of a pg_dump file or directory.`, BackupRefused);
+    const conn = connectionOf(targets, target);
+    const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     const head = Buffer.alloc(64);
-    await handle.read(head, 0, 64, 0);
     const tail = Buffer.alloc(Math.min(256, info.size));
-    await handle.read(tail, 0, tail.length, Math.max(0, info.size - tail.length));
-    await handle.close();
+    try {
+      await handle.read(head, 0, 64, 0);
+      await handle.read(tail, 0, tail.length, Math.max(0, info.size - tail.length));
+    } finally {
+      await handle.close();
+    }
     const sha256 = await sha256File(file);
     if (head.subarray(0, 5).toString() === 'PGDMP') {
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', file]).catch((err: unknown) => {
         throw ApplicationFailure.nonRetryable(`Backup ${file} cannot be read by pg_restore (truncated or corrupt): ${(err as Error).message}`, 'BackupCorrupt');
       });
       const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
-      checks.push(`custom-format dump; pg_restore --list reads it: ${tableCount} tables with data`);
-      return { path: file, format: 'custom', sha256, totalBytes: info.size, tableCount, checks };
+      return { path: file, format: 'custom', sha256, totalBytes: info.size, tableCount, checks: [`custom-format dump; pg_restore --list reads it: ${tableCount} tables with data`] };
     }
     if (head.toString('utf8').includes('PostgreSQL database dump')) {
       if (!tail.toString('utf8').includes('PostgreSQL database dump complete')) {
         throw ApplicationFailure.nonRetryable(`Backup ${file} is a plain SQL dump that is truncated (it lacks pg_dump's closing "-- PostgreSQL database dump complete" line). Restoring it would give a partial database; use another backup.`, 'BackupCorrupt');
       }
-      const text = await readFile(file, 'utf8');
-      const tableCount = (text.match(/^COPY \S+ .* FROM stdin;$/gm) ?? []).length;
-      checks.push(`plain SQL dump, complete (closing line present): ${tableCount} COPY blocks`);
-      return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount, checks };
+      const scan = await scanPlainSql(file);
+      if (scan.refused) {
+        throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: line ${scan.refused.line} is a psql meta-command (\`${scan.refused.command}\`), which psql would run on this worker. A dump made by pg_dump has none outside COPY data but its \\restrict lines; use another backup.`, BackupRefused);
+      }
+      const checks = [`plain SQL dump, complete (closing line present): ${scan.copyBlocks} COPY blocks, no psql meta-command (restored by psql in restricted mode)`];
+      return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount: scan.copyBlocks, checks };
     }
     throw ApplicationFailure.nonRetryable(`${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`, 'BackupCorrupt');
+  }
+
+  /**
+   * A directory dump holds regular files only (no symlink out of it), and the names its manifest
+   * lists are checked before any of them is opened; then every file against its sha256.
+   */
+  async function verifyDirectory(target: string, dir: string): Promise<VerifiedBackup> {
+    const conn = connectionOf(targets, target);
+    const entries = await readdir(dir, { withFileTypes: true });
+    const odd = entries.find((e) => !e.isFile());
+    if (odd) throw ApplicationFailure.nonRetryable(`Backup ${dir} is refused: ${JSON.stringify(odd.name)} in it is not a regular file (a symlink, a directory or a device), and a pg_dump directory dump holds regular files only. Use another backup.`, BackupRefused);
+    const present = new Set(entries.map((e) => e.name));
+    if (!present.has('toc.dat')) throw ApplicationFailure.nonRetryable(`Backup ${dir} is a directory but not a pg_dump directory dump (no toc.dat).`, 'BackupCorrupt');
+    const checks: string[] = [];
+    let manifestText: Buffer | undefined;
+    let manifest: BackupManifest | undefined;
+    if (present.has(MANIFEST)) {
+      manifestText = await readNoFollow(path.join(dir, MANIFEST));
+      manifest = parseManifest(dir, manifestText);
+      for (const f of manifest.files) {
+        if (!present.has(f.file)) throw ApplicationFailure.nonRetryable(`Backup ${dir} is incomplete: ${f.file} is missing (the manifest lists it).`, 'BackupCorrupt');
+      }
+      const sizes = await Promise.all(manifest.files.map(async (f) => (await lstat(path.join(dir, f.file))).size));
+      const actual = await digestFiles(manifest.files.map((f) => ({ path: path.join(dir, f.file) })), { sizes });
+      for (const [i, f] of manifest.files.entries()) {
+        const a = actual[i]!;
+        if (a.bytes !== f.bytes || a.sha256 !== f.sha256) throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: ${f.file} does not match its sha256 in the manifest (${a.bytes} bytes, manifest says ${f.bytes}). Use another backup.`, 'BackupCorrupt');
+      }
+      checks.push(`${manifest.files.length} files match the manifest's sha256`);
+    } else checks.push('no manifest (not made by durable-runbooks): checked with pg_restore only');
+    const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', dir]).catch((err: unknown) => {
+      throw ApplicationFailure.nonRetryable(`Backup ${dir} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
+    });
+    const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
+    checks.push(`pg_restore --list reads it: ${tableCount} tables with data`);
+    const sha256 = manifestText ? createHash('sha256').update(manifestText).digest('hex') : await sha256File(path.join(dir, 'toc.dat'));
+    return { path: dir, format: 'directory', sha256, totalBytes: await dirBytes(dir), tableCount, manifest, checks };
   }
 
   /** A dump is rarely larger than the database: demand that much free on the dump's disk, plus 10%. */
@@ -452,7 +541,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
 
     /** Checks a backup before anyone relies on it: exists, is a dump, complete, matches its manifest. */
     async pgVerifyBackup(target: string, file: string): Promise<VerifiedBackup> {
-      return verify(target, path.resolve(file));
+      return verify(target, await confined(target, file));
     },
 
     /**
@@ -461,7 +550,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      */
     async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number; restoreCommandMs: number }> {
       const conn = connectionOf(targets, target);
-      const backup = await verify(target, path.resolve(req.file));
+      const backup = await verify(target, await confined(target, req.file));
       // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
       // pg_restore, whose session this ends) may have left part of a restore in it. One that no
       // restore has begun in (its label says) and that nobody is on is empty: used as it is.
@@ -480,7 +569,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       }, { database: 'postgres', statementTimeoutMs: 5 * 60_000 });
       const started = Date.now();
       const work = backup.format === 'plain'
-        ? pgTool(conn, req.scratch, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', backup.path])
+        ? psqlRestricted(conn, req.scratch, backup.path)
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
       await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
       const restoreCommandMs = Date.now() - started;

@@ -21,7 +21,7 @@ import type { RunbookInput, RunbookResult } from './types.js';
 export interface MigrationFailedInput extends RunbookInput {
   /** Default: the pre-release revision release-migration recorded for this target. */
   toRevision?: string;
-  /** A dump (pg_dump custom/directory, or plain SQL) to restore from if the downgrade cannot repair. */
+  /** A dump (pg_dump custom/directory, or plain SQL) inside the target's backups.dir, to restore from if the downgrade cannot repair. */
   backup?: string;
   /** After the repair, upgrade to head again (once the cause is fixed). */
   reapply?: boolean;

@@ -61,8 +61,7 @@ async function databaseRecords(live: string, backups: string, sinceS: number) {
   };
 }
 
-function databaseFixture(live: string, extra: Record<string, unknown>, input: Record<string, unknown>, more: Partial<Fixture> = {}): Fixture {
-  const backups = tmpDir('chaos-backups-');
+function databaseFixture(live: string, extra: Record<string, unknown>, input: Record<string, unknown>, more: Partial<Fixture> = {}, backups = tmpDir('chaos-backups-')): Fixture {
   return {
     target: dbTarget(live, { backups: { dir: backups, retention: '1d' }, ...extra }),
     input,
@@ -103,7 +102,9 @@ export const scenarios: Record<string, Scenario> = {
     runbook: 'migration-failed',
     async setup() {
       const live = await appDatabase('0003_invoices', 'chaos_mfr');
-      const backup = path.join(tmpDir('chaos-mfr-'), 'pre-release.dump');
+      // A backup given by path must lie in the target's backups.dir.
+      const backups = tmpDir('chaos-backups-');
+      const backup = path.join(backups, 'pre-release.dump');
       await execa('pg_dump', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-Fc', '-f', backup, live]);
       await sql(live, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`);
       await alembic(live, ['upgrade', 'head']).then(() => { throw new Error('0005 applied: the fixture no longer fails'); }, (err: Error) => {
@@ -112,7 +113,7 @@ export const scenarios: Record<string, Scenario> = {
       await sql(live, `create view import_report as select batch_id, count(*) from import_items group by 1`);
       return databaseFixture(live, { freezeWrites: 'read-only' }, { toRevision: '0003_invoices', backup }, {
         rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
-      });
+      }, backups);
     },
   },
   // A column the models have and the database lacks: a revision generated on a clone, applied.
