@@ -264,6 +264,11 @@ function withoutCredentials(u: string): string {
   return url.toString();
 }
 
+/** `record[key]` for a name a user gave: never an inherited property such as constructor, __proto__ or toString. */
+export function ownEntry<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
 export class TargetsError extends Error {
   override name = 'TargetsError';
 }
@@ -312,7 +317,7 @@ export interface PgConnection {
 export class TargetRegistry {
   private constructor(
     readonly file: string,
-    private readonly specs: Record<string, TargetSpec>,
+    private readonly specs: ReadonlyMap<string, TargetSpec>,
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
@@ -386,15 +391,15 @@ export class TargetRegistry {
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
       }
     }
-    return new TargetRegistry(file, specs, env);
+    return new TargetRegistry(file, new Map(Object.entries(specs)), env);
   }
 
   names(): string[] {
-    return Object.keys(this.specs).sort();
+    return [...this.specs.keys()].sort();
   }
 
   spec(name: string): TargetSpec {
-    const spec = this.specs[name];
+    const spec = this.specs.get(name);
     if (!spec) {
       throw new TargetsError(
         `Target "${name}" is not in ${this.file} (known: ${this.names().join(', ') || 'none'}).`,
@@ -461,7 +466,7 @@ export class TargetRegistry {
 
   /** A payment provider's webhook signing secret; undefined (not an error) when its variable is not set: that is a finding. */
   webhookSecret(name: string, provider: string): string | undefined {
-    const p = this.spec(name).payments?.providers[provider];
+    const p = ownEntry(this.spec(name).payments?.providers, provider);
     const v = p ? this.env[p.secretEnv] : undefined;
     return v === undefined || v === '' ? undefined : v;
   }

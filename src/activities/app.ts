@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TargetRegistry, TargetSpec } from '../targets.js';
+import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { checkComposePorts, ComposeFileError, type PortCheck } from '../util/compose-ports.js';
 import { parseDuration } from '../util/duration.js';
 import { KEY_METRICS, parseExposition, total } from '../util/prometheus.js';
@@ -131,7 +131,7 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
   /** The app's log text written since the marks taken by `mark()`; null source when none is declared. */
   async function logReader(target: string) {
     const app = appOf(target);
-    const svc = app.service ? targets.spec(target).services?.[app.service] : undefined;
+    const svc = app.service ? ownEntry(targets.spec(target).services, app.service) : undefined;
     const file = app.logFile ?? svc?.health?.logFile;
     if (file) {
       const offset = await logOffset(file);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.js';
+import { ownEntry, TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { FailureType } from './errors.js';
@@ -244,7 +244,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
   function lookup(target: string, service: string): ServiceSpec {
     let spec;
     try {
-      spec = targets.spec(target).services?.[service];
+      spec = ownEntry(targets.spec(target).services, service);
     } catch (err) {
       if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
       throw err;
