@@ -249,6 +249,12 @@ export const targetSchema = z.strictObject({
   policy: policy.optional(),
   /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
   alerts: z.strictObject({ labels: z.record(z.string(), z.string()) }).optional(),
+  /**
+   * Variables of the worker's environment this target's commands also get (service commands,
+   * remediations, redeploy, alembic, the Celery tools). Every child otherwise gets only PATH, HOME,
+   * USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, RUNBOOK_CHILD_ENV's names and what it needs.
+   */
+  passEnv: z.array(envName).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -436,6 +442,11 @@ export class TargetRegistry {
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };
+  }
+
+  /** The worker's variables this target's child processes also get (passEnv; names only). */
+  passEnv(name: string): string[] {
+    return this.spec(name).passEnv ?? [];
   }
 
   /** The ops role's connection, password read from the variable the file names. */

@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { TargetsError, type TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv } from './child-env.js';
 import { FailureType, targetFailure } from './errors.js';
 import { OWN_SESSION_OPTIONS } from './postgres.js';
 
@@ -59,14 +60,14 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
     );
   }
   // PGOPTIONS: alembic's session stays writable while the database is frozen read-only.
-  const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS };
-  if (conn) env[spec.urlEnv] = sqlalchemyUrl(conn, opts.database ?? conn.database);
+  const env = childEnv({ PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS, [spec.urlEnv]: conn && sqlalchemyUrl(conn, opts.database ?? conn.database) }, { pass: targets.passEnv(target) });
   const secrets = [conn?.password];
   try {
     const argv = opts.script ? [opts.script, configFile, ...args] : ['-m', 'alembic', '-c', configFile, ...args];
     const r = await execa(spec.python, argv, {
       cwd: appDir,
       env,
+      extendEnv: false,
       reject: false,
       timeout: opts.timeoutMs ?? 120_000,
       stdin: 'ignore',

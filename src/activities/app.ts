@@ -7,6 +7,7 @@ import { checkComposePorts, ComposeFileError, type PortCheck } from '../util/com
 import { parseDuration } from '../util/duration.js';
 import { KEY_METRICS, parseExposition, total } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv, DOCKER_VARS } from './child-env.js';
 import { FailureType, targetSpec } from './errors.js';
 import { composeTool, logCommand, logOffset, logSince, runBounded } from './services.js';
 
@@ -143,7 +144,7 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
       return {
         source: planned.shown,
         read: async () => {
-          const r = await runBounded(planned.argv, 15_000, undefined, env);
+          const r = await runBounded(planned.argv, 15_000, undefined, childEnv({}, { pass: DOCKER_VARS, env }));
           if (r.missing || r.exitCode !== 0) throw new Error(`${planned.shown} ${r.missing ? 'is not installed here' : `exited ${r.exitCode}: ${trimOutput(r.output, 3, 300)}`}`);
           return r.output;
         },
