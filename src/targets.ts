@@ -244,6 +244,7 @@ export const targetSchema = z.strictObject({
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
+  /** Webhooks told of gate openings, escalations and run ends; with secretEnv each post is signed (README, "Notifications"). */
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
   remediations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'), remediation).optional(),
   policy: policy.optional(),
@@ -489,14 +490,25 @@ export class TargetRegistry {
 
   /**
    * Every secret value a target's variables hold on this worker (database and Redis passwords,
-   * the login probe's and the certificate's passwords, webhook secrets): what output from its
+   * the login probe's and the certificate's passwords, webhook and notification secrets): what output from its
    * commands is masked with. Unset variables are skipped, never an error.
    */
   secretValues(name: string): string[] {
     const spec = this.spec(name);
     const vars = [spec.postgres?.passwordEnv, spec.postgres?.appPasswordEnv, spec.redis?.passwordEnv, spec.login?.probe?.passwordEnv, spec.einvoicing?.certificate?.passwordEnv,
-      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv)];
+      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv), ...(spec.notify ?? []).map((n) => n.secretEnv)];
     return vars.flatMap((v) => (v && this.env[v] ? [this.env[v]] : []));
+  }
+
+  /** The HMAC secret a notification webhook is signed with (notify[].secretEnv); its variable unset is an error naming it. */
+  notifySecret(name: string, variable: string): string {
+    const value = this.env[variable];
+    if (value === undefined || value === '') {
+      throw new TargetsError(
+        `Target "${name}" signs its notifications with the secret in ${variable} (notify[].secretEnv), which is not set in the worker's environment. Set ${variable} on the worker, or remove secretEnv from ${this.file} to send them unsigned.`,
+      );
+    }
+    return value;
   }
 
   /** The password of login-errors' good-login probe, from the variable the file names. */
