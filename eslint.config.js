@@ -27,7 +27,9 @@ export default tseslint.config(
       }],
     },
   },
-  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+  // The SDK require()s converters by path (src/failure-converter.cjs).
+  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
   // The operator console runs in the browser, as plain ES modules (no build step).
   { files: ['src/console/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -1,11 +1,12 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 
 /**
  * Optional payload encryption: AES-256-GCM over each payload (inputs, results, signals, updates,
- * queries, failures' details), so workflow histories hold ciphertext. The key comes from the
- * environment, its id travels in the payload's metadata, so keys can be rotated: payloads are
- * encrypted with the current key and decrypted with whichever key they name.
+ * queries, failures' messages, stack traces and details), so workflow histories hold ciphertext.
+ * The key comes from the environment, its id travels in the payload's metadata, so keys can be
+ * rotated: payloads are encrypted with the current key and decrypted with whichever key they name.
  *
  *   RUNBOOK_PAYLOAD_KEY        <id>:<64 hex chars>   the current key (encrypts and decrypts)
  *   RUNBOOK_PAYLOAD_OLD_KEYS   <id>:<hex>,<id>:<hex> earlier keys (decrypt only)
@@ -50,10 +51,23 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
   return new AesGcmCodec(id, new Map([...old, [id, key]]));
 }
 
-/** `{ payloadCodecs: [codec] }` for clients and workers when RUNBOOK_PAYLOAD_KEY is set; undefined otherwise. */
+/**
+ * Failures' messages and stack traces are encoded too (into a payload the codec encrypts): the
+ * SDK loads this file by path in the worker and clients, and bundles it into the workflow code.
+ * A workflow bundle made ahead (RUNBOOK_WORKFLOW_BUNDLE) for an encrypted worker must be made with
+ * it: `bundleWorkflowCode({ workflowsPath, failureConverterPath })`.
+ */
+export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/** What clients, workers and the audit replay use with `codec`: its payloads and failures encrypted. */
+export function encryptingDataConverter(codec: PayloadCodec): DataConverter {
+  return { payloadCodecs: [codec], failureConverterPath };
+}
+
+/** The encrypting data converter when RUNBOOK_PAYLOAD_KEY is set; undefined otherwise (payloads and failures stay plain). */
 export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): DataConverter | undefined {
   const codec = codecFromEnv(env);
-  return codec ? { payloadCodecs: [codec] } : undefined;
+  return codec ? encryptingDataConverter(codec) : undefined;
 }
 
 export class AesGcmCodec implements PayloadCodec {

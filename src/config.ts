@@ -46,6 +46,11 @@ export const envSchema = z.object({
   RUNBOOK_OIDC_ROLES_CLAIM: nonEmpty('RUNBOOK_OIDC_ROLES_CLAIM', 'groups'),
   RUNBOOK_OIDC_NAME_CLAIM: nonEmpty('RUNBOOK_OIDC_NAME_CLAIM', 'email'),
   RUNBOOK_OIDC_PROVIDER_NAME: nonEmpty('RUNBOOK_OIDC_PROVIDER_NAME', 'SSO'),
+  /** Names (not values) of the worker's variables every child process gets besides the base (src/activities/child-env.ts). */
+  RUNBOOK_CHILD_ENV: z.string()
+    .regex(/^\s*[A-Za-z_][A-Za-z0-9_]*\s*(,\s*[A-Za-z_][A-Za-z0-9_]*\s*)*$/, 'RUNBOOK_CHILD_ENV must be comma-separated variable names, e.g. HTTPS_PROXY,SSL_CERT_FILE')
+    .refine((v) => !/\bRUNBOOK_(PAYLOAD_KEY|PAYLOAD_OLD_KEYS|DECISION_KEY)\b/.test(v), 'RUNBOOK_CHILD_ENV must not name the worker\'s own keys (RUNBOOK_PAYLOAD_KEY, RUNBOOK_PAYLOAD_OLD_KEYS, RUNBOOK_DECISION_KEY)')
+    .optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
     error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
   }).default('warn'),

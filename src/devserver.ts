@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from './search-attributes.js';
+import { privateDirSync } from './util/private-fs.js';
 
 /** A `temporal server start-dev` process with our search attributes registered. */
 export interface DevServer {
@@ -34,7 +35,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const ip = opts.ip ?? '127.0.0.1';
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'warn'];
   if (opts.dbFile) {
-    mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    // Every run's history is in it: 0700 directory, 0600 files (also those an older version made).
+    privateDirSync(path.dirname(opts.dbFile));
+    for (const f of [opts.dbFile, `${opts.dbFile}-wal`, `${opts.dbFile}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     args.push('--db-filename', opts.dbFile);
   }
   if (opts.headless) args.push('--headless');
@@ -43,7 +46,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   args.push(...(opts.extraArgs ?? []));
 
   // Own process group: Ctrl-C reaches us, and we stop the server only after the worker has drained.
-  const child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // Umask 077 while it is spawned: the database files SQLite creates are its owner's only.
+  const umask = process.umask(0o077);
+  let child: ChildProcess;
+  try {
+    child = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  } finally {
+    process.umask(umask);
+  }
   const tail: string[] = [];
   const keep = (chunk: Buffer) => {
     opts.logFile?.write(chunk);

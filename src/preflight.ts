@@ -3,6 +3,7 @@ import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { runAlembic } from './activities/alembic.js';
+import { childEnv, LIBPQ_VARS } from './activities/child-env.js';
 import { TargetRegistry, type PgConnection, type TargetSpec } from './targets.js';
 import { redact } from './util/redact.js';
 
@@ -84,7 +85,7 @@ async function postgresChecks(targets: TargetRegistry, name: string, spec: Targe
 }
 
 async function toolVersionCheck(tool: string, serverMajor: number): Promise<Check> {
-  const r = await execa(tool, ['--version'], { reject: false });
+  const r = await execa(tool, ['--version'], { env: childEnv({}, { pass: LIBPQ_VARS }), extendEnv: false, reject: false });
   const major = Number(/(\d+)(?:\.\d+)?/.exec(r.stdout ?? '')?.[1] ?? NaN);
   if (r.failed || Number.isNaN(major)) {
     return { check: `${tool} version`, ok: false, detail: `${tool} is not installed on this machine.`, fix: `Install the PostgreSQL client tools of version ${serverMajor} or newer (Debian: postgresql-client-${serverMajor}).` };
@@ -162,7 +163,7 @@ async function serviceCheck(service: string, def: ServiceSpec): Promise<Check> {
     'systemd' in def ? ['systemctl', 'Run this worker on the host where the unit is installed (systemd).']
     : 'compose' in def ? ['docker', 'Install the Docker CLI with the compose plugin on this host.']
     : [def.command.start.trim().split(/\s+/)[0]!, 'Install the command or fix services.<name>.command in the targets file.'];
-  const found = await execa('sh', ['-c', `command -v "$1"`, 'sh', tool], { reject: false });
+  const found = await execa('sh', ['-c', `command -v "$1"`, 'sh', tool], { env: childEnv(), extendEnv: false, reject: false });
   return {
     check: `service ${service}: ${tool}`,
     ok: found.exitCode === 0,

@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureDevTokens } from './api/auth.js';
@@ -10,6 +10,7 @@ import { startDevServer, type DevServer } from './devserver.js';
 import { TargetRegistry } from './targets.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { isMain, runMain } from './util/main.js';
+import { privateDirSync, privateFileSync } from './util/private-fs.js';
 import { startWorker } from './worker.js';
 
 /**
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     console.log('No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine\'s PostgreSQL and Redis).');
   }
   const targets = TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
-  mkdirSync(config.dataDir, { recursive: true });
+  privateDirSync(config.dataDir);
   let devTokens: string | undefined;
   if (!config.tokensFile) {
     const dev = ensureDevTokens(config.dataDir);
@@ -45,13 +46,15 @@ async function main(): Promise<void> {
   } else {
     const cli = await resolveTemporalCli({ env: { ...process.env, ...(config.temporalCliPath ? { TEMPORAL_CLI_PATH: config.temporalCliPath } : {}) }, log: console.log });
     const dbFile = path.join(config.dataDir, 'temporal.db');
+    const logFile = path.join(config.dataDir, 'temporal.log');
+    privateFileSync(logFile);
     console.log(`Starting the Temporal dev server (${cli}), state in ${dbFile}…`);
     server = await startDevServer({
       cli,
       dbFile,
       port: config.devServer.port,
       uiPort: config.devServer.uiPort,
-      logFile: createWriteStream(path.join(config.dataDir, 'temporal.log'), { flags: 'a' }),
+      logFile: createWriteStream(logFile, { flags: 'a' }),
       // With payload encryption on, the UI decodes (and encodes its signals) through our API.
       extraArgs: encrypted ? ['--ui-codec-endpoint', `${apiUrl}/codec`] : [],
     });

@@ -246,11 +246,18 @@ export const targetSchema = z.strictObject({
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
   backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
+  /** Webhooks told of gate openings, escalations and run ends; with secretEnv each post is signed (README, "Notifications"). */
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
   remediations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'), remediation).optional(),
   policy: policy.optional(),
   /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
   alerts: z.strictObject({ labels: z.record(z.string(), z.string()) }).optional(),
+  /**
+   * Variables of the worker's environment this target's commands also get (service commands,
+   * remediations, redeploy, alembic, the Celery tools). Every child otherwise gets only PATH, HOME,
+   * USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, RUNBOOK_CHILD_ENV's names and what it needs.
+   */
+  passEnv: z.array(envName).optional(),
 });
 
 const fileSchema = z.strictObject({
@@ -264,6 +271,11 @@ function withoutCredentials(u: string): string {
   url.username = '';
   url.password = '';
   return url.toString();
+}
+
+/** `record[key]` for a name a user gave: never an inherited property such as constructor, __proto__ or toString. */
+export function ownEntry<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 export class TargetsError extends Error {
@@ -314,7 +326,7 @@ export interface PgConnection {
 export class TargetRegistry {
   private constructor(
     readonly file: string,
-    private readonly specs: Record<string, TargetSpec>,
+    private readonly specs: ReadonlyMap<string, TargetSpec>,
     private readonly env: NodeJS.ProcessEnv,
   ) {}
 
@@ -388,15 +400,15 @@ export class TargetRegistry {
         if (svc.health?.logFile) svc.health.logFile = path.resolve(dir, svc.health.logFile);
       }
     }
-    return new TargetRegistry(file, specs, env);
+    return new TargetRegistry(file, new Map(Object.entries(specs)), env);
   }
 
   names(): string[] {
-    return Object.keys(this.specs).sort();
+    return [...this.specs.keys()].sort();
   }
 
   spec(name: string): TargetSpec {
-    const spec = this.specs[name];
+    const spec = this.specs.get(name);
     if (!spec) {
       throw new TargetsError(
         `Target "${name}" is not in ${this.file} (known: ${this.names().join(', ') || 'none'}).`,
@@ -435,6 +447,11 @@ export class TargetRegistry {
     };
   }
 
+  /** The worker's variables this target's child processes also get (passEnv; names only). */
+  passEnv(name: string): string[] {
+    return this.spec(name).passEnv ?? [];
+  }
+
   /** The ops role's connection, password read from the variable the file names. */
   postgres(name: string): PgConnection {
     const pg = this.spec(name).postgres;
@@ -470,7 +487,7 @@ export class TargetRegistry {
 
   /** A payment provider's webhook signing secret; undefined (not an error) when its variable is not set: that is a finding. */
   webhookSecret(name: string, provider: string): string | undefined {
-    const p = this.spec(name).payments?.providers[provider];
+    const p = ownEntry(this.spec(name).payments?.providers, provider);
     const v = p ? this.env[p.secretEnv] : undefined;
     return v === undefined || v === '' ? undefined : v;
   }
@@ -482,14 +499,25 @@ export class TargetRegistry {
 
   /**
    * Every secret value a target's variables hold on this worker (database and Redis passwords,
-   * the login probe's and the certificate's passwords, webhook secrets): what output from its
+   * the login probe's and the certificate's passwords, webhook and notification secrets): what output from its
    * commands is masked with. Unset variables are skipped, never an error.
    */
   secretValues(name: string): string[] {
     const spec = this.spec(name);
     const vars = [spec.postgres?.passwordEnv, spec.postgres?.appPasswordEnv, spec.redis?.passwordEnv, spec.login?.probe?.passwordEnv, spec.einvoicing?.certificate?.passwordEnv,
-      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv)];
+      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv), ...(spec.notify ?? []).map((n) => n.secretEnv)];
     return vars.flatMap((v) => (v && this.env[v] ? [this.env[v]] : []));
+  }
+
+  /** The HMAC secret a notification webhook is signed with (notify[].secretEnv); its variable unset is an error naming it. */
+  notifySecret(name: string, variable: string): string {
+    const value = this.env[variable];
+    if (value === undefined || value === '') {
+      throw new TargetsError(
+        `Target "${name}" signs its notifications with the secret in ${variable} (notify[].secretEnv), which is not set in the worker's environment. Set ${variable} on the worker, or remove secretEnv from ${this.file} to send them unsigned.`,
+      );
+    }
+    return value;
   }
 
   /** The password of login-errors' good-login probe, from the variable the file names. */

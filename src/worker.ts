@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -91,6 +93,18 @@ export async function ensureSearchAttributes(address: string, namespace: string)
   }
 }
 
+/**
+ * With payload encryption on, a bundle made ahead must carry the failure converter (src/codec.ts):
+ * without it, every failed run's message and stack trace would reach the history in plaintext.
+ */
+export function checkWorkflowBundle(codePath: string, dataConverter: DataConverter | undefined): void {
+  if (!dataConverter?.failureConverterPath) return;
+  const converter = path.basename(dataConverter.failureConverterPath);
+  if (!readFileSync(codePath, 'utf8').includes(converter)) {
+    throw new Error(`RUNBOOK_WORKFLOW_BUNDLE ${codePath} was bundled without ${converter}, so with RUNBOOK_PAYLOAD_KEY set its runs' failure messages would stay plaintext: bundle it with bundleWorkflowCode({ workflowsPath, failureConverterPath }) (exported by src/codec.ts), or unset RUNBOOK_WORKFLOW_BUNDLE.`);
+  }
+}
+
 /** Loads the targets file and connects; used by `npm run worker` and `npm start`. */
 export async function startWorker(config: Config, opts: { taskQueue?: string; log?: (line: string) => void } = {}): Promise<Worker> {
   const log = opts.log ?? console.log;
@@ -100,6 +114,9 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     const added = await ensureSearchAttributes(address, config.namespace);
     if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
   }
+  const dataConverter = dataConverterFromEnv();
+  const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE;
+  if (bundle) checkWorkflowBundle(bundle, dataConverter);
   const connection = await NativeConnection.connect({ address });
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
@@ -108,8 +125,8 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     dataDir: config.dataDir,
     chaos: process.env.RUNBOOK_CHAOS || undefined,
     // A bundle made once by bundleWorkflowCode (a release, or a test run): starts in a second, not ten.
-    workflowBundle: process.env.RUNBOOK_WORKFLOW_BUNDLE ? { codePath: process.env.RUNBOOK_WORKFLOW_BUNDLE } : undefined,
-    dataConverter: dataConverterFromEnv(),
+    workflowBundle: bundle ? { codePath: bundle } : undefined,
+    dataConverter,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
   if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);

@@ -4,7 +4,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { replay } from '../src/audit/replay.js';
 import { dataConverterFromEnv } from '../src/codec.js';
-import { finished, historyText, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { checkWorkflowBundle, workflowsPath } from '../src/worker.js';
+import { finished, gateOpened, historyText, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { freePort } from './support/ports.js';
 import { registerSecrets } from './support/secrets.js';
 import { until } from './support/wait.js';
 
@@ -18,7 +20,13 @@ describe('payload encryption (AES-GCM codec)', () => {
 
   beforeAll(async () => {
     registerSecrets('payload key', key);
-    rig = await startRig(writeTargets({ 'enc-drill': { policy: { unsignedDecisions: 'allow' } } }), { dataConverter: dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }) });
+    // A webhook nobody answers: each notification fails, in an activity, and is journaled.
+    const deadHook = { webhook: `http://127.0.0.1:${await freePort()}/hook` };
+    // Bundled from source with the key's data converter, as `npm run worker` does: the failure
+    // converter goes into the workflow code too.
+    rig = await startRig(writeTargets({ 'enc-drill': { policy: { unsignedDecisions: 'allow' } }, 'enc-failing': { policy: { unsignedDecisions: 'allow' }, notify: [deadHook] } }), {
+      dataConverter: dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }), workflowsPath,
+    });
   });
   afterAll(() => rig?.stop());
 
@@ -62,5 +70,28 @@ describe('payload encryption (AES-GCM codec)', () => {
     });
     // After a rotation the old key, kept among the old keys, still replays it.
     expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}`, RUNBOOK_PAYLOAD_OLD_KEYS: `k1:${key}` })).toMatchObject({ ok: true });
+  });
+
+  it("keeps a failed run's failure messages and stack traces out of the history's plaintext, and still shows them with the key", async () => {
+    const { id } = await rig.client.start('approval-drill', { target: 'enc-failing', initiator: 'alice', input: { retry: { maximumAttempts: 1 } } });
+    await gateOpened(rig.client, id, 'proceed');
+    await rig.client.abort(id, 'bob', `stop ${MARKER}`);
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('aborted');
+    // With the key: the workflow's failure and the failed notifications (activity failures) read as written.
+    expect(run.error).toContain(`Aborted by bob: stop ${MARKER}`);
+    expect(JSON.stringify(run.journal)).toContain('Notification webhook at 127.0.0.1');
+
+    const raw = historyToJSON(await rig.client.temporal.workflow.getHandle(id).fetchHistory());
+    expect(raw).toContain('EVENT_TYPE_ACTIVITY_TASK_FAILED'); // a notification did fail
+    expect(raw).toContain('Encoded failure');
+    const text = await historyText(rig.client, id);
+    for (const plain of [MARKER, 'Aborted by', 'Notification webhook', 'activities/notify', 'runbook.ts']) expect(text).not.toContain(plain);
+
+    const code = { workflowBundle: { codePath: inject('workflowBundlePath') } };
+    expect(await replay(await rig.client.temporal.workflow.getHandle(id).fetchHistory(), id, code, { RUNBOOK_PAYLOAD_KEY: `k1:${key}` })).toMatchObject({ ok: true, workflowType: 'approvalDrill' });
+    // A bundle made ahead without the failure converter (as this test run's shared one) is refused by an encrypted worker.
+    expect(() => checkWorkflowBundle(code.workflowBundle.codePath, dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }))).toThrow('was bundled without failure-converter.cjs');
+    expect(() => checkWorkflowBundle(code.workflowBundle.codePath, undefined)).not.toThrow();
   });
 });

@@ -7,7 +7,8 @@ import { signDecision } from '../src/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { apiWithDevTokens } from './support/api.js';
 import { startRig, writeTargets, type TestRig } from './support/harness.js';
-import { startReceiver } from './support/receiver.js';
+import { startReceiver, verifyNotification } from './support/receiver.js';
+import { registerSecrets } from './support/secrets.js';
 import { until } from './support/wait.js';
 
 const approver = (person: string) => ({ person, roles: ['approver'] });
@@ -17,9 +18,11 @@ describe('approval gates (approval-drill)', () => {
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let targetsFile: string;
   const signingKey = randomBytes(32).toString('hex');
+  const notifySecret = `whsec-${randomBytes(16).toString('hex')}`;
 
   beforeAll(async () => {
     hooks = await startReceiver();
+    registerSecrets('notification signing secret', notifySecret);
     const allow = { unsignedDecisions: 'allow' };
     const file = (targetsFile = writeTargets({
       'drill-open': { policy: allow },
@@ -31,8 +34,13 @@ describe('approval gates (approval-drill)', () => {
         policy: { ...allow, approvers: ['bob'], secondaryApprovers: ['erin'], remindAfter: '1s', widenAfter: '2s', deadline: '4s' },
         notify: [{ webhook: `${hooks.url}/json`, format: 'json' }, { webhook: `${hooks.url}/slack`, format: 'slack' }],
       },
+      'drill-signed': { policy: allow, notify: [{ webhook: `${hooks.url}/signed`, secretEnv: 'DRILL_NOTIFY_SECRET' }] },
+      'drill-signed-unset': { policy: allow, notify: [{ webhook: `${hooks.url}/unset`, secretEnv: 'DRILL_NOTIFY_UNSET' }] },
     }));
-    rig = await startRig(file, { signingKey, links: { api: 'http://api.test', temporalUi: 'http://ui.test', namespace: 'default' } });
+    rig = await startRig(file, {
+      signingKey, links: { api: 'http://api.test', temporalUi: 'http://ui.test', namespace: 'default' },
+      env: { ...process.env, DRILL_NOTIFY_SECRET: notifySecret },
+    });
   });
   afterAll(async () => {
     await rig?.stop();
@@ -326,5 +334,30 @@ describe('approval gates (approval-drill)', () => {
       expect(health.json()).toEqual({ error: 'Temporal is not reachable from the API: its log has the details.' });
       await down.close();
     });
+  });
+
+  it("signs each notification with its hook's secret (HMAC-SHA256 of timestamp and body) so a receiver can verify it", async () => {
+    const id = await drill('drill-signed');
+    await rig.client.decide(id, 'proceed', { decision: 'approve' }, approver('bob'));
+    expect((await outcome(id)).status).toBe('completed');
+    await until(() => hooks.received.filter((r) => r.path === '/signed').length >= 2, 'two notifications');
+    const signed = hooks.received.filter((r) => r.path === '/signed');
+    expect(signed.map((r) => r.body.event)).toEqual(['gate-opened', 'run-ended']);
+    for (const r of signed) expect(verifyNotification(notifySecret, r.headers, r.raw)).toBe(true);
+    // What the receiver refuses: an altered body, another secret, a notification replayed after the tolerance.
+    const [first] = signed;
+    expect(verifyNotification(notifySecret, first!.headers, first!.raw.replace('drill-signed', 'drill-open'))).toBe(false);
+    expect(verifyNotification('whsec-another', first!.headers, first!.raw)).toBe(false);
+    expect(verifyNotification(notifySecret, first!.headers, first!.raw, Date.now() / 1000 + 600)).toBe(false);
+  });
+
+  it('sends no notification when its secret variable is unset, and journals an error naming the variable', async () => {
+    const id = await drill('drill-signed-unset');
+    await until(async () => (await rig.client.status(id)).journal!.some((e) => e.step === 'notify:gate-opened'), 'the failed notification to be journaled');
+    const note = (await rig.client.status(id)).journal!.find((e) => e.step === 'notify:gate-opened');
+    expect(note).toMatchObject({ outcome: 'failed' });
+    expect(note!.error).toContain('Target "drill-signed-unset" signs its notifications with the secret in DRILL_NOTIFY_UNSET (notify[].secretEnv), which is not set in the worker\'s environment.');
+    expect(hooks.received.some((r) => r.path === '/unset')).toBe(false);
+    await rig.client.decide(id, 'proceed', { decision: 'reject' }, approver('bob'));
   });
 });

@@ -17,6 +17,9 @@ export default async function setup(project: TestProject) {
   // Inherited by test files, their Celery workers and anything those start: see killLeftovers().
   process.env.RUNBOOKS_TEST_RUN = path.basename(dir);
   process.env.RUNBOOKS_TEST_SECRETS = path.join(dir, 'secrets');
+  // Activities start children with a small environment (src/activities/child-env.ts): the marker
+  // goes too, and the fixture apps the command driver starts keep the machine's Python settings.
+  process.env.RUNBOOK_CHILD_ENV = 'RUNBOOKS_TEST_RUN,PYTHONDONTWRITEBYTECODE,PYTHONUNBUFFERED';
   rmSync('.data/secret-scan.json', { force: true });
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   const [server, bundle] = await Promise.all([

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +87,13 @@ describe('schema-drift', () => {
     expect(artifact).toContain(`revision = '${result.findings.generated.revId}'`);
     expect(artifact).toContain("down_revision = '0005_invoice_estado_check'");
     expect(artifact).toContain("op.drop_column('tenants', 'name_display')"); // its downgrade
+    // The artifact and the run's copy of the app's tree are the worker user's only.
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    const artifacts = path.dirname(result.findings.generated.artifact);
+    const dataDir = path.dirname(path.dirname(artifacts));
+    const work = path.join(dataDir, 'work', path.basename(artifacts));
+    expect([dataDir, path.dirname(artifacts), artifacts, path.join(dataDir, 'work'), work, path.join(work, 'app')].map(mode)).toEqual(Array(6).fill(0o700));
+    expect([result.findings.generated.artifact, path.join(work, 'app', 'alembic.ini'), path.join(work, 'run.json')].map(mode)).toEqual(Array(3).fill(0o600));
 
     // Until that file is in the code, release-migration refuses the database and says why.
     const release = await finished(rig.client, (await rig.client.start('release-migration', { target: 'drift', initiator: 'alice', input: { retry } })).id);

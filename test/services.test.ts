@@ -19,6 +19,8 @@ describe('service adapter, command driver, on the real Celery imports worker', (
   let db: string;
   let redis: Awaited<ReturnType<typeof claimRedisDb>>;
   let services: ReturnType<typeof createServiceActivities>;
+  let registry: TargetRegistry;
+  const envDump = path.join(files.dir, 'child.env');
   const pid = () => readFileSync(files.pidFile, 'utf8').trim();
 
   beforeAll(async () => {
@@ -33,10 +35,14 @@ describe('service adapter, command driver, on the real Celery imports worker', (
           failing: bad('echo "cannot read /etc/gestiq/worker.env" >&2; exit 3'),
           hanging: bad('sleep 300', { commandTimeout: '1s' }),
           silent: { command: { start: 'true', stop: 'true', status: 'true' }, health: { logLine: 'ready', logFile: path.join(files.dir, 'silent.log'), timeout: '2s' } },
+          'env-dump': { command: { start: `env > '${envDump}'`, stop: 'true', status: 'true' } },
         },
+        passEnv: ['APP_DEPLOY_TOKEN'],
       },
+      other: { postgres: { host: '127.0.0.1', database: 'other', user: 'ops', passwordEnv: 'OTHER_DB_PASSWORD' } },
     });
-    services = createServiceActivities(TargetRegistry.load(file));
+    registry = TargetRegistry.load(file);
+    services = createServiceActivities(registry);
   });
   afterAll(async () => {
     await killWorker(files);
@@ -95,11 +101,21 @@ describe('service adapter, command driver, on the real Celery imports worker', (
     expect(err.message).toMatch(/^Service "silent" \(target "app"\) is not healthy \d+s after restart: logLine: no line matching \/ready\/ since the restart/);
   });
 
+  it("gives a user's command the base environment and its target's passEnv, never another target's password or the payload key", async () => {
+    const worker = { ...process.env, OTHER_DB_PASSWORD: 'other-target-pw-7f3a', RUNBOOK_PAYLOAD_KEY: `k1:${'ab'.repeat(32)}`, RUNBOOK_DECISION_KEY: 'cd'.repeat(32), APP_DEPLOY_TOKEN: 'deploy-token-91c2', LC_ALL: 'C.UTF-8' };
+    await createServiceActivities(registry, worker).serviceAction('app', 'env-dump', 'start');
+    const seen = readFileSync(envDump, 'utf8');
+    expect(seen).toContain('APP_DEPLOY_TOKEN=deploy-token-91c2');
+    expect(seen).toMatch(/^PATH=/m);
+    expect(seen).toMatch(/^LC_ALL=C\.UTF-8$/m);
+    for (const leak of ['other-target-pw-7f3a', 'OTHER_DB_PASSWORD', 'RUNBOOK_PAYLOAD_KEY', 'RUNBOOK_DECISION_KEY', 'ab'.repeat(32)]) expect(seen).not.toContain(leak);
+  });
+
   it('refuses a service the target does not declare, listing the ones it does', async () => {
     const err = await failureOf(services.serviceAction('app', 'web', 'restart'));
     expect(err.type).toBe('TargetConfigError');
     expect(err.message).toContain('Target "app" has no service "web"');
-    expect(err.message).toContain('(declared: imports-worker, failing, hanging, silent)');
+    expect(err.message).toContain('(declared: imports-worker, failing, hanging, silent, env-dump)');
   });
 });
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, inject, it } from 'vitest';
@@ -68,12 +68,13 @@ describe('npm start', () => {
     const key = randomBytes(32).toString('hex');
     registerSecrets('payload key', key);
     const [grpc, ui, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const dataDir = path.join(tmpDir(), 'data'); // made by npm start
     const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], {
       cwd: repoRoot,
       reject: false,
       env: {
         TEMPORAL_CLI_PATH: inject('temporalCli'), TEMPORAL_PORT: String(grpc), TEMPORAL_UI_PORT: String(ui), RUNBOOK_API_PORT: String(apiPort),
-        RUNBOOK_DATA_DIR: tmpDir(), RUNBOOK_TASK_QUEUE: uniqueName('start'), RUNBOOK_TARGETS: 'targets.local.yaml', RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
+        RUNBOOK_DATA_DIR: dataDir, RUNBOOK_TASK_QUEUE: uniqueName('start'), RUNBOOK_TARGETS: 'targets.local.yaml', RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
       },
     });
     let out = '';
@@ -86,6 +87,9 @@ describe('npm start', () => {
       const settings = (await (await fetch(`http://127.0.0.1:${ui}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
       expect(settings.Codec?.Endpoint).toBe(`http://127.0.0.1:${apiPort}/codec`);
       expect(out).not.toContain(key);
+      // Every run's history is in temporal.db: the data directory and the server's files are the user's only.
+      const mode = (f: string) => statSync(path.join(dataDir, f)).mode & 0o777;
+      expect({ dir: mode('.'), db: mode('temporal.db'), log: mode('temporal.log') }).toEqual({ dir: 0o700, db: 0o600, log: 0o600 });
     } finally {
       proc.kill('SIGINT');
     }

@@ -1,13 +1,16 @@
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, cp, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { execa } from 'execa';
 import { TargetsError, type TargetRegistry } from '../targets.js';
+import { privateTree } from '../util/private-fs.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv } from './child-env.js';
 import { FailureType, targetFailure } from './errors.js';
+import { runDir } from './run-files.js';
 import { OWN_SESSION_OPTIONS } from './postgres.js';
 
 /** Alembic on the app's host: the target's alembic directory, Debian's python3 -m alembic. */
@@ -59,14 +62,14 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
     );
   }
   // PGOPTIONS: alembic's session stays writable while the database is frozen read-only.
-  const env: Record<string, string> = { PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS };
-  if (conn) env[spec.urlEnv] = sqlalchemyUrl(conn, opts.database ?? conn.database);
+  const env = childEnv({ PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS, [spec.urlEnv]: conn && sqlalchemyUrl(conn, opts.database ?? conn.database) }, { pass: targets.passEnv(target) });
   const secrets = [conn?.password];
   try {
     const argv = opts.script ? [opts.script, configFile, ...args] : ['-m', 'alembic', '-c', configFile, ...args];
     const r = await execa(spec.python, argv, {
       cwd: appDir,
       env,
+      extendEnv: false,
       reject: false,
       timeout: opts.timeoutMs ?? 120_000,
       stdin: 'ignore',
@@ -137,7 +140,7 @@ export interface DriftReport {
 const DRIFT_SCRIPT = fileURLToPath(new URL('./python/drift.py', import.meta.url));
 
 export function createAlembicActivities(targets: TargetRegistry, dataDir = '.data') {
-  const runId = () => (Context.current().info.workflowExecution?.workflowId ?? 'outside-a-run').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const runId = () => Context.current().info.workflowExecution?.workflowId ?? 'outside-a-run';
   return {
     /**
      * A scratch copy of the app's tree for this run (autogenerate writes a revision file; the
@@ -146,10 +149,11 @@ export function createAlembicActivities(targets: TargetRegistry, dataDir = '.dat
     async alembicWorkCopy(target: string): Promise<{ appDir: string }> {
       const spec = targets.spec(target).alembic;
       if (!spec) return targetFailure(new TargetsError(`Target "${target}" has no alembic section in ${targets.file}.`));
-      const appDir = path.resolve(dataDir, 'work', runId(), 'app');
+      const appDir = path.join(await runDir(dataDir, 'work', runId(), target), 'app');
       if (!existsSync(path.join(appDir, spec.config))) {
         await rm(appDir, { recursive: true, force: true });
         await cp(spec.dir, appDir, { recursive: true, filter: (src) => !src.includes('__pycache__') && !src.includes(`${path.sep}.git`) });
+        await privateTree(appDir); // the app's .env comes along: its owner's only
       }
       return { appDir };
     },
@@ -168,10 +172,10 @@ export function createAlembicActivities(targets: TargetRegistry, dataDir = '.dat
           await rm(out.file, { force: true });
           throw ApplicationFailure.nonRetryable(`alembic wrote the revision outside the scratch copy (${out.file}): the app's alembic.ini names an absolute script_location. Use %(here)s in it. The file was removed.`, FailureType.targetConfig);
         }
-        const artifacts = path.resolve(dataDir, 'artifacts', runId());
-        await mkdir(artifacts, { recursive: true });
+        const artifacts = await runDir(dataDir, 'artifacts', runId(), target);
         const artifact = path.join(artifacts, path.basename(out.file));
         await copyFile(out.file, artifact);
+        await chmod(artifact, 0o600);
         Object.assign(report, { file: out.file, content: await readFile(out.file, 'utf8'), artifact });
       }
       return report;

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TargetRegistry, TargetSpec } from '../targets.js';
+import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { checkComposePorts, ComposeFileError, type PortCheck } from '../util/compose-ports.js';
 import { parseDuration } from '../util/duration.js';
 import { KEY_METRICS, parseExposition, total } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv, DOCKER_VARS } from './child-env.js';
 import { FailureType, targetSpec } from './errors.js';
 import { composeTool, logCommand, logOffset, logSince, runBounded } from './services.js';
 
@@ -131,7 +132,7 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
   /** The app's log text written since the marks taken by `mark()`; null source when none is declared. */
   async function logReader(target: string) {
     const app = appOf(target);
-    const svc = app.service ? targets.spec(target).services?.[app.service] : undefined;
+    const svc = app.service ? ownEntry(targets.spec(target).services, app.service) : undefined;
     const file = app.logFile ?? svc?.health?.logFile;
     if (file) {
       const offset = await logOffset(file);
@@ -143,7 +144,7 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
       return {
         source: planned.shown,
         read: async () => {
-          const r = await runBounded(planned.argv, 15_000, undefined, env);
+          const r = await runBounded(planned.argv, 15_000, undefined, childEnv({}, { pass: DOCKER_VARS, env }));
           if (r.missing || r.exitCode !== 0) throw new Error(`${planned.shown} ${r.missing ? 'is not installed here' : `exited ${r.exitCode}: ${trimOutput(r.output, 3, 300)}`}`);
           return r.output;
         },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TargetRegistry, TargetSpec } from '../targets.js';
 import { trimOutput } from '../util/redact.js';
+import { childEnv, DOCKER_VARS } from './child-env.js';
 import { FailureType, targetSpec } from './errors.js';
 import { runBounded } from './services.js';
 
@@ -101,7 +102,7 @@ export function createContainerActivities(targets: TargetRegistry, env: NodeJS.P
   }
 
   async function dockerRun(target: string, argv: string[]): Promise<string> {
-    const r = await runBounded(argv, 60_000, undefined, env);
+    const r = await runBounded(argv, 60_000, undefined, childEnv({}, { pass: DOCKER_VARS, env }));
     if (r.missing) throw ApplicationFailure.nonRetryable(`The docker CLI is not installed on this worker's host, and target "${target}" runs its app in a container. Run this step on a worker on the container's host (the target's taskQueue), or install docker (or podman-docker).`, FailureType.commandMissing);
     if (r.exitCode !== 0) {
       if (ENGINE_DOWN.test(r.output)) {
@@ -126,7 +127,7 @@ export function createContainerActivities(targets: TargetRegistry, env: NodeJS.P
         const mount = mountOver(container!.mounts, abs);
         let sha256: string | undefined;
         if (container!.running) {
-          const r = await runBounded(docker.sha256(app.container.name, abs), 30_000, undefined, env);
+          const r = await runBounded(docker.sha256(app.container.name, abs), 30_000, undefined, childEnv({}, { pass: DOCKER_VARS, env }));
           sha256 = r.exitCode === 0 ? r.output.trim().split(/\s+/)[0] : undefined;
         }
         files.push({ path: f.path, where, present: sha256 !== undefined, sha256, sourceSha256, sourceMissing: sourceSha256 === undefined, differs: sha256 !== undefined && sourceSha256 !== undefined && sha256 !== sourceSha256, hiddenBy: mount && `${mount.type} ${mount.source} → ${mount.destination}` });

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import type { TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
+import { childEnv } from './child-env.js';
 import { FailureType, targetFailure, targetSpec } from './errors.js';
 import { httpRequest } from './http.js';
 import { qi } from './imports.js';
@@ -76,7 +77,7 @@ export async function readPkcs12(file: string, password: string, now = Date.now(
   const empty = { file, legacy: false, subject: null, issuer: null, serial: null, validFrom: null, validTo: null, daysLeft: null, keyMatches: null };
   if (await access(file).then(() => false, () => true)) return { ...empty, error: `${file} does not exist on this worker` };
   const run = (legacy: boolean) => execa('openssl', ['pkcs12', '-in', file, '-nodes', '-passin', `env:${PASS_VAR}`, ...(legacy ? ['-legacy'] : [])], {
-    reject: false, env: { [PASS_VAR]: password }, timeout: 30_000, stripFinalNewline: false,
+    reject: false, env: childEnv({ [PASS_VAR]: password }), extendEnv: false, timeout: 30_000, stripFinalNewline: false,
   });
   let r = await run(false);
   let legacy = false;

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { TargetsError, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv } from './child-env.js';
 import { FailureType } from './errors.js';
 import { startHeartbeats } from './heartbeat.js';
 import { withPg } from './postgres.js';
@@ -139,7 +140,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     // The broker down (Redis restarting, a failover): retried, as the ledger makes a repeat safe.
     const brokerDown = (detail: string) => ApplicationFailure.retryable(
       `The broker ${b.shown} could not be reached by the app's Celery (${trimOutput(redact(detail, [b.password]), 2, 400)}): retried; items already published are in the ledger and are not published again.`, 'BrokerUnavailable');
-    return { celery: s.celery, argv: [CELERY_TOOL, s.celery.app], opts: { cwd: s.celery.cwd, env: { ...env, [s.celery.brokerEnv]: b.url } }, failed, brokerDown };
+    return { celery: s.celery, argv: [CELERY_TOOL, s.celery.app], opts: { cwd: s.celery.cwd, env: childEnv({ [s.celery.brokerEnv]: b.url, PYTHONDONTWRITEBYTECODE: '1' }, { pass: targets.passEnv(target), env }) }, failed, brokerDown };
   }
 
   async function celeryPing(target: string, timeoutS: number): Promise<string[]> {
@@ -201,7 +202,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
       }
     }
     if (s.logs?.journal) {
-      const r = await execa('journalctl', ['-u', s.logs.journal, '-n', '5000', '-o', 'cat', '--no-pager'], { reject: false, timeout: 30_000 });
+      const r = await execa('journalctl', ['-u', s.logs.journal, '-n', '5000', '-o', 'cat', '--no-pager'], { env: childEnv({}, { env }), extendEnv: false, reject: false, timeout: 30_000 });
       if (r.exitCode !== 0) return { lines: [], source: `journal of ${s.logs.journal} (journalctl failed: ${trimOutput(r.stderr || String(r.exitCode), 2, 300)})` };
       return { lines: r.stdout.split('\n').filter((l) => l.includes(logger)).slice(-10), source: `journal of ${s.logs.journal}` };
     }

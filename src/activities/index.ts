@@ -20,6 +20,7 @@ import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
 import { createRetrySqlActivities } from './retry-sql.js';
+import { createRunFileActivities } from './run-files.js';
 import { createTargetActivities } from './target.js';
 
 export interface ActivityDeps {
@@ -56,6 +57,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGateActivities(deps.targets, deps.decisionPublicKey),
     ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://127.0.0.1:8080', temporalUi: 'http://127.0.0.1:8233', namespace: 'default' }),
     ...createDrillActivities(),
+    ...createRunFileActivities(deps.dataDir ?? '.data'),
     ...createLockActivities(deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks.'))), deps.lockTaskQueue ?? 'runbooks'),
   };
 }
@@ -79,3 +81,4 @@ export type { TlsEvidence } from './http.js';
 export type { PaymentsEvidence, ProviderEvidence, RedriveOutcome, WebhookProbe } from './payments.js';
 export type { EinvoicingEvidence, InvoiceCounts, RetryOutcome, CertificateEvidence } from './einvoicing.js';
 export type { NotifyEvent } from './notify.js';
+export type { RunFiles } from './run-files.js';

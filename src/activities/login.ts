@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { Cookie, CookieJar, getPublicSuffix } from 'tough-cookie';
-import type { TargetRegistry, TargetSpec } from '../targets.js';
+import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { parseExposition } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
@@ -199,7 +199,7 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
   function loginOf(target: string) {
     const spec: TargetSpec = targetSpec(targets, target);
     if (!spec.login || !spec.app) throw ApplicationFailure.nonRetryable(`Target "${target}" has no login section in ${targets.file}: add login (path, origins, cookieDomain) under a target with app.url.`, FailureType.targetConfig);
-    const logFile = spec.app.logFile ?? (spec.app.service ? spec.services?.[spec.app.service]?.health?.logFile : undefined) ?? null;
+    const logFile = spec.app.logFile ?? (spec.app.service ? ownEntry(spec.services, spec.app.service)?.health?.logFile : undefined) ?? null;
     return { spec, login: spec.login, app: spec.app, url: new URL(spec.login.path, spec.app.url).toString(), logFile };
   }
 
@@ -317,7 +317,7 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
 
     /** Runs a named remediation's command on the target's host (bounded; its text stays in the targets file). */
     async runRemediation(target: string, name: string): Promise<{ name: string; exitCode: number | null; ms: number; output: string }> {
-      const r = targetSpec(targets, target).remediations?.[name];
+      const r = ownEntry(targetSpec(targets, target).remediations, name);
       if (!r) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no remediation "${name}" in ${targets.file}.`, FailureType.targetConfig);
       const run = await runTargetCommand(targets, target, r.command, r.timeout, env);
       const output = run.output;

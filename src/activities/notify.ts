@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TargetRegistry } from '../targets.js';
@@ -47,21 +48,34 @@ export function notificationBody(e: NotifyEvent, runId: string, links: Links, fo
   return { text: lines.join('\n') };
 }
 
+/**
+ * Signs a notification as Stripe and Slack sign theirs: an HMAC-SHA256, with the hook's secret, of
+ * `<timestamp>.<body>`, the timestamp in Unix seconds sent beside it, so a receiver can refuse an
+ * old one replayed (README, "Notifications", has the receiver's side).
+ */
+export function signatureHeaders(secret: string, body: string, timestampS: number): Record<string, string> {
+  const signature = createHmac('sha256', secret).update(`${timestampS}.${body}`).digest('hex');
+  return { 'x-runbook-timestamp': String(timestampS), 'x-runbook-signature': `v1=${signature}` };
+}
+
 export function createNotifyActivities(targets: TargetRegistry, links: Links) {
   return {
     async notify(target: string, event: NotifyEvent): Promise<{ sent: number }> {
       let hooks;
       try {
-        hooks = targets.spec(target).notify ?? [];
+        // Every secret first: a hook whose signature cannot be made is never sent unsigned, and none is sent.
+        hooks = (targets.spec(target).notify ?? []).map((h) => ({ ...h, secret: h.secretEnv === undefined ? undefined : targets.notifySecret(target, h.secretEnv) }));
       } catch (err) {
         return targetFailure(err);
       }
       const runId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
-      for (const hook of hooks) {
+      for (const { secret, ...hook } of hooks) {
+        const body = JSON.stringify(notificationBody(event, runId, links, hook.format));
+        const signed = secret === undefined ? {} : signatureHeaders(secret, body, Math.floor(Date.now() / 1000));
         const res = await fetch(hook.webhook, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(notificationBody(event, runId, links, hook.format)),
+          headers: { 'content-type': 'application/json', ...signed },
+          body,
           signal: AbortSignal.timeout(5000),
         }).catch((err: Error) => err);
         const host = new URL(hook.webhook).host;

@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import Stripe from 'stripe';
-import type { TargetRegistry, TargetSpec } from '../targets.js';
+import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
 import { FailureType, targetSpec } from './errors.js';
@@ -147,7 +147,7 @@ export function createPaymentsActivities(targets: TargetRegistry) {
       // by an earlier attempt of this step) is not sent again.
       const out: RedriveOutcome[] = ids.filter((id) => !rows.some((r) => r.id === id)).map((id) => ({ id, provider: '?', status: null, ok: true, detail: 'no longer failed: not sent again' }));
       for (const r of rows) {
-        const p = pay.providers[r.provider];
+        const p = ownEntry(pay.providers, r.provider);
         const secret = targets.webhookSecret(target, r.provider);
         if (!p || !secret) {
           out.push({ id: r.id, provider: r.provider, status: null, ok: false, detail: p ? `no signing secret on the worker (${p.secretEnv})` : `provider ${r.provider} is not declared under payments.providers` });

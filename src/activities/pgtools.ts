@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { PgConnection, TargetRegistry } from '../targets.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { BackupRefused, type BackupsRoot, confineBackup, isPlainFileName } from './backup-paths.js';
+import { childEnv, LIBPQ_VARS } from './child-env.js';
 import { type ManagedMeta, parseManagedComment } from './databases.js';
 import { digestFiles } from './digest.js';
 import { FailureType } from './errors.js';
@@ -106,7 +107,7 @@ async function pgTool(conn: PgConnection, database: string, bin: string, args: s
   } catch {
     cancelSignal = undefined; // outside an activity (benchmarks)
   }
-  const r = await execa(bin, args, { env: pgEnv(conn, database), extendEnv: true, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: opts.stdin ?? 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
+  const r = await execa(bin, args, { env: childEnv(pgEnv(conn, database), { pass: LIBPQ_VARS }), extendEnv: false, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: opts.stdin ?? 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
   const secrets = [conn.password];
   if (r.exitCode === undefined && (r as { code?: string }).code === 'ENOENT') {
     throw ApplicationFailure.nonRetryable(`${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`, FailureType.commandMissing);

@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { open, stat } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.js';
+import { ownEntry, TargetsError, type ServiceSpec, type TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact, trimOutput } from '../util/redact.js';
+import { childEnv, DOCKER_VARS } from './child-env.js';
 import { FailureType } from './errors.js';
 import { stepLedger } from './step-ledger.js';
 
@@ -126,9 +127,9 @@ export interface Bounded {
 /**
  * Runs argv in its own process group with a deadline. Resolves when the process exits, not when
  * its output closes: a start command that leaves a daemon holding its stdout must not hang us.
- * On timeout or cancellation the whole group is killed.
+ * On timeout or cancellation the whole group is killed. `env` is the child's whole environment (see childEnv).
  */
-export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<Bounded> {
+export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSignal, env: Record<string, string> = childEnv()): Promise<Bounded> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
@@ -180,7 +181,7 @@ function toolMissing(tool: string, target: string, service: string, driver: Driv
 let composeToolP: Promise<string[]> | undefined;
 /** `docker compose` (v2 plugin) when the docker client has it, else Debian's `docker-compose` (v1). */
 export function composeTool(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  return (composeToolP ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, env).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
+  return (composeToolP ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, childEnv({}, { pass: DOCKER_VARS, env })).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
 }
 
 /** What a log file gained since byte `offset` (its last MiB at most). */
@@ -201,15 +202,15 @@ export async function logSince(file: string, offset: number): Promise<string> {
 /** A file's size now: the offset later reads start from. */
 /**
  * A command the targets file gives (redeploy, remediation), run on this host: `sh -c`, bounded,
- * cancelled with the activity, its output trimmed and masked with the target's secrets (it runs
- * with the worker's environment). The command text itself never leaves the worker.
+ * cancelled with the activity, its output trimmed and masked with the target's secrets. It gets
+ * the base environment and the target's passEnv (childEnv). The command text never leaves the worker.
  */
 export async function runTargetCommand(targets: TargetRegistry, target: string, command: string, timeout: string, env: NodeJS.ProcessEnv = process.env) {
   let signal: AbortSignal | undefined;
   try {
     signal = Context.current().cancellationSignal;
   } catch { /* outside an activity */ }
-  const r = await runBounded(['sh', '-c', command], parseDuration(timeout), signal, env);
+  const r = await runBounded(['sh', '-c', command], parseDuration(timeout), signal, childEnv({}, { pass: targets.passEnv(target), env }));
   return { ...r, output: trimOutput(redact(r.output, targets.secretValues(target)), 15, 1500) };
 }
 
@@ -244,7 +245,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
   function lookup(target: string, service: string): ServiceSpec {
     let spec;
     try {
-      spec = targets.spec(target).services?.[service];
+      spec = ownEntry(targets.spec(target).services, service);
     } catch (err) {
       if (err instanceof TargetsError) throw ApplicationFailure.nonRetryable(err.message, FailureType.targetConfig);
       throw err;
@@ -267,12 +268,18 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
     }
   };
 
+  /** systemctl needs the base only; compose its engine's settings; a user's command the target's passEnv. */
+  function serviceEnv(target: string, spec: ServiceSpec): Record<string, string> {
+    const pass = 'compose' in spec ? DOCKER_VARS : 'command' in spec ? targets.passEnv(target) : [];
+    return childEnv({}, { pass, env });
+  }
+
   async function run(target: string, service: string, spec: ServiceSpec, planned: Planned): Promise<Bounded> {
     let signal: AbortSignal | undefined;
     try {
       signal = Context.current().cancellationSignal;
     } catch { /* called outside an activity (tests, bench) */ }
-    const r = await runBounded(planned.argv, parseDuration(spec.commandTimeout ?? '60s'), signal, env);
+    const r = await runBounded(planned.argv, parseDuration(spec.commandTimeout ?? '60s'), signal, serviceEnv(target, spec));
     if (r.missing) throw toolMissing(planned.argv[0]!, target, service, driverOf(spec));
     return { ...r, output: trimOutput(redact(r.output, secrets(target)), 15, 1500) };
   }

@@ -66,7 +66,7 @@ export function checkComposePorts(yamlText: string, service: string, hostPort: n
   }
   const services = (doc as { services?: Record<string, unknown> } | null)?.services;
   if (!services || typeof services !== 'object') throw new ComposeFileError('no top-level "services:" mapping');
-  const svc = services[service] as { ports?: unknown; network_mode?: string } | undefined;
+  const svc = (Object.hasOwn(services, service) ? services[service] : undefined) as { ports?: unknown; network_mode?: string } | undefined;
   const fixLines = `services:\n  ${service}:\n    ports:\n      - "${hostPort}:${containerPort}"`;
   if (!svc) return { ok: false, service, mappings: [], problem: `service "${service}" is not in the file (services: ${Object.keys(services).join(', ')})`, fix: fixLines };
   if (svc.network_mode === 'host') return { ok: true, service, mappings: [] };

@@ -1,12 +1,15 @@
+import { patched } from '@temporalio/workflow';
 import type { ManagedDatabase } from '../activities/index.js';
 import { parseDuration } from '../util/duration.js';
+import { hostActivitiesFor } from './activity-options.js';
 import { runbook } from './runbook.js';
 import type { RunbookInput, RunbookResult } from './types.js';
 
 /**
  * Removes what database runbooks leave behind, so customer data does not linger: clones, scratch
- * databases and fresh builds of runs that have ended (crashed or aborted ones included) at once;
- * snapshots, databases kept after a swap and dumps once the target's retention has passed. Never
+ * databases, fresh builds and work copies of the app's tree of runs that have ended (crashed or
+ * aborted ones included) at once; snapshots, databases kept after a swap, dumps and artifacts
+ * (generated files) once the target's retention has passed. Never
  * anything of a run still open, never a database without our label. Nothing is dropped without an
  * approval at the `remove` gate, which shows the list. Run it by hand, or on a Temporal schedule
  * (README): the gate's notification reaches the approvers. A dry run lists what it would remove.
@@ -17,11 +20,12 @@ export interface JanitorFindings {
   kept: Array<{ name: string; kind: string; reason: string }>;
 }
 
-/** Why a database of ours goes or stays; pure, so the rule is unit-tested. */
-export function janitorVerdict(d: Pick<ManagedDatabase, 'kind' | 'createdAt'>, runOpen: boolean, nowMs: number, retentionMs: number): { remove: boolean; reason: string } {
+/** Why a database, dump, work copy or artifact of ours goes or stays; pure, so the rule is unit-tested. */
+export function janitorVerdict(d: { kind: ManagedDatabase['kind'] | 'work' | 'artifact'; createdAt: string }, runOpen: boolean, nowMs: number, retentionMs: number): { remove: boolean; reason: string } {
   if (runOpen) return { remove: false, reason: 'its run is still open' };
   const ageMs = nowMs - Date.parse(d.createdAt);
   if (d.kind === 'clone' || d.kind === 'scratch' || d.kind === 'fresh') return { remove: true, reason: `a ${d.kind} of a run that has ended` };
+  if (d.kind === 'work') return { remove: true, reason: 'a work copy of a run that has ended' };
   if (ageMs > retentionMs) return { remove: true, reason: `older than the retention (${Math.round(ageMs / 3_600_000)} h)` };
   return { remove: false, reason: `within the retention (${Math.round((retentionMs - ageMs) / 3_600_000)} h left)` };
 }
@@ -32,9 +36,13 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
   return rb.run(async () => {
     const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
     const retentionMs = parseDuration(target.retention);
+    // Work copies and artifacts live on the target's host; histories from before they were looked for replay without.
+    const host = hostActivitiesFor(input, target);
+    const withRunFiles = patched('janitor-run-files');
     const found = await rb.step('list', async () => ({
       databases: target.postgres ? await act.pgListManaged(input.target) : [],
       dumps: await act.listBackups(input.target),
+      files: withRunFiles ? await host.listRunFiles(input.target) : [],
     }));
     const openRuns = new Map<string, boolean>();
     const isOpen = async (run: string) => {
@@ -49,7 +57,9 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
       const dumps = found.dumps.map((f) => ({ name: f.name, kind: 'dump', ...janitorVerdict({ kind: 'snapshot', createdAt: f.createdAt }, false, now, retentionMs) }))
         // A dump of a snapshot still kept stays with it.
         .map((f) => (f.remove && snapshots.has(f.name) && !databases.find((d) => d.name === f.name)?.remove ? { ...f, remove: false, reason: 'its snapshot is kept' } : f));
-      return [...databases, ...dumps];
+      const files: Array<{ name: string; kind: string; remove: boolean; reason: string }> = [];
+      for (const f of found.files) files.push({ name: f.name, kind: f.kind, ...janitorVerdict(f, await isOpen(f.run), now, retentionMs) });
+      return [...databases, ...dumps, ...files];
     }, { inputs: { retention: target.retention } });
     const removed: Array<{ name: string; kind: string; reason: string }> = [];
     const toRemove = plan.filter((p) => p.remove);
@@ -61,7 +71,9 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
       removed.push(...await rb.step('drop', async () => {
         const done: Array<{ name: string; kind: string; reason: string }> = [];
         for (const p of toRemove) {
-          const r = p.kind === 'dump' ? await act.removeBackup(input.target, p.name) : await act.pgDropManaged(input.target, p.name);
+          const r = p.kind === 'dump' ? await act.removeBackup(input.target, p.name)
+            : p.kind === 'work' || p.kind === 'artifact' ? await host.removeRunFiles(input.target, p.kind, p.name)
+            : await act.pgDropManaged(input.target, p.name);
           if ('removed' in r ? r.removed : r.dropped) done.push({ name: p.name, kind: p.kind, reason: p.reason });
         }
         return done;

@@ -14,6 +14,8 @@ describe('config', () => {
     expect(() => loadConfig({ RUNBOOK_API_PORT: 'eighty' })).toThrow('RUNBOOK_API_PORT="eighty": RUNBOOK_API_PORT must be a port number (1-65535)');
     expect(() => loadConfig({ TEMPORAL_ADDRESS: 'http://temporal' })).toThrow('TEMPORAL_ADDRESS must be host:port, e.g. 127.0.0.1:7233');
     expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of trace, debug, info, warn, error');
+    expect(() => loadConfig({ RUNBOOK_CHILD_ENV: 'HTTPS_PROXY,RUNBOOK_PAYLOAD_KEY' })).toThrow('RUNBOOK_CHILD_ENV must not name the worker\'s own keys');
+    expect(() => loadConfig({ RUNBOOK_CHILD_ENV: 'HTTPS_PROXY;rm' })).toThrow('RUNBOOK_CHILD_ENV must be comma-separated variable names');
   });
 
   it('lists every invalid variable at once', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseHistory, parseRevisions, sqlalchemyUrl } from '../../src/activities/alembic.js';
+import { childEnv } from '../../src/activities/child-env.js';
 import { newRunId, runState } from '../../src/client.js';
 import { redact, trimOutput } from '../../src/util/redact.js';
 import { migrationState } from '../../src/workflows/db-access.js';
@@ -65,5 +66,30 @@ describe('redaction', () => {
   it('trims long output to its last lines', () => {
     const out = trimOutput(Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n'), 5);
     expect(out.split('\n')).toEqual(['… (25 lines before)', 'line 25', 'line 26', 'line 27', 'line 28', 'line 29']);
+  });
+});
+
+describe('child process environment', () => {
+  const worker = {
+    PATH: '/opt/pg/bin:/usr/bin', HOME: '/home/ops', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC',
+    PROD_DB_PASSWORD: 'prod-pw', RUNBOOK_PAYLOAD_KEY: 'k1:abc', RUNBOOK_DECISION_KEY: 'def', HTTPS_PROXY: 'http://proxy:3128', DEPLOY_TOKEN: 'tok',
+  };
+
+  it('keeps only the base a program expects (PATH, HOME, locale, time zone), never a password or a key', () => {
+    expect(childEnv({}, { env: worker })).toEqual({ PATH: '/opt/pg/bin:/usr/bin', HOME: '/home/ops', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC' });
+  });
+
+  it('adds what the child needs, the names passed (a target\'s passEnv) and RUNBOOK_CHILD_ENV\'s names, but never the worker\'s own keys', () => {
+    const env = { ...worker, RUNBOOK_CHILD_ENV: 'HTTPS_PROXY, RUNBOOK_PAYLOAD_KEY,not a name' };
+    const child = childEnv({ PGPASSWORD: 'prod-pw', PGHOST: 'db', UNSET: undefined }, { env, pass: ['DEPLOY_TOKEN', 'RUNBOOK_DECISION_KEY', 'MISSING'] });
+    expect(child).toMatchObject({ PGPASSWORD: 'prod-pw', PGHOST: 'db', HTTPS_PROXY: 'http://proxy:3128', DEPLOY_TOKEN: 'tok' });
+    expect(Object.keys(child)).not.toContain('RUNBOOK_PAYLOAD_KEY');
+    expect(Object.keys(child)).not.toContain('RUNBOOK_DECISION_KEY');
+    expect(Object.keys(child)).not.toContain('PROD_DB_PASSWORD');
+    expect(Object.keys(child)).not.toContain('UNSET');
+  });
+
+  it('gives a child a usable PATH even when the worker has none', () => {
+    expect(childEnv({}, { env: {} })).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin' });
   });
 });

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TargetRegistry, TargetsError } from '../../src/targets.js';
+import { ownEntry, TargetRegistry, TargetsError } from '../../src/targets.js';
 import { tmpDir } from '../support/harness.js';
 
 const load = (yaml: string, env: NodeJS.ProcessEnv = {}) => {
@@ -69,5 +69,25 @@ describe('target registry', () => {
   it('resolves the alembic directory relative to the targets file', () => {
     const t = load('targets:\n  db:\n    alembic: { dir: app }\n');
     expect(t.load().spec('db').alembic!.dir).toBe(`${t.file.replace(/\/targets\.yaml$/, '')}/app`);
+  });
+
+  it('refuses names of built-in object properties (constructor, __proto__, toString) as unknown targets', () => {
+    const reg = TargetRegistry.load('targets.local.yaml', {});
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect(() => reg.spec(name)).toThrow(`Target "${name}" is not in targets.local.yaml (known: local-db, local-redis).`);
+      expect(() => reg.info(name)).toThrow(TargetsError);
+      expect(() => reg.checkSecrets(name)).toThrow(TargetsError);
+    }
+  });
+
+  it("finds a target's services, remediations and providers by their own names only", () => {
+    const t = load('targets:\n  web:\n    app: { url: "http://127.0.0.1:8000" }\n    services:\n      api: { command: { start: "true", stop: "true" } }\n');
+    const spec = t.load().spec('web');
+    expect(ownEntry(spec.services, 'api')).toBeDefined();
+    for (const name of ['constructor', '__proto__', 'toString']) {
+      expect(ownEntry(spec.services, name)).toBeUndefined();
+      expect(ownEntry(spec.remediations, name)).toBeUndefined();
+    }
+    expect(t.load().webhookSecret('web', 'constructor')).toBeUndefined();
   });
 });
