@@ -7,11 +7,13 @@ import { repoRoot } from './support/harness.js';
 const compose = (env: Record<string, string>) =>
   execa('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: repoRoot, reject: false, env, extendEnv: false });
 
-interface Service { image?: string; build?: unknown; ports?: Array<{ published: number | string; target: number }>; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
+interface Service { image?: string; build?: unknown; ports?: Array<string | { published: number | string; target: number }>; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
+
+const keys = { TEMPORAL_DB_PASSWORD: 'compose-test-pw', RUNBOOK_PAYLOAD_KEY: 'a'.repeat(64), RUNBOOK_DECISION_KEY: 'b'.repeat(64), RUNBOOK_DECISION_PUBLIC_KEY: 'c'.repeat(64) };
 
 describe('docker-compose.yml', () => {
   it('declares Temporal 1.29 on PostgreSQL, its UI, and our worker and API', async () => {
-    const r = await compose({ TEMPORAL_DB_PASSWORD: 'compose-test-pw', PATH: process.env.PATH ?? '' });
+    const r = await compose({ ...keys, PATH: process.env.PATH ?? '' });
     expect(r.stderr).toBe('');
     const { services } = parse(r.stdout) as { services: Record<string, Service> };
     expect(Object.keys(services).sort()).toEqual(['api', 'postgresql', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker']);
@@ -20,10 +22,16 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(services)).not.toContain('auto-setup');
     expect(services.temporal!.depends_on!['temporal-schema']!.condition).toBe('service_completed_successfully');
     expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', POSTGRES_PWD: 'compose-test-pw' });
-    const ports = (s: string) => services[s]!.ports!.map((p) => `${p.published}:${p.target}`);
-    expect(ports('temporal')).toEqual(['7233:7233']);
-    expect(ports('temporal-ui')).toEqual(['8233:8080']);
-    expect(ports('api')).toEqual(['8080:8080']);
+    // Security model: Temporal's frontend is not published; the UI and the API only on loopback.
+    // docker-compose renders a port with a host address as a string, one without as an object.
+    const ports = (s: string) => (services[s]!.ports ?? []).map((p) => (typeof p === 'string' ? p.replace(/\/tcp$/, '') : `*:${p.published}:${p.target}`));
+    expect(ports('temporal')).toEqual([]);
+    expect(ports('temporal-ui')).toEqual(['127.0.0.1:8233:8080']);
+    expect(ports('api')).toEqual(['127.0.0.1:8080:8080']);
+    // The signing key on the API only; the worker verifies with the public key; payloads encrypted on both.
+    expect(services.api!.environment).toMatchObject({ RUNBOOK_DECISION_KEY: keys.RUNBOOK_DECISION_KEY, RUNBOOK_PAYLOAD_KEY: keys.RUNBOOK_PAYLOAD_KEY, RUNBOOK_API_TOKENS: '/etc/runbooks/api-tokens.json' });
+    expect(services.worker!.environment).toMatchObject({ RUNBOOK_DECISION_PUBLIC_KEY: keys.RUNBOOK_DECISION_PUBLIC_KEY, RUNBOOK_PAYLOAD_KEY: keys.RUNBOOK_PAYLOAD_KEY });
+    expect(services.worker!.environment).not.toHaveProperty('RUNBOOK_DECISION_KEY');
     for (const s of ['worker', 'api']) {
       expect(services[s]!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' });
     }

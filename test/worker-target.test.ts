@@ -18,7 +18,8 @@ describe('worker-side target resolution', () => {
   it('fails a run for an unknown target at once, naming the known ones', async () => {
     const run = await startRaw('ghost-db');
     expect(run.status).toBe('failed');
-    expect(run.error).toMatch(/^Step "resolve-target" failed: Target "ghost-db" is not in .*targets\.yaml \(known: ok-db, pw-db\)\.$/);
+    // The worker admits every run before its first step: an unknown target stops it there.
+    expect(run.error).toMatch(/^Step "admit" failed: Target "ghost-db" is not in .*targets\.yaml \(known: ok-db, pw-db\)\.$/);
     expect(run.runbook).toBe('db-access'); // the workflow set its own search attributes
   });
 
