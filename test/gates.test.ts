@@ -320,7 +320,8 @@ describe('approval gates (approval-drill)', () => {
       expect(extra.json<{ error: string }>().error).toBe('Invalid request: body has unknown field "initator": remove it (see /docs for the fields this route takes).');
       const deep = await post('/runs/any/gates/proceed', `{"decision":"approve","correction":${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}}`);
       expect(deep.statusCode).toBe(400);
-      for (let i = 0; i < 2; i++) expect((await post('/runs/any/gates/proceed', JSON.stringify({ decision: 'approve' }))).statusCode).toBe(404);
+      // Counted per person after authentication and validation: the deep correction was the first, these the next four.
+      for (let i = 0; i < 4; i++) expect((await post('/runs/any/gates/proceed', JSON.stringify({ decision: 'approve' }))).statusCode).toBe(404);
       const limited = await post('/runs/any/gates/proceed', JSON.stringify({ decision: 'approve' }));
       expect(limited.statusCode).toBe(429);
       expect(limited.json<{ error: string }>().error).toMatch(/^Too many requests: at most 5 a minute per caller; try again in \d+ s\.$/);

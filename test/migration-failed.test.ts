@@ -103,8 +103,17 @@ describe('migration-failed', () => {
     const ignored = await finished(rig.client, await start('ignores', { toRevision: '0003_invoices' }));
     expect(ignored.error).toContain('alembic env.py honours DATABASE_URL: alembic current did not use DATABASE_URL');
     expect(ignored.error).toContain('Nothing was changed.');
-    for (const [input, message] of cases) {
-      const run = await finished(rig.client, await start('inputs', input));
+    // The shell-command dump for real (the attack); the rest as dry runs, which run the same preflight
+    // and take no lock, so they can run side by side.
+    const shellCase = cases.pop()!;
+    const refusals = await Promise.all([
+      ...cases.map(async ([input, message]) => {
+        const { id } = await rig.client.start('migration-failed', { target: 'inputs', initiator: 'alice', dryRun: true, input: { retry, ...input } });
+        return [await finished(rig.client, id), message] as const;
+      }),
+      (async () => [await finished(rig.client, await start('inputs', shellCase[0])), shellCase[1]] as const)(),
+    ]);
+    for (const [run, message] of refusals) {
       expect(run.status).toBe('failed');
       expect(run.error).toContain(message);
     }

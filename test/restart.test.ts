@@ -65,7 +65,7 @@ describe('restart with a run in flight', () => {
     // Each step ran once: the restart replayed history instead of starting over.
     const history = await client.temporal.workflow.getHandle(id).fetchHistory();
     const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-    expect(scheduled).toEqual(['describeTarget', 'pgPing', 'pgConnections', 'pgAppliedRevision', 'alembicHeads', 'pgLongTransactions', 'pgBlockingLocks', 'notify']);
+    expect(scheduled).toEqual(['admitRun', 'describeTarget', 'pgPing', 'pgConnections', 'pgAppliedRevision', 'alembicHeads', 'pgLongTransactions', 'pgBlockingLocks', 'notify']);
 
     worker.shutdown();
     hostWorker.shutdown();

@@ -69,6 +69,25 @@ describe('single sign-on (OpenID Connect)', () => {
     expect(run.journal!.find((e) => e.kind === 'decision')).toMatchObject({ actor: 'ana@example.test', channel: { via: 'update', signed: true } });
   });
 
+  it('a sign-in finishes only in the browser that began it: a hand-off link sent to someone else signs nobody in', async () => {
+    const attacker = await (await browser.newContext()).newPage();
+    await attacker.route('**/auth/handoff', (r) => r.abort()); // the attacker keeps the link instead of redeeming it
+    const callback = attacker.waitForResponse((r) => r.url().includes('/auth/callback'));
+    await attacker.goto(`${base}/console/`);
+    await attacker.getByRole('button', { name: 'Sign in with Test IdP' }).click();
+    await attacker.locator('input[name=login]').fill('olga');
+    await attacker.locator('input[name=password]').fill('any password');
+    await attacker.getByRole('button', { name: 'Sign-in' }).click();
+    await attacker.getByRole('button', { name: 'Continue' }).click();
+    const link = (await callback).headers().location!;
+    expect(link).toMatch(/^\/console\/#\/sso\/[\w-]+$/);
+
+    const victim = await (await browser.newContext()).newPage();
+    await victim.goto(`${base}${link}`);
+    await victim.getByRole('alert').filter({ hasText: 'was begun in another browser' }).waitFor();
+    expect(await victim.evaluate(() => sessionStorage.getItem('durable-runbooks.token'))).toBeNull();
+  });
+
   it('refuses an expired token, one from a foreign issuer or for another audience, and gives a viewer group no approval', async () => {
     const key = await importJWK(idp.privateJwk, 'RS256');
     const token = (claims: { iss?: string; aud?: string; exp?: number }) =>

@@ -16,6 +16,8 @@ export interface AdmitRequest {
   parentWorkflowId?: string;
   /** When the run started: a start signature must not have expired by then. */
   startedAt: string;
+  /** A retry, cron run or continuation of a run: a signed start admits one run, not its repetitions. */
+  repeated?: boolean;
 }
 
 /** A run admitted by the worker: how it was started, and what later messages must carry. */
@@ -84,6 +86,9 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
       }
       const who = typeof initiator === 'string' ? initiator : 'unknown';
       const signed = start === undefined ? false : verifyStart(req, start as StartCredential, target, who, decisionPublicKey);
+      if (signed && req.repeated) {
+        throw refuse('This run repeats a signed start (a retry policy, a cron schedule or continue-as-new set by whoever started it): the API\'s signature admits one run. Start each run through the API.');
+      }
       if (start !== undefined && !signed) {
         throw refuse(`The start's signature does not match this run, runbook, target, person and input, or had expired when the run started: start it again through the API or \`runbook start\`.`);
       }

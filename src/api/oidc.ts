@@ -30,6 +30,11 @@ export class OidcError extends Error {
   override name = 'OidcError';
 }
 
+/** The provider cannot be reached: a 503, not a refused token. */
+export class OidcUnavailable extends Error {
+  override name = 'OidcUnavailable';
+}
+
 /** What the console gets back from a sign-in: its bearer token and who it names. */
 export interface SignIn {
   token: string;
@@ -41,15 +46,20 @@ export interface SignIn {
 interface Pending {
   verifier: string;
   nonce: string;
+  /** A random value also set as a cookie in the browser that began the sign-in: only that browser can finish it. */
+  binding: string;
   until: number;
 }
+
+/** At most this many sign-ins in progress: /auth/login is public, so an unbounded map would be a memory sink. */
+const MAX_PENDING = 10_000;
 
 /** A token that looks like a JWT (three base64url parts), not one of our random API tokens. */
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 
 export class OidcSignIn {
   private readonly pending = new Map<string, Pending>();
-  private readonly handoffs = new Map<string, SignIn & { until: number }>();
+  private readonly handoffs = new Map<string, SignIn & { until: number; binding: string }>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
 
   private constructor(private readonly opts: OidcOptions, private readonly config: oidc.Configuration) {
@@ -72,25 +82,38 @@ export class OidcSignIn {
   /** The person an access token names, or undefined (expired, foreign issuer or audience, bad signature). */
   async authenticate(token: string): Promise<Person | undefined> {
     let payload: JWTPayload;
+    let typ: string | undefined;
     try {
-      ({ payload } = await jwtVerify(token, this.jwks, { issuer: this.config.serverMetadata().issuer, audience: this.opts.audience ?? this.opts.clientId }));
+      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, this.jwks, {
+        issuer: this.config.serverMetadata().issuer,
+        audience: this.opts.audience ?? this.opts.clientId,
+        algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+        requiredClaims: ['exp'],
+      }));
     } catch (err) {
-      if (err instanceof joseErrors.JOSEError) return undefined;
-      throw err;
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        throw new OidcUnavailable(`The OpenID provider's signing keys cannot be fetched (${(err as Error).message}): people cannot sign in with SSO until it answers; machines' API tokens still work.`);
+      }
+      return undefined;
     }
+    // An ID token (it carries the sign-in's nonce, or says so in typ) is not an access token for this API.
+    if (payload.nonce !== undefined || (typ !== undefined && !/^(at\+jwt|application\/at\+jwt|jwt)$/i.test(typ))) return undefined;
+    if (this.opts.nameClaim === 'email' && payload.email_verified === false) return undefined;
     const name = typeof payload[this.opts.nameClaim] === 'string' ? (payload[this.opts.nameClaim] as string) : payload.sub;
     if (!name) return undefined;
     return { name, roles: mapRoles(payload[this.opts.rolesClaim], this.opts.roleMap) };
   }
 
   /** Starts a sign-in: the provider's authorization URL (code flow, PKCE S256, state and nonce). */
-  async begin(): Promise<string> {
+  async begin(): Promise<{ url: string; binding: string }> {
     this.prune();
+    if (this.pending.size >= MAX_PENDING) throw new OidcError('Too many sign-ins are in progress: try again in a few minutes.');
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    this.pending.set(state, { verifier, nonce, until: Date.now() + 10 * 60_000 });
-    return oidc.buildAuthorizationUrl(this.config, {
+    const binding = randomBytes(24).toString('base64url');
+    this.pending.set(state, { verifier, nonce, binding, until: Date.now() + 10 * 60_000 });
+    const url = oidc.buildAuthorizationUrl(this.config, {
       redirect_uri: this.opts.redirectUri,
       scope: `openid email ${this.opts.rolesClaim}`,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
@@ -98,13 +121,14 @@ export class OidcSignIn {
       state,
       nonce,
     }).href;
+    return { url, binding };
   }
 
   /**
    * The provider sent the browser back: exchange the code, verify the access token as every API
    * call will, and keep it under a one-time id the console redeems (never in a URL the server sees).
    */
-  async complete(query: string): Promise<string> {
+  async complete(query: string, binding: string | undefined): Promise<string> {
     // The callback as the provider knows it (behind a proxy, the request's own host may differ).
     const callbackUrl = new URL(this.opts.redirectUri);
     callbackUrl.search = query;
@@ -112,22 +136,24 @@ export class OidcSignIn {
     const pending = this.pending.get(state);
     this.pending.delete(state);
     if (!pending || pending.until < Date.now()) throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
+    // A sign-in finishes in the browser that began it: someone else's callback link signs nobody in here.
+    if (binding !== pending.binding) throw new OidcError('This sign-in was begun in another browser: sign in again from the console.');
     const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: state, expectedNonce: pending.nonce });
     const person = await this.authenticate(tokens.access_token);
     if (!person) throw new OidcError('The provider\'s access token is not one this API accepts (issuer, audience or signature): check RUNBOOK_OIDC_AUDIENCE and the provider\'s access-token format (JWT).');
     const id = randomBytes(24).toString('base64url');
     const expiresIn = tokens.expiresIn() ?? 600;
-    this.handoffs.set(id, { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(), until: Date.now() + 60_000 });
+    this.handoffs.set(id, { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(), until: Date.now() + 60_000, binding });
     return id;
   }
 
   /** The console redeems its sign-in once, within a minute. */
-  redeem(id: string): SignIn | undefined {
+  redeem(id: string, binding: string | undefined): SignIn | undefined {
     this.prune();
     const h = this.handoffs.get(id);
+    if (!h || h.binding !== binding) return undefined;
     this.handoffs.delete(id);
-    if (!h) return undefined;
-    const { until: _until, ...signIn } = h;
+    const { until: _until, binding: _binding, ...signIn } = h;
     return signIn;
   }
 

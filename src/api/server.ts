@@ -10,9 +10,9 @@ import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest,
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
 import type { PayloadCodec } from '@temporalio/common';
-import { sha256, type Person, type Role, type TokenStore } from './auth.js';
+import type { Person, Role, TokenStore } from './auth.js';
 import { codecRoutes, corsFor } from './codec.js';
-import { looksLikeJwt, OidcError, type OidcSignIn } from './oidc.js';
+import { looksLikeJwt, OidcError, OidcUnavailable, type OidcSignIn } from './oidc.js';
 import { SessionStore, type SessionOptions } from './sessions.js';
 
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
@@ -103,10 +103,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     max: opts.rateLimit ?? 600,
     timeWindow: '1 minute',
     // Per caller: a token is one caller wherever it comes from; anonymous requests count by address.
-    keyGenerator: (req) => {
-      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-      return token ? `token:${sha256(token)}` : `ip:${req.ip}`;
-    },
+    // After authentication: a person is one caller wherever they come from, and made-up tokens
+    // (refused with 401 before this) cannot buy fresh buckets; anonymous routes count by address.
+    hook: 'preHandler',
+    keyGenerator: (req) => (req.person ? `person:${req.person.name}` : `ip:${req.ip}`),
     // Thrown to the error handler below, which answers { error } like every other refusal.
     errorResponseBuilder: (_req, ctx) => Object.assign(new Error(`Too many requests: at most ${ctx.max} a minute per caller; try again in ${Math.ceil(ctx.ttl / 1000)} s.`), { statusCode: 429 }),
   });
@@ -133,7 +133,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     const header = req.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     // A JWT is the SSO provider's access token (verified against its JWKS); anything else is one of our tokens.
-    let person = !token ? undefined : opts.sso && looksLikeJwt(token) ? await opts.sso.signIn.authenticate(token) : tokens.authenticate(token);
+    let person;
+    try {
+      person = !token ? undefined : opts.sso && looksLikeJwt(token) ? await opts.sso.signIn.authenticate(token) : tokens.authenticate(token);
+    } catch (err) {
+      if (!(err instanceof OidcUnavailable)) throw err;
+      app.log.error(err);
+      return reply.code(503).send({ error: err.message });
+    }
     req.authVia = 'bearer';
     if (!token && cookiePaths.has(url)) {
       person = sessions.authenticate(req.headers.cookie);
@@ -202,10 +209,16 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   app.get('/auth/config', { schema: { hide: true } }, () => ({ sso: opts.sso !== undefined, provider: opts.sso?.provider ?? null }));
   if (opts.sso) {
     const { signIn } = opts.sso;
-    app.get('/auth/login', { schema: { description: 'Single sign-on: redirects to the OpenID provider (authorization code with PKCE).', security: [] } }, async (_req, reply) => reply.redirect(await signIn.begin()));
+    const secure = opts.sessions?.secure ? '; Secure' : '';
+    const bindingOf = (cookie: string | undefined) => /(?:^|;\s*)runbooks_sso=([\w-]+)/.exec(cookie ?? '')?.[1];
+    app.get('/auth/login', { schema: { description: 'Single sign-on: redirects to the OpenID provider (authorization code with PKCE).', security: [] } }, async (_req, reply) => {
+      const { url, binding } = await signIn.begin();
+      // Ties the sign-in to this browser (Lax: it comes back with the provider's top-level redirect).
+      return reply.header('set-cookie', `runbooks_sso=${binding}; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=600${secure}`).redirect(url);
+    });
     app.get('/auth/callback', { schema: { hide: true } }, async (req, reply) => {
       try {
-        const id = await signIn.complete(req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '');
+        const id = await signIn.complete(req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '', bindingOf(req.headers.cookie));
         return reply.redirect(`/console/#/sso/${id}`);
       } catch (err) {
         app.log.warn(err);
@@ -216,8 +229,9 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     app.post<{ Body: { id: string } }>('/auth/handoff', {
       schema: { hide: true, body: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', maxLength: 100 } } } },
     }, (req, reply) => {
-      const done = signIn.redeem(req.body.id);
-      return done ?? reply.code(404).send({ error: 'This sign-in was already used or is older than a minute: sign in again.' });
+      const done = signIn.redeem(req.body.id, bindingOf(req.headers.cookie));
+      if (!done) return reply.code(404).send({ error: 'This sign-in was already used, is older than a minute, or was begun in another browser: sign in again.' });
+      return reply.header('set-cookie', `runbooks_sso=; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=0${secure}`).send(done);
     });
   }
 

@@ -37,7 +37,8 @@ export async function alertIntake(req: AlertIntakeInput): Promise<AlertIntakeRes
     const id = `${req.runbook}-${req.target}-${Date.now().toString(36)}${uuid4().slice(0, 6)}`;
     // The run is started by whoever posted the alert that opens it (the API's token, never a channel
     // name), with the API's signature for this intake: four-eyes and the worker's admission see a person.
-    const { postedBy, start } = waiting[0]!;
+    // The first firing alert that carries the API's signature opens it (a resolved one never does).
+    const { postedBy, start } = waiting.find((a) => a.status === 'firing' && a.start !== undefined) ?? waiting[0]!;
     const initiator = postedBy ?? 'alertmanager';
     const child = await startChild(req.workflowType, {
       workflowId: id,

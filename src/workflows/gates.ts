@@ -200,14 +200,11 @@ export class Gates {
     if (!input.signature || !input.expiresAt || !key) return false;
     if (Date.parse(input.expiresAt) < Date.now()) return false;
     const info = workflowInfo();
-    return verifyDecision(
-      {
-        workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by,
-        roles: input.roles ?? [], expiresAt: input.expiresAt, action: input.action, correction: input.correction, comment: input.comment, opening: gate.opening,
-      },
-      input.signature,
-      key,
-      this.signatures(),
-    );
+    const fields = {
+      workflowId: info.workflowId, runId: info.runId, gate: gate.gate, planDigest: input.planDigest ?? '', decision: input.decision, by: input.by,
+      roles: input.roles ?? [], expiresAt: input.expiresAt, action: input.action, correction: input.correction, comment: input.comment, opening: gate.opening,
+    };
+    // Runs started before v2 (in flight at an upgrade) take today's API's v2 and their own history's v1.
+    return verifyDecision(fields, input.signature, key, 2) || (this.signatures() === 1 && verifyDecision(fields, input.signature, key, 1));
   }
 }

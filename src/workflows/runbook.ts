@@ -102,7 +102,8 @@ export function runbook(name: string, input: RunbookInput) {
     const signed = typeof req.signature === 'string' && typeof req.expiresAt === 'string' && a.publicKey !== undefined
       && Date.parse(req.expiresAt) >= Date.now()
       && verify(actMessage({ kind, workflowId: info.workflowId, runId: info.runId, by: req.by, text, expiresAt: req.expiresAt }), req.signature, a.publicKey);
-    if (!signed && req.signature) refuse(`The ${kind}'s signature does not match this run, person and text, or it has expired: send it again through the API or the \`runbook\` CLI.`);
+    // A run started before admission existed has no key to check with: its signature counts as none (such runs allow unsigned ones).
+    if (!signed && req.signature && a.publicKey !== undefined) refuse(`The ${kind}'s signature does not match this run, person and text, or it has expired: send it again through the API or the \`runbook\` CLI.`);
     if (!signed && a.unsignedDecisions === 'deny') {
       refuse(`Unsigned ${kind === 'abort' ? 'aborts' : 'root-cause notes'} are not accepted for target "${input.target}": send it through the API or the \`runbook\` CLI with RUNBOOK_API set (they sign), or set policy.unsignedDecisions: allow for this target.`);
     }
@@ -251,7 +252,10 @@ export function runbook(name: string, input: RunbookInput) {
       return;
     }
     const info = workflowInfo();
-    const req = { runbook: name, input: { ...input } as Record<string, unknown>, workflowId: info.workflowId, parentWorkflowId: info.parent?.workflowId, startedAt: info.runStartTime.toISOString() };
+    const req = {
+      runbook: name, input: { ...input } as Record<string, unknown>, workflowId: info.workflowId, parentWorkflowId: info.parent?.workflowId, startedAt: info.runStartTime.toISOString(),
+      repeated: info.attempt > 1 || info.cronSchedule !== undefined || info.continuedFromExecutionRunId !== undefined,
+    };
     const admitted = await step('admit', () => act.admitRun(req), {
       inputs: { initiator: journal.initiator, via: input.start?.via ?? 'temporal' },
       evidence: (a) => ({ channel: a.channel, initiator: a.initiator }),
