@@ -202,7 +202,8 @@ describe('approval gates (approval-drill)', () => {
     expect(json[0]).toMatchObject({
       runId: id, runbook: 'approval-drill', target: 'drill-escalate',
       gate: { gate: 'proceed', prompt: 'Drill: approve to proceed on drill-escalate. Nothing will be changed.' },
-      links: { api: `http://api.test/runs/${id}`, temporalUi: `http://ui.test/namespaces/default/workflows/${id}` },
+      // The console link opens the run itself (the console's route is #/run/<id>; #/runs is the list).
+      links: { api: `http://api.test/runs/${id}`, temporalUi: `http://ui.test/namespaces/default/workflows/${id}`, console: `http://api.test/console/#/run/${id}` },
     });
     const slack = hooks.received.filter((r) => r.path === '/slack').map((r) => r.body.text as string);
     expect(slack[0]).toContain('*Approval needed* — `approval-drill` on `drill-escalate`');

@@ -33,7 +33,7 @@ describe('service adapter, command driver, on the real Celery imports worker', (
         services: {
           'imports-worker': celeryWorkerService(files, db, redis.url),
           failing: bad('echo "cannot read /etc/gestiq/worker.env" >&2; exit 3'),
-          hanging: bad('sleep 300', { commandTimeout: '1s' }),
+          hanging: bad('sleep 300.4242', { commandTimeout: '1s' }), // a duration nothing else on the machine sleeps
           silent: { command: { start: 'true', stop: 'true', status: 'true' }, health: { logLine: 'ready', logFile: path.join(files.dir, 'silent.log'), timeout: '2s' } },
           'env-dump': { command: { start: `env > '${envDump}'`, stop: 'true', status: 'true' } },
         },
@@ -91,7 +91,7 @@ describe('service adapter, command driver, on the real Celery imports worker', (
     const err = await failureOf(services.serviceAction('app', 'hanging', 'start'));
     expect(err.type).toBe('ServiceCommandTimedOut');
     expect(err.message).toContain('did not return within 1s and was killed. A start command must start the service in the background and return');
-    const left = await execa('pgrep', ['-f', '^sleep 300$'], { reject: false });
+    const left = await execa('pgrep', ['-f', '^sleep 300\\.4242$'], { reject: false });
     expect(left.stdout).toBe('');
   });
 

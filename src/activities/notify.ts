@@ -34,7 +34,7 @@ const headline: Record<NotifyEvent['event'], string> = {
 export function notificationBody(e: NotifyEvent, runId: string, links: Links, format: 'json' | 'slack') {
   const urls = {
     api: `${links.api}/runs/${encodeURIComponent(runId)}`,
-    console: `${links.api}/console/#/runs/${encodeURIComponent(runId)}`,
+    console: `${links.api}/console/#/run/${encodeURIComponent(runId)}`,
     temporalUi: `${links.temporalUi}/namespaces/${encodeURIComponent(links.namespace)}/workflows/${encodeURIComponent(runId)}`,
   };
   if (format === 'json') return { ...e, runId, links: urls };

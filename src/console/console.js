@@ -366,7 +366,8 @@ async function route() {
       await whoAmI();
       if (stale(gen)) return;
     }
-    const run = /^#\/run\/(.+)$/.exec(hash);
+    // #/runs/<id>: the link notifications carried before it was fixed, still in chat histories.
+    const run = /^#\/runs?\/(.+)$/.exec(hash);
     if (run) await runPage(decodeURIComponent(run[1]));
     else if (hash.startsWith('#/start')) await startPage();
     else await runsPage();
