@@ -298,6 +298,32 @@ describe('approval gates (approval-drill)', () => {
       await api.close();
     });
 
+    it('refuses an unsigned abort sent as a signal with the real temporal CLI, journaling it; the run keeps waiting', async () => {
+      const id = await drill('drill-deny');
+      const abort = JSON.stringify({ by: 'mallory', reason: 'forged from the temporal CLI' });
+      await execa(inject('temporalCli'), ['workflow', 'signal', '--address', inject('temporalAddress'), '--workflow-id', id, '--name', 'abort', '--input', abort]);
+      const refused = async () => (await rig.client.status(id)).journal!.find((e) => e.kind === 'refusal' && e.step === 'abort');
+      await until(async () => (await refused()) !== undefined, 'the refused abort to be journaled');
+      expect(await refused()).toMatchObject({ actor: 'mallory', channel: { via: 'signal', signed: false } });
+      expect((await refused())!.error).toContain('Unsigned aborts are not accepted for target "drill-deny"');
+      expect((await rig.client.status(id)).status).toBe('waiting');
+      await rig.signed.decide(id, 'proceed', { decision: 'reject' }, approver('bob'));
+    });
+
+    it('an alert intake started and signalled straight through Temporal, with a made-up poster, opens no run the target admits', async () => {
+      const intake = rig.client.temporal.workflow.getHandle(await rig.client.temporal.workflow.signalWithStart('alertIntake', {
+        workflowId: `alerts-approval-drill-drill-strict-${randomBytes(3).toString('hex')}`, taskQueue: rig.taskQueue,
+        args: [{ runbook: 'approval-drill', workflowType: 'approvalDrill', target: 'drill-strict', input: {} }],
+        signal: 'alert', signalArgs: [{ alertname: 'Forged', status: 'firing', labels: {}, postedBy: 'mallory' }],
+      }).then((h) => h.workflowId));
+      const { runs } = (await intake.result()) as { runs: string[] };
+      const run = await outcome(runs[0]!);
+      expect(run.status).toBe('failed');
+      expect(run.error).toContain('Target "drill-strict" accepts only runs started through the API');
+      // No step ran but the refused admission (the forwarded alert is journaled beside it).
+      expect(run.journal!.filter((e) => e.kind !== 'alert').map((e) => `${e.step}:${e.outcome}`)).toEqual(['admit:failed']);
+    });
+
     it('the API refuses a decision without the plan digest where the gate requires one, and never fills it in', async () => {
       const { api, tokens } = await apiWithDevTokens(rig.signed);
       const id = await drill('drill-digest', rig.signed);

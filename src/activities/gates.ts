@@ -31,7 +31,8 @@ export interface Admission {
   signatures: 1 | 2;
 }
 
-export const AdmissionRefused = 'StartRefused';
+/** The failure type of a run the worker did not admit (tests and operators match on it). */
+export const StartRefused = 'StartRefused';
 
 /** A runbook's own gate policy; durations as in the targets file ('30s', '15m'). */
 export interface GatePolicyDefaults {
@@ -140,7 +141,7 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
 }
 
 function refuse(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, AdmissionRefused);
+  return ApplicationFailure.nonRetryable(message, StartRefused);
 }
 
 function verifyStart(req: AdmitRequest, cred: StartCredential, target: string, initiator: string, publicKey: string | undefined): boolean {
