@@ -26,7 +26,7 @@ export interface ApiOptions {
   /** Browser origins (the Temporal UI's) allowed to call the codec with the session cookie. */
   codecOrigins?: string[];
   sessions?: SessionOptions;
-  /** Requests per minute per caller (token, else address); default 600. */
+  /** Requests per minute per caller (the authenticated person, else the address); default 600. */
   rateLimit?: number;
   /** Single sign-on (RUNBOOK_OIDC_ISSUER): the console signs in with the provider; its JWTs are bearer tokens. */
   sso?: { signIn: OidcSignIn; provider: string };
@@ -102,7 +102,6 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, {
     max: opts.rateLimit ?? 600,
     timeWindow: '1 minute',
-    // Per caller: a token is one caller wherever it comes from; anonymous requests count by address.
     // After authentication: a person is one caller wherever they come from, and made-up tokens
     // (refused with 401 before this) cannot buy fresh buckets; anonymous routes count by address.
     hook: 'preHandler',
@@ -166,16 +165,17 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     }
   };
 
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof RunbookInputError || err instanceof TargetsError) return reply.code(400).send({ error: err.message });
     if (err instanceof RunNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TargetBusyError) return reply.code(409).send({ error: err.message });
+    if (err instanceof OidcError) return reply.code(503).send({ error: err.message });
     if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: `Invalid request: ${validationText(err)}` });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     // What went wrong inside stays in the API's log: the caller gets the request id to quote.
     app.log.error(err);
-    return reply.code(500).send({ error: `Internal error (request ${_req.id}): the API's log has the details.` });
+    return reply.code(500).send({ error: `Internal error (request ${req.id}): the API's log has the details.` });
   });
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `No route ${req.method} ${req.url.split('?')[0]}: see /docs for the API's routes.` }));
