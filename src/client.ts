@@ -1,7 +1,7 @@
-import { Client, Connection, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { Client, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { temporalAddress } from './config.js';
+import { checkNamespace, connectClient } from './temporal-connection.js';
 import { findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
@@ -117,9 +117,10 @@ export class RunbookClient {
   ) {}
 
   static async connect(config: Config, opts: { signingKey?: string } = {}): Promise<RunbookClient> {
-    const address = temporalAddress(config);
-    const connection = await Connection.connect({ address, connectTimeout: 5000 }).catch((err: Error) => {
-      throw new Error(`Cannot reach Temporal at ${address} (${err.message}): is \`npm start\` running, or is TEMPORAL_ADDRESS right?`);
+    const connection = await connectClient(config);
+    await checkNamespace(connection, config).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
     });
     const temporal = new Client({ connection, namespace: config.namespace, dataConverter: dataConverterFromEnv(), identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
     return new RunbookClient(temporal, {

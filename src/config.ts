@@ -26,8 +26,18 @@ export const envSchema = z.object({
   TEMPORAL_PORT: port('TEMPORAL_PORT', 7233),
   TEMPORAL_UI_PORT: port('TEMPORAL_UI_PORT', 8233),
   TEMPORAL_UI_URL: z.url('TEMPORAL_UI_URL must be a URL, e.g. http://127.0.0.1:8233').optional(),
+  /** TLS to Temporal with the system's CAs (implied by the variables below and by TEMPORAL_API_KEY). */
+  TEMPORAL_TLS: z.enum(['true', 'false', '1', '0'], { error: 'TEMPORAL_TLS must be true or false' }).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** Temporal Cloud's API key (a secret: never logged). */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   TEMPORAL_CLI_PATH: z.string().min(1, 'TEMPORAL_CLI_PATH must be the path of a temporal binary').optional(),
   RUNBOOK_TASK_QUEUE: nonEmpty('RUNBOOK_TASK_QUEUE', 'runbooks'),
+  /** register (default): the worker adds our search attributes on a server we did not start; skip: an operator did. */
+  RUNBOOK_SEARCH_ATTRIBUTES: z.enum(['register', 'skip'], { error: 'RUNBOOK_SEARCH_ATTRIBUTES must be register or skip' }).default('register'),
   RUNBOOK_TARGETS: z.string().min(1, 'RUNBOOK_TARGETS must not be empty').optional(),
   RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
   RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
@@ -69,6 +79,13 @@ export interface Config {
   /** Set when the user points at a running server; then no dev server is started. */
   temporalAddress?: string;
   namespace: string;
+  /** TLS (files, read when connecting) and Temporal Cloud's API key; see src/temporal-connection.ts. */
+  temporal: {
+    tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+    apiKey?: string;
+  };
+  /** Whether the worker registers our search attributes on a server we did not start. */
+  searchAttributes: Env['RUNBOOK_SEARCH_ATTRIBUTES'];
   devServer: { port: number; uiPort: number };
   uiUrl: string;
   temporalCliPath?: string;
@@ -126,10 +143,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.RUNBOOK_OIDC_ISSUER && (!e.RUNBOOK_OIDC_CLIENT_ID || !e.RUNBOOK_OIDC_ROLES)) {
     throw new ConfigError('Invalid configuration:\n  RUNBOOK_OIDC_ISSUER is set: single sign-on also needs RUNBOOK_OIDC_CLIENT_ID (the console\'s client at the provider) and RUNBOOK_OIDC_ROLES (which groups get which roles, e.g. {"sre": ["operator", "approver"]}). See README, "Single sign-on".');
   }
+  if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError(`Invalid configuration:\n  ${e.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_CERT is set without TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_KEY is set without TEMPORAL_TLS_CERT'}: mTLS needs both the client certificate and its private key.`);
+  }
+  if (e.TEMPORAL_API_KEY && e.TEMPORAL_TLS_CERT) {
+    throw new ConfigError('Invalid configuration:\n  TEMPORAL_API_KEY and TEMPORAL_TLS_CERT are both set: Temporal Cloud takes one way of authenticating; unset the other.');
+  }
+  const tlsOff = e.TEMPORAL_TLS === 'false' || e.TEMPORAL_TLS === '0';
+  if (tlsOff && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY)) {
+    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS=false, but TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT or TEMPORAL_API_KEY is set: those need TLS. Unset TEMPORAL_TLS or them.');
+  }
+  if (!e.TEMPORAL_ADDRESS && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1')) {
+    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not: the dev server `npm start` runs speaks plain gRPC. Set TEMPORAL_ADDRESS to your server (README, "Production"), or unset the TLS variables.');
+  }
+  const tlsOn = !tlsOff && Boolean(e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY);
   const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
+    temporal: {
+      tls: tlsOn ? { caFile: e.TEMPORAL_TLS_CA, certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, serverName: e.TEMPORAL_TLS_SERVER_NAME } : undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    searchAttributes: e.RUNBOOK_SEARCH_ATTRIBUTES,
     devServer: { port: e.TEMPORAL_PORT, uiPort: e.TEMPORAL_UI_PORT },
     uiUrl,
     temporalCliPath: e.TEMPORAL_CLI_PATH,

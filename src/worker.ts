@@ -3,15 +3,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { DataConverter } from '@temporalio/common';
 import { chaosInterceptors } from './chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
-import { loadConfig, temporalAddress, type Config } from './config.js';
-import { searchAttributeKeys } from './search-attributes.js';
+import { loadConfig, type Config } from './config.js';
+import { connectionOptions, describeConnection, prepareTemporal, type TemporalConnectionOptions } from './temporal-connection.js';
 import { TargetRegistry } from './targets.js';
 import { isMain, runMain } from './util/main.js';
 
@@ -21,8 +20,8 @@ export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', impor
 
 export interface WorkerDeps {
   connection: NativeConnection;
-  /** The server's address, for the client the target-lock activities use. */
-  address: string;
+  /** The server (an address, or full options with TLS), for the client the target-lock activities use. */
+  address: string | TemporalConnectionOptions;
   /** The main task queue, where lock workflows run (default: this worker's). */
   mainTaskQueue?: string;
   namespace: string;
@@ -66,31 +65,9 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   });
 }
 
-function lazyClient(address: string, namespace: string, dataConverter?: DataConverter): () => Promise<Client> {
+function lazyClient(server: string | TemporalConnectionOptions, namespace: string, dataConverter?: DataConverter): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  return () => (client ??= Connection.connect({ address }).then((connection) => new Client({ connection, namespace, dataConverter })));
-}
-
-/**
- * A server we did not start (TEMPORAL_ADDRESS) needs our search attributes registered through
- * the operator service; a dev server gets them as start flags.
- */
-export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
-  const connection = await Connection.connect({ address });
-  try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const known = { ...existing.customAttributes, ...existing.systemAttributes };
-    const missing = searchAttributeKeys.map((k) => k.name).filter((name) => !(name in known));
-    if (missing.length > 0) {
-      await connection.operatorService.addSearchAttributes({
-        namespace,
-        searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-      });
-    }
-    return missing;
-  } finally {
-    await connection.close();
-  }
+  return () => (client ??= Connection.connect(typeof server === 'string' ? { address: server } : server).then((connection) => new Client({ connection, namespace, dataConverter })));
 }
 
 /**
@@ -109,18 +86,16 @@ export function checkWorkflowBundle(codePath: string, dataConverter: DataConvert
 export async function startWorker(config: Config, opts: { taskQueue?: string; log?: (line: string) => void } = {}): Promise<Worker> {
   const log = opts.log ?? console.log;
   const targets = TargetRegistry.load(config.targetsFile);
-  const address = temporalAddress(config);
-  if (config.temporalAddress) {
-    const added = await ensureSearchAttributes(address, config.namespace);
-    if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
-  }
+  // Certificates are read (and checked) here, before anything connects: a bad file is a start-up error naming its variable.
+  const server = connectionOptions(config);
+  await prepareTemporal(config, log);
   const dataConverter = dataConverterFromEnv();
   const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE;
   if (bundle) checkWorkflowBundle(bundle, dataConverter);
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(server);
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
-    connection, address, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
+    connection, address: server, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
     decisionPublicKey: config.decisionPublicKey,
     dataDir: config.dataDir,
     chaos: process.env.RUNBOOK_CHAOS || undefined,
@@ -131,7 +106,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   });
   if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);
   if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');
-  log(`Worker polling task queue "${taskQueue}" on ${address} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
+  log(`Worker polling task queue "${taskQueue}" on ${describeConnection(config)} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
   return worker;
 }
 
