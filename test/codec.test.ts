@@ -9,6 +9,7 @@ import { finished, gateOpened, historyText, startRig, writeTargets, type TestRig
 import { freePort } from './support/ports.js';
 import { registerSecrets } from './support/secrets.js';
 import { until } from './support/wait.js';
+import { serverOptions } from './support/temporal.js';
 
 // Payload encryption end to end: a worker and a client sharing RUNBOOK_PAYLOAD_KEY run a gated
 // runbook through an approval; the server's history holds ciphertext only, and a client without
@@ -48,7 +49,7 @@ describe('payload encryption (AES-GCM codec)', () => {
     // Search attributes stay readable (the server indexes them): names only, never secrets.
     expect(text).toMatch(/"RunbookInitiator":\{"metadata":\{[^}]*\},"data":"\\"alice\\""/);
 
-    const connection = await Connection.connect({ address: inject('temporalAddress') });
+    const connection = await Connection.connect(serverOptions());
     try {
       const plain = new Client({ connection });
       await expect(plain.workflow.getHandle(id).result()).rejects.toThrow(/binary\/encrypted/);

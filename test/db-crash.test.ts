@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { TargetRegistry } from '../src/targets.js';
 import { finished, sql, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { appDatabase, asApp, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
+import { serverOptions } from './support/temporal.js';
 
 // Real worker processes, killed with SIGKILL at chosen points (src/chaos.ts), then replaced by a
 // fresh worker: the run completes, nothing destructive runs twice, the live database is whole.
@@ -31,7 +32,7 @@ describe('database runbooks survive a killed worker', () => {
     await sql(dbs.dump, `begin; set local statement_timeout = 0; insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g; commit`);
     targetsFile = writeTargets({ swap: dbTarget(dbs.swap), dump: dbTarget(dbs.dump, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }) });
     procs = workerProcesses(targetsFile, dataDir);
-    connection = await Connection.connect({ address: inject('temporalAddress') });
+    connection = await Connection.connect(serverOptions());
   });
   afterAll(async () => {
     await procs?.killAll();

@@ -5,7 +5,9 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../src/config.js';
 import { startDevServer } from '../src/devserver.js';
+import { connectionOptions, describeConnection, type TemporalConnectionOptions } from '../src/temporal-connection.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { workflowsPath } from '../src/worker.js';
 import { freePort } from './support/ports.js';
@@ -22,10 +24,13 @@ export default async function setup(project: TestProject) {
   process.env.RUNBOOK_CHILD_ENV = 'RUNBOOKS_TEST_RUN,PYTHONDONTWRITEBYTECODE,PYTHONUNBUFFERED';
   rmSync('.data/secret-scan.json', { force: true });
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
+  // TEMPORAL_ADDRESS (with the TLS variables): the run uses that server (the cluster lane) instead of a dev server of its own.
+  const existing = process.env.TEMPORAL_ADDRESS;
   const [server, bundle] = await Promise.all([
-    startDevServer({ cli, port: await freePort(), headless: true }),
+    existing ? { address: existing, stop: async () => undefined } : startDevServer({ cli, port: await freePort(), headless: true }),
     bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
   ]);
+  if (existing) console.log(`Tests use the Temporal server at ${describeConnection(loadConfig())} (TEMPORAL_ADDRESS)`);
   const bundlePath = path.join(dir, 'workflow-bundle.js');
   writeFileSync(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
@@ -33,7 +38,7 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
     // Before killLeftovers: the dev server carries the run's marker too.
-    const scan = await scanHistories(server.address, process.env.RUNBOOKS_TEST_SECRETS!).catch((err: Error) => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
+    const scan = await scanHistories(existing ? connectionOptions(loadConfig()) : { address: server.address }, process.env.RUNBOOKS_TEST_SECRETS!).catch((err: Error) => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
     killLeftovers(`RUNBOOKS_TEST_RUN=${path.basename(dir)}`);
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -45,10 +50,10 @@ export default async function setup(project: TestProject) {
   };
 }
 
-/** Every history on the dev server, payloads decoded, searched for every registered secret. */
-async function scanHistories(address: string, secretsDir: string) {
+/** Every history on the server, payloads decoded, searched for every registered secret. */
+async function scanHistories(server: TemporalConnectionOptions, secretsDir: string) {
   const secrets = registeredSecrets(secretsDir);
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(server);
   try {
     const client = new Client({ connection });
     const ids: Array<{ workflowId: string; runId: string }> = [];

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { createServiceActivities } from '../src/activities/services.js';
 import { TargetRegistry } from '../src/targets.js';
@@ -8,6 +8,7 @@ import { appDatabase, dropAllFor } from './support/databases.js';
 import { celeryWorkerService, claimRedisDb, killWorker, workerFiles } from './support/imports.js';
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
+import { serverOptions } from './support/temporal.js';
 
 // A runbook worker killed with SIGKILL half-way through re-enqueueing 3,000 stuck items: a fresh
 // worker takes the activity over, the ledger says what was already published, and every item
@@ -38,7 +39,7 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
     // The Celery worker runs (and declared its queue); the items' messages were lost.
     await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('imp-crash', 'imports-worker', 'start');
     procs = workerProcesses(targetsFile, dataDir);
-    connection = await Connection.connect({ address: inject('temporalAddress') });
+    connection = await Connection.connect(serverOptions());
   });
   afterAll(async () => {
     await procs?.killAll();

@@ -1,5 +1,4 @@
 import { Client, Connection } from '@temporalio/client';
-import { inject } from 'vitest';
 import { RunbookClient, type RunView } from '../../src/client.js';
 import { TargetRegistry } from '../../src/targets.js';
 import { statusQuery } from '../../src/workflows/messages.js';
@@ -7,6 +6,7 @@ import { startRig, tmpDir, uniqueName, writeTargets, type TestRig } from '../sup
 import { workerProcesses } from '../support/worker-process.js';
 import { heartbeating, type Fixture, type Scenario } from './scenarios.js';
 import { dbState, stateDiff, type DbState } from './state.js';
+import { serverOptions } from '../support/temporal.js';
 
 /**
  * Crash tests: a runbook run on a fresh fixture while its only worker — a real process — kills
@@ -151,7 +151,7 @@ export async function runPoint(scenario: Scenario, point: string, expected: Outc
   const procs = workerProcesses(file, dataDir);
   const taskQueue = uniqueName('chaos');
   let fresh: TestRig | undefined;
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const connection = await Connection.connect(serverOptions());
   try {
     const doomed = await procs.start(taskQueue, point);
     let killed = false;

@@ -16,6 +16,7 @@ import { TargetRegistry } from '../../src/targets.js';
 import type { Links } from '../../src/activities/notify.js';
 import { publicKeyOf } from '../../src/signing.js';
 import { createWorker } from '../../src/worker.js';
+import { serverOptions } from './temporal.js';
 
 /** Shared test plumbing: unique databases, targets files, task queues and workers per test. */
 
@@ -96,10 +97,11 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
   // What the test hands the worker as a credential is scanned for in every history at the end.
   registerSecrets('decision signing key', opts.signingKey);
   for (const [k, v] of Object.entries(opts.env ?? {})) if (/PASSWORD|SECRET|TOKEN|KEY/.test(k) && v !== process.env[k]) registerSecrets(k, v);
-  const nativeConnection = await NativeConnection.connect({ address });
+  const server = serverOptions(address);
+  const nativeConnection = await NativeConnection.connect(server);
   const worker = await createWorker({
     connection: nativeConnection,
-    address,
+    address: server,
     namespace: 'default',
     taskQueue,
     targets: TargetRegistry.load(targetsFile, env),
@@ -110,7 +112,7 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     dataConverter: opts.dataConverter,
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(server);
   const clientFor = (signingKey?: string) =>
     new RunbookClient(new Client({ connection, dataConverter: opts.dataConverter }), {
       taskQueue,

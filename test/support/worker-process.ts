@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { inject } from 'vitest';
 import { repoRoot } from './harness.js';
+import { tlsEnv } from './temporal.js';
 import { until } from './wait.js';
 
 /**
@@ -17,7 +18,7 @@ export function workerProcesses(targetsFile: string, dataDir: string) {
       const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/worker.ts')], {
         cwd: repoRoot, reject: false, all: true,
         env: {
-          TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn',
+          TEMPORAL_ADDRESS: inject('temporalAddress'), ...tlsEnv(), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn',
           RUNBOOK_WORKFLOW_BUNDLE: inject('workflowBundlePath'), ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}), ...env,
         },
       });
