@@ -503,10 +503,15 @@ export class TargetRegistry {
    * commands is masked with. Unset variables are skipped, never an error.
    */
   secretValues(name: string): string[] {
+    return this.secretVariables(name).flatMap((v) => (this.env[v] ? [this.env[v]] : []));
+  }
+
+  /** The names of the variables holding a target's secrets (what a worker's environment must carry for it). */
+  secretVariables(name: string): string[] {
     const spec = this.spec(name);
     const vars = [spec.postgres?.passwordEnv, spec.postgres?.appPasswordEnv, spec.redis?.passwordEnv, spec.login?.probe?.passwordEnv, spec.einvoicing?.certificate?.passwordEnv,
       ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv), ...(spec.notify ?? []).map((n) => n.secretEnv)];
-    return vars.flatMap((v) => (v && this.env[v] ? [this.env[v]] : []));
+    return vars.filter((v): v is string => v !== undefined);
   }
 
   /** The HMAC secret a notification webhook is signed with (notify[].secretEnv); its variable unset is an error naming it. */
