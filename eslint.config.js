@@ -30,6 +30,7 @@ export default tseslint.config(
   { files: ['**/*.js', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
   // The SDK require()s converters by path (src/failure-converter.cjs).
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  { files: ['bin/**/*.js'], languageOptions: { globals: globals.node } },
   // The operator console runs in the browser, as plain ES modules (no build step).
   { files: ['src/console/**/*.js'], languageOptions: { globals: globals.browser } },
 );

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,7 +16,21 @@ import { isMain, runMain } from './util/main.js';
 
 /** The worker: every runbook workflow and activity, on the main queue or a target host's queue. */
 
-export const workflowsPath = fileURLToPath(new URL('./workflows/index.ts', import.meta.url));
+/** The workflows beside this module: TypeScript from source (tsx), JavaScript in dist/ (`npm run build`). */
+export const workflowsPath = fileURLToPath(new URL(`./workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+/**
+ * `npm run build` bundles the workflows beside the compiled worker (scripts/build.ts), once plain
+ * and once with the failure converter: a bundle's failure converter applies whether or not the
+ * worker has a payload key, and without one it would only hide failures' messages from the UI.
+ */
+export const prebuiltBundles = { plain: 'workflow-bundle.js', encrypted: 'workflow-bundle.encrypted.js' } as const;
+
+/** The bundle `npm run build` made beside this module for this data converter; none from source. */
+export function prebuiltBundle(dataConverter: DataConverter | undefined): string | undefined {
+  const file = fileURLToPath(new URL(prebuiltBundles[dataConverter?.failureConverterPath ? 'encrypted' : 'plain'], import.meta.url));
+  return existsSync(file) ? file : undefined;
+}
 
 export interface WorkerDeps {
   connection: NativeConnection;
@@ -90,7 +104,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const server = connectionOptions(config);
   await prepareTemporal(config, log);
   const dataConverter = dataConverterFromEnv();
-  const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE;
+  const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE || prebuiltBundle(dataConverter);
   if (bundle) checkWorkflowBundle(bundle, dataConverter);
   const connection = await NativeConnection.connect(server);
   const taskQueue = opts.taskQueue ?? config.taskQueue;
@@ -106,7 +120,7 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   });
   if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);
   if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');
-  log(`Worker polling task queue "${taskQueue}" on ${describeConnection(config)} (targets: ${targets.names().join(', ')} from ${config.targetsFile})`);
+  log(`Worker polling task queue "${taskQueue}" on ${describeConnection(config)} (targets: ${targets.names().join(', ')} from ${config.targetsFile}; workflows: ${bundle ?? `bundled from ${workflowsPath}`})`);
   return worker;
 }
 
