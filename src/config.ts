@@ -45,6 +45,9 @@ export const envSchema = z.object({
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
   RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined), 'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233').optional(),
+  RUNBOOK_STATE_DATABASE_URL: z.string()
+    .refine((v) => URL.canParse(v) && ['postgres:', 'postgresql:'].includes(new URL(v).protocol), 'RUNBOOK_STATE_DATABASE_URL must be a postgres:// URL, e.g. postgres://runbooks:…@db.internal:5432/runbooks')
+    .optional(),
   RUNBOOK_SESSION_SAMESITE: z.enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' }).default('Strict'),
   RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
   RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
@@ -67,6 +70,9 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** Variables whose values are secrets: an error names them, never shows them. */
+const secretVariables = new Set(['RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_OIDC_CLIENT_SECRET']);
 
 /** `scheme://host[:port]` of an http(s) URL; undefined for anything else (an origin of "null" must never be allowed). */
 export function webOrigin(url: string): string | undefined {
@@ -97,6 +103,8 @@ export interface Config {
   publicUrl: string;
   /** Browser origins (the Temporal UI's) that may call the API's codec with the console session cookie. */
   codecOrigins: string[];
+  /** API replicas' shared sessions and sign-ins (PostgreSQL); absent: in the API's memory. Holds a password. */
+  stateDatabaseUrl?: string;
   /** The console session cookie's SameSite: Strict while the UI and the API share a host. */
   sessionSameSite: Env['RUNBOOK_SESSION_SAMESITE'];
   /** The API's tokens file (hashes). */
@@ -132,7 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const name = String(i.path[0]);
-      return `${name}=${JSON.stringify(env[name])}: ${i.message}`;
+      return `${name}=${secretVariables.has(name) ? '(value hidden)' : JSON.stringify(env[name])}: ${i.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
@@ -175,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
     publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
     codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!) : [webOrigin(uiUrl)].filter((o) => o !== undefined),
+    stateDatabaseUrl: e.RUNBOOK_STATE_DATABASE_URL,
     sessionSameSite: e.RUNBOOK_SESSION_SAMESITE,
     tokensFile: e.RUNBOOK_API_TOKENS,
     decisionKey: e.RUNBOOK_DECISION_KEY,

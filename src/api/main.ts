@@ -5,15 +5,17 @@ import { isMain, runMain } from '../util/main.js';
 import { TokenStore } from './auth.js';
 import { OidcSignIn, parseRoleMap } from './oidc.js';
 import { buildApi } from './server.js';
+import { PgStateStore } from './state-postgres.js';
+import { MemoryStateStore, type StateStore } from './state.js';
 
 /** Single sign-on from the configuration: the provider's discovery document is read once, at start. */
-async function ssoFrom(config: Config) {
+async function ssoFrom(config: Config, state: StateStore) {
   if (!config.oidc) return undefined;
   const o = config.oidc;
   const signIn = await OidcSignIn.discover({
     issuer: o.issuer, clientId: o.clientId, clientSecret: o.clientSecret, audience: o.audience,
     rolesClaim: o.rolesClaim, nameClaim: o.nameClaim, roleMap: parseRoleMap(o.roleMap), redirectUri: `${config.publicUrl}/auth/callback`,
-  });
+  }, state);
   return { signIn, provider: o.providerName };
 }
 
@@ -21,17 +23,27 @@ export async function startApi(config: Config) {
   if (!config.tokensFile) throw new Error('The API needs a tokens file: set RUNBOOK_API_TOKENS (see README, "API tokens"). `npm start` makes development tokens by itself.');
   if (!config.decisionKey) console.warn('RUNBOOK_DECISION_KEY is not set: decisions sent through the API will be unsigned, and targets that deny unsigned decisions will refuse them.');
   const tokens = TokenStore.load(config.tokensFile);
-  const sso = await ssoFrom(config);
-  const client = await RunbookClient.connect(config, { signingKey: config.decisionKey });
-  const app = await buildApi({
-    client, tokens, logger: { level: config.logLevel },
-    codec: codecFromEnv(), codecOrigins: config.codecOrigins,
-    sessions: { sameSite: config.sessionSameSite, secure: config.publicUrl.startsWith('https:') || undefined },
-    sso,
-  });
-  app.addHook('onClose', () => client.close());
-  await app.listen({ host: config.api.host, port: config.api.port });
-  return app;
+  // Sessions and sign-ins: shared by the replicas in PostgreSQL, else in this process.
+  const state = config.stateDatabaseUrl ? await PgStateStore.open(config.stateDatabaseUrl) : new MemoryStateStore();
+  try {
+    const sso = await ssoFrom(config, state);
+    const client = await RunbookClient.connect(config, { signingKey: config.decisionKey });
+    const app = await buildApi({
+      client, tokens, logger: { level: config.logLevel },
+      codec: codecFromEnv(), codecOrigins: config.codecOrigins,
+      sessions: { sameSite: config.sessionSameSite, secure: config.publicUrl.startsWith('https:') || undefined },
+      state, sso,
+    });
+    app.addHook('onClose', async () => {
+      await client.close();
+      await state.close();
+    });
+    await app.listen({ host: config.api.host, port: config.api.port });
+    return app;
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
 }
 
 if (isMain(import.meta.url)) {

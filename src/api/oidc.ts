@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { roles as knownRoles, type Person, type Role } from './auth.js';
+import { MemoryStateStore, seal, unseal, type StateStore } from './state.js';
 
 /**
  * Single sign-on with OpenID Connect. People sign in to the console with the authorization code
@@ -43,13 +44,17 @@ export interface SignIn {
   expiresAt: string;
 }
 
+/**
+ * A sign-in in progress, kept under its `state` and sealed with the state and the binding: a
+ * random value also set as a cookie in the browser that began it, so only that browser can
+ * finish it, and the stored row alone gives no one the PKCE verifier.
+ */
 interface Pending {
   verifier: string;
   nonce: string;
-  /** A random value also set as a cookie in the browser that began the sign-in: only that browser can finish it. */
-  binding: string;
-  until: number;
 }
+const SIGN_IN_MS = 10 * 60_000;
+const HANDOFF_MS = 60_000;
 
 /** At most this many sign-ins in progress: /auth/login is public, so an unbounded map would be a memory sink. */
 const MAX_PENDING = 10_000;
@@ -58,22 +63,24 @@ const MAX_PENDING = 10_000;
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 
 export class OidcSignIn {
-  private readonly pending = new Map<string, Pending>();
-  private readonly handoffs = new Map<string, SignIn & { until: number; binding: string }>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
 
-  private constructor(private readonly opts: OidcOptions, private readonly config: oidc.Configuration) {
+  private constructor(private readonly opts: OidcOptions, private readonly config: oidc.Configuration, private readonly state: StateStore) {
     const jwksUri = config.serverMetadata().jwks_uri;
     if (!jwksUri) throw new OidcError(`The OpenID provider ${opts.issuer} publishes no jwks_uri: the API cannot verify its tokens.`);
     this.jwks = createRemoteJWKSet(new URL(jwksUri));
   }
 
-  /** Reads the provider's discovery document; a wrong issuer is a clear start-up error. */
-  static async discover(opts: OidcOptions): Promise<OidcSignIn> {
+  /**
+   * Reads the provider's discovery document; a wrong issuer is a clear start-up error. Sign-ins in
+   * progress and hand-offs are kept in `state`: shared by the replicas, one may begin a sign-in
+   * and another finish it.
+   */
+  static async discover(opts: OidcOptions, state: StateStore = new MemoryStateStore()): Promise<OidcSignIn> {
     const insecure = new URL(opts.issuer).protocol === 'http:';
     try {
       const config = await oidc.discovery(new URL(opts.issuer), opts.clientId, opts.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
-      return new OidcSignIn(opts, config);
+      return new OidcSignIn(opts, config, state);
     } catch (err) {
       throw new OidcError(`Cannot read the OpenID provider's discovery document at ${opts.issuer}/.well-known/openid-configuration (${(err as Error).message}): check RUNBOOK_OIDC_ISSUER.`);
     }
@@ -106,13 +113,15 @@ export class OidcSignIn {
 
   /** Starts a sign-in: the provider's authorization URL (code flow, PKCE S256, state and nonce). */
   async begin(): Promise<{ url: string; binding: string }> {
-    this.prune();
-    if (this.pending.size >= MAX_PENDING) throw new OidcError('Too many sign-ins are in progress: try again in a few minutes.');
+    const now = Date.now();
+    await this.state.sweep(now);
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const binding = randomBytes(24).toString('base64url');
-    this.pending.set(state, { verifier, nonce, binding, until: Date.now() + 10 * 60_000 });
+    const pending: Pending = { verifier, nonce };
+    const kept = await this.state.put('sign-in', state, { value: seal(`${state}.${binding}`, pending), expiresAt: now + SIGN_IN_MS }, now, { atMost: MAX_PENDING });
+    if (!kept) throw new OidcError('Too many sign-ins are in progress: try again in a few minutes.');
     const url = oidc.buildAuthorizationUrl(this.config, {
       redirect_uri: this.opts.redirectUri,
       scope: `openid email ${this.opts.rolesClaim}`,
@@ -133,34 +142,30 @@ export class OidcSignIn {
     const callbackUrl = new URL(this.opts.redirectUri);
     callbackUrl.search = query;
     const state = callbackUrl.searchParams.get('state') ?? '';
-    const pending = this.pending.get(state);
-    this.pending.delete(state);
-    if (!pending || pending.until < Date.now()) throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
+    // Taken, not read: a callback is used once, whichever replica it reaches.
+    const sealed = state ? await this.state.take('sign-in', state, Date.now()) : undefined;
+    if (sealed === undefined) throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
     // A sign-in finishes in the browser that began it: someone else's callback link signs nobody in here.
-    if (binding !== pending.binding) throw new OidcError('This sign-in was begun in another browser: sign in again from the console.');
+    const pending = binding ? (unseal(`${state}.${binding}`, sealed) as Pending | undefined) : undefined;
+    if (!pending) throw new OidcError('This sign-in was begun in another browser: sign in again from the console.');
     const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: state, expectedNonce: pending.nonce });
     const person = await this.authenticate(tokens.access_token);
     if (!person) throw new OidcError('The provider\'s access token is not one this API accepts (issuer, audience or signature): check RUNBOOK_OIDC_AUDIENCE and the provider\'s access-token format (JWT).');
     const id = randomBytes(24).toString('base64url');
+    const now = Date.now();
     const expiresIn = tokens.expiresIn() ?? 600;
-    this.handoffs.set(id, { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(), until: Date.now() + 60_000, binding });
+    const signIn: SignIn = { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(now + expiresIn * 1000).toISOString() };
+    // Sealed with the id (which only the browser gets) and its binding: the row alone holds no usable token.
+    await this.state.put('hand-off', id, { value: seal(`${id}.${binding}`, signIn), expiresAt: now + HANDOFF_MS }, now);
     return id;
   }
 
-  /** The console redeems its sign-in once, within a minute. */
-  redeem(id: string, binding: string | undefined): SignIn | undefined {
-    this.prune();
-    const h = this.handoffs.get(id);
-    if (!h || h.binding !== binding) return undefined;
-    this.handoffs.delete(id);
-    const { until: _until, binding: _binding, ...signIn } = h;
-    return signIn;
-  }
-
-  private prune(): void {
-    const now = Date.now();
-    for (const [k, v] of this.pending) if (v.until < now) this.pending.delete(k);
-    for (const [k, v] of this.handoffs) if (v.until < now) this.handoffs.delete(k);
+  /** The console redeems its sign-in once, within a minute, in the browser that began it (on any replica). */
+  async redeem(id: string, binding: string | undefined): Promise<SignIn | undefined> {
+    if (!binding) return undefined;
+    // One-time: of two replicas redeeming the same id, one gets it. A wrong binding spends it too.
+    const sealed = await this.state.take('hand-off', id, Date.now());
+    return sealed === undefined ? undefined : (unseal(`${id}.${binding}`, sealed) as SignIn | undefined);
   }
 }
 

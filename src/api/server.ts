@@ -14,6 +14,7 @@ import type { Person, Role, TokenStore } from './auth.js';
 import { codecRoutes, corsFor } from './codec.js';
 import { looksLikeJwt, OidcError, OidcUnavailable, type OidcSignIn } from './oidc.js';
 import { SessionStore, type SessionOptions } from './sessions.js';
+import { MemoryStateStore, StateUnavailable, type StateStore } from './state.js';
 
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
 
@@ -26,6 +27,11 @@ export interface ApiOptions {
   /** Browser origins (the Temporal UI's) allowed to call the codec with the session cookie. */
   codecOrigins?: string[];
   sessions?: SessionOptions;
+  /**
+   * Where console sessions live (and, passed to OidcSignIn.discover, sign-ins in progress): this
+   * process by default; a PgStateStore shared by the replicas (RUNBOOK_STATE_DATABASE_URL). Its creator closes it.
+   */
+  state?: StateStore;
   /** Requests per minute per caller (the authenticated person, else the address); default 600. */
   rateLimit?: number;
   /** Single sign-on (RUNBOOK_OIDC_ISSUER): the console signs in with the provider; its JWTs are bearer tokens. */
@@ -99,6 +105,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const lenient = new Ajv({ strict: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
 
+  // Counted in this process: behind a load balancer with N API replicas a caller gets up to N times
+  // the limit. A shared count would need a shared store (the plugin's Redis option); not done yet.
   await app.register(rateLimit, {
     max: opts.rateLimit ?? 600,
     timeWindow: '1 minute',
@@ -119,7 +127,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  const sessions = new SessionStore(opts.sessions);
+  const sessions = new SessionStore(opts.state ?? new MemoryStateStore(), opts.sessions);
   const codecOrigins = new Set((opts.codecOrigins ?? []).map((o) => new URL(o).origin).filter((o) => o !== 'null'));
   const cors = corsFor(codecOrigins);
   app.addHook('onRequest', async (req, reply) => {
@@ -142,7 +150,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     }
     req.authVia = 'bearer';
     if (!token && cookiePaths.has(url)) {
-      person = sessions.authenticate(req.headers.cookie);
+      person = await sessions.authenticate(req.headers.cookie);
       req.authVia = 'cookie';
       // The cookie travels with any request the browser makes: honour it from our own pages and the allowed origins only.
       const origin = req.headers.origin;
@@ -170,6 +178,10 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     if (err instanceof RunNotFoundError) return reply.code(404).send({ error: err.message });
     if (err instanceof TargetBusyError) return reply.code(409).send({ error: err.message });
     if (err instanceof OidcError) return reply.code(503).send({ error: err.message });
+    if (err instanceof StateUnavailable) {
+      app.log.error(err);
+      return reply.code(503).send({ error: `Sign-in and console sessions are unavailable for a moment (request ${req.id}): try again shortly; the API's log has the details.` });
+    }
     if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: `Invalid request: ${validationText(err)}` });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
@@ -192,14 +204,14 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       description: 'Open a console session for the bearer token\'s person: an HttpOnly cookie that the Temporal UI\'s codec calls carry (the codec endpoints accept it; no other route does). The console does this at sign-in.',
       security: [{ bearer: [] }],
     },
-  }, (req, reply) => {
+  }, async (req, reply) => {
     // A session is opened with the token only: a cookie must not renew itself.
     if (req.authVia !== 'bearer') return reply.code(400).send({ error: 'A session is opened with a bearer token: send "Authorization: Bearer <token>".' });
-    const { cookie, expiresAt } = sessions.open(req.person!, req.headers.cookie);
+    const { cookie, expiresAt } = await sessions.open(req.person!, req.headers.cookie);
     return reply.header('set-cookie', cookie).send({ name: req.person!.name, roles: req.person!.roles, expiresAt: expiresAt.toISOString() });
   });
-  app.delete('/session', { schema: { description: 'Close the console session (sign out): its cookie no longer opens the codec.' } }, (req, reply) =>
-    reply.header('set-cookie', sessions.close(req.headers.cookie)).code(204).send());
+  app.delete('/session', { schema: { description: 'Close the console session (sign out): its cookie no longer opens the codec, on any API replica.' } }, async (req, reply) =>
+    reply.header('set-cookie', await sessions.close(req.headers.cookie)).code(204).send());
   if (opts.codec) codecRoutes(app, { codec: opts.codec, cors });
   else {
     app.post('/codec/:op', { schema: { hide: true } }, (_req, reply) =>
@@ -221,6 +233,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
         const id = await signIn.complete(req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '', bindingOf(req.headers.cookie));
         return reply.redirect(`/console/#/sso/${id}`);
       } catch (err) {
+        if (err instanceof StateUnavailable) throw err; // a 503: the sign-in may be fine, the store did not answer
         app.log.warn(err);
         const message = err instanceof OidcError ? err.message : 'The provider did not complete the sign-in: sign in again from the console.';
         return reply.code(400).type('text/plain; charset=utf-8').send(message);
@@ -228,8 +241,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     });
     app.post<{ Body: { id: string } }>('/auth/handoff', {
       schema: { hide: true, body: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string', maxLength: 100 } } } },
-    }, (req, reply) => {
-      const done = signIn.redeem(req.body.id, bindingOf(req.headers.cookie));
+    }, async (req, reply) => {
+      const done = await signIn.redeem(req.body.id, bindingOf(req.headers.cookie));
       if (!done) return reply.code(404).send({ error: 'This sign-in was already used, is older than a minute, or was begun in another browser: sign in again.' });
       return reply.header('set-cookie', `runbooks_sso=; Path=/auth; HttpOnly; SameSite=Lax; Max-Age=0${secure}`).send(done);
     });

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { sha256, type Person } from './auth.js';
+import type { Person } from './auth.js';
+import { MemoryStateStore, type StateStore } from './state.js';
 
 /**
  * Console sessions: signing in to the console with a bearer token also sets an HttpOnly cookie,
  * so that the Temporal UI, calling our codec endpoints from the browser with credentials, is
  * recognised as the same person. The cookie is accepted on the codec and session routes only;
  * every other route still needs the bearer token, so a page from another origin cannot act
- * with it. Sessions live in this process (an API restart signs everyone out of the codec).
+ * with it. Sessions live in the API's state store: this process by default (an API restart signs
+ * everyone out of the codec), or PostgreSQL shared by every replica (RUNBOOK_STATE_DATABASE_URL).
  */
 
 export const SESSION_COOKIE = 'durable_runbooks_session';
@@ -23,11 +25,10 @@ export interface SessionOptions {
 }
 
 export class SessionStore {
-  private readonly byHash = new Map<string, { person: Person; expiresAt: number }>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly opts: SessionOptions = {}) {
+  constructor(private readonly state: StateStore = new MemoryStateStore(), private readonly opts: SessionOptions = {}) {
     this.ttlMs = opts.ttlMs ?? 8 * 3600_000;
     this.now = opts.now ?? Date.now;
   }
@@ -37,35 +38,30 @@ export class SessionStore {
    * page reload signs in again); a person keeps at most MAX_PER_PERSON, the oldest dropped.
    * Returns the Set-Cookie header and when it expires.
    */
-  open(person: Person, cookieHeader?: string): { cookie: string; expiresAt: Date } {
-    this.sweep();
+  async open(person: Person, cookieHeader?: string): Promise<{ cookie: string; expiresAt: Date }> {
+    const now = this.now();
+    await this.state.sweep(now);
     const previous = cookieValue(cookieHeader, SESSION_COOKIE);
-    if (previous) this.byHash.delete(sha256(previous));
-    const mine = [...this.byHash].filter(([, s]) => s.person.name === person.name).sort((a, b) => a[1].expiresAt - b[1].expiresAt);
-    for (const [h] of mine.slice(0, Math.max(0, mine.length - MAX_PER_PERSON + 1))) this.byHash.delete(h);
+    if (previous) await this.state.delete('session', previous);
     const id = randomBytes(32).toString('base64url');
-    const expiresAt = this.now() + this.ttlMs;
-    this.byHash.set(sha256(id), { person, expiresAt });
+    const expiresAt = now + this.ttlMs;
+    // Name and roles only: what the codec needs to authorise, nothing the person signed in with.
+    const value: Person = { name: person.name, roles: person.roles, ...(person.service ? { service: true } : {}) };
+    await this.state.put('session', id, { value, expiresAt, owner: person.name }, now, { perOwner: MAX_PER_PERSON });
     return { cookie: this.cookie(id, Math.floor(this.ttlMs / 1000)), expiresAt: new Date(expiresAt) };
   }
 
   /** The person whose live session the Cookie header carries, or undefined. */
-  authenticate(cookieHeader: string | undefined): Person | undefined {
+  async authenticate(cookieHeader: string | undefined): Promise<Person | undefined> {
     const id = cookieValue(cookieHeader, SESSION_COOKIE);
     if (!id) return undefined;
-    const s = this.byHash.get(sha256(id));
-    if (!s) return undefined;
-    if (s.expiresAt <= this.now()) {
-      this.byHash.delete(sha256(id));
-      return undefined;
-    }
-    return s.person;
+    return (await this.state.get('session', id, this.now())) as Person | undefined;
   }
 
-  /** Ends the session the Cookie header carries (if any); returns the Set-Cookie that clears it. */
-  close(cookieHeader: string | undefined): string {
+  /** Ends the session the Cookie header carries (if any), on every replica; returns the Set-Cookie that clears it. */
+  async close(cookieHeader: string | undefined): Promise<string> {
     const id = cookieValue(cookieHeader, SESSION_COOKIE);
-    if (id) this.byHash.delete(sha256(id));
+    if (id) await this.state.delete('session', id);
     return this.cookie('', 0);
   }
 
@@ -73,11 +69,6 @@ export class SessionStore {
     const sameSite = this.opts.sameSite ?? 'Strict';
     const secure = this.opts.secure ?? sameSite === 'None';
     return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=${sameSite}${secure ? '; Secure' : ''}`;
-  }
-
-  private sweep(): void {
-    const now = this.now();
-    for (const [h, s] of this.byHash) if (s.expiresAt <= now) this.byHash.delete(h);
   }
 }
 

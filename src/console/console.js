@@ -74,7 +74,7 @@ function show(...nodes) {
   main.replaceChildren(...nodes);
 }
 
-/** Who the token is, and a session cookie for the Temporal UI's codec calls (a fresh one per page load: an API restart ends them). */
+/** Who the token is, and a session cookie for the Temporal UI's codec calls (a fresh one per page load: an API restart ends them unless RUNBOOK_STATE_DATABASE_URL keeps them). */
 async function whoAmI() {
   me = await api('/me');
   await api('/session', { method: 'POST' });

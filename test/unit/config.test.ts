@@ -28,6 +28,21 @@ describe('config', () => {
     }
   });
 
+  it('takes a postgres:// URL for the API\'s shared state, and never shows it in an error', () => {
+    expect(loadConfig({}).stateDatabaseUrl).toBeUndefined();
+    expect(loadConfig({ RUNBOOK_STATE_DATABASE_URL: 'postgres://runbooks:pw@db.internal:5432/runbooks' }).stateDatabaseUrl).toBe('postgres://runbooks:pw@db.internal:5432/runbooks');
+    for (const bad of ['mysql://runbooks:hunter2@db/x', 'db.internal:5432/hunter2']) {
+      let message = '';
+      try {
+        loadConfig({ RUNBOOK_STATE_DATABASE_URL: bad });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain('RUNBOOK_STATE_DATABASE_URL=(value hidden): RUNBOOK_STATE_DATABASE_URL must be a postgres:// URL');
+      expect(message).not.toContain('hunter2');
+    }
+  });
+
   it('uses the targets file the user names', () => {
     expect(loadConfig({ RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' }).targetsFile).toBe('/etc/runbooks/targets.yaml');
   });
