@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { serviceCommand, serviceVars } from '../src/cluster/services.js';
 import { repoRoot } from './support/harness.js';
 
 // No Docker engine here: Debian's docker-compose (v1.29) validates and renders the file.
@@ -36,6 +37,23 @@ describe('docker-compose.yml', () => {
       expect(services[s]!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' });
     }
     expect(services.worker!.build).toBeDefined();
+  });
+
+  it('runs our processes as npm run cluster does: the compiled entry points, with every variable they read', async () => {
+    const r = await compose({ ...keys, PATH: process.env.PATH ?? '' });
+    const { services } = parse(r.stdout) as { services: Record<string, Service & { command?: string[] }> };
+    for (const role of ['worker', 'api'] as const) {
+      expect(services[role]!.command).toEqual(serviceCommand[role]);
+      expect(Object.keys(services[role]!.environment!).filter((k) => k.startsWith('TEMPORAL_') || k.startsWith('RUNBOOK_')).filter((k) => !k.startsWith('RUNBOOK_OIDC_')).sort()).toEqual([...serviceVars[role]].sort());
+    }
+    // mTLS: each client its own certificate from the CA the frontend requires; the frontend not published.
+    expect(services.temporal!.environment).toMatchObject({ TEMPORAL_TLS_REQUIRE_CLIENT_AUTH: 'true', TEMPORAL_TLS_CLIENT1_CA_CERT: '/certs/ca.crt', TEMPORAL_TLS_FRONTEND_CERT: '/certs/frontend.crt' });
+    expect(services.worker!.environment).toMatchObject({ TEMPORAL_TLS_CA: '/certs/ca.crt', TEMPORAL_TLS_CERT: '/certs/client-worker.crt', TEMPORAL_TLS_KEY: '/certs/client-worker.key', TEMPORAL_TLS_SERVER_NAME: 'localhost' });
+    expect(services.api!.environment).toMatchObject({ TEMPORAL_TLS_CERT: '/certs/client-api.crt', RUNBOOK_STATE_DATABASE_URL: 'postgres://temporal:compose-test-pw@postgresql:5432/runbooks_api_state' });
+    expect(services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_TLS_CERT: '/certs/client-ui.crt', TEMPORAL_CODEC_ENDPOINT: 'http://localhost:8080/codec' });
+    // Dumps on a volume every worker replica sees (RUNBOOK_DATA_DIR/backups).
+    expect(services.worker!.environment!.RUNBOOK_DATA_DIR).toBe('/var/lib/runbooks');
+    expect(JSON.stringify((services.worker as { volumes?: unknown }).volumes)).toContain('/var/lib/runbooks');
   });
 
   it('refuses to render without the database password instead of shipping a default one', async () => {
