@@ -66,21 +66,22 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const targets = TargetRegistry.load(config.targetsFile); // a broken targets file stops us before anything starts
 
   await ensureBuilt(log);
-  const temporal = await bringUpTemporal({ dir, postgres, prefix, port: opts.temporalPort, uiPort: opts.uiPort, log });
+  const apiPort = opts.apiPort ?? config.api.port;
+  const apiUrls = Array.from({ length: opts.apis ?? 2 }, (_, i) => `http://127.0.0.1:${apiPort + i}`);
+  const temporal = await bringUpTemporal({
+    dir, postgres, prefix, port: opts.temporalPort, uiPort: opts.uiPort, codecEndpoint: `${apiUrls[0]}/codec`, namespace: config.namespace, log,
+  });
   const started: Service[] = [];
   try {
     const keys = clusterKeys(config, dir);
     const stateDb = `${prefix}_api_state`;
     await ensureDatabase(postgres, stateDb);
-    const apiPort = opts.apiPort ?? config.api.port;
-    const apiCount = opts.apis ?? 2;
-    const apiUrls = Array.from({ length: apiCount }, (_, i) => `http://127.0.0.1:${apiPort + i}`);
     const temporalEnv: Record<string, string> = {
       TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_NAMESPACE: config.namespace,
       TEMPORAL_TLS_CA: temporal.tls.caFile,
-      TEMPORAL_TLS_CERT: temporal.tls.certFile,
-      TEMPORAL_TLS_KEY: temporal.tls.keyFile,
+      TEMPORAL_TLS_CERT: temporal.tlsFor('cli').certFile,
+      TEMPORAL_TLS_KEY: temporal.tlsFor('cli').keyFile,
       TEMPORAL_TLS_SERVER_NAME: temporal.tls.serverName,
       TEMPORAL_UI_URL: temporal.uiUrl ?? 'http://127.0.0.1:8233',
     };
@@ -102,10 +103,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel, ...secrets };
     const hostQueues = [...new Set(targets.names().flatMap((t) => targets.info(t).taskQueue ?? []))];
 
+    // Each role its own client certificate, as in docker-compose.yml.
+    const certificate = (role: Role) => ({ TEMPORAL_TLS_CERT: temporal.tlsFor(role).certFile, TEMPORAL_TLS_KEY: temporal.tlsFor(role).keyFile });
     const spawnRole = async (role: Role, name: string, extra: Record<string, string>, args: string[] = []) => {
       const [command, ...entry] = serviceCommand[role];
       const service = await startService({
-        name, command: command!, args: [...entry, ...args], env: { ...base, ...serviceEnv(role, values, extra) },
+        name, command: command!, args: [...entry, ...args], env: { ...base, ...serviceEnv(role, { ...values, ...certificate(role) }, extra) },
         logFile: path.join(logs, `${name}.log`),
         readyLine: role === 'worker' ? /Worker polling task queue/ : /^API on http/,
       });

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
       });
     });
   }
-  const cluster = await startCluster({ config, log: console.log });
+  const cluster = await startCluster({ config, uiPort: config.devServer.uiPort, log: console.log });
   stop = () => cluster.stop();
   const t = cluster.temporal;
   const api = cluster.apiUrls[0]!;
