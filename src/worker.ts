@@ -3,7 +3,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { DataConverter } from '@temporalio/common';
@@ -11,8 +10,8 @@ import { chaosInterceptors } from './chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
 import { loadConfig, temporalAddress, type Config } from './config.js';
-import { searchAttributeKeys } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
+import { registerSearchAttributes } from './temporal-setup.js';
 import { isMain, runMain } from './util/main.js';
 
 /** The worker: every runbook workflow and activity, on the main queue or a target host's queue. */
@@ -78,16 +77,7 @@ function lazyClient(address: string, namespace: string, dataConverter?: DataConv
 export async function ensureSearchAttributes(address: string, namespace: string): Promise<string[]> {
   const connection = await Connection.connect({ address });
   try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace });
-    const known = { ...existing.customAttributes, ...existing.systemAttributes };
-    const missing = searchAttributeKeys.map((k) => k.name).filter((name) => !(name in known));
-    if (missing.length > 0) {
-      await connection.operatorService.addSearchAttributes({
-        namespace,
-        searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-      });
-    }
-    return missing;
+    return await registerSearchAttributes(connection, namespace);
   } finally {
     await connection.close();
   }
