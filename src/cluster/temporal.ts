@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Connection, type ConnectionOptions } from '@temporalio/client';
+import { Connection, type TLSConfig } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { RunbookName } from '../search-attributes.js';
 import { resolveTemporalServer, type TemporalServerInstall } from '../temporal-server.js';
@@ -154,8 +154,8 @@ async function startUiFor(
   return startTemporalUi({ binary: install.uiServer, dir: path.join(dir, 'ui'), port: ui.port, address, tls, namespace, codecEndpoint: ui.codecEndpoint });
 }
 
-/** SDK connection options for a client of the cluster (worker: pass them to NativeConnection.connect). */
-export function connectionOptions(address: string, tls: TlsFiles): ConnectionOptions & { address: string; tls: NonNullable<ConnectionOptions['tls']> } {
+/** SDK connection options for a client of the cluster: for Connection.connect and NativeConnection.connect alike. */
+export function connectionOptions(address: string, tls: TlsFiles): { address: string; tls: TLSConfig } {
   return {
     address,
     tls: {
