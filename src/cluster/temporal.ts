@@ -101,15 +101,7 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
     const deadline = Date.now() + msToNumber(opts.readyTimeout ?? '3 minutes');
     const connection = await untilOk(`the Temporal server to answer on ${address}`, server, deadline, () => connectReady(address, tls));
     try {
-      if (await ensureNamespace(connection, namespace, opts.retention ?? '2 days')) log(`Registered namespace ${namespace} on ${address}`);
-      // A namespace just registered reaches the frontend's namespace cache a few seconds later.
-      const added = await untilOk(`namespace ${namespace} to be usable`, server, deadline, () => registerSearchAttributes(connection, namespace));
-      if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
-      // Search attributes, likewise: a query naming one of ours succeeds once they are usable, so
-      // the first runbook started never meets "unknown search attribute".
-      await untilOk(`the search attributes of ${namespace} to be usable`, server, deadline, () =>
-        connection.workflowService.countWorkflowExecutions({ namespace, query: `${RunbookName.name} = 'readiness-probe'` }),
-      );
+      await setUpNamespace(connection, namespace, opts.retention ?? '2 days', { server, deadline, log, address });
     } finally {
       await connection.close();
     }
@@ -138,6 +130,27 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
       await Promise.all([ui?.kill(), server.kill()]);
     },
   };
+}
+
+/** The namespace and our search attributes, registered if missing and usable before we return. */
+async function setUpNamespace(
+  connection: Connection,
+  namespace: string,
+  retention: Duration,
+  at: { server: ServerProcess; deadline: number; log: Log; address: string },
+): Promise<void> {
+  const { server, deadline, log, address } = at;
+  if (await untilOk(`namespace ${namespace}`, server, deadline, () => ensureNamespace(connection, namespace, retention))) {
+    log(`Registered namespace ${namespace} on ${address}`);
+  }
+  // A namespace just registered reaches the frontend's namespace cache a few seconds later.
+  const added = await untilOk(`namespace ${namespace} to be usable`, server, deadline, () => registerSearchAttributes(connection, namespace));
+  if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
+  // Search attributes, likewise: a query naming one of ours succeeds once they are usable, so
+  // the first runbook started never meets "unknown search attribute".
+  await untilOk(`the search attributes of ${namespace} to be usable`, server, deadline, () =>
+    connection.workflowService.countWorkflowExecutions({ namespace, query: `${RunbookName.name} = 'readiness-probe'` }),
+  );
 }
 
 async function startUiFor(

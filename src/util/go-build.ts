@@ -57,9 +57,9 @@ async function requireGo(what: string, fix: string, env: NodeJS.ProcessEnv): Pro
   const fixes = `Install Go >= ${MIN_GO.join('.')} (https://go.dev/doc/install), or ${fix}.`;
   const go = goBinary(env);
   const version = go ? await goVersion(go, env) : undefined;
-  if (!go || !version) throw new GoBuildError(`${what} was not found and Go is not installed to build it. ${fixes}`);
+  if (!go || !version) throw new GoBuildError(`Cannot build ${what}: Go is not installed. ${fixes}`);
   if (version[0] < MIN_GO[0] || (version[0] === MIN_GO[0] && version[1] < MIN_GO[1])) {
-    throw new GoBuildError(`${what} was not found and Go ${version.join('.')} is too old to build it. ${fixes}`);
+    throw new GoBuildError(`Cannot build ${what}: Go ${version.join('.')} is too old. ${fixes}`);
   }
   return { go, version: version.join('.') };
 }

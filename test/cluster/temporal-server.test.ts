@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionOptions, startTemporalCluster, type TemporalCluster, type TlsFiles } from '../../src/cluster/temporal.js';
 import { ensureClusterCerts } from '../../src/cluster/tls.js';
 import { searchAttributeKeys } from '../../src/search-attributes.js';
+import { resolveTemporalServer, type TemporalServerInstall } from '../../src/temporal-server.js';
 import { dropDatabase, tmpDir, uniqueName } from '../support/harness.js';
+import { freePort } from '../support/ports.js';
 import { until } from '../support/wait.js';
 import { parkedUntilReleased, release, greet } from './workflows.js';
 
@@ -19,15 +21,21 @@ import { parkedUntilReleased, release, greet } from './workflows.js';
 const dir = tmpDir('runbooks-cluster-');
 const databases = { persistence: uniqueName('rbtemporal'), visibility: uniqueName('rbtemporal_vis') };
 const taskQueue = 'cluster-lane';
+let install: TemporalServerInstall;
+let uiPort: number | undefined;
 let cluster: TemporalCluster;
 let worker: Worker;
 let workerRun: Promise<void>;
 let connection: Connection;
 let client: Client;
 
-const start = (ports?: TemporalCluster['ports']) => startTemporalCluster({ dir: path.join(dir, 'temporal'), databases, ports, log: (l) => console.log(l) });
+const start = (ports?: TemporalCluster['ports']) =>
+  startTemporalCluster({ dir: path.join(dir, 'temporal'), install, databases, ports, ui: uiPort ? { port: uiPort } : undefined, log: (l) => console.log(l) });
 
 beforeAll(async () => {
+  install = await resolveTemporalServer({ log: (l) => console.log(l) });
+  if (install.uiServer) uiPort = await freePort();
+  else console.log(`No Temporal UI server in this lane: ${install.uiServerMissing}`);
   cluster = await start();
   connection = await Connection.connect(connectionOptions(cluster.address, cluster.tlsFor('api')));
   client = new Client({ connection, namespace: cluster.namespace });
@@ -117,6 +125,16 @@ describe('the production-shape Temporal server', () => {
     expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(2 * 86_400);
     const attrs = await connection.operatorService.listSearchAttributes({ namespace: cluster.namespace });
     for (const key of searchAttributeKeys) expect(Object.keys(attrs.customAttributes)).toContain(key.name);
+  });
+
+  it('serves the Temporal UI, which reaches the frontend with a certificate of its own', async (ctx) => {
+    if (!cluster.uiUrl) ctx.skip(`the UI server was not built: ${install.uiServerMissing}`);
+    const namespace = await fetch(`${cluster.uiUrl}/api/v1/namespaces/default`);
+    expect(namespace.status).toBe(200);
+    expect(((await namespace.json()) as { namespaceInfo: { name: string } }).namespaceInfo.name).toBe('default');
+    const page = await fetch(`${cluster.uiUrl}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
   });
 
   it('runs a workflow a client starts, on a worker connected with its certificate', async () => {
