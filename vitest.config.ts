@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
@@ -8,8 +8,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/support/setup-runtime.ts'],
     include: ['test/**/*.test.ts'],
-    // The cluster lane (npm run test:cluster, vitest.cluster.config.ts) runs these.
-    exclude: ['test/cluster/**', '**/node_modules/**'],
+    // test/cluster runs against the production-shape server in a lane of its own (npm run test:cluster, vitest.cluster.config.ts).
+    exclude: [...configDefaults.exclude, 'test/cluster/**'],
     testTimeout: 120_000,
     hookTimeout: 600_000,
   },

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError, temporalAddress, type Config } from './config.js';
 import { searchAttributeKeys } from './search-attributes.js';
+import { registerSearchAttributes } from './temporal-setup.js';
 
 /**
  * How every process of ours (worker, API, CLI, tests) reaches Temporal: plain on the dev server;
@@ -59,6 +59,7 @@ const grpcCode = (err: unknown): number | undefined => (err as { code?: number }
 const NOT_FOUND = 5;
 const PERMISSION_DENIED = 7;
 const UNAUTHENTICATED = 16;
+const UNIMPLEMENTED = 12;
 
 /** A client connection that says what to check when it fails (TLS mismatch, wrong address). */
 export async function connectClient(config: Config, opts: { connectTimeout?: number } = {}): Promise<Connection> {
@@ -117,30 +118,13 @@ export function searchAttributeCommands(config: Config, names: string[]): string
  * commands to run, and RUNBOOK_SEARCH_ATTRIBUTES=skip once they exist. Returns the ones added.
  */
 export async function ensureSearchAttributes(connection: Connection, config: Config): Promise<string[]> {
-  const wanted = searchAttributeKeys.map((k) => k.name);
-  const refused = (err: unknown, missing: string[]) => {
+  try {
+    return await registerSearchAttributes(connection, config.namespace);
+  } catch (err) {
     const code = grpcCode(err);
-    if (code !== PERMISSION_DENIED && code !== UNAUTHENTICATED && code !== 12 /* UNIMPLEMENTED */) return err;
-    return new ConfigError(`Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(config, missing)}\nthen set RUNBOOK_SEARCH_ATTRIBUTES=skip.`);
-  };
-  let known: Record<string, unknown>;
-  try {
-    const existing = await connection.operatorService.listSearchAttributes({ namespace: config.namespace });
-    known = { ...existing.customAttributes, ...existing.systemAttributes };
-  } catch (err) {
-    throw refused(err, wanted);
+    if (code !== PERMISSION_DENIED && code !== UNAUTHENTICATED && code !== UNIMPLEMENTED) throw err;
+    throw new ConfigError(`Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(config, searchAttributeKeys.map((k) => k.name))}\nthen set RUNBOOK_SEARCH_ATTRIBUTES=skip.`);
   }
-  const missing = wanted.filter((name) => !(name in known));
-  if (missing.length === 0) return [];
-  try {
-    await connection.operatorService.addSearchAttributes({
-      namespace: config.namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-    });
-  } catch (err) {
-    throw refused(err, missing);
-  }
-  return missing;
 }
 
 /**
