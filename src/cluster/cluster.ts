@@ -99,7 +99,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       RUNBOOK_CODEC_ORIGINS: temporal.uiUrl ?? apiUrls[0],
     };
     // Each target's secrets, by the names the targets file gives, from our own environment.
-    const secrets = Object.fromEntries(targets.names().flatMap((t) => targets.secretVariables(t)).flatMap((v) => (process.env[v] ? [[v, process.env[v]!]] : [])));
+    const secrets = Object.fromEntries(targets.names().flatMap((t) => targets.secretVariables(t)).flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
     const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel, ...secrets };
     const hostQueues = [...new Set(targets.names().flatMap((t) => targets.info(t).taskQueue ?? []))];
 
@@ -127,12 +127,12 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       async restartWorker(i) {
         await workers[i]!.stop();
         workers[i] = await spawnRole('worker', `worker-${i + 1}`, {});
-        return workers[i]!;
+        return workers[i];
       },
       async restartApi(i) {
         await apis[i]!.stop();
         apis[i] = await spawnRole('api', `api-${i + 1}`, apiArgs(i));
-        return apis[i]!;
+        return apis[i];
       },
       async stop() {
         await Promise.all(apis.map((s) => s.stop()));
@@ -167,6 +167,11 @@ function devPayloadKey(dir: string): string {
   const file = path.join(dir, 'payload-key');
   if (!existsSync(file)) writeFileSync(file, `cluster:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
+}
+
+/** The databases a cluster with this prefix owns (Temporal's two, the APIs' state). */
+export function clusterDatabases(prefix: string): string[] {
+  return [`${prefix}_temporal`, `${prefix}_temporal_visibility`, `${prefix}_api_state`];
 }
 
 export function postgresUrl(p: { host: string; port: number; user: string; password?: string }, database: string): string {

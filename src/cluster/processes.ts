@@ -56,8 +56,8 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
     }
     lines.splice(0, Math.max(0, lines.length - 40));
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => {
     running.delete(child);
     log.end();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../../src/cluster/cluster.js';
+import { clusterDatabases, startCluster, type Cluster } from '../../src/cluster/cluster.js';
 import { loadConfig } from '../../src/config.js';
 import { alembic, createDatabase, dropDatabase, pgTarget, tmpDir } from '../support/harness.js';
 import { freePort } from '../support/ports.js';
@@ -23,6 +23,7 @@ describe('the production shape (npm run cluster)', () => {
   let cluster: Cluster;
   let tokens: Record<Who, string>;
   let database: string;
+  let prefix: string;
 
   const call = async (api: number, who: Who, method: string, url: string, body?: unknown) => {
     const r = await fetch(`${cluster.apiUrls[api]}${url}`, {
@@ -49,19 +50,20 @@ describe('the production shape (npm run cluster)', () => {
 
   beforeAll(async () => {
     database = await createDatabase('rblane');
+    prefix = `rblane_full_${Date.now().toString(36)}`;
     await alembic(database, ['upgrade', 'head']);
     const dir = tmpDir('runbooks-cluster-');
     const targetsFile = path.join(dir, 'targets.yaml');
     // Production policy (signed starts and decisions only), and alembic on a host queue: a host worker serves it.
     writeFileSync(targetsFile, stringify({ targets: { 'lane-db': { ...pgTarget(database), taskQueue: 'lane-host', backups: { dir: path.join(dir, 'dumps') } } } }));
     const config = loadConfig({ RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dir, RUNBOOK_API_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
-    cluster = await startCluster({ config, prefix: `rblane_${Date.now().toString(36)}`, temporalPort: await freePort(), log: () => undefined });
+    cluster = await startCluster({ config, prefix, log: () => undefined });
     tokens = JSON.parse(readFileSync(cluster.devTokensFile!, 'utf8')) as Record<Who, string>;
     registerSecrets('API token', ...Object.values(tokens));
   });
   afterAll(async () => {
     await cluster?.stop();
-    if (database) await dropDatabase(database);
+    await Promise.all([database, ...clusterDatabases(prefix)].filter(Boolean).map(dropDatabase));
   });
 
   it('runs a runbook started on one API and approved on the other, each step on a worker process and alembic on the host worker', async () => {
