@@ -18,6 +18,7 @@ export default defineConfig({
       'test/gates.test.ts',
       'test/db-access.test.ts',
       'test/stuck-imports.test.ts',
+      'test/api-fuzz.test.ts',
     ],
     testTimeout: 180_000,
     hookTimeout: 900_000,

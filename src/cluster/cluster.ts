@@ -108,7 +108,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const spawnRole = async (role: Role, name: string, extra: Record<string, string>, args: string[] = []) => {
       const [command, ...entry] = serviceCommand[role];
       const service = await startService({
-        name, command: command!, args: [...entry, ...args], env: { ...base, ...serviceEnv(role, { ...values, ...certificate(role) }, extra) },
+        name, command: command!, args: [...entry, ...args], env: { ...base, ...serviceEnv(role, { ...values, ...certificate(role), ...extra }) },
         logFile: path.join(logs, `${name}.log`),
         readyLine: role === 'worker' ? /Worker polling task queue/ : /^API on http/,
       });

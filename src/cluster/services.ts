@@ -25,12 +25,12 @@ export const serviceVars: Record<Role, readonly string[]> = {
 };
 
 /** `values` limited to the role's variables; a variable the role reads but `values` lacks is an error (a typo here would start a half-configured process). */
-export function serviceEnv(role: Role, values: Record<string, string | undefined>, extra: Record<string, string> = {}): Record<string, string> {
+export function serviceEnv(role: Role, values: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of serviceVars[role]) {
     const value = values[name];
     if (value === undefined) throw new Error(`The cluster's ${role} needs ${name}, and it was not set.`);
     env[name] = value;
   }
-  return { ...env, ...extra };
+  return env;
 }
