@@ -46,6 +46,8 @@ export interface Cluster {
   hostWorkers: Service[];
   apis: Service[];
   devTokensFile?: string;
+  /** The development payload key's file, when RUNBOOK_PAYLOAD_KEY was not given. */
+  payloadKeyFile?: string;
   targetsFile: string;
   /** Starts worker `i` again after a crash (same queue, same variables). */
   restartWorker(i: number): Promise<Service>;
@@ -57,7 +59,7 @@ export interface Cluster {
 export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const log = opts.log ?? console.log;
   const config = opts.config;
-  const dir = opts.dir ?? path.join(config.dataDir, 'cluster');
+  const dir = path.resolve(opts.dir ?? path.join(config.dataDir, 'cluster'));
   privateDirSync(dir);
   const logs = path.join(dir, 'logs');
   privateDirSync(logs);
@@ -124,6 +126,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const cluster: Cluster = {
       temporal, temporalEnv, apiUrls, workers, hostWorkers, apis, targetsFile: config.targetsFile,
       devTokensFile: keys.devTokensFile,
+      payloadKeyFile: process.env.RUNBOOK_PAYLOAD_KEY ? undefined : path.join(dir, 'payload-key'),
       async restartWorker(i) {
         await workers[i]!.stop();
         workers[i] = await spawnRole('worker', `worker-${i + 1}`, {});
