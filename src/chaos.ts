@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 /**
@@ -46,10 +45,10 @@ export function chaosInterceptors(spec: string, kill: () => void = () => process
           return next(input);
         }
         if (point.when === 'beat') {
-          const ctx = Context.current() as unknown as { heartbeat: (details?: unknown) => void };
-          const beat = ctx.heartbeat;
+          const writable = ctx as unknown as { heartbeat: (details?: unknown) => void }; // the Context.current() of this activity
+          const beat = writable.heartbeat;
           let beats = 0;
-          ctx.heartbeat = (details) => {
+          writable.heartbeat = (details) => {
             beat(details);
             if (++beats === point.delayMs) kill();
           };

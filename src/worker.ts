@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import type { DataConverter } from '@temporalio/common';
+import { autoHeartbeatInterceptors } from './auto-heartbeat.js';
 import { chaosInterceptors } from './chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
@@ -65,7 +66,12 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
-    ...(deps.chaos ? { interceptors: { activity: chaosInterceptors(deps.chaos) } } : {}),
+    // Auto-heartbeat first: chaos, inside it, counts only the activity's own beats (beat:<activity>:<n>).
+    interceptors: { activity: [...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])] },
+    // sdk-core forwards at most one heartbeat per min(0.8 × heartbeat timeout, this). Left at 8 s
+    // for our 10 s timeouts, one late beat would time a live step out; at 1 s the beats go out at
+    // the auto-heartbeat's pace (a quarter of the timeout), and only bursts are collapsed.
+    maxHeartbeatThrottleInterval: '1 second',
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({

@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 
 export type Progress = Record<string, unknown>;
 
-/** At most this long between two heartbeats (activity-options.ts: a 1-minute heartbeat timeout, or the run's own). */
+/** At most this long between two progress heartbeats (activity-options.ts: a 10 s heartbeat timeout, or the run's own). */
 const EVERY_MS = 2_000;
 const POLL_MS = 250;
 

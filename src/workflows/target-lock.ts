@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT } from './activity-options.js';
 import { now } from './journal.js';
 
 /**
@@ -21,7 +22,8 @@ export const lockHolderQuery = defineQuery<LockHolder | null>('holder');
 export const lockWorkflowId = (target: string) => `target-lock-${target}`;
 
 export async function targetLock(input: { target: string }): Promise<{ target: string }> {
-  const act = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 3 } });
+  // The heartbeat timeout: an acquire whose activity died with its worker is retried in seconds, not 30 s.
+  const act = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: DEFAULT_HEARTBEAT_TIMEOUT, retry: { maximumAttempts: 3 } });
   let holder: LockHolder | null = null;
   let busy = false; // acquire handlers await an activity: one at a time, or two could both win
 

@@ -5,9 +5,9 @@ export interface RetryInput {
   initialInterval?: string;
   /** Attempts per step before it counts as failed (bounded: never retry forever). */
   maximumAttempts?: number;
-  /** Start-to-close timeout of each short step (default 2 minutes): how soon a step on a dead worker is retried. */
+  /** Start-to-close timeout of each short step (default 2 minutes): how long one attempt may run. */
   activityTimeout?: string;
-  /** Heartbeat timeout of long steps (dumps, restores; default 1 minute): how soon one on a dead worker is retried. */
+  /** Heartbeat timeout of every step (default 10 seconds; the worker heartbeats while a step runs): how soon a step on a dead worker is retried. */
   heartbeatTimeout?: string;
   /** How long a step on the target's own task queue may wait for a worker to pick it up (default 5 minutes). */
   scheduleToStartTimeout?: string;
