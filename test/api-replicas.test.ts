@@ -16,6 +16,7 @@ import { loadConfig } from '../src/config.js';
 import { TargetRegistry } from '../src/targets.js';
 import { createDatabase, dropDatabase, PG, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { startOidcProvider } from './support/oidc.js';
+import { serverOptions } from './support/temporal.js';
 import { freePort } from './support/ports.js';
 import { registerSecrets } from './support/secrets.js';
 
@@ -53,7 +54,7 @@ beforeAll(async () => {
   registerSecrets('payload key', key.toString('hex'));
   registerSecrets('API token', ...Object.values(tokens));
   db = await createDatabase('rbreplicas');
-  connection = await Connection.connect({ address: inject('temporalAddress') });
+  connection = await Connection.connect(serverOptions());
   const targets = writeTargets({ 'replica-drill': {} });
   client = new RunbookClient(new Client({ connection }), { taskQueue: uniqueName('tq'), uiUrl: UI, namespace: 'default', targets: () => TargetRegistry.load(targets) });
 });

@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { privateDirSync } from '../util/private-fs.js';
 import type { TemporalDatabases, PostgresOptions } from './temporal-db.js';
 import { postgresDefaults } from './temporal-db.js';
 import type { ClusterCerts } from './tls.js';
+import { canListen, ephemeralLow } from '../util/ports.js';
 
 /**
  * The server's config, derived from the module's own `config/development-postgres12.yaml` (so a
@@ -73,23 +73,6 @@ export async function choosePorts(given: Partial<TemporalPorts> = {}): Promise<T
 
 const LOW = 20_000;
 const HIGH = Math.min(32_768, ephemeralLow());
-
-function ephemeralLow(): number {
-  try {
-    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
-  } catch {
-    return 32_768;
-  }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
 
 /** Writes the server config and its dynamic config (0600: the database password is in it); returns the YAML's path. */
 export function writeServerConfig(opts: ServerConfigOptions): string {

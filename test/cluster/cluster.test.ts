@@ -86,6 +86,22 @@ describe('the production shape (npm run cluster)', () => {
     expect(JSON.stringify((await call(1, 'alice', 'GET', `/runs/${check}`)).body)).toContain('0005_invoice_estado_check');
   });
 
+  it('keeps a console session across both API processes, a restart of both, and ends it on both at sign-out', async () => {
+    const opened = await fetch(`${cluster.apiUrls[0]}/session`, { method: 'POST', headers: { authorization: `Bearer ${tokens.bob}` } });
+    expect(opened.status).toBe(200);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
+    // The Temporal UI calls the codec with the cookie, from its own origin (here, without a UI, the API's).
+    const decode = async (api: number) => (await fetch(`${cluster.apiUrls[api]}/codec/decode`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: cluster.apiUrls[0]!, cookie }, body: JSON.stringify({ payloads: [] }),
+    })).status;
+    expect(await decode(1)).toBe(200);
+    await cluster.restartApi(0);
+    await cluster.restartApi(1);
+    expect([await decode(0), await decode(1)]).toEqual([200, 200]);
+    expect((await fetch(`${cluster.apiUrls[1]}/session`, { method: 'DELETE', headers: { cookie } })).status).toBe(204);
+    expect([await decode(0), await decode(1)]).toEqual([401, 401]);
+  });
+
   it('loses no run when a worker is killed with kill -9 while runs are in steps and at gates', async () => {
     const checks = await Promise.all(Array.from({ length: 12 }, (_, i) => startRun(i % 2, 'db-access')));
     const drills = await Promise.all(Array.from({ length: 6 }, (_, i) => startRun(i % 2, 'approval-drill')));

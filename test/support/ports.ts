@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { canListen, ephemeralLow } from '../../src/util/ports.js';
 
 /**
  * Ports for the servers a test starts (web apps, dev servers, PostgreSQL clusters).
@@ -17,23 +17,6 @@ import net from 'node:net';
 const BASE = 20_000;
 const BLOCK = 1_000;
 const handedOut = new Set<number>();
-
-function ephemeralLow(): number {
-  try {
-    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
-  } catch {
-    return 32_768;
-  }
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
 
 function osPort(): Promise<number> {
   return new Promise((resolve, reject) => {
