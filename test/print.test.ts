@@ -24,7 +24,7 @@ describe('runbook print', () => {
     const r = await runbookCli(['ls'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Cannot reach Temporal at 127.0.0.1:1');
-    expect(r.stderr).toContain('is `npm start` running, or is TEMPORAL_ADDRESS right?');
+    expect(r.stderr).toContain('Is TEMPORAL_ADDRESS right? A server that requires TLS also needs TEMPORAL_TLS_CA');
   });
 
   it('gives the same procedure as JSON', async () => {
