@@ -19,6 +19,7 @@ export default defineConfig({
       'test/db-access.test.ts',
       'test/stuck-imports.test.ts',
       'test/api-fuzz.test.ts',
+      'test/worker-loss.test.ts',
     ],
     testTimeout: 180_000,
     hookTimeout: 900_000,

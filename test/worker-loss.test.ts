@@ -4,12 +4,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import proto from '@temporalio/proto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { TargetRegistry } from '../src/targets.js';
 import { finished, pgTarget, repoRoot, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
+import { serverOptions } from './support/temporal.js';
 
 const { PendingActivityState, TimeoutType } = proto.temporal.api.enums.v1;
 
@@ -43,7 +44,7 @@ describe('a worker killed while it holds steps', () => {
     const workflowsPath = path.join(repoRoot, 'test/fixtures/worker-loss-workflows/index.ts');
     writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') })).code);
     procs = workerProcesses(targetsFile, dataDir);
-    connection = await Connection.connect({ address: inject('temporalAddress') });
+    connection = await Connection.connect(serverOptions());
   });
   afterAll(async () => {
     await procs?.killAll();
