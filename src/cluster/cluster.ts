@@ -9,7 +9,7 @@ import { TargetRegistry } from '../targets.js';
 import { privateDirSync } from '../util/private-fs.js';
 import { ensureBuilt } from './build.js';
 import { startService, type Service } from './processes.js';
-import { serviceCommand, serviceEnv, type Role } from './services.js';
+import { optionalApiVars, serviceCommand, serviceEnv, type Role } from './services.js';
 import { bringUpTemporal, type ClusterTemporal } from './temporal-up.js';
 
 /**
@@ -119,7 +119,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     const workers = await Promise.all(Array.from({ length: opts.workers ?? 2 }, (_, i) => spawnRole('worker', `worker-${i + 1}`, {})));
     const hostWorkers = await Promise.all(hostQueues.map((q) => spawnRole('worker', `host-worker-${q}`, {}, ['--task-queue', q])));
-    const apiArgs = (i: number) => ({ RUNBOOK_API_PORT: String(apiPort + i) });
+    const sso = Object.fromEntries(optionalApiVars.flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
+    const apiArgs = (i: number) => ({ ...sso, RUNBOOK_API_PORT: String(apiPort + i) });
     const apis = await Promise.all(apiUrls.map((_, i) => spawnRole('api', `api-${i + 1}`, apiArgs(i))));
     log(`Cluster processes up: ${started.map((s) => `${s.name} (pid ${s.child.pid})`).join(', ')}; logs in ${logs}`);
 

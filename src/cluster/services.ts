@@ -24,6 +24,9 @@ export const serviceVars: Record<Role, readonly string[]> = {
   api: [...temporalVars, 'RUNBOOK_TARGETS', 'RUNBOOK_PAYLOAD_KEY', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_API_HOST', 'RUNBOOK_API_PORT', 'RUNBOOK_API_TOKENS', 'RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_PUBLIC_URL', 'RUNBOOK_CODEC_ORIGINS'],
 };
 
+/** Passed to the API when set (single sign-on; README, "Single sign-on"). */
+export const optionalApiVars = ['RUNBOOK_OIDC_ISSUER', 'RUNBOOK_OIDC_CLIENT_ID', 'RUNBOOK_OIDC_CLIENT_SECRET', 'RUNBOOK_OIDC_AUDIENCE', 'RUNBOOK_OIDC_ROLES', 'RUNBOOK_OIDC_ROLES_CLAIM', 'RUNBOOK_OIDC_NAME_CLAIM', 'RUNBOOK_OIDC_PROVIDER_NAME'] as const;
+
 /** `values` limited to the role's variables; a variable the role reads but `values` lacks is an error (a typo here would start a half-configured process). */
 export function serviceEnv(role: Role, values: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
@@ -32,5 +35,6 @@ export function serviceEnv(role: Role, values: Record<string, string | undefined
     if (value === undefined) throw new Error(`The cluster's ${role} needs ${name}, and it was not set.`);
     env[name] = value;
   }
+  if (role === 'api') for (const name of optionalApiVars) if (values[name]) env[name] = values[name];
   return env;
 }
