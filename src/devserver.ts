@@ -4,6 +4,16 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from './search-attributes.js';
 import { privateDirSync } from './util/private-fs.js';
+import { canListen, portOwner } from './util/ports.js';
+
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+  constructor(port: number, variable: string) {
+    const owner = portOwner(port);
+    const who = owner ? `by pid ${owner.pid} (${owner.command.slice(0, 160)})` : 'by another process';
+    super(`Port ${port} is already in use ${who}, so the Temporal dev server cannot start there. ${owner ? `Stop it (kill ${owner.pid}) if it is a dev server left running, ` : 'Stop it, '}or set ${variable} to a free port, or TEMPORAL_ADDRESS to use a server that is already running.`);
+  }
+}
 
 /** A `temporal server start-dev` process with our search attributes registered. */
 export interface DevServer {
@@ -33,6 +43,11 @@ export interface DevServerOptions {
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
+  // A dev server left running (or anything else) on our port would answer our readiness check:
+  // we would attach to it silently while ours failed to bind. Refuse, naming what holds the port.
+  for (const [port, variable] of [[opts.port, 'TEMPORAL_PORT'], ...(opts.headless || !opts.uiPort ? [] : [[opts.uiPort, 'TEMPORAL_UI_PORT']])] as Array<[number, string]>) {
+    if (!(await canListen(port))) throw new PortInUseError(port, variable);
+  }
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'warn'];
   if (opts.dbFile) {
     // Every run's history is in it: 0700 directory, 0600 files (also those an older version made).

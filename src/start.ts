@@ -20,7 +20,20 @@ import { startWorker } from './worker.js';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN') });
+  // We take Ctrl-C ourselves, not the SDK's runtime: in a terminal it arrives twice (from the
+  // terminal and relayed by tsx), and a second SIGINT with no handler would end this process
+  // before the dev server (its own process group) is stopped, leaving it running on its ports.
+  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] });
+  let stopping = false;
+  let stop = () => undefined as void;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) return console.log('Still stopping: the worker finishes its current steps, then the API and the dev server stop.');
+      stopping = true;
+      console.log('\nStopping the worker, then the API and the dev server…');
+      stop();
+    });
+  }
   if (!process.env.RUNBOOK_TARGETS && config.targetsFile === 'targets.local.yaml') {
     console.log('No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine\'s PostgreSQL and Redis).');
   }
@@ -62,6 +75,8 @@ async function main(): Promise<void> {
 
   const worker = await startWorker(config);
   const running = worker.run();
+  stop = () => worker.shutdown();
+  if (stopping) stop(); // Ctrl-C while we were starting
   const api = await startApi(config);
   console.log(
     [
@@ -81,7 +96,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  // The SDK's runtime turns SIGINT/SIGTERM into a graceful worker shutdown; we follow it down.
+  // Ctrl-C shuts the worker down gracefully (in-flight steps finish or are cancelled); we follow it down.
   await running;
   console.log('Worker stopped; closing the API and the dev server…');
   await api.close();
