@@ -72,7 +72,7 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 /** Variables whose values are secrets: an error names them, never shows them. */
-const secretVariables = new Set(['RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_OIDC_CLIENT_SECRET']);
+const secretVariables = new Set(['RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_OIDC_CLIENT_SECRET', 'TEMPORAL_API_KEY']);
 
 /** `scheme://host[:port]` of an http(s) URL; undefined for anything else (an origin of "null" must never be allowed). */
 export function webOrigin(url: string): string | undefined {
@@ -154,14 +154,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
     throw new ConfigError(`Invalid configuration:\n  ${e.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_CERT is set without TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_KEY is set without TEMPORAL_TLS_CERT'}: mTLS needs both the client certificate and its private key.`);
   }
-  if (e.TEMPORAL_API_KEY && e.TEMPORAL_TLS_CERT) {
-    throw new ConfigError('Invalid configuration:\n  TEMPORAL_API_KEY and TEMPORAL_TLS_CERT are both set: Temporal Cloud takes one way of authenticating; unset the other.');
-  }
   const tlsOff = e.TEMPORAL_TLS === 'false' || e.TEMPORAL_TLS === '0';
-  if (tlsOff && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY)) {
-    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS=false, but TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT or TEMPORAL_API_KEY is set: those need TLS. Unset TEMPORAL_TLS or them.');
+  if (tlsOff && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME)) {
+    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS=false, but TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT or TEMPORAL_TLS_SERVER_NAME is set: those need TLS. Unset TEMPORAL_TLS or them.');
   }
-  if (!e.TEMPORAL_ADDRESS && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1')) {
+  if (!e.TEMPORAL_ADDRESS && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1')) {
     throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not: the dev server `npm start` runs speaks plain gRPC. Set TEMPORAL_ADDRESS to your server (README, "Production"), or unset the TLS variables.');
   }
   const tlsOn = !tlsOff && Boolean(e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY);

@@ -10,7 +10,8 @@ export class PortInUseError extends Error {
   override name = 'PortInUseError';
   constructor(port: number, variable: string) {
     const owner = portOwner(port);
-    const who = owner ? `by pid ${owner.pid} (${owner.command.slice(0, 160)})` : 'by another process';
+    // The program and its first arguments only: a command line can carry a secret further on.
+    const who = owner ? `by pid ${owner.pid} (${owner.command.split(' ').slice(0, 3).join(' ')} …)` : 'by another process';
     super(`Port ${port} is already in use ${who}, so the Temporal dev server cannot start there. ${owner ? `Stop it (kill ${owner.pid}) if it is a dev server left running, ` : 'Stop it, '}or set ${variable} to a free port, or TEMPORAL_ADDRESS to use a server that is already running.`);
   }
 }

@@ -24,12 +24,15 @@ async function main(): Promise<void> {
   // terminal and relayed by tsx), and a second SIGINT with no handler would end this process
   // before the dev server (its own process group) is stopped, leaving it running on its ports.
   Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] });
-  let stopping = false;
+  let stopping = 0;
   let stop = () => undefined as void;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGHUP too (the terminal closed): the dev server, in its own group, would otherwise outlive us.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const) {
     process.on(signal, () => {
-      if (stopping) return console.log('Still stopping: the worker finishes its current steps, then the API and the dev server stop.');
-      stopping = true;
+      stopping++;
+      // A third signal: stop waiting. Exiting runs the hook that kills the dev server (src/devserver.ts).
+      if (stopping > 2) process.exit(130);
+      if (stopping > 1) return console.log('Still stopping (the worker cancels its steps in flight; they resume on the next start). Once more to force.');
       console.log('\nStopping the worker, then the API and the dev server…');
       stop();
     });

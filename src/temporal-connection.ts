@@ -123,7 +123,7 @@ export async function ensureSearchAttributes(connection: Connection, config: Con
   } catch (err) {
     const code = grpcCode(err);
     if (code !== PERMISSION_DENIED && code !== UNAUTHENTICATED && code !== UNIMPLEMENTED) throw err;
-    throw new ConfigError(`Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(config, searchAttributeKeys.map((k) => k.name))}\nthen set RUNBOOK_SEARCH_ATTRIBUTES=skip.`);
+    throw new ConfigError(`Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(config, searchAttributeKeys.map((k) => k.name))}\n(on Temporal Cloud: create them as Keyword in the Cloud UI or with tcld), then set RUNBOOK_SEARCH_ATTRIBUTES=skip.`);
   }
 }
 

@@ -51,6 +51,9 @@ describe('docker-compose.yml', () => {
     expect(services.worker!.environment).toMatchObject({ TEMPORAL_TLS_CA: '/certs/ca.crt', TEMPORAL_TLS_CERT: '/certs/client-worker.crt', TEMPORAL_TLS_KEY: '/certs/client-worker.key', TEMPORAL_TLS_SERVER_NAME: 'localhost' });
     expect(services.api!.environment).toMatchObject({ TEMPORAL_TLS_CERT: '/certs/client-api.crt', RUNBOOK_STATE_DATABASE_URL: 'postgres://temporal:compose-test-pw@postgresql:5432/runbooks_api_state' });
     expect(services['temporal-ui']!.environment).toMatchObject({ TEMPORAL_TLS_CERT: '/certs/client-ui.crt', TEMPORAL_CODEC_ENDPOINT: 'http://localhost:8080/codec' });
+    // Each service mounts its own certificate and key; the CA's key is mounted nowhere.
+    expect(r.stdout).not.toContain('ca.key');
+    expect(JSON.stringify((services.worker as { volumes?: unknown }).volumes)).not.toContain('client-api');
     // Dumps on a volume every worker replica sees (RUNBOOK_DATA_DIR/backups).
     expect(services.worker!.environment!.RUNBOOK_DATA_DIR).toBe('/var/lib/runbooks');
     expect(JSON.stringify((services.worker as { volumes?: unknown }).volumes)).toContain('/var/lib/runbooks');

@@ -8,7 +8,7 @@ import { ensureDevDecisionKey } from '../keys.js';
 import { TargetRegistry } from '../targets.js';
 import { privateDirSync } from '../util/private-fs.js';
 import { ensureBuilt } from './build.js';
-import { startService, type Service } from './processes.js';
+import { killAllServices, startService, type Service } from './processes.js';
 import { optionalApiVars, serviceCommand, serviceEnv, type Role } from './services.js';
 import { bringUpTemporal, type ClusterTemporal } from './temporal-up.js';
 
@@ -146,7 +146,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     return cluster;
   } catch (err) {
-    await Promise.all(started.map((s) => s.kill()));
+    // Also the siblings of the one that failed, still starting (not in `started` yet).
+    await killAllServices();
     await temporal.stop();
     throw err;
   }

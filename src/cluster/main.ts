@@ -10,20 +10,24 @@ import { startCluster } from './cluster.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.temporalAddress) throw new Error('`npm run cluster` starts its own Temporal server: unset TEMPORAL_ADDRESS (and the TEMPORAL_TLS_* variables), or use `npm run worker` / `npm run api` against yours.');
-  let stopping: Promise<void> | undefined;
-  let stop: () => Promise<void> = async () => undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  let signals = 0;
+  const control: { stop?: () => Promise<void> } = {};
+  // SIGHUP too (the terminal closed): our children run in process groups of their own.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
     process.on(signal, () => {
-      if (stopping) return console.log('Still stopping (the workers finish their current steps)…');
+      signals++;
+      // Before the cluster is up, or at a third signal: exit now; the exit hook SIGKILLs every child (src/cluster/processes.ts).
+      if (!control.stop || signals > 2) process.exit(130);
+      if (signals > 1) return console.log('Still stopping (each process gets 15 s before SIGKILL). Once more to force.');
       console.log('\nStopping the APIs, the workers, the UI and Temporal…');
-      stopping = stop().then(() => {
+      void control.stop().then(() => {
         console.log('Stopped.');
         process.exit(0);
       });
     });
   }
   const cluster = await startCluster({ config, uiPort: config.devServer.uiPort, log: console.log });
-  stop = () => cluster.stop();
+  control.stop = () => cluster.stop();
   const t = cluster.temporal;
   const api = cluster.apiUrls[0]!;
   console.log(

@@ -37,6 +37,13 @@ process.on('exit', () => {
   for (const child of running) if (child.pid) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
 });
 
+/** SIGKILLs every process started here that is still running (a cluster whose start failed halfway). */
+export async function killAllServices(): Promise<void> {
+  const children = [...running];
+  for (const child of children) signalGroup(child, 'SIGKILL');
+  await Promise.all(children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))));
+}
+
 export async function startService(spec: ServiceSpec): Promise<Service> {
   const log = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 });
   const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

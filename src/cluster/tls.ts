@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { privateDirSync } from '../util/private-fs.js';
@@ -55,6 +55,9 @@ function leaves(): Leaf[] {
   ];
 }
 
+/** Every file ensureClusterCerts writes: the CA's and each leaf's certificate and key. */
+const ourFiles = () => ['ca', ...leaves().map((l) => l.name)].flatMap((n) => [`${n}.crt`, `${n}.key`]);
+
 const pair = (dir: string, name: string): CertPair => ({ certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) });
 
 export function clusterCertPaths(dir: string): ClusterCerts {
@@ -78,14 +81,15 @@ export async function ensureClusterCerts(dir: string, opts: { commonName?: strin
   privateDirSync(dir);
   const ca = pair(dir, 'ca');
   if (!(await isValid(ca.certFile, ca.keyFile))) {
-    for (const f of readdirSync(dir)) rmSync(path.join(dir, f), { force: true });
+    // Only the files we make: the directory may hold other things (`npm run cluster:certs -- .`).
+    for (const f of ourFiles()) rmSync(path.join(dir, f), { force: true });
     await makeCa(ca, opts.commonName ?? 'durable-runbooks cluster CA (throwaway)', dir);
   }
   for (const leaf of leaves()) {
     const p = pair(dir, leaf.name);
     if (!(await isValid(p.certFile, p.keyFile, ca.certFile))) await issue(ca, p, leaf, dir);
   }
-  for (const f of readdirSync(dir)) chmodSync(path.join(dir, f), 0o600);
+  for (const f of ourFiles()) if (existsSync(path.join(dir, f))) chmodSync(path.join(dir, f), 0o600);
   return clusterCertPaths(dir);
 }
 

@@ -47,10 +47,18 @@ describe('Temporal connection settings', () => {
     expect(() => connectionOptions(notKey)).toThrow(`TEMPORAL_TLS_KEY=${ca}: not a PEM private key`);
   });
 
+  it('takes an API key beside an mTLS pair (a self-hosted server with an authorizer), and over plain gRPC when TLS is turned off', () => {
+    const both = connectionOptions(loadConfig({ ...address, TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_API_KEY: 'jwt' }));
+    expect(both.apiKey).toBe('jwt');
+    expect(both.tls).toHaveProperty('clientCertPair');
+    expect(connectionOptions(loadConfig({ ...address, TEMPORAL_TLS: 'false', TEMPORAL_API_KEY: 'jwt' }))).toEqual({ address: 'temporal.internal:7233', apiKey: 'jwt' });
+  });
+
   it('refuses settings that cannot work together', () => {
     expect(() => loadConfig({ ...address, TEMPORAL_TLS_CERT: cert })).toThrow('TEMPORAL_TLS_CERT is set without TEMPORAL_TLS_KEY');
     expect(() => loadConfig({ ...address, TEMPORAL_TLS_KEY: key })).toThrow('TEMPORAL_TLS_KEY is set without TEMPORAL_TLS_CERT');
     expect(() => loadConfig({ ...address, TEMPORAL_TLS: 'false', TEMPORAL_TLS_CA: ca })).toThrow('TEMPORAL_TLS=false, but TEMPORAL_TLS_CA');
+    expect(() => loadConfig({ TEMPORAL_TLS_SERVER_NAME: 'frontend' })).toThrow('TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not');
     expect(() => loadConfig({ TEMPORAL_TLS_CA: ca })).toThrow('TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not');
     expect(() => loadConfig({ ...address, TEMPORAL_TLS: 'yes' })).toThrow('TEMPORAL_TLS must be true or false');
     expect(() => loadConfig({ RUNBOOK_SEARCH_ATTRIBUTES: 'maybe' })).toThrow('RUNBOOK_SEARCH_ATTRIBUTES must be register or skip');
