@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ describe('service adapter, command driver, on the real Celery imports worker', (
   let services: ReturnType<typeof createServiceActivities>;
   let registry: TargetRegistry;
   const envDump = path.join(files.dir, 'child.env');
+  const pidFile2 = path.join(files.dir, 'pid-file.pid');
   const pid = () => readFileSync(files.pidFile, 'utf8').trim();
 
   beforeAll(async () => {
@@ -36,6 +37,12 @@ describe('service adapter, command driver, on the real Celery imports worker', (
           hanging: bad('sleep 300.4242', { commandTimeout: '1s' }), // a duration nothing else on the machine sleeps
           silent: { command: { start: 'true', stop: 'true', status: 'true' }, health: { logLine: 'ready', logFile: path.join(files.dir, 'silent.log'), timeout: '2s' } },
           'env-dump': { command: { start: `env > '${envDump}'`, stop: 'true', status: 'true' } },
+          // A stop written for a running service: it fails when there is no pid file (#20).
+          'pid-file': { command: {
+            start: `nohup sleep 299.4242 >/dev/null 2>&1 & echo $! > '${pidFile2}'`,
+            stop: `kill "$(cat '${pidFile2}')" && rm '${pidFile2}'`,
+            status: `test -f '${pidFile2}' && kill -0 "$(cat '${pidFile2}')"`,
+          } },
         },
         passEnv: ['APP_DEPLOY_TOKEN'],
       },
@@ -111,11 +118,31 @@ describe('service adapter, command driver, on the real Celery imports worker', (
     for (const leak of ['other-target-pw-7f3a', 'OTHER_DB_PASSWORD', 'RUNBOOK_PAYLOAD_KEY', 'RUNBOOK_DECISION_KEY', 'ab'.repeat(32)]) expect(seen).not.toContain(leak);
   });
 
+  it('restarts a service that is already down without running its stop (which would fail), and says so; a stop of a down service is done at once', async () => {
+    const restarted = await services.serviceAction('app', 'pid-file', 'restart');
+    expect(restarted.commands.map((c) => [c.command, c.exitCode])).toEqual([['sh -c <command.start from the targets file>', 0]]);
+    expect(restarted.skipped).toEqual([expect.stringMatching(/^sh -c <command\.stop from the targets file>: the service was already down \(sh -c <command\.status from the targets file> exited 1/)]);
+    expect(restarted.verified).toBe(true);
+    const running = Number(readFileSync(pidFile2, 'utf8').trim());
+    expect(() => process.kill(running, 0)).not.toThrow();
+    // Running now: the next stop runs its command and proves the service down; a second stop has nothing to do.
+    const stopped = await services.serviceAction('app', 'pid-file', 'stop');
+    expect(stopped.commands.map((c) => c.exitCode)).toEqual([0]);
+    expect(stopped.skipped).toBeUndefined();
+    expect(stopped.verified).toBe(true);
+    // Gone, or a zombie nobody has reaped yet (its parent shell has exited): not running either way.
+    const state = existsSync(`/proc/${running}/stat`) ? readFileSync(`/proc/${running}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone';
+    expect(['gone', 'Z']).toContain(state);
+    const again = await services.serviceAction('app', 'pid-file', 'stop');
+    expect(again.commands).toEqual([]);
+    expect(again.skipped).toHaveLength(1);
+  });
+
   it('refuses a service the target does not declare, listing the ones it does', async () => {
     const err = await failureOf(services.serviceAction('app', 'web', 'restart'));
     expect(err.type).toBe('TargetConfigError');
     expect(err.message).toContain('Target "app" has no service "web"');
-    expect(err.message).toContain('(declared: imports-worker, failing, hanging, silent, env-dump)');
+    expect(err.message).toContain('(declared: imports-worker, failing, hanging, silent, env-dump, pid-file)');
   });
 });
 

@@ -35,7 +35,8 @@ describe('a worker killed while it holds steps', () => {
     targetsFile = writeTargets({
       loss: pgTarget('test', {
         services: Object.fromEntries(services.map((svc) => [svc, {
-          command: { stop: `echo stop >> ${commandLog(svc)}`, start: `echo start >> ${commandLog(svc)}`, status: `test -f ${healthy}` },
+          // Running until its restart begins (no command logged yet), then healthy once the test says so.
+          command: { stop: `echo stop >> ${commandLog(svc)}`, start: `echo start >> ${commandLog(svc)}`, status: `test ! -f ${commandLog(svc)} || test -f ${healthy}` },
           health: { timeout: '10m' },
         }])),
       }),

@@ -44,6 +44,8 @@ export interface ServiceEvidence {
   commands: CommandRun[];
   /** Commands an earlier attempt ran before its worker died; this attempt did not run them again. */
   notRepeated?: string[];
+  /** Commands not run because they had nothing to do: a stop of a service already down (command driver). */
+  skipped?: string[];
   /** Every check declared for the service passed within the deadline; false when none could be declared. */
   verified: boolean;
   checks: HealthCheck[];
@@ -338,8 +340,18 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
 
       const commands: CommandRun[] = [];
       const notRepeated = shown.slice(0, resume.skip);
+      // A stop command written for a running service (kill the pid in its pid file) fails on one
+      // that is already down, and every retry would fail the same way: ask first, and skip it.
+      const skipped: string[] = [];
+      const stopsFirst = driver === 'command' && action !== 'start' && resume.skip === 0;
+      const down = stopsFirst ? await status(target, service, spec) : undefined;
       for (const [i, planned] of plan.entries()) {
         if (i < resume.skip) continue;
+        if (i === 0 && down?.running === false) {
+          skipped.push(`${planned.shown}: the service was already down (${down.detail})`);
+          await record(i + 1);
+          continue;
+        }
         const r = await run(target, service, spec, planned);
         commands.push({ command: planned.shown, exitCode: r.exitCode, ms: r.ms, output: r.output });
         if (r.timedOut) {
@@ -380,7 +392,7 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
           }
         }
         const waitedMs = Date.now() - t0;
-        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, ...(notRepeated.length ? { notRepeated } : {}), verified: checks.length > 0, checks, waitedMs };
+        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, ...(notRepeated.length ? { notRepeated } : {}), ...(skipped.length ? { skipped } : {}), verified: checks.length > 0, checks, waitedMs };
         if (waitedMs > deadlineMs) {
           const failing = checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`).join('; ');
           throw ApplicationFailure.nonRetryable(
