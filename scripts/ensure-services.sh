@@ -20,7 +20,7 @@ if $best_effort && ! can_admin; then
   exit 0
 fi
 
-packages=(python3-alembic python3-sqlalchemy python3-psycopg2 python3-celery python3-redis python3-fastapi python3-uvicorn docker-compose postgresql-client redis-tools)
+packages=(python3-alembic python3-sqlalchemy python3-psycopg2 python3-celery python3-redis python3-fastapi python3-uvicorn docker-compose postgresql-client redis-tools openssl)
 $tests && packages+=(chromium)
 missing=()
 for p in "${packages[@]}"; do
