@@ -96,6 +96,9 @@ function describeRun(run: RunView): string {
   for (const g of run.pendingGates ?? []) {
     lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, `    decide: runbook approve ${run.id} ${g.gate}   |   runbook reject ${run.id} ${g.gate} --comment "…"`);
   }
+  if (run.awaiting) {
+    lines.push('', `  WAITING for the ${run.awaiting.input} note (deadline ${run.awaiting.deadline}): ${run.awaiting.prompt}`, `    write it: runbook root-cause ${run.id} --note "…"`);
+  }
   if (run.journal) lines.push('', ...run.journal.map((e) => `  ${e.outcome.padEnd(8)} ${e.kind === 'step' ? '' : `${e.kind} `}${e.step}${e.kind !== 'step' ? ` (${e.actor})` : ''}${e.error ? `: ${e.error}` : e.comment ? `: ${e.comment}` : ''}`));
   lines.push('', `  Temporal UI: ${run.uiUrl}`);
   return lines.join('\n');

@@ -12,7 +12,7 @@ import { abortUpdate, alertSignal, decideUpdate, journalQuery, rootCauseUpdate, 
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
 import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
-import type { GateView, JournalEntry, StartCredential } from './workflows/types.js';
+import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './workflows/types.js';
 
 /** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */
 const GRPC_INVALID_ARGUMENT = 3;
@@ -26,7 +26,7 @@ export function runState(status: WorkflowExecutionStatusName, phase?: string): R
   switch (status) {
     case 'RUNNING':
     case 'CONTINUED_AS_NEW':
-      return phase === 'awaiting-approval' ? 'waiting' : 'running';
+      return phase === 'awaiting-approval' || phase === 'awaiting-input' ? 'waiting' : 'running';
     case 'COMPLETED':
       return 'completed';
     case 'FAILED':
@@ -64,6 +64,8 @@ export interface RunView extends RunSummary {
   result?: unknown;
   error?: string;
   pendingGates: GateView[];
+  /** What the run waits for besides gates (the root-cause note), while it waits. */
+  awaiting?: AwaitedInput;
   journal?: JournalEntry[];
   uiUrl: string;
 }
@@ -179,7 +181,9 @@ export class RunbookClient {
     // Queries on a closed run replay it on a worker (without one, the status still answers).
     // One at a time: two concurrent queries on a closed run can lose one to a cache eviction.
     if (summary.status === 'running' || summary.status === 'waiting') {
-      view.pendingGates = (await withTimeout(handle.query(statusQuery), 10_000).catch(() => undefined))?.pendingGates ?? [];
+      const live = await withTimeout(handle.query(statusQuery), 10_000).catch(() => undefined);
+      view.pendingGates = live?.pendingGates ?? [];
+      if (live?.awaiting) view.awaiting = live.awaiting;
     }
     view.journal = await withTimeout(handle.query(journalQuery), 10_000).catch(() => undefined);
     return view;

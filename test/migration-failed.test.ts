@@ -6,13 +6,14 @@ import { alembic, finished, PG, repoRoot, sql, startRig, tmpDir, writeTargets, t
 import { gateOpened } from './support/harness.js';
 import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
 import { until } from './support/wait.js';
-import { statusQuery } from '../src/workflows/messages.js';
 import { TargetBusyError } from '../src/client.js';
+import { startReceiver } from './support/receiver.js';
 
 // migration-failed on the fixture's real failure: a release from 0003 to head where 0004 applies
 // and 0005 half-applies (its CONCURRENTLY index stays, its CHECK fails on an unknown estado).
 describe('migration-failed', () => {
   let rig: TestRig;
+  let hooks: Awaited<ReturnType<typeof startReceiver>>;
   const dbs: Record<string, string> = {};
   /** Each target's backups.dir: the only place a `backup` path may name. */
   const backupsOf: Record<string, string> = {};
@@ -33,14 +34,16 @@ describe('migration-failed', () => {
       dbs[k] = await appDatabase('0003_invoices', `mf_${k}`);
       backupsOf[k] = tmpDir(`mf-${k}-backups-`);
     }
+    hooks = await startReceiver();
     rig = await startRig(writeTargets({
-      ...Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only', backups: { dir: backupsOf[k], retention: '1d' } })])),
+      ...Object.fromEntries(Object.entries(dbs).map(([k, db]) => [k, dbTarget(db, { freezeWrites: 'read-only', backups: { dir: backupsOf[k], retention: '1d' }, notify: [{ webhook: `${hooks.url}/${k}`, format: 'json' }] })])),
       // An app whose env.py ignores DATABASE_URL: alembic would act on the database alembic.ini names.
       ignores: dbTarget(dbs.inputs!, { freezeWrites: 'read-only', alembic: { dir: path.join(repoRoot, 'test/fixtures/env-ignores-url') } }),
     }));
   });
   afterAll(async () => {
     await rig?.stop();
+    await hooks?.close();
     for (const db of Object.values(dbs)) await dropAllFor(db);
   });
 
@@ -142,13 +145,24 @@ describe('migration-failed', () => {
     expect(gate.prompt).toContain('and drop 1 leftover(s) (DROP INDEX IF EXISTS public.ix_invoices_estado)');
     expect(gate.prompt).toContain('the result equals a fresh build of the revision after dropping 1 leftover(s)');
     await rig.client.decide(id, 'downgrade', { decision: 'approve' }, bob);
-    await until(async () => (await rig.client.temporal.workflow.getHandle(id).query(statusQuery)).currentStep === 'root-cause', 'the root-cause question', 60_000);
+    // Waiting for the note is waiting for a person: listed as waiting, saying for what and until when, and notified.
+    await until(async () => (await rig.client.status(id)).awaiting !== undefined, 'the root-cause question', 60_000);
+    const waiting = await rig.client.status(id);
+    expect(waiting).toMatchObject({ status: 'waiting', phase: 'awaiting-input', pendingGates: [], awaiting: { input: 'root-cause' } });
+    expect(waiting.awaiting!.prompt).toContain('Write the root-cause note');
+    expect(Date.parse(waiting.awaiting!.deadline) - Date.parse(waiting.awaiting!.openedAt)).toBe(24 * 3600_000);
+    expect((await rig.client.list({ status: 'waiting', target: 'leftovers' })).map((r) => r.id)).toContain(id);
+    await until(() => hooks.received.some((r) => r.path === '/leftovers' && r.body.event === 'input-needed'), 'the input-needed notification');
+    const asked = hooks.received.find((r) => r.path === '/leftovers' && r.body.event === 'input-needed')!.body as { runId: string; awaiting: { input: string; deadline: string }; links: { console: string } };
+    expect(asked).toMatchObject({ runId: id, awaiting: { input: 'root-cause', deadline: waiting.awaiting!.deadline } });
+    expect(asked.links.console).toMatch(new RegExp(`/console/#/run/${id}$`));
     // Waiting for a note holds no lock: another change may start on the target meanwhile.
     const drill = await rig.client.start('approval-drill', { target: 'leftovers', initiator: 'carol', input: { takeLock: true } });
     await rig.client.abort(drill.id, 'carol', 'only checking that the target is free');
     await rig.client.rootCause(id, 'carol', 'An invoice with estado "anulada" predates the CHECK in 0005; fix the data in a migration before the constraint.');
     const run = await finished(rig.client, id);
     expect(run.status).toBe('completed');
+    expect(run.phase).toBe('completed');
     const result = run.result as { healthy: boolean; summary: string[]; findings: { outcome: string; verify: { same: boolean } } };
     expect(result).toMatchObject({ healthy: true, findings: { outcome: 'downgraded', verify: { same: true } } });
     expect(result.summary).toContain('Root cause (carol): An invoice with estado "anulada" predates the CHECK in 0005; fix the data in a migration before the constraint.');

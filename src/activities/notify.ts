@@ -7,13 +7,15 @@ import { targetFailure } from './errors.js';
 /** Gate openings, escalations and run ends, posted to the target's webhooks (JSON or Slack). */
 
 export interface NotifyEvent {
-  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'run-ended';
+  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'input-needed' | 'run-ended';
   runbook: string;
   target: string;
   initiator: string;
   phase: string;
   gate?: { gate: string; prompt: string; deadline: string; planDigest: string; approvers: string[] };
   message?: string;
+  /** input-needed: what the run waits for (the root-cause note) and until when. */
+  awaiting?: { input: string; prompt: string; deadline: string };
 }
 
 export interface Links {
@@ -28,6 +30,7 @@ const headline: Record<NotifyEvent['event'], string> = {
   'gate-reminder': 'Reminder: approval still needed',
   'gate-widened': 'Escalated: approval still needed',
   'gate-expired': 'Gate expired: aborting safely',
+  'input-needed': 'Input needed',
   'run-ended': 'Runbook ended',
 };
 
@@ -42,7 +45,7 @@ export function notificationBody(e: NotifyEvent, runId: string, links: Links, fo
     `*${headline[e.event]}* — \`${e.runbook}\` on \`${e.target}\` (run ${runId}, started by ${e.initiator})`,
     e.gate && `Gate *${e.gate.gate}*: ${e.gate.prompt}`,
     e.gate && `Deadline ${e.gate.deadline} · approvers ${e.gate.approvers.join(', ')} · plan ${e.gate.planDigest}`,
-    e.message,
+    e.awaiting ? `${e.awaiting.prompt} (until ${e.awaiting.deadline})` : e.message,
     `<${urls.console}|Console> · <${urls.temporalUi}|Temporal UI> · <${urls.api}|API>`,
   ].filter(Boolean);
   return { text: lines.join('\n') };

@@ -219,6 +219,33 @@ function gateCard(run, g) {
     result);
 }
 
+/** The run waits for a person's input that is not a decision: today the root-cause note. */
+function noteCard(run, w) {
+  const note = h('textarea', { id: 'root-cause-note', rows: 5, 'aria-label': 'Root-cause note' });
+  const result = h('p', { role: 'alert', class: 'error' });
+  const send = async () => {
+    result.className = 'error';
+    result.textContent = '';
+    if (!note.value.trim()) { result.textContent = 'Write the note first: what failed, why, and the permanent fix.'; return; }
+    try {
+      await api(`/runs/${encodeURIComponent(run.id)}/root-cause`, { method: 'POST', body: { note: note.value.trim() } });
+      result.className = 'notice';
+      result.textContent = 'Recorded.';
+      setTimeout(refreshRun, 300);
+    } catch (err) {
+      result.textContent = `Refused: ${err.message}`;
+    }
+  };
+  return h('section', { class: 'gate', 'aria-labelledby': 'awaiting-note' },
+    h('h2', { id: 'awaiting-note' }, `Waiting for the ${w.input} note`),
+    h('p', { class: 'prompt' }, w.prompt),
+    h('p', { class: 'policy' }, `Until ${w.deadline} (${left(w.deadline)} left); after that the run ends without it and the timeline says the note is missing.`),
+    can('operator') ? [h('label', { for: 'root-cause-note' }, 'Root cause'), note,
+      h('div', { class: 'actions' }, h('button', { class: 'approve', type: 'button', onclick: send }, 'Record the root cause'))]
+      : h('p', { class: 'hint' }, 'You lack the operator role: you can read this, not write the note.'),
+    result);
+}
+
 function journalTable(entries) {
   return h('table', { class: 'journal' },
     h('thead', {}, h('tr', {}, ['Step', 'Kind', 'Outcome', 'Actor', 'Started', 'Took', 'Evidence'].map((t) => h('th', { scope: 'col' }, t)))),
@@ -245,11 +272,11 @@ async function runPage(id) {
       h('h1', {}, `${run.runbook} on ${run.target}`),
       h('p', {}, statusCell(run.status), ` · phase ${run.phase} · started by ${run.initiator} ${ago(run.startedAt)} ago · `, h('a', { href: run.uiUrl, target: '_blank', rel: 'noopener' }, 'open in the Temporal UI'), ` · id ${run.id}`));
     // Re-render gates only when they change: a comment being typed is not wiped by the refresh.
-    const key = JSON.stringify(run.pendingGates.map((g) => [g.gate, g.approvals.length, g.escalation]));
+    const key = JSON.stringify([run.pendingGates.map((g) => [g.gate, g.approvals.length, g.escalation]), run.awaiting?.openedAt]);
     if (key !== gateKey) {
       gateKey = key;
       for (const t of gateTimers.splice(0)) clearInterval(t);
-      gates.replaceChildren(...run.pendingGates.map((g) => gateCard(run, g)));
+      gates.replaceChildren(...run.pendingGates.map((g) => gateCard(run, g)), ...(run.awaiting ? [noteCard(run, run.awaiting)] : []));
     }
     const r = run.result;
     const dry = sessionStorage.getItem(`dry:${run.id}`);

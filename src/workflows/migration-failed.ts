@@ -1,6 +1,5 @@
-import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, setHandler } from '@temporalio/workflow';
 import type { FreezeResult, LostRows, SchemaDiff, SmokeResult, SwapResult, TargetInfo, VerifiedBackup } from '../activities/index.js';
-import { parseDuration } from '../util/duration.js';
 import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { describeRehearsal, lostSummary } from './release-migration.js';
 import { DecisionRefused } from './gates.js';
@@ -161,10 +160,12 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
       await db.unfreeze();
       lines.push(`Undo point kept for the target's retention: snapshot ${undoPoint.snapshot.name}, dump ${undoPoint.dump.path} (manifest sha256 ${undoPoint.dump.manifestSha256}).`);
       await rb.unlockTarget(); // waiting for a note must not keep others from the target
-      const rc = await rb.step('root-cause', async () => {
-        await condition(() => rootCause !== undefined, parseDuration(input.rootCauseDeadline ?? '24h'));
-        return rootCause ?? null;
-      }, { inputs: { deadline: input.rootCauseDeadline ?? '24h' } });
+      const deadline = input.rootCauseDeadline ?? '24h';
+      const rc = await rb.step('root-cause', async () => (await rb.awaitInput({
+        input: 'root-cause',
+        prompt: `The repair of ${input.target} is done (${outcome}). Write the root-cause note: what failed, why, and the permanent fix (runbook root-cause <run> --note "…", the console, or the API).`,
+        deadline,
+      }, () => rootCause)) ?? null, { inputs: { deadline } });
       lines.push(rc ? `Root cause (${rc.by}): ${rc.note}` : 'No root-cause note was given before the deadline: add it to the incident ticket.');
       return result(outcome, smokeOk && (reapplied?.ok ?? true), lines, { ...f, reapplied, smoke, rootCause: rc ?? undefined });
     }

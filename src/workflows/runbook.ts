@@ -15,7 +15,8 @@ import { DecisionRefused, Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from './messages.js';
 import { policyStep, procedures, recoveryGate } from './procedures.js';
-import type { Channel, Decision, GateView, RunbookInput } from './types.js';
+import { parseDuration } from '../util/duration.js';
+import type { AwaitedInput, Channel, Decision, GateView, RunbookInput } from './types.js';
 
 /** Runs started before the worker admitted runs (kept histories): unsigned messages allowed, v1 decision signatures. */
 const legacyAdmission: Admission = { channel: { via: 'temporal', signed: false }, initiator: 'unknown', unsignedDecisions: 'allow', signatures: 1 };
@@ -65,11 +66,13 @@ export function runbook(name: string, input: RunbookInput) {
   let notifies: boolean | undefined;
   /** How this run was started and what its later messages must carry; set by `admit` before the first step. */
   let admission: Admission | undefined;
+  /** A person's input the run waits for (not a gate): shown by the status query, phase awaiting-input. */
+  let awaiting: AwaitedInput | undefined;
 
-  const notify = async (event: NotifyEvent['event'], gate?: GateView, message?: string) => {
+  const notify = async (event: NotifyEvent['event'], gate?: GateView, message?: string, awaited?: AwaitedInput) => {
     if (notifies === false) return;
     try {
-      await act.notify(input.target, { event, runbook: name, target: input.target, initiator: journal.initiator, phase: journal.phase, gate: gate && { gate: gate.gate, prompt: gate.prompt, deadline: gate.deadline, planDigest: gate.planDigest, approvers: gate.policy.approvers }, message });
+      await act.notify(input.target, { event, runbook: name, target: input.target, initiator: journal.initiator, phase: journal.phase, gate: gate && { gate: gate.gate, prompt: gate.prompt, deadline: gate.deadline, planDigest: gate.planDigest, approvers: gate.policy.approvers }, message, ...(awaited ? { awaiting: awaited } : {}) });
     } catch (err) {
       // A notification that cannot be sent must not block the runbook; it is journaled instead.
       journal.add({ kind: 'note', step: `notify:${event}`, actor: 'worker', outcome: 'failed', error: failureMessage(err) });
@@ -79,6 +82,7 @@ export function runbook(name: string, input: RunbookInput) {
 
   setHandler(statusQuery, () => ({
     runbook: name, target: input.target, phase: journal.phase, initiator: journal.initiator, dryRun: input.dryRun ?? false, currentStep, pendingGates: gates.pending(),
+    ...(awaiting ? { awaiting } : {}),
   }));
   setHandler(journalQuery, () => journal.entries);
   // Alerts for this target and runbook while the run is open (forwarded by the alert intake).
@@ -209,6 +213,32 @@ export function runbook(name: string, input: RunbookInput) {
     return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey, recovery: opts.recovery });
   }
 
+  /**
+   * Waits, until its deadline, for a person's input that is not a gate decision (the root-cause
+   * note): the run is `waiting` meanwhile (phase awaiting-input), says what for in its status, and
+   * notifies the target's hooks. Returns the input, or undefined at the deadline.
+   */
+  async function awaitInput<T>(what: { input: AwaitedInput['input']; prompt: string; deadline: string }, received: () => T | undefined): Promise<T | undefined> {
+    const ms = parseDuration(what.deadline);
+    // Runs recorded before this waited without saying so (no phase change, no notification).
+    if (!patched('awaiting-input')) {
+      await condition(() => received() !== undefined, ms);
+      return received();
+    }
+    const openedAt = new Date();
+    awaiting = { input: what.input, prompt: what.prompt, openedAt: openedAt.toISOString(), deadline: new Date(openedAt.getTime() + ms).toISOString() };
+    const before = journal.phase;
+    journal.setPhase('awaiting-input');
+    try {
+      if (received() === undefined) await notify('input-needed', undefined, what.prompt, awaiting);
+      await condition(() => received() !== undefined, ms);
+      return received();
+    } finally {
+      awaiting = undefined;
+      journal.setPhase(before);
+    }
+  }
+
   /** One change at a time per target: refused at once, naming the run that holds the lock. */
   async function lockTarget(): Promise<void> {
     await step('lock-target', () => act.acquireTargetLock(input.target, name), { inputs: { target: input.target } });
@@ -298,7 +328,7 @@ export function runbook(name: string, input: RunbookInput) {
   }
 
   return {
-    journal, act, step, gate, compensate, run, lockTarget, authorize,
+    journal, act, step, gate, awaitInput, compensate, run, lockTarget, authorize,
     /** Releases the target's lock early, when what is left (a note, a confirmation) changes nothing. */
     unlockTarget: releaseTarget,
     phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p),

@@ -39,7 +39,16 @@ export interface Channel {
   signed: boolean;
 }
 
-export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'acting' | 'completed' | 'failed' | 'aborted';
+/** `awaiting-approval`: a gate is open; `awaiting-input`: a person's input other than a decision (a root-cause note). */
+export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'awaiting-input' | 'acting' | 'completed' | 'failed' | 'aborted';
+
+/** What a run waits for besides gates: a person's input (today the root-cause note), until its deadline. */
+export interface AwaitedInput {
+  input: 'root-cause';
+  prompt: string;
+  openedAt: string;
+  deadline: string;
+}
 
 export type EntryKind = 'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note' | 'alert';
 
@@ -118,6 +127,8 @@ export interface RunStatus {
   dryRun: boolean;
   currentStep?: string;
   pendingGates: GateView[];
+  /** Set while the run waits for a person's input that is not a gate decision. */
+  awaiting?: AwaitedInput;
 }
 
 export interface RunbookResult<F = unknown> {

@@ -9,6 +9,7 @@ describe('run status table', () => {
   it.each([
     ['RUNNING', 'diagnosing', 'running'],
     ['RUNNING', 'awaiting-approval', 'waiting'],
+    ['RUNNING', 'awaiting-input', 'waiting'],
     ['COMPLETED', 'completed', 'completed'],
     ['FAILED', 'failed', 'failed'],
     ['CANCELLED', 'acting', 'aborted'],
