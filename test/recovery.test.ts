@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionError } from '../src/client.js';
+import { apiWithDevTokens } from './support/api.js';
 import { runbookCli } from './support/cli.js';
 import { finished, pgTarget, repoRoot, startRig, uniqueName, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
@@ -15,7 +18,8 @@ describe('recovery gates', () => {
       'rec-db': pgTarget('test', { policy: { unsignedDecisions: 'allow' } }),
       'down-db': { postgres: { host: '127.0.0.1', port: 1, database: 'x', user: 'postgres' } },
     });
-    rig = await startRig(targetsFile, { workflowsPath: path.join(repoRoot, 'test/fixtures/recovery-workflows/index.ts') });
+    // The signing key lets the console test decide through the API, signed, as operators do.
+    rig = await startRig(targetsFile, { workflowsPath: path.join(repoRoot, 'test/fixtures/recovery-workflows/index.ts'), signingKey: randomBytes(32).toString('hex') });
   });
   afterAll(() => rig?.stop());
 
@@ -92,6 +96,39 @@ describe('recovery gates', () => {
     expect(run.error).toBe('Gate "recover:verify" was rejected by bob: the verify target is wrong Compensations ran, in reverse: undo-change.');
     expect(run.journal!.filter((e) => e.kind === 'step' && e.step === 'verify').map((e) => e.outcome)).toEqual(['failed', 'failed']);
     expect(run.journal!.find((e) => e.kind === 'compensation')).toMatchObject({ step: 'undo-change', outcome: 'ok' });
+  });
+
+  it('in the console, offers the unchanged retry last after it failed the same way, and retries with the correction typed there', async () => {
+    const id = await parked();
+    const { api, tokens } = await apiWithDevTokens(rig.signed);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${await api.listen({ host: '127.0.0.1', port: 0 })}/console/`);
+      await page.getByLabel('API token').fill(tokens.bob);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('bob (').waitFor();
+      await page.goto(`${page.url().split('#')[0]}#/run/${encodeURIComponent(id)}`);
+      await page.getByRole('heading', { name: 'Step failed, waiting for a decision: recover:verify' }).waitFor();
+      const actions = page.locator('.gate .actions button');
+      expect(await actions.allTextContents()).toEqual(['Retry verify', 'Retry verify with the correction', 'Reject: abort and undo']);
+      await page.getByRole('button', { name: 'Retry verify', exact: true }).click();
+
+      // The same error again: the page says so, and the unchanged retry moves last, with its condition.
+      await page.getByText('retrying unchanged will fail again', { exact: false }).first().waitFor();
+      expect(await actions.allTextContents()).toEqual(['Retry verify with the correction', 'Reject: abort and undo', 'Retry verify unchanged (only if you fixed the cause outside this run)']);
+      await page.getByLabel('Correction for verify').fill('{"verifyTarget": "rec-db"}');
+      await page.getByRole('button', { name: 'Retry verify with the correction' }).click();
+      const run = await finished(rig.client, id);
+      expect(run.result).toEqual({ verifiedOn: 'test' });
+      expect(run.journal!.filter((e) => e.kind === 'decision').map((e) => [e.actor, e.inputs, e.channel])).toEqual([
+        ['bob', { action: 'retry' }, { via: 'update', signed: true }],
+        ['bob', { action: 'retry', correction: { verifyTarget: 'rec-db' } }, { via: 'update', signed: true }],
+      ]);
+    } finally {
+      await browser.close();
+      await api.close();
+    }
   });
 
   it('still fails at once when a step fails before any change', async () => {

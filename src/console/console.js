@@ -213,7 +213,7 @@ function gateCard(run, g) {
       `${p.fourEyes ? `four-eyes: ${run.initiator} (who started it) may not approve; ` : ''}`,
       'deadline: ', countdown, ` (${g.deadline}). Plan digest ${g.planDigest}.`),
     h('details', { open: true }, h('summary', {}, 'Evidence'), h('pre', {}, json(g.evidence))),
-    can('approver') ? [recovery?.warning, recovery?.correction, h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
+    can('approver') ? [recovery?.warning, ...(recovery?.correction ?? []), h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
       recovery?.actions ?? h('div', { class: 'actions' },
         h('button', { class: 'approve', type: 'button', onclick: decide('approve') }, `Approve ${g.gate}`),
         h('button', { class: 'reject', type: 'button', onclick: decide('reject') }, `Reject ${g.gate}`))]
