@@ -11,6 +11,7 @@ import { procedureOf, renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
 import { workflowsPath } from './worker.js';
+import type { RecoveryAction, RecoveryEvidence } from './workflows/recovery-texts.js';
 import type { GateView } from './workflows/types.js';
 
 /**
@@ -85,6 +86,27 @@ function parseJsonOption(value: string): Record<string, unknown> {
   }
 }
 
+/** How to decide a gate from the shell; a recovery gate lists its actions in the order its evidence suggests. */
+function decideLines(id: string, g: GateView): string[] {
+  const approve = `runbook approve ${id} ${g.gate}`;
+  const reject = `runbook reject ${id} ${g.gate} --comment "…"`;
+  if (g.kind !== 'recovery') return [`    decide: ${approve}   |   ${reject}`];
+  // Runs from before the gate counted its failures have no `suggested`: every action, retry first.
+  const ev = (g.evidence ?? {}) as Partial<RecoveryEvidence>;
+  const example = ev.corrections ? JSON.stringify(Object.fromEntries(Object.entries(ev.corrections).map(([field, what]) => [field, `<${what}>`]))) : '{…}';
+  const how: Record<RecoveryAction, string> = {
+    retry: `${approve} (retry)`,
+    correct: `${approve} --correction '${example}'`,
+    skip: `${approve} --action skip --comment "…"`,
+    abort: `${reject} (abort and undo)`,
+  };
+  const suggested = ev.suggested ?? ['retry', ...(g.skippable ? ['skip' as const] : []), 'abort'];
+  return [
+    `    decide: ${suggested.map((a) => how[a]).join('   |   ')}`,
+    ...(ev.sameErrorAsLast ? [`    retry unchanged only if you fixed the cause outside this run: ${approve}`] : []),
+  ];
+}
+
 function describeRun(run: RunView): string {
   const lines = [
     `${run.id}: ${run.status} (phase ${run.phase})`,
@@ -94,7 +116,7 @@ function describeRun(run: RunView): string {
   if (result?.summary) lines.push('', ...result.summary.map((l) => `  ${l}`));
   if (run.error) lines.push('', `  ${run.error}`);
   for (const g of run.pendingGates ?? []) {
-    lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, `    decide: runbook approve ${run.id} ${g.gate}   |   runbook reject ${run.id} ${g.gate} --comment "…"`);
+    lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, ...decideLines(run.id, g));
   }
   if (run.awaiting) {
     lines.push('', `  WAITING for the ${run.awaiting.input} note (deadline ${run.awaiting.deadline}): ${run.awaiting.prompt}`, `    write it: runbook root-cause ${run.id} --note "…"`);

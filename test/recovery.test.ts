@@ -1,6 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecisionError } from '../src/client.js';
+import { apiWithDevTokens } from './support/api.js';
+import { runbookCli } from './support/cli.js';
 import { finished, pgTarget, repoRoot, startRig, uniqueName, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
 
@@ -8,11 +12,14 @@ import { until } from './support/wait.js';
 // the run: retry with a correction, skip (where allowed), or reject to abort with compensation.
 describe('recovery gates', () => {
   let rig: TestRig;
+  let targetsFile: string;
   beforeAll(async () => {
-    rig = await startRig(writeTargets({
+    targetsFile = writeTargets({
       'rec-db': pgTarget('test', { policy: { unsignedDecisions: 'allow' } }),
       'down-db': { postgres: { host: '127.0.0.1', port: 1, database: 'x', user: 'postgres' } },
-    }), { workflowsPath: path.join(repoRoot, 'test/fixtures/recovery-workflows/index.ts') });
+    });
+    // The signing key lets the console test decide through the API, signed, as operators do.
+    rig = await startRig(targetsFile, { workflowsPath: path.join(repoRoot, 'test/fixtures/recovery-workflows/index.ts'), signingKey: randomBytes(32).toString('hex') });
   });
   afterAll(() => rig?.stop());
 
@@ -63,6 +70,65 @@ describe('recovery gates', () => {
     expect(run.status).toBe('aborted');
     expect(run.error).toBe('Gate "recover:verify" was rejected by bob: stop here Compensations ran, in reverse: undo-change.');
     expect(run.journal!.find((e) => e.kind === 'compensation')).toMatchObject({ step: 'undo-change', outcome: 'ok' });
+  });
+
+  it('after a plain retry fails the same way, says retrying unchanged will fail again and proposes a correction or abort; a reject then undoes the change', async () => {
+    const id = await parked();
+    const first = (await rig.client.status(id)).pendingGates[0]!;
+    expect(first.evidence).toMatchObject({ step: 'verify', failures: 1, sameErrorAsLast: false, suggested: ['retry', 'correct', 'abort'] });
+
+    await rig.client.decide(id, 'recover:verify', { decision: 'approve', action: 'retry', comment: 'try once more' }, bob);
+    await until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'recover:verify' && g.opening === 2), 'the unchanged retry to park the step again');
+    const again = (await rig.client.status(id)).pendingGates[0]!;
+    expect(again.prompt).toMatch(/^Step "verify" failed twice with the same error: retrying unchanged will fail again\. After this run had changed rec-db: Cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
+    expect(again.prompt).toContain('Instead, retry with a correction {"verifyTarget": "<name of a target in the targets file>"}, or reject to abort and undo. Only retry unchanged if you fixed the cause outside this run.');
+    expect(again.evidence).toMatchObject({
+      step: 'verify', failures: 2, sameErrorAsLast: true, suggested: ['correct', 'abort'], corrections: { verifyTarget: 'name of a target in the targets file' },
+    });
+    // `runbook status` lists the suggested actions first, and the unchanged retry last, with its condition.
+    const shown = (await runbookCli(['status', id], { RUNBOOK_TARGETS: targetsFile, RUNBOOK_TASK_QUEUE: rig.taskQueue })).stdout;
+    expect(shown).toContain(`decide: runbook approve ${id} recover:verify --correction '{"verifyTarget":"<name of a target in the targets file>"}'   |   runbook reject ${id} recover:verify --comment "…" (abort and undo)`);
+    expect(shown).toContain(`retry unchanged only if you fixed the cause outside this run: runbook approve ${id} recover:verify`);
+
+    await rig.client.decide(id, 'recover:verify', { decision: 'reject', comment: 'the verify target is wrong' }, bob);
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('aborted');
+    expect(run.error).toBe('Gate "recover:verify" was rejected by bob: the verify target is wrong Compensations ran, in reverse: undo-change.');
+    expect(run.journal!.filter((e) => e.kind === 'step' && e.step === 'verify').map((e) => e.outcome)).toEqual(['failed', 'failed']);
+    expect(run.journal!.find((e) => e.kind === 'compensation')).toMatchObject({ step: 'undo-change', outcome: 'ok' });
+  });
+
+  it('in the console, offers the unchanged retry last after it failed the same way, and retries with the correction typed there', async () => {
+    const id = await parked();
+    const { api, tokens } = await apiWithDevTokens(rig.signed);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await (await browser.newContext()).newPage();
+      await page.goto(`${await api.listen({ host: '127.0.0.1', port: 0 })}/console/`);
+      await page.getByLabel('API token').fill(tokens.bob);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('bob (').waitFor();
+      await page.goto(`${page.url().split('#')[0]}#/run/${encodeURIComponent(id)}`);
+      await page.getByRole('heading', { name: 'Step failed, waiting for a decision: recover:verify' }).waitFor();
+      const actions = page.locator('.gate .actions button');
+      expect(await actions.allTextContents()).toEqual(['Retry verify', 'Retry verify with the correction', 'Reject: abort and undo']);
+      await page.getByRole('button', { name: 'Retry verify', exact: true }).click();
+
+      // The same error again: the page says so, and the unchanged retry moves last, with its condition.
+      await page.getByText('retrying unchanged will fail again', { exact: false }).first().waitFor();
+      expect(await actions.allTextContents()).toEqual(['Retry verify with the correction', 'Reject: abort and undo', 'Retry verify unchanged (only if you fixed the cause outside this run)']);
+      await page.getByLabel('Correction for verify').fill('{"verifyTarget": "rec-db"}');
+      await page.getByRole('button', { name: 'Retry verify with the correction' }).click();
+      const run = await finished(rig.client, id);
+      expect(run.result).toEqual({ verifiedOn: 'test' });
+      expect(run.journal!.filter((e) => e.kind === 'decision').map((e) => [e.actor, e.inputs, e.channel])).toEqual([
+        ['bob', { action: 'retry' }, { via: 'update', signed: true }],
+        ['bob', { action: 'retry', correction: { verifyTarget: 'rec-db' } }, { via: 'update', signed: true }],
+      ]);
+    } finally {
+      await browser.close();
+      await api.close();
+    }
   });
 
   it('still fails at once when a step fails before any change', async () => {

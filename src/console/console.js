@@ -187,13 +187,14 @@ async function runsPage() {
 function gateCard(run, g) {
   const comment = h('textarea', { id: `comment-${g.gate}`, 'aria-label': `Comment for ${g.gate}` });
   const result = h('p', { role: 'alert', class: 'error' });
-  const decide = (decision) => async () => {
+  const decide = (decision, extra = () => ({})) => async () => {
     result.className = 'error';
     result.textContent = '';
     try {
-      await api(`/runs/${encodeURIComponent(run.id)}/gates/${encodeURIComponent(g.gate)}`, { method: 'POST', body: { decision, planDigest: g.planDigest, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) } });
+      const more = extra();
+      await api(`/runs/${encodeURIComponent(run.id)}/gates/${encodeURIComponent(g.gate)}`, { method: 'POST', body: { decision, planDigest: g.planDigest, ...more, ...(comment.value.trim() ? { comment: comment.value.trim() } : {}) } });
       result.className = 'notice';
-      result.textContent = decision === 'approve' ? 'Approved.' : 'Rejected.';
+      result.textContent = decision === 'reject' ? 'Rejected.' : more.action === 'skip' ? 'Skipped.' : 'Approved.';
       setTimeout(refreshRun, 300);
     } catch (err) {
       result.textContent = `Refused: ${err.message}`;
@@ -202,8 +203,9 @@ function gateCard(run, g) {
   const p = g.policy;
   const countdown = h('span', { class: 'countdown' }, left(g.deadline));
   gateTimers.push(setInterval(() => { countdown.textContent = left(g.deadline); }, 1000));
+  const recovery = g.kind === 'recovery' ? recoveryControls(g, decide) : undefined;
   return h('section', { class: 'gate', 'aria-labelledby': `gate-${g.gate}` },
-    h('h2', { id: `gate-${g.gate}` }, `Waiting for approval: ${g.gate}`),
+    h('h2', { id: `gate-${g.gate}` }, recovery ? `Step failed, waiting for a decision: ${g.gate}` : `Waiting for approval: ${g.gate}`),
     h('p', { class: 'prompt' }, g.prompt),
     h('p', { class: 'policy' },
       `Who may approve: ${p.approvers.join(', ') || 'anyone'}${p.secondaryApprovers.length ? ` (after escalation also ${p.secondaryApprovers.join(', ')})` : ''}; `,
@@ -211,8 +213,8 @@ function gateCard(run, g) {
       `${p.fourEyes ? `four-eyes: ${run.initiator} (who started it) may not approve; ` : ''}`,
       'deadline: ', countdown, ` (${g.deadline}). Plan digest ${g.planDigest}.`),
     h('details', { open: true }, h('summary', {}, 'Evidence'), h('pre', {}, json(g.evidence))),
-    can('approver') ? [h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
-      h('div', { class: 'actions' },
+    can('approver') ? [recovery?.warning, ...(recovery?.correction ?? []), h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
+      recovery?.actions ?? h('div', { class: 'actions' },
         h('button', { class: 'approve', type: 'button', onclick: decide('approve') }, `Approve ${g.gate}`),
         h('button', { class: 'reject', type: 'button', onclick: decide('reject') }, `Reject ${g.gate}`))]
       : h('p', { class: 'hint' }, 'You lack the approver role: you can read the gate, not decide it.'),
@@ -246,6 +248,42 @@ function noteCard(run, w) {
     result);
 }
 
+/**
+ * A recovery gate's actions, in the order its evidence suggests. After the same error twice the
+ * unchanged retry is still offered (the cause may have been fixed outside the run), but last and plain.
+ */
+function recoveryControls(g, decide) {
+  const ev = g.evidence && typeof g.evidence === 'object' ? g.evidence : {};
+  // Runs from before the gate counted its failures carry no suggestions: every action, retry first.
+  const suggested = Array.isArray(ev.suggested) ? ev.suggested : ['retry', ...(g.skippable ? ['skip'] : []), 'abort'];
+  const step = typeof ev.step === 'string' ? ev.step : g.gate;
+  const fields = ev.corrections && typeof ev.corrections === 'object' ? ev.corrections : undefined;
+  const text = fields && h('textarea', { id: `correction-${g.gate}`, 'aria-label': `Correction for ${step}`, placeholder: JSON.stringify(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, `<${v}>`]))) });
+  const corrected = () => {
+    let value;
+    try {
+      value = JSON.parse(text.value);
+    } catch {
+      throw new Error(`The correction must be a JSON object, e.g. ${text.placeholder}.`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`The correction must be a JSON object, e.g. ${text.placeholder}.`);
+    return { action: 'retry', correction: value };
+  };
+  const buttons = {
+    retry: h('button', { class: 'approve', type: 'button', onclick: decide('approve', () => ({ action: 'retry' })) }, `Retry ${step}`),
+    correct: fields && h('button', { class: 'approve', type: 'button', onclick: decide('approve', corrected) }, `Retry ${step} with the correction`),
+    skip: g.skippable && h('button', { type: 'button', onclick: decide('approve', () => ({ action: 'skip' })) }, `Skip ${step}`),
+    abort: h('button', { class: 'reject', type: 'button', onclick: decide('reject') }, 'Reject: abort and undo'),
+  };
+  const unchanged = !suggested.includes('retry')
+    && h('button', { type: 'button', onclick: decide('approve', () => ({ action: 'retry' })) }, `Retry ${step} unchanged (only if you fixed the cause outside this run)`);
+  return {
+    warning: ev.sameErrorAsLast ? h('p', { class: 'error' }, `Failed ${ev.failures} times, the last retry unchanged and with the same error: retrying unchanged will fail again.`) : null,
+    correction: text ? [h('label', { for: `correction-${g.gate}` }, `Correction (JSON: ${Object.keys(fields).join(', ')})`), text] : null,
+    actions: h('div', { class: 'actions' }, suggested.map((a) => buttons[a]), unchanged),
+  };
+}
+
 function journalTable(entries) {
   return h('table', { class: 'journal' },
     h('thead', {}, h('tr', {}, ['Step', 'Kind', 'Outcome', 'Actor', 'Started', 'Took', 'Evidence'].map((t) => h('th', { scope: 'col' }, t)))),
@@ -272,7 +310,8 @@ async function runPage(id) {
       h('h1', {}, `${run.runbook} on ${run.target}`),
       h('p', {}, statusCell(run.status), ` · phase ${run.phase} · started by ${run.initiator} ${ago(run.startedAt)} ago · `, h('a', { href: run.uiUrl, target: '_blank', rel: 'noopener' }, 'open in the Temporal UI'), ` · id ${run.id}`));
     // Re-render gates only when they change: a comment being typed is not wiped by the refresh.
-    const key = JSON.stringify([run.pendingGates.map((g) => [g.gate, g.approvals.length, g.escalation]), run.awaiting?.openedAt]);
+    // Re-render gates only when they change (a re-opened gate has a new opening and plan): a comment being typed is not wiped by the refresh.
+    const key = JSON.stringify([run.pendingGates.map((g) => [g.gate, g.opening, g.planDigest, g.approvals.length, g.escalation]), run.awaiting?.openedAt]);
     if (key !== gateKey) {
       gateKey = key;
       for (const t of gateTimers.splice(0)) clearInterval(t);

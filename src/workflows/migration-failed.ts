@@ -134,7 +134,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
       if (backup) return { scratch: await db.restoreToScratch(backup), source: `backup ${backup}` };
       if (pre.releaseSnapshot) return { scratch: await db.copyToScratch(pre.releaseSnapshot), source: `pre-release snapshot ${pre.releaseSnapshot}` };
       throw ApplicationFailure.nonRetryable(`Nothing to restore from: no release-migration snapshot of ${db.live} and no backup given. Retry this step with a correction {"backup": "<path of a pg_dump file or directory>"}, or reject to put the database back as it was found.`, 'NoRestoreSource');
-    }, { inputs: { backup: input.backup ?? null, releaseSnapshot: pre.releaseSnapshot ?? null } });
+    }, { inputs: { backup: input.backup ?? null, releaseSnapshot: pre.releaseSnapshot ?? null }, corrections: { backup: 'path of a pg_dump file or directory' } });
     const lost = await db.lostRows('restore-evidence', scratch.scratch);
     await rb.gate('restore', {
       prompt: `${why} Restore ${db.live} from the ${scratch.source} (restored into ${scratch.scratch} and checked; swapped in by two renames, the current database kept under a dated name)? ${lostSummary(lost)}`,

@@ -17,6 +17,7 @@ import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type 
 import { policyStep, procedures, recoveryGate } from './procedures.js';
 import { parseDuration } from '../util/duration.js';
 import type { AwaitedInput, Channel, Decision, GateView, RunbookInput } from './types.js';
+import { recoveryPlan, type FailedAttempt } from './recovery-texts.js';
 
 /** Runs started before the worker admitted runs (kept histories): unsigned messages allowed, v1 decision signatures. */
 const legacyAdmission: Admission = { channel: { via: 'temporal', signed: false }, initiator: 'unknown', unsignedDecisions: 'allow', signatures: 1 };
@@ -40,6 +41,8 @@ export interface StepOptions<T> {
   evidence?: (result: T) => unknown;
   /** After the first change, the step may be skipped at its recovery gate; this is its result then. */
   skip?: () => T;
+  /** The correction fields the body reads on a retry, and what each is: the recovery gate names them. */
+  corrections?: Record<string, string>;
 }
 
 /** A step's body; on a retry from its recovery gate it gets the approver's correction. */
@@ -187,12 +190,14 @@ export function runbook(name: string, input: RunbookInput) {
     mustBeDeclared(stepName);
     if (journal.phase === 'starting') journal.setPhase('diagnosing');
     let outcome = await attempt(stepName, fn, opts);
+    const failed: FailedAttempt[] = [];
+    let correction: Record<string, unknown> | undefined;
     while (!outcome.ok) {
       const message = failureMessage(outcome.error);
       if (!changedTarget) throw ApplicationFailure.nonRetryable(`Step "${stepName}" failed: ${message}`, 'StepFailed');
+      failed.push({ error: message, correction });
       const [decision] = (await gate(recoveryGate(stepName), {
-        prompt: `Step "${stepName}" failed after its retries, after this run had changed ${input.target}: ${message} Retry it (with a correction if needed)${opts.skip ? ', skip it' : ''}, or reject to abort and undo.`,
-        evidence: { step: stepName, error: message },
+        ...recoveryTexts(stepName, failed, opts.skip !== undefined, opts.corrections),
         policy: { fourEyes: false, deadline: '4h' },
         recovery: { skippable: opts.skip !== undefined },
       })).slice(-1);
@@ -200,10 +205,26 @@ export function runbook(name: string, input: RunbookInput) {
         journal.add({ kind: 'note', step: stepName, actor: decision.by, outcome: 'ok', comment: `Skipped: ${decision.comment ?? 'no reason given'}` });
         return opts.skip();
       }
-      outcome = await attempt(stepName, fn, opts, decision?.correction);
+      correction = decision?.correction;
+      outcome = await attempt(stepName, fn, opts, correction);
     }
     if (changing.has(stepName)) changedTarget = true;
     return outcome.result;
+  }
+
+  /**
+   * The recovery gate's prompt and evidence. Runs recorded before the gate counted its failures
+   * keep the text they were decided on (a decision's plan digest covers it); new ones record the patch.
+   */
+  function recoveryTexts(stepName: string, failed: FailedAttempt[], skippable: boolean, corrections?: Record<string, string>): { prompt: string; evidence: unknown } {
+    const message = failed[failed.length - 1]!.error;
+    if (!patched('recovery-repeats')) {
+      return {
+        prompt: `Step "${stepName}" failed after its retries, after this run had changed ${input.target}: ${message} Retry it (with a correction if needed)${skippable ? ', skip it' : ''}, or reject to abort and undo.`,
+        evidence: { step: stepName, error: message },
+      };
+    }
+    return recoveryPlan({ step: stepName, target: input.target, skippable, corrections }, failed);
   }
 
   async function gate(id: string, opts: GateOptions): Promise<Decision[]> {
