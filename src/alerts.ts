@@ -37,7 +37,7 @@ interface RuleTemplate {
   /** How long the expression must hold before the alert fires (none: at once). */
   for?: string;
   severity: 'page' | 'ticket';
-  summary: string;
+  summary: string | ((spec: TargetSpec) => string);
   /** The expression for this target; undefined when the target lacks what the runbook needs. */
   expr(c: RuleContext): string | undefined;
 }
@@ -55,7 +55,7 @@ const templates: RuleTemplate[] = [
   },
   {
     alert: 'GestiqAuthFailuresHigh', runbook: 'login-errors', for: '5m', severity: 'page',
-    summary: 'Too many requests are refused with 401/403 over 5 minutes (login.authFailures.threshold): logins or cookies are broken.',
+    summary: (spec) => `More than ${Number(((spec.login?.authFailures.threshold ?? 0) * 100).toFixed(2))}% of requests are refused with 401/403 over 5 minutes: logins or cookies are broken.`,
     expr: ({ spec, sel }) => {
       if (!spec.login) return undefined;
       const family = requestsFamily(spec);
@@ -81,7 +81,7 @@ const templates: RuleTemplate[] = [
   },
   {
     alert: 'GestiqImportsStuck', runbook: 'stuck-imports', for: '5m', severity: 'page',
-    summary: 'Import items have waited longer than imports.stuckAfter without the backlog going down.',
+    summary: (spec) => `Import items have waited ${spec.imports?.stuckAfter ?? ''} without the backlog going down.`,
     expr: ({ spec, m, sel }) => {
       if (!spec.imports) return undefined;
       const waiting = sel(m['imports-items'], ['status', '=~', spec.imports.waiting.map(escapeRegex).join('|')]);
@@ -111,7 +111,7 @@ const templates: RuleTemplate[] = [
   },
   {
     alert: 'GestiqPwaStale', runbook: 'pwa-stale-cache', for: '15m', severity: 'ticket',
-    summary: 'The PWA build served is not pwa.expectedVersion: users see an old build.',
+    summary: (spec) => `The PWA serves a build other than ${spec.pwa?.expectedVersion ?? ''} (pwa.expectedVersion): users see an old build.`,
     expr: ({ spec, m, sel }) => spec.pwa?.expectedVersion !== undefined ? sel(m['pwa-build'], ['version', '!=', spec.pwa.expectedVersion]) : undefined,
   },
 ];
@@ -146,7 +146,7 @@ export function generateRules(targets: TargetRegistry, only?: string): Generated
     const c: RuleContext = { spec, m: metricNamesOf(spec), sel: (family, ...more) => selectorOf(family, [...selector, ...more]) };
     const own = templates.flatMap((t) => {
       const expr = t.expr(c);
-      return expr ? [{ alert: t.alert, runbook: t.runbook, target, expr, ...(t.for ? { for: t.for } : {}), severity: t.severity, summary: t.summary }] : [];
+      return expr ? [{ alert: t.alert, runbook: t.runbook, target, expr, ...(t.for ? { for: t.for } : {}), severity: t.severity, summary: typeof t.summary === 'string' ? t.summary : t.summary(spec) }] : [];
     });
     if (own.length === 0) withoutRules.push(target);
     else bySelector.set(JSON.stringify(selector), [...(bySelector.get(JSON.stringify(selector)) ?? []), target]);

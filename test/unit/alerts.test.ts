@@ -100,7 +100,8 @@ describe('alert rules', () => {
         interval: '1m',
         input_series: [
           { series: 'up{job="shop-api", env="prod", instance="api:8000"}', values: '1 1 0x10' },
-          { series: 'up{job="shop-api", env="staging", instance="api:8000"}', values: '1x12' },
+          // Another target's app, down too: shop's rules do not select its series (alerts.selector).
+          { series: 'up{job="shop-api", env="staging", instance="api:8000"}', values: '0x12' },
           { series: 'shop_import_items{env="prod", status="pending"}', values: '100-5x10 50x30' },
           { series: 'shop_import_items{env="prod", status="done"}', values: '0+5x30' },
           { series: 'shop_pwa_build_info{env="prod", version="2026.11.25"}', values: '1x30' },
