@@ -2,7 +2,8 @@
 # Installs the Debian packages the project needs and starts PostgreSQL and Redis when they are
 # down. Idempotent: fast when everything is already there. Used by `npm start` and `npm test`
 # with --best-effort (then it only warns where it cannot act, e.g. not root, no apt-get), and by
-# .ci/run. --tests adds what only the tests need (chromium for the console's browser tests).
+# .ci/run. --tests adds what only the tests need (chromium for the console's browser tests,
+# prometheus for promtool, which checks and unit-tests the generated alert rules).
 set -euo pipefail
 best_effort=false
 tests=false
@@ -21,7 +22,7 @@ if $best_effort && ! can_admin; then
 fi
 
 packages=(python3-alembic python3-sqlalchemy python3-psycopg2 python3-celery python3-redis python3-fastapi python3-uvicorn docker-compose postgresql-client redis-tools openssl)
-$tests && packages+=(chromium)
+$tests && packages+=(chromium prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { alertRules, rulesFile } from './alerts.js';
+import { generateRules, rulesFile } from './alerts.js';
 import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
@@ -281,9 +281,13 @@ export function buildCli(): Command {
     .action(() => alerts.error('error: runbook alerts needs a subcommand: rules.'));
   alerts
     .command('rules')
-    .description('Print the Prometheus alerting rules (each labelled with the runbook it starts) as a rules file.')
+    .description("Print the Prometheus alerting rules for the targets file's targets (each labelled with the runbook and target it starts) as a rules file.")
+    .option('-t, --target <name>', 'only this target')
     .option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => print(!!o.json, alertRules, () => rulesFile().trimEnd()));
+    .action((o: { target?: string; json?: boolean }) => {
+      const generated = generateRules(TargetRegistry.load(loadConfig().targetsFile), o.target);
+      print(!!o.json, generated, () => rulesFile(generated).trimEnd());
+    });
 
   program
     .command('preflight')

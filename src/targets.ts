@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { LOGIN_CAUSES } from './util/login-causes.js';
+import { METRIC_NAMES, type MetricKey } from './util/prometheus.js';
 
 /**
  * The target registry: the systems runbooks act on, by name. Workflows see names only;
@@ -10,6 +11,13 @@ import { LOGIN_CAUSES } from './util/login-causes.js';
  */
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const labelName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a Prometheus label name');
+const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Prometheus metric name');
+
+/** Key metric → the family name the app exposes it as; each key defaults to the seeds' gestiq_* name. */
+const metricNames = z.strictObject(
+  Object.fromEntries(Object.entries(METRIC_NAMES).map(([k, v]) => [k, metricName.default(v)])) as Record<MetricKey, z.ZodDefault<typeof metricName>>,
+);
 const duration = z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 7d');
 
 /** How a restarted service proves it is healthy: every check named must pass within `timeout` (default 60s). */
@@ -87,8 +95,8 @@ const app = z.strictObject({
   logFile: z.string().optional(),
   /** The compose file and service whose `ports:` publish it (connection-refused checks the mapping). */
   compose: z.strictObject({ file: z.string(), service: z.string(), containerPort: z.number().int().min(1).max(65535).optional() }).optional(),
-  /** Key metric → family name, over the seeds' defaults (gestiq_auth_failures_total …). */
-  metricNames: z.record(z.string(), z.string()).optional(),
+  /** Key metric → family name, over the seeds' defaults (src/util/prometheus.ts, METRIC_NAMES): what alert rules and observability-check read. */
+  metricNames: metricNames.prefault({}),
   /** Each probe's deadline (default 5s). */
   timeout: duration.default('5s'),
   /**
@@ -140,8 +148,8 @@ const login = z.strictObject({
     threshold: z.number().gt(0).lt(1).default(0.05),
     minRequests: z.number().int().min(1).default(20),
     prometheus: z.strictObject({ url: z.url(), query: z.string().min(1) }).optional(),
-    /** The counter of requests by status in app.metrics (label status or code). */
-    family: z.string().default('gestiq_http_requests_total'),
+    /** The counter of requests by status in app.metrics (label status or code); default app.metricNames.http-requests. */
+    family: metricName.optional(),
   }).prefault({}),
 });
 
@@ -250,8 +258,15 @@ export const targetSchema = z.strictObject({
   notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
   remediations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'), remediation).optional(),
   policy: policy.optional(),
-  /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
-  alerts: z.strictObject({ labels: z.record(z.string(), z.string()) }).optional(),
+  /** How alerts find this target, and how `runbook alerts rules` selects its series (README, "Alerts start runbooks"). */
+  alerts: z.strictObject({
+    /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
+    labels: z.record(z.string(), z.string()).optional(),
+    /** Labels every series of this target carries (e.g. env: prod): each generated rule selects on them. */
+    selector: z.record(labelName, z.string()).optional(),
+    /** The Prometheus jobs that scrape the app and probe its /ready (connection-refused's rules). */
+    jobs: z.strictObject({ app: z.string().default('gestiq-api'), ready: z.string().default('gestiq-ready') }).prefault({}),
+  }).optional(),
   /**
    * Variables of the worker's environment this target's commands also get (service commands,
    * remediations, redeploy, alembic, the Celery tools). Every child otherwise gets only PATH, HOME,
@@ -265,6 +280,16 @@ const fileSchema = z.strictObject({
 });
 
 export type TargetSpec = z.infer<typeof targetSchema>;
+
+/** The app's metric family names: app.metricNames, or the defaults for a target without app. */
+export function metricNamesOf(spec: TargetSpec): Record<MetricKey, string> {
+  return spec.app?.metricNames ?? { ...METRIC_NAMES };
+}
+
+/** The counter login-errors reads the 401/403 share from: login.authFailures.family, else app.metricNames.http-requests. */
+export function requestsFamily(spec: TargetSpec): string {
+  return spec.login?.authFailures.family ?? metricNamesOf(spec)['http-requests'];
+}
 
 function withoutCredentials(u: string): string {
   const url = new URL(u);
@@ -548,7 +573,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const fieldName = field.join('.');
   if (issue.code === 'unrecognized_keys') {
     const where = fieldName ? `field ${fieldName}` : 'top level';
-    return `target "${target}", ${where}: unknown key(s) ${issue.keys.join(', ')}`;
+    const known = fieldName === 'app.metricNames' ? ` (known: ${Object.keys(METRIC_NAMES).join(', ')})` : '';
+    return `target "${target}", ${where}: unknown key(s) ${issue.keys.join(', ')}${known}`;
   }
   if (issue.code === 'invalid_key') return `target name "${target}": ${issue.issues[0]?.message ?? issue.message}`;
   return `target "${target}", field ${fieldName || '(the target itself)'}: ${issue.message}`;

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { checkComposePorts, ComposeFileError, type PortCheck } from '../util/compose-ports.js';
 import { parseDuration } from '../util/duration.js';
-import { KEY_METRICS, parseExposition, total } from '../util/prometheus.js';
+import { KEY_METRICS, parseExposition, total, type MetricKey } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
 import { childEnv, DOCKER_VARS } from './child-env.js';
 import { FailureType, targetSpec } from './errors.js';
@@ -171,8 +171,8 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
       const app = appOf(target);
       const http = await get(target, app.metrics, {}, true);
       const families = http.status === 200 ? parseExposition(http.body) : new Map<string, never>();
-      const names = { ...KEY_METRICS, ...app.metricNames };
-      const keyMetrics = Object.entries(names).map(([key, family]) => {
+      const keyMetrics = (Object.keys(KEY_METRICS) as MetricKey[]).map((key) => {
+        const family = app.metricNames[key];
         const f = families.get(family);
         return { key, family, present: f !== undefined && f.samples.length > 0, type: f?.type, total: total(f) };
       });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { Cookie, CookieJar, getPublicSuffix } from 'tough-cookie';
-import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
+import { ownEntry, requestsFamily, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { parseExposition } from '../util/prometheus.js';
 import { redact, trimOutput } from '../util/redact.js';
@@ -251,8 +251,9 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
       const url = new URL(t.app.metrics, t.app.url).toString();
       const a = await httpRequest(url, { timeoutMs: parseDuration(t.app.timeout), ca: await caOf(t.login.tls.ca) });
       const at = Date.now();
-      const c = a.status === 200 ? countByStatus(a.body, t.login.authFailures.family) : null;
-      const error = a.error || a.status !== 200 ? `${url} ${a.error ? `failed (${a.error.kind})` : `answered ${a.status}`}` : c ? null : `${url} has no ${t.login.authFailures.family} with a status label`;
+      const family = requestsFamily(t.spec);
+      const c = a.status === 200 ? countByStatus(a.body, family) : null;
+      const error = a.error || a.status !== 200 ? `${url} ${a.error ? `failed (${a.error.kind})` : `answered ${a.status}`}` : c ? null : `${url} has no ${family} with a status label`;
       const sample = { at, source: url, total: c?.total ?? null, denied: c?.denied ?? null, limited: c?.limited ?? null, error };
       return { sample, share: first ? shareBetween(first, sample, t.login.authFailures) : undefined };
     },

@@ -52,15 +52,41 @@ export function parseExposition(text: string): Map<string, Family> {
   return families;
 }
 
-/** The seeds' key metrics ("Observabilidad": auth 401/403, imports failed/pending, payments attempts vs errors, e-invoicing failures/latency). */
-export const KEY_METRICS: Record<string, string> = {
+/**
+ * The app's metric families, by key: what `app.metricNames` maps (each key defaults to the name
+ * here) and what the alert rules and observability-check read. The seeds' key metrics
+ * ("Observabilidad") and the symptoms the runbooks answer.
+ */
+export const METRIC_NAMES = {
+  /** Counter of 401/403 answers (observability-check). */
   'auth-failures': 'gestiq_auth_failures_total',
+  /** Gauge of import items by status (stuck-imports). */
   'imports-items': 'gestiq_import_items',
+  /** Counters of payment attempts and errors by provider (payments-failed). */
   'payment-attempts': 'gestiq_payment_attempts_total',
   'payment-errors': 'gestiq_payment_errors_total',
+  /** Counter of failed e-invoice emissions and the emission latency histogram (einvoicing-failed). */
   'einvoice-failures': 'gestiq_einvoice_failures_total',
   'einvoice-latency': 'gestiq_einvoice_latency_seconds',
-};
+  /** Counter of requests by status (login-errors' 401/403 share). */
+  'http-requests': 'gestiq_http_requests_total',
+  /** Gauge, 1 when the database's alembic revision is the code's head, else 0 (migration-failed). */
+  'migration-at-head': 'gestiq_alembic_at_head',
+  /** Counter of SQL errors for a column or table the models have and the database lacks (schema-drift). */
+  'schema-errors': 'gestiq_db_schema_errors_total',
+  /** Counter of FileNotFoundError raised by the app (missing-container-file). */
+  'missing-files': 'gestiq_file_not_found_total',
+  /** Info gauge with label version: the PWA build served (pwa-stale-cache). */
+  'pwa-build': 'gestiq_pwa_build_info',
+} as const;
+
+export type MetricKey = keyof typeof METRIC_NAMES;
+export type MetricNames = Record<MetricKey, string>;
+
+/** The seeds' key metrics ("Observabilidad": auth 401/403, imports failed/pending, payments attempts vs errors, e-invoicing failures/latency). */
+export const KEY_METRICS: Partial<MetricNames> = Object.fromEntries(
+  (['auth-failures', 'imports-items', 'payment-attempts', 'payment-errors', 'einvoice-failures', 'einvoice-latency'] as const).map((k) => [k, METRIC_NAMES[k]]),
+);
 
 /** Sum of a family's samples whose labels include `match` (a histogram's `_count` for latency). */
 export function total(f: Family | undefined, match: Record<string, string> = {}): number | undefined {
