@@ -41,6 +41,8 @@ export interface ServerConfigOptions {
   /** Fixed when the databases are first used: changing it later corrupts them. Default 4. */
   numHistoryShards?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Connection pool sizes per store (default 8 and 3). */
+  maxConns?: { persistence?: number; visibility?: number };
 }
 
 export const CONFIG_ENV = 'cluster';
@@ -125,8 +127,12 @@ function persistence(opts: ServerConfigOptions) {
     visibilityStore: 'postgres-visibility',
     numHistoryShards: opts.numHistoryShards ?? 4,
     datastores: {
-      'postgres-default': store(opts.databases.persistence, 20),
-      'postgres-visibility': store(opts.databases.visibility, 5),
+      // Small pools: the module's development config (20 + 5 per store, ~29 held in all) let three servers
+      // (the cluster lane's, the cluster test's and the mTLS test's) take 90 of PostgreSQL's default 100
+      // connections, and the APIs' state pools were then refused ("too many clients"). One server on
+      // this scale needs far fewer; a production deployment sizes these in its own config.
+      'postgres-default': store(opts.databases.persistence, opts.maxConns?.persistence ?? 8),
+      'postgres-visibility': store(opts.databases.visibility, opts.maxConns?.visibility ?? 3),
     },
   };
 }
