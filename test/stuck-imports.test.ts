@@ -259,6 +259,31 @@ describe('stuck-imports', () => {
     }
   });
 
+  it('the binding still missing after the worker\'s restart (it now consumes another broker): stops there, nothing published', async () => {
+    const x = own!;
+    // The worker that last started here named this broker; it is down and the broker lost its data again.
+    await services().serviceAction('restarted', 'imports-worker', 'stop');
+    await sql(x.db, `update import_items set status = 'queued' where id in (5, 6)`);
+    const broker = x.redis.client();
+    try {
+      await broker.flushdb();
+      const { id } = await rig.client.start('stuck-imports', { target: 'restarted', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+      await gateOpened(rig.client, id, 'restart-worker');
+      // Meanwhile someone pointed the worker at DB 1: after the restart it declares its queue there, not here.
+      writeWorkerEnv(x.files, x.db, x.redis.url.replace(/\/0$/, '/1'));
+      await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
+      const run = await finished(rig.client, id);
+      expect(run.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck', bindingAfterRestart: { known: false } } });
+      expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(new RegExp(`^Restarted imports-worker, but queue imports is still not declared in redis://127\\.0\\.0\\.1:${x.redis.port}/0 after \\d+s: the restarted worker does not consume this broker\\. Nothing was re-enqueued`));
+      expect(run.journal!.some((e) => e.step === 'reenqueue' || e.step === 'remediate')).toBe(false);
+      expect(await broker.llen('imports')).toBe(0);
+      expect(await statuses(x)).toMatchObject({ 5: 'queued', 6: 'queued' });
+    } finally {
+      await services().serviceAction('restarted', 'imports-worker', 'stop');
+      broker.disconnect();
+    }
+  });
+
   it('retryFailed ("reintentar tarea"): each failed item is set back to queued and published once through the ledger; a later run does not retry it again', async () => {
     const x = s.failed!;
     await services().serviceAction('failed', 'imports-worker', 'start');
