@@ -68,6 +68,10 @@ const imports = z.strictObject({
   status: z.string().default('status'),
   waiting: z.array(z.string()).default(['pending', 'queued']),
   done: z.array(z.string()).default(['done']),
+  /** Statuses of items that failed: retried once each, only with the runbook's retryFailed input. */
+  failed: z.array(z.string()).default(['failed']),
+  /** The waiting status a retried failed item is set back to before its publish (default: the last of waiting). */
+  retryAs: z.string().optional(),
   updatedAt: z.string().default('updated_at'),
   stuckAfter: duration.default('15m'),
   keys: z.string().default('imports:*'),
@@ -393,6 +397,9 @@ export class TargetRegistry {
       if (spec.alembic) spec.alembic.dir = path.resolve(dir, spec.alembic.dir);
       if (spec.imports?.celery?.cwd) spec.imports.celery.cwd = path.resolve(dir, spec.imports.celery.cwd);
       if (spec.imports?.logs?.file) spec.imports.logs.file = path.resolve(dir, spec.imports.logs.file);
+      if (spec.imports?.retryAs && !spec.imports.waiting.includes(spec.imports.retryAs)) {
+        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.retryAs: "${spec.imports.retryAs}" is not one of imports.waiting (${spec.imports.waiting.join(', ')})`);
+      }
       if (spec.imports?.service && !declared.includes(spec.imports.service)) {
         throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.service: "${spec.imports.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
       }

@@ -24,7 +24,11 @@ export interface ImportsDbEvidence {
   batches: Record<string, number>;
   items: Record<string, number>;
   /** Items in a waiting status not updated for longer than stuckAfter. */
-  stuck: { count: number; oldest: string | null; sample: number[]; olderThan: string; cutoff: string };
+  stuck: { count: number; oldest: string | null; sample: number[]; olderThan: string; cutoff: string; oldestAgeSeconds?: number | null };
+  /** Items in a failed status (imports.failed); alreadyRetried: retried once by an earlier run (the ledger), never again. */
+  failed?: { statuses: string[]; count: number; sample: number[]; alreadyRetried: number; alreadyRetriedSample: number[] };
+  /** With a generation: the failed items that run retried, by their status now. */
+  retried?: { byStatus: Record<string, number>; waiting: number; failedAgain: number[] };
   /** Sessions idle in a transaction that holds locks on the import tables. */
   rowLocks: Array<{ pid: number; user: string | null; state: string | null; idleSeconds: number; tables: string[]; query: string | null; blocking: number }>;
 }
@@ -42,6 +46,8 @@ export interface ImportsRedisEvidence {
   keysTruncated: boolean;
   /** Lock keys with no TTL: nothing will ever release them. */
   staleLocks: string[];
+  /** The Redis server itself: a restart shows as an uptime shorter than the items' wait; persistence null where CONFIG is not allowed. */
+  server?: { uptimeSeconds: number | null; keysInDb: number; appendOnly: boolean | null; savePoints: string | null };
 }
 
 export interface ImportsWorkerEvidence {
@@ -50,6 +56,8 @@ export interface ImportsWorkerEvidence {
   startupLines: string[];
   logSource: string | null;
   ping: { replied: string[]; error?: string };
+  /** The broker and queues the worker's newest Celery start-up banner names (credentials masked), against the target's redis.url. */
+  broker?: { url: string; queues: string[]; line: string; sameAsTarget: boolean } | null;
 }
 
 export interface ReenqueueResult {
@@ -58,10 +66,27 @@ export interface ReenqueueResult {
   alreadyPublished: number;
   batches: number;
   ledger: string;
+  /** Failed items this generation set back to waiting and published (retryFailed), each once ever. */
+  retried?: number;
+  retriedSample?: number[];
+}
+
+export interface QueueCheck {
+  queue: string;
+  broker: string;
+  known: boolean;
+  waitedMs: number;
 }
 
 const CELERY_TOOL = fileURLToPath(new URL('./python/celery_tool.py', import.meta.url));
 const LEDGER = 'durable_runbooks.import_reenqueue';
+
+/** Whether the ledger exists with its retried_from column (added with retryFailed; older ledgers lack it until a re-enqueue adds it). */
+async function ledgerTracksRetries(c: import('pg').Client): Promise<boolean> {
+  const { rows } = await c.query<{ ok: boolean }>(`select exists (select 1 from information_schema.columns
+     where table_schema = 'durable_runbooks' and table_name = 'import_reenqueue' and column_name = 'retried_from') as ok`);
+  return rows[0]!.ok;
+}
 
 /** Quotes a (possibly schema-qualified) identifier from the targets file. */
 export function qi(name: string): string {
@@ -76,6 +101,39 @@ export function flagFromLines(lines: string[], flag: string): { value: string | 
     if (m) return { value: m[1] ?? '', line: line.trim() };
   }
   return { value: null, line: null };
+}
+
+/** The broker and queues named by the newest Celery worker banner (`.> transport: …`, then `.> <queue> exchange=…`). */
+export function bannerFromLines(raw: string[]): { url: string; queues: string[]; line: string } | null {
+  // eslint-disable-next-line no-control-regex -- a banner printed to a terminal carries colour codes
+  const lines = raw.map((l) => l.replace(/\x1b\[[0-9;]*m/g, ''));
+  let i = lines.length - 1;
+  while (i >= 0 && !/\.> transport:\s+\S/.test(lines[i]!)) i--;
+  if (i < 0) return null;
+  const url = withoutUserinfo(/\.> transport:\s+(\S+)/.exec(lines[i]!)![1]!);
+  const queues: string[] = [];
+  for (const l of lines.slice(i + 1, i + 40)) {
+    if (/\.> transport:/.test(l)) break;
+    const m = /\.> (\S+)\s+exchange=/.exec(l);
+    if (m) queues.push(m[1]!);
+  }
+  return { url, queues, line: `.> transport:   ${url}` };
+}
+
+function withoutUserinfo(u: string): string {
+  return u.replace(/\/\/[^@/]*@/, '//');
+}
+
+/** scheme://host:port/db with the defaults filled in and loopback names made one, so two spellings of one broker compare equal. */
+export function brokerKey(u: string): string | null {
+  try {
+    const url = new URL(withoutUserinfo(u));
+    const host = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) ? 'localhost' : url.hostname.toLowerCase();
+    const db = Number(url.pathname.replace(/\//g, '') || '0');
+    return `${url.protocol}//${host}:${url.port || '6379'}/${Number.isNaN(db) ? url.pathname : db}`;
+  } catch {
+    return null;
+  }
 }
 
 type ImportsSpec = NonNullable<TargetSpec['imports']>;
@@ -119,6 +177,18 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     } finally {
       r.disconnect();
     }
+  }
+
+  /** Uptime, this DB's key count and persistence: what tells a broker that restarted empty from one that never held the app's data. */
+  async function serverFacts(r: Redis): Promise<NonNullable<ImportsRedisEvidence['server']>> {
+    const field = (info: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const info = await r.info('server').catch(() => '');
+    const persistence = await r.info('persistence').catch(() => '');
+    const uptime = field(info, 'uptime_in_seconds');
+    const aof = field(persistence, 'aof_enabled');
+    // CONFIG is often renamed or denied on managed Redis: then persistence is unknown, not absent.
+    const save = await (r.config('GET', 'save') as Promise<string[]>).then((v) => v[1] ?? null, () => null);
+    return { uptimeSeconds: uptime === undefined ? null : Number(uptime), keysInDb: await r.dbsize(), appendOnly: aof === undefined ? null : aof === '1', savePoints: save };
   }
 
   /** Checks the import tables exist, naming the one that does not. */
@@ -186,8 +256,8 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     };
   }
 
-  async function startupLines(s: ImportsSpec): Promise<{ lines: string[]; source: string | null }> {
-    const logger = s.logs?.startupLogger ?? 'app.startup';
+  /** The worker log's last lines (file tail or journal): its start-up lines and its Celery banner are read from them. */
+  async function logTail(s: ImportsSpec): Promise<{ lines: string[]; source: string | null }> {
     if (s.logs?.file) {
       const size = (await stat(s.logs.file).catch(() => null))?.size;
       if (size === undefined) return { lines: [], source: `${s.logs.file} (missing)` };
@@ -196,7 +266,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         const length = Math.min(size, 512 * 1024);
         const buf = Buffer.alloc(length);
         await fh.read(buf, 0, length, size - length);
-        return { lines: buf.toString('utf8').split('\n').filter((l) => l.includes(logger)).slice(-10), source: s.logs.file };
+        return { lines: buf.toString('utf8').split('\n'), source: s.logs.file };
       } finally {
         await fh.close();
       }
@@ -204,14 +274,14 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
     if (s.logs?.journal) {
       const r = await execa('journalctl', ['-u', s.logs.journal, '-n', '5000', '-o', 'cat', '--no-pager'], { env: childEnv({}, { env }), extendEnv: false, reject: false, timeout: 30_000 });
       if (r.exitCode !== 0) return { lines: [], source: `journal of ${s.logs.journal} (journalctl failed: ${trimOutput(r.stderr || String(r.exitCode), 2, 300)})` };
-      return { lines: r.stdout.split('\n').filter((l) => l.includes(logger)).slice(-10), source: `journal of ${s.logs.journal}` };
+      return { lines: r.stdout.split('\n'), source: `journal of ${s.logs.journal}` };
     }
     return { lines: [], source: null };
   }
 
   return {
     /** Counts by status, stuck items, and sessions idle in a transaction holding locks on the tables. */
-    async importsDbEvidence(target: string, req: { stuckAfter?: string; updatedBefore?: string } = {}): Promise<ImportsDbEvidence> {
+    async importsDbEvidence(target: string, req: { stuckAfter?: string; updatedBefore?: string; generation?: string } = {}): Promise<ImportsDbEvidence> {
       const s = spec(target);
       const olderThan = req.updatedBefore ? `an update before ${req.updatedBefore}` : req.stuckAfter ?? s.stuckAfter;
       return withPg(targets, target, async (c) => {
@@ -219,9 +289,28 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         // The cutoff is the server's clock, so the app's timestamps and ours compare.
         const cutoff = req.updatedBefore ?? (await c.query<{ t: string }>(`select (now() - make_interval(secs => $1))::text as t`, [parseDuration(req.stuckAfter ?? s.stuckAfter) / 1000])).rows[0]!.t;
         const counts = async (t: string) => Object.fromEntries((await c.query<{ status: string; n: string }>(`select ${qi(s.status)}::text as status, count(*) as n from ${qi(t)} group by 1 order by 1`)).rows.map((r) => [r.status, Number(r.n)]));
-        const stuck = (await c.query<{ n: string; oldest: string | null; sample: number[] | null }>(
-          `select count(*) as n, min(${qi(s.updatedAt)})::text as oldest, (array_agg(id order by id))[1:10] as sample
+        const stuck = (await c.query<{ n: string; oldest: string | null; sample: number[] | null; age: number | null }>(
+          `select count(*) as n, min(${qi(s.updatedAt)})::text as oldest, (array_agg(id order by id))[1:10] as sample,
+                  floor(extract(epoch from now() - min(${qi(s.updatedAt)})))::int as age
              from ${qi(s.items)} where ${qi(s.status)} = any($1) and ${qi(s.updatedAt)} <= $2::timestamptz`, [s.waiting, cutoff])).rows[0]!;
+        const tracked = await ledgerTracksRetries(c);
+        const retriedBefore = tracked ? `exists (select 1 from ${LEDGER} l where l.item_id = i.id and l.retried_from is not null)` : 'false';
+        const failed = (await c.query<{ n: string; sample: number[] | null; retried: string; retried_sample: number[] | null }>(
+          `select count(*) as n, (array_agg(id order by id) filter (where not ${retriedBefore}))[1:10] as sample,
+                  count(*) filter (where ${retriedBefore}) as retried, (array_agg(id order by id) filter (where ${retriedBefore}))[1:10] as retried_sample
+             from ${qi(s.items)} i where ${qi(s.status)} = any($1)`, [s.failed])).rows[0]!;
+        let retried: ImportsDbEvidence['retried'];
+        if (req.generation && tracked) {
+          const rows = (await c.query<{ status: string; n: string; ids: number[] }>(
+            `select i.${qi(s.status)}::text as status, count(*) as n, (array_agg(i.id order by i.id))[1:10] as ids
+               from ${LEDGER} l join ${qi(s.items)} i on i.id = l.item_id
+              where l.generation = $1 and l.retried_from is not null group by 1 order by 1`, [req.generation])).rows;
+          retried = {
+            byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])),
+            waiting: rows.filter((r) => s.waiting.includes(r.status)).reduce((n, r) => n + Number(r.n), 0),
+            failedAgain: rows.filter((r) => s.failed.includes(r.status)).flatMap((r) => r.ids),
+          };
+        }
         const rowLocks = (await c.query<ImportsDbEvidence['rowLocks'][number]>(
           `select a.pid, a.usename as "user", a.state, floor(extract(epoch from now() - a.state_change))::int as "idleSeconds",
                   array_agg(distinct l.relation::regclass::text) as tables, left(a.query, 200) as query,
@@ -232,7 +321,9 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
             group by a.pid, a.usename, a.state, a.state_change, a.query order by a.state_change`, [qi(s.batches), qi(s.items)])).rows;
         return {
           batches: await counts(s.batches), items: await counts(s.items),
-          stuck: { count: Number(stuck.n), oldest: stuck.oldest, sample: stuck.sample ?? [], olderThan, cutoff },
+          stuck: { count: Number(stuck.n), oldest: stuck.oldest, sample: stuck.sample ?? [], olderThan, cutoff, oldestAgeSeconds: stuck.age },
+          failed: { statuses: s.failed, count: Number(failed.n), sample: failed.sample ?? [], alreadyRetried: Number(failed.retried), alreadyRetriedSample: failed.retried_sample ?? [] },
+          ...(retried ? { retried } : {}),
           rowLocks,
         };
       });
@@ -261,15 +352,38 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
           }
         } while (cursor !== '0' && !truncated);
         keys.sort((a, b) => a.key.localeCompare(b.key));
-        return { broker: brokerUrl(target).shown, pingMs, queue, queueDepth, inFlight, queueKnown, keys, keysTruncated: truncated, staleLocks: keys.filter((k) => /lock/i.test(k.key) && k.ttl === -1).map((k) => k.key) };
+        return { broker: brokerUrl(target).shown, pingMs, queue, queueDepth, inFlight, queueKnown, keys, keysTruncated: truncated, staleLocks: keys.filter((k) => /lock/i.test(k.key) && k.ttl === -1).map((k) => k.key), server: await serverFacts(r) };
+      });
+    },
+
+    /**
+     * Whether the queue is declared in the broker (`_kombu.binding.<queue>`), waiting up to
+     * `timeout` for it: after a restart, the worker declares its queues as its consumer starts.
+     */
+    async importsQueueDeclared(target: string, req: { timeout?: string } = {}): Promise<QueueCheck> {
+      const queue = spec(target).celery?.queue ?? 'imports';
+      const limit = parseDuration(req.timeout ?? '30s');
+      return withRedis(target, async (r) => {
+        const t0 = Date.now();
+        for (;;) {
+          const known = (await r.exists(`_kombu.binding.${queue}`)) === 1;
+          const waitedMs = Date.now() - t0;
+          if (known || waitedMs >= limit) return { queue, broker: brokerUrl(target).shown, known, waitedMs };
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
       });
     },
 
     /** The worker's side (host-local): start-up lines and the flag they report, the service's status, Celery ping. */
     async importsWorkerEvidence(target: string): Promise<ImportsWorkerEvidence> {
       const s = spec(target);
-      const logs = await startupLines(s);
-      const flag = flagFromLines(logs.lines, s.flagEnv);
+      const logs = await logTail(s);
+      const logger = s.logs?.startupLogger ?? 'app.startup';
+      const lines = logs.lines.filter((l) => l.includes(logger)).slice(-10);
+      const flag = flagFromLines(lines, s.flagEnv);
+      const banner = bannerFromLines(logs.lines);
+      const targetKey = targets.spec(target).redis ? brokerKey(targets.spec(target).redis!.url) : null;
+      const broker = banner && { ...banner, sameAsTarget: targetKey !== null && brokerKey(banner.url) === targetKey };
       const service = s.service ? await services.serviceStatus(target, s.service) : null;
       let ping: ImportsWorkerEvidence['ping'];
       try {
@@ -277,7 +391,7 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
       } catch (err) {
         ping = { replied: [], error: (err as Error).message };
       }
-      return { service, flag: { variable: s.flagEnv, ...flag }, startupLines: logs.lines, logSource: logs.source, ping };
+      return { service, flag: { variable: s.flagEnv, ...flag }, startupLines: lines, logSource: logs.source, ping, broker };
     },
 
     /** Deletes lock keys that still have no TTL (checked again atomically, so a live lock taken meanwhile stays). */
@@ -318,13 +432,45 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
      * the same task id, and the app's task changes status only from a waiting one), then takes new
      * items with no ledger row. Done items are never selected. Heartbeats report progress.
      */
-    async importsReenqueue(target: string, req: { generation: string; updatedBefore: string; batchSize?: number }): Promise<ReenqueueResult> {
+    async importsReenqueue(target: string, req: { generation: string; updatedBefore: string; batchSize?: number; stuck?: boolean; retryFailed?: boolean }): Promise<ReenqueueResult> {
       const s = spec(target);
       if (!s.celery) throw ApplicationFailure.nonRetryable(`Target "${target}" has no imports.celery section in ${targets.file}: nothing can be published.`, FailureType.targetConfig);
       const size = req.batchSize ?? 1000;
       let published = 0;
       let alreadyPublished = 0;
       let batches = 0;
+      let retried: Pick<ReenqueueResult, 'retried' | 'retriedSample'> = {};
+      type Taken = Array<{ item_id: string; task_id: string }>;
+      /** Waiting items last updated before the diagnosis with no ledger row in this generation. */
+      async function takeStuck(c: import('pg').Client, after: number): Promise<Taken> {
+        return (await c.query<{ item_id: string; task_id: string }>(
+          `insert into ${LEDGER} (generation, item_id, task_id)
+             select $1, i.id, 'rb-' || $1 || '-' || i.id from ${qi(s.items)} i
+              where i.${qi(s.status)} = any($2) and i.${qi(s.updatedAt)} <= $3::timestamptz
+                and i.id > $5 and not exists (select 1 from ${LEDGER} l where l.generation = $1 and l.item_id = i.id)
+              order by i.id limit $4
+           on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size, after])).rows;
+      }
+      /**
+       * Failed items never retried before (by any run): in one statement, a ledger row recording the
+       * status it failed with, and the item set back to waiting, as the app does when it enqueues.
+       */
+      async function takeFailed(c: import('pg').Client, after: number): Promise<Taken> {
+        return (await c.query<{ item_id: string; task_id: string }>(
+          `with picked as (
+             select i.id, i.${qi(s.status)}::text as status from ${qi(s.items)} i
+              where i.${qi(s.status)} = any($2) and i.id > $4
+                and not exists (select 1 from ${LEDGER} l where l.item_id = i.id and (l.retried_from is not null or l.generation = $1))
+              order by i.id limit $3 for update of i
+           ), recorded as (
+             insert into ${LEDGER} (generation, item_id, task_id, retried_from)
+             select $1, id, 'rb-' || $1 || '-' || id, status from picked
+             on conflict do nothing returning item_id, task_id
+           ), reset as (
+             update ${qi(s.items)} i set ${qi(s.status)} = $5, ${qi(s.updatedAt)} = now() from recorded r where i.id = r.item_id returning i.id
+           )
+           select item_id, task_id from recorded order by item_id`, [req.generation, s.failed, size, after, s.retryAs ?? s.waiting.at(-1)])).rows;
+      }
       const publisher = celeryPublisher(target);
       // A heartbeat after each batch, and every 2 s while one is slow (the publisher starting on a
       // loaded host): a slow batch is not a dead worker, and must not time the attempt out.
@@ -334,33 +480,38 @@ export function createImportsActivities(targets: TargetRegistry, env: NodeJS.Pro
         await c.query(`create schema if not exists durable_runbooks`);
         await c.query(`create table if not exists ${LEDGER} (generation text not null, item_id bigint not null, task_id text not null,
           recorded_at timestamptz not null default now(), published_at timestamptz, primary key (generation, item_id))`);
+        // retried_from: the failed status a retried item was set back from; one such row per item ever.
+        await c.query(`alter table ${LEDGER} add column if not exists retried_from text`);
+        await c.query(`create index if not exists import_reenqueue_retried on ${LEDGER} (item_id) where retried_from is not null`);
         alreadyPublished = Number((await c.query<{ n: string }>(`select count(*) as n from ${LEDGER} where generation = $1 and published_at is not null`, [req.generation])).rows[0]!.n);
-        let after = 0; // keyset: each batch starts after the last id taken (no rescan of the table)
-        for (;;) {
-          let { rows } = await c.query<{ item_id: string; task_id: string }>(
-            `select item_id, task_id from ${LEDGER} where generation = $1 and published_at is null order by item_id limit $2`, [req.generation, size]);
-          if (rows.length === 0) {
-            rows = (await c.query<{ item_id: string; task_id: string }>(
-              `insert into ${LEDGER} (generation, item_id, task_id)
-                 select $1, i.id, 'rb-' || $1 || '-' || i.id from ${qi(s.items)} i
-                  where i.${qi(s.status)} = any($2) and i.${qi(s.updatedAt)} <= $3::timestamptz
-                    and i.id > $5 and not exists (select 1 from ${LEDGER} l where l.generation = $1 and l.item_id = i.id)
-                  order by i.id limit $4
-               on conflict do nothing returning item_id, task_id`, [req.generation, s.waiting, req.updatedBefore, size, after])).rows;
-            if (rows.length === 0) break;
-            after = Math.max(after, ...rows.map((r) => Number(r.item_id)));
+        // Stuck items first, then (opt-in) failed ones; each source read in id order from where it left off.
+        const sources = [...(req.stuck === false ? [] : [takeStuck]), ...(req.retryFailed ? [takeFailed] : [])];
+        for (const take of sources) {
+          let after = 0; // keyset: each batch starts after the last id taken (no rescan of the table)
+          for (;;) {
+            let { rows } = await c.query<{ item_id: string; task_id: string }>(
+              `select item_id, task_id from ${LEDGER} where generation = $1 and published_at is null order by item_id limit $2`, [req.generation, size]);
+            if (rows.length === 0) {
+              rows = await take(c, after);
+              if (rows.length === 0) break;
+              after = Math.max(after, ...rows.map((r) => Number(r.item_id)));
+            }
+            await publisher.publish(rows);
+            await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
+            published += rows.length;
+            batches++;
+            beats.beat({ published, batches });
           }
-          await publisher.publish(rows);
-          await c.query(`update ${LEDGER} set published_at = now() where generation = $1 and item_id = any($2::bigint[])`, [req.generation, rows.map((r) => r.item_id)]);
-          published += rows.length;
-          batches++;
-          beats.beat({ published, batches });
+        }
+        if (req.retryFailed) {
+          const r = (await c.query<{ n: string; ids: number[] | null }>(`select count(*) as n, (array_agg(item_id order by item_id))[1:10]::bigint[] as ids from ${LEDGER} where generation = $1 and retried_from is not null`, [req.generation])).rows[0]!;
+          retried = { retried: Number(r.n), retriedSample: (r.ids ?? []).map(Number) };
         }
       }, { statementTimeoutMs: 120_000 }).finally(() => {
         beats.stop();
         return publisher.close();
       });
-      return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER };
+      return { generation: req.generation, published, alreadyPublished, batches, ledger: LEDGER, ...retried };
     },
   };
 }

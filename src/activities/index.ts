@@ -70,7 +70,7 @@ export type * from './databases.js';
 export type * from './pgtools.js';
 export type { SmokeResult } from './smoke.js';
 export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
-export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, ReenqueueResult } from './imports.js';
+export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, QueueCheck, ReenqueueResult } from './imports.js';
 export type { Admission, AdmitRequest, GatePolicyDefaults } from './gates.js';
 export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.js';
 export type { PortCheck } from '../util/compose-ports.js';

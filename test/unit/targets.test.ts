@@ -44,6 +44,12 @@ describe('target registry', () => {
     expect(() => load('targets:\n  web:\n    app: { url: "http://a" }\n    login: { probe: { username: ana, passwordEnv: PROBE_PW } }\n').load().checkSecrets('web')).toThrow('takes its password from PROBE_PW, which is not set');
   });
 
+  it('refuses an imports.retryAs that is not a waiting status (a retried item would never be taken)', () => {
+    const t = load('targets:\n  app:\n    imports: { waiting: [pending, queued], retryAs: failed }\n');
+    expect(t.load).toThrow(`Targets file ${t.file} is invalid:\n  target "app", field imports.retryAs: "failed" is not one of imports.waiting (pending, queued)`);
+    expect(load('targets:\n  app:\n    imports: { retryAs: pending }\n').load().spec('app').imports).toMatchObject({ failed: ['failed'], retryAs: 'pending' });
+  });
+
   it('refuses a service with no driver', () => {
     const t = load('targets:\n  app:\n    services:\n      api: { health: { http: "http://x/ready" } }\n');
     expect(t.load).toThrow('target "app", field services.api: must name one driver');
