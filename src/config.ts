@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { publicKeyOf } from './signing.js';
 
 /** Every environment variable the project reads, validated once at start. */
-const port = (name: string, fallback: number) =>
+const anyPort = (name: string) =>
   z.coerce
     .number({ error: `${name} must be a port number (1-65535)` })
     .int(`${name} must be a port number (1-65535)`)
     .min(1, `${name} must be a port number (1-65535)`)
-    .max(65535, `${name} must be a port number (1-65535)`)
-    .default(fallback);
+    .max(65535, `${name} must be a port number (1-65535)`);
+const port = (name: string, fallback: number) => anyPort(name).default(fallback);
 
 const hostPort = (name: string) =>
   z
@@ -42,6 +42,9 @@ export const envSchema = z.object({
   RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
   RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
   RUNBOOK_API_PORT: port('RUNBOOK_API_PORT', 8080),
+  /** Where this process serves GET /metrics (Prometheus); unset: no metrics endpoint. */
+  RUNBOOK_METRICS_PORT: anyPort('RUNBOOK_METRICS_PORT').optional(),
+  RUNBOOK_METRICS_HOST: nonEmpty('RUNBOOK_METRICS_HOST', '127.0.0.1'),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
   RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined), 'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233').optional(),
@@ -99,6 +102,8 @@ export interface Config {
   targetsFile: string;
   dataDir: string;
   api: { host: string; port: number };
+  /** GET /metrics of this process (worker, API or both under npm start); absent when RUNBOOK_METRICS_PORT is unset. */
+  metrics?: { host: string; port: number };
   /** Base of the links in notifications; default http://<api host>:<port>. */
   publicUrl: string;
   /** Browser origins (the Temporal UI's) that may call the API's codec with the console session cookie. */
@@ -178,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     targetsFile: e.RUNBOOK_TARGETS ?? defaultTargetsFile(),
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
+    metrics: e.RUNBOOK_METRICS_PORT !== undefined ? { host: e.RUNBOOK_METRICS_HOST, port: e.RUNBOOK_METRICS_PORT } : undefined,
     publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
     codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!) : [webOrigin(uiUrl)].filter((o) => o !== undefined),
     stateDatabaseUrl: e.RUNBOOK_STATE_DATABASE_URL,

@@ -1,6 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger } from '@temporalio/worker';
+import { installRuntime } from './metrics/runtime.js';
+import { newRegistry, serveMetrics } from './metrics/server.js';
 import { ensureDevTokens } from './api/auth.js';
 import { startApi } from './api/main.js';
 import { codecFromEnv } from './codec.js';
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
   // We take Ctrl-C ourselves, not the SDK's runtime: in a terminal it arrives twice (from the
   // terminal and relayed by tsx), and a second SIGINT with no handler would end this process
   // before the dev server (its own process group) is stopped, leaving it running on its ports.
-  Runtime.install({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] });
+  const sdkMetrics = await installRuntime({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] }, config.metrics !== undefined);
   let stopping = 0;
   let stop = () => undefined as void;
   // SIGHUP too (the terminal closed): the dev server, in its own group, would otherwise outlive us.
@@ -76,11 +78,14 @@ async function main(): Promise<void> {
     });
   }
 
+  // One scrape endpoint for both: the API's registry and the worker's (the SDK's) metrics.
+  const registry = config.metrics && newRegistry('runbooks');
+  const metrics = config.metrics && registry && (await serveMetrics({ ...config.metrics, registry, sdkUrl: sdkMetrics }));
   const worker = await startWorker(config);
   const running = worker.run();
   stop = () => worker.shutdown();
   if (stopping) stop(); // Ctrl-C while we were starting
-  const api = await startApi(config);
+  const api = await startApi(config, registry);
   console.log(
     [
       '',
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
       `  API           ${apiUrl}   (docs: ${apiUrl}/docs)`,
       `  Console       ${apiUrl}/console/   (${config.oidc ? `sign in with ${config.oidc.providerName} (${config.oidc.issuer}) or an API token` : 'sign in with an API token'})`,
       `  Targets       ${config.targetsFile}`,
+      ...(metrics ? [`  Metrics       ${metrics.url}`] : []),
       ...(encrypted ? [`  Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through ${apiUrl}/codec once you sign in to the console`] : []),
       ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`] : []),
       ...(config.oidc ? [] : ['  SSO           off: set RUNBOOK_OIDC_ISSUER, RUNBOOK_OIDC_CLIENT_ID and RUNBOOK_OIDC_ROLES to sign people in with your OpenID provider (README, "Single sign-on")']),
@@ -103,6 +109,7 @@ async function main(): Promise<void> {
   await running;
   console.log('Worker stopped; closing the API and the dev server…');
   await api.close();
+  await metrics?.close();
   await worker.connection?.close();
   await server?.stop();
   console.log('Stopped.');

@@ -7,6 +7,9 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from './activities/index.js';
 import type { DataConverter } from '@temporalio/common';
 import { autoHeartbeatInterceptors } from './auto-heartbeat.js';
+import { activityMetricsInterceptors } from './metrics/activity.js';
+import { installRuntime } from './metrics/runtime.js';
+import { newRegistry, serveMetrics } from './metrics/server.js';
 import { chaosInterceptors } from './chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
@@ -67,7 +70,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
     // Auto-heartbeat first: chaos, inside it, counts only the activity's own beats (beat:<activity>:<n>).
-    interceptors: { activity: [...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])] },
+    interceptors: { activity: [...activityMetricsInterceptors(), ...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])] },
     // sdk-core forwards at most one heartbeat per min(0.8 × heartbeat timeout, this). Left at 8 s
     // for our 10 s timeouts, one late beat would time a live step out; at 1 s the beats go out at
     // the auto-heartbeat's pace (a quarter of the timeout), and only bursts are collapsed.
@@ -134,9 +137,13 @@ if (isMain(import.meta.url)) {
   runMain(async () => {
     const { values } = parseArgs({ options: { 'task-queue': { type: 'string' } } });
     const config = loadConfig();
-    const worker = await startWorker(config, { taskQueue: values['task-queue'] });
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: in-flight activities finish or are cancelled.
+    const sdkMetrics = await installRuntime({}, config.metrics !== undefined);
+    const metrics = config.metrics && (await serveMetrics({ ...config.metrics, registry: newRegistry('worker'), sdkUrl: sdkMetrics }));
+    if (metrics) console.log(`Metrics: ${metrics.url}`);
+    const worker = await startWorker(config, { taskQueue: values['task-queue'] });
     await worker.run();
     await worker.connection?.close();
+    await metrics?.close();
   });
 }

@@ -1,3 +1,5 @@
+import type { Registry } from 'prom-client';
+import { newRegistry, serveMetrics } from '../metrics/server.js';
 import { RunbookClient } from '../client.js';
 import { codecFromEnv } from '../codec.js';
 import { loadConfig, type Config } from '../config.js';
@@ -19,7 +21,8 @@ async function ssoFrom(config: Config, state: StateStore) {
   return { signIn, provider: o.providerName };
 }
 
-export async function startApi(config: Config) {
+/** The API; with RUNBOOK_METRICS_PORT, its metrics go into `registry` (npm start shares one with the worker). */
+export async function startApi(config: Config, registry?: Registry) {
   if (!config.tokensFile) throw new Error('The API needs a tokens file: set RUNBOOK_API_TOKENS (see README, "API tokens"). `npm start` makes development tokens by itself.');
   if (!config.decisionKey) console.warn('RUNBOOK_DECISION_KEY is not set: decisions sent through the API will be unsigned, and targets that deny unsigned decisions will refuse them.');
   const tokens = TokenStore.load(config.tokensFile);
@@ -32,7 +35,7 @@ export async function startApi(config: Config) {
       client, tokens, logger: { level: config.logLevel },
       codec: codecFromEnv(), codecOrigins: config.codecOrigins,
       sessions: { sameSite: config.sessionSameSite, secure: config.publicUrl.startsWith('https:') || undefined },
-      state, sso,
+      state, sso, metrics: registry,
     });
     app.addHook('onClose', async () => {
       await client.close();
@@ -49,8 +52,10 @@ export async function startApi(config: Config) {
 if (isMain(import.meta.url)) {
   runMain(async () => {
     const config = loadConfig();
-    const app = await startApi(config);
-    console.log(`API on http://${config.api.host}:${config.api.port} (docs: /docs)`);
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
+    const registry = config.metrics && newRegistry('api');
+    const metrics = config.metrics && registry && (await serveMetrics({ ...config.metrics, registry }));
+    const app = await startApi(config, registry);
+    console.log(`API on http://${config.api.host}:${config.api.port} (docs: /docs)${metrics ? `; metrics ${metrics.url}` : ''}`);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close().then(() => metrics?.close()));
   });
 }

@@ -18,6 +18,8 @@ import { MemoryStateStore, StateUnavailable, type StateStore } from './state.js'
 
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
 
+import type { Registry } from 'prom-client';
+import { apiMetrics } from './metrics.js';
 export interface ApiOptions {
   client: RunbookClient;
   tokens: TokenStore;
@@ -36,6 +38,8 @@ export interface ApiOptions {
   rateLimit?: number;
   /** Single sign-on (RUNBOOK_OIDC_ISSUER): the console signs in with the provider; its JWTs are bearer tokens. */
   sso?: { signIn: OidcSignIn; provider: string };
+  /** Where the API counts its requests and starts (served on RUNBOOK_METRICS_PORT, not on this listener). */
+  metrics?: Registry;
 }
 
 declare module 'fastify' {
@@ -99,6 +103,7 @@ function unauthenticated(token: string | undefined, cookieAllowed: boolean): str
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
   const { client, tokens } = opts;
+  const metrics = opts.metrics ? apiMetrics(app, opts.metrics) : undefined;
   // Bodies: an unknown field or a wrong type is refused with its name, never dropped or coerced
   // ("dryRun": "true"). Query strings and paths are text by nature, so their numbers are read as numbers.
   const strict = new Ajv({ strict: false, removeAdditional: false, coerceTypes: false, useDefaults: true });
@@ -282,6 +287,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   }, async (req, reply) => {
     const started = await client.start(req.params.name, { ...req.body, initiator: req.person!.name });
+    metrics?.runStarted(req.params.name, req.body.target);
     return reply.code(201).send(started);
   });
 

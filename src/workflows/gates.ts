@@ -3,6 +3,7 @@ import { planDigest, verifyDecision } from '../signing.js';
 import type { Journal } from './journal.js';
 import { now } from './journal.js';
 import { decideSignal, decideUpdate, type DecisionInput } from './messages.js';
+import { countDecision, recordGateWait } from './metrics.js';
 import type { Decision, GatePolicy, GateView } from './types.js';
 
 /**
@@ -112,6 +113,7 @@ export class Gates {
       await this.notify('gate-expired', view);
     }
 
+    recordGateWait(this.journal.runbook, this.journal.input.target, id, view.status, Date.now() - openedAtMs);
     this.journal.close(entry, { outcome: view.status === 'approved' ? 'approved' : view.status === 'open' ? 'waiting' : view.status === 'rejected' ? 'rejected' : view.status === 'expired' ? 'expired' : 'aborted', actor: view.approvals.map((a) => a.by).join(', ') || view.rejection?.by || 'worker' });
     if (view.status === 'approved') {
       // Another branch may still wait at its own gate.
@@ -185,6 +187,7 @@ export class Gates {
       return gate;
     }
     this.journal.add({ kind: 'decision', step: gate.gate, actor: input.by, outcome: input.decision === 'approve' ? 'approved' : 'rejected', comment: input.comment, channel, ...(decision.action ? { inputs: { action: decision.action, correction: decision.correction } } : {}) });
+    countDecision(this.journal.runbook, gate.gate, input.decision, via, signed);
     if (input.decision === 'reject') {
       gate.rejection = decision;
       gate.status = 'rejected';

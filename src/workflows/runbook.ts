@@ -14,6 +14,7 @@ import { activitiesFor } from './activity-options.js';
 import { DecisionRefused, Gates, GateClosed } from './gates.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from './messages.js';
+import { countCompensation, countRunEnded, countRunStarted } from './metrics.js';
 import { policyStep, procedures, recoveryGate } from './procedures.js';
 import { parseDuration } from '../util/duration.js';
 import type { AwaitedInput, Channel, Decision, GateView, RunbookInput } from './types.js';
@@ -283,9 +284,11 @@ export function runbook(name: string, input: RunbookInput) {
       const entry = journal.add({ kind: 'compensation', step: c.name, actor: 'worker', outcome: 'running' });
       try {
         journal.close(entry, { outcome: 'ok', evidence: await c.fn() });
+        countCompensation(name, c.name, 'ok');
         done.push(c.name);
       } catch (err) {
         journal.close(entry, { outcome: 'failed', error: failureMessage(err) });
+        countCompensation(name, c.name, 'failed');
         done.push(`${c.name} (FAILED: ${failureMessage(err)})`);
       }
     }
@@ -314,6 +317,7 @@ export function runbook(name: string, input: RunbookInput) {
     const entry = journal.entries.filter((e) => e.step === 'admit').pop();
     if (entry) entry.channel = admitted.channel;
     admission = admitted;
+    countRunStarted(name, input.target, admitted.channel.via, admitted.channel.signed);
   }
 
   async function run<R>(fn: () => Promise<R>): Promise<R> {
@@ -325,6 +329,7 @@ export function runbook(name: string, input: RunbookInput) {
       });
       await releaseTarget();
       journal.setPhase('completed');
+      countRunEnded(name, input.target, 'completed');
       await notify('run-ended', undefined, 'completed');
       await condition(allHandlersFinished);
       return result;
@@ -332,6 +337,7 @@ export function runbook(name: string, input: RunbookInput) {
       if (!(err instanceof GateClosed) && !isCancellation(err)) {
         await releaseTarget();
         journal.setPhase('failed');
+        countRunEnded(name, input.target, 'failed');
         await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `failed: ${failureMessage(err)}`));
         throw err;
       }
@@ -340,6 +346,7 @@ export function runbook(name: string, input: RunbookInput) {
       const undone = await CancellationScope.nonCancellable(runCompensations);
       await releaseTarget();
       journal.setPhase('aborted');
+      countRunEnded(name, input.target, 'aborted');
       const state = undone.length ? `Compensations ran, in reverse: ${undone.join(', ')}.` : 'Nothing had been changed; nothing to undo.';
       await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `aborted: ${why} ${state}`));
       await condition(allHandlersFinished);

@@ -1,0 +1,27 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Runtime, type RuntimeOptions } from '@temporalio/worker';
+
+/** Worker processes only (the API loads no worker module): see src/metrics/server.ts. */
+
+/** The SDK Runtime, with its Prometheus exporter on a free loopback port when metrics are wanted. */
+export async function installRuntime(opts: Omit<RuntimeOptions, 'telemetryOptions'>, metrics: boolean): Promise<string | undefined> {
+  if (!metrics) {
+    Runtime.install(opts);
+    return undefined;
+  }
+  const port = await freeLoopbackPort();
+  Runtime.install({ ...opts, telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, useSecondsForDurations: true } } } });
+  return `http://127.0.0.1:${port}/metrics`;
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = http.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
