@@ -16,6 +16,7 @@ import type { Links } from './activities/notify.js';
 import { loadConfig, type Config } from './config.js';
 import { connectionOptions, describeConnection, prepareTemporal, type TemporalConnectionOptions } from './temporal-connection.js';
 import { TargetRegistry } from './targets.js';
+import { jsonLogger } from './util/log.js';
 import { isMain, runMain } from './util/main.js';
 
 /** The worker: every runbook workflow and activity, on the main queue or a target host's queue. */
@@ -138,7 +139,10 @@ if (isMain(import.meta.url)) {
     const { values } = parseArgs({ options: { 'task-queue': { type: 'string' } } });
     const config = loadConfig();
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: in-flight activities finish or are cancelled.
-    const sdkMetrics = await installRuntime({}, config.metrics !== undefined);
+    // JSON logs (pino) for the SDK's messages and the runs' own, with the targets' secret values redacted.
+    const targets = TargetRegistry.load(config.targetsFile);
+    const secrets = [...targets.names().flatMap((n) => targets.secretValues(n)), config.temporal.apiKey, config.decisionKey].filter((s): s is string => typeof s === 'string');
+    const sdkMetrics = await installRuntime({ logger: jsonLogger({ level: config.logLevel, secrets: () => secrets }) }, config.metrics !== undefined);
     const metrics = config.metrics && (await serveMetrics({ ...config.metrics, registry: newRegistry('worker'), sdkUrl: sdkMetrics }));
     if (metrics) console.log(`Metrics: ${metrics.url}`);
     const worker = await startWorker(config, { taskQueue: values['task-queue'] });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -62,10 +62,11 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
   let tokens: Record<'alice' | 'bob', string>;
   let connection: Connection;
   let client: RunbookClient;
+  let runId: string;
 
   beforeAll(async () => {
     const port = await freePort();
-    await procs.start(taskQueue, undefined, { RUNBOOK_METRICS_PORT: String(port), RUNBOOK_DECISION_PUBLIC_KEY: publicKeyOf(signingKey) });
+    await procs.start(taskQueue, undefined, { RUNBOOK_METRICS_PORT: String(port), RUNBOOK_DECISION_PUBLIC_KEY: publicKeyOf(signingKey), LOG_LEVEL: 'info' });
     workerMetrics = `http://127.0.0.1:${port}/metrics`;
     connection = await Connection.connect(serverOptions(inject('temporalAddress')));
     client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => TargetRegistry.load(targetsFile), signingKey });
@@ -85,6 +86,7 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
     const started = await api.inject({ method: 'POST', url: '/runbooks/approval-drill/runs', headers: as('alice'), payload: { target } });
     expect(started.statusCode).toBe(201);
     const { id } = started.json<{ id: string }>();
+    runId = id;
     await until(async () => (await api.inject({ method: 'GET', url: `/runs/${id}`, headers: as('bob') })).json<{ pendingGates: unknown[] }>().pendingGates.length > 0, 'the gate to open');
     const decided = await api.inject({ method: 'POST', url: `/runs/${id}/gates/proceed`, headers: as('bob'), payload: { decision: 'approve' } });
     expect(decided.statusCode).toBe(200);
@@ -122,6 +124,16 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
     const sdkLabels = new Set(['taskQueue', 'workflowType', 'activityType', 'namespace', 'service_name']);
     const ourLabels = new Set([...worker, ...apiSamples].filter((s) => s.name.startsWith('runbook_')).flatMap((s) => Object.keys(s.labels)).filter((l) => !sdkLabels.has(l)));
     expect([...ourLabels].filter((l) => !/^[a-z]+(_[a-z]+)*$/.test(l))).toEqual([]);
+  });
+
+  it('logs the run as JSON lines: each step started and ended, the gate opened and approved, with run id, runbook, target and step', async () => {
+    expect(runId).toBeDefined();
+    const lines = readFileSync(path.join(dataDir, `worker-${taskQueue}.log`), 'utf8').split('\n').filter((l) => l.startsWith('{'));
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.workflowId === runId);
+    const said = entries.map((e) => e.msg);
+    expect(said).toEqual(expect.arrayContaining(['Step admit started', 'Step admit ok', 'Step record-decision started', 'Step record-decision ok', 'Gate proceed approved by bob']));
+    expect(said.some((m) => typeof m === 'string' && /^Gate proceed open until \d{4}-/.test(m))).toBe(true);
+    expect(entries.find((e) => e.msg === 'Step record-decision ok')).toMatchObject({ level: 30, runbook: 'approval-drill', target: 'metered', step: 'record-decision', outcome: 'ok', workflowType: 'approvalDrill', runId: expect.any(String) as unknown });
   });
 
   it('refuses a port already taken with the variable\'s name', async () => {

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import { planDigest, verifyDecision } from '../signing.js';
 import type { Journal } from './journal.js';
 import { now } from './journal.js';
@@ -90,6 +90,7 @@ export class Gates {
     this.gates.set(id, view);
     this.keys.set(id, open.publicKey);
     this.journal.setPhase('awaiting-approval');
+    log.info(`Gate ${id} open until ${view.deadline}`, { runbook: this.journal.runbook, target: this.journal.input.target, gate: id, planDigest: view.planDigest });
     const entry = this.journal.add({ kind: 'gate', step: id, actor: 'worker', outcome: 'waiting', inputs: { prompt: open.prompt, planDigest: view.planDigest, policy: open.policy }, evidence: open.evidence });
     await this.notify('gate-opened', view);
 
@@ -114,6 +115,7 @@ export class Gates {
     }
 
     recordGateWait(this.journal.runbook, this.journal.input.target, id, view.status, Date.now() - openedAtMs);
+    log.info(`Gate ${id} ${view.status}${view.approvals.length ? ` by ${view.approvals.map((a) => a.by).join(', ')}` : view.rejection ? ` by ${view.rejection.by}` : ''}`, { runbook: this.journal.runbook, target: this.journal.input.target, gate: id, outcome: view.status });
     this.journal.close(entry, { outcome: view.status === 'approved' ? 'approved' : view.status === 'open' ? 'waiting' : view.status === 'rejected' ? 'rejected' : view.status === 'expired' ? 'expired' : 'aborted', actor: view.approvals.map((a) => a.by).join(', ') || view.rejection?.by || 'worker' });
     if (view.status === 'approved') {
       // Another branch may still wait at its own gate.

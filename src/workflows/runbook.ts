@@ -4,6 +4,7 @@ import {
   CancellationScope,
   condition,
   isCancellation,
+  log,
   patched,
   setHandler,
   workflowInfo,
@@ -170,12 +171,16 @@ export function runbook(name: string, input: RunbookInput) {
   async function attempt<T>(stepName: string, fn: StepBody<T>, opts: StepOptions<T>, correction?: Record<string, unknown>): Promise<{ ok: true; result: T } | { ok: false; error: unknown }> {
     const entry = journal.add({ kind: 'step', step: stepName, actor: 'worker', outcome: 'running', inputs: correction ? { ...opts.inputs, correction } : opts.inputs });
     currentStep = stepName;
+    const where = { runbook: name, target: input.target, step: stepName };
+    log.info(`Step ${stepName} started`, where);
     try {
       const result = await fn(correction);
       journal.close(entry, { outcome: 'ok', evidence: opts.evidence ? opts.evidence(result) : result });
+      log.info(`Step ${stepName} ok`, { ...where, outcome: 'ok', durationMs: entry.durationMs });
       return { ok: true, result };
     } catch (err) {
       journal.close(entry, { outcome: isCancellation(err) ? 'aborted' : 'failed', error: failureMessage(err) });
+      log.warn(`Step ${stepName} ${entry.outcome}: ${entry.error}`, { ...where, outcome: entry.outcome, durationMs: entry.durationMs });
       if (isCancellation(err)) throw err;
       return { ok: false, error: err };
     } finally {
