@@ -71,7 +71,7 @@ export function label(key: string): string {
     sha256: 'sha256', manifestSha256: 'Manifest sha256', pid: 'pid', url: 'URL', http: 'HTTP', sql: 'SQL', ms: 'Took',
     toRevisionFrom: 'Target revision from', writerServices: 'Writer services', restoreSource: 'Restore source',
   };
-  if (known[key]) return known[key];
+  if (Object.hasOwn(known, key)) return known[key]!;
   // The value says the unit ("2.8 s", "1.4 MiB"): the label need not.
   const words = key.replace(/(?<=.)(Ms|Bytes)$/, '').replace(/[_-]+/g, ' ').replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase().trim();
   return words ? words[0]!.toUpperCase() + words.slice(1) : key;
@@ -115,6 +115,7 @@ const titles: Record<string, string> = {
   startupLines: "The worker's start-up lines", logLines: 'Log lines', operations: 'Operations of the generated revision',
   content: 'The generated migration file', statements: 'SQL that will run', remove: 'To remove', files: 'Files',
 };
+const titleOf = (key: string) => (Object.hasOwn(titles, key) ? titles[key]! : label(key));
 
 function capped<T>(items: T[]): { items: T[]; note?: string } {
   return items.length > MAX_ROWS ? { items: items.slice(0, MAX_ROWS), note: `${items.length - MAX_ROWS} more in the raw JSON.` } : { items };
@@ -150,7 +151,7 @@ export function generic(title: string, value: unknown, depth = 0, key = ''): Sec
   const sections: Section[] = [];
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
-    const sub = title === 'Details' ? titles[k] ?? label(k) : `${title} › ${label(k).toLowerCase()}`;
+    const sub = title === 'Details' ? titleOf(k) : `${title} › ${label(k).toLowerCase()}`;
     if (typeof v === 'string' && v.includes('\n')) sections.push({ kind: 'code', title: sub, language: languageOf(k), text: v });
     else if (isScalar(v)) facts.push({ label: label(k), value: scalar(k, v) });
     else if (Array.isArray(v)) {
@@ -306,11 +307,10 @@ function recovery(ev: Obj): Section[] {
     ],
   }];
   const suggested = strings(ev.suggested);
-  if (suggested.length) out.push({ kind: 'list', title: 'Proposed, most helpful first', items: suggested.map((a) => actionWords[a] ?? a) });
+  if (suggested.length) out.push({ kind: 'list', title: 'Proposed, most helpful first', items: suggested.map((a) => (Object.hasOwn(actionWords, a) ? actionWords[a]! : a)) });
   if (isObj(ev.corrections)) out.push({ kind: 'facts', title: 'Corrections the step accepts', facts: Object.entries(ev.corrections).map(([k, v]) => ({ label: k, value: oneLine(v) })) });
   return out;
 }
-
 
 /**
  * The sections for one gate's evidence. The runbook and gate name choose nothing essential today
@@ -372,8 +372,8 @@ export function evidenceView(_runbook: string, gate: string, evidence: unknown, 
   }
   // The rest in the generic reading: scalars as facts first, then each nested part under its title.
   const scalars = Object.fromEntries(Object.entries(rest).filter(([, v]) => isScalar(v) || (Array.isArray(v) && v.every(isScalar) && v.join(', ').length <= 100 && v.length <= 4)));
-  const nested = Object.entries(rest).filter(([k]) => !(k in scalars));
-  const parts = nested.map(([k, v]) => generic(titles[k] ?? label(k), v, 0, k));
+  const nested = Object.entries(rest).filter(([k]) => !Object.hasOwn(scalars, k));
+  const parts = nested.map(([k, v]) => generic(titleOf(k), v, 0, k));
   // An empty part (say, an object with nothing in it) still says so, among the facts.
   nested.forEach(([k], i) => {
     if (parts[i]!.length === 0) scalars[k] = null;
