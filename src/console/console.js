@@ -231,7 +231,7 @@ function evidenceSections(view) {
   if (view.length === 0) return h('p', { class: 'hint' }, 'No evidence recorded.');
   return view.map((s) => {
     let body;
-    if (s.kind === 'facts') body = h('dl', { class: 'facts' }, s.facts.map((f) => [h('dt', {}, f.label), h('dd', {}, f.value)]));
+    if (s.kind === 'facts') body = h('dl', { class: 'facts' }, s.facts.flatMap((f) => [h('dt', {}, f.label), h('dd', {}, f.value)]));
     else if (s.kind === 'list') body = s.items.length ? h('ul', {}, s.items.map((i) => h('li', {}, i))) : null;
     else if (s.kind === 'table') {
       body = s.rows.length ? h('div', { class: 'scroll' }, h('table', { class: 'evidence-table' },
