@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +14,7 @@ import { celeryWorkerService, claimRedisDb, killWorker, publishItems, workerFile
 // #20 "Evidence a person can read": the gates of real runs in the console (Debian's chromium via
 // playwright-core, against the real API, worker, PostgreSQL, alembic and Redis), each read as
 // facts, lists, tables and code, with no JSON on the page until "raw JSON" is opened. The phone
-// screenshot of the downgrade gate is committed as docs/downgrade-gate-phone.png.
+// screenshot of the downgrade gate goes to .data/console/ (docs/downgrade-gate-phone.png is one).
 describe('evidence at the gates, in the console', () => {
   let rig: TestRig;
   let api: FastifyInstance;
@@ -54,6 +55,7 @@ describe('evidence at the gates, in the console', () => {
     env = { RUNBOOK_TARGETS: file, RUNBOOK_TASK_QUEUE: rig.taskQueue };
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
+    mkdirSync(path.join(repoRoot, '.data', 'console'), { recursive: true });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
@@ -124,7 +126,8 @@ describe('evidence at the gates, in the console', () => {
     // The page from its top (the sticky header) to the end of the gate card.
     await page.evaluate(() => window.scrollTo(0, 0));
     const card = (await page.locator('.gate').boundingBox())!;
-    await page.screenshot({ path: path.join(repoRoot, 'docs', 'downgrade-gate-phone.png'), fullPage: true, clip: { x: 0, y: 0, width: 390, height: card.y + card.height + 8 } });
+    // Kept in .data/ (docs/downgrade-gate-phone.png is a copy of one, committed by hand: a test run leaves the tree clean).
+    await page.screenshot({ path: path.join(repoRoot, '.data', 'console', 'downgrade-gate-phone.png'), fullPage: true, clip: { x: 0, y: 0, width: 390, height: card.y + card.height + 8 } });
 
     // Raw JSON is one click away.
     const raw = page.locator('.gate details.raw pre');
