@@ -6,6 +6,8 @@ import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type DecisionRequest, type RunSummary, type RunView } from './client.js';
 import { loadConfig } from './config.js';
+import { viewText } from './evidence/text.js';
+import { evidenceView } from './evidence/view.js';
 import { formatChecks, preflight } from './preflight.js';
 import { procedureOf, renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
@@ -117,6 +119,8 @@ function describeRun(run: RunView): string {
   if (run.error) lines.push('', `  ${run.error}`);
   for (const g of run.pendingGates ?? []) {
     lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, ...decideLines(run.id, g));
+    // The evidence as words (raw: runbook status --json).
+    lines.push('    evidence:', ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '      '));
   }
   if (run.awaiting) {
     lines.push('', `  WAITING for the ${run.awaiting.input} note (deadline ${run.awaiting.deadline}): ${run.awaiting.prompt}`, `    write it: runbook root-cause ${run.id} --note "…"`);

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AlertmanagerAlert } from '../alerts.js';
 import { renderMarkdown } from '../audit/timeline.js';
+import { withEvidenceViews } from '../evidence/view.js';
 import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
@@ -300,7 +301,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   }, async (req) => ({ runs: await client.list(req.query) }));
 
-  app.get<{ Params: { id: string } }>('/runs/:id', { schema: { params: idParam, response: { 404: errorSchema } } }, async (req) => client.status(req.params.id));
+  // Each open gate carries its evidence as a view (sections of facts, lists, tables, code) beside the raw evidence.
+  app.get<{ Params: { id: string } }>('/runs/:id', { schema: { params: idParam, response: { 404: errorSchema } } }, async (req) => withEvidenceViews(await client.status(req.params.id)));
 
   app.post<{ Params: { id: string; gate: string }; Body: DecisionRequest }>('/runs/:id/gates/:gate', {
     preHandler: need('approver', 'decide gates'),

@@ -1,5 +1,7 @@
 import type { temporal } from '@temporalio/proto';
 import type { RunView } from '../client.js';
+import { viewMarkdown } from '../evidence/text.js';
+import { evidenceView, oneLine } from '../evidence/view.js';
 import type { JournalEntry } from '../workflows/types.js';
 
 /** A run as an incident record: the journal, every decision, and what Temporal itself recorded. */
@@ -50,8 +52,19 @@ function detail(e: JournalEntry): string {
   const ev = e.evidence as { summary?: unknown } | undefined;
   if (e.kind === 'gate') return `plan ${String((e.inputs as { planDigest?: string } | undefined)?.planDigest ?? '')}: ${String((e.inputs as { prompt?: string } | undefined)?.prompt ?? '')}`;
   if (ev === undefined) return '';
-  const json = JSON.stringify(ev);
-  return json.length > 160 ? `${json.slice(0, 157)}…` : json;
+  return oneLine(ev, '', 160);
+}
+
+/** Each gate's evidence as the approver saw it (the same view as the console's), under the steps. */
+function gateEvidence(t: Timeline): string[] {
+  const gates = t.entries.filter((e) => e.kind === 'gate');
+  if (gates.length === 0) return [];
+  const lines = ['', '## Evidence at the gates'];
+  for (const g of gates) {
+    const upTo = t.entries.slice(0, t.entries.indexOf(g) + 1);
+    lines.push('', `### ${g.step} (opened ${g.startedAt}, ${g.outcome})`, '', ...viewMarkdown(evidenceView(t.run.runbook, g.step, g.evidence, { journal: upTo, now: new Date(g.startedAt) })));
+  }
+  return lines;
 }
 
 /** Markdown for the incident ticket (the seeds ask for changes, timestamps and the root cause). */
@@ -72,6 +85,7 @@ export function renderMarkdown(t: Timeline): string {
     const via = e.channel ? ` (${e.channel.via}${e.channel.signed ? ', signed' : ', unsigned'})` : '';
     lines.push(`| ${hhmmss(e.startedAt)} | ${hhmmss(e.endedAt)} | ${cell(e.step)} | ${e.kind} | ${cell(e.actor)}${via} | ${e.outcome} | ${cell(detail(e))} |`);
   }
+  lines.push(...gateEvidence(t));
   const decisions = t.entries.filter((e) => e.kind === 'decision' || e.kind === 'refusal' || e.kind === 'abort');
   if (decisions.length) {
     lines.push('', '## Decisions', '');

@@ -212,13 +212,34 @@ function gateCard(run, g) {
       `approvals: ${g.approvals.length} of ${p.approvalsNeeded}${g.approvals.length ? ` (${g.approvals.map((a) => a.by).join(', ')})` : ''}; `,
       `${p.fourEyes ? `four-eyes: ${run.initiator} (who started it) may not approve; ` : ''}`,
       'deadline: ', countdown, ` (${g.deadline}). Plan digest ${g.planDigest}.`),
-    h('details', { open: true }, h('summary', {}, 'Evidence'), h('pre', {}, json(g.evidence))),
+    h('div', { class: 'evidence' }, h('h3', {}, 'Evidence'), evidenceSections(g.view),
+      h('details', { class: 'raw' }, h('summary', {}, 'raw JSON'), h('pre', {}, json(g.evidence)))),
     can('approver') ? [recovery?.warning, ...(recovery?.correction ?? []), h('label', { for: `comment-${g.gate}` }, 'Comment (optional)'), comment,
       recovery?.actions ?? h('div', { class: 'actions' },
         h('button', { class: 'approve', type: 'button', onclick: decide('approve') }, `Approve ${g.gate}`),
         h('button', { class: 'reject', type: 'button', onclick: decide('reject') }, `Reject ${g.gate}`))]
       : h('p', { class: 'hint' }, 'You lack the approver role: you can read the gate, not decide it.'),
     result);
+}
+
+/**
+ * A gate's evidence as the API reads it (src/evidence/view.ts): facts, lists, tables and code,
+ * never JSON. The raw evidence stays one click away in the card's closed "raw JSON".
+ */
+function evidenceSections(view) {
+  if (!Array.isArray(view)) return h('p', { class: 'hint' }, 'This API sends no evidence view: open "raw JSON".');
+  if (view.length === 0) return h('p', { class: 'hint' }, 'No evidence recorded.');
+  return view.map((s) => {
+    let body;
+    if (s.kind === 'facts') body = h('dl', { class: 'facts' }, s.facts.flatMap((f) => [h('dt', {}, f.label), h('dd', {}, f.value)]));
+    else if (s.kind === 'list') body = s.items.length ? h('ul', {}, s.items.map((i) => h('li', {}, i))) : null;
+    else if (s.kind === 'table') {
+      body = s.rows.length ? h('div', { class: 'scroll' }, h('table', { class: 'evidence-table' },
+        h('thead', {}, h('tr', {}, s.columns.map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, s.rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))))) : null;
+    } else body = h('pre', { class: `code lang-${s.language}` }, h('code', {}, s.text));
+    return h('section', { class: `evidence-${s.kind}` }, h('h4', {}, s.title), body, s.note ? h('p', { class: 'hint' }, s.note) : null);
+  });
 }
 
 /** The run waits for a person's input that is not a decision: today the root-cause note. */
