@@ -366,7 +366,7 @@ export function buildCli(): Command {
   }
   schedule
     .command('trigger')
-    .description('Run a scheduled check now (skipped while its previous run is still going).')
+    .description('Run a scheduled check now (even while its previous run is still going).')
     .argument('<id>', 'schedule id')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {

@@ -466,9 +466,9 @@ export class RunbookClient {
     return this.describeSchedule(id);
   }
 
-  /** Runs the check now (skipped while the schedule's previous run is still going, as scheduled runs are). */
+  /** Runs the check now, even while its previous run is still going (someone asked; checks are read-only). */
   async triggerSchedule(id: string): Promise<void> {
-    await this.onSchedule(id, (h) => h.trigger(ScheduleOverlapPolicy.SKIP));
+    await this.onSchedule(id, (h) => h.trigger(ScheduleOverlapPolicy.ALLOW_ALL));
   }
 
   async deleteSchedule(id: string): Promise<void> {

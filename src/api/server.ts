@@ -413,7 +413,7 @@ function scheduleRoutes(app: FastifyInstance, client: RunbookClient, need: (role
   }, async (req) => client.unpauseSchedule(req.params.id, req.person!.name, req.body?.note));
   app.post<{ Params: { id: string } }>('/schedules/:id/trigger', {
     preHandler: need('operator', 'trigger schedules'),
-    schema: { description: 'Run the check now (role operator); skipped while its previous run is still going.', params: idParam, response: refusals },
+    schema: { description: 'Run the check now (role operator), even while its previous run is still going.', params: idParam, response: refusals },
   }, async (req, reply) => {
     await client.triggerSchedule(req.params.id);
     return reply.code(202).send({ triggered: true });
