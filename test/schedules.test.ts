@@ -135,6 +135,15 @@ describe('scheduled checks', () => {
     await rig.signed.abort(drill!.id, 'alice', 'test over');
   });
 
+  it('refuses a run that copies a schedule\'s signed start under another id', async () => {
+    const desc = await rig.signed.temporal.schedule.getHandle(`check-db-access-${behindTarget}`).describe();
+    const id = `copied-${suffix}`;
+    await rig.signed.temporal.workflow.start('dbAccess', { workflowId: id, taskQueue: rig.taskQueue, args: desc.action.args });
+    const run = await finished(rig.client, id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toBe(`Step "admit" failed: This run carries the signature of schedule check-db-access-${behindTarget}, but it is not one of that schedule's runs (id ${id}, initiator schedule:check-db-access-${behindTarget}): start it with the API or \`runbook start\`.`);
+  });
+
   it('serves schedules through the API: operators create and delete, viewers cannot, refusals are 400/404/409', async () => {
     const call = async (as: keyof typeof tokens, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: object) => {
       const r = await api.inject({ method, url, payload, headers: { authorization: `Bearer ${tokens[as]}` } });
