@@ -399,6 +399,7 @@ export class RunbookClient {
       throw new ScheduleError('invalid', `Interval ${(err as Error).message}`);
     }
     if (ms < 60_000) throw new ScheduleError('invalid', `A check runs at most once a minute: "${every}" is shorter; use 1m or more.`);
+    if (ms > 366 * 86_400_000) throw new ScheduleError('invalid', `A check runs at least once a year: "${every}" is longer; use 366d or less.`);
     if (!this.opts.signingKey && (spec.policy?.unsignedStarts ?? 'deny') === 'deny') {
       throw new ScheduleError('invalid', `Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this client cannot sign them: create the schedule through the API (RUNBOOK_API set, or POST /schedules).`);
     }
@@ -486,6 +487,9 @@ export class RunbookClient {
       return await fn(this.temporal.schedule.getHandle(id));
     } catch (err) {
       if (err instanceof ScheduleNotFoundError) throw missing();
+      // An id Temporal refuses outright (too long, odd characters): no schedule can have it.
+      const cause = (err as { cause?: { code?: number } }).cause;
+      if ((err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) || (err as { code?: number }).code === GRPC_INVALID_ARGUMENT) throw missing();
       throw err;
     }
   }

@@ -103,6 +103,8 @@ describe('scheduled checks', () => {
     await rig.signed.deleteSchedule(id);
     await expect(rig.signed.describeSchedule(id)).rejects.toThrow(`Schedule "${id}" not found. List schedules with: runbook schedule ls`);
     await until(async () => !(await rig.signed.listSchedules()).some((s) => s.id === id), 'the deleted schedule to leave the list');
+    // An id Temporal refuses outright is no schedule either.
+    await expect(rig.signed.deleteSchedule(`check-${'x'.repeat(2000)}`)).rejects.toThrow(/^Schedule "check-x+" not found/);
   });
 
   it('notifies when a scheduled check finds a problem, and opens one escalation run however often it finds it', async () => {
@@ -161,6 +163,7 @@ describe('scheduled checks', () => {
     expect(await call('alice', 'POST', '/schedules', { ...body, every: 'often' })).toMatchObject({ status: 400, body: { error: 'Interval "often" is not a duration such as 30s, 15m, 2h, 7d.' } });
     expect(await call('alice', 'POST', `/schedules/check-observability-check-${healthy}/pause`, { note: 'quiet hours' })).toMatchObject({ status: 200, body: { paused: true, note: 'quiet hours (paused by alice)' } });
     expect((await call('alice', 'DELETE', `/schedules/check-observability-check-${healthy}`)).status).toBe(204);
+    expect(await call('alice', 'POST', '/schedules', { ...body, every: '9999999d' })).toMatchObject({ status: 400, body: { error: 'A check runs at least once a year: "9999999d" is longer; use 366d or less.' } });
     expect(await call('alice', 'POST', `/schedules/check-observability-check-${healthy}/trigger`)).toMatchObject({ status: 404, body: { error: `Schedule "check-observability-check-${healthy}" not found. List schedules with: runbook schedule ls` } });
   });
 });
