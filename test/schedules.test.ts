@@ -8,6 +8,7 @@ import type { DbAccessFindings } from '../src/workflows/db-access.js';
 import type { RunbookResult } from '../src/workflows/types.js';
 import { apiWithDevTokens } from './support/api.js';
 import { alembic, createDatabase, dropDatabase, finished, pgTarget, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { runbookCli } from './support/cli.js';
 import { startReceiver } from './support/receiver.js';
 import { until } from './support/wait.js';
 
@@ -16,6 +17,8 @@ describe('scheduled checks', () => {
   // Both targets deny unsigned starts: scheduled runs are admitted by the schedule's signature, escalations by their check run.
   const healthy = `sched-ok-${suffix}`;
   const behindTarget = `sched-behind-${suffix}`;
+  const cliTarget = `sched-cli-${suffix}`; // allows unsigned starts, as a development targets file does
+  let env: Record<string, string>;
   let rig: TestRig;
   let api: FastifyInstance;
   let tokens: Record<'alice' | 'bob' | 'carol', string>;
@@ -28,10 +31,13 @@ describe('scheduled checks', () => {
     behind = await createDatabase();
     await alembic(behind, ['upgrade', '0001_tenants']);
     const deny = { policy: { unsignedStarts: 'deny' } };
-    rig = await startRig(writeTargets({
+    const file = writeTargets({
       [healthy]: pgTarget('test', deny),
+      [cliTarget]: pgTarget('test'),
       [behindTarget]: pgTarget(behind, { ...deny, notify: [{ webhook: `${receiver.url}/hook` }], schedules: { 'db-access': { escalate: 'approval-drill' } } }),
-    }), { signingKey: randomBytes(32).toString('hex') });
+    });
+    rig = await startRig(file, { signingKey: randomBytes(32).toString('hex') });
+    env = { RUNBOOK_TARGETS: file, RUNBOOK_TASK_QUEUE: rig.taskQueue };
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
   });
   afterAll(async () => {
@@ -165,5 +171,23 @@ describe('scheduled checks', () => {
     expect((await call('alice', 'DELETE', `/schedules/check-observability-check-${healthy}`)).status).toBe(204);
     expect(await call('alice', 'POST', '/schedules', { ...body, every: '9999999d' })).toMatchObject({ status: 400, body: { error: 'A check runs at least once a year: "9999999d" is longer; use 366d or less.' } });
     expect(await call('alice', 'POST', `/schedules/check-observability-check-${healthy}/trigger`)).toMatchObject({ status: 404, body: { error: `Schedule "check-observability-check-${healthy}" not found. List schedules with: runbook schedule ls` } });
+  });
+
+  it('is driven from the runbook command: create, ls, trigger, and an unsigned schedule refused where the target denies it', async () => {
+    const id = `check-db-access-${cliTarget}`;
+    const made = await runbookCli(['schedule', 'create', 'db-access', '--target', cliTarget, '--every', '15m', '--as', 'dave'], env);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toContain(`Scheduled ${id}`);
+    expect(made.stdout).toContain('runs unsigned (the target must allow unsigned starts)');
+    created.push(id);
+    await until(async () => (await rig.client.listSchedules()).some((s) => s.id === id), 'the schedule to be listed');
+    const listed = await runbookCli(['schedule', 'ls'], env);
+    expect(listed.stdout).toMatch(new RegExp(`^${id}\\s+db-access\\s+${cliTarget}\\s+15m\\s+active`, 'm'));
+    expect((await runbookCli(['schedule', 'trigger', id], env)).code).toBe(0);
+    const [run] = await completedRuns(cliTarget, 1);
+    expect(run!.initiator).toBe(`schedule:${id}`);
+    const refused = await runbookCli(['schedule', 'create', 'db-access', '--target', healthy, '--every', '15m'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`runbook: Target "${healthy}" accepts only runs started through the API (policy.unsignedStarts: deny), and this client cannot sign them: create the schedule through the API (RUNBOOK_API set, or POST /schedules).`);
   });
 });
