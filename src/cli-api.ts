@@ -1,5 +1,5 @@
 import type { Timeline } from './audit/timeline.js';
-import type { DecisionRequest, RunSummary, RunView } from './client.js';
+import type { DecisionRequest, RunSummary, RunView, ScheduleView } from './client.js';
 import type { GateView } from './workflows/types.js';
 
 /** The CLI's path through the HTTP API (RUNBOOK_API + RUNBOOK_TOKEN): decisions are signed there. */
@@ -28,6 +28,7 @@ export class ApiBackend {
       })();
       throw new Error(`${message} (HTTP ${res.status})`);
     }
+    if (text === '') return undefined as T; // 204 No Content
     return (accept === 'application/json' ? JSON.parse(text) : text) as T;
   }
 
@@ -49,6 +50,27 @@ export class ApiBackend {
   }
   async rootCause(id: string, note: string) {
     await this.call('POST', `/runs/${encodeURIComponent(id)}/root-cause`, { note });
+  }
+  createSchedule(runbook: string, target: string, every: string, opts: { input?: Record<string, unknown>; note?: string }) {
+    return this.call<ScheduleView>('POST', '/schedules', { runbook, target, every, ...opts });
+  }
+  async listSchedules() {
+    return (await this.call<{ schedules: ScheduleView[] }>('GET', '/schedules')).schedules;
+  }
+  describeSchedule(id: string) {
+    return this.call<ScheduleView>('GET', `/schedules/${encodeURIComponent(id)}`);
+  }
+  pauseSchedule(id: string, note?: string) {
+    return this.call<ScheduleView>('POST', `/schedules/${encodeURIComponent(id)}/pause`, note ? { note } : {});
+  }
+  unpauseSchedule(id: string, note?: string) {
+    return this.call<ScheduleView>('POST', `/schedules/${encodeURIComponent(id)}/unpause`, note ? { note } : {});
+  }
+  async triggerSchedule(id: string) {
+    await this.call('POST', `/schedules/${encodeURIComponent(id)}/trigger`, {});
+  }
+  async deleteSchedule(id: string) {
+    await this.call('DELETE', `/schedules/${encodeURIComponent(id)}`);
   }
   timelineJson(id: string) {
     return this.call<Timeline>('GET', `/runs/${encodeURIComponent(id)}/timeline?format=json`);

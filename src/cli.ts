@@ -4,7 +4,7 @@ import { generateRules, rulesFile } from './alerts.js';
 import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
-import { RunbookClient, type DecisionRequest, type RunSummary, type RunView } from './client.js';
+import { RunbookClient, type DecisionRequest, type RunSummary, type RunView, type ScheduleView } from './client.js';
 import { loadConfig } from './config.js';
 import { viewText } from './evidence/text.js';
 import { evidenceView } from './evidence/view.js';
@@ -33,6 +33,12 @@ interface Backend {
   abort(id: string, reason: string, as?: string): Promise<void>;
   rootCause(id: string, note: string, as?: string): Promise<void>;
   timeline(id: string, format: 'md' | 'json'): Promise<unknown>;
+  createSchedule(runbook: string, target: string, every: string, opts: { input?: Record<string, unknown>; note?: string }, as?: string): Promise<ScheduleView>;
+  listSchedules(): Promise<ScheduleView[]>;
+  pauseSchedule(id: string, note?: string, as?: string): Promise<ScheduleView>;
+  unpauseSchedule(id: string, note?: string, as?: string): Promise<ScheduleView>;
+  triggerSchedule(id: string): Promise<void>;
+  deleteSchedule(id: string): Promise<void>;
 }
 
 async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
@@ -49,6 +55,12 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
       abort: (id, reason) => http.abort(id, reason),
       rootCause: (id, note) => http.rootCause(id, note),
       timeline: (id, format) => (format === 'md' ? http.timelineMarkdown(id) : http.timelineJson(id)),
+      createSchedule: (runbook, target, every, opts) => http.createSchedule(runbook, target, every, opts),
+      listSchedules: () => http.listSchedules(),
+      pauseSchedule: (id, note) => http.pauseSchedule(id, note),
+      unpauseSchedule: (id, note) => http.unpauseSchedule(id, note),
+      triggerSchedule: (id) => http.triggerSchedule(id),
+      deleteSchedule: (id) => http.deleteSchedule(id),
     });
   }
   const client = await RunbookClient.connect(loadConfig());
@@ -64,6 +76,12 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
         const t = await client.timeline(id);
         return format === 'md' ? renderMarkdown(t) : t;
       },
+      createSchedule: (runbook, target, every, opts, as) => client.createSchedule(runbook, target, every, { ...opts, initiator: me(as) }),
+      listSchedules: () => client.listSchedules(),
+      pauseSchedule: (id, note, as) => client.pauseSchedule(id, me(as), note),
+      unpauseSchedule: (id, note, as) => client.unpauseSchedule(id, me(as), note),
+      triggerSchedule: (id) => client.triggerSchedule(id),
+      deleteSchedule: (id) => client.deleteSchedule(id),
     });
   } finally {
     await client.close();
@@ -136,6 +154,24 @@ function table(runs: RunSummary[]): string {
   const head = ['ID', 'RUNBOOK', 'TARGET', 'STATUS', 'PHASE', 'INITIATOR', 'STARTED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function scheduleTable(schedules: ScheduleView[]): string {
+  if (schedules.length === 0) return 'No schedules. Create one: runbook schedule create db-access --target <name> --every 15m';
+  const rows = schedules.map((s) => [s.id, s.runbook, s.target, s.every, s.paused ? 'paused' : 'active', s.nextRunAt ?? '-', s.note ?? '']);
+  const head = ['ID', 'RUNBOOK', 'TARGET', 'EVERY', 'STATE', 'NEXT RUN', 'NOTE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function describeSchedule(s: ScheduleView): string {
+  return [
+    `${s.id}: ${s.runbook} on ${s.target} every ${s.every}, ${s.paused ? 'PAUSED' : 'active'}${s.note ? ` (${s.note})` : ''}`,
+    `  created by ${s.createdBy}; runs ${s.signed ? 'signed by the API' : 'unsigned (the target must allow unsigned starts)'}${s.nextRunAt ? `; next run ${s.nextRunAt}` : ''}`,
+    ...s.recentRuns.map((r) => `  ran ${r.id} (scheduled ${r.scheduledAt})`),
+    `  runs: runbook ls --runbook ${s.runbook} --target ${s.target}`,
+    `  Temporal UI: ${s.uiUrl}`,
+  ].join('\n');
 }
 
 async function withBackendClient<T>(fn: (client: RunbookClient) => Promise<T>): Promise<T> {
@@ -291,6 +327,64 @@ export function buildCli(): Command {
     .action((o: { target?: string; json?: boolean }) => {
       const generated = generateRules(TargetRegistry.load(loadConfig().targetsFile), o.target);
       print(!!o.json, generated, () => rulesFile(generated).trimEnd());
+    });
+
+  const schedule = program
+    .command('schedule')
+    .description('Read-only checks that run on their own (Temporal Schedules, listed in the Temporal UI).')
+    .action(() => schedule.error('error: runbook schedule needs a subcommand: create, ls, pause, unpause, trigger, delete.'));
+  schedule
+    .command('create')
+    .description('Run a read-only check on a target every interval; a run that finds a problem notifies the target (and escalates where it says so).')
+    .argument('<runbook>', 'a read-only runbook, e.g. db-access')
+    .requiredOption('-t, --target <name>', 'target name from the targets file')
+    .requiredOption('-e, --every <interval>', 'how often, e.g. 15m, 1h (at least 1m)')
+    .option('-i, --input <json>', 'runbook-specific input as a JSON object', parseJsonOption)
+    .option('--note <text>', 'shown with the schedule')
+    .option('--as <person>', 'who creates it (direct to Temporal only)')
+    .option('--json', 'print JSON')
+    .action(async (runbook: string, o: { target: string; every: string; input?: Record<string, unknown>; note?: string; as?: string; json?: boolean }) => {
+      const s = await withBackend((b) => b.createSchedule(runbook, o.target, o.every, { input: o.input, note: o.note }, o.as));
+      print(!!o.json, s, () => `Scheduled ${s.id}\n${describeSchedule(s)}\n  run it now: runbook schedule trigger ${s.id}`);
+    });
+  schedule
+    .command('ls')
+    .description('List the scheduled checks.')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const schedules = await withBackend((b) => b.listSchedules());
+      print(!!o.json, { schedules }, () => scheduleTable(schedules));
+    });
+  for (const [verb, what] of [['pause', 'Pause'], ['unpause', 'Resume']] as const) {
+    schedule
+      .command(verb)
+      .description(`${what} a scheduled check.`)
+      .argument('<id>', 'schedule id (runbook schedule ls)')
+      .option('--note <text>', 'why (shown with the schedule, in the Temporal UI too)')
+      .option('--as <person>', 'who (direct to Temporal only)')
+      .option('--json', 'print JSON')
+      .action(async (id: string, o: { note?: string; as?: string; json?: boolean }) => {
+        const s = await withBackend((b) => (verb === 'pause' ? b.pauseSchedule(id, o.note, o.as) : b.unpauseSchedule(id, o.note, o.as)));
+        print(!!o.json, s, () => describeSchedule(s));
+      });
+  }
+  schedule
+    .command('trigger')
+    .description('Run a scheduled check now (even while its previous run is still going).')
+    .argument('<id>', 'schedule id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await withBackend((b) => b.triggerSchedule(id));
+      print(!!o.json, { id, triggered: true }, () => `Triggered ${id}: its run is named ${id}-<time> (runbook ls).`);
+    });
+  schedule
+    .command('delete')
+    .description('Delete a scheduled check; its past runs stay.')
+    .argument('<id>', 'schedule id')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await withBackend((b) => b.deleteSchedule(id));
+      print(!!o.json, { id, deleted: true }, () => `Deleted ${id}.`);
     });
 
   program

@@ -1,8 +1,10 @@
-import { Client, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type ScheduleSummary, type WorkflowExecutionStatusName } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { checkNamespace, connectClient } from './temporal-connection.js';
-import { findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js';
+import { catalogue, findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js';
+import { SCHEDULE_SIGNATURE_EXPIRY, scheduleIdFor, scheduleInitiator } from './schedule-ids.js';
+import { parseDuration } from './util/duration.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
@@ -84,6 +86,39 @@ export class DecisionError extends Error {
 
 export class TargetBusyError extends Error {
   override name = 'TargetBusyError';
+}
+
+/** A schedule request refused: `kind` says why (the API maps it to 400, 404, 409). */
+export class ScheduleError extends Error {
+  override name = 'ScheduleError';
+  constructor(readonly kind: 'invalid' | 'not-found' | 'exists', message: string) {
+    super(message);
+  }
+}
+
+/** A scheduled read-only check: one per (runbook, target). */
+export interface ScheduleView {
+  id: string;
+  runbook: string;
+  target: string;
+  every: string;
+  paused: boolean;
+  note?: string;
+  createdBy: string;
+  /** Whether the API signed its runs' start (else they are admitted only where the target allows unsigned starts). */
+  signed: boolean;
+  nextRunAt?: string;
+  recentRuns: Array<{ id: string; scheduledAt: string }>;
+  uiUrl: string;
+}
+
+/** What the schedule keeps beside its action, so a list shows it without decoding args. */
+interface ScheduleMemo {
+  runbook: string;
+  target: string;
+  every: string;
+  createdBy: string;
+  signed: boolean;
 }
 
 export interface DecisionRequest {
@@ -341,6 +376,139 @@ export class RunbookClient {
       if (runs.length >= limit) break;
     }
     return runs;
+  }
+
+  /**
+   * Runs a read-only check on a target every `every` (at least 1m) on a Temporal Schedule
+   * `check-<runbook>-<target>`: one per pair, overlapping runs skipped. Everything is checked before
+   * Temporal is called. Signed (with the API's key) for its runs, which then carry no secret.
+   */
+  async createSchedule(runbook: string, target: string, every: string, opts: { initiator?: string; input?: Record<string, unknown>; note?: string } = {}): Promise<ScheduleView> {
+    const def = findRunbook(runbook);
+    const checks = catalogue.filter((r) => !r.mutates && r.gates.length === 0).map((r) => r.name).join(', ');
+    if (def.mutates) throw new ScheduleError('invalid', `Runbook "${runbook}" changes its target, so it cannot run on a schedule (read-only checks can: ${checks}). Start it when needed: runbook start ${runbook} --target ${target}.`);
+    if (def.gates.length > 0) throw new ScheduleError('invalid', `Runbook "${runbook}" waits at a gate, and nobody answers a gate on a schedule (read-only checks can run on one: ${checks}).`);
+    const input = parseRunbookInput(def, opts.input);
+    const targets = this.opts.targets();
+    const spec = targets.spec(target);
+    targets.checkSecrets(target);
+    let ms: number;
+    try {
+      ms = parseDuration(every);
+    } catch (err) {
+      throw new ScheduleError('invalid', `Interval ${(err as Error).message}`);
+    }
+    if (ms < 60_000) throw new ScheduleError('invalid', `A check runs at most once a minute: "${every}" is shorter; use 1m or more.`);
+    if (ms > 366 * 86_400_000) throw new ScheduleError('invalid', `A check runs at least once a year: "${every}" is longer; use 366d or less.`);
+    if (!this.opts.signingKey && (spec.policy?.unsignedStarts ?? 'deny') === 'deny') {
+      throw new ScheduleError('invalid', `Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this client cannot sign them: create the schedule through the API (RUNBOOK_API set, or POST /schedules).`);
+    }
+    const id = scheduleIdFor(runbook, target);
+    const initiator = scheduleInitiator(id);
+    const createdBy = opts.initiator ?? 'unknown';
+    const args: Record<string, unknown> = { ...input, target, initiator, dryRun: false };
+    const start = this.opts.signingKey && {
+      via: 'schedule' as const,
+      expiresAt: SCHEDULE_SIGNATURE_EXPIRY,
+      signature: sign(startMessage({ workflowId: id, runbook, target, initiator, via: 'schedule', inputDigest: inputDigest(args), expiresAt: SCHEDULE_SIGNATURE_EXPIRY }), this.opts.signingKey),
+    };
+    const memo: ScheduleMemo = { runbook, target, every, createdBy, signed: !!start };
+    try {
+      await this.temporal.schedule.create({
+        scheduleId: id,
+        spec: { intervals: [{ every: ms }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: def.workflowType,
+          workflowId: id, // each run: <id>-<scheduled time>
+          taskQueue: this.opts.taskQueue,
+          args: [{ ...args, ...(start ? { start } : {}) }],
+          typedSearchAttributes: [
+            { key: RunbookName, value: runbook },
+            { key: RunbookTarget, value: target },
+            { key: RunbookInitiator, value: initiator },
+            { key: RunbookPhase, value: 'starting' },
+          ],
+        },
+        // A check missed while Temporal was down is not worth a burst of catch-up runs: the next one comes.
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: Math.max(ms, 10_000) },
+        state: { note: opts.note ?? `Created by ${createdBy}` },
+        memo: { ...memo },
+      });
+    } catch (err) {
+      if (err instanceof ScheduleAlreadyRunning) {
+        throw new ScheduleError('exists', `Schedule ${id} already runs ${runbook} on ${target} (one schedule per runbook and target). To change it, delete it and create it again: runbook schedule delete ${id}.`);
+      }
+      throw err;
+    }
+    return this.describeSchedule(id);
+  }
+
+  /** Our schedules (check-…), with their state and next run. */
+  async listSchedules(): Promise<ScheduleView[]> {
+    const views: ScheduleView[] = [];
+    for await (const s of this.temporal.schedule.list()) {
+      if (s.scheduleId.startsWith('check-')) views.push(this.scheduleView(s));
+    }
+    return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async describeSchedule(id: string): Promise<ScheduleView> {
+    return this.scheduleView(await this.onSchedule(id, (h) => h.describe()));
+  }
+
+  async pauseSchedule(id: string, by: string, note?: string): Promise<ScheduleView> {
+    await this.onSchedule(id, (h) => h.pause(note ? `${note} (paused by ${by})` : `Paused by ${by}`));
+    return this.describeSchedule(id);
+  }
+
+  async unpauseSchedule(id: string, by: string, note?: string): Promise<ScheduleView> {
+    await this.onSchedule(id, (h) => h.unpause(note ? `${note} (unpaused by ${by})` : `Unpaused by ${by}`));
+    return this.describeSchedule(id);
+  }
+
+  /** Runs the check now, even while its previous run is still going (someone asked; checks are read-only). */
+  async triggerSchedule(id: string): Promise<void> {
+    await this.onSchedule(id, (h) => h.trigger(ScheduleOverlapPolicy.ALLOW_ALL));
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.onSchedule(id, (h) => h.delete());
+  }
+
+  scheduleUiUrl(id: string): string {
+    return `${this.opts.uiUrl}/namespaces/${encodeURIComponent(this.opts.namespace)}/schedules/${encodeURIComponent(id)}`;
+  }
+
+  private async onSchedule<T>(id: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
+    const missing = () => new ScheduleError('not-found', `Schedule "${id}" not found. List schedules with: runbook schedule ls`);
+    if (!id.startsWith('check-')) throw missing(); // not one of ours: never touched from here
+    try {
+      return await fn(this.temporal.schedule.getHandle(id));
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) throw missing();
+      // An id Temporal refuses outright (too long, odd characters): no schedule can have it.
+      const cause = (err as { cause?: { code?: number } }).cause;
+      if ((err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) || (err as { code?: number }).code === GRPC_INVALID_ARGUMENT) throw missing();
+      throw err;
+    }
+  }
+
+  private scheduleView(s: Pick<ScheduleSummary, 'scheduleId' | 'memo' | 'state' | 'info'>): ScheduleView {
+    const memo = (s.memo ?? {}) as Partial<ScheduleMemo>;
+    return {
+      id: s.scheduleId,
+      runbook: memo.runbook ?? 'unknown',
+      target: memo.target ?? 'unknown',
+      every: memo.every ?? 'unknown',
+      paused: s.state.paused,
+      ...(s.state.note ? { note: s.state.note } : {}),
+      createdBy: memo.createdBy ?? 'unknown',
+      signed: memo.signed ?? false,
+      ...(s.info.nextActionTimes[0] ? { nextRunAt: s.info.nextActionTimes[0].toISOString() } : {}),
+      recentRuns: s.info.recentActions.map((a) => ({ id: a.action.workflow.workflowId, scheduledAt: a.scheduledAt.toISOString() })),
+      uiUrl: this.scheduleUiUrl(s.scheduleId),
+    };
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { catalogue } from './runbooks.js';
 import { LOGIN_CAUSES } from './util/login-causes.js';
 import { METRIC_NAMES, type MetricKey } from './util/prometheus.js';
 
@@ -272,6 +273,12 @@ export const targetSchema = z.strictObject({
     jobs: z.strictObject({ app: z.string().default('gestiq-api'), ready: z.string().default('gestiq-ready') }).prefault({}),
   }).optional(),
   /**
+   * What a scheduled read-only check (`runbook schedule create`) does beyond notifying when it finds
+   * a problem, per check: `escalate` names the runbook it then starts through the alert intake
+   * (deduplicated like an alert), e.g. `db-access: { escalate: migration-failed }`.
+   */
+  schedules: z.record(z.string(), z.strictObject({ escalate: z.string().optional() })).optional(),
+  /**
    * Variables of the worker's environment this target's commands also get (service commands,
    * remediations, redeploy, alembic, the Celery tools). Every child otherwise gets only PATH, HOME,
    * USER, LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ, TMPDIR, RUNBOOK_CHILD_ENV's names and what it needs.
@@ -425,6 +432,13 @@ export class TargetRegistry {
       for (const [rname, r] of Object.entries(spec.remediations ?? {})) {
         if (r.restart && !declared.includes(r.restart)) {
           throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+        }
+      }
+      for (const [check, s] of Object.entries(spec.schedules ?? {})) {
+        const readOnly = catalogue.filter((r) => !r.mutates && r.gates.length === 0).map((r) => r.name);
+        if (!readOnly.includes(check)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}: only read-only checks run on a schedule (${readOnly.join(', ')})`);
+        if (s.escalate !== undefined && !catalogue.some((r) => r.name === s.escalate)) {
+          throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}.escalate: "${s.escalate}" names no runbook (known: ${catalogue.map((r) => r.name).join(', ')})`);
         }
       }
       for (const svc of Object.values(spec.services ?? {})) {

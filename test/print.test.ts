@@ -8,7 +8,8 @@ describe('runbook print', () => {
     const r = await runbookCli(['print', 'db-access', '--target', 'print-db'], { RUNBOOK_TARGETS: file, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(r.code).toBe(0);
     const steps = r.stdout.split('\n').filter((l) => /^\d+\. /.test(l)).map((l) => /^\d+\. \*\*([^*]+)\*\*/.exec(l)?.[1]);
-    expect(steps).toEqual(['resolve-target', 'select-1', 'connections', 'applied-revision', 'alembic-heads', 'long-transactions', 'blocking-locks']);
+    expect(steps).toEqual(['resolve-target', 'select-1', 'connections', 'applied-revision', 'alembic-heads', 'long-transactions', 'blocking-locks', 'report-finding']);
+    expect(r.stdout).toContain('8. **report-finding** (only with schedule): Started by a schedule and found a problem');
     expect(r.stdout).toContain('PGPASSWORD="$GESTIQ_DB_PASSWORD" psql "host=db.internal port=6432 dbname=gestiq user=ops" -Atc "select 1"');
     expect(r.stdout).toContain('5. **alembic-heads** (on the app host (worker queue gestiq-host-1))');
     expect(r.stdout).toContain('Read-only: changes nothing on the target.');

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { catalogue, parseRunbookInput } from '../runbooks.js';
 import { alertIntakeId, inputDigest, startMessage, verify } from '../signing.js';
@@ -5,6 +6,7 @@ import type { TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import type { Channel, GatePolicy, StartCredential } from '../workflows/types.js';
 import { FailureType, targetFailure } from './errors.js';
+import { admitScheduledStart } from './schedule-admission.js';
 
 /** What the workflow knows of its own start, from Temporal (not from the input). */
 export interface AdmitRequest {
@@ -57,7 +59,7 @@ export const builtInPolicy: Required<Omit<GatePolicyDefaults, 'remindAfter' | 'w
   deadline: '1h',
 };
 
-export function createGateActivities(targets: TargetRegistry, decisionPublicKey: string | undefined) {
+export function createGateActivities(targets: TargetRegistry, decisionPublicKey: string | undefined, temporal: () => Promise<Client>) {
   return {
     /**
      * Before a run's first step: its input checked against the same schema the API uses, its
@@ -68,9 +70,11 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
     async admitRun(req: AdmitRequest): Promise<Admission> {
       const { target, initiator, dryRun, start, ...specific } = req.input;
       if (typeof target !== 'string' || !target) throw refuse('The run names no target: add "target" (a name from the targets file).');
+      let spec;
       let policy;
       try {
-        policy = targets.spec(target).policy ?? {};
+        spec = targets.spec(target);
+        policy = spec.policy ?? {};
         targets.checkSecrets(target);
       } catch (err) {
         return targetFailure(err);
@@ -86,6 +90,11 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
         throw refuse(`${(err as Error).message} The worker checks every input as the API does, however the run was started.`);
       }
       const who = typeof initiator === 'string' ? initiator : 'unknown';
+      if (typeof start === 'object' && start !== null && (start as StartCredential).via === 'schedule') {
+        const scheduled = await admitScheduledStart({ req, cred: start as StartCredential, target, spec, initiator: who, publicKey: decisionPublicKey, temporal });
+        if ('refused' in scheduled) throw refuse(scheduled.refused);
+        return { channel: scheduled.channel, initiator: who, unsignedDecisions: policy.unsignedDecisions ?? builtInPolicy.unsignedDecisions, publicKey: decisionPublicKey, signatures: 2 };
+      }
       const signed = start === undefined ? false : verifyStart(req, start as StartCredential, target, who, decisionPublicKey);
       if (signed && req.repeated) {
         throw refuse('This run repeats a signed start (a retry policy, a cron schedule or continue-as-new set by whoever started it): the API\'s signature admits one run. Start each run through the API.');

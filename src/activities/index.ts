@@ -16,6 +16,7 @@ import { createPreflightActivities } from './preflight.js';
 import { createImportsActivities } from './imports.js';
 import { createServiceActivities } from './services.js';
 import { createSmokeActivities } from './smoke.js';
+import { createCheckActivities } from './checks.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
@@ -37,6 +38,8 @@ export interface ActivityDeps {
 
 /** The one place activities get their clients: the worker and the tests pass real ones here. */
 export function createActivities(deps: ActivityDeps) {
+  const temporal = deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks, escalations and scheduled admissions.')));
+  const links = deps.links ?? { api: 'http://127.0.0.1:8080', temporalUi: 'http://127.0.0.1:8233', namespace: 'default' };
   return {
     ...createTargetActivities(deps.targets),
     ...createPostgresActivities(deps.targets),
@@ -54,11 +57,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createEinvoicingActivities(deps.targets),
     ...createPaymentsActivities(deps.targets),
     ...createPreflightActivities(deps.targets),
-    ...createGateActivities(deps.targets, deps.decisionPublicKey),
-    ...createNotifyActivities(deps.targets, deps.links ?? { api: 'http://127.0.0.1:8080', temporalUi: 'http://127.0.0.1:8233', namespace: 'default' }),
+    ...createGateActivities(deps.targets, deps.decisionPublicKey, temporal),
+    ...createNotifyActivities(deps.targets, links),
+    ...createCheckActivities(deps.targets, temporal, deps.lockTaskQueue ?? 'runbooks', links),
     ...createDrillActivities(),
     ...createRunFileActivities(deps.dataDir ?? '.data'),
-    ...createLockActivities(deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks.'))), deps.lockTaskQueue ?? 'runbooks'),
+    ...createLockActivities(temporal, deps.lockTaskQueue ?? 'runbooks'),
   };
 }
 
@@ -81,4 +85,5 @@ export type { TlsEvidence } from './http.js';
 export type { PaymentsEvidence, ProviderEvidence, RedriveOutcome, WebhookProbe } from './payments.js';
 export type { EinvoicingEvidence, InvoiceCounts, RetryOutcome, CertificateEvidence } from './einvoicing.js';
 export type { NotifyEvent } from './notify.js';
+export type { CheckFinding, FindingReport } from './checks.js';
 export type { RunFiles } from './run-files.js';

@@ -4,10 +4,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TargetRegistry } from '../targets.js';
 import { targetFailure } from './errors.js';
 
-/** Gate openings, escalations and run ends, posted to the target's webhooks (JSON or Slack). */
+/** Gate openings, escalations, run ends and scheduled checks' findings, posted to the target's webhooks (JSON or Slack). */
 
 export interface NotifyEvent {
-  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'input-needed' | 'run-ended';
+  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'input-needed' | 'run-ended' | 'check-failed';
   runbook: string;
   target: string;
   initiator: string;
@@ -32,6 +32,7 @@ const headline: Record<NotifyEvent['event'], string> = {
   'gate-expired': 'Gate expired: aborting safely',
   'input-needed': 'Input needed',
   'run-ended': 'Runbook ended',
+  'check-failed': 'Scheduled check found a problem',
 };
 
 export function notificationBody(e: NotifyEvent, runId: string, links: Links, format: 'json' | 'slack') {
@@ -61,31 +62,35 @@ export function signatureHeaders(secret: string, body: string, timestampS: numbe
   return { 'x-runbook-timestamp': String(timestampS), 'x-runbook-signature': `v1=${signature}` };
 }
 
+/** Posts one event to every webhook of the target; throws (retryable) on the first that fails. */
+export async function postToHooks(targets: TargetRegistry, links: Links, target: string, event: NotifyEvent, runId: string): Promise<{ sent: number }> {
+  let hooks;
+  try {
+    // Every secret first: a hook whose signature cannot be made is never sent unsigned, and none is sent.
+    hooks = (targets.spec(target).notify ?? []).map((h) => ({ ...h, secret: h.secretEnv === undefined ? undefined : targets.notifySecret(target, h.secretEnv) }));
+  } catch (err) {
+    return targetFailure(err);
+  }
+  for (const { secret, ...hook } of hooks) {
+    const body = JSON.stringify(notificationBody(event, runId, links, hook.format));
+    const signed = secret === undefined ? {} : signatureHeaders(secret, body, Math.floor(Date.now() / 1000));
+    const res = await fetch(hook.webhook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...signed },
+      body,
+      signal: AbortSignal.timeout(5000),
+    }).catch((err: Error) => err);
+    const host = new URL(hook.webhook).host;
+    if (res instanceof Error) throw ApplicationFailure.retryable(`Notification webhook at ${host} did not answer: ${res.message}`, 'NotifyFailed');
+    if (!res.ok) throw ApplicationFailure.retryable(`Notification webhook at ${host} answered ${res.status}.`, 'NotifyFailed');
+  }
+  return { sent: hooks.length };
+}
+
 export function createNotifyActivities(targets: TargetRegistry, links: Links) {
   return {
     async notify(target: string, event: NotifyEvent): Promise<{ sent: number }> {
-      let hooks;
-      try {
-        // Every secret first: a hook whose signature cannot be made is never sent unsigned, and none is sent.
-        hooks = (targets.spec(target).notify ?? []).map((h) => ({ ...h, secret: h.secretEnv === undefined ? undefined : targets.notifySecret(target, h.secretEnv) }));
-      } catch (err) {
-        return targetFailure(err);
-      }
-      const runId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
-      for (const { secret, ...hook } of hooks) {
-        const body = JSON.stringify(notificationBody(event, runId, links, hook.format));
-        const signed = secret === undefined ? {} : signatureHeaders(secret, body, Math.floor(Date.now() / 1000));
-        const res = await fetch(hook.webhook, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...signed },
-          body,
-          signal: AbortSignal.timeout(5000),
-        }).catch((err: Error) => err);
-        const host = new URL(hook.webhook).host;
-        if (res instanceof Error) throw ApplicationFailure.retryable(`Notification webhook at ${host} did not answer: ${res.message}`, 'NotifyFailed');
-        if (!res.ok) throw ApplicationFailure.retryable(`Notification webhook at ${host} answered ${res.status}.`, 'NotifyFailed');
-      }
-      return { sent: hooks.length };
+      return postToHooks(targets, links, target, event, Context.current().info.workflowExecution?.workflowId ?? 'unknown');
     },
   };
 }

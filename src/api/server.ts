@@ -7,7 +7,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { AlertmanagerAlert } from '../alerts.js';
 import { renderMarkdown } from '../audit/timeline.js';
 import { withEvidenceViews } from '../evidence/view.js';
-import { DecisionError, RunNotFoundError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
+import { DecisionError, RunNotFoundError, ScheduleError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
 import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
 import { TargetsError } from '../targets.js';
 import type { PayloadCodec } from '@temporalio/common';
@@ -55,6 +55,7 @@ const runStates: RunState[] = ['running', 'waiting', 'completed', 'failed', 'abo
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 const decisionStatus: Record<DecisionError['kind'], number> = { refused: 403, 'unknown-gate': 404, closed: 409, 'run-ended': 409, invalid: 400 };
+const scheduleStatus: Record<ScheduleError['kind'], number> = { invalid: 400, 'not-found': 404, exists: 409 };
 const publicPaths = new Set(['/healthz', '/openapi.json', '/console', '/auth/config', '/auth/login', '/auth/callback', '/auth/handoff']);
 /** The only routes the console's session cookie opens; every other one needs the bearer token. */
 const cookiePaths = new Set(['/codec/encode', '/codec/decode', '/session']);
@@ -189,6 +190,7 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
       return reply.code(503).send({ error: `Sign-in and console sessions are unavailable for a moment (request ${req.id}): try again shortly; the API's log has the details.` });
     }
     if (err instanceof DecisionError) return reply.code(decisionStatus[err.kind]).send({ error: err.message });
+    if (err instanceof ScheduleError) return reply.code(scheduleStatus[err.kind]).send({ error: err.message });
     if (err.validation) return reply.code(400).send({ error: `Invalid request: ${validationText(err)}` });
     if (err.statusCode && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     // What went wrong inside stays in the API's log: the caller gets the request id to quote.
@@ -372,6 +374,8 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
     },
   }, async (req, reply) => reply.code(202).send(await client.alerts(req.body, req.person!.name)));
 
+  scheduleRoutes(app, client, need);
+
   app.get<{ Params: { id: string }; Querystring: { format?: 'md' | 'json' } }>('/runs/:id/timeline', {
     schema: { params: idParam, querystring: { type: 'object', properties: { format: { type: 'string', enum: ['md', 'json'] } } }, response: { 404: errorSchema } },
   }, async (req, reply) => {
@@ -381,4 +385,52 @@ export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+/** Scheduled read-only checks on Temporal Schedules (visible in the Temporal UI under Schedules). */
+function scheduleRoutes(app: FastifyInstance, client: RunbookClient, need: (role: Role, action: string) => (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void {
+  const refusals = { 400: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
+  const noteBody = { type: 'object', additionalProperties: false, properties: { note: { type: 'string', minLength: 1, maxLength: 500 } } } as const;
+  app.post<{ Body: { runbook: string; target: string; every: string; input?: Record<string, unknown>; note?: string } }>('/schedules', {
+    preHandler: need('operator', 'schedule checks'),
+    schema: {
+      description: 'Run a read-only check on a target every interval (role operator), as a Temporal Schedule check-<runbook>-<target>: one per pair, overlapping runs skipped. A run that finds a problem notifies the target\'s hooks and, where the target declares schedules.<runbook>.escalate, starts that runbook through the alert intake. 400: not a read-only check, unknown target, interval under 1m; 409: the pair already has a schedule.',
+      body: {
+        type: 'object', required: ['runbook', 'target', 'every'], additionalProperties: false,
+        properties: {
+          runbook: { type: 'string', minLength: 1 }, target: { type: 'string', minLength: 1 },
+          every: { type: 'string', minLength: 1, description: 'e.g. 15m, 1h (at least 1m)' },
+          input: { type: 'object' }, note: { type: 'string', maxLength: 500 },
+        },
+      },
+      response: refusals,
+    },
+  }, async (req, reply) => {
+    const { runbook, target, every, input, note } = req.body;
+    return reply.code(201).send(await client.createSchedule(runbook, target, every, { initiator: req.person!.name, input, note }));
+  });
+  app.get('/schedules', { schema: { description: 'The scheduled checks, paused or not, with their next run and recent runs.' } }, async () => ({ schedules: await client.listSchedules() }));
+  app.get<{ Params: { id: string } }>('/schedules/:id', { schema: { params: idParam, response: { 404: errorSchema } } }, async (req) => client.describeSchedule(req.params.id));
+  app.post<{ Params: { id: string }; Body: { note?: string } | undefined }>('/schedules/:id/pause', {
+    preHandler: need('operator', 'pause schedules'),
+    schema: { description: 'Pause a scheduled check (role operator); the note says why and is shown in the Temporal UI.', params: idParam, body: noteBody, response: refusals },
+  }, async (req) => client.pauseSchedule(req.params.id, req.person!.name, req.body?.note));
+  app.post<{ Params: { id: string }; Body: { note?: string } | undefined }>('/schedules/:id/unpause', {
+    preHandler: need('operator', 'unpause schedules'),
+    schema: { description: 'Resume a paused scheduled check (role operator).', params: idParam, body: noteBody, response: refusals },
+  }, async (req) => client.unpauseSchedule(req.params.id, req.person!.name, req.body?.note));
+  app.post<{ Params: { id: string } }>('/schedules/:id/trigger', {
+    preHandler: need('operator', 'trigger schedules'),
+    schema: { description: 'Run the check now (role operator), even while its previous run is still going.', params: idParam, response: refusals },
+  }, async (req, reply) => {
+    await client.triggerSchedule(req.params.id);
+    return reply.code(202).send({ triggered: true });
+  });
+  app.delete<{ Params: { id: string } }>('/schedules/:id', {
+    preHandler: need('operator', 'delete schedules'),
+    schema: { description: 'Delete a scheduled check (role operator); its past runs stay.', params: idParam, response: refusals },
+  }, async (req, reply) => {
+    await client.deleteSchedule(req.params.id);
+    return reply.code(204).send();
+  });
 }

@@ -1,6 +1,7 @@
 import type { PgBlockingLock, PgConnections, PgLongTransaction, PgPing } from '../activities/index.js';
 import { hostActivitiesFor } from './activity-options.js';
 import { runbook } from './runbook.js';
+import { reportScheduledFinding } from './scheduled-check.js';
 import type { RunbookInput, RunbookResult } from './types.js';
 
 /**
@@ -52,7 +53,9 @@ export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAc
       blockingLocks,
     };
     const summary = summarize(db, findings, longSeconds);
-    return { runbook: 'db-access', target: input.target, healthy: summary.healthy, summary: summary.lines, findings };
+    const result = { runbook: 'db-access', target: input.target, healthy: summary.healthy, summary: summary.lines, findings };
+    await reportScheduledFinding(rb, input, result);
+    return result;
   });
 }
 

@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { MetricsEvidence, HttpProbe, RequestTrace } from '../activities/index.js';
 import { hostActivitiesFor } from './activity-options.js';
 import { runbook } from './runbook.js';
+import { reportScheduledFinding } from './scheduled-check.js';
 import type { RunbookInput, RunbookResult } from './types.js';
 
 /**
@@ -69,10 +70,12 @@ export async function observabilityCheck(input: RunbookInput): Promise<RunbookRe
     const metrics = await rb.step('metrics', () => act.appMetrics(input.target));
     const requestId = await rb.step('request-id', () => hostActivitiesFor(input, target).appRequestTrace(input.target));
     const verdict = judgeObservability({ ready, metrics, requestId });
-    return {
+    const result = {
       runbook: 'observability-check', target: input.target, healthy: verdict.healthy,
       summary: [...verdict.lines, ...verdict.notChecked.map((n) => `Not checked: ${n}.`)],
       findings: { ready, metrics, requestId, notChecked: verdict.notChecked },
     };
+    await reportScheduledFinding(rb, input, result);
+    return result;
   });
 }

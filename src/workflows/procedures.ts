@@ -30,6 +30,7 @@ const freeze: ProcedureItem = { id: 'freeze', kind: 'step', title: 'Freeze write
 const dump: ProcedureItem = { id: 'dump', kind: 'step', title: 'Portable dump of the snapshot: pg_dump -Fd -j2, manifest (sha256 per file, row counts), verified with pg_restore --list' };
 const smoke: ProcedureItem = { id: 'smoke', kind: 'step', title: 'Smoke checks of the target (SQL and HTTP)' };
 const unfreeze: ProcedureItem = { id: 'unfreeze', kind: 'step', title: 'Unfreeze writes, proved by a write as the app\'s role', changes: true };
+const reportFinding: ProcedureItem = { id: 'report-finding', kind: 'step', title: 'Started by a schedule and found a problem: tell the target\'s notify hooks; where the target declares schedules.<check>.escalate, start that runbook through the alert intake (one run while it is open)', onlyWith: 'schedule' };
 const cleanup: ProcedureItem = { id: 'cleanup', kind: 'step', title: 'Drop the scratch databases this run made' };
 
 export const procedures: Record<string, ProcedureItem[]> = {
@@ -41,6 +42,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'alembic-heads', kind: 'step', title: 'List the code\'s migration heads and history (alembic)', hostLocal: true },
     { id: 'long-transactions', kind: 'step', title: 'List transactions open longer than the threshold' },
     { id: 'blocking-locks', kind: 'step', title: 'List sessions waiting on locks, and who holds them' },
+    reportFinding,
   ],
   'migration-failed': [
     lockTarget,
@@ -158,6 +160,7 @@ export const procedures: Record<string, ProcedureItem[]> = {
     { id: 'ready', kind: 'step', title: 'GET the readiness path (/ready)' },
     { id: 'metrics', kind: 'step', title: 'GET the metrics endpoint; are the seeds\' key metrics exposed (auth 401/403, imports failed/pending, payment attempts/errors, e-invoicing failures/latency)?' },
     { id: 'request-id', kind: 'step', title: 'Send a request with a fresh X-Request-ID; is it echoed, and found in the app\'s logs?', hostLocal: true },
+    reportFinding,
   ],
   'payments-failed': [
     resolveTarget,

@@ -27,15 +27,21 @@ export interface RunbookInput {
 
 /** How the API proves it forwarded a start; the worker verifies it before the run's first step. */
 export interface StartCredential {
-  /** The channel the start came through: `api` (API, console, `runbook start`) or `alertmanager`. */
-  via: 'api' | 'alertmanager';
+  /**
+   * The channel the start came through: `api` (API, console, `runbook start`), `alertmanager`, or
+   * `schedule` (a scheduled check, signed when its schedule was created through the API; or a run a
+   * scheduled check escalated to, which names that check run instead of carrying a signature).
+   */
+  via: 'api' | 'alertmanager' | 'schedule';
   expiresAt: string;
   signature: string;
+  /** via schedule, escalations only: the scheduled check run that found the problem (the worker checks it in Temporal). */
+  checkRun?: string;
 }
 
 /** How a start, decision, abort or note arrived, and whether the API signed it. */
 export interface Channel {
-  via: 'update' | 'signal' | 'api' | 'alertmanager' | 'temporal';
+  via: 'update' | 'signal' | 'api' | 'alertmanager' | 'schedule' | 'temporal';
   signed: boolean;
 }
 

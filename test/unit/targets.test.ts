@@ -27,6 +27,14 @@ describe('target registry', () => {
     expect(t.load).toThrow('target "prod-db", field postgres: unknown key(s) pasword');
   });
 
+  it('refuses a schedules entry for a runbook that changes its target, or an escalation to no runbook', () => {
+    const mutating = load('targets:\n  prod-db:\n    schedules:\n      migration-failed: {}\n');
+    expect(mutating.load).toThrow('target "prod-db", field schedules.migration-failed: only read-only checks run on a schedule (db-access, observability-check)');
+    const typo = load('targets:\n  prod-db:\n    schedules:\n      db-access: { escalate: migration-fail }\n');
+    expect(typo.load).toThrow('target "prod-db", field schedules.db-access.escalate: "migration-fail" names no runbook (known: approval-drill,');
+    expect(load('targets:\n  prod-db:\n    schedules:\n      db-access: { escalate: migration-failed }\n').load().spec('prod-db').schedules).toEqual({ 'db-access': { escalate: 'migration-failed' } });
+  });
+
   it('refuses remediations that name an unknown finding or an undeclared service, and a login without app.url', () => {
     const typo = load('targets:\n  web:\n    app: { url: "http://127.0.0.1:8000" }\n    remediations:\n      off: { command: "true", fixes: [rate-limit] }\n');
     expect(typo.load).toThrow('target "web", field remediations.off.fixes.0: Invalid option: expected one of "unreachable"|"login-5xx"');
