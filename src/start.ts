@@ -23,7 +23,7 @@ import { startWorker } from './worker.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   // We take Ctrl-C ourselves, not the SDK's runtime: in a terminal it arrives twice (from the
-  // terminal and relayed by tsx), and a second SIGINT with no handler would end this process
+  // terminal and, under a wrapper, relayed again), and a second SIGINT with no handler would end this process
   // before the dev server (its own process group) is stopped, leaving it running on its ports.
   const sdkMetrics = await installRuntime({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] }, config.metrics !== undefined);
   let stopping = 0;

@@ -8,8 +8,8 @@ import { until } from './support/wait.js';
 
 /**
  * `npm start` in a real terminal (a pseudo-terminal made by `script`): Ctrl-C there reaches every
- * process of the foreground group at once, and tsx relays it again; the dev server, in its own
- * group, must still go down with us. And a port already taken is an error, never a silent attach.
+ * process of the foreground group at once (npm and us); the dev server, in its own group, must
+ * still go down with us. And a port already taken is an error, never a silent attach.
  */
 describe('npm start in a terminal', () => {
   const cleanup: Array<() => void> = [];
@@ -20,8 +20,10 @@ describe('npm start in a terminal', () => {
   }));
 
   const startInTerminal = (env: Record<string, string>) => {
-    // `script` gives the command a pseudo-terminal; \x03 written to it is the terminal's Ctrl-C.
-    const proc = execa('script', ['-qfec', 'npx tsx src/start.ts', '/dev/null'], {
+    // `script` gives the command a pseudo-terminal; \x03 written to it is the terminal's Ctrl-C. The
+    // command is the README's: npm start (node --import tsx, no tsx CLI in between: its signal relay
+    // SIGKILLs a child that is slow to acknowledge a second Ctrl-C, which cut our shutdown short).
+    const proc = execa('script', ['-qfec', 'npm start --silent', '/dev/null'], {
       cwd: repoRoot, reject: false, stdin: 'pipe', env: { ...env, RUNBOOK_TARGETS: 'targets.local.yaml', LOG_LEVEL: 'warn' }, extendEnv: true,
     });
     let out = '';
