@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import SlowFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -10,6 +11,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // test/cluster runs against the production-shape server in a lane of its own (npm run test:cluster, vitest.cluster.config.ts).
     exclude: [...configDefaults.exclude, 'test/cluster/**'],
+    sequence: { sequencer: SlowFirst },
     testTimeout: 120_000,
     hookTimeout: 600_000,
   },
