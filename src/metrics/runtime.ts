@@ -1,6 +1,5 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Runtime, type RuntimeOptions } from '@temporalio/worker';
+import { osFreePort } from '../util/ports.js';
 
 /** Worker processes only (the API loads no worker module): see src/metrics/server.ts. */
 
@@ -10,18 +9,7 @@ export async function installRuntime(opts: Omit<RuntimeOptions, 'telemetryOption
     Runtime.install(opts);
     return undefined;
   }
-  const port = await freeLoopbackPort();
+  const port = await osFreePort();
   Runtime.install({ ...opts, telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}`, countersTotalSuffix: true, useSecondsForDurations: true } } } });
   return `http://127.0.0.1:${port}/metrics`;
-}
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = http.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }

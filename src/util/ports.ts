@@ -10,6 +10,19 @@ export function ephemeralLow(): number {
   }
 }
 
+/** A port the OS says is free on 127.0.0.1 now (port 0, then closed): free only until someone takes it. */
+export function osFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /** Whether nothing listens on `port` on loopback right now. */
 export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,5 +1,4 @@
-import net from 'node:net';
-import { canListen, ephemeralLow } from '../../src/util/ports.js';
+import { canListen, ephemeralLow, osFreePort } from '../../src/util/ports.js';
 
 /**
  * Ports for the servers a test starts (web apps, dev servers, PostgreSQL clusters).
@@ -18,18 +17,6 @@ const BASE = 20_000;
 const BLOCK = 1_000;
 const handedOut = new Set<number>();
 
-function osPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** This process's block: vitest's pool id (1…workers) picks it; 0 is the main process (global setup, scripts). */
 export function portBlock(poolId = Number(process.env.VITEST_POOL_ID ?? 0), low = ephemeralLow()): { from: number; to: number } | null {
   const blocks = Math.floor((low - BASE) / BLOCK);
@@ -43,7 +30,7 @@ export async function freePort(): Promise<number> {
   const block = portBlock();
   if (!block) {
     for (;;) {
-      const port = await osPort();
+      const port = await osFreePort();
       if (!handedOut.has(port)) return (handedOut.add(port), port);
     }
   }
