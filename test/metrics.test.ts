@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { execa } from 'execa';
@@ -15,6 +13,7 @@ import { apiWithDevTokens } from './support/api.js';
 import { registerSecrets } from './support/secrets.js';
 import { finished, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { serverOptions } from './support/temporal.js';
+import { freePort } from './support/ports.js';
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
 
@@ -33,14 +32,6 @@ function parseMetrics(text: string): Sample[] {
 const sum = (samples: Sample[], name: string, labels: Record<string, string>) =>
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 
-async function freePort(): Promise<number> {
-  const probe = http.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 const scrape = async (url: string) => {
   const res = await fetch(url);
   expect(res.status).toBe(200);
@@ -51,7 +42,7 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
   const dataDir = tmpDir('runbooks-metrics-');
   const target = 'metered';
   // The API signs starts and decisions; the target accepts nothing else, as in production.
-  const targetsFile = writeTargets({ [target]: { policy: { unsignedDecisions: 'deny' } } });
+  const targetsFile = writeTargets({ [target]: { policy: { unsignedDecisions: 'deny', unsignedStarts: 'deny' } } });
   const signingKey = randomBytes(32).toString('hex');
   registerSecrets('decision signing key', signingKey);
   const taskQueue = uniqueName('tq-metrics');
@@ -105,6 +96,16 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
     expect(sum(worker, 'runbook_activity_seconds_count', { activityType: 'recordDrillDecision', workflowType: 'approvalDrill', outcome: 'ok' })).toBe(1);
     // The SDK's own worker metrics, relayed on the same endpoint.
     expect(worker.some((s) => s.name.startsWith('temporal_') && s.labels.task_queue === taskQueue || s.labels.taskQueue === taskQueue)).toBe(true);
+
+    // The same runbook started straight through Temporal (as the temporal CLI or the UI would), unsigned on a
+    // target that denies it: refused by the worker, counted as refused, never as started.
+    const raw = await new Client({ connection }).workflow.start('approvalDrill', { taskQueue, workflowId: uniqueName('raw-start'), args: [{ target, initiator: 'mallory' }] });
+    expect(await raw.result().then(() => 'completed', (e: Error) => (e.cause as Error | undefined)?.message ?? e.message)).toContain('accepts only runs started through the API (policy.unsignedStarts: deny)');
+    await until(async () => {
+      worker = parseMetrics(await scrape(workerMetrics));
+      return sum(worker, 'runbook_runs_ended_total', { ...ours, outcome: 'refused' }) === 1;
+    }, 'the refused start to be counted');
+    expect(sum(worker, 'runbook_runs_started_total', ours)).toBe(1);
 
     const apiSamples = parseMetrics(await scrape(apiMetrics.url));
     expect(sum(apiSamples, 'runbook_api_runs_started_total', ours)).toBe(1);

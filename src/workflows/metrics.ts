@@ -20,7 +20,7 @@ export function countRunStarted(runbook: string, target: string, channel: string
   metricMeter.createCounter(workflowMetrics.runsStarted, 'runs', 'Runs admitted by the worker').add(1, { runbook, target, channel, signed: String(signed) });
 }
 
-export function countRunEnded(runbook: string, target: string, outcome: 'completed' | 'failed' | 'aborted'): void {
+export function countRunEnded(runbook: string, target: string, outcome: 'completed' | 'failed' | 'aborted' | 'refused'): void {
   metricMeter.createCounter(workflowMetrics.runsEnded, 'runs', 'Runs ended, by outcome').add(1, { runbook, target, outcome });
 }
 

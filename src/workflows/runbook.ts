@@ -342,7 +342,8 @@ export function runbook(name: string, input: RunbookInput) {
       if (!(err instanceof GateClosed) && !isCancellation(err)) {
         await releaseTarget();
         journal.setPhase('failed');
-        countRunEnded(name, input.target, 'failed');
+        // A start the worker did not admit (unsigned where denied, bad input…) never counted as started.
+        countRunEnded(name, input.target, admission ? 'failed' : 'refused');
         await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `failed: ${failureMessage(err)}`));
         throw err;
       }
