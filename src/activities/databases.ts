@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { TargetRegistry } from '../targets.js';
 import { redact } from '../util/redact.js';
 import { FailureType, targetFailure } from './errors.js';
+import { beatOnce } from './heartbeat.js';
 import { connectionOf, withPg } from './postgres.js';
 
 /**
@@ -377,7 +378,11 @@ export function createDatabaseActivities(targets: TargetRegistry) {
       const swapped = await admin(target, async (c) => {
         const replacementThere = await exists(c, req.replacement);
         const keptThere = await exists(c, req.keepAs);
-        if (!replacementThere && keptThere) return false; // done by an earlier attempt
+        if (!replacementThere && keptThere) {
+          // Done by an earlier attempt, which may have died before opening the kept database again.
+          await setAllowConnections(c, req.keepAs, true);
+          return false;
+        }
         if (!replacementThere) throw ApplicationFailure.nonRetryable(`Cannot swap: database "${req.replacement}" does not exist.`, FailureType.dbMissing);
         if (keptThere) throw ApplicationFailure.nonRetryable(`Cannot swap: "${req.keepAs}" already exists; the live database would have nowhere to go.`, 'SwapConflict');
         const meta = await mustBeManaged(c, target, req.replacement);
@@ -391,6 +396,7 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           await c.query(`comment on database ${ident(req.keepAs)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: 'replaced', target, live: db, run: runId(), createdAt: new Date().toISOString(), purpose: `was live until replaced by ${req.replacement}`, revision: null } satisfies ManagedMeta))}`);
           await c.query(`comment on database ${ident(db)} is ${literal(`live database of target ${target}; swapped in from ${req.replacement} (${meta.kind}) by run ${runId()}`)}`);
           await c.query('commit');
+          beatOnce({ phase: 'swapped', live: db, keptAs: req.keepAs });
           // The kept database stays readable for forensics; the app never connects to its new name.
           await setAllowConnections(c, req.keepAs, true);
         } catch (err) {

@@ -16,9 +16,16 @@ export interface Heartbeats {
  * Heartbeats for a long activity: whatever the caller beats, plus `progress()` sent whenever
  * 2 s pass without a beat, so a slow stretch (a big table, a publisher starting on a loaded host)
  * is never taken for a dead worker. With `firstSign`, progress is also sent the moment it first
- * holds (the operator sees a dump start writing). Outside an activity it does nothing.
+ * holds (the operator sees a dump start writing). With `atStart`, `progress()` is also sent at once:
+ * a long command's first beat then marks it started (a crash test's `beat:<activity>:1` lands while
+ * the command runs, however short the fixture makes it). Outside an activity it does nothing.
  */
-export function startHeartbeats(progress: () => Progress | Promise<Progress>, opts: { firstSign?: (p: Progress) => boolean } = {}): Heartbeats {
+export interface HeartbeatOptions {
+  firstSign?: (p: Progress) => boolean;
+  atStart?: boolean;
+}
+
+export function startHeartbeats(progress: () => Progress | Promise<Progress>, opts: HeartbeatOptions = {}): Heartbeats {
   let ctx: Context;
   try {
     ctx = Context.current();
@@ -28,8 +35,21 @@ export function startHeartbeats(progress: () => Progress | Promise<Progress>, op
   return heartbeatLoop((details) => ctx.heartbeat(details), progress, opts);
 }
 
+/**
+ * One heartbeat now, marking a point inside a step (the swap committed, its settings not yet put
+ * back): the step's retry finds the work there, and a crash test's `beat:<activity>:1` lands there.
+ * Outside an activity it does nothing.
+ */
+export function beatOnce(details: Progress): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* not in an activity */
+  }
+}
+
 /** The loop of `startHeartbeats`, sending through `send` (apart so that it can be tested without an activity). */
-export function heartbeatLoop(send: (details: Progress) => void, progress: () => Progress | Promise<Progress>, opts: { firstSign?: (p: Progress) => boolean } = {}): Heartbeats {
+export function heartbeatLoop(send: (details: Progress) => void, progress: () => Progress | Promise<Progress>, opts: HeartbeatOptions = {}): Heartbeats {
   let last = Date.now();
   let signalled = opts.firstSign === undefined;
   let asking = false; // one progress() at a time: it may read a directory of thousands of files
@@ -51,6 +71,15 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
       .finally(() => (asking = false));
   }, POLL_MS);
   timer.unref();
+  if (opts.atStart) {
+    asking = true;
+    Promise.resolve()
+      .then(progress)
+      .then((p) => {
+        if (!stopped) beat(p);
+      }, () => undefined)
+      .finally(() => (asking = false));
+  }
   return {
     beat,
     stop: () => {
@@ -61,7 +90,7 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
 }
 
 /** `work`, heartbeating with `progress` until it settles. */
-export async function withHeartbeats<T>(work: Promise<T>, progress: () => Progress | Promise<Progress>, opts: { firstSign?: (p: Progress) => boolean } = {}): Promise<T> {
+export async function withHeartbeats<T>(work: Promise<T>, progress: () => Progress | Promise<Progress>, opts: HeartbeatOptions = {}): Promise<T> {
   const beats = startHeartbeats(progress, opts);
   try {
     return await work;

@@ -497,7 +497,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).
         pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
-        { firstSign: (p) => typeof p.bytesWritten === 'number' && p.bytesWritten > 0 },
+        { firstSign: (p) => typeof p.bytesWritten === 'number' && p.bytesWritten > 0, atStart: true },
       );
       // pg_dump's own time, apart from what the runbook adds around it (bench/RESULTS.md compares them).
       const pgDumpMs = Date.now() - started;
@@ -572,7 +572,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const work = backup.format === 'plain'
         ? psqlRestricted(conn, req.scratch, backup.path)
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
-      await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }));
+      await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }), { atStart: true });
       const restoreCommandMs = Date.now() - started;
       if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
       // Every table of the manifest, counted in the restored copy (names as its catalog spells them).

@@ -118,16 +118,30 @@ const MUTATING = new Set(['acquireTargetLock', 'releaseTargetLock', 'pgFreezeRea
  * inside a long one, right before one — then the rest; returned in the run's order.
  */
 export function choosePoints(all: string[], max: number): string[] {
-  const activity = (p: string) => p.split(':')[1]!.split('#')[0]!;
-  const rank = (p: string) => {
-    const mutating = MUTATING.has(activity(p));
-    if (p.startsWith('after:') && mutating) return 0;
-    if (p.startsWith('beat:')) return 1;
-    if (p.startsWith('before:') && mutating) return 2;
-    return 3;
-  };
-  const chosen = new Set([...all].sort((a, b) => rank(a) - rank(b) || all.indexOf(a) - all.indexOf(b)).slice(0, max));
+  const chosen = new Set([...all].sort((a, b) => riskRank(a) - riskRank(b) || all.indexOf(a) - all.indexOf(b)).slice(0, max));
   return all.filter((p) => chosen.has(p));
+}
+
+/** 0: right after a change (done, not yet reported); 1: inside a long step; 2: right before a change; 3: the rest. */
+function riskRank(p: string): number {
+  const mutating = MUTATING.has(p.split(':')[1]!.split('#')[0]!);
+  if (p.startsWith('after:') && mutating) return 0;
+  if (p.startsWith('beat:')) return 1;
+  if (p.startsWith('before:') && mutating) return 2;
+  return 3;
+}
+
+/** The points a sample rotates over: a kill right after, inside or right before a change (choosePoints' riskiest ranks), not already fixed. */
+export function rotationCandidates(all: string[], fixed: string[]): string[] {
+  return all.filter((p) => riskRank(p) < 3 && !fixed.includes(p));
+}
+
+/**
+ * The rotating point of commit number `n` (`git rev-list --count HEAD`): successive commits take
+ * successive candidates, so over as many commits as there are candidates every one is killed at.
+ */
+export function rotatingPoint(candidates: string[], n: number): string | undefined {
+  return candidates.length ? candidates[((n % candidates.length) + candidates.length) % candidates.length] : undefined;
 }
 
 export interface PointResult {

@@ -65,8 +65,8 @@ export async function databaseSettings(db: string) {
 
 /** Every database of ours made for `live` (snapshots, clones, kept ones), by label. */
 export async function managedFor(live: string) {
-  return sql<{ name: string; meta: { kind: string; purpose?: string; revision?: string[] } }>('postgres',
-    `select datname as name, shobj_description(oid, 'pg_database')::json as meta from pg_database
+  return sql<{ name: string; allowConnections: boolean; meta: { kind: string; purpose?: string; revision?: string[] } }>('postgres',
+    `select datname as name, datallowconn as "allowConnections", shobj_description(oid, 'pg_database')::json as meta from pg_database
       where shobj_description(oid, 'pg_database') like '{%' and shobj_description(oid, 'pg_database')::json->>'live' = $1`, [live]);
 }
 

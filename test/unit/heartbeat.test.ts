@@ -47,6 +47,18 @@ describe('heartbeats of a long activity', () => {
     beats.stop();
   });
 
+  it('with atStart, sends progress as the command starts, then every 2 s (a restore shorter than 2 s still beats once)', async () => {
+    const sent: Progress[] = [];
+    const beats = heartbeatLoop((d) => sent.push(d), () => ({ phase: 'restore' }), { atStart: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent).toEqual([{ phase: 'restore' }]);
+    await vi.advanceTimersByTimeAsync(1_900);
+    expect(sent.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(sent.length).toBe(2);
+    beats.stop();
+  });
+
   it('never asks for progress again while the last ask is still running, and survives a failed ask', async () => {
     const sent: Progress[] = [];
     let asks = 0;
