@@ -76,6 +76,10 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     // for our 10 s timeouts, one late beat would time a live step out; at 1 s the beats go out at
     // the auto-heartbeat's pace (a quarter of the timeout), and only bursts are collapsed.
     maxHeartbeatThrottleInterval: '1 second',
+    // A run's next task goes first to the worker that has it cached; if that worker is gone (killed,
+    // its host lost) the server hands the task to any worker after this long. The SDK's 10 s would
+    // add 10 s to every run a dead worker held; a live worker that misses 2 s only costs a replay.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({
