@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCodec } from '../src/codec.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
+import type { DevServer } from '../src/devserver.js';
+import { privateDevServer } from './support/temporal.js';
 import { apiWithDevTokens } from './support/api.js';
 import { finished, gateOpened, historyText, startRig, writeTargets, type TestRig } from './support/harness.js';
 import { freePort } from './support/ports.js';
@@ -33,7 +34,7 @@ describe('approving an encrypted run from the Temporal UI', () => {
     const uiPort = await freePort();
     apiBase = `http://127.0.0.1:${apiPort}`;
     ui = `http://127.0.0.1:${uiPort}`;
-    server = await startDevServer({ cli: inject('temporalCli'), port: await freePort(), uiPort, extraArgs: ['--ui-codec-endpoint', `${apiBase}/codec`] });
+    server = await privateDevServer({ cli: inject('temporalCli'), port: await freePort(), uiPort, extraArgs: ['--ui-codec-endpoint', `${apiBase}/codec`] });
     rig = await startRig(writeTargets({ 'ui-drill': { policy: { unsignedDecisions: 'allow' } } }), { address: server.address, dataConverter: { payloadCodecs: [codec] } });
     ({ api, tokens } = await apiWithDevTokens(rig.client, { codec, codecOrigins: [ui] }));
     // What the API refused, so a refusal seen in the UI is known to be ours (not an unreachable codec).

@@ -1,17 +1,15 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config.js';
 import { startDevServer } from '../src/devserver.js';
-import { connectionOptions, describeConnection, type TemporalConnectionOptions } from '../src/temporal-connection.js';
+import { connectionOptions, describeConnection } from '../src/temporal-connection.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { workflowsPath } from '../src/worker.js';
 import { freePort } from './support/ports.js';
-import { decodePayloads, registeredSecrets } from './support/secrets.js';
+import { privateScans, scanHistories, scanLogs, type ScanResult } from './support/secrets.js';
 
 /** One dev server and one workflow bundle for the whole run, handed to tests with provide(). */
 export default async function setup(project: TestProject) {
@@ -19,10 +17,13 @@ export default async function setup(project: TestProject) {
   // Inherited by test files, their Celery workers and anything those start: see killLeftovers().
   process.env.RUNBOOKS_TEST_RUN = path.basename(dir);
   process.env.RUNBOOKS_TEST_SECRETS = path.join(dir, 'secrets');
+  process.env.RUNBOOKS_TEST_LOGS = path.join(dir, 'logs');
+  // This run's result; CI names one per lane (two runs at once never overwrite each other's).
+  const scanFile = process.env.RUNBOOK_SECRET_SCAN_FILE || path.join('.data', `secret-scan-${path.basename(dir)}.json`);
   // Activities start children with a small environment (src/activities/child-env.ts): the marker
   // goes too, and the fixture apps the command driver starts keep the machine's Python settings.
   process.env.RUNBOOK_CHILD_ENV = 'RUNBOOKS_TEST_RUN,PYTHONDONTWRITEBYTECODE,PYTHONUNBUFFERED';
-  rmSync('.data/secret-scan.json', { force: true });
+  rmSync(scanFile, { force: true });
   const cli = await resolveTemporalCli({ log: (l) => console.log(l) });
   // TEMPORAL_ADDRESS (with the TLS variables): the run uses that server (the cluster lane) instead of a dev server of its own.
   const existing = process.env.TEMPORAL_ADDRESS;
@@ -38,37 +39,28 @@ export default async function setup(project: TestProject) {
   project.provide('workflowBundlePath', bundlePath);
   return async () => {
     // Before killLeftovers: the dev server carries the run's marker too.
-    const scan = await scanHistories(existing ? connectionOptions(loadConfig()) : { address: server.address }, process.env.RUNBOOKS_TEST_SECRETS!).catch((err: Error) => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
+    const secretsDir = process.env.RUNBOOKS_TEST_SECRETS!;
+    const shared = await scanHistories(existing ? connectionOptions(loadConfig()) : { address: server.address }, secretsDir).catch((err: Error): ScanResult => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
     killLeftovers(`RUNBOOKS_TEST_RUN=${path.basename(dir)}`);
     await server.stop();
+    // After killLeftovers: the worker processes have written their last lines.
+    const privates = privateScans(secretsDir);
+    const logs = scanLogs(process.env.RUNBOOKS_TEST_LOGS!, secretsDir);
+    const errors = [shared, ...privates].flatMap((r) => (r.error ? [r.error] : []));
+    const scan: ScanResult = {
+      histories: shared.histories + privates.reduce((n, r) => n + r.histories, 0),
+      secrets: shared.secrets,
+      logs: logs.logs,
+      hits: [...shared.hits, ...privates.flatMap((r) => r.hits), ...logs.hits],
+      ...(errors.length ? { error: errors.join('; ') } : {}),
+    };
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync('.data', { recursive: true });
-    writeFileSync('.data/secret-scan.json', JSON.stringify(scan, null, 2));
-    console.log(`secret scan: ${scan.histories} histories, ${scan.secrets} registered secrets, ${scan.hits.length} hits${'error' in scan ? ` (scan failed: ${scan.error})` : ''}`);
-    if (scan.hits.length || 'error' in scan) process.exitCode = 1; // vitest reports a teardown error but exits 0
-    if (scan.hits.length || 'error' in scan) throw new Error(`Secret scan failed: ${'error' in scan ? scan.error : scan.hits.map((h) => `${h.label} in ${h.workflowId}`).join('; ')}`);
+    mkdirSync(path.dirname(scanFile), { recursive: true });
+    writeFileSync(scanFile, JSON.stringify(scan, null, 2));
+    console.log(`secret scan (${scanFile}): ${scan.histories} histories (${privates.length} private dev server scans), ${scan.logs} log files, ${scan.secrets} registered secrets, ${scan.hits.length} hits${scan.error ? ` (scan failed: ${scan.error})` : ''}`);
+    if (scan.hits.length || scan.error) process.exitCode = 1; // vitest reports a teardown error but exits 0
+    if (scan.hits.length || scan.error) throw new Error(`Secret scan failed: ${scan.error ?? scan.hits.map((h) => `${h.label} in ${h.where}`).join('; ')}`);
   };
-}
-
-/** Every history on the server, payloads decoded, searched for every registered secret. */
-async function scanHistories(server: TemporalConnectionOptions, secretsDir: string) {
-  const secrets = registeredSecrets(secretsDir);
-  const connection = await Connection.connect(server);
-  try {
-    const client = new Client({ connection });
-    const ids: Array<{ workflowId: string; runId: string }> = [];
-    for await (const w of client.workflow.list()) ids.push({ workflowId: w.workflowId, runId: w.runId });
-    const hits: Array<{ workflowId: string; label: string }> = [];
-    for (let i = 0; i < ids.length; i += 16) {
-      await Promise.all(ids.slice(i, i + 16).map(async ({ workflowId, runId }) => {
-        const text = JSON.stringify(decodePayloads(JSON.parse(historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory()))));
-        for (const s of secrets) if (text.includes(s.value)) hits.push({ workflowId, label: s.label });
-      }));
-    }
-    return { histories: ids.length, secrets: secrets.length, hits };
-  } finally {
-    await connection.close();
-  }
 }
 
 /**

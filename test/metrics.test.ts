@@ -129,7 +129,7 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
 
   it('logs the run as JSON lines: each step started and ended, the gate opened and approved, with run id, runbook, target and step', async () => {
     expect(runId).toBeDefined();
-    const lines = readFileSync(path.join(dataDir, `worker-${taskQueue}.log`), 'utf8').split('\n').filter((l) => l.startsWith('{'));
+    const lines = readFileSync(path.join(dataDir, `worker-${taskQueue}-${process.pid}.log`), 'utf8').split('\n').filter((l) => l.startsWith('{'));
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.workflowId === runId);
     const said = entries.map((e) => e.msg);
     expect(said).toEqual(expect.arrayContaining(['Step admit started', 'Step admit ok', 'Step record-decision started', 'Step record-decision ok', 'Gate proceed approved by bob']));

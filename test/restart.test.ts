@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, describe, expect, it, inject } from 'vitest';
 import { RunbookClient } from '../src/client.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
+import type { DevServer } from '../src/devserver.js';
+import { privateDevServer } from './support/temporal.js';
 import { TargetRegistry } from '../src/targets.js';
 import { createWorker } from '../src/worker.js';
 import type { DbAccessFindings } from '../src/workflows/db-access.js';
@@ -30,7 +31,7 @@ describe('restart with a run in flight', () => {
     const targets = TargetRegistry.load(file);
     const bundle = { codePath: inject('workflowBundlePath') };
 
-    server = await startDevServer({ cli, port, dbFile, headless: true });
+    server = await privateDevServer({ cli, port, dbFile, headless: true });
     let native = await NativeConnection.connect({ address: server.address });
     let worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
     let running = worker.run();
@@ -51,7 +52,7 @@ describe('restart with a run in flight', () => {
     await connection.close();
     await server.stop();
 
-    server = await startDevServer({ cli, port, dbFile, headless: true });
+    server = await privateDevServer({ cli, port, dbFile, headless: true });
     native = await NativeConnection.connect({ address: server.address });
     worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
     const hostWorker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: hostQueue, targets, workflowBundle: bundle });

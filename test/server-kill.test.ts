@@ -4,7 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
+import type { DevServer } from '../src/devserver.js';
+import { privateDevServer } from './support/temporal.js';
 import { TargetRegistry } from '../src/targets.js';
 import { createWorker } from '../src/worker.js';
 import { tmpDir, uniqueName, writeTargets } from './support/harness.js';
@@ -47,7 +48,7 @@ describe('the Temporal server killed mid-run', () => {
     }, dir);
     const targets = TargetRegistry.load(file);
 
-    server = await startDevServer({ cli, port, dbFile, headless: true });
+    server = await privateDevServer({ cli, port, dbFile, headless: true });
     const native = await NativeConnection.connect({ address: server.address });
     closers.push(() => native.close());
     const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue, targets, workflowBundle: { codePath: inject('workflowBundlePath') } });
@@ -76,7 +77,7 @@ describe('the Temporal server killed mid-run', () => {
     // Killed, not stopped: whatever it had not written to its file is lost, as in a crash.
     server.process.kill('SIGKILL');
     await new Promise<void>((resolve) => (server!.process.exitCode !== null || server!.process.signalCode !== null ? resolve() : server!.process.once('exit', () => resolve())));
-    server = await startDevServer({ cli, port, dbFile, headless: true });
+    server = await privateDevServer({ cli, port, dbFile, headless: true });
 
     await until(async () => (await client.status(drill).catch(() => undefined))?.pendingGates.length === 1, 'the drill to be visible again, still at its gate', 120_000);
     await client.decide(drill, 'proceed', { decision: 'approve' }, bob);
