@@ -27,6 +27,20 @@ export default tseslint.config(
       }],
     },
   },
+  {
+    // Callers (CLI, API, the client they share) never hold activity code or the worker: only the
+    // worker touches targets and reads their credentials. (`runbook preflight` and `runbook replay`
+    // load theirs with import() inside their command; test/layering.test.ts checks what loads.)
+    files: ['src/cli.ts', 'src/cli-api.ts', 'src/client.ts', 'src/api/**/*.ts', 'src/audit/timeline.ts', 'src/evidence/**/*.ts', 'src/print.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Callers do not load activities; only the worker does (types are fine).' },
+          { group: ['**/worker', '**/worker.js', '**/preflight', '**/preflight.js', '@temporalio/worker'], allowTypeImports: true, message: 'Callers do not load the worker; import() it inside the one command that needs it.' },
+        ],
+      }],
+    },
+  },
   { files: ['**/*.js', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
   // The SDK require()s converters by path (src/failure-converter.cjs).
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node }, rules: { '@typescript-eslint/no-require-imports': 'off' } },

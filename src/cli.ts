@@ -1,18 +1,17 @@
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateRules, rulesFile } from './alerts.js';
-import { loadHistoryFile, quietRuntime, replay, type ReplayReport } from './audit/replay.js';
+import type { ReplayReport } from './audit/replay.js';
 import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type DecisionRequest, type RunSummary, type RunView, type ScheduleView } from './client.js';
 import { loadConfig } from './config.js';
 import { viewText } from './evidence/text.js';
 import { evidenceView } from './evidence/view.js';
-import { formatChecks, preflight } from './preflight.js';
 import { procedureOf, renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
-import { workflowsPath } from './worker.js';
+import { workflowsPath } from './workflows-path.js';
 import type { RecoveryAction, RecoveryEvidence } from './workflows/recovery-texts.js';
 import type { GateView } from './workflows/types.js';
 
@@ -293,6 +292,8 @@ export function buildCli(): Command {
     .argument('<file-or-id...>', 'history JSON files (temporal workflow show --output json) or run ids')
     .option('--json', 'print JSON')
     .action(async (sources: string[], o: { json?: boolean }) => {
+      // The SDK's worker (to replay) is loaded only by this command.
+      const { loadHistoryFile, quietRuntime, replay } = await import('./audit/replay.js');
       quietRuntime();
       const reports: ReplayReport[] = [];
       for (const source of sources) {
@@ -393,6 +394,9 @@ export function buildCli(): Command {
     .argument('<target>', 'target name from the targets file')
     .option('--json', 'print JSON')
     .action(async (target: string, o: { json?: boolean }) => {
+      // The one command that reads a target's credentials and touches it from this machine (the
+      // app's host): loaded only here, so no other command loads activity code.
+      const { formatChecks, preflight } = await import('./preflight.js');
       const checks = await preflight(TargetRegistry.load(loadConfig().targetsFile), target);
       const failed = checks.filter((c) => !c.ok).length;
       print(!!o.json, { target, ok: failed === 0, checks }, () => `${formatChecks(checks)}\n\n${failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`}`);

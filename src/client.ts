@@ -164,7 +164,9 @@ export class RunbookClient {
       taskQueue: config.taskQueue,
       uiUrl: config.uiUrl,
       namespace: config.namespace,
-      targets: () => TargetRegistry.load(config.targetsFile),
+      // Names, routing and policies only: loaded with no environment, so this process (the API, the
+      // CLI) could not read a target's password even by mistake. The worker resolves credentials.
+      targets: () => TargetRegistry.load(config.targetsFile, {}),
       signingKey: opts.signingKey,
     });
   }
@@ -183,8 +185,7 @@ export class RunbookClient {
     const def = findRunbook(runbook);
     const input = parseRunbookInput(def, req.input);
     const targets = this.opts.targets();
-    targets.spec(req.target);
-    targets.checkSecrets(req.target);
+    targets.spec(req.target); // the name only: its credentials are the worker's to check (describeTarget)
     if (def.mutates || input.takeLock === true) await this.refuseIfLocked(req.target);
     const initiator = req.initiator ?? 'unknown';
     const id = newRunId(runbook, req.target);
@@ -289,7 +290,6 @@ export class RunbookClient {
         else ignored.push({ alertname: r.alert.alertname, reason: 'resolved, and no run is open for it: nothing started', labels: r.alert.labels });
         continue;
       }
-      targets.checkSecrets(r.target);
       const intakeInput: AlertIntakeInput = { runbook: r.runbook, workflowType: def.workflowType, target: r.target, input };
       // Each alert carries the person who posted it and a start signed for the intake: the run it
       // may open is theirs (four-eyes compares with them), whichever alert of a storm opens it.
@@ -391,7 +391,6 @@ export class RunbookClient {
     const input = parseRunbookInput(def, opts.input);
     const targets = this.opts.targets();
     const spec = targets.spec(target);
-    targets.checkSecrets(target);
     let ms: number;
     try {
       ms = parseDuration(every);

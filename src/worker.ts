@@ -18,11 +18,11 @@ import { connectionOptions, describeConnection, prepareTemporal, type TemporalCo
 import { TargetRegistry } from './targets.js';
 import { jsonLogger } from './util/log.js';
 import { isMain, runMain } from './util/main.js';
+import { workflowsPath } from './workflows-path.js';
 
 /** The worker: every runbook workflow and activity, on the main queue or a target host's queue. */
 
-/** The workflows beside this module: TypeScript from source (tsx), JavaScript in dist/ (`npm run build`). */
-export const workflowsPath = fileURLToPath(new URL(`./workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+export { workflowsPath };
 
 /**
  * `npm run build` bundles the workflows beside the compiled worker (scripts/build.ts), once plain

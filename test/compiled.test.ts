@@ -76,7 +76,7 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
     expect(existsSync(path.join(root, 'node_modules/tsx'))).toBe(false);
   });
 
-  it('runs a gated runbook end to end: started and approved with the compiled CLI through the compiled API, run by the compiled worker, none of them with tsx', async () => {
+  it('runs a gated runbook end to end: started and approved with the compiled CLI through the compiled API (which holds no target credential), run by the compiled worker, none of them with tsx', async () => {
     const site = tmpDir('pwa-');
     pwaBuild(path.join(site, 'served'), '1.0.0');
     pwaBuild(path.join(site, 'new'), '1.1.0');
@@ -87,8 +87,12 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
         [target]: {
           pwa: { url: web.url, basePath: '/app/', expectedVersion: '1.1.0', redeploy: { command: `cp -r '${path.join(site, 'new')}'/. '${path.join(site, 'served')}'/`, timeout: '30s' } },
           policy: { unsignedDecisions: 'allow' },
+          // A credential only the worker holds: the API starts runs on the target knowing its name only.
+          postgres: { host: '127.0.0.1', database: 'test', user: 'postgres', passwordEnv: 'DIST_DB_PASSWORD' },
         },
       });
+      const dbPassword = `pw-${uniqueName('dist')}`;
+      registerSecrets('dist target password', dbPassword);
       const tokens = { alice: `alice-${uniqueName('t')}`, bob: `bob-${uniqueName('t')}` };
       registerSecrets('API token', tokens.alice, tokens.bob);
       const tokensFile = path.join(root, 'api-tokens.json');
@@ -107,7 +111,7 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
         return { proc, out: () => out };
       };
       const [worker, apiProc] = await Promise.all([
-        start('worker.js', {}, 'Worker polling task queue'),
+        start('worker.js', { DIST_DB_PASSWORD: dbPassword }, 'Worker polling task queue'),
         start('api/main.js', { RUNBOOK_API_TOKENS: tokensFile, RUNBOOK_API_PORT: String(port) }, 'API on'),
       ]);
       // The prebuilt bundle, not one made at start from the workflows' source.

@@ -33,6 +33,9 @@ describe('docker-compose.yml', () => {
     expect(services.api!.environment).toMatchObject({ RUNBOOK_DECISION_KEY: keys.RUNBOOK_DECISION_KEY, RUNBOOK_PAYLOAD_KEY: keys.RUNBOOK_PAYLOAD_KEY, RUNBOOK_API_TOKENS: '/etc/runbooks/api-tokens.json' });
     expect(services.worker!.environment).toMatchObject({ RUNBOOK_DECISION_PUBLIC_KEY: keys.RUNBOOK_DECISION_PUBLIC_KEY, RUNBOOK_PAYLOAD_KEY: keys.RUNBOOK_PAYLOAD_KEY });
     expect(services.worker!.environment).not.toHaveProperty('RUNBOOK_DECISION_KEY');
+    // Targets' credentials on the worker only: the API knows target names, never their passwords.
+    expect(services.worker!.environment).toHaveProperty('GESTIQ_DB_PASSWORD');
+    expect(Object.keys(services.api!.environment!).filter((k) => /PASSWORD|SECRET|TOKEN/.test(k) && !k.startsWith('RUNBOOK_OIDC_') && k !== 'RUNBOOK_API_TOKENS')).toEqual([]);
     for (const s of ['worker', 'api']) {
       expect(services[s]!.environment).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' });
     }

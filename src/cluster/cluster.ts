@@ -100,9 +100,10 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       RUNBOOK_PUBLIC_URL: apiUrls[0],
       RUNBOOK_CODEC_ORIGINS: temporal.uiUrl ?? apiUrls[0],
     };
-    // Each target's secrets, by the names the targets file gives, from our own environment.
+    // Each target's secrets, by the names the targets file gives, from our own environment: for the
+    // workers only (the APIs know target names, never their credentials).
     const secrets = Object.fromEntries(targets.names().flatMap((t) => targets.secretVariables(t)).flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
-    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel, ...secrets };
+    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel };
     const hostQueues = [...new Set(targets.names().flatMap((t) => targets.info(t).taskQueue ?? []))];
 
     // Each role its own client certificate, as in docker-compose.yml.
@@ -110,7 +111,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const spawnRole = async (role: Role, name: string, extra: Record<string, string>, args: string[] = []) => {
       const [command, ...entry] = serviceCommand[role];
       const service = await startService({
-        name, command: command!, args: [...entry, ...args], env: { ...base, ...serviceEnv(role, { ...values, ...certificate(role), ...extra }) },
+        name, command: command!, args: [...entry, ...args], env: { ...base, ...(role === 'worker' ? secrets : {}), ...serviceEnv(role, { ...values, ...certificate(role), ...extra }) },
         logFile: path.join(logs, `${name}.log`),
         readyLine: role === 'worker' ? /Worker polling task queue/ : /^API on http/,
       });
