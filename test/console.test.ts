@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiWithDevTokens } from './support/api.js';
+import { consoleSignedIn, launchChromium } from './support/browser.js';
 import { finished, repoRoot, startRig, writeTargets, type TestRig } from './support/harness.js';
 
 // The operator console in a real browser (Debian's chromium driven by playwright-core), against
@@ -23,10 +24,7 @@ describe('operator console', () => {
     rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {} }), { signingKey: randomBytes(32).toString('hex') });
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   });
   afterAll(async () => {
@@ -35,15 +33,12 @@ describe('operator console', () => {
     await rig?.stop();
   });
 
-  async function signedIn(person: string, viewport = { width: 1200, height: 900 }, slow?: string): Promise<Page> {
-    const page = await (await browser.newContext({ viewport })).newPage();
-    // A loaded server: these answers come 1.5 s late.
-    if (slow) await page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
-    await page.goto(`${base}/console/`);
-    await page.getByLabel('API token').fill(tokens[person]!);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`${person} (`).waitFor();
-    return page;
+  function signedIn(person: string, viewport = { width: 1200, height: 900 }, slow?: string): Promise<Page> {
+    return consoleSignedIn(browser, base, person, tokens[person]!, {
+      viewport,
+      // A loaded server: these answers come 1.5 s late.
+      before: slow ? (page) => page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); }) : undefined,
+    });
   }
 
   it('an approver reads the waiting gate\'s evidence and approves it; the next step runs; the initiator\'s own approval is refused with the reason', async () => {
