@@ -208,6 +208,8 @@ describe('evidence at the gates, in the console', () => {
       const gate: GateView = { ...real.pendingGates[0]!, gate: sample.gate, kind: sample.kind, skippable: false, prompt: sample.prompt, evidence: sample.evidence };
       await route.fulfill({ json: withEvidenceViews({ ...real, runbook: sample.runbook, pendingGates: [gate], journal: sample.journal ?? real.journal }) });
     });
+    // The gate's screenshot starts at its heading, not under the sticky header.
+    await page.locator('header').evaluate((el) => { el.style.position = 'static'; });
     const dir = path.join(repoRoot, '.data', 'console', 'gates');
     mkdirSync(dir, { recursive: true });
     for (const [i, g] of samples.entries()) {
