@@ -88,10 +88,12 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
 }
 
 /** Prints the open gate's plan to stderr and returns its digest (undefined when the gate is not open: the workflow says why). */
-function showPlan(run: RunView, gate: string): string | undefined {
+function showPlan(run: RunView, gate: string, json: boolean): string | undefined {
   const g = run.pendingGates.find((p) => p.gate === gate);
   if (!g) return undefined;
-  console.error(`Plan of gate "${g.gate}" (digest ${g.planDigest}):\n  ${g.prompt}\n  evidence: ${JSON.stringify(g.evidence)}`);
+  // The evidence as words, as `runbook status` shows it; --json keeps it raw for scripts.
+  const evidence = json ? [`  evidence: ${JSON.stringify(g.evidence)}`] : ['  evidence:', ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '    ')];
+  console.error([`Plan of gate "${g.gate}" (digest ${g.planDigest}):`, `  ${g.prompt}`, ...evidence].join('\n'));
   return g.planDigest;
 }
 
@@ -245,7 +247,7 @@ export function buildCli(): Command {
       .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; action?: 'retry' | 'skip'; correction?: Record<string, unknown>; json?: boolean }) => {
         const view = await withBackend(async (b) => {
           // The CLI decides on a plan it has shown: the gate's prompt, evidence and digest go to stderr first.
-          const planDigest = o.planDigest ?? showPlan(await b.status(id), gate);
+          const planDigest = o.planDigest ?? showPlan(await b.status(id), gate, !!o.json);
           return b.decide(id, gate, { decision, comment: o.comment, planDigest, action: o.action, correction: o.correction }, o.as, o.role);
         });
         print(!!o.json, view, () => `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`);

@@ -89,6 +89,18 @@ describe('runbook CLI', () => {
     expect(await runsOn('broken-db')).toBe(0);
   });
 
+  it('approve shows the gate\'s evidence as words before deciding, and as JSON with --json', async () => {
+    const { id } = await rig.client.start('approval-drill', { target: 'cli-db', initiator: 'alice', input: { prompt: 'Drill from the CLI test.' } });
+    await until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'proceed'), 'the drill to wait at its gate');
+    // Shown before the decision is sent, whatever becomes of it (this target refuses unsigned decisions).
+    const text = await runbookCli(['approve', id, 'proceed', '--as', 'bob'], env);
+    expect(text.stderr).toMatch(/^Plan of gate "proceed" \(digest [0-9a-f]{16}\):\n/);
+    expect(text.stderr).toContain(':\n  Drill from the CLI test.\n  evidence:\n    Details:\n      Drill: yes\n      Target: cli-db\nrunbook: Unsigned decisions are not accepted');
+    const json = await runbookCli(['approve', id, 'proceed', '--as', 'bob', '--json'], env);
+    expect(json.stderr).toContain('\n  evidence: {"drill":true,"target":"cli-db"}\n');
+    await rig.client.temporal.workflow.getHandle(id).terminate('cli test done'); // unsigned aborts are refused here too
+  });
+
   it('says what to do when asked about a run that does not exist', async () => {
     const r = await runbookCli(['status', 'db-access-nope-123'], env);
     expect(r.code).toBe(2);

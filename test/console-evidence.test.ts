@@ -3,11 +3,16 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withEvidenceViews } from '../src/evidence/view.js';
+import type { RunView } from '../src/client.js';
+import type { GateView } from '../src/workflows/types.js';
 import { apiWithDevTokens } from './support/api.js';
+import { consoleSignedIn, launchChromium } from './support/browser.js';
 import { runbookCli } from './support/cli.js';
 import { appDatabase, dbTarget, dropAllFor, revisionOf } from './support/databases.js';
+import { gateSamples } from './support/gate-evidence.js';
 import { alembic, finished, fixtureApp, gateOpened, PG, repoRoot, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import { celeryWorkerService, claimRedisDb, killWorker, publishItems, workerFiles, type WorkerFiles } from './support/imports.js';
 
@@ -56,10 +61,7 @@ describe('evidence at the gates, in the console', () => {
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
     mkdirSync(path.join(repoRoot, '.data', 'console'), { recursive: true });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     if (imports) await killWorker(imports.files);
@@ -75,19 +77,15 @@ describe('evidence at the gates, in the console', () => {
 
   /** bob, the approver, on a phone, on the run's page. */
   async function onPhone(id: string, gate: string): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 })).newPage();
-    await page.goto(`${base}/console/`);
-    await page.getByLabel('API token').fill(tokens.bob!);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText('bob (').waitFor();
+    const page = await consoleSignedIn(browser, base, 'bob', tokens.bob!, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
     await page.goto(`${base}/console/#/run/${encodeURIComponent(id)}`);
     await page.getByRole('heading', { name: `Waiting for approval: ${gate}` }).waitFor();
     return page;
   }
 
   /** What a person sees of the gate: no JSON anywhere (code blocks hold commands and SQL only). */
-  async function expectNoJsonShown(page: Page): Promise<void> {
-    const gate = page.locator('.gate');
+  async function expectNoJsonShown(page: Page, scope = '.gate'): Promise<void> {
+    const gate = page.locator(scope);
     expect(await gate.innerText()).not.toMatch(/\{\s*"|"\s*:\s*[[{"\d]/);
     for (const pre of await gate.locator('pre').all()) {
       if (!(await pre.isVisible())) continue;
@@ -194,6 +192,44 @@ describe('evidence at the gates, in the console', () => {
     await expectNoJsonShown(page);
     await rig.signed.abort(id, 'alice', 'evidence test done');
     await finished(rig.signed, id);
+  });
+
+  it('every gate of every runbook reads in the console as its view, no JSON until "raw JSON" is opened', async () => {
+    // A dry run stops before every gate, and most gates need a broken app to open: the page of a real
+    // waiting run (an approval drill) is served with each gate's evidence in its place, recorded from
+    // real runs where one reached the gate (test/support/gate-evidence.ts), its view made as the API makes it.
+    const { id } = await rig.signed.start('approval-drill', { target: 'ev-drill', initiator: 'alice', input: { prompt: 'Drill.' } });
+    await gateOpened(rig.signed, id, 'proceed');
+    const samples = gateSamples();
+    const page = await consoleSignedIn(browser, base, 'bob', tokens.bob!, { viewport: { width: 390, height: 844 } });
+    await page.route(/\/runs\/gate-sample-\d+$/, async (route) => {
+      const sample = samples[Number(/(\d+)$/.exec(route.request().url())![1])]!;
+      const real = await (await route.fetch({ url: `${base}/runs/${encodeURIComponent(id)}` })).json() as RunView;
+      const gate: GateView = { ...real.pendingGates[0]!, gate: sample.gate, kind: sample.kind, skippable: false, prompt: sample.prompt, evidence: sample.evidence };
+      await route.fulfill({ json: withEvidenceViews({ ...real, runbook: sample.runbook, pendingGates: [gate], journal: sample.journal ?? real.journal }) });
+    });
+    // The gate's screenshot starts at its heading, not under the sticky header.
+    await page.locator('header').evaluate((el) => { el.style.position = 'static'; });
+    const dir = path.join(repoRoot, '.data', 'console', 'gates');
+    mkdirSync(dir, { recursive: true });
+    for (const [i, g] of samples.entries()) {
+      const name = `${g.runbook}:${g.gate}`;
+      await page.evaluate((hash) => { location.hash = hash; }, `#/run/gate-sample-${i}`);
+      await page.getByRole('heading', { name: `${g.runbook} on ev-drill` }).waitFor();
+      await page.getByRole('heading', { name: g.kind === 'recovery' ? `Step failed, waiting for a decision: ${g.gate}` : `Waiting for approval: ${g.gate}` }).waitFor();
+      // Rendered by the view: one section per part of it, not the "no evidence view" hint.
+      expect(await page.locator('.gate .evidence section').count(), name).toBeGreaterThan(0);
+      expect(await page.locator('.gate .evidence').innerText(), name).not.toContain('open "raw JSON"');
+      // The evidence (a recovery gate's prompt shows the JSON a correction is written in, on purpose).
+      await expectNoJsonShown(page, '.gate .evidence');
+      await page.locator('.gate').screenshot({ path: path.join(dir, `${g.runbook}-${g.gate.replace(/[^\w-]/g, '_')}.png`) });
+      // Raw JSON is one click away.
+      const raw = page.locator('.gate details.raw pre');
+      expect(await raw.isVisible(), name).toBe(false);
+      await page.locator('.gate details.raw summary').click();
+      expect(await raw.innerText(), name).toMatch(new RegExp(`^\\{\\n  "${Object.keys(g.evidence as object)[0]}": `));
+    }
+    await rig.signed.abort(id, 'alice', 'evidence test done');
   });
 
   it('a gate whose evidence no view knows (approval-drill) still reads as facts, not JSON', async () => {

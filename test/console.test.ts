@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiWithDevTokens } from './support/api.js';
-import { finished, repoRoot, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { consoleSignedIn, launchChromium } from './support/browser.js';
+import type { RunbookResult } from '../src/workflows/types.js';
+import { finished, pgTarget, repoRoot, startRig, writeTargets, type TestRig } from './support/harness.js';
+import { until } from './support/wait.js';
 
 // The operator console in a real browser (Debian's chromium driven by playwright-core), against
 // the real API, worker and dev server: sign in, read a waiting gate's evidence, approve it, see the
@@ -18,32 +21,30 @@ describe('operator console', () => {
   let base: string;
   let tokens: Record<string, string>;
   const artifacts = path.join(repoRoot, '.data', 'console');
+  // A scheduled check's target, its name unique on the shared dev server (a schedule's id names it).
+  const checked = `console-db-${randomBytes(3).toString('hex')}`;
+  const schedule = `check-db-access-${checked}`;
 
   beforeAll(async () => {
-    rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {} }), { signingKey: randomBytes(32).toString('hex') });
+    rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {}, [checked]: pgTarget('test') }), { signingKey: randomBytes(32).toString('hex') });
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
     mkdirSync(artifacts, { recursive: true });
   });
   afterAll(async () => {
+    await rig?.signed.deleteSchedule(schedule).catch(() => undefined);
     await browser?.close();
     await api?.close();
     await rig?.stop();
   });
 
-  async function signedIn(person: string, viewport = { width: 1200, height: 900 }, slow?: string): Promise<Page> {
-    const page = await (await browser.newContext({ viewport })).newPage();
-    // A loaded server: these answers come 1.5 s late.
-    if (slow) await page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); });
-    await page.goto(`${base}/console/`);
-    await page.getByLabel('API token').fill(tokens[person]!);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`${person} (`).waitFor();
-    return page;
+  function signedIn(person: string, viewport = { width: 1200, height: 900 }, slow?: string): Promise<Page> {
+    return consoleSignedIn(browser, base, person, tokens[person]!, {
+      viewport,
+      // A loaded server: these answers come 1.5 s late.
+      before: slow ? (page) => page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); }) : undefined,
+    });
   }
 
   it('an approver reads the waiting gate\'s evidence and approves it; the next step runs; the initiator\'s own approval is refused with the reason', async () => {
@@ -126,5 +127,48 @@ describe('operator console', () => {
     await page.getByLabel('API token').fill('not-a-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByText('That token is not known to the API.').waitFor();
+  });
+
+  it('lists the scheduled checks with their last result; a viewer only reads them, an operator pauses with a note, resumes and deletes', async () => {
+    await rig.signed.createSchedule('db-access', checked, '366d', { initiator: 'alice' });
+    await rig.signed.triggerSchedule(schedule);
+    let runId = '';
+    await until(async () => {
+      const [run] = (await rig.client.list({ runbook: 'db-access', target: checked })).filter((r) => r.status === 'completed');
+      runId = run?.id ?? '';
+      return runId !== '';
+    }, 'the scheduled check to complete');
+    const healthy = ((await finished(rig.client, runId)).result as RunbookResult).healthy;
+    const row = (page: Page) => page.locator('table.schedules tbody tr', { hasText: schedule });
+
+    // carol, a viewer: the schedule, when it runs next, how its last run went (a link to it); no controls.
+    const carol = await signedIn('carol');
+    await carol.getByRole('link', { name: 'Schedules' }).click();
+    await carol.getByRole('heading', { name: 'Schedules' }).waitFor();
+    await row(carol).getByText(healthy ? 'healthy' : 'found a problem').waitFor();
+    expect(await row(carol).locator('td').evaluateAll((tds) => tds.slice(1, 4).map((td) => td.textContent))).toEqual(['db-access', checked, '366d']);
+    expect(await row(carol).locator('td').nth(4).innerText()).toBe('active\nCreated by alice');
+    expect(await row(carol).locator('td').nth(5).innerText()).not.toBe('—');
+    expect(await row(carol).getByRole('link', { name: /healthy|found a problem/ }).getAttribute('href')).toBe(`#/run/${encodeURIComponent(runId)}`);
+    expect(await row(carol).getByRole('button').count()).toBe(0);
+    await carol.getByText('You lack the operator role: you can read them, not pause or delete them.').waitFor();
+
+    // alice, an operator: pause with a note, resume, delete (asked twice).
+    const alice = await signedIn('alice', { width: 390, height: 844 });
+    await alice.goto(`${base}/console/#/schedules`);
+    await alice.getByLabel(`Note for ${schedule}`).fill('database maintenance until 18:00');
+    await alice.getByRole('button', { name: `Pause ${schedule}` }).click();
+    await alice.getByText(`Paused ${schedule}.`).waitFor();
+    await row(alice).getByText('database maintenance until 18:00 (paused by alice)').waitFor();
+    expect(await rig.signed.describeSchedule(schedule)).toMatchObject({ paused: true, note: 'database maintenance until 18:00 (paused by alice)' });
+    await alice.screenshot({ path: path.join(artifacts, 'schedules-phone.png'), fullPage: true });
+    await alice.getByRole('button', { name: `Resume ${schedule}` }).click();
+    await alice.getByText(`Resumed ${schedule}.`).waitFor();
+    expect((await rig.signed.describeSchedule(schedule)).paused).toBe(false);
+    await alice.getByRole('button', { name: `Delete ${schedule}`, exact: true }).click();
+    await alice.getByRole('button', { name: `Really delete ${schedule}` }).click();
+    await alice.getByText(`Deleted ${schedule}; its past runs stay.`).waitFor();
+    await expect(rig.signed.describeSchedule(schedule)).rejects.toThrow(`Schedule "${schedule}" not found`);
+    await until(async () => (await row(alice).count()) === 0, 'the deleted schedule to leave the page');
   });
 });

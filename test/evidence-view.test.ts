@@ -1,46 +1,19 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown, type Timeline } from '../src/audit/timeline.js';
 import { viewMarkdown, viewText } from '../src/evidence/text.js';
 import { evidenceView, type Section } from '../src/evidence/view.js';
+import { catalogue } from '../src/runbooks.js';
+import { procedures } from '../src/workflows/procedures.js';
 import type { JournalEntry } from '../src/workflows/types.js';
+import { declaredGates, gateSamples, recordedGates } from './support/gate-evidence.js';
 import { repoRoot } from './support/harness.js';
 
 // The evidence an approver reads at a gate (#20), as words: each known shape in its own view, and
-// every gate's evidence in the recorded histories readable without JSON.
-
-/** Every gate's evidence the recorded runs in test/histories carried (their gate-opened notifications). */
-function recordedGates(): Array<{ runbook: string; gate: string; evidence: unknown }> {
-  const out = new Map<string, { runbook: string; gate: string; evidence: unknown }>();
-  const dir = path.join(repoRoot, 'test/histories');
-  for (const file of readdirSync(dir)) {
-    const runbook = /^(approval-drill|connection-refused|einvoicing-failed|login-errors|migration-failed|missing-container-file|payments-failed|pwa-stale-cache|release-migration|schema-drift|stuck-imports|janitor|db-access|observability-check)/.exec(file)?.[1] ?? file;
-    const gates = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(gates);
-      if (typeof v !== 'object' || v === null) return;
-      const o = v as Record<string, unknown>;
-      if (typeof o.gate === 'string' && 'evidence' in o && o.policy) out.set(`${runbook}:${o.gate}`, { runbook, gate: o.gate, evidence: o.evidence });
-      Object.values(o).forEach(gates);
-    };
-    const payloads = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(payloads);
-      if (typeof v !== 'object' || v === null) return;
-      const o = v as Record<string, unknown>;
-      if (typeof o.data === 'string' && o.metadata) {
-        try {
-          gates(JSON.parse(Buffer.from(o.data, 'base64').toString('utf8')));
-        } catch {
-          // not JSON: no gate in it
-        }
-      }
-      Object.values(o).forEach(payloads);
-    };
-    payloads(JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
-  }
-  return [...out.values()];
-}
+// every gate's evidence in the recorded histories readable without JSON, and every gate a runbook
+// declares covered by evidence its view reads.
 
 /** Every text a person sees in the view. */
 const texts = (sections: Section[]): string[] => sections.flatMap((s) => [
@@ -184,6 +157,34 @@ describe('evidence views', () => {
       expect(view.length, `${g.runbook}:${g.gate}`).toBeGreaterThan(0);
       const shown = [...texts(view), viewText(view).join('\n'), viewMarkdown(view).join('\n')];
       for (const node of jsonNodes(g.evidence)) for (const t of shown) expect(t.includes(node), `${g.runbook}:${g.gate} shows ${node.slice(0, 80)}`).toBe(false);
+    }
+  });
+
+  it('every gate a runbook declares is one its workflow opens, in the catalogue and in its procedure alike', () => {
+    const opened = new Set<string>();
+    // Each runbook's workflow is the file named after it.
+    for (const { name } of catalogue) {
+      const code = readFileSync(path.join(repoRoot, 'src/workflows', `${name}.ts`), 'utf8');
+      for (const m of code.matchAll(/\brb\.gate\(\s*'([^']+)'/g)) opened.add(`${name}:${m[1]}`);
+    }
+    const declared = declaredGates().map((g) => `${g.runbook}:${g.gate}`);
+    expect(new Set(declared)).toEqual(opened);
+    for (const def of catalogue) expect(def.gates, def.name).toEqual((procedures[def.name] ?? []).filter((p) => p.kind === 'gate').map((p) => p.id));
+  });
+
+  it('every gate of every runbook, and a recovery gate, has evidence its view reads without JSON', () => {
+    const samples = gateSamples();
+    for (const { runbook, gate } of declaredGates()) {
+      expect(samples.some((s) => s.runbook === runbook && s.gate === gate), `gate "${gate}" of ${runbook} has no evidence: record a run that reaches it (test/histories) or add the evidence its workflow gives it to test/support/gate-evidence.ts`).toBe(true);
+    }
+    expect(samples.some((s) => s.kind === 'recovery')).toBe(true);
+    for (const g of samples) {
+      const view = evidenceView(g.runbook, g.gate, g.evidence, { journal: g.journal, now });
+      const name = `${g.runbook}:${g.gate}`;
+      expect(view.length, name).toBeGreaterThan(0);
+      const shown = [...texts(view), viewText(view).join('\n'), viewMarkdown(view).join('\n')];
+      for (const node of jsonNodes(g.evidence)) for (const t of shown) expect(t.includes(node), `${name} shows ${node.slice(0, 80)}`).toBe(false);
+      for (const t of texts(view)) expect(t, name).not.toMatch(/^\s*[[{]\s*"/);
     }
   });
 

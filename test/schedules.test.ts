@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import type { FastifyInstance } from 'fastify';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ScheduleError, type RunSummary } from '../src/client.js';
@@ -78,8 +79,11 @@ describe('scheduled checks', () => {
     expect((await rig.signed.describeSchedule(s.id)).recentRuns.map((r) => r.id)).toContain(run!.id);
   });
 
-  it('refuses a second schedule for the same runbook and target, saying how to change it', async () => {
+  it('refuses a second schedule for the same runbook and target, saying how to change it; Temporal holds it with overlapping runs skipped', async () => {
     await until(async () => (await rig.signed.listSchedules()).some((s) => s.id === `check-db-access-${healthy}`), 'the schedule to be listed');
+    // As Temporal holds it (what the Temporal UI shows): overlapping runs are skipped, not queued or run side by side.
+    const held = await rig.signed.temporal.schedule.getHandle(`check-db-access-${healthy}`).describe();
+    expect(held.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     const again = rig.signed.createSchedule('db-access', healthy, '5m', { initiator: 'bob' });
     await expect(again).rejects.toThrow(ScheduleError);
     await expect(again).rejects.toThrow(`Schedule check-db-access-${healthy} already runs db-access on ${healthy} (one schedule per runbook and target). To change it, delete it and create it again: runbook schedule delete check-db-access-${healthy}.`);

@@ -358,6 +358,87 @@ async function runPage(id) {
   if (!stale(gen)) every(2000, refreshRun);
 }
 
+// --- schedules -----------------------------------------------------------------------------
+
+/** How a scheduled check's last run went: its state, and for a finished check whether it found a problem. */
+async function lastResult(s) {
+  const last = s.recentRuns[s.recentRuns.length - 1];
+  if (!last) return null;
+  try {
+    const run = await api(`/runs/${encodeURIComponent(last.id)}`);
+    const problem = run.result?.healthy === false;
+    if (run.status === 'completed') return { ...last, text: problem ? 'found a problem' : 'healthy', cls: problem ? 'failed' : 'completed' };
+    return { ...last, text: run.status, cls: run.status };
+  } catch (err) {
+    return { ...last, text: err.status === 404 ? 'run not found' : err.message, cls: 'failed' };
+  }
+}
+
+/** The scheduled checks (Temporal Schedules): everyone reads them; operators pause, resume and delete, as the API allows. */
+async function schedulesPage() {
+  const gen = routeGen;
+  const body = h('tbody');
+  const error = h('p', { class: 'error', role: 'alert' });
+  const done = h('p', { class: 'notice', role: 'status' });
+  let shownKey = '';
+  // What a person is in the middle of (a note typed, a delete to confirm) survives a redraw of the list.
+  const typing = new Map();
+  const confirming = new Set();
+  const act = (label, fn) => async () => {
+    error.textContent = '';
+    done.textContent = '';
+    try {
+      await fn();
+      done.textContent = label;
+      await load();
+    } catch (err) {
+      error.textContent = `Refused: ${err.message}`;
+    }
+  };
+  const controls = (s) => {
+    if (!can('operator')) return null;
+    const path = `/schedules/${encodeURIComponent(s.id)}`;
+    const note = h('input', { type: 'text', id: `note-${s.id}`, 'aria-label': `Note for ${s.id}`, placeholder: s.paused ? 'why resume (optional)' : 'why pause (optional)', value: typing.get(s.id), oninput: () => typing.set(s.id, note.value) });
+    const withNote = () => {
+      typing.delete(s.id);
+      return note.value.trim() ? { note: note.value.trim() } : {};
+    };
+    const toggle = s.paused
+      ? h('button', { type: 'button', onclick: act(`Resumed ${s.id}.`, () => api(`${path}/unpause`, { method: 'POST', body: withNote() })) }, `Resume ${s.id}`)
+      : h('button', { type: 'button', onclick: act(`Paused ${s.id}.`, () => api(`${path}/pause`, { method: 'POST', body: withNote() })) }, `Pause ${s.id}`);
+    // Deleting asks once more, in the page (a dialog is easy to dismiss by accident on a phone).
+    const confirm = h('button', { class: 'reject', type: 'button', hidden: !confirming.has(s.id), onclick: act(`Deleted ${s.id}; its past runs stay.`, () => { confirming.delete(s.id); return api(path, { method: 'DELETE' }); }) }, `Really delete ${s.id}`);
+    const del = h('button', { type: 'button', onclick: () => { confirming.add(s.id); confirm.hidden = false; confirm.focus(); } }, `Delete ${s.id}`);
+    return h('div', { class: 'schedule-controls' }, note, h('div', { class: 'actions' }, toggle, del, confirm));
+  };
+  const load = async () => {
+    const { schedules } = await api('/schedules');
+    const results = await Promise.all(schedules.map(lastResult));
+    if (stale(gen)) return;
+    // Redrawn only when something changed: a note being typed is not wiped by the refresh.
+    const key = JSON.stringify([schedules.map((s) => [s.id, s.paused, s.note, s.nextRunAt]), results]);
+    if (key === shownKey) return;
+    shownKey = key;
+    body.replaceChildren(...(schedules.length ? schedules.map((s, i) => {
+      const r = results[i];
+      return h('tr', {},
+        h('td', {}, h('a', { href: s.uiUrl, target: '_blank', rel: 'noopener', title: 'open in the Temporal UI' }, s.id)),
+        h('td', { 'data-label': 'Runbook' }, s.runbook), h('td', { 'data-label': 'Target' }, s.target), h('td', { 'data-label': 'Every' }, s.every),
+        h('td', { 'data-label': 'State' }, s.paused ? h('span', { class: 'status status-waiting' }, 'paused') : 'active', s.note ? h('div', { class: 'hint' }, s.note) : null),
+        h('td', { 'data-label': 'Next run', title: s.nextRunAt ?? '' }, s.paused || !s.nextRunAt ? '—' : new Date(s.nextRunAt).toLocaleString()),
+        h('td', { 'data-label': 'Last result' }, r ? [h('a', { href: `#/run/${encodeURIComponent(r.id)}` }, h('span', { class: `status status-${r.cls}` }, r.text)), h('span', { class: 'hint', title: r.scheduledAt }, ` ${ago(r.scheduledAt)} ago`)] : h('span', { class: 'hint' }, 'not run yet')),
+        h('td', {}, controls(s)));
+    }) : [h('tr', {}, h('td', { colspan: 8 }, 'No scheduled checks. Create one: runbook schedule create db-access --target <name> --every 15m'))]));
+  };
+  show(h('h1', {}, 'Schedules'),
+    h('p', { class: 'hint' }, 'Read-only checks that run on their own: one per runbook and target; a run still going when the next is due is skipped.',
+      can('operator') ? '' : ' You lack the operator role: you can read them, not pause or delete them.'),
+    error, done,
+    h('table', { class: 'runs schedules' }, h('thead', {}, h('tr', {}, ['Schedule', 'Runbook', 'Target', 'Every', 'State', 'Next run', 'Last result', ''].map((t) => h('th', { scope: 'col' }, t)))), body));
+  await load();
+  if (!stale(gen)) every(5000, () => load().catch((err) => { error.textContent = err.message; }));
+}
+
 // --- start a runbook -----------------------------------------------------------------------
 
 async function startFor(req, dryRun) {
@@ -457,6 +538,7 @@ async function route() {
     const run = /^#\/runs?\/(.+)$/.exec(hash);
     if (run) await runPage(decodeURIComponent(run[1]));
     else if (hash.startsWith('#/start')) await startPage();
+    else if (hash.startsWith('#/schedules')) await schedulesPage();
     else await runsPage();
     main.focus({ preventScroll: true });
   } catch (err) {

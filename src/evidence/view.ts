@@ -86,9 +86,21 @@ export function scalar(key: string, v: unknown): string {
     if (/(Bytes|_bytes)$/.test(key)) return bytes(v);
     return String(v);
   }
-  if (typeof v === 'string') return v;
+  if (typeof v === 'string') {
+    // A body an app answered in JSON (its /ready, say) reads as words too.
+    const parsed = /^\s*[[{]/.test(v) ? parseJson(v) : undefined;
+    return parsed !== undefined && typeof parsed === 'object' && parsed !== null ? oneLine(parsed, key) : v;
+  }
   if (typeof v === 'bigint') return v.toString();
   return oneLine(v, key);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Any value on one line, as words: `a: 1; b: x, y` — never JSON. */
