@@ -74,7 +74,8 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
 
   it('counts a run started through the API, its gate wait, the decision and its end, with the SDK\'s worker metrics on the same endpoint; promtool accepts both', async () => {
     const as = (who: 'alice' | 'bob') => ({ authorization: `Bearer ${tokens[who]}` });
-    const started = await api.inject({ method: 'POST', url: '/runbooks/approval-drill/runs', headers: as('alice'), payload: { target } });
+    // Holding the target's lock while it waits, as changing runbooks do: the lock is counted too.
+    const started = await api.inject({ method: 'POST', url: '/runbooks/approval-drill/runs', headers: as('alice'), payload: { target, input: { takeLock: true } } });
     expect(started.statusCode).toBe(201);
     const { id } = started.json<{ id: string }>();
     runId = id;
@@ -94,6 +95,8 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
     expect(sum(worker, 'runbook_decisions_total', { runbook: 'approval-drill', gate: 'proceed', decision: 'approve', via: 'update', signed: 'true' })).toBe(1);
     expect(sum(worker, 'runbook_gate_wait_seconds_count', { ...ours, gate: 'proceed', outcome: 'approved' })).toBe(1);
     expect(sum(worker, 'runbook_activity_seconds_count', { activityType: 'recordDrillDecision', workflowType: 'approvalDrill', outcome: 'ok' })).toBe(1);
+    expect(sum(worker, 'runbook_lock_acquired_total', { target })).toBe(1);
+    expect(sum(worker, 'runbook_lock_released_total', { target })).toBe(1);
     // The SDK's own worker metrics, relayed on the same endpoint.
     expect(worker.some((s) => s.name.startsWith('temporal_') && s.labels.task_queue === taskQueue || s.labels.taskQueue === taskQueue)).toBe(true);
 

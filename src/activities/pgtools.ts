@@ -549,7 +549,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * Restores a verified backup into the (empty) scratch database: pg_restore -j for custom and
      * directory dumps, psql for plain SQL. Then compares row counts with the manifest when there is one.
      */
-    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number; restoreCommandMs: number }> {
+    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; bytes: number; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number; restoreCommandMs: number }> {
       const conn = connectionOf(targets, target);
       const backup = await verify(target, await confined(target, req.file));
       // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
@@ -574,7 +574,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
         : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
       await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }), { atStart: true });
       const restoreCommandMs = Date.now() - started;
-      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
+      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, bytes: backup.totalBytes, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
       // Every table of the manifest, counted in the restored copy (names as its catalog spells them).
       const expected = backup.manifest.tables;
       const present = [...(await withPg(targets, target, tablesByOid, { database: req.scratch })).values()].filter((t) => t.table in expected);
@@ -583,7 +583,7 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       if (mismatched.length) {
         throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}, restored ${rows[t] ?? 'no such table'}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
       }
-      return { scratch: req.scratch, format: backup.format, rows, matchesManifest: true, durationMs: Date.now() - started, restoreCommandMs };
+      return { scratch: req.scratch, format: backup.format, bytes: backup.totalBytes, rows, matchesManifest: true, durationMs: Date.now() - started, restoreCommandMs };
     },
 
     /** Removes a dump directory of ours (the janitor, after the target's retention). */
