@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
+import { dashboardMetrics } from '../src/metrics/dashboard.js';
 import { newRegistry, serveMetrics, type MetricsEndpoint } from '../src/metrics/server.js';
 import { publicKeyOf } from '../src/signing.js';
 import { TargetRegistry } from '../src/targets.js';
@@ -124,6 +125,8 @@ describe('metrics (RUNBOOK_METRICS_PORT)', () => {
       const upstream = (l: string) => /^runbook_\w+ label names should be written in 'snake_case' not 'camelCase'$/.test(l) || /^nodejs_active_\w+_total non-counter metrics should not have "_total" suffix$/.test(l);
       expect(lint.all.split('\n').filter((l) => l && !upstream(l)), `promtool check metrics on the ${name}'s endpoint`).toEqual([]);
     }
+    // The dashboard (docs/grafana-dashboard.json) reads SDK metrics the worker really exports.
+    expect(dashboardMetrics().filter((n) => n.startsWith('temporal_')).filter((n) => !worker.some((s) => s.name === n))).toEqual([]);
     // …and the labels we choose are snake_case, so the camelCase ones above are only the SDK's.
     const sdkLabels = new Set(['taskQueue', 'workflowType', 'activityType', 'namespace', 'service_name']);
     const ourLabels = new Set([...worker, ...apiSamples].filter((s) => s.name.startsWith('runbook_')).flatMap((s) => Object.keys(s.labels)).filter((l) => !sdkLabels.has(l)));
