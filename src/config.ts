@@ -46,8 +46,8 @@ export const envSchema = z.object({
   RUNBOOK_METRICS_PORT: anyPort('RUNBOOK_METRICS_PORT').optional(),
   RUNBOOK_METRICS_HOST: nonEmpty('RUNBOOK_METRICS_HOST', '127.0.0.1'),
   /** OpenTelemetry's own variables: with an OTLP/HTTP endpoint set, this process sends traces there; unset: no tracing. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url('OTEL_EXPORTER_OTLP_ENDPOINT must be the collector\'s OTLP/HTTP base URL, e.g. http://otel-collector:4318').optional(),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the full URL traces are posted to, e.g. http://otel-collector:4318/v1/traces').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_ENDPOINT must be the collector\'s OTLP/HTTP base URL, e.g. http://otel-collector:4318' }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the full URL traces are posted to, e.g. http://otel-collector:4318/v1/traces' }).optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
