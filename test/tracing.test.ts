@@ -67,14 +67,16 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   const password = `pw-${randomBytes(12).toString('hex')}`;
   registerSecrets('TRACE_DB_PASSWORD', password);
   // The machine's PostgreSQL trusts local connections: the password is handed over, never checked.
-  const targetsFile = writeTargets({ [target]: pgTarget('test', { postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', passwordEnv: 'TRACE_DB_PASSWORD' } }) });
+  // Decisions unsigned (no RUNBOOK_DECISION_KEY on this API): the target allows them.
+  const targetsFile = writeTargets({ [target]: pgTarget('test', { postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', passwordEnv: 'TRACE_DB_PASSWORD' }, policy: { unsignedDecisions: 'allow' } }) });
   const taskQueue = uniqueName('tq-tracing');
   const workers = workerProcesses(targetsFile, dataDir);
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
   let worker: ResultPromise;
   let apiProc: ResultPromise;
   let api: string;
-  let token: string;
+  let tokens: Record<'alice' | 'bob', string>;
+  let drillId: string;
   let connection: Connection;
   let untracedId: string;
 
@@ -83,8 +85,8 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     // A minute's batching: what arrives below was sent when the processes stopped, not before.
     const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000', TRACE_DB_PASSWORD: password };
     const dev = ensureDevTokens(tmpDir());
-    token = (JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<string, string>).alice!;
-    registerSecrets('API token', token);
+    tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<'alice' | 'bob', string>;
+    registerSecrets('API token', tokens.alice, tokens.bob);
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
     apiProc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/api/main.ts')], {
@@ -117,8 +119,21 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect(history).not.toContain('_tracer-data');
   });
 
-  it('puts a run started through the API in one trace: the request, the client\'s start, the run and its steps, sent when the processes stop, and no password in it', async () => {
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  it('takes a traced run through its gate: the approval, sent through the API, reaches the run and it completes', async () => {
+    const as = (who: 'alice' | 'bob') => ({ authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' });
+    const started = await fetch(`${api}/runbooks/approval-drill/runs`, { method: 'POST', headers: as('alice'), body: JSON.stringify({ target }) });
+    expect(started.status).toBe(201);
+    ({ id: drillId } = (await started.json()) as { id: string });
+    const view = async () => (await (await fetch(`${api}/runs/${encodeURIComponent(drillId)}`, { headers: as('bob') })).json()) as RunView;
+    await until(async () => (await view()).pendingGates.length > 0, 'the gate to open');
+    const decided = await fetch(`${api}/runs/${encodeURIComponent(drillId)}/gates/proceed`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ decision: 'approve' }) });
+    expect(decided.status).toBe(200);
+    await until(async () => (await view()).status !== 'waiting' && (await view()).status !== 'running', 'the drill to end');
+    expect((await view()).status).toBe('completed');
+  });
+
+  it('puts each API request in one trace with what it caused in the run: the start (the run, every step) and the approval (its handler); sent when the processes stop; no password or token in it', async () => {
+    const headers = { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' };
     const started = await fetch(`${api}/runbooks/db-access/runs`, { method: 'POST', headers, body: JSON.stringify({ target }) });
     expect(started.status).toBe(201);
     const { id } = (await started.json()) as { id: string };
@@ -140,8 +155,11 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     await Promise.all([apiProc, worker]);
     const spans = receiver.spans;
 
-    const request = spans.find((s) => s.name === 'POST /runbooks/:name/runs');
-    expect(request).toMatchObject({ service: 'runbook-api', kind: 2 /* server */, attributes: { 'http.route': '/runbooks/:name/runs', 'http.response.status_code': 201 } });
+    const workflowType = findRunbook('db-access').workflowType;
+    const start = spans.find((s) => s.name === `StartWorkflow:${workflowType}` && s.attributes.temporalWorkflowId === id);
+    expect(start).toMatchObject({ service: 'runbook-api' });
+    const request = spans.find((s) => s.spanId === start!.parentSpanId);
+    expect(request).toMatchObject({ name: 'POST /runbooks/:name/runs', traceId: start!.traceId, service: 'runbook-api', kind: 2 /* server */, attributes: { 'http.route': '/runbooks/:name/runs', 'http.response.status_code': 201 } });
     expect(request!.parentSpanId ?? '').toBe(''); // the root of the trace
     const trace = spans.filter((s) => s.traceId === request!.traceId);
     const one = (name: string) => {
@@ -149,11 +167,8 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       expect(found, `one ${name} span in the request's trace`).toHaveLength(1);
       return found[0]!;
     };
-    const workflowType = findRunbook('db-access').workflowType;
-    const start = one(`StartWorkflow:${workflowType}`);
-    expect(start).toMatchObject({ service: 'runbook-api', parentSpanId: request!.spanId, attributes: { temporalWorkflowId: id } });
     const execution = one(`RunWorkflow:${workflowType}`);
-    expect(execution).toMatchObject({ service: 'runbook-worker', parentSpanId: start.spanId });
+    expect(execution).toMatchObject({ service: 'runbook-worker', parentSpanId: start!.spanId });
 
     // Every step: scheduled by the run (StartActivity), executed under it on the worker (RunActivity).
     const scheduled = trace.filter((s) => s.name.startsWith('StartActivity:'));
@@ -168,11 +183,20 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
     // What names the request and the run, nothing else (no memo, no input, no result): the target's name is in the
     // run's id, its password nowhere the collector got, nor the caller's token.
-    const known = ['http.request.method', 'http.route', 'http.response.status_code', 'temporalWorkflowId', 'run_id', 'temporalActivityId', 'workflowId', 'runId', 'workflowType', 'taskQueue', 'namespace', 'attempt'];
+    const known = ['http.request.method', 'http.route', 'http.response.status_code', 'temporalWorkflowId', 'run_id', 'temporalActivityId', 'workflowId', 'runId', 'workflowType', 'taskQueue', 'namespace', 'attempt', 'temporalUpdateId'];
     expect([...new Set(spans.flatMap((s) => Object.keys(s.attributes)))].filter((k) => !known.includes(k))).toEqual([]);
     expect(execution.attributes).toMatchObject({ workflowId: id, workflowType });
     expect(JSON.stringify(spans)).not.toContain(untracedId); // the run started untraced, on the same worker, sent nothing
     expect(receiver.bodies.join('\n')).not.toContain(password);
-    expect(receiver.bodies.join('\n')).not.toContain(token);
+    for (const t of Object.values(tokens)) expect(receiver.bodies.join('\n')).not.toContain(t);
+
+    // The drill's approval: its own request's trace, down to the run's handler of the decision.
+    const approval = spans.find((s) => s.name === 'POST /runs/:id/gates/:gate');
+    expect(approval).toMatchObject({ service: 'runbook-api', attributes: { 'http.response.status_code': 200 } });
+    const update = spans.filter((s) => s.traceId === approval!.traceId && s.name === 'StartWorkflowUpdate:decide');
+    expect(update).toHaveLength(1);
+    expect(update[0]).toMatchObject({ parentSpanId: approval!.spanId, attributes: { temporalWorkflowId: drillId } });
+    const handled = spans.filter((s) => s.traceId === approval!.traceId && s.name === 'HandleUpdate:decide');
+    expect(handled).toMatchObject([{ service: 'runbook-worker', parentSpanId: update[0]!.spanId }]);
   });
 });
