@@ -122,6 +122,11 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const dataConverter = dataConverterFromEnv();
   const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE || prebuiltBundle(dataConverter);
   if (bundle) checkWorkflowBundle(bundle, dataConverter);
+  if (bundle && !readFileSync(bundle, 'utf8').includes(path.basename(workflowInterceptorModules[0]!, path.extname(workflowInterceptorModules[0]!)))) {
+    // Warned, not refused: a worker cannot know whether some API traces. A traced run's history depends on
+    // these interceptors (its update handlers run inside a span): replayed without them, it is nondeterministic.
+    log(`RUNBOOK_WORKFLOW_BUNDLE ${bundle} was bundled without the tracing interceptors: a run started by a traced API or CLI (OTEL_EXPORTER_OTLP_ENDPOINT) would fail to replay on this worker. Bundle it with bundleWorkflowCode({ workflowsPath, workflowInterceptorModules }) (src/tracing/index.ts).`);
+  }
   const connection = await NativeConnection.connect(server);
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
