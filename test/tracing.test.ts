@@ -14,6 +14,7 @@ import { TargetRegistry } from '../src/targets.js';
 import { finished, pgTarget, repoRoot, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { freePort } from './support/ports.js';
 import { registerSecrets } from './support/secrets.js';
+import { runbookCli } from './support/cli.js';
 import { serverOptions, tlsEnv } from './support/temporal.js';
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
@@ -77,6 +78,7 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   let api: string;
   let tokens: Record<'alice' | 'bob', string>;
   let drillId: string;
+  let cliId: string;
   let connection: Connection;
   let untracedId: string;
 
@@ -132,6 +134,18 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect((await view()).status).toBe('completed');
   });
 
+  it('traces a run the runbook CLI starts straight through Temporal, and the CLI sends its spans before it exits', async () => {
+    const cli = await runbookCli(['start', 'db-access', '--target', target, '--json'], {
+      RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, TRACE_DB_PASSWORD: password, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000',
+    });
+    expect(cli.code, cli.stderr).toBe(0);
+    cliId = String(cli.json().id);
+    await new Client({ connection }).workflow.getHandle(cliId).result(); // its RunWorkflow span ends with it
+    const start = receiver.spans.find((s) => s.name === 'StartWorkflow:dbAccess' && s.attributes.temporalWorkflowId === cliId);
+    expect(start).toMatchObject({ service: 'runbook-cli' });
+    expect(start!.parentSpanId ?? '').toBe(''); // no request above it: the CLI's start is the root
+  });
+
   it('puts each API request in one trace with what it caused in the run: the start (the run, every step) and the approval (its handler); sent when the processes stop; no password or token in it', async () => {
     const headers = { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' };
     const started = await fetch(`${api}/runbooks/db-access/runs`, { method: 'POST', headers, body: JSON.stringify({ target }) });
@@ -143,7 +157,7 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
       return !['running', 'waiting'].includes(run.status);
     }, 'the run to end', 30_000);
     expect(run!.status).toBe('completed');
-    expect(receiver.spans).toEqual([]); // still batched
+    expect(receiver.spans.filter((s) => s.service !== 'runbook-cli')).toEqual([]); // the API's and the worker's: still batched
     // The traced run's history carries the trace header, and replays where tracing is off (this process).
     const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
     expect(JSON.stringify(history)).toContain('_tracer-data');
@@ -187,6 +201,9 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     expect([...new Set(spans.flatMap((s) => Object.keys(s.attributes)))].filter((k) => !known.includes(k))).toEqual([]);
     expect(execution.attributes).toMatchObject({ workflowId: id, workflowType });
     expect(JSON.stringify(spans)).not.toContain(untracedId); // the run started untraced, on the same worker, sent nothing
+    // The CLI's run: the worker's part joined the CLI's trace.
+    const cliStart = spans.find((s) => s.service === 'runbook-cli' && s.attributes.temporalWorkflowId === cliId)!;
+    expect(spans.filter((s) => s.traceId === cliStart.traceId && s.name === `RunWorkflow:${workflowType}`)).toMatchObject([{ service: 'runbook-worker', parentSpanId: cliStart.spanId }]);
     expect(receiver.bodies.join('\n')).not.toContain(password);
     for (const t of Object.values(tokens)) expect(receiver.bodies.join('\n')).not.toContain(t);
 
