@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { execa } from 'execa';
 import { isMain, runMain } from '../src/util/main.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 import { prebuiltBundles } from '../src/worker.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -24,11 +25,13 @@ export async function build(outDir: string, log: (line: string) => void = consol
   log(`tsc → ${outDir} (${seconds(t0)})`);
   cpSync(src, outDir, { recursive: true, filter: (f) => !f.endsWith('.ts') && path.basename(f) !== '__pycache__' });
   const workflowsPath = path.join(outDir, 'workflows/index.js');
+  // From dist/ as well: the bundle must not reach back into src/.
+  const interceptorModules = workflowInterceptorModules.map((m) => path.join(outDir, path.relative(src, m)).replace(/\.ts$/, '.js'));
   const failureConverterPath = path.join(outDir, 'failure-converter.cjs');
   const quiet = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: console.error };
   for (const [kind, file] of Object.entries(prebuiltBundles)) {
     const t = Date.now();
-    const { code } = await bundleWorkflowCode({ workflowsPath, logger: quiet, ...(kind === 'encrypted' ? { failureConverterPath } : {}) });
+    const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptorModules, logger: quiet, ...(kind === 'encrypted' ? { failureConverterPath } : {}) });
     writeFileSync(path.join(outDir, file), code);
     log(`workflow bundle → ${path.join(outDir, file)} (${seconds(t)})`);
   }

@@ -7,6 +7,7 @@ import { SCHEDULE_SIGNATURE_EXPIRY, scheduleIdFor, scheduleInitiator } from './s
 import { parseDuration } from './util/duration.js';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
 import { TargetRegistry } from './targets.js';
+import { activeTracing, startTracing, tracingClientInterceptors, type Tracing } from './tracing/index.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { dataConverterFromEnv } from './codec.js';
 import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './signing.js';
@@ -150,6 +151,8 @@ export class RunbookClient {
       targets: () => TargetRegistry;
       /** Hex Ed25519 private key: decisions sent through this client are signed (the API's). */
       signingKey?: string;
+      /** Tracing this client started for its process (the CLI's), flushed and stopped by close(). */
+      tracing?: Tracing;
     },
   ) {}
 
@@ -159,8 +162,14 @@ export class RunbookClient {
       await connection.close();
       throw err;
     });
-    const temporal = new Client({ connection, namespace: config.namespace, dataConverter: dataConverterFromEnv(), identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}` });
+    // The API (or npm start) started tracing for its process already; the CLI starts its own here.
+    const tracing = activeTracing() ? undefined : await startTracing(config.tracing, 'runbook-cli');
+    const temporal = new Client({
+      connection, namespace: config.namespace, dataConverter: dataConverterFromEnv(), interceptors: tracingClientInterceptors(),
+      identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}`,
+    });
     return new RunbookClient(temporal, {
+      tracing,
       taskQueue: config.taskQueue,
       uiUrl: config.uiUrl,
       namespace: config.namespace,
@@ -512,6 +521,7 @@ export class RunbookClient {
 
   async close(): Promise<void> {
     await this.temporal.connection.close();
+    await this.opts.tracing?.shutdown();
   }
 }
 

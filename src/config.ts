@@ -45,6 +45,10 @@ export const envSchema = z.object({
   /** Where this process serves GET /metrics (Prometheus); unset: no metrics endpoint. */
   RUNBOOK_METRICS_PORT: anyPort('RUNBOOK_METRICS_PORT').optional(),
   RUNBOOK_METRICS_HOST: nonEmpty('RUNBOOK_METRICS_HOST', '127.0.0.1'),
+  /** OpenTelemetry's own variables: with an OTLP/HTTP endpoint set, this process sends traces there; unset: no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_ENDPOINT must be the collector\'s OTLP/HTTP base URL, e.g. http://otel-collector:4318' }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the full URL traces are posted to, e.g. http://otel-collector:4318/v1/traces' }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
   RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined), 'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233').optional(),
@@ -104,6 +108,8 @@ export interface Config {
   api: { host: string; port: number };
   /** GET /metrics of this process (worker, API or both under npm start); absent when RUNBOOK_METRICS_PORT is unset. */
   metrics?: { host: string; port: number };
+  /** Traces of this process, sent as OTLP/HTTP to `url`; absent when no OTLP endpoint is set. */
+  tracing?: { url: string; serviceName?: string };
   /** Base of the links in notifications; default http://<api host>:<port>. */
   publicUrl: string;
   /** Browser origins (the Temporal UI's) that may call the API's codec with the console session cookie. */
@@ -168,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const tlsOn = !tlsOff && Boolean(e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY);
   const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
+  const tracesUrl = otlpTracesUrl(e);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
@@ -184,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
     metrics: e.RUNBOOK_METRICS_PORT !== undefined ? { host: e.RUNBOOK_METRICS_HOST, port: e.RUNBOOK_METRICS_PORT } : undefined,
+    tracing: tracesUrl ? { url: tracesUrl, serviceName: e.OTEL_SERVICE_NAME } : undefined,
     publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
     codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!) : [webOrigin(uiUrl)].filter((o) => o !== undefined),
     stateDatabaseUrl: e.RUNBOOK_STATE_DATABASE_URL,
@@ -199,6 +207,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : undefined,
   };
+}
+
+/** Where OTLP/HTTP traces go, as OpenTelemetry's SDKs read it: the traces URL as given, else `/v1/traces` under the base endpoint. */
+function otlpTracesUrl(e: Env): string | undefined {
+  if (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (e.OTEL_EXPORTER_OTLP_ENDPOINT) return `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`;
+  return undefined;
 }
 
 /**

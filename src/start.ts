@@ -10,6 +10,7 @@ import { ensureDevDecisionKey } from './keys.js';
 import { loadConfig, temporalAddress } from './config.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { TargetRegistry } from './targets.js';
+import { startTracing } from './tracing/index.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { isMain, runMain } from './util/main.js';
 import { privateDirSync, privateFileSync } from './util/private-fs.js';
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
   // One scrape endpoint for both: the API's registry and the worker's (the SDK's) metrics.
   const registry = config.metrics && newRegistry('runbooks');
   const metrics = config.metrics && registry && (await serveMetrics({ ...config.metrics, registry, sdkUrl: sdkMetrics }));
+  const tracing = await startTracing(config.tracing, 'durable-runbooks');
   const worker = await startWorker(config);
   const running = worker.run();
   stop = () => worker.shutdown();
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
       `  Console       ${apiUrl}/console/   (${config.oidc ? `sign in with ${config.oidc.providerName} (${config.oidc.issuer}) or an API token` : 'sign in with an API token'})`,
       `  Targets       ${config.targetsFile}`,
       ...(metrics ? [`  Metrics       ${metrics.url}`] : []),
+      ...(tracing ? [`  Traces        ${tracing.endpoint} (OTLP)`] : []),
       ...(encrypted ? [`  Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through ${apiUrl}/codec once you sign in to the console`] : []),
       ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`] : []),
       ...(config.oidc ? [] : ['  SSO           off: set RUNBOOK_OIDC_ISSUER, RUNBOOK_OIDC_CLIENT_ID and RUNBOOK_OIDC_ROLES to sign people in with your OpenID provider (README, "Single sign-on")']),
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
   console.log('Worker stopped; closing the API and the dev server…');
   await api.close();
   await metrics?.close();
+  await tracing?.shutdown();
   await worker.connection?.close();
   await server?.stop();
   console.log('Stopped.');

@@ -16,6 +16,7 @@ import type { Links } from './activities/notify.js';
 import { loadConfig, type Config } from './config.js';
 import { connectionOptions, describeConnection, prepareTemporal, type TemporalConnectionOptions } from './temporal-connection.js';
 import { TargetRegistry } from './targets.js';
+import { startTracing, tracingActivityInterceptors, tracingClientInterceptors, tracingSinks, workflowInterceptorModules } from './tracing/index.js';
 import { jsonLogger } from './util/log.js';
 import { isMain, runMain } from './util/main.js';
 import { workflowsPath } from './workflows-path.js';
@@ -70,8 +71,13 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     taskQueue: deps.taskQueue,
     ...(deps.identity ? { identity: deps.identity } : {}),
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
-    // Auto-heartbeat first: chaos, inside it, counts only the activity's own beats (beat:<activity>:<n>).
-    interceptors: { activity: [...activityMetricsInterceptors(), ...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])] },
+    interceptors: {
+      // Tracing outermost: a step's span covers all of it. Auto-heartbeat before chaos: chaos, inside it, counts only the activity's own beats (beat:<activity>:<n>).
+      activity: [...tracingActivityInterceptors(), ...activityMetricsInterceptors(), ...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])],
+      // A prebuilt bundle carries them already (bundleWorkflowCode({ workflowInterceptorModules })).
+      ...(deps.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
+    },
+    sinks: tracingSinks(),
     // sdk-core forwards at most one heartbeat per min(0.8 × heartbeat timeout, this). Left at 8 s
     // for our 10 s timeouts, one late beat would time a live step out; at 1 s the beats go out at
     // the auto-heartbeat's pace (a quarter of the timeout), and only bursts are collapsed.
@@ -95,7 +101,7 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
 
 function lazyClient(server: string | TemporalConnectionOptions, namespace: string, dataConverter?: DataConverter): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  return () => (client ??= Connection.connect(typeof server === 'string' ? { address: server } : server).then((connection) => new Client({ connection, namespace, dataConverter })));
+  return () => (client ??= Connection.connect(typeof server === 'string' ? { address: server } : server).then((connection) => new Client({ connection, namespace, dataConverter, interceptors: tracingClientInterceptors() })));
 }
 
 /**
@@ -120,6 +126,11 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const dataConverter = dataConverterFromEnv();
   const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE || prebuiltBundle(dataConverter);
   if (bundle) checkWorkflowBundle(bundle, dataConverter);
+  if (bundle && !readFileSync(bundle, 'utf8').includes(path.basename(workflowInterceptorModules[0]!, path.extname(workflowInterceptorModules[0]!)))) {
+    // Warned, not refused: a worker cannot know whether some API traces. A traced run's history depends on
+    // these interceptors (its update handlers run inside a span): replayed without them, it is nondeterministic.
+    log(`RUNBOOK_WORKFLOW_BUNDLE ${bundle} was bundled without the tracing interceptors: a run started by a traced API or CLI (OTEL_EXPORTER_OTLP_ENDPOINT) would fail to replay on this worker. Bundle it with bundleWorkflowCode({ workflowsPath, workflowInterceptorModules }) (src/tracing/index.ts).`);
+  }
   const connection = await NativeConnection.connect(server);
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
@@ -149,8 +160,15 @@ if (isMain(import.meta.url)) {
     const sdkMetrics = await installRuntime({ logger: jsonLogger({ level: config.logLevel, secrets: () => secrets }) }, config.metrics !== undefined);
     const metrics = config.metrics && (await serveMetrics({ ...config.metrics, registry: newRegistry('worker'), sdkUrl: sdkMetrics }));
     if (metrics) console.log(`Metrics: ${metrics.url}`);
+    const tracing = await startTracing(config.tracing, 'runbook-worker');
+    if (tracing) console.log(`Traces: ${tracing.endpoint}`);
     const worker = await startWorker(config, { taskQueue: values['task-queue'] });
-    await worker.run();
+    try {
+      await worker.run();
+    } finally {
+      // Ctrl-C ends run(); the runs' last spans are still batched.
+      await tracing?.shutdown();
+    }
     await worker.connection?.close();
     await metrics?.close();
   });

@@ -73,6 +73,8 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
     expect(assets(dist)).toEqual(assets(path.join(repoRoot, 'src')));
     expect(readFileSync(path.join(dist, 'workflow-bundle.encrypted.js'), 'utf8')).toContain('failure-converter.cjs');
     expect(readFileSync(path.join(dist, 'workflow-bundle.js'), 'utf8')).not.toContain('failure-converter.cjs');
+    // Tracing's workflow interceptors, engaged by a traced start (README, "Traces"), in both.
+    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.js');
     expect(existsSync(path.join(root, 'node_modules/tsx'))).toBe(false);
   });
 

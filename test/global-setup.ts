@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config.js';
 import { startDevServer } from '../src/devserver.js';
 import { connectionOptions, describeConnection } from '../src/temporal-connection.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 import { workflowsPath } from '../src/worker.js';
 import { freePort } from './support/ports.js';
 import { privateScans, scanHistories, scanLogs, type ScanResult } from './support/secrets.js';
@@ -29,7 +30,7 @@ export default async function setup(project: TestProject) {
   const existing = process.env.TEMPORAL_ADDRESS;
   const [server, bundle] = await Promise.all([
     existing ? { address: existing, stop: async () => undefined } : startDevServer({ cli, port: await freePort(), headless: true }),
-    bundleWorkflowCode({ workflowsPath, logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietLogger }),
   ]);
   if (existing) console.log(`Tests use the Temporal server at ${describeConnection(loadConfig())} (TEMPORAL_ADDRESS)`);
   const bundlePath = path.join(dir, 'workflow-bundle.js');

@@ -13,7 +13,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('audit replay', () => {
   it('has recorded histories of every runbook', () => {
-    const recorded = new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked|upgraded|leftovers-dropped|applied|dry-run|remedied|restarted|copied|redeployed|retried|redriven)\.json$/, '')));
+    const recorded = new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked|upgraded|leftovers-dropped|applied|dry-run|remedied|restarted|copied|redeployed|retried|redriven|traced)\.json$/, '')));
     expect(recorded).toEqual(new Set(catalogue.map((r) => r.name)));
   });
 

@@ -3,6 +3,7 @@ import { newRegistry, serveMetrics } from '../metrics/server.js';
 import { RunbookClient } from '../client.js';
 import { codecFromEnv } from '../codec.js';
 import { loadConfig, type Config } from '../config.js';
+import { activeTracing, startTracing } from '../tracing/index.js';
 import { isMain, runMain } from '../util/main.js';
 import { TokenStore } from './auth.js';
 import { OidcSignIn, parseRoleMap } from './oidc.js';
@@ -35,7 +36,7 @@ export async function startApi(config: Config, registry?: Registry) {
       client, tokens, logger: { level: config.logLevel },
       codec: codecFromEnv(), codecOrigins: config.codecOrigins,
       sessions: { sameSite: config.sessionSameSite, secure: config.publicUrl.startsWith('https:') || undefined },
-      state, sso, metrics: registry,
+      state, sso, metrics: registry, tracer: activeTracing()?.tracer,
     });
     app.addHook('onClose', async () => {
       await client.close();
@@ -54,8 +55,10 @@ if (isMain(import.meta.url)) {
     const config = loadConfig();
     const registry = config.metrics && newRegistry('api');
     const metrics = config.metrics && registry && (await serveMetrics({ ...config.metrics, registry }));
+    const tracing = await startTracing(config.tracing, 'runbook-api');
     const app = await startApi(config, registry);
-    console.log(`API on http://${config.api.host}:${config.api.port} (docs: /docs)${metrics ? `; metrics ${metrics.url}` : ''}`);
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close().then(() => metrics?.close()));
+    console.log(`API on http://${config.api.host}:${config.api.port} (docs: /docs)${metrics ? `; metrics ${metrics.url}` : ''}${tracing ? `; traces to ${tracing.endpoint}` : ''}`);
+    // The requests' last spans are still batched when the listener closes: send them before exiting.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close().then(() => metrics?.close()).then(() => tracing?.shutdown()));
   });
 }

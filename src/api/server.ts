@@ -20,6 +20,8 @@ import { MemoryStateStore, StateUnavailable, type StateStore } from './state.js'
 /** The HTTP API: authenticate, authorise, call client.ts. Nothing else talks to Temporal. */
 
 import type { Registry } from 'prom-client';
+import type { Tracer } from '@opentelemetry/api';
+import { traceRequests } from '../tracing/http.js';
 import { apiMetrics } from './metrics.js';
 export interface ApiOptions {
   client: RunbookClient;
@@ -41,6 +43,8 @@ export interface ApiOptions {
   sso?: { signIn: OidcSignIn; provider: string };
   /** Where the API counts its requests and starts (served on RUNBOOK_METRICS_PORT, not on this listener). */
   metrics?: Registry;
+  /** Tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): each request is a span, the root of what it starts. */
+  tracer?: Tracer;
 }
 
 declare module 'fastify' {
@@ -105,6 +109,8 @@ function unauthenticated(token: string | undefined, cookieAllowed: boolean): str
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({ logger: opts.logger ?? false });
   const { client, tokens } = opts;
+  // First: its span covers the hooks below (authentication) as well.
+  if (opts.tracer) traceRequests(app, opts.tracer);
   const metrics = opts.metrics ? apiMetrics(app, opts.metrics) : undefined;
   // Bodies: an unknown field or a wrong type is refused with its name, never dropped or coerced
   // ("dryRun": "true"). Query strings and paths are text by nature, so their numbers are read as numbers.

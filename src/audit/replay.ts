@@ -3,6 +3,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { codecFromEnv, encryptingDataConverter, encryptionKeyId } from '../codec.js';
+import { tracingSinks, workflowInterceptorModules } from '../tracing/index.js';
 
 /**
  * Audit replay: a recorded history (as `temporal workflow show --output json` writes it, or
@@ -52,7 +53,9 @@ export async function replay(history: History, fallbackId: string, code: Pick<Re
     return { ...report, ok: false, problem: `its payloads are encrypted with key ${missing.join(', ')}, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.` };
   }
   try {
-    await Worker.runReplayHistory({ ...code, dataConverter: codec && encryptingDataConverter(codec), replayName: `audit-${workflowId}` }, history, workflowId);
+    // The same interceptor modules as the worker's own bundles, so a traced run replays the path it took.
+    const bundling = code.workflowBundle ? {} : { interceptors: { workflowModules: workflowInterceptorModules } };
+    await Worker.runReplayHistory({ ...code, ...bundling, sinks: tracingSinks(), dataConverter: codec && encryptingDataConverter(codec), replayName: `audit-${workflowId}` }, history, workflowId);
     return { ...report, ok: true };
   } catch (err) {
     return { ...report, ok: false, problem: (err as Error).message };

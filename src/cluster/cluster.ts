@@ -9,7 +9,7 @@ import { TargetRegistry } from '../targets.js';
 import { privateDirSync } from '../util/private-fs.js';
 import { ensureBuilt } from './build.js';
 import { killAllServices, startService, type Service } from './processes.js';
-import { optionalApiVars, serviceCommand, serviceEnv, type Role } from './services.js';
+import { optionalApiVars, optionalTracingVars, serviceCommand, serviceEnv, type Role } from './services.js';
 import { bringUpTemporal, type ClusterTemporal } from './temporal-up.js';
 
 /**
@@ -103,7 +103,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     // Each target's secrets, by the names the targets file gives, from our own environment: for the
     // workers only (the APIs know target names, never their credentials).
     const secrets = Object.fromEntries(targets.names().flatMap((t) => targets.secretVariables(t)).flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
-    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel };
+    const tracing = Object.fromEntries(optionalTracingVars.flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
+    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel, ...tracing };
     const hostQueues = [...new Set(targets.names().flatMap((t) => targets.info(t).taskQueue ?? []))];
 
     // Each role its own client certificate, as in docker-compose.yml.

@@ -27,6 +27,9 @@ export const serviceVars: Record<Role, readonly string[]> = {
 /** Passed to the API when set (single sign-on; README, "Single sign-on"). */
 export const optionalApiVars = ['RUNBOOK_OIDC_ISSUER', 'RUNBOOK_OIDC_CLIENT_ID', 'RUNBOOK_OIDC_CLIENT_SECRET', 'RUNBOOK_OIDC_AUDIENCE', 'RUNBOOK_OIDC_ROLES', 'RUNBOOK_OIDC_ROLES_CLAIM', 'RUNBOOK_OIDC_NAME_CLAIM', 'RUNBOOK_OIDC_PROVIDER_NAME'] as const;
 
+/** Passed to both when set: traces to an OpenTelemetry collector (README, "Traces"); each role keeps its own service name. */
+export const optionalTracingVars = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS'] as const;
+
 /** `values` limited to the role's variables; a variable the role reads but `values` lacks is an error (a typo here would start a half-configured process). */
 export function serviceEnv(role: Role, values: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};

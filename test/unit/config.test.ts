@@ -43,6 +43,14 @@ describe('config', () => {
     }
   });
 
+  it('traces only with an OTLP endpoint, to /v1/traces under it unless the traces endpoint is given, and says what a bad one should be', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({ url: 'http://collector:4318/v1/traces', serviceName: undefined });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/otlp', OTEL_SERVICE_NAME: 'runbooks-eu' }).tracing)
+      .toEqual({ url: 'https://traces.example.com/otlp', serviceName: 'runbooks-eu' });
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow('OTEL_EXPORTER_OTLP_ENDPOINT must be the collector\'s OTLP/HTTP base URL, e.g. http://otel-collector:4318');
+  });
+
   it('uses the targets file the user names', () => {
     expect(loadConfig({ RUNBOOK_TARGETS: '/etc/runbooks/targets.yaml' }).targetsFile).toBe('/etc/runbooks/targets.yaml');
   });
