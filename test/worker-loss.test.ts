@@ -11,6 +11,7 @@ import { finished, pgTarget, repoRoot, tmpDir, uniqueName, writeTargets } from '
 import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
 import { serverOptions } from './support/temporal.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 
 const { PendingActivityState, TimeoutType } = proto.temporal.api.enums.v1;
 
@@ -43,7 +44,7 @@ describe('a worker killed while it holds steps', () => {
     }, dir);
     bundlePath = path.join(dir, 'bundle.js');
     const workflowsPath = path.join(repoRoot, 'test/fixtures/worker-loss-workflows/index.ts');
-    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') })).code);
+    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
     procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect(serverOptions());
   });
