@@ -21,12 +21,15 @@ import { MemoryStateStore, StateUnavailable, type StateStore } from './state.js'
 
 import type { Registry } from 'prom-client';
 import type { Tracer } from '@opentelemetry/api';
+import type pino from 'pino';
 import { traceRequests } from '../tracing/http.js';
+import { apiLogger } from '../util/log.js';
 import { apiMetrics } from './metrics.js';
 export interface ApiOptions {
   client: RunbookClient;
   tokens: TokenStore;
-  logger?: boolean | { level: string };
+  /** Request log (src/util/log.ts apiLogger), off by default; `destination` for tests. */
+  logger?: false | { level: string; destination?: pino.DestinationStream };
   /** Payload encryption's codec (RUNBOOK_PAYLOAD_KEY): served on /codec/encode and /codec/decode. */
   codec?: PayloadCodec;
   /** Browser origins (the Temporal UI's) allowed to call the codec with the session cookie. */
@@ -107,7 +110,8 @@ function unauthenticated(token: string | undefined, cookieAllowed: boolean): str
 }
 
 export async function buildApi(opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: opts.logger ?? false });
+  // Typed as Fastify's base logger: the app's type stays the one every route module expects.
+  const app = Fastify(opts.logger ? { loggerInstance: apiLogger(opts.logger) } : { logger: false });
   const { client, tokens } = opts;
   // First: its span covers the hooks below (authentication) as well.
   if (opts.tracer) traceRequests(app, opts.tracer);

@@ -1,4 +1,5 @@
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import type { FastifyBaseLogger } from 'fastify';
 import pino from 'pino';
 import { redact } from './redact.js';
 
@@ -11,6 +12,24 @@ import { redact } from './redact.js';
 export function jsonLogger(opts: { level: string; secrets: () => string[]; destination?: pino.DestinationStream }): Logger {
   const base = pino({ level: opts.level, base: { process: 'worker' }, timestamp: pino.stdTimeFunctions.isoTime }, opts.destination ?? pino.destination(1));
   return new PinoSdkLogger(base, opts.secrets);
+}
+
+/**
+ * The API's log (Fastify's request log): one JSON object a line, `process: "api"`. A request is
+ * its method, path and route pattern only: never its query string (an OIDC callback's code and
+ * state), its headers (the bearer token, the session cookie) or its body.
+ */
+export function apiLogger(opts: { level: string; destination?: pino.DestinationStream }): FastifyBaseLogger {
+  return pino({
+    level: opts.level,
+    base: { process: 'api' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: {
+      req: (req: { method?: string; url?: string; routeOptions?: { url?: string } }) => ({ method: req.method, path: (req.url ?? '').split('?')[0], route: req.routeOptions?.url }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+    redact: { paths: ['headers.authorization', 'headers.cookie', 'req.headers', 'authorization', 'cookie'], censor: '[redacted]' },
+  }, opts.destination ?? pino.destination(1));
 }
 
 const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
