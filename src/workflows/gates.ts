@@ -1,9 +1,10 @@
-import { ApplicationFailure, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, workflowInfo } from '@temporalio/workflow';
 import { planDigest, verifyDecision } from '../signing.js';
 import type { Journal } from './journal.js';
 import { now } from './journal.js';
 import { decideSignal, decideUpdate, type DecisionInput } from './messages.js';
 import { countDecision, recordGateWait } from './metrics.js';
+import { DecisionRefused, twinHandlers } from './twin.js';
 import type { Decision, GatePolicy, GateView } from './types.js';
 
 /**
@@ -14,7 +15,7 @@ import type { Decision, GatePolicy, GateView } from './types.js';
  * refusal before the caller sees it.
  */
 
-export const DecisionRefused = 'DecisionRefused';
+export { DecisionRefused } from './twin.js';
 
 /** A gate that ended without approval; the runbook compensates and stops. */
 export class GateClosed extends Error {
@@ -43,17 +44,10 @@ export class Gates {
 
   /** `signatures`: which decision signature this run verifies (1 only for runs recorded before v2). */
   constructor(private readonly journal: Journal, private readonly notify: Notify, private readonly signatures: () => 1 | 2 = () => 2) {
-    setHandler(decideUpdate, (input) => this.decide(input, 'update'), { validator: (input: DecisionInput) => this.validate(input) });
-    setHandler(decideSignal, (input) => {
-      // A signal has no caller to answer: a malformed or refused one is journaled, never thrown.
-      try {
-        this.validate(input);
-        this.decide(input, 'signal');
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure && err.type === DecisionRefused)) {
-          this.journal.add({ kind: 'refusal', step: `gate:${String(input?.gate)}`, actor: String(input?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
-        }
-      }
+    twinHandlers(journal, decideUpdate, decideSignal, {
+      validate: (input: DecisionInput) => this.validate(input),
+      apply: (input, via) => this.decide(input, via),
+      step: (input) => `gate:${String(input?.gate)}`,
     });
   }
 

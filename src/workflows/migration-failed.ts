@@ -1,8 +1,8 @@
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { FreezeResult, LostRows, SchemaDiff, SmokeResult, SwapResult, TargetInfo, VerifiedBackup } from '../activities/index.js';
 import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from './database-safety.js';
 import { describeRehearsal, lostSummary } from './release-migration.js';
-import { DecisionRefused } from './gates.js';
+import { twinHandlers } from './twin.js';
 import { rootCauseSignal, rootCauseUpdate, type RootCauseInput } from './messages.js';
 import { runbook } from './runbook.js';
 import type { RunbookInput, RunbookResult } from './types.js';
@@ -59,15 +59,13 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
     rootCause = { by: r.by, note: r.note };
     rb.journal.add({ kind: 'note', step: 'root-cause', actor: r.by, outcome: 'ok', comment: r.note, channel });
   };
-  setHandler(rootCauseUpdate, (r) => { recordRootCause(r, 'update'); return { recorded: true as const }; }, { validator: validateRootCause });
-  setHandler(rootCauseSignal, (r) => {
-    try {
-      validateRootCause(r);
-      recordRootCause(r, 'signal');
-    } catch (err) {
-      if (err instanceof ApplicationFailure && err.type === DecisionRefused) return; // journaled by authorize
-      rb.journal.add({ kind: 'refusal', step: 'root-cause', actor: String(r?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
-    }
+  twinHandlers(rb.journal, rootCauseUpdate, rootCauseSignal, {
+    validate: validateRootCause,
+    apply: (r, via) => {
+      recordRootCause(r, via);
+      return { recorded: true as const };
+    },
+    step: () => 'root-cause',
   });
 
   return rb.run(async () => {

@@ -13,6 +13,7 @@ import type { Admission, GatePolicyDefaults, NotifyEvent } from '../activities/i
 import { actMessage, verify } from '../signing.js';
 import { activitiesFor } from './activity-options.js';
 import { DecisionRefused, Gates, GateClosed } from './gates.js';
+import { twinHandlers } from './twin.js';
 import { failureMessage, Journal } from './journal.js';
 import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from './messages.js';
 import { countCompensation, countRunEnded, countRunStarted } from './metrics.js';
@@ -138,23 +139,13 @@ export function runbook(name: string, input: RunbookInput) {
     if (abortRequest) throw new Error(`This run is already being aborted (by ${abortRequest.by}).`);
     if (journal.phase === 'completed' || journal.phase === 'failed' || journal.phase === 'aborted') throw new Error(`This run has already ended (${journal.phase}).`);
   };
-  setHandler(abortUpdate, (req) => {
-    const done = onAbort(req, 'update');
-    return done ? done.then(() => ({ aborting: true as const })) : { aborting: true as const };
-  }, { validator: validateAbort });
-  setHandler(abortSignal, (req) => {
-    const refused = (err: unknown) => {
-      // A signal has no caller to answer: a refusal is journaled (authorize already did for its own).
-      if (err instanceof ApplicationFailure && err.type === DecisionRefused) return;
-      journal.add({ kind: 'refusal', step: 'abort', actor: String(req?.by ?? 'unknown'), outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
-    };
-    try {
-      validateAbort(req);
-      const done = onAbort(req, 'signal');
-      if (done) done.catch(refused);
-    } catch (err) {
-      refused(err);
-    }
+  twinHandlers(journal, abortUpdate, abortSignal, {
+    validate: validateAbort,
+    apply: (req, via) => {
+      const done = onAbort(req, via);
+      return done ? done.then(() => ({ aborting: true as const })) : { aborting: true as const };
+    },
+    step: () => 'abort',
   });
 
   // Each declared gate comes with its policy step; each declared step with its recovery gate.
