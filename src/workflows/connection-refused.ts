@@ -44,7 +44,7 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
   const rb = runbook('connection-refused', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const app = target.app;
     if (!app) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no app section: add app.url and app.service to the targets file.`, 'TargetConfigError');
     const host = hostActivitiesFor(input, target);

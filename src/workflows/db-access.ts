@@ -30,7 +30,7 @@ export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAc
   const act = rb.act;
   const longSeconds = input.longTransactionSeconds ?? 300;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const db = `${target.postgres?.host}:${target.postgres?.port}/${target.postgres?.database}`;
     const connectivity = await rb.step('select-1', () => act.pgPing(input.target), { inputs: { target: input.target, database: db } });
     const connections = await rb.step('connections', () => act.pgConnections(input.target));

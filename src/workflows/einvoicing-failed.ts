@@ -54,7 +54,7 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
   const rb = runbook('einvoicing-failed', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const ei = target.einvoicing;
     if (!ei) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no einvoicing section: add einvoicing (certificate, environment, tables) to the targets file.`, 'TargetConfigError');
     const host = hostActivitiesFor(input, target);

@@ -34,7 +34,7 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
   const rb = runbook('janitor', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const retentionMs = parseDuration(target.retention);
     // Work copies and artifacts live on the target's host; histories from before they were looked for replay without.
     const host = hostActivitiesFor(input, target);

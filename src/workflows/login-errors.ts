@@ -98,7 +98,7 @@ export async function loginErrors(input: LoginInput): Promise<RunbookResult<Logi
   const rb = runbook('login-errors', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const login = target.login;
     if (!login) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no login section: add login (path, origins, cookieDomain, probe) to the targets file.`, 'TargetConfigError');
     const window = input.window ?? login.window;

@@ -70,7 +70,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
 
   return rb.run(async () => {
     if (!input.dryRun) await rb.lockTarget();
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const pre = await rb.step('preflight', () => preflight(target), { inputs: { toRevision: input.toRevision ?? '(pre-release revision)', backup: input.backup ?? null } });
     const db = databaseSafety(rb, input, target);
     const found = pre.applied?.[0];

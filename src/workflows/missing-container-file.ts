@@ -34,7 +34,7 @@ export async function missingContainerFile(input: MissingFileInput): Promise<Run
   const rb = runbook('missing-container-file', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const app = target.app;
     if (!app?.files.length) throw ApplicationFailure.nonRetryable(`Target "${input.target}" declares no app.files: list the files the app needs with their good copy (source) in the targets file.`, 'TargetConfigError');
     const unknown = (input.files ?? []).filter((f) => !app.files.includes(f));

@@ -64,7 +64,7 @@ export async function observabilityCheck(input: RunbookInput): Promise<RunbookRe
   const rb = runbook('observability-check', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     if (!target.app) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no app section: add app.url (and app.logFile or app.service for the request-id check) to the targets file.`, 'TargetConfigError');
     const ready = await rb.step('ready', () => act.appGet(input.target), { inputs: { url: target.app?.url ?? null } });
     const metrics = await rb.step('metrics', () => act.appMetrics(input.target));

@@ -51,7 +51,7 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
   const rb = runbook('payments-failed', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     if (!target.payments) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no payments section: add payments.providers to the targets file.`, 'TargetConfigError');
     const host = hostActivitiesFor(input, target);
     const before = await rb.step('inspect', () => host.paymentsInspect(input.target), { inputs: { providers: target.payments.providers.map((p) => p.name) } });

@@ -56,7 +56,7 @@ export async function pwaStaleCache(input: PwaInput): Promise<RunbookResult<PwaF
   const rb = runbook('pwa-stale-cache', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     if (!target.pwa) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no pwa section: add pwa.basePath, pwa.expectedVersion and pwa.redeploy to the targets file.`, 'TargetConfigError');
     const expected = input.expectedVersion ?? target.pwa.expectedVersion ?? null;
     const before = await rb.step('inspect', () => act.pwaInspect(input.target), { inputs: { expectedVersion: expected, basePath: target.pwa.basePath } });

@@ -36,7 +36,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
   const act = rb.act;
   return rb.run(async () => {
     if (!input.dryRun) await rb.lockTarget();
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const pre = await rb.step('preflight', () => preflight(input, target), { inputs: { toRevision: input.toRevision ?? 'head' } });
     const toRevision = pre.toRevision;
     const db = databaseSafety(rb, input, target);

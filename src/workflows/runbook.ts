@@ -9,7 +9,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Admission, GatePolicyDefaults, NotifyEvent } from '../activities/index.js';
+import type { Admission, GatePolicyDefaults, NotifyEvent, TargetInfo } from '../activities/index.js';
 import { actMessage, verify } from '../signing.js';
 import { activitiesFor } from './activity-options.js';
 import { DecisionRefused, Gates, GateClosed } from './gates.js';
@@ -263,6 +263,11 @@ export function runbook(name: string, input: RunbookInput) {
     locked = true;
   }
 
+  /** The run's first step: the target resolved by name on the worker (hosts, routing; its credentials checked there, never returned). */
+  function resolveTarget(): Promise<TargetInfo> {
+    return step('resolve-target', () => act.describeTarget(input.target));
+  }
+
   async function releaseTarget(): Promise<void> {
     if (!locked) return;
     await CancellationScope.nonCancellable(() => step('release-lock', () => act.releaseTargetLock(input.target)).catch(() => undefined));
@@ -353,7 +358,7 @@ export function runbook(name: string, input: RunbookInput) {
   }
 
   return {
-    journal, act, step, gate, awaitInput, compensate, run, lockTarget, authorize,
+    journal, act, step, gate, awaitInput, compensate, run, lockTarget, resolveTarget, authorize,
     /** Releases the target's lock early, when what is left (a note, a confirmation) changes nothing. */
     unlockTarget: releaseTarget,
     phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p),

@@ -48,7 +48,7 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
   const rb = runbook('schema-drift', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     const host = hostActivitiesFor(input, target);
     const pre = await rb.step('preflight', () => preflight(target));
     // Runs started before this check existed go on without it (their retry is still confined).

@@ -90,7 +90,7 @@ export async function stuckImports(input: StuckImportsInput): Promise<RunbookRes
   const rb = runbook('stuck-imports', input);
   const act = rb.act;
   return rb.run(async () => {
-    const target = await rb.step('resolve-target', () => act.describeTarget(input.target));
+    const target = await rb.resolveTarget();
     if (!target.imports || !target.hasRedis || !target.postgres) {
       throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs postgres, redis and imports sections for stuck-imports.`, 'TargetConfigError');
     }
