@@ -11,10 +11,10 @@ import { activeTracing, startTracing, tracingClientInterceptors, type Tracing } 
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { dataConverterFromEnv } from './codec.js';
 import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './signing.js';
-import { abortUpdate, alertSignal, decideUpdate, journalQuery, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
+import { abortUpdate, alertSignal, decideUpdate, journalQuery, lockHolderQuery, lockWorkflowId, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
-import { lockHolderQuery, lockWorkflowId } from './workflows/target-lock.js';
+
 import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './workflows/types.js';
 
 /** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */

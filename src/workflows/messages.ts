@@ -63,3 +63,16 @@ export interface AlertInput {
   start?: StartCredential;
 }
 export const alertSignal = defineSignal<[AlertInput]>('alert');
+
+/** The target lock's messages (target-lock.ts: one lock workflow per target, `target-lock-<target>`). */
+export interface LockHolder {
+  runId: string;
+  runbook: string;
+  since: string;
+}
+
+export const acquireLock = defineUpdate<{ granted: boolean; holder: LockHolder }, [{ runId: string; runbook: string }]>('acquire');
+export const releaseLock = defineSignal<[{ runId: string }]>('release');
+export const lockHolderQuery = defineQuery<LockHolder | null>('holder');
+
+export const lockWorkflowId = (target: string) => `target-lock-${target}`;

@@ -1,7 +1,8 @@
-import { allHandlersFinished, condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT } from './activity-options.js';
 import { now } from './journal.js';
+import { acquireLock, lockHolderQuery, releaseLock, type LockHolder } from './messages.js';
 
 /**
  * One change at a time per target: a lock workflow per target (`target-lock-<target>`, the
@@ -9,17 +10,8 @@ import { now } from './journal.js';
  * a run was started (API, CLI, Temporal UI, any workflow id).
  */
 
-export interface LockHolder {
-  runId: string;
-  runbook: string;
-  since: string;
-}
-
-export const acquireLock = defineUpdate<{ granted: boolean; holder: LockHolder }, [{ runId: string; runbook: string }]>('acquire');
-export const releaseLock = defineSignal<[{ runId: string }]>('release');
-export const lockHolderQuery = defineQuery<LockHolder | null>('holder');
-
-export const lockWorkflowId = (target: string) => `target-lock-${target}`;
+// Its messages (acquire, release, holder) are in messages.ts, with every runbook's: the client and the
+// lock activities use them without loading this workflow.
 
 export async function targetLock(input: { target: string }): Promise<{ target: string }> {
   // The heartbeat timeout: an acquire whose activity died with its worker is retried in seconds, not 30 s.
