@@ -22,7 +22,8 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 const app = path.resolve(import.meta.dirname, '../test/fixtures/gestiq-lite');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
 const targetsFile = path.join(dir, 'targets.yaml');
-writeFileSync(targetsFile, stringify({ targets: { 'bench-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } } } }));
+// Unsigned starts allowed, as in the tests' targets: this client has no signing key (signing is not measured).
+writeFileSync(targetsFile, stringify({ targets: { 'bench-db': { policy: { unsignedStarts: 'allow' }, postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } } } }));
 const targets = TargetRegistry.load(targetsFile);
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17900 + Math.floor(Math.random() * 90), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
@@ -55,14 +56,16 @@ async function asRunbook(): Promise<number> {
 await asRunbook(); // warm-up: first workflow task loads the bundle
 const hand: number[] = [];
 const wf: number[] = [];
+const order: string[] = [];
 for (let i = 0; i < repeat; i++) {
-  hand.push(await byHand());
-  wf.push(await asRunbook());
+  // Both sides every repetition, by hand first in even ones, the runbook first in odd ones.
+  order.push(i % 2 === 0 ? 'by hand, runbook' : 'runbook, by hand');
+  if (i % 2 === 0) { hand.push(await byHand()); wf.push(await asRunbook()); } else { wf.push(await asRunbook()); hand.push(await byHand()); }
 }
 const ratios = wf.map((w, i) => w / hand[i]!);
 console.log(`### db-access: runbook vs by hand (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version})
 
-Command: \`npx tsx bench/db-access.ts --repeat ${repeat}\`; median of ${repeat}, [min–max]. By hand = the same checks as
+Command: \`npx tsx bench/db-access.ts --repeat ${repeat}\`; median of ${repeat}, [min–max]; both sides in each repetition, by hand first in odd-numbered ones, the runbook first in even-numbered ones. By hand = the same checks as
 sequential \`psql -Atc\` and \`python3 -m alembic heads|history\` commands, no typing time counted.
 
 | | wall time |
@@ -70,6 +73,10 @@ sequential \`psql -Atc\` and \`python3 -m alembic heads|history\` commands, no t
 | by hand (8 commands) | ${median(hand).toFixed(0)} ms ${spread(hand)} |
 | db-access runbook (start → result, journaled, durable) | ${median(wf).toFixed(0)} ms ${spread(wf)} |
 | ratio runbook / by hand | ${median(ratios).toFixed(2)} ${spread(ratios)} |
+
+| repetition | order | by hand | runbook | runbook / by hand |
+|---|---|---|---|---|
+${order.map((o, i) => `| ${i + 1} | ${o} | ${hand[i]!.toFixed(0)} ms | ${wf[i]!.toFixed(0)} ms | ${ratios[i]!.toFixed(2)} |`).join('\n')}
 `);
 worker.shutdown();
 await running;

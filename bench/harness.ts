@@ -2,7 +2,7 @@
  * Helpers shared by the benches that run the worker in a process of its own (approvals, load,
  * soak): parking runs at gates, the worker process with its RSS, CPU time of a process.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
@@ -44,7 +44,16 @@ export async function parkAt(client: RunbookClient, taskQueue: string, count: nu
 /** Waits until `count` runs on this client's queue show phase awaiting-approval (visibility, no queries). */
 export async function allAtGate(client: RunbookClient, taskQueue: string, count: number) {
   const query = `RunbookPhase = "awaiting-approval" AND TaskQueue = "${taskQueue}" AND ExecutionStatus = "Running"`;
-  while ((await client.temporal.workflow.count(query)).count < count) await sleep(100);
+  const ended = `TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`;
+  for (let i = 1; (await client.temporal.workflow.count(query)).count < count; i++) {
+    // A run that ended never reaches its gate (a refused start, a bench misconfigured): say so rather than wait forever.
+    if (i % 20 === 0 && (await client.temporal.workflow.count(ended)).count > 0) {
+      for await (const w of client.temporal.workflow.list({ query: ended, pageSize: 1 })) {
+        throw new Error(`run ${w.workflowId} on ${taskQueue} ended (${w.status.name}) before its gate: see its history (temporal workflow show -w ${w.workflowId})`);
+      }
+    }
+    await sleep(100);
+  }
 }
 
 export interface WorkerProcess {
@@ -54,23 +63,55 @@ export interface WorkerProcess {
   rss(): number;
   /** Latest heap in use after a full GC (MB), with exposeGc; NaN otherwise. */
   heap(): number;
+  /** Resolves once the worker is created (its "ready" line). */
   ready(): Promise<void>;
+  /** Milliseconds from spawning the process to its "ready" line; NaN before. */
+  readyMs(): number;
   stop(): Promise<void>;
 }
 
 /**
- * bench/worker-process.ts in its own Node process (tsx loader included, as `npm run worker` runs),
- * which prints its RSS every second. `activitySlots` caps concurrent activities (0: SDK default).
+ * A worker alone in its own Node process, which prints "ready" once created, its RSS every second
+ * ("rss <MB>"), and any other line to `onLine`:
+ * - `dist` given: our compiled worker (bench/worker-dist.js on plain node, dist's prebuilt bundle),
+ *   as production runs it;
+ * - otherwise bench/worker-process.ts with the tsx loader (as `npm run worker` runs) and `bundlePath`.
+ * `activitySlots` caps concurrent activities (0: SDK default).
  */
-export function startWorkerProcess(a: { address: string; taskQueue: string; targetsFile: string; bundlePath: string; maxCachedWorkflows: number; activitySlots?: number; exposeGc?: boolean }): WorkerProcess {
-  const child = execa('node', [...(a.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', path.join(import.meta.dirname, 'worker-process.ts'), a.address, a.taskQueue, a.targetsFile, a.bundlePath, String(a.maxCachedWorkflows), String(a.activitySlots ?? 0)], { reject: false });
+export function startWorkerProcess(a: { address: string; taskQueue: string; targetsFile: string; dist?: string; bundlePath?: string; maxCachedWorkflows: number; activitySlots?: number; exposeGc?: boolean }): WorkerProcess {
+  const gc = a.exposeGc ? ['--expose-gc'] : [];
+  const rest = [a.address, a.taskQueue, a.targetsFile];
+  const tail = [String(a.maxCachedWorkflows), String(a.activitySlots ?? 0)];
+  if (!a.dist && !a.bundlePath) throw new Error('startWorkerProcess: pass dist (the compiled worker) or bundlePath (the tsx one)');
+  return spawnWorker(a.dist
+    ? [...gc, path.join(import.meta.dirname, 'worker-dist.js'), a.dist, ...rest, ...tail]
+    : [...gc, '--import', 'tsx', path.join(import.meta.dirname, 'worker-process.ts'), ...rest, a.bundlePath!, ...tail]);
+}
+
+/** The bare-Temporal baseline's worker (bench/bare/worker.js, plain node); `onFirst` per run reaching its first activity. */
+export function startBareWorker(a: { address: string; taskQueue: string; bundlePath: string; maxCachedWorkflows: number; onFirst: () => void }): WorkerProcess {
+  return spawnWorker([path.join(import.meta.dirname, 'bare', 'worker.js'), a.address, a.taskQueue, a.bundlePath, String(a.maxCachedWorkflows)], (line) => {
+    if (line === 'first') a.onFirst();
+  });
+}
+
+function spawnWorker(nodeArgs: string[], onLine?: (line: string) => void): WorkerProcess {
+  const t0 = performance.now();
+  const child = execa('node', nodeArgs, { reject: false, buffer: false });
   let rss = NaN;
   let heap = NaN;
+  let readyMs = NaN;
+  let partial = '';
   child.stdout.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n')) {
-      const m = /^(rss|heap) ([\d.]+)$/.exec(line.trim());
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const raw of lines) {
+      const line = raw.trim();
+      const m = /^(rss|heap) ([\d.]+)$/.exec(line);
       if (m?.[1] === 'rss') rss = Number(m[2]);
       else if (m) heap = Number(m[2]);
+      else if (line === 'ready') readyMs = performance.now() - t0;
+      else onLine?.(line);
     }
   });
   child.stderr.on('data', (d: Buffer) => process.stderr.write(`[worker] ${d.toString()}`));
@@ -79,10 +120,11 @@ export function startWorkerProcess(a: { address: string; taskQueue: string; targ
     pid: child.pid!,
     rss: () => rss,
     heap: () => heap,
+    readyMs: () => readyMs,
     async ready() {
-      while (Number.isNaN(rss)) {
+      while (Number.isNaN(readyMs) || Number.isNaN(rss)) {
         if (child.exitCode !== null) throw new Error(`worker process exited (${child.exitCode})`);
-        await sleep(200);
+        await sleep(100);
       }
     },
     async stop() {
@@ -90,6 +132,20 @@ export function startWorkerProcess(a: { address: string; taskQueue: string; targ
       await child;
     },
   };
+}
+
+/**
+ * `npm run build` (scripts/build.ts) into `<root>/dist`, with `<root>/node_modules` linked to the
+ * repository's and its package.json beside it (ES modules), so dist/ runs on plain node. Returns dist.
+ */
+export async function compiledBuild(root: string): Promise<string> {
+  const repo = path.resolve(import.meta.dirname, '..');
+  mkdirSync(root, { recursive: true });
+  if (!existsSync(path.join(root, 'node_modules'))) symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'));
+  copyFileSync(path.join(repo, 'package.json'), path.join(root, 'package.json'));
+  const dist = path.join(root, 'dist');
+  await execa('node', ['--import', 'tsx', path.join(repo, 'scripts/build.ts'), '--out-dir', dist], { cwd: repo });
+  return dist;
 }
 
 /** User + system CPU seconds a process has used so far (Linux /proc). */

@@ -66,21 +66,29 @@ const rss: number[] = [];
 let peak = 0;
 const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
 const results: Record<string, number[]> = { hand: [], runbook: [] };
+const order: string[] = [];
 log(`${items} stuck items in ${db}; ${repeat} repetitions, interleaved`);
 for (let i = 0; i < repeat; i++) {
   log(`repetition ${i + 1}/${repeat}`);
-  await redis.del('imports');
-  let t0 = performance.now();
-  await execa('/usr/bin/python3', ['-c', byHandScript, idsFile], { cwd: app, env: { BROKER_URL: broker } });
-  results.hand!.push((performance.now() - t0) / 1000);
-  if ((await redis.llen('imports')) !== items) throw new Error('by hand: not every message arrived');
-  await redis.del('imports');
-  peak = 0;
-  t0 = performance.now();
-  const r = await activities.importsReenqueue('bench', { generation: `bench${i}${Date.now().toString(36)}`, updatedBefore: cutoff, batchSize: batch });
-  results.runbook!.push((performance.now() - t0) / 1000);
-  rss.push(peak);
-  if (r.published !== items || (await redis.llen('imports')) !== items) throw new Error(`runbook: published ${r.published}, queue holds ${await redis.llen('imports')}`);
+  // Both sides every repetition, by hand first in even ones, the runbook first in odd ones.
+  const hand = async () => {
+    await redis.del('imports');
+    const t0 = performance.now();
+    await execa('/usr/bin/python3', ['-c', byHandScript, idsFile], { cwd: app, env: { BROKER_URL: broker } });
+    results.hand!.push((performance.now() - t0) / 1000);
+    if ((await redis.llen('imports')) !== items) throw new Error('by hand: not every message arrived');
+  };
+  const runbook = async () => {
+    await redis.del('imports');
+    peak = 0;
+    const t0 = performance.now();
+    const r = await activities.importsReenqueue('bench', { generation: `bench${i}${Date.now().toString(36)}`, updatedBefore: cutoff, batchSize: batch });
+    results.runbook!.push((performance.now() - t0) / 1000);
+    rss.push(peak);
+    if (r.published !== items || (await redis.llen('imports')) !== items) throw new Error(`runbook: published ${r.published}, queue holds ${await redis.llen('imports')}`);
+  };
+  order.push(i % 2 === 0 ? 'by hand, runbook' : 'runbook, by hand');
+  for (const side of i % 2 === 0 ? [hand, runbook] : [runbook, hand]) await side();
 }
 clearInterval(sampler);
 const rate = (s: number[]) => s.map((x) => items / x);
@@ -88,7 +96,7 @@ const ratios = results.runbook!.map((r, i) => results.hand![i]! / r);
 console.log(`
 ### stuck-imports re-enqueue, ${items} items (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version})
 
-Command: \`npx tsx bench/reenqueue.ts --items ${items} --repeat ${repeat} --batch ${batch}\`; median of ${repeat} interleaved repetitions [min–max].
+Command: \`npx tsx bench/reenqueue.ts --items ${items} --repeat ${repeat} --batch ${batch}\`; median of ${repeat} repetitions [min–max]; both sides in each, by hand first in odd-numbered repetitions, the runbook first in even-numbered ones.
 
 | path | time | items/s |
 |---|---|---|
@@ -97,6 +105,10 @@ Command: \`npx tsx bench/reenqueue.ts --items ${items} --repeat ${repeat} --batc
 
 Runbook throughput as a fraction of the loop's (per repetition): ${median(ratios).toFixed(2)}× ${spread(ratios)} (goal ≥ 0.8×).
 Peak RSS of this process (the activity code a worker runs) during a re-enqueue: ${(Math.max(...rss) / 1048576).toFixed(0)} MB.
+
+| repetition | order | by hand | runbook | runbook throughput / by hand's |
+|---|---|---|---|---|
+${order.map((o, i) => `| ${i + 1} | ${o} | ${results.hand![i]!.toFixed(2)} s | ${results.runbook![i]!.toFixed(2)} s | ${ratios[i]!.toFixed(2)}× |`).join('\n')}
 `);
 redis.disconnect();
 await q('postgres', `drop database ${db} with (force)`);

@@ -47,10 +47,11 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 const load0 = os.loadavg();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-soak-'));
 const targetsFile = path.join(dir, 'targets.yaml');
+// Unsigned starts allowed, as in the tests' targets: this client has no signing key (main denies unsigned starts by default).
 writeFileSync(targetsFile, stringify({ targets: {
-  bench: { policy: { unsignedDecisions: 'allow', deadline: '2h' } },
-  'bench-expire': { policy: { unsignedDecisions: 'allow', deadline: '20s' } },
-  'bench-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } },
+  bench: { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '2h' } },
+  'bench-expire': { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '20s' } },
+  'bench-db': { policy: { unsignedStarts: 'allow' }, postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } },
 } }));
 const targets = TargetRegistry.load(targetsFile);
 const { server, serverPid, bundlePath, connection, taskQueue, client } = await benchServer(dir, targets, 'bench-soak');

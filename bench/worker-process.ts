@@ -1,5 +1,5 @@
 /**
- * A worker alone in its process, for measuring its memory: prints "rss <MB>" every second, and
+ * A worker alone in its process, for measuring its memory: prints "ready" once created, "rss <MB>" every second, and
  * with node --expose-gc, "heap <MB>" every 30 s: the heap in use right after a full collection
  * (what stays alive; a leak grows it, garbage does not).
  *   node --import tsx bench/worker-process.ts <address> <taskQueue> <targetsFile> <bundlePath> <maxCachedWorkflows> [activitySlots]
@@ -18,6 +18,7 @@ if (Number(slots) > 0) {
 }
 const connection = await NativeConnection.connect({ address });
 const worker = await createWorker({ connection, address, namespace: 'default', taskQueue, targets: TargetRegistry.load(targetsFile), workflowBundle: { codePath: bundlePath }, maxCachedWorkflows: Number(cache) });
+console.log('ready');
 setInterval(() => console.log(`rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(1)}`), 1000).unref();
 const gc = (globalThis as { gc?: () => void }).gc;
 const liveHeap = () => {
