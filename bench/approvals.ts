@@ -42,6 +42,7 @@ import { decideSignal } from '../src/workflows/messages.js';
 import { bareDecideSignal, bareDecideUpdate, type bareApproval } from './bare/workflows.js';
 import { allAtGate, compiledBuild, pool, rssOf, sleep, startBareWorker, startWorkerProcess, type WorkerProcess } from './harness.js';
 import { log, median, percentile, spread } from './stats.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 
 const { values } = parseArgs({ options: {
   starts: { type: 'string', default: '300' }, clients: { type: 'string', default: '20' }, decisions: { type: 'string', default: '50' },
@@ -182,7 +183,7 @@ for (let r = 0; r < N.repeat; r++) {
 const tsx: Array<{ readyMs: number; idleMb: number }> = [];
 if (N.tsxReps > 0) {
   const srcBundle = path.join(dir, 'bundle-src.js');
-  writeFileSync(srcBundle, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') })).code);
+  writeFileSync(srcBundle, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
   for (let i = 0; i < N.tsxReps; i++) {
     const w = startWorkerProcess({ address: server.address, taskQueue: `bench-tsx-${i}-${Date.now()}`, targetsFile, bundlePath: srcBundle, maxCachedWorkflows: cache });
     try {

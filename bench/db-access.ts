@@ -16,6 +16,7 @@ import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker, workflowsPath } from '../src/worker.js';
 import { median, spread } from './stats.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 
 const repeat = Number(parseArgs({ options: { repeat: { type: 'string', default: '5' } } }).values.repeat);
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -27,7 +28,7 @@ writeFileSync(targetsFile, stringify({ targets: { 'bench-db': { policy: { unsign
 const targets = TargetRegistry.load(targetsFile);
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17900 + Math.floor(Math.random() * 90), headless: true });
 const native = await NativeConnection.connect({ address: server.address });
-const bundle = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') });
+const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') });
 const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'bench-db', targets, workflowBundle: { code: bundle.code } });
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });

@@ -12,6 +12,7 @@ import { startDevServer } from '../src/devserver.js';
 import type { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { workflowsPath } from '../src/worker.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +20,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function benchServer(dir: string, targets: TargetRegistry, queuePrefix: string) {
   const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
   const bundlePath = path.join(dir, 'bundle.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('ERROR') })).code);
+  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
   const connection = await Connection.connect({ address: server.address });
   const taskQueue = `${queuePrefix}-${Date.now()}`;
   const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets });

@@ -24,6 +24,7 @@ import { stringify } from 'yaml';
 import { startDevServer } from '../src/devserver.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { log, median, spread } from './stats.js';
+import { workflowInterceptorModules } from '../src/tracing/index.js';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '5' }, 'baseline-reps': { type: 'string' }, 'db-runs': { type: 'string', default: '10' } } });
 const reps = Number(values.reps);
@@ -55,7 +56,7 @@ writeFileSync(targetsFile, stringify({
 log('starting a dev server and bundling the workflows');
 const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 900), headless: true });
 const bundlePath = path.join(dir, 'bundle.js');
-writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/fixtures/worker-loss-workflows/index.ts'), logger: new DefaultLogger('ERROR') })).code);
+writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'test/fixtures/worker-loss-workflows/index.ts'), workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const procs: ResultPromise[] = [];
