@@ -14,7 +14,6 @@ import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessag
 import { abortUpdate, alertSignal, decideUpdate, journalQuery, lockHolderQuery, lockWorkflowId, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
-
 import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './workflows/types.js';
 
 /** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */
