@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { Cookie, CookieJar, getPublicSuffix } from 'tough-cookie';
+import { createRequire } from 'node:module';
 import { ownEntry, requestsFamily, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { parseExposition } from '../util/prometheus.js';
@@ -104,18 +104,22 @@ export interface AuthShare {
 /** The site (registrable domain) of a host; an IP or a single label is its own site. Pure. */
 export function siteOf(host: string): string {
   if (isIP(host) || !host.includes('.')) return host;
-  return getPublicSuffix(host, { allowSpecialUseDomain: true }) ?? host;
+  return tough().getPublicSuffix(host, { allowSpecialUseDomain: true }) ?? host;
 }
+
+// Loaded on first use (a login-errors run), not with every worker.
+let toughCookie: typeof import('tough-cookie') | undefined;
+const tough = () => (toughCookie ??= createRequire(import.meta.url)('tough-cookie') as typeof import('tough-cookie'));
 
 /** How a browser judges a Set-Cookie from `url`: stored or not, and why. Pure. */
 export function checkCookie(header: string, url: string): CookieCheck | null {
-  const c = Cookie.parse(header);
+  const c = tough().Cookie.parse(header);
   if (!c) return null;
   const base = { name: c.key, domain: c.domain ?? null, path: c.path ?? null, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite && c.sameSite !== 'unspecified' ? c.sameSite : null };
   let rejectedBecause: string | null = null;
   try {
     // Special-use names (.example, .test, .local) as browsers take them: like any other domain.
-    new CookieJar(undefined, { allowSpecialUseDomain: true }).setCookieSync(header, url);
+    new (tough().CookieJar)(undefined, { allowSpecialUseDomain: true }).setCookieSync(header, url);
   } catch (err) {
     rejectedBecause = (err as Error).message;
   }

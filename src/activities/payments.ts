@@ -1,7 +1,8 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
-import Stripe from 'stripe';
+import { createRequire } from 'node:module';
+import type StripeType from 'stripe';
 import { ownEntry, type TargetRegistry, type TargetSpec } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
 import { redact } from '../util/redact.js';
@@ -61,9 +62,14 @@ export function keyMode(key: string | null): string | null {
   return /^(?:sk|pk|rk)_(live|test)_/.exec(key ?? '')?.[1] ?? null;
 }
 
+// Loaded on first use (a payments run): the stripe package is about 20 MB of a worker's idle memory
+// (bench/RESULTS.md, idle RSS against bare Temporal), for one function.
+let stripe: typeof StripeType | undefined;
+const stripeWebhooks = () => (stripe ??= createRequire(import.meta.url)('stripe') as typeof StripeType).webhooks;
+
 /** The headers that sign `body` as the provider does. Pure apart from the clock Stripe's scheme reads. */
 export function signWebhook(p: Pick<Provider, 'scheme' | 'header' | 'algorithm' | 'encoding'>, body: string, secret: string): Record<string, string> {
-  if (p.scheme === 'stripe') return { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload: body, secret }) };
+  if (p.scheme === 'stripe') return { 'stripe-signature': stripeWebhooks().generateTestHeaderString({ payload: body, secret }) };
   return { [p.header.toLowerCase()]: createHmac(p.algorithm, secret).update(body).digest(p.encoding) };
 }
 
