@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,7 +7,7 @@ import type { RunView } from '../src/client.js';
 import type { PwaFindings } from '../src/workflows/pwa-stale-cache.js';
 import { repoRoot, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { freePort } from './support/ports.js';
-import { registerSecrets } from './support/secrets.js';
+import { registerSecrets, testLogDir } from './support/secrets.js';
 import { serveStatic } from './support/static.js';
 import { until } from './support/wait.js';
 
@@ -107,7 +107,12 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
         const proc = execa('node', [path.join(dist, script)], { cwd: root, env: { ...env, ...extra }, all: true, reject: false });
         procs.push(proc);
         let out = '';
-        proc.all?.on('data', (d: Buffer) => void (out += d.toString()));
+        // Its output in the run's log dir too, for the secret scan (the worker's holds a target's password).
+        const logs = testLogDir();
+        proc.all?.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (logs) appendFileSync(path.join(logs, `compiled-${script.replace(/\W/g, '-')}-${process.pid}.log`), d);
+        });
         await until(() => out.includes(ready) || proc.exitCode !== null, `${script} to start`, 60_000);
         expect(out).toContain(ready);
         return { proc, out: () => out };

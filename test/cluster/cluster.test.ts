@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterDatabases, startCluster, type Cluster } from '../../src/cluster/cluster.js';
 import { loadConfig } from '../../src/config.js';
 import { alembic, createDatabase, dropDatabase, pgTarget, tmpDir } from '../support/harness.js';
 import { freePort } from '../support/ports.js';
-import { registerSecrets } from '../support/secrets.js';
+import { registerSecrets, testLogDir } from '../support/secrets.js';
 import { until } from '../support/wait.js';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -57,11 +57,13 @@ describe('the production shape (npm run cluster)', () => {
     return call(api, 'bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve', planDigest: view.pendingGates[0]!.planDigest });
   };
 
+  let clusterDir = '';
   beforeAll(async () => {
     database = await createDatabase('rblane');
     prefix = `rblane_full_${Date.now().toString(36)}`;
     await alembic(database, ['upgrade', 'head']);
     const dir = tmpDir('runbooks-cluster-');
+    clusterDir = dir;
     const targetsFile = path.join(dir, 'targets.yaml');
     // Production policy (signed starts and decisions only), and alembic on a host queue: a host worker serves it.
     writeFileSync(targetsFile, stringify({ targets: { 'lane-db': { ...pgTarget(database), taskQueue: 'lane-host', backups: { dir: path.join(dir, 'dumps') } } } }));
@@ -72,6 +74,9 @@ describe('the production shape (npm run cluster)', () => {
   });
   afterAll(async () => {
     await cluster?.stop();
+    // The workers' and APIs' own logs, for the lane's secret scan (test/support/secrets.ts).
+    const logs = testLogDir();
+    if (cluster && logs) cpSync(path.join(clusterDir, 'cluster', 'logs'), path.join(logs, `cluster-${prefix}`), { recursive: true });
     await Promise.all([database, ...clusterDatabases(prefix)].filter(Boolean).map(dropDatabase));
   });
 
