@@ -1,5 +1,6 @@
 import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Worker } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../src/api/auth.js';
@@ -74,8 +75,16 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
     expect(readFileSync(path.join(dist, 'workflow-bundle.encrypted.js'), 'utf8')).toContain('failure-converter.cjs');
     expect(readFileSync(path.join(dist, 'workflow-bundle.js'), 'utf8')).not.toContain('failure-converter.cjs');
     // Tracing's workflow interceptors, engaged by a traced start (README, "Traces"), in both.
-    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.js');
+    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.cjs');
     expect(existsSync(path.join(root, 'node_modules/tsx'))).toBe(false);
+  });
+
+  it('replays a traced run on both bundles: a traced start loads OpenTelemetry\'s workflow code inside them', async () => {
+    // The interceptors require() it only for a traced run; a require webpack left unbundled would fail here ("require is not defined").
+    const history = JSON.parse(readFileSync(path.join(repoRoot, 'test/histories/approval-drill-traced.json'), 'utf8')) as Parameters<typeof Worker.runReplayHistory>[1];
+    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) {
+      await expect(Worker.runReplayHistory({ workflowBundle: { codePath: path.join(dist, bundle) } }, history), bundle).resolves.toBeUndefined();
+    }
   });
 
   it('runs a gated runbook end to end: started and approved with the compiled CLI through the compiled API (which holds no target credential), run by the compiled worker, none of them with tsx', async () => {

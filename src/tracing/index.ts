@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClientInterceptors } from '@temporalio/client';
@@ -13,7 +12,7 @@ import type { Config } from '../config.js';
  * (RunWorkflow) and its steps (StartActivity in the workflow, RunActivity where a step runs),
  * all one trace. Off, nothing of OpenTelemetry is even loaded (0.3 s of imports here):
  * no interceptor, no exporter; the workflow side stays idle for runs started untraced
- * (src/workflows/tracing-interceptors.ts).
+ * (src/workflows/tracing-interceptors.cjs).
  */
 export interface Tracing {
   /** Where spans go, for the start-up line (without any credentials in the URL). */
@@ -106,10 +105,10 @@ export function tracingSinks(): InjectedSinks<{ exporter: OpenTelemetryWorkflowE
 }
 
 /**
- * The workflow interceptor module (src/workflows/tracing-interceptors.ts), for every bundle:
+ * The workflow interceptor module (src/workflows/tracing-interceptors.cjs), for every bundle:
  * bundleWorkflowCode({ workflowInterceptorModules }) and the worker's own bundling alike.
- * TypeScript from source, JavaScript in dist/, as src/worker.ts finds the workflows.
  */
 export const workflowInterceptorModules = [
-  fileURLToPath(new URL(`../workflows/tracing-interceptors${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url)),
+  // CommonJS from source and in dist/ alike (copied by npm run build): see the module's comment.
+  fileURLToPath(new URL('../workflows/tracing-interceptors.cjs', import.meta.url)),
 ];

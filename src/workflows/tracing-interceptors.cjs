@@ -1,3 +1,4 @@
+'use strict';
 /**
  * Not a workflow: OpenTelemetry's workflow interceptors (@temporalio/interceptors-opentelemetry),
  * bundled with every runbook (src/tracing/index.ts, workflowInterceptorModules) and engaged only
@@ -5,37 +6,31 @@
  * one — tracing off, a schedule, the Temporal UI — goes through untouched: no span, no header,
  * no sink call, so its history is the same as before tracing existed. The choice is made from the
  * start headers, which replay sees again, so a replay makes the same choice.
+ *
+ * CommonJS on purpose: the OpenTelemetry workflow code is `require`d only by a traced run. Each
+ * run evaluates the bundle's modules it uses for itself; imported at the top, OpenTelemetry's module
+ * graph cost every run a worker holds about 0.27 MB, traced or not (bench/approvals.ts: 0.84 against
+ * 0.57 MB a parked run). webpack bundles a CommonJS `require` and evaluates it at the call; in an
+ * ES module of this package (`"type": "module"`) it would leave `require` alone, and a traced run
+ * would fail with "require is not defined" (test/replay.test.ts replays a traced history on the
+ * compiled bundle too).
  */
-import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowInternalsInterceptor, WorkflowOutboundCallsInterceptor } from '@temporalio/workflow';
-import type { OpenTelemetryInboundInterceptor, OpenTelemetryInternalsInterceptor, OpenTelemetryOutboundInterceptor } from '@temporalio/interceptors-opentelemetry/lib/workflow/index.js';
 
 /** @temporalio/interceptors-opentelemetry's TRACE_HEADER (test/unit/tracing-header.test.ts checks they agree). */
-export const TRACE_HEADER = '_tracer-data';
+const TRACE_HEADER = '_tracer-data';
 
-type OtelWorkflow = typeof import('@temporalio/interceptors-opentelemetry/lib/workflow/index.js');
-/**
- * The OpenTelemetry workflow code is required only by a traced run: imported at the top, its module
- * graph was evaluated for every run a worker holds, traced or not, and cost about 0.27 MB a parked
- * run (bench/approvals.ts: 0.84 against 0.57 MB). webpack bundles it either way; this defers its
- * evaluation to the first traced run.
- */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const otelWorkflow = (): OtelWorkflow => require('@temporalio/interceptors-opentelemetry/lib/workflow/index.js') as OtelWorkflow;
+let otel;
+const otelWorkflow = () => (otel ??= require('@temporalio/interceptors-opentelemetry/lib/workflow/index.js'));
 
-interface Traced {
-  inbound: OpenTelemetryInboundInterceptor;
-  outbound: OpenTelemetryOutboundInterceptor;
-  internals: OpenTelemetryInternalsInterceptor;
-}
-
-export const interceptors = (): WorkflowInterceptors => {
+/** @returns {import('@temporalio/workflow').WorkflowInterceptors} */
+function interceptors() {
   // One call per run: this closure is the run's own.
-  let traced: Traced | undefined;
-  const inbound: WorkflowInboundCallsInterceptor = {
+  let traced;
+  const inbound = {
     execute(input, next) {
       if (input.headers[TRACE_HEADER]) {
-        const otel = otelWorkflow();
-        traced = { inbound: new otel.OpenTelemetryInboundInterceptor(), outbound: new otel.OpenTelemetryOutboundInterceptor(), internals: new otel.OpenTelemetryInternalsInterceptor() };
+        const o = otelWorkflow();
+        traced = { inbound: new o.OpenTelemetryInboundInterceptor(), outbound: new o.OpenTelemetryOutboundInterceptor(), internals: new o.OpenTelemetryInternalsInterceptor() };
       }
       return traced ? traced.inbound.execute(input, next) : next(input);
     },
@@ -44,7 +39,7 @@ export const interceptors = (): WorkflowInterceptors => {
     validateUpdate: (input, next) => (traced ? traced.inbound.validateUpdate(input, next) : next(input)),
     handleQuery: (input, next) => (traced ? traced.inbound.handleQuery(input, next) : next(input)),
   };
-  const outbound: WorkflowOutboundCallsInterceptor = {
+  const outbound = {
     scheduleActivity: (input, next) => (traced ? traced.outbound.scheduleActivity(input, next) : next(input)),
     scheduleLocalActivity: (input, next) => (traced ? traced.outbound.scheduleLocalActivity(input, next) : next(input)),
     startChildWorkflowExecution: (input, next) => (traced ? traced.outbound.startChildWorkflowExecution(input, next) : next(input)),
@@ -53,7 +48,7 @@ export const interceptors = (): WorkflowInterceptors => {
     startNexusOperation: (input, next) => (traced ? traced.outbound.startNexusOperation(input, next) : next(input)),
     getLogAttributes: (input, next) => (traced ? traced.outbound.getLogAttributes(input, next) : next(input)),
   };
-  const internals: WorkflowInternalsInterceptor = {
+  const internals = {
     dispose(input, next) {
       // Its dispose is async in name only: it stops the context manager and calls next() at once.
       if (traced) void traced.internals.dispose(input, next);
@@ -61,4 +56,6 @@ export const interceptors = (): WorkflowInterceptors => {
     },
   };
   return { inbound: [inbound], outbound: [outbound], internals: [internals] };
-};
+}
+
+module.exports = { TRACE_HEADER, interceptors };
