@@ -4,8 +4,8 @@ import { TargetRegistry } from '../../src/targets.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import { startRig, tmpDir, uniqueName, writeTargets, type TestRig } from '../support/harness.js';
 import { workerProcesses } from '../support/worker-process.js';
-import { heartbeating, type Fixture, type Scenario } from './scenarios.js';
-import { dbState, stateDiff, type DbState } from './state.js';
+import { heartbeating, type Achieved, type Fixture, type Scenario } from './scenarios.js';
+import { dbState, stateDiff } from './state.js';
 import { serverOptions } from '../support/temporal.js';
 
 /**
@@ -18,13 +18,8 @@ import { serverOptions } from '../support/temporal.js';
 // Short timeouts: a step lost with the killed worker is retried within seconds, not minutes.
 const retry = { initialInterval: '200 ms', maximumAttempts: 4, activityTimeout: '20 seconds', heartbeatTimeout: '5 seconds' };
 
-export interface Outcome {
-  status: string;
-  outcome?: string;
-  healthy?: boolean;
+export interface Outcome extends Achieved {
   error?: string;
-  state: DbState;
-  records: Record<string, unknown>;
   /** Activity types in the order the run scheduled them (the baseline's give the kill points). */
   activities: string[];
 }
