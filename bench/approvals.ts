@@ -38,7 +38,7 @@ import { startDevServer } from '../src/devserver.js';
 import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { workflowsPath } from '../src/worker.js';
-import { decideSignal } from '../src/workflows/messages.js';
+import { decideSignal } from '../src/contract/messages.js';
 import { bareDecideSignal, bareDecideUpdate, type bareApproval } from './bare/workflows.js';
 import { allAtGate, compiledBuild, pool, rssOf, sleep, startBareWorker, startWorkerProcess, type WorkerProcess } from './harness.js';
 import { log, median, percentile, spread } from './stats.js';

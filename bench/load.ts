@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
 import { buildApi } from '../src/api/server.js';
 import { runState } from '../src/client.js';
-import { RunbookPhase } from '../src/search-attributes.js';
+import { RunbookPhase } from '../src/contract/search-attributes.js';
 import { TargetRegistry } from '../src/targets.js';
 import { benchServer, compiledBuild, cpuSeconds, parkAt, pool, rssOf, sleep, startWorkerProcess } from './harness.js';
 import { median, percentile } from './stats.js';

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { DecisionError, failureText, runState } from '../src/client.js';
-import { RunbookPhase } from '../src/search-attributes.js';
+import { RunbookPhase } from '../src/contract/search-attributes.js';
 import { TargetRegistry } from '../src/targets.js';
 import { benchServer, cpuSeconds, pool, rssOf, sleep, startWorkerProcess } from './harness.js';
 

@@ -17,7 +17,7 @@ import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { RunbookClient } from '../src/client.js';
 import { startDevServer } from '../src/devserver.js';
-import { publicKeyOf } from '../src/signing.js';
+import { publicKeyOf } from '../src/contract/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal-cli.js';
 import { createWorker } from '../src/worker.js';

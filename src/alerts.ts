@@ -1,8 +1,8 @@
 import { stringify } from 'yaml';
-import { catalogue } from './runbooks.js';
+import { catalogue } from './runbooks/catalogue.js';
 import { metricNamesOf, requestsFamily, type TargetRegistry, type TargetSpec } from './targets.js';
 import { KEY_METRICS, type MetricKey, type MetricNames } from './util/prometheus.js';
-import type { AlertInput } from './workflows/messages.js';
+import type { AlertInput } from './contract/messages.js';
 
 /**
  * Alerts that start runbooks (the seeds' open item: "add the expected metrics/alerts for each

@@ -1,7 +1,7 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
 /**
- * Every activity with a heartbeat timeout (all of ours: src/workflows/activity-options.ts)
+ * Every activity with a heartbeat timeout (all of ours: src/engine/activity-options.ts)
  * heartbeats while it runs, whether or not its own code does. A worker killed mid-step then
  * stops heartbeating and the server retries the step elsewhere after the heartbeat timeout
  * (seconds), not after its start-to-close timeout (minutes).

@@ -1,6 +1,6 @@
 import type { Timeline } from './audit/timeline.js';
 import type { DecisionRequest, RunSummary, RunView, ScheduleView } from './client.js';
-import type { GateView } from './workflows/types.js';
+import type { GateView } from './contract/types.js';
 
 /** The CLI's path through the HTTP API (RUNBOOK_API + RUNBOOK_TOKEN): decisions are signed there. */
 export class ApiBackend {

@@ -12,8 +12,8 @@ import { procedureOf, renderProcedure } from './print.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
 import { workflowsPath } from './workflows-path.js';
-import type { RecoveryAction, RecoveryEvidence } from './workflows/recovery-texts.js';
-import type { GateView } from './workflows/types.js';
+import type { RecoveryAction, RecoveryEvidence } from './engine/recovery-texts.js';
+import type { GateView } from './contract/types.js';
 
 /**
  * The `runbook` command: parse, call the backend, print. `--json` everywhere for scripts.

@@ -2,19 +2,19 @@ import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapP
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { checkNamespace, connectClient } from './temporal-connection.js';
-import { catalogue, findRunbook, parseRunbookInput, RunbookInputError } from './runbooks.js';
-import { SCHEDULE_SIGNATURE_EXPIRY, scheduleIdFor, scheduleInitiator } from './schedule-ids.js';
+import { catalogue, findRunbook, parseRunbookInput, RunbookInputError } from './runbooks/catalogue.js';
+import { SCHEDULE_SIGNATURE_EXPIRY, scheduleIdFor, scheduleInitiator } from './contract/schedule-ids.js';
 import { parseDuration } from './util/duration.js';
-import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './search-attributes.js';
+import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from './contract/search-attributes.js';
 import { TargetRegistry } from './targets.js';
 import { activeTracing, startTracing, tracingClientInterceptors, type Tracing } from './tracing/index.js';
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { dataConverterFromEnv } from './codec.js';
-import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './signing.js';
-import { abortUpdate, alertSignal, decideUpdate, journalQuery, lockHolderQuery, lockWorkflowId, rootCauseUpdate, statusQuery, type DecisionInput } from './workflows/messages.js';
+import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './contract/signing.js';
+import { abortUpdate, alertSignal, decideUpdate, journalQuery, lockHolderQuery, lockWorkflowId, rootCauseUpdate, statusQuery, type DecisionInput } from './contract/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
-import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './workflows/types.js';
+import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './contract/types.js';
 
 /** gRPC status INVALID_ARGUMENT, as Temporal's server answers an id it refuses. */
 const GRPC_INVALID_ARGUMENT = 3;

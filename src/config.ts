@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { publicKeyOf } from './signing.js';
+import { publicKeyOf } from './contract/signing.js';
 
 /** Every environment variable the project reads, validated once at start. */
 const anyPort = (name: string) =>

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { publicKeyOf } from './signing.js';
+import { publicKeyOf } from './contract/signing.js';
 
 /**
  * The API's decision-signing key. Production: RUNBOOK_DECISION_KEY on the API and

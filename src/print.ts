@@ -1,6 +1,5 @@
-import { findRunbook } from './runbooks.js';
+import { findRunbook } from './runbooks/catalogue.js';
 import type { TargetRegistry, TargetSpec } from './targets.js';
-import { procedures } from './workflows/procedures.js';
 
 /**
  * `runbook print <runbook> [--target X]`: the runbook as a numbered Markdown procedure, from the
@@ -92,7 +91,7 @@ const commands: Record<string, Commands> = {
 export function procedureOf(runbook: string, target?: { name: string; registry: TargetRegistry }) {
   const def = findRunbook(runbook);
   const spec = target ? target.registry.spec(target.name) : undefined;
-  const steps = (procedures[runbook] ?? []).map((item) => ({
+  const steps = def.steps.map((item) => ({
     ...item,
     commands: spec && item.kind === 'step' ? (commands[item.id]?.(spec, target!.name) ?? []) : [],
   }));

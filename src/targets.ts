@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
-import { catalogue } from './runbooks.js';
+import { catalogue } from './runbooks/catalogue.js';
 import { LOGIN_CAUSES } from './util/login-causes.js';
 import { METRIC_NAMES, type MetricKey } from './util/prometheus.js';
 

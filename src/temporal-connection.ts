@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { ConfigError, temporalAddress, type Config } from './config.js';
-import { searchAttributeKeys } from './search-attributes.js';
+import { searchAttributeKeys } from './contract/search-attributes.js';
 import { registerSearchAttributes } from './temporal-setup.js';
 
 /**

@@ -5,7 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../src/api/auth.js';
 import type { RunView } from '../src/client.js';
-import type { PwaFindings } from '../src/workflows/pwa-stale-cache.js';
+import type { PwaFindings } from '../src/runbooks/pwa-stale-cache/workflow.js';
 import { repoRoot, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { freePort } from './support/ports.js';
 import { registerSecrets, testLogDir } from './support/secrets.js';

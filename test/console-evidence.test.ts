@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withEvidenceViews } from '../src/evidence/view.js';
 import type { RunView } from '../src/client.js';
-import type { GateView } from '../src/workflows/types.js';
+import type { GateView } from '../src/contract/types.js';
 import { apiWithDevTokens } from './support/api.js';
 import { consoleSignedIn, launchChromium } from './support/browser.js';
 import { runbookCli } from './support/cli.js';

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiWithDevTokens } from './support/api.js';
 import { consoleSignedIn, launchChromium } from './support/browser.js';
-import type { RunbookResult } from '../src/workflows/types.js';
+import type { RunbookResult } from '../src/contract/types.js';
 import { finished, pgTarget, repoRoot, startRig, writeTargets, type TestRig } from './support/harness.js';
 import { until } from './support/wait.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DbAccessFindings } from '../src/workflows/db-access.js';
-import { procedures } from '../src/workflows/procedures.js';
-import type { RunbookResult } from '../src/workflows/types.js';
+import type { DbAccessFindings } from '../src/runbooks/db-access/workflow.js';
+import { procedure } from '../src/runbooks/db-access/steps.js';
+import type { RunbookResult } from '../src/contract/types.js';
 import { until } from './support/wait.js';
 import { alembic, createDatabase, dropDatabase, finished, pgTarget, sql, startRig, writeTargets, type TestRig } from './support/harness.js';
 
@@ -40,7 +40,7 @@ describe('db-access', () => {
     expect(f.connections.inUse).toBeGreaterThanOrEqual(1);
     expect(f.heads).toEqual(['0005_invoice_estado_check']);
     // The journal follows the declared procedure (what `runbook print` shows), step for step.
-    expect(run.journal!.map((e) => e.step)).toEqual(['admit', ...procedures['db-access']!.filter((p) => !p.onlyWith).map((p) => p.id)]); // every run is admitted first
+    expect(run.journal!.map((e) => e.step)).toEqual(['admit', ...procedure.steps.filter((p) => !p.onlyWith).map((p) => p.id)]); // every run is admitted first
     expect(result.summary[0]).toMatch(/^Connected to 127\.0\.0\.1:5432\/test as postgres: select 1 in [\d.]+ ms, PostgreSQL 15/);
   });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEinvoicingActivities } from '../src/activities/einvoicing.js';
 import { TargetRegistry } from '../src/targets.js';
-import type { EinvoicingFindings } from '../src/workflows/einvoicing-failed.js';
+import type { EinvoicingFindings } from '../src/runbooks/einvoicing-failed/workflow.js';
 import { alembic, createDatabase, dropDatabase, finished, gateOpened, historyText, PG, pgTarget, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import type { WorkerFiles } from './support/imports.js';
 import { freePort } from './support/ports.js';

@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { DecisionError, RunbookClient } from '../src/client.js';
-import { signDecision } from '../src/signing.js';
+import { signDecision } from '../src/contract/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { apiWithDevTokens } from './support/api.js';
 import { startRig, writeTargets, type TestRig } from './support/harness.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { janitorVerdict } from '../src/workflows/janitor.js';
+import { janitorVerdict } from '../src/runbooks/janitor/workflow.js';
 import { createDatabase, dropDatabase, finished, gateOpened, sql, startRig, tmpDir, uniqueName, writeTargets, type TestRig } from './support/harness.js';
 import { dbTarget, dropAllFor } from './support/databases.js';
 

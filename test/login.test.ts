@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LoginFindings } from '../src/workflows/login-errors.js';
+import type { LoginFindings } from '../src/runbooks/login-errors/workflow.js';
 import { finished, gateOpened, historyText, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import type { WorkerFiles } from './support/imports.js';
 import { freePort } from './support/ports.js';

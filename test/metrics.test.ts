@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { dashboardMetrics } from '../src/metrics/dashboard.js';
 import { newRegistry, serveMetrics, type MetricsEndpoint } from '../src/metrics/server.js';
-import { publicKeyOf } from '../src/signing.js';
+import { publicKeyOf } from '../src/contract/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { apiWithDevTokens } from './support/api.js';
 import { registerSecrets } from './support/secrets.js';

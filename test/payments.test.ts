@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentsActivities, keyMode, looksSecret, signWebhook } from '../src/activities/payments.js';
 import { TargetRegistry } from '../src/targets.js';
 import type { PaymentsEvidence } from '../src/activities/payments.js';
-import { diagnosePayments, redrivable, type PaymentsFindings } from '../src/workflows/payments-failed.js';
+import { diagnosePayments, redrivable, type PaymentsFindings } from '../src/runbooks/payments-failed/workflow.js';
 import { alembic, createDatabase, dropDatabase, finished, gateOpened, historyText, PG, pgTarget, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import type { WorkerFiles } from './support/imports.js';
 import { freePort } from './support/ports.js';

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assetRefs, revalidates } from '../src/activities/pwa.js';
-import type { PwaFindings } from '../src/workflows/pwa-stale-cache.js';
+import type { PwaFindings } from '../src/runbooks/pwa-stale-cache/workflow.js';
 import { finished, gateOpened, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import { serveStatic } from './support/static.js';
 

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { loadHistoryFile, replay } from '../src/audit/replay.js';
-import { catalogue } from '../src/runbooks.js';
+import { catalogue } from '../src/runbooks/catalogue.js';
 import { runbookCli } from './support/cli.js';
 import { repoRoot } from './support/harness.js';
 

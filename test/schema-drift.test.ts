@@ -3,7 +3,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../src/activities/index.js';
-import { planDigest } from '../src/signing.js';
+import { planDigest } from '../src/contract/signing.js';
 import { TargetRegistry } from '../src/targets.js';
 import { sqlShape } from '../src/util/sql-statement.js';
 import { finished, fixtureApp, PG, sql, startRig, tmpDir, uniqueName, writeTargets, type TestRig } from './support/harness.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureDevTokens } from '../src/api/auth.js';
 import { replay } from '../src/audit/replay.js';
 import { RunbookClient, type RunView } from '../src/client.js';
-import { findRunbook } from '../src/runbooks.js';
+import { findRunbook } from '../src/runbooks/catalogue.js';
 import { TargetRegistry } from '../src/targets.js';
 import { finished, pgTarget, repoRoot, tmpDir, uniqueName, writeTargets } from './support/harness.js';
 import { freePort } from './support/ports.js';

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { findRunbook, parseRunbookInput } from '../runbooks.js';
-import { alertIntakeId } from '../signing.js';
+import { findRunbook, parseRunbookInput } from '../runbooks/catalogue.js';
+import { alertIntakeId } from '../contract/signing.js';
 import type { TargetRegistry } from '../targets.js';
 import type { AlertIntakeInput } from '../workflows/alert-intake.js';
-import { alertSignal, type AlertInput } from '../workflows/messages.js';
+import { alertSignal, type AlertInput } from '../contract/messages.js';
 import { targetSpec } from './errors.js';
 import { postToHooks, type Links } from './notify.js';
 

@@ -1,4 +1,4 @@
-import type { Decision } from '../workflows/types.js';
+import type { Decision } from '../contract/types.js';
 
 export function createDrillActivities() {
   return {

@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { catalogue, parseRunbookInput } from '../runbooks.js';
-import { alertIntakeId, inputDigest, startMessage, verify } from '../signing.js';
+import { catalogue, parseRunbookInput } from '../runbooks/catalogue.js';
+import { alertIntakeId, inputDigest, startMessage, verify } from '../contract/signing.js';
 import type { TargetRegistry } from '../targets.js';
 import { parseDuration } from '../util/duration.js';
-import type { Channel, GatePolicy, StartCredential } from '../workflows/types.js';
+import type { Channel, GatePolicy, StartCredential } from '../contract/types.js';
 import { FailureType, targetFailure } from './errors.js';
 import { admitScheduledStart } from './schedule-admission.js';
 

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { acquireLock, lockWorkflowId, releaseLock } from '../workflows/messages.js';
+import { acquireLock, lockWorkflowId, releaseLock } from '../contract/messages.js';
 
 /** The target lock, seen from a run: acquire (refused at once with the holder) and release. */
 export function createLockActivities(temporal: () => Promise<Client>, lockTaskQueue: string) {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { privateDir } from '../util/private-fs.js';
-import { procedures } from '../workflows/procedures.js';
+import { catalogue } from '../runbooks/catalogue.js';
 
 /**
  * Per-run files on a worker's host, under its data directory: `work/<run>` (schema-drift's scratch
@@ -34,7 +34,7 @@ export async function runDir(dataDir: string, root: RunFilesRoot, run: string, t
 
 /** A run id as newRunId makes them (`<runbook>-<target>-<suffix>`) for `target`: how directories made before run.json are attributed. */
 function legacyRunOf(name: string, target: string): boolean {
-  return Object.keys(procedures).some((runbook) => name.startsWith(`${runbook}-${target}-`) && /^[0-9a-z]+$/.test(name.slice(runbook.length + target.length + 2)));
+  return catalogue.some(({ name: runbook }) => name.startsWith(`${runbook}-${target}-`) && /^[0-9a-z]+$/.test(name.slice(runbook.length + target.length + 2)));
 }
 
 async function describe(dataDir: string, root: RunFilesRoot, name: string, target: string): Promise<RunFiles | undefined> {

@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
-import { catalogue } from '../runbooks.js';
-import { scheduleIdFor, scheduleInitiator, scheduleOfRun } from '../schedule-ids.js';
-import { RunbookTarget } from '../search-attributes.js';
-import { alertIntakeId, inputDigest, startMessage, verify } from '../signing.js';
+import { catalogue } from '../runbooks/catalogue.js';
+import { scheduleIdFor, scheduleInitiator, scheduleOfRun } from '../contract/schedule-ids.js';
+import { RunbookTarget } from '../contract/search-attributes.js';
+import { alertIntakeId, inputDigest, startMessage, verify } from '../contract/signing.js';
 import type { TargetSpec } from '../targets.js';
-import type { Channel, StartCredential } from '../workflows/types.js';
+import type { Channel, StartCredential } from '../contract/types.js';
 import type { AdmitRequest } from './gates.js';
 
 /** How long after a scheduled check found a problem the run it escalated to may start. */

@@ -8,7 +8,7 @@ import type { AlertmanagerAlert } from '../alerts.js';
 import { renderMarkdown } from '../audit/timeline.js';
 import { withEvidenceViews } from '../evidence/view.js';
 import { DecisionError, RunNotFoundError, ScheduleError, TargetBusyError, type DecisionRequest, type RunbookClient, type RunState } from '../client.js';
-import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks.js';
+import { catalogue, inputJsonSchema, RunbookInputError } from '../runbooks/catalogue.js';
 import { TargetsError } from '../targets.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { Person, Role, TokenStore } from './auth.js';

@@ -2,7 +2,7 @@ import type { temporal } from '@temporalio/proto';
 import type { RunView } from '../client.js';
 import { viewMarkdown } from '../evidence/text.js';
 import { evidenceView, oneLine } from '../evidence/view.js';
-import type { JournalEntry } from '../workflows/types.js';
+import type { JournalEntry } from '../contract/types.js';
 
 /** A run as an incident record: the journal, every decision, and what Temporal itself recorded. */
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, type TLSConfig } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
-import { RunbookName } from '../search-attributes.js';
+import { RunbookName } from '../contract/search-attributes.js';
 import { resolveTemporalServer, type TemporalServerInstall } from '../temporal-server.js';
 import { ensureNamespace, registerSearchAttributes } from '../temporal-setup.js';
 import { msToNumber } from '@temporalio/common/lib/time.js';

@@ -1,4 +1,4 @@
-import type { JournalEntry } from '../workflows/types.js';
+import type { JournalEntry } from '../contract/types.js';
 
 /**
  * A gate's evidence as a person reads it (#20): a few titled sections — facts, lists, tables, code —

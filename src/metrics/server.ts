@@ -6,7 +6,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
  * One scrape endpoint per process (RUNBOOK_METRICS_PORT, on RUNBOOK_METRICS_HOST, loopback by
  * default): our prom-client registry (the API's counters, the process's own) followed by the
  * Temporal SDK's worker metrics and the runs' metrics counted in workflow code
- * (src/workflows/metrics.ts), which the SDK's Runtime exports on a loopback port of its own and
+ * (src/engine/metrics.ts), which the SDK's Runtime exports on a loopback port of its own and
  * this endpoint relays. The names do not overlap: ours start with runbook_ or process_/nodejs_,
  * the SDK's with temporal_.
  */

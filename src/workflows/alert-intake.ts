@@ -1,8 +1,8 @@
 import {
   condition, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
 } from '@temporalio/workflow';
-import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from '../search-attributes.js';
-import { alertSignal, type AlertInput } from './messages.js';
+import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from '../contract/search-attributes.js';
+import { alertSignal, type AlertInput } from '../contract/messages.js';
 
 /**
  * One intake per (runbook, target), started by the API with signal-with-start on the fixed id

@@ -1,8 +1,8 @@
 import { allHandlersFinished, condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { DEFAULT_HEARTBEAT_TIMEOUT } from './activity-options.js';
-import { now } from './journal.js';
-import { acquireLock, lockHolderQuery, releaseLock, type LockHolder } from './messages.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT } from '../engine/activity-options.js';
+import { now } from '../engine/journal.js';
+import { acquireLock, lockHolderQuery, releaseLock, type LockHolder } from '../contract/messages.js';
 
 /**
  * One change at a time per target: a lock workflow per target (`target-lock-<target>`, the

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { RunbookClient, type RunView } from '../../src/client.js';
 import { TargetRegistry } from '../../src/targets.js';
-import { statusQuery } from '../../src/workflows/messages.js';
+import { statusQuery } from '../../src/contract/messages.js';
 import { startRig, tmpDir, uniqueName, writeTargets, type TestRig } from '../support/harness.js';
 import { workerProcesses } from '../support/worker-process.js';
 import { heartbeating, type Achieved, type Fixture, type Scenario } from './scenarios.js';

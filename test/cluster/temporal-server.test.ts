@@ -6,7 +6,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionOptions, startTemporalCluster, type TemporalCluster, type TlsFiles } from '../../src/cluster/temporal.js';
 import { ensureClusterCerts } from '../../src/cluster/tls.js';
-import { searchAttributeKeys } from '../../src/search-attributes.js';
+import { searchAttributeKeys } from '../../src/contract/search-attributes.js';
 import { resolveTemporalServer, type TemporalServerInstall } from '../../src/temporal-server.js';
 import { dropDatabase, tmpDir, uniqueName } from '../support/harness.js';
 import { freePort } from '../support/ports.js';

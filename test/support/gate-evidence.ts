@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { catalogue } from '../../src/runbooks.js';
-import { procedures, recoveryGate } from '../../src/workflows/procedures.js';
-import { recoveryPlan } from '../../src/workflows/recovery-texts.js';
-import type { JournalEntry } from '../../src/workflows/types.js';
+import { catalogue } from '../../src/runbooks/catalogue.js';
+import { recoveryGate } from '../../src/contract/procedure.js';
+import { recoveryPlan } from '../../src/engine/recovery-texts.js';
+import type { JournalEntry } from '../../src/contract/types.js';
 import { repoRoot } from './harness.js';
 
 /**
@@ -122,7 +122,7 @@ function unrecordedGates(): GateSample[] {
 export function declaredGates(): Array<{ runbook: string; gate: string }> {
   const seen = new Set<string>();
   for (const def of catalogue) for (const gate of def.gates) seen.add(`${def.name}\t${gate}`);
-  for (const [runbook, items] of Object.entries(procedures)) for (const p of items) if (p.kind === 'gate') seen.add(`${runbook}\t${p.id}`);
+  for (const def of catalogue) for (const gate of def.gates) seen.add(`${def.name}\t${gate}`);
   return [...seen].map((k) => {
     const [runbook, gate] = k.split('\t') as [string, string];
     return { runbook, gate };

@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { RunbookClient } from '../../src/client.js';
 import { TargetRegistry } from '../../src/targets.js';
 import type { Links } from '../../src/activities/notify.js';
-import { publicKeyOf } from '../../src/signing.js';
+import { publicKeyOf } from '../../src/contract/signing.js';
 import { createWorker } from '../../src/worker.js';
 import { serverOptions } from './temporal.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { alertingRunbooks, generateRules, routeAlert, ruleLabels, rulesFile, startedByHand, type AlertRule } from '../../src/alerts.js';
-import { catalogue } from '../../src/runbooks.js';
+import { catalogue } from '../../src/runbooks/catalogue.js';
 import { TargetRegistry } from '../../src/targets.js';
 import { runbookCli } from '../support/cli.js';
 import { tmpDir } from '../support/harness.js';

@@ -3,8 +3,8 @@ import { classifyNetError, endpointOf } from '../../src/activities/app.js';
 import { actionCommands } from '../../src/activities/services.js';
 import { checkComposePorts, ComposeFileError, parsePortEntry } from '../../src/util/compose-ports.js';
 import { KEY_METRICS, parseExposition, total } from '../../src/util/prometheus.js';
-import { diagnoseConnection } from '../../src/workflows/connection-refused.js';
-import { judgeObservability } from '../../src/workflows/observability-check.js';
+import { diagnoseConnection } from '../../src/runbooks/connection-refused/workflow.js';
+import { judgeObservability } from '../../src/runbooks/observability-check/workflow.js';
 
 describe('compose port mappings', () => {
   it('reads the short and long forms, ranges, host addresses and protocols', () => {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dashboardMetrics, grafanaDashboard } from '../../src/metrics/dashboard.js';
 import { resultMetrics } from '../../src/metrics/activity.js';
-import { workflowMetrics } from '../../src/workflows/metrics.js';
+import { workflowMetrics } from '../../src/engine/metrics.js';
 import { repoRoot, tmpDir } from '../support/harness.js';
 
 interface Target { expr: string }

@@ -8,8 +8,8 @@ import { meets } from '../../src/activities/smoke.js';
 import { chaosInterceptors, parseChaos } from '../../src/chaos.js';
 import { renderProcedure } from '../../src/print.js';
 import { TargetRegistry } from '../../src/targets.js';
-import { dbName, dropFor } from '../../src/workflows/database-safety.js';
-import { lostSummary } from '../../src/workflows/release-migration.js';
+import { dbName, dropFor } from '../../src/runbooks/shared/database-safety.js';
+import { lostSummary } from '../../src/runbooks/release-migration/workflow.js';
 import { tmpDir } from '../support/harness.js';
 
 describe('schema comparison', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { pkcs12Problem, readPkcs12 } from '../../src/activities/einvoicing.js';
 import type { EinvoicingEvidence } from '../../src/activities/einvoicing.js';
-import { diagnoseEinvoicing } from '../../src/workflows/einvoicing-failed.js';
+import { diagnoseEinvoicing } from '../../src/runbooks/einvoicing-failed/workflow.js';
 import { tmpDir } from '../support/harness.js';
 import { days, issue, makeCa, pkcs12 } from '../support/tls.js';
 

@@ -3,7 +3,7 @@ import { parseHistory, parseRevisions, sqlalchemyUrl } from '../../src/activitie
 import { childEnv } from '../../src/activities/child-env.js';
 import { newRunId, runState } from '../../src/client.js';
 import { redact, trimOutput } from '../../src/util/redact.js';
-import { migrationState } from '../../src/workflows/db-access.js';
+import { migrationState } from '../../src/runbooks/db-access/workflow.js';
 
 describe('run status table', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bannerFromLines, brokerKey, flagFromLines, qi, type ImportsDbEvidence, type ImportsRedisEvidence, type ImportsWorkerEvidence } from '../../src/activities/imports.js';
-import { diagnose } from '../../src/workflows/stuck-imports.js';
+import { diagnose } from '../../src/runbooks/stuck-imports/workflow.js';
 
 const db = (over: Partial<ImportsDbEvidence> = {}): ImportsDbEvidence => ({
   batches: { done: 2 }, items: { done: 8 }, rowLocks: [],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkCookie, checkPreflight, countByStatus, envFileValue, promValue, shareBetween, siteOf, type AuthSample, type LoginEvidence } from '../../src/activities/login.js';
 import type { HttpAnswer } from '../../src/activities/http.js';
-import { diagnoseLogin } from '../../src/workflows/login-errors.js';
+import { diagnoseLogin } from '../../src/runbooks/login-errors/workflow.js';
 
 const answer = (status: number, headers: Record<string, string> = {}): HttpAnswer => ({ status, ms: 1, headers, setCookie: [], body: '' });
 const sample = (at: number, total: number | null, denied: number | null, limited = 0): AuthSample => ({ at, source: 'm', total, denied, limited, error: total === null ? 'm answered 404' : null });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recoveryPlan } from '../../src/workflows/recovery-texts.js';
+import { recoveryPlan } from '../../src/engine/recovery-texts.js';
 
 describe('a recovery gate after repeated failures', () => {
   const restart = { step: 'restart-worker', target: 'prod-db', skippable: true };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { planDigest } from '../../src/signing.js';
-import { applyRevisionGate, retryPlan, type ApplyRevisionFacts } from '../../src/workflows/schema-drift-texts.js';
+import { planDigest } from '../../src/contract/signing.js';
+import { applyRevisionGate, retryPlan, type ApplyRevisionFacts } from '../../src/runbooks/schema-drift/texts.js';
 
 describe("schema-drift's apply-revision gate", () => {
   const facts = (retrySql: string): ApplyRevisionFacts => ({
