@@ -22,25 +22,54 @@ export default tseslint.config(
     // It is the engine, the runbooks' workflows, steps and texts, the shared database safety, the
     // system workflows and the contract they share with callers. Activities and the runbook
     // definitions (zod, kept out of the workflow bundle) are imported as types only.
-    files: ['src/workflows/**/*.ts', 'src/engine/**/*.ts', 'src/contract/**/*.ts', 'src/runbooks/*/workflow.ts', 'src/runbooks/*/steps.ts', 'src/runbooks/*/texts.ts', 'src/runbooks/shared/**/*.ts'],
+    files: [
+      'src/workflows/**/*.ts',
+      'src/engine/**/*.ts',
+      'src/contract/**/*.ts',
+      'src/runbooks/*/workflow.ts',
+      'src/runbooks/*/steps.ts',
+      'src/runbooks/*/texts.ts',
+      'src/runbooks/shared/**/*.ts',
+    ],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)],
-        patterns: [
-          { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Import activities as types only.' },
-          { group: ['**/definition', '**/definition.js', '**/catalogue.js', '**/define.js', 'zod'], allowTypeImports: true, message: 'Workflow code imports runbook definitions as types only (zod stays out of the bundle); the steps are in steps.ts.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)],
+          patterns: [
+            {
+              group: ['**/activities/*', '**/activities'],
+              allowTypeImports: true,
+              message: 'Import activities as types only.',
+            },
+            {
+              group: ['**/definition', '**/definition.js', '**/catalogue.js', '**/define.js', 'zod'],
+              allowTypeImports: true,
+              message:
+                'Workflow code imports runbook definitions as types only (zod stays out of the bundle); the steps are in steps.ts.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // The contract is what callers and the worker share; it imports only other contract modules.
     files: ['src/contract/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)],
-        patterns: [{ group: ['../*', '!../contract'], allowTypeImports: true, message: 'The contract imports only the contract (and types).' }],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`)],
+          patterns: [
+            {
+              group: ['../*', '!../contract'],
+              allowTypeImports: true,
+              message: 'The contract imports only the contract (and types).',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -49,20 +78,54 @@ export default tseslint.config(
     // contract (src/contract, the runbook catalogue and definitions) and the client. (`runbook
     // preflight` and `runbook replay` load theirs with import() inside their command;
     // test/layering.test.ts checks what loads.)
-    files: ['src/cli.ts', 'src/cli-api.ts', 'src/client.ts', 'src/api/**/*.ts', 'src/audit/timeline.ts', 'src/evidence/**/*.ts', 'src/print.ts'],
+    files: [
+      'src/cli.ts',
+      'src/cli-api.ts',
+      'src/client.ts',
+      'src/api/**/*.ts',
+      'src/audit/timeline.ts',
+      'src/evidence/**/*.ts',
+      'src/print.ts',
+    ],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['**/activities/*', '**/activities'], allowTypeImports: true, message: 'Callers do not load activities; only the worker does (types are fine).' },
-          { group: ['**/worker', '**/worker.js', '**/preflight', '**/preflight.js', '@temporalio/worker'], allowTypeImports: true, message: 'Callers do not load the worker; import() it inside the one command that needs it.' },
-          { group: ['**/engine/*', '**/workflows/*', '**/runbooks/*/workflow.js', '**/runbooks/*/texts.js', '@temporalio/workflow'], allowTypeImports: true, message: 'Callers do not load workflow code; the contract (src/contract, src/runbooks/catalogue.ts) has what they share (types are fine).' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities/*', '**/activities'],
+              allowTypeImports: true,
+              message: 'Callers do not load activities; only the worker does (types are fine).',
+            },
+            {
+              group: ['**/worker', '**/worker.js', '**/preflight', '**/preflight.js', '@temporalio/worker'],
+              allowTypeImports: true,
+              message: 'Callers do not load the worker; import() it inside the one command that needs it.',
+            },
+            {
+              group: [
+                '**/engine/*',
+                '**/workflows/*',
+                '**/runbooks/*/workflow.js',
+                '**/runbooks/*/texts.js',
+                '@temporalio/workflow',
+              ],
+              allowTypeImports: true,
+              message:
+                'Callers do not load workflow code; the contract (src/contract, src/runbooks/catalogue.ts) has what they share (types are fine).',
+            },
+          ],
+        },
+      ],
     },
   },
   { files: ['**/*.js', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
   // The SDK require()s converters by path (src/failure-converter.cjs).
-  { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: globals.node }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   { files: ['bin/**/*.js'], languageOptions: { globals: globals.node } },
   // The operator console runs in the browser, as plain ES modules (no build step).
   { files: ['src/console/**/*.js'], languageOptions: { globals: globals.browser } },

@@ -8,13 +8,26 @@ import path from 'node:path';
  * the ones that differ or were never reached, and the points' total time.
  *   npx tsx bench/chaos-table.ts [dir]
  */
-interface Result { point: string; killed: boolean; seconds: number; differences: string[] }
-interface File { baseline: { outcome?: string; activities: string[] }; points: number; results: Result[] }
+interface Result {
+  point: string;
+  killed: boolean;
+  seconds: number;
+  differences: string[];
+}
+interface File {
+  baseline: { outcome?: string; activities: string[] };
+  points: number;
+  results: Result[];
+}
 
 const dir = process.argv[2] ?? path.join(import.meta.dirname, '..', '.data', 'chaos');
-const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 if (files.length === 0) throw new Error(`No results in ${dir}: run npm run chaos first.`);
-console.log('| scenario (uninterrupted outcome) | activities / points in the run | points tried | worker killed | equal to the uninterrupted run | differs | not reached | time of the points (sum) |');
+console.log(
+  '| scenario (uninterrupted outcome) | activities / points in the run | points tried | worker killed | equal to the uninterrupted run | differs | not reached | time of the points (sum) |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 let tried = 0;
 let bad = 0;
@@ -27,6 +40,8 @@ for (const f of files) {
   tried += r.results.length;
   bad += differs.length + unreached.length;
   const list = (xs: Result[]) => (xs.length ? xs.map((x) => `\`${x.point}\``).join(', ') : '—');
-  console.log(`| ${path.basename(f, '.json')} (${r.baseline.outcome ?? '?'}) | ${r.baseline.activities.length} / ${r.points} | ${r.results.length} | ${killed.length} | ${equal.length} of ${killed.length} | ${list(differs)} | ${list(unreached)} | ${r.results.reduce((n, x) => n + x.seconds, 0)} s |`);
+  console.log(
+    `| ${path.basename(f, '.json')} (${r.baseline.outcome ?? '?'}) | ${r.baseline.activities.length} / ${r.points} | ${r.results.length} | ${killed.length} | ${equal.length} of ${killed.length} | ${list(differs)} | ${list(unreached)} | ${r.results.reduce((n, x) => n + x.seconds, 0)} s |`,
+  );
 }
 console.log(`\n${tried} points, ${bad} differing or not reached.`);

@@ -24,15 +24,46 @@ const app = path.resolve(import.meta.dirname, '../test/fixtures/gestiq-lite');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
 const targetsFile = path.join(dir, 'targets.yaml');
 // Unsigned starts allowed, as in the tests' targets: this client has no signing key (signing is not measured).
-writeFileSync(targetsFile, stringify({ targets: { 'bench-db': { policy: { unsignedStarts: 'allow' }, postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' }, alembic: { dir: app } } } }));
+writeFileSync(
+  targetsFile,
+  stringify({
+    targets: {
+      'bench-db': {
+        policy: { unsignedStarts: 'allow' },
+        postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' },
+        alembic: { dir: app },
+      },
+    },
+  }),
+);
 const targets = TargetRegistry.load(targetsFile);
-const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17900 + Math.floor(Math.random() * 90), headless: true });
+const server = await startDevServer({
+  cli: await resolveTemporalCli(),
+  port: 17900 + Math.floor(Math.random() * 90),
+  headless: true,
+});
 const native = await NativeConnection.connect({ address: server.address });
-const bundle = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') });
-const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: 'bench-db', targets, workflowBundle: { code: bundle.code } });
+const bundle = await bundleWorkflowCode({
+  workflowsPath,
+  workflowInterceptorModules,
+  logger: new DefaultLogger('ERROR'),
+});
+const worker = await createWorker({
+  connection: native,
+  address: server.address,
+  namespace: 'default',
+  taskQueue: 'bench-db',
+  targets,
+  workflowBundle: { code: bundle.code },
+});
 const running = worker.run();
 const connection = await Connection.connect({ address: server.address });
-const client = new RunbookClient(new Client({ connection }), { taskQueue: 'bench-db', namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets });
+const client = new RunbookClient(new Client({ connection }), {
+  taskQueue: 'bench-db',
+  namespace: 'default',
+  uiUrl: 'http://localhost:8233',
+  targets: () => targets,
+});
 
 const psql = (sql: string) => execa('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-Atc', sql]);
 async function byHand(): Promise<number> {
@@ -61,7 +92,13 @@ const order: string[] = [];
 for (let i = 0; i < repeat; i++) {
   // Both sides every repetition, by hand first in even ones, the runbook first in odd ones.
   order.push(i % 2 === 0 ? 'by hand, runbook' : 'runbook, by hand');
-  if (i % 2 === 0) { hand.push(await byHand()); wf.push(await asRunbook()); } else { wf.push(await asRunbook()); hand.push(await byHand()); }
+  if (i % 2 === 0) {
+    hand.push(await byHand());
+    wf.push(await asRunbook());
+  } else {
+    wf.push(await asRunbook());
+    hand.push(await byHand());
+  }
 }
 const ratios = wf.map((w, i) => w / hand[i]!);
 console.log(`### db-access: runbook vs by hand (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version})

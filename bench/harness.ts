@@ -18,26 +18,46 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A dev server of the bench's own, the workflows bundled once into `dir`, and a client on a fresh task queue. */
 export async function benchServer(dir: string, targets: TargetRegistry, queuePrefix: string) {
-  const server = await startDevServer({ cli: await resolveTemporalCli(), port: 17000 + Math.floor(Math.random() * 1000), headless: true });
+  const server = await startDevServer({
+    cli: await resolveTemporalCli(),
+    port: 17000 + Math.floor(Math.random() * 1000),
+    headless: true,
+  });
   const bundlePath = path.join(dir, 'bundle.js');
-  writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
+  writeFileSync(
+    bundlePath,
+    (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code,
+  );
   const connection = await Connection.connect({ address: server.address });
   const taskQueue = `${queuePrefix}-${Date.now()}`;
-  const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => targets });
+  const client = new RunbookClient(new Client({ connection }), {
+    taskQueue,
+    namespace: 'default',
+    uiUrl: 'http://localhost:8233',
+    targets: () => targets,
+  });
   return { server, serverPid: server.process.pid!, bundlePath, connection, taskQueue, client };
 }
 
 /** Starts `count` approval-drill runs on `target` (`concurrency` starts in flight) and waits until all are at their gate. */
-export async function parkAt(client: RunbookClient, taskQueue: string, count: number, concurrency = 20, target = 'bench'): Promise<string[]> {
+export async function parkAt(
+  client: RunbookClient,
+  taskQueue: string,
+  count: number,
+  concurrency = 20,
+  target = 'bench',
+): Promise<string[]> {
   const ids: string[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next++;
-      const { id } = await client.start('approval-drill', { target, initiator: 'bench' });
-      ids.push(id);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const { id } = await client.start('approval-drill', { target, initiator: 'bench' });
+        ids.push(id);
+      }
+    }),
+  );
   await allAtGate(client, taskQueue, ids.length);
   return ids;
 }
@@ -50,7 +70,9 @@ export async function allAtGate(client: RunbookClient, taskQueue: string, count:
     // A run that ended never reaches its gate (a refused start, a bench misconfigured): say so rather than wait forever.
     if (i % 20 === 0 && (await client.temporal.workflow.count(ended)).count > 0) {
       for await (const w of client.temporal.workflow.list({ query: ended, pageSize: 1 })) {
-        throw new Error(`run ${w.workflowId} on ${taskQueue} ended (${w.status.name}) before its gate: see its history (temporal workflow show -w ${w.workflowId})`);
+        throw new Error(
+          `run ${w.workflowId} on ${taskQueue} ended (${w.status.name}) before its gate: see its history (temporal workflow show -w ${w.workflowId})`,
+        );
       }
     }
     await sleep(100);
@@ -79,21 +101,56 @@ export interface WorkerProcess {
  * - otherwise bench/worker-process.ts with the tsx loader (as `npm run worker` runs) and `bundlePath`.
  * `activitySlots` caps concurrent activities (0: SDK default).
  */
-export function startWorkerProcess(a: { address: string; taskQueue: string; targetsFile: string; dist?: string; bundlePath?: string; maxCachedWorkflows: number; activitySlots?: number; exposeGc?: boolean }): WorkerProcess {
+export function startWorkerProcess(a: {
+  address: string;
+  taskQueue: string;
+  targetsFile: string;
+  dist?: string;
+  bundlePath?: string;
+  maxCachedWorkflows: number;
+  activitySlots?: number;
+  exposeGc?: boolean;
+}): WorkerProcess {
   const gc = a.exposeGc ? ['--expose-gc'] : [];
   const rest = [a.address, a.taskQueue, a.targetsFile];
   const tail = [String(a.maxCachedWorkflows), String(a.activitySlots ?? 0)];
-  if (!a.dist && !a.bundlePath) throw new Error('startWorkerProcess: pass dist (the compiled worker) or bundlePath (the tsx one)');
-  return spawnWorker(a.dist
-    ? [...gc, path.join(import.meta.dirname, 'worker-dist.js'), a.dist, ...rest, ...tail]
-    : [...gc, '--import', 'tsx', path.join(import.meta.dirname, 'worker-process.ts'), ...rest, a.bundlePath!, ...tail]);
+  if (!a.dist && !a.bundlePath)
+    throw new Error('startWorkerProcess: pass dist (the compiled worker) or bundlePath (the tsx one)');
+  return spawnWorker(
+    a.dist
+      ? [...gc, path.join(import.meta.dirname, 'worker-dist.js'), a.dist, ...rest, ...tail]
+      : [
+          ...gc,
+          '--import',
+          'tsx',
+          path.join(import.meta.dirname, 'worker-process.ts'),
+          ...rest,
+          a.bundlePath!,
+          ...tail,
+        ],
+  );
 }
 
 /** The bare-Temporal baseline's worker (bench/bare/worker.js, plain node); `onFirst` per run reaching its first activity. */
-export function startBareWorker(a: { address: string; taskQueue: string; bundlePath: string; maxCachedWorkflows: number; onFirst: () => void }): WorkerProcess {
-  return spawnWorker([path.join(import.meta.dirname, 'bare', 'worker.js'), a.address, a.taskQueue, a.bundlePath, String(a.maxCachedWorkflows)], (line) => {
-    if (line === 'first') a.onFirst();
-  });
+export function startBareWorker(a: {
+  address: string;
+  taskQueue: string;
+  bundlePath: string;
+  maxCachedWorkflows: number;
+  onFirst: () => void;
+}): WorkerProcess {
+  return spawnWorker(
+    [
+      path.join(import.meta.dirname, 'bare', 'worker.js'),
+      a.address,
+      a.taskQueue,
+      a.bundlePath,
+      String(a.maxCachedWorkflows),
+    ],
+    (line) => {
+      if (line === 'first') a.onFirst();
+    },
+  );
 }
 
 function spawnWorker(nodeArgs: string[], onLine?: (line: string) => void): WorkerProcess {
@@ -142,7 +199,8 @@ function spawnWorker(nodeArgs: string[], onLine?: (line: string) => void): Worke
 export async function compiledBuild(root: string): Promise<string> {
   const repo = path.resolve(import.meta.dirname, '..');
   mkdirSync(root, { recursive: true });
-  if (!existsSync(path.join(root, 'node_modules'))) symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'));
+  if (!existsSync(path.join(root, 'node_modules')))
+    symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'));
   copyFileSync(path.join(repo, 'package.json'), path.join(root, 'package.json'));
   const dist = path.join(root, 'dist');
   await execa('node', ['--import', 'tsx', path.join(repo, 'scripts/build.ts'), '--out-dir', dist], { cwd: repo });
@@ -166,11 +224,13 @@ export function rssOf(pid: number): number {
 export async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
   return out;
 }

@@ -14,7 +14,9 @@ import { execa } from 'execa';
 import { generateDatabase, query } from './generate-db.js';
 import { log, median, spread, timed } from './stats.js';
 
-const { values } = parseArgs({ options: { 'size-mb': { type: 'string', default: '500' }, repeat: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { 'size-mb': { type: 'string', default: '500' }, repeat: { type: 'string', default: '5' } },
+});
 const sizeMb = Number(values['size-mb']);
 const repeat = Number(values.repeat);
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
@@ -25,7 +27,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-knobs-'));
 const sql = path.join(dir, 'backup.sql');
 const dump = path.join(dir, 'dump');
 const q = (database: string, text: string) => query(PG, database, text);
-const sh = (command: string, extraEnv: Record<string, string> = {}) => execa('sh', ['-c', command], { env: { ...env, ...extraEnv } });
+const sh = (command: string, extraEnv: Record<string, string> = {}) =>
+  execa('sh', ['-c', command], { env: { ...env, ...extraEnv } });
 
 /** An empty database to restore into, after a checkpoint (so no variant pays for the last one's WAL). */
 async function freshTarget(name: string): Promise<void> {
@@ -41,14 +44,27 @@ const dumps: Record<string, () => Promise<unknown>> = {
   'pg_dump -Fd -j2 (the runbook)': () => sh(`pg_dump -Fd -j2 -Z0 -f ${dump}-j2 ${source}`),
   'pg_dump -Fd -j3': () => sh(`pg_dump -Fd -j3 -Z0 -f ${dump}-j3 ${source}`),
 };
-const restore = (label: string, command: string, extraEnv?: Record<string, string>) => [label, async () => {
-  await freshTarget(`${live}_knobs_dst`);
-  return timed(() => sh(command, extraEnv));
-}] as const;
+const restore = (label: string, command: string, extraEnv?: Record<string, string>) =>
+  [
+    label,
+    async () => {
+      await freshTarget(`${live}_knobs_dst`);
+      return timed(() => sh(command, extraEnv));
+    },
+  ] as const;
 const restores: Record<string, () => Promise<number>> = Object.fromEntries([
   restore('psql < backup.sql (by hand)', `psql -q -v ON_ERROR_STOP=1 -d ${live}_knobs_dst < ${sql}`),
-  ...[1, 2, 3, 4].map((j) => restore(`pg_restore -j${j}${j === 2 ? ' (the runbook)' : ''}`, `pg_restore --exit-on-error --no-owner -j${j} -d ${live}_knobs_dst ${dump}-j2`)),
-  restore(`pg_restore -j2, sessions with ${TUNED}`, `pg_restore --exit-on-error --no-owner -j2 -d ${live}_knobs_dst ${dump}-j2`, { PGOPTIONS: TUNED }),
+  ...[1, 2, 3, 4].map((j) =>
+    restore(
+      `pg_restore -j${j}${j === 2 ? ' (the runbook)' : ''}`,
+      `pg_restore --exit-on-error --no-owner -j${j} -d ${live}_knobs_dst ${dump}-j2`,
+    ),
+  ),
+  restore(
+    `pg_restore -j2, sessions with ${TUNED}`,
+    `pg_restore --exit-on-error --no-owner -j2 -d ${live}_knobs_dst ${dump}-j2`,
+    { PGOPTIONS: TUNED },
+  ),
 ]);
 const clone = (name: string) => q('postgres', `create database ${name} template ${source} strategy file_copy`);
 const clones: Record<string, () => Promise<number>> = {
@@ -78,7 +94,9 @@ const rotate = <T>(xs: T[], by: number) => xs.map((_, i) => xs[(i + by) % xs.len
 await generateDatabase(PG, live, sizeMb, log);
 await q('postgres', `drop database if exists ${source} with (force)`);
 await q('postgres', `create database ${source} template ${live} strategy file_copy`);
-const sizeBytes = Number(((await q(source, 'select pg_database_size(current_database()) as s')).rows[0] as { s: string }).s);
+const sizeBytes = Number(
+  ((await q(source, 'select pg_database_size(current_database()) as s')).rows[0] as { s: string }).s,
+);
 for (let r = 0; r < repeat; r++) {
   log(`repetition ${r + 1}/${repeat}`);
   for (const [k, run] of rotate(Object.entries(dumps), r)) {
@@ -95,9 +113,14 @@ for (let r = 0; r < repeat; r++) {
 }
 
 const s = (ms: number) => (ms / 1000).toFixed(2);
-const row = (k: string, base?: string) => `| ${k} | ${s(median(results[k]!))} s ${spread(results[k]!.map((x) => x / 1000))} |${base ? ` ${(median(results[base]!) / median(results[k]!)).toFixed(2)}× |` : ''}`;
-console.log(`\n### PostgreSQL's own knobs, ${(sizeBytes / 1048576).toFixed(0)} MB database (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, PostgreSQL 15, Node ${process.version})\n`);
-console.log(`Command: \`npx tsx bench/pg-knobs.ts --size-mb ${sizeMb} --repeat ${repeat}\`; median of ${repeat} interleaved repetitions [min–max]; speed-up against the by-hand command (or the single clone).\n`);
+const row = (k: string, base?: string) =>
+  `| ${k} | ${s(median(results[k]!))} s ${spread(results[k]!.map((x) => x / 1000))} |${base ? ` ${(median(results[base]!) / median(results[k]!)).toFixed(2)}× |` : ''}`;
+console.log(
+  `\n### PostgreSQL's own knobs, ${(sizeBytes / 1048576).toFixed(0)} MB database (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, PostgreSQL 15, Node ${process.version})\n`,
+);
+console.log(
+  `Command: \`npx tsx bench/pg-knobs.ts --size-mb ${sizeMb} --repeat ${repeat}\`; median of ${repeat} interleaved repetitions [min–max]; speed-up against the by-hand command (or the single clone).\n`,
+);
 console.log('| dump | time | vs plain |\n|---|---|---|');
 for (const k of Object.keys(dumps)) console.log(row(k, 'pg_dump > backup.sql (plain, by hand)'));
 console.log('\n| restore into an empty database | time | vs psql |\n|---|---|---|');

@@ -20,7 +20,13 @@ import { createImportsActivities } from '../src/activities/imports.js';
 import { TargetRegistry } from '../src/targets.js';
 import { log, median, spread } from './stats.js';
 
-const { values } = parseArgs({ options: { items: { type: 'string', default: '100000' }, repeat: { type: 'string', default: '5' }, batch: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    items: { type: 'string', default: '100000' },
+    repeat: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '1000' },
+  },
+});
 const items = Number(values.items);
 const repeat = Number(values.repeat);
 const batch = Number(values.batch);
@@ -43,17 +49,36 @@ async function q(database: string, text: string): Promise<pg.QueryResult> {
 
 await execa('mkdir', ['-p', dir]);
 await q('postgres', `create database ${db}`);
-await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', '0004_imports_payments'], { cwd: app, env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${db}` } });
+await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', '0004_imports_payments'], {
+  cwd: app,
+  env: { DATABASE_URL: `postgresql+psycopg2://postgres@127.0.0.1:5432/${db}` },
+});
 await q(db, `insert into import_batches (tenant_id, status) values (1, 'processing')`);
-await q(db, `insert into import_items (batch_id, payload, status, updated_at) select (select max(id) from import_batches), 'bench-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${items}) g`);
-const ids = (await q(db, `select id from import_items where payload like 'bench-%' order by id`)).rows.map((r: { id: number }) => r.id);
+await q(
+  db,
+  `insert into import_items (batch_id, payload, status, updated_at) select (select max(id) from import_batches), 'bench-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${items}) g`,
+);
+const ids = (await q(db, `select id from import_items where payload like 'bench-%' order by id`)).rows.map(
+  (r: { id: number }) => r.id,
+);
 const redis = new Redis(broker);
 await redis.flushdb();
 const targetsFile = path.join(dir, 'targets.yaml');
-writeFileSync(targetsFile, stringify({ targets: { bench: {
-  postgres: { ...PG, database: db }, redis: { url: broker },
-  imports: { stuckAfter: '10m', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: app } },
-} } }));
+writeFileSync(
+  targetsFile,
+  stringify({
+    targets: {
+      bench: {
+        postgres: { ...PG, database: db },
+        redis: { url: broker },
+        imports: {
+          stuckAfter: '10m',
+          celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: app },
+        },
+      },
+    },
+  }),
+);
 const activities = createImportsActivities(TargetRegistry.load(targetsFile));
 const cutoff = ((await q(db, `select (now() - interval '10 minutes')::text as t`)).rows[0] as { t: string }).t;
 
@@ -64,7 +89,9 @@ const byHandScript = `import sys, gestiq_imports as g\nfor line in open(sys.argv
 
 const rss: number[] = [];
 let peak = 0;
-const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 100);
+const sampler = setInterval(() => {
+  peak = Math.max(peak, process.memoryUsage().rss);
+}, 100);
 const results: Record<string, number[]> = { hand: [], runbook: [] };
 const order: string[] = [];
 log(`${items} stuck items in ${db}; ${repeat} repetitions, interleaved`);
@@ -82,10 +109,15 @@ for (let i = 0; i < repeat; i++) {
     await redis.del('imports');
     peak = 0;
     const t0 = performance.now();
-    const r = await activities.importsReenqueue('bench', { generation: `bench${i}${Date.now().toString(36)}`, updatedBefore: cutoff, batchSize: batch });
+    const r = await activities.importsReenqueue('bench', {
+      generation: `bench${i}${Date.now().toString(36)}`,
+      updatedBefore: cutoff,
+      batchSize: batch,
+    });
     results.runbook!.push((performance.now() - t0) / 1000);
     rss.push(peak);
-    if (r.published !== items || (await redis.llen('imports')) !== items) throw new Error(`runbook: published ${r.published}, queue holds ${await redis.llen('imports')}`);
+    if (r.published !== items || (await redis.llen('imports')) !== items)
+      throw new Error(`runbook: published ${r.published}, queue holds ${await redis.llen('imports')}`);
   };
   order.push(i % 2 === 0 ? 'by hand, runbook' : 'runbook, by hand');
   for (const side of i % 2 === 0 ? [hand, runbook] : [runbook, hand]) await side();

@@ -20,14 +20,26 @@ import { RunbookPhase } from '../src/contract/search-attributes.js';
 import { TargetRegistry } from '../src/targets.js';
 import { benchServer, cpuSeconds, pool, rssOf, sleep, startWorkerProcess } from './harness.js';
 
-const { values } = parseArgs({ options: {
-  minutes: { type: 'string', default: '45' }, warmup: { type: 'string', default: '12' }, gap: { type: 'string', default: '1.5' },
-  cache: { type: 'string', default: '500' }, seed: { type: 'string', default: String(Date.now() % 1e9) },
-} });
-const N = { minutes: Number(values.minutes), warmup: Number(values.warmup), gap: Number(values.gap), cache: Number(values.cache), seed: Number(values.seed) };
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '45' },
+    warmup: { type: 'string', default: '12' },
+    gap: { type: 'string', default: '1.5' },
+    cache: { type: 'string', default: '500' },
+    seed: { type: 'string', default: String(Date.now() % 1e9) },
+  },
+});
+const N = {
+  minutes: Number(values.minutes),
+  warmup: Number(values.warmup),
+  gap: Number(values.gap),
+  cache: Number(values.cache),
+  seed: Number(values.seed),
+};
 const log = (line: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 let state = N.seed >>> 0;
-const random = () => { // mulberry32: the same --seed gives the same mix, decisions and delays
+const random = () => {
+  // mulberry32: the same --seed gives the same mix, decisions and delays
   state = (state + 0x6d2b79f5) >>> 0;
   let x = Math.imul(state ^ (state >>> 15), 1 | state);
   x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
@@ -35,31 +47,67 @@ const random = () => { // mulberry32: the same --seed gives the same mix, decisi
 };
 
 type Kind = 'db-access' | 'drill: approve' | 'drill: reject' | 'drill: abort' | 'drill: expire';
-const mix: Array<[Kind, number]> = [['db-access', 0.4], ['drill: approve', 0.2], ['drill: reject', 0.2], ['drill: abort', 0.1], ['drill: expire', 0.1]];
+const mix: Array<[Kind, number]> = [
+  ['db-access', 0.4],
+  ['drill: approve', 0.2],
+  ['drill: reject', 0.2],
+  ['drill: abort', 0.1],
+  ['drill: expire', 0.1],
+];
 /** What each kind must end as: status as users see it, and the failure type of an aborted run. */
 const expected: Record<Kind, { state: string; type?: string }> = {
-  'db-access': { state: 'completed' }, 'drill: approve': { state: 'completed' }, 'drill: reject': { state: 'aborted', type: 'GateRejected' },
-  'drill: abort': { state: 'aborted', type: 'RunbookAborted' }, 'drill: expire': { state: 'aborted', type: 'GateExpired' },
+  'db-access': { state: 'completed' },
+  'drill: approve': { state: 'completed' },
+  'drill: reject': { state: 'aborted', type: 'GateRejected' },
+  'drill: abort': { state: 'aborted', type: 'RunbookAborted' },
+  'drill: expire': { state: 'aborted', type: 'GateExpired' },
 };
-const pick = (): Kind => { let r = random(); for (const [k, w] of mix) if ((r -= w) < 0) return k; return 'db-access'; };
+const pick = (): Kind => {
+  let r = random();
+  for (const [k, w] of mix) if ((r -= w) < 0) return k;
+  return 'db-access';
+};
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const load0 = os.loadavg();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-soak-'));
 const targetsFile = path.join(dir, 'targets.yaml');
 // Unsigned starts allowed, as in the tests' targets: this client has no signing key (main denies unsigned starts by default).
-writeFileSync(targetsFile, stringify({ targets: {
-  bench: { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '2h' } },
-  'bench-expire': { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '20s' } },
-  'bench-db': { policy: { unsignedStarts: 'allow' }, postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } },
-} }));
+writeFileSync(
+  targetsFile,
+  stringify({
+    targets: {
+      bench: { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '2h' } },
+      'bench-expire': { policy: { unsignedStarts: 'allow', unsignedDecisions: 'allow', deadline: '20s' } },
+      'bench-db': {
+        policy: { unsignedStarts: 'allow' },
+        postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' },
+      },
+    },
+  }),
+);
 const targets = TargetRegistry.load(targetsFile);
 const { server, serverPid, bundlePath, connection, taskQueue, client } = await benchServer(dir, targets, 'bench-soak');
-const worker = startWorkerProcess({ address: server.address, taskQueue, targetsFile, bundlePath, maxCachedWorkflows: N.cache, exposeGc: true });
+const worker = startWorkerProcess({
+  address: server.address,
+  taskQueue,
+  targetsFile,
+  bundlePath,
+  maxCachedWorkflows: N.cache,
+  exposeGc: true,
+});
 await worker.ready();
-log(`dev server ${server.address} (pid ${serverPid}), worker pid ${worker.pid}, seed ${N.seed}, RSS ${worker.rss()} MB`);
+log(
+  `dev server ${server.address} (pid ${serverPid}), worker pid ${worker.pid}, seed ${N.seed}, RSS ${worker.rss()} MB`,
+);
 
-interface Run { kind: Kind; id?: string; problem?: string; outcome?: string; ok?: boolean }
+interface Run {
+  kind: Kind;
+  id?: string;
+  problem?: string;
+  outcome?: string;
+  ok?: boolean;
+}
 const runs: Run[] = [];
 const decisions: Array<Promise<void>> = [];
 let decideRetries = 0;
@@ -70,10 +118,20 @@ async function decideLater(run: Run, delayMs: number): Promise<void> {
   for (let tries = 0; ; tries++) {
     try {
       if (run.kind === 'drill: abort') await client.abort(run.id!, 'bob', 'soak: random abort');
-      else await client.decide(run.id!, 'proceed', { decision: run.kind === 'drill: approve' ? 'approve' : 'reject', comment: 'soak' }, { person: 'bob', roles: ['approver'] });
+      else
+        await client.decide(
+          run.id!,
+          'proceed',
+          { decision: run.kind === 'drill: approve' ? 'approve' : 'reject', comment: 'soak' },
+          { person: 'bob', roles: ['approver'] },
+        );
       return;
     } catch (err) {
-      if (err instanceof DecisionError && err.kind === 'unknown-gate' && tries < 60) { decideRetries++; await sleep(1000); continue; }
+      if (err instanceof DecisionError && err.kind === 'unknown-gate' && tries < 60) {
+        decideRetries++;
+        await sleep(1000);
+        continue;
+      }
       run.problem = `${run.kind === 'drill: abort' ? 'abort' : 'decision'} refused: ${(err as Error).message}`;
       return;
     }
@@ -84,7 +142,12 @@ async function startOne(kind: Kind): Promise<void> {
   const run: Run = { kind };
   runs.push(run);
   try {
-    run.id = (await client.start(kind === 'db-access' ? 'db-access' : 'approval-drill', { target: kind === 'db-access' ? 'bench-db' : kind === 'drill: expire' ? 'bench-expire' : 'bench', initiator: 'soak' })).id;
+    run.id = (
+      await client.start(kind === 'db-access' ? 'db-access' : 'approval-drill', {
+        target: kind === 'db-access' ? 'bench-db' : kind === 'drill: expire' ? 'bench-expire' : 'bench',
+        initiator: 'soak',
+      })
+    ).id;
   } catch (err) {
     run.problem = `start failed: ${(err as Error).message}`;
     return;
@@ -96,11 +159,20 @@ const t0 = Date.now();
 const end = t0 + N.minutes * 60_000;
 const samples: Array<{ min: number; rss: number; heap: number; serverRss: number; closed: number }> = [];
 const cpu0 = { server: cpuSeconds(serverPid), worker: cpuSeconds(worker.pid) };
-const closedCount = async () => (await client.temporal.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`)).count;
+const closedCount = async () =>
+  (await client.temporal.workflow.count(`TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`)).count;
 const sample = async () => {
-  const s = { min: (Date.now() - t0) / 60_000, rss: worker.rss(), heap: worker.heap(), serverRss: rssOf(serverPid), closed: await closedCount() };
+  const s = {
+    min: (Date.now() - t0) / 60_000,
+    rss: worker.rss(),
+    heap: worker.heap(),
+    serverRss: rssOf(serverPid),
+    closed: await closedCount(),
+  };
   samples.push(s);
-  log(`${s.min.toFixed(1)} min: ${runs.length} started, ${s.closed} closed, ${runs.filter((r) => r.problem).length} problems, worker RSS ${s.rss} MB (live heap ${s.heap} MB), server RSS ${s.serverRss.toFixed(0)} MB`);
+  log(
+    `${s.min.toFixed(1)} min: ${runs.length} started, ${s.closed} closed, ${runs.filter((r) => r.problem).length} problems, worker RSS ${s.rss} MB (live heap ${s.heap} MB), server RSS ${s.serverRss.toFixed(0)} MB`,
+  );
 };
 await sample();
 const sampler = setInterval(() => void sample(), 30_000);
@@ -118,17 +190,27 @@ await Promise.all(inFlight);
 await Promise.all(decisions);
 
 // Every run, classified by how it ended against what its kind must give.
-await pool(runs.filter((r) => r.id), 5, async (run) => {
-  const h = client.temporal.workflow.getHandle(run.id!);
-  const failure = await Promise.race([h.result().then(() => undefined, (err: Error & { cause?: { type?: string } }) => err), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref())]);
-  const d = await h.describe();
-  const st = runState(d.status.name, d.typedSearchAttributes.get(RunbookPhase));
-  const type = failure && failure !== 'timeout' ? failure.cause?.type : undefined;
-  run.outcome = `${st}${type ? ` (${type})` : ''}`;
-  const want = expected[run.kind];
-  run.ok = !run.problem && st === want.state && type === want.type;
-  if (!run.ok && failure && failure !== 'timeout') run.problem ??= failureText(failure);
-});
+await pool(
+  runs.filter((r) => r.id),
+  5,
+  async (run) => {
+    const h = client.temporal.workflow.getHandle(run.id!);
+    const failure = await Promise.race([
+      h.result().then(
+        () => undefined,
+        (err: Error & { cause?: { type?: string } }) => err,
+      ),
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 120_000).unref()),
+    ]);
+    const d = await h.describe();
+    const st = runState(d.status.name, d.typedSearchAttributes.get(RunbookPhase));
+    const type = failure && failure !== 'timeout' ? failure.cause?.type : undefined;
+    run.outcome = `${st}${type ? ` (${type})` : ''}`;
+    const want = expected[run.kind];
+    run.ok = !run.problem && st === want.state && type === want.type;
+    if (!run.ok && failure && failure !== 'timeout') run.problem ??= failureText(failure);
+  },
+);
 const rssAfterDrain = worker.rss();
 
 const base = samples.find((s) => s.min >= N.warmup - 0.01) ?? samples[0]!;
@@ -147,7 +229,9 @@ const bad = runs.filter((r) => !r.ok);
 const shouldHaveSucceeded = bad.filter((r) => expected[r.kind].state === 'completed');
 const rows = mix.map(([k]) => {
   const of = runs.filter((r) => r.kind === k);
-  const outcomes = [...new Set(of.map((r) => r.outcome ?? 'not started'))].map((o) => `${o} ${of.filter((r) => (r.outcome ?? 'not started') === o).length}`).join(', ');
+  const outcomes = [...new Set(of.map((r) => r.outcome ?? 'not started'))]
+    .map((o) => `${o} ${of.filter((r) => (r.outcome ?? 'not started') === o).length}`)
+    .join(', ');
   return `| ${k} | ${expected[k].state}${expected[k].type ? ` (${expected[k].type})` : ''} | ${of.length} | ${of.filter((r) => r.ok).length} | ${of.length - of.filter((r) => r.ok).length} | ${outcomes} |`;
 });
 for (const r of bad.slice(0, 20)) log(`unexpected: ${r.kind} ${r.id ?? ''}: ${r.outcome ?? ''} ${r.problem ?? ''}`);

@@ -22,8 +22,13 @@ if (Number(slots) > 0) {
 }
 const connection = await NativeConnection.connect({ address });
 const worker = await createWorker({
-  connection, address, namespace: 'default', taskQueue, targets: TargetRegistry.load(targetsFile),
-  workflowBundle: { codePath: path.join(dist, prebuiltBundles.plain) }, maxCachedWorkflows: Number(cache),
+  connection,
+  address,
+  namespace: 'default',
+  taskQueue,
+  targets: TargetRegistry.load(targetsFile),
+  workflowBundle: { codePath: path.join(dist, prebuiltBundles.plain) },
+  maxCachedWorkflows: Number(cache),
 });
 console.log('ready');
 setInterval(() => console.log(`rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(1)}`), 1000).unref();

@@ -16,7 +16,8 @@ import { log, median, spread } from './stats.js';
  * - what an approval-drill run does before its gate, counted in a kept history.
  *   npx tsx bench/worker-footprint.ts [--repeat 5] [--dist DIR]
  */
-const arg = (name: string) => process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined;
+const arg = (name: string) =>
+  process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined;
 const repeat = Number(arg('repeat') ?? 5);
 const scratch = path.join(os.tmpdir(), `runbooks-footprint-${process.pid}`);
 const dist = arg('dist') ?? (await compiledBuild(scratch));
@@ -31,7 +32,9 @@ async function rssAfterImports(modules: string[]): Promise<number> {
   const code = `for (const m of ${JSON.stringify(modules)}) await import(m);
     await new Promise((r) => setTimeout(r, 300)); globalThis.gc(); await new Promise((r) => setTimeout(r, 300));
     console.log(process.memoryUsage().rss);`;
-  const { stdout } = await execa('node', ['--expose-gc', '--input-type=module', '-e', code], { cwd: path.dirname(dist) });
+  const { stdout } = await execa('node', ['--expose-gc', '--input-type=module', '-e', code], {
+    cwd: path.dirname(dist),
+  });
   return Number(stdout.trim()) / 2 ** 20;
 }
 
@@ -45,19 +48,31 @@ for (let i = 0; i < repeat; i++) {
   log(`repetition ${i + 1}/${repeat} done`);
 }
 
-console.log(`### Worker footprint (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, Node ${process.version})\n`);
-console.log(`Command: \`npx tsx bench/worker-footprint.ts --repeat ${repeat}${arg('dist') ? ' --dist …' : ''}\`. Each set in a fresh \`node --expose-gc\`, RSS after a full collection; sets rotated within each repetition.\n`);
+console.log(
+  `### Worker footprint (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${os.cpus().length} cores, Node ${process.version})\n`,
+);
+console.log(
+  `Command: \`npx tsx bench/worker-footprint.ts --repeat ${repeat}${arg('dist') ? ' --dist …' : ''}\`. Each set in a fresh \`node --expose-gc\`, RSS after a full collection; sets rotated within each repetition.\n`,
+);
 console.log('| modules imported | RSS, median [min–max] |\n|---|---|');
-for (const [name] of sets) console.log(`| ${name} | ${median(rss.get(name)!).toFixed(0)} MB ${spread(rss.get(name)!)} |`);
+for (const [name] of sets)
+  console.log(`| ${name} | ${median(rss.get(name)!).toFixed(0)} MB ${spread(rss.get(name)!)} |`);
 console.log('\n| prebuilt workflow bundle | size |\n|---|---|');
-for (const file of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) console.log(`| ${file} | ${(statSync(path.join(dist, file)).size / 2 ** 20).toFixed(1)} MB |`);
+for (const file of ['workflow-bundle.js', 'workflow-bundle.encrypted.js'])
+  console.log(`| ${file} | ${(statSync(path.join(dist, file)).size / 2 ** 20).toFixed(1)} MB |`);
 
 // Before its gate: what the worker and the server do for one start (a kept history, recorded by test/tracing.test.ts).
-const history = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'test/histories/approval-drill-traced.json'), 'utf8')) as { events: Array<{ eventType: string; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }> };
+const history = JSON.parse(
+  readFileSync(path.join(import.meta.dirname, '..', 'test/histories/approval-drill-traced.json'), 'utf8'),
+) as {
+  events: Array<{ eventType: string; activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }>;
+};
 const gateAt = history.events.findIndex((e) => e.eventType === 'EVENT_TYPE_TIMER_STARTED'); // the gate's deadline timer
 const before = history.events.slice(0, gateAt + 1);
 const count = (t: string) => before.filter((e) => e.eventType === t).length;
 const activities = before.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-console.log(`\napproval-drill before its gate (test/histories/approval-drill-traced.json): ${before.length} events, ${count('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')} workflow tasks, ${activities.length} activities (${activities.join(', ')}), ${count('EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES')} search-attribute upserts.`);
+console.log(
+  `\napproval-drill before its gate (test/histories/approval-drill-traced.json): ${before.length} events, ${count('EVENT_TYPE_WORKFLOW_TASK_COMPLETED')} workflow tasks, ${activities.length} activities (${activities.join(', ')}), ${count('EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES')} search-attribute upserts.`,
+);
 
 if (!arg('dist')) rmSync(scratch, { recursive: true, force: true });

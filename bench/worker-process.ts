@@ -10,14 +10,29 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { TargetRegistry } from '../src/targets.js';
 import { createWorker } from '../src/worker.js';
 
-const [address, taskQueue, targetsFile, bundlePath, cache, slots] = process.argv.slice(2) as [string, string, string, string, string, string?];
+const [address, taskQueue, targetsFile, bundlePath, cache, slots] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string?,
+];
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 if (Number(slots) > 0) {
   const create = Worker.create.bind(Worker);
   Worker.create = (options) => create({ ...options, maxConcurrentActivityTaskExecutions: Number(slots) });
 }
 const connection = await NativeConnection.connect({ address });
-const worker = await createWorker({ connection, address, namespace: 'default', taskQueue, targets: TargetRegistry.load(targetsFile), workflowBundle: { codePath: bundlePath }, maxCachedWorkflows: Number(cache) });
+const worker = await createWorker({
+  connection,
+  address,
+  namespace: 'default',
+  taskQueue,
+  targets: TargetRegistry.load(targetsFile),
+  workflowBundle: { codePath: bundlePath },
+  maxCachedWorkflows: Number(cache),
+});
 console.log('ready');
 setInterval(() => console.log(`rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(1)}`), 1000).unref();
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -13,7 +13,9 @@ if (existsSync(source)) {
 } else if (existsSync(compiled)) {
   cli = await import(compiled.href);
 } else {
-  console.error('Neither src/cli.ts nor dist/cli.js is beside this script: run `npm run build`, or run it from a checkout.');
+  console.error(
+    'Neither src/cli.ts nor dist/cli.js is beside this script: run `npm run build`, or run it from a checkout.',
+  );
   process.exit(1);
 }
 await cli.main();

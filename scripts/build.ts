@@ -21,21 +21,34 @@ const src = path.join(root, 'src');
 export async function build(outDir: string, log: (line: string) => void = console.log): Promise<void> {
   const t0 = Date.now();
   clean(outDir);
-  await execa('tsc', ['-p', path.join(root, 'tsconfig.build.json'), '--outDir', outDir], { cwd: root, preferLocal: true, stdio: 'inherit' });
+  await execa('tsc', ['-p', path.join(root, 'tsconfig.build.json'), '--outDir', outDir], {
+    cwd: root,
+    preferLocal: true,
+    stdio: 'inherit',
+  });
   log(`tsc → ${outDir} (${seconds(t0)})`);
   cpSync(src, outDir, { recursive: true, filter: (f) => !f.endsWith('.ts') && path.basename(f) !== '__pycache__' });
   const workflowsPath = path.join(outDir, 'workflows/index.js');
   // From dist/ as well: the bundle must not reach back into src/.
-  const interceptorModules = workflowInterceptorModules.map((m) => path.join(outDir, path.relative(src, m)).replace(/\.ts$/, '.js'));
+  const interceptorModules = workflowInterceptorModules.map((m) =>
+    path.join(outDir, path.relative(src, m)).replace(/\.ts$/, '.js'),
+  );
   const failureConverterPath = path.join(outDir, 'failure-converter.cjs');
   const quiet = { trace: noop, debug: noop, info: noop, log: noop, warn: console.warn, error: console.error };
   for (const [kind, file] of Object.entries(prebuiltBundles)) {
     const t = Date.now();
-    const { code } = await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptorModules, logger: quiet, ...(kind === 'encrypted' ? { failureConverterPath } : {}) });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath,
+      workflowInterceptorModules: interceptorModules,
+      logger: quiet,
+      ...(kind === 'encrypted' ? { failureConverterPath } : {}),
+    });
     writeFileSync(path.join(outDir, file), code);
     log(`workflow bundle → ${path.join(outDir, file)} (${seconds(t)})`);
   }
-  log(`Built in ${seconds(t0)}: node ${path.relative(process.cwd(), path.join(outDir, 'worker.js'))} (or api/main.js, cli.js)`);
+  log(
+    `Built in ${seconds(t0)}: node ${path.relative(process.cwd(), path.join(outDir, 'worker.js'))} (or api/main.js, cli.js)`,
+  );
 }
 
 /** Empties a previous build (stale modules would linger); refuses a directory that is not one. */
@@ -43,7 +56,9 @@ function clean(outDir: string): void {
   if (!existsSync(outDir)) return;
   const entries = readdirSync(outDir);
   if (entries.length > 0 && !entries.includes('worker.js')) {
-    throw new Error(`${outDir} is not empty and holds no worker.js, so it is not an earlier build: pick another --out-dir, or empty it yourself.`);
+    throw new Error(
+      `${outDir} is not empty and holds no worker.js, so it is not an earlier build: pick another --out-dir, or empty it yourself.`,
+    );
   }
   rmSync(outDir, { recursive: true, force: true });
 }

@@ -17,7 +17,7 @@ import type { AlertInput } from './contract/messages.js';
 /** Runbooks no metric can start: someone decides to run them. */
 export const startedByHand: Record<string, string> = {
   'approval-drill': 'a drill of the approval path',
-  janitor: "housekeeping after other runs (or on a schedule): nothing a metric shows",
+  janitor: 'housekeeping after other runs (or on a schedule): nothing a metric shows',
   'release-migration': 'a release is planned, not a symptom',
 };
 
@@ -44,18 +44,29 @@ interface RuleTemplate {
 
 const templates: RuleTemplate[] = [
   {
-    alert: 'GestiqAppDown', runbook: 'connection-refused', for: '2m', severity: 'page',
+    alert: 'GestiqAppDown',
+    runbook: 'connection-refused',
+    for: '2m',
+    severity: 'page',
     summary: 'The API does not answer its scrape: connection refused or down.',
     expr: ({ spec, sel }) => spec.app && `${sel('up', ['job', '=', spec.alerts?.jobs.app ?? 'gestiq-api'])} == 0`,
   },
   {
-    alert: 'GestiqNotReady', runbook: 'connection-refused', for: '3m', severity: 'page',
+    alert: 'GestiqNotReady',
+    runbook: 'connection-refused',
+    for: '3m',
+    severity: 'page',
     summary: '/ready fails from the blackbox probe.',
-    expr: ({ spec, sel }) => spec.app && `${sel('probe_success', ['job', '=', spec.alerts?.jobs.ready ?? 'gestiq-ready'])} == 0`,
+    expr: ({ spec, sel }) =>
+      spec.app && `${sel('probe_success', ['job', '=', spec.alerts?.jobs.ready ?? 'gestiq-ready'])} == 0`,
   },
   {
-    alert: 'GestiqAuthFailuresHigh', runbook: 'login-errors', for: '5m', severity: 'page',
-    summary: (spec) => `More than ${Number(((spec.login?.authFailures.threshold ?? 0) * 100).toFixed(2))}% of requests are refused with 401/403 over 5 minutes: logins or cookies are broken.`,
+    alert: 'GestiqAuthFailuresHigh',
+    runbook: 'login-errors',
+    for: '5m',
+    severity: 'page',
+    summary: (spec) =>
+      `More than ${Number(((spec.login?.authFailures.threshold ?? 0) * 100).toFixed(2))}% of requests are refused with 401/403 over 5 minutes: logins or cookies are broken.`,
     expr: ({ spec, sel }) => {
       if (!spec.login) return undefined;
       const family = requestsFamily(spec);
@@ -63,24 +74,41 @@ const templates: RuleTemplate[] = [
     },
   },
   {
-    alert: 'GestiqEinvoiceFailures', runbook: 'einvoicing-failed', for: '5m', severity: 'page',
+    alert: 'GestiqEinvoiceFailures',
+    runbook: 'einvoicing-failed',
+    for: '5m',
+    severity: 'page',
     summary: 'E-invoice emissions failed in the last 15 minutes.',
     expr: ({ spec, m, sel }) => spec.einvoicing && `increase(${sel(m['einvoice-failures'])}[15m]) > 0`,
   },
   {
-    alert: 'GestiqPaymentErrors', runbook: 'payments-failed', for: '10m', severity: 'page',
+    alert: 'GestiqPaymentErrors',
+    runbook: 'payments-failed',
+    for: '10m',
+    severity: 'page',
     summary: 'More than 10% of payment attempts fail for a provider.',
-    expr: ({ spec, m, sel }) => spec.payments && `sum by (provider) (rate(${sel(m['payment-errors'])}[10m])) / sum by (provider) (rate(${sel(m['payment-attempts'])}[10m])) > 0.1`,
+    expr: ({ spec, m, sel }) =>
+      spec.payments &&
+      `sum by (provider) (rate(${sel(m['payment-errors'])}[10m])) / sum by (provider) (rate(${sel(m['payment-attempts'])}[10m])) > 0.1`,
   },
   {
-    alert: 'GestiqMetricsMissing', runbook: 'observability-check', for: '15m', severity: 'ticket',
+    alert: 'GestiqMetricsMissing',
+    runbook: 'observability-check',
+    for: '15m',
+    severity: 'ticket',
     summary: 'A key metric is no longer exposed: the alerts on it cannot fire.',
     // The key metrics observability-check looks for; a histogram is present when its _count is.
-    expr: ({ spec, m, sel }) => spec.app && (Object.keys(KEY_METRICS) as MetricKey[])
-      .map((k) => `absent(${sel(k === 'einvoice-latency' ? `${m[k]}_count` : m[k])})`).join(' or '),
+    expr: ({ spec, m, sel }) =>
+      spec.app &&
+      (Object.keys(KEY_METRICS) as MetricKey[])
+        .map((k) => `absent(${sel(k === 'einvoice-latency' ? `${m[k]}_count` : m[k])})`)
+        .join(' or '),
   },
   {
-    alert: 'GestiqImportsStuck', runbook: 'stuck-imports', for: '5m', severity: 'page',
+    alert: 'GestiqImportsStuck',
+    runbook: 'stuck-imports',
+    for: '5m',
+    severity: 'page',
     summary: (spec) => `Import items have waited ${spec.imports?.stuckAfter ?? ''} without the backlog going down.`,
     expr: ({ spec, m, sel }) => {
       if (!spec.imports) return undefined;
@@ -90,29 +118,48 @@ const templates: RuleTemplate[] = [
     },
   },
   {
-    alert: 'GestiqDatabaseDown', runbook: 'db-access', for: '1m', severity: 'page',
+    alert: 'GestiqDatabaseDown',
+    runbook: 'db-access',
+    for: '1m',
+    severity: 'page',
     summary: 'PostgreSQL does not answer the exporter.',
     expr: ({ spec, sel }) => spec.postgres && `${sel('pg_up')} == 0`,
   },
   {
-    alert: 'GestiqMigrationNotAtHead', runbook: 'migration-failed', for: '10m', severity: 'page',
-    summary: "The database's alembic revision has not been the code's head for 10 minutes: a migration failed or did not run.",
+    alert: 'GestiqMigrationNotAtHead',
+    runbook: 'migration-failed',
+    for: '10m',
+    severity: 'page',
+    summary:
+      "The database's alembic revision has not been the code's head for 10 minutes: a migration failed or did not run.",
     expr: ({ spec, m, sel }) => spec.postgres && spec.alembic && `${sel(m['migration-at-head'])} == 0`,
   },
   {
-    alert: 'GestiqSchemaDrift', runbook: 'schema-drift', severity: 'page',
-    summary: 'The app hit a column or table its models have and the database lacks (ProgrammingError): the schema drifted.',
+    alert: 'GestiqSchemaDrift',
+    runbook: 'schema-drift',
+    severity: 'page',
+    summary:
+      'The app hit a column or table its models have and the database lacks (ProgrammingError): the schema drifted.',
     expr: ({ spec, m, sel }) => spec.postgres && spec.alembic && `increase(${sel(m['schema-errors'])}[10m]) > 0`,
   },
   {
-    alert: 'GestiqFileMissing', runbook: 'missing-container-file', severity: 'page',
+    alert: 'GestiqFileMissing',
+    runbook: 'missing-container-file',
+    severity: 'page',
     summary: 'The app raised FileNotFoundError in the last 10 minutes: a file it needs is missing where it runs.',
     expr: ({ spec, m, sel }) => spec.app?.files && `increase(${sel(m['missing-files'])}[10m]) > 0`,
   },
   {
-    alert: 'GestiqPwaStale', runbook: 'pwa-stale-cache', for: '15m', severity: 'ticket',
-    summary: (spec) => `The PWA serves a build other than ${spec.pwa?.expectedVersion ?? ''} (pwa.expectedVersion): users see an old build.`,
-    expr: ({ spec, m, sel }) => spec.pwa?.expectedVersion !== undefined ? sel(m['pwa-build'], ['version', '!=', spec.pwa.expectedVersion]) : undefined,
+    alert: 'GestiqPwaStale',
+    runbook: 'pwa-stale-cache',
+    for: '15m',
+    severity: 'ticket',
+    summary: (spec) =>
+      `The PWA serves a build other than ${spec.pwa?.expectedVersion ?? ''} (pwa.expectedVersion): users see an old build.`,
+    expr: ({ spec, m, sel }) =>
+      spec.pwa?.expectedVersion !== undefined
+        ? sel(m['pwa-build'], ['version', '!=', spec.pwa.expectedVersion])
+        : undefined,
   },
 ];
 
@@ -143,17 +190,37 @@ export function generateRules(targets: TargetRegistry, only?: string): Generated
   for (const target of names) {
     const spec = targets.spec(target);
     const selector = Object.entries(spec.alerts?.selector ?? {}).map(([k, v]): Matcher => [k, '=', v]);
-    const c: RuleContext = { spec, m: metricNamesOf(spec), sel: (family, ...more) => selectorOf(family, [...selector, ...more]) };
+    const c: RuleContext = {
+      spec,
+      m: metricNamesOf(spec),
+      sel: (family, ...more) => selectorOf(family, [...selector, ...more]),
+    };
     const own = templates.flatMap((t) => {
       const expr = t.expr(c);
-      return expr ? [{ alert: t.alert, runbook: t.runbook, target, expr, ...(t.for ? { for: t.for } : {}), severity: t.severity, summary: typeof t.summary === 'string' ? t.summary : t.summary(spec) }] : [];
+      return expr
+        ? [
+            {
+              alert: t.alert,
+              runbook: t.runbook,
+              target,
+              expr,
+              ...(t.for ? { for: t.for } : {}),
+              severity: t.severity,
+              summary: typeof t.summary === 'string' ? t.summary : t.summary(spec),
+            },
+          ]
+        : [];
     });
     if (own.length === 0) withoutRules.push(target);
     else bySelector.set(JSON.stringify(selector), [...(bySelector.get(JSON.stringify(selector)) ?? []), target]);
     rules.push(...own);
   }
-  const warnings = [...bySelector.values()].filter((t) => t.length > 1)
-    .map((t) => `targets ${t.join(', ')} have the same alerts.selector, so their rules select the same series and fire for each of them: give each target an alerts.selector (e.g. { env: prod }).`);
+  const warnings = [...bySelector.values()]
+    .filter((t) => t.length > 1)
+    .map(
+      (t) =>
+        `targets ${t.join(', ')} have the same alerts.selector, so their rules select the same series and fire for each of them: give each target an alerts.selector (e.g. { env: prod }).`,
+    );
   return { rules, withoutRules, warnings };
 }
 
@@ -166,16 +233,22 @@ export function ruleLabels(r: AlertRule): Record<string, string> {
 export function rulesFile(g: GeneratedRules): string {
   const groups = [...new Set(g.rules.map((r) => r.target))].map((target) => ({
     name: `durable-runbooks-${target}`,
-    rules: g.rules.filter((r) => r.target === target).map((r) => ({
-      alert: r.alert, expr: r.expr, ...(r.for ? { for: r.for } : {}),
-      labels: ruleLabels(r),
-      annotations: { summary: r.summary, runbook: `runbook print ${r.runbook} --target ${r.target}` },
-    })),
+    rules: g.rules
+      .filter((r) => r.target === target)
+      .map((r) => ({
+        alert: r.alert,
+        expr: r.expr,
+        ...(r.for ? { for: r.for } : {}),
+        labels: ruleLabels(r),
+        annotations: { summary: r.summary, runbook: `runbook print ${r.runbook} --target ${r.target}` },
+      })),
   }));
   const header = [
     '# Generated by `runbook alerts rules` from the targets file: each alert starts its runbook on its target.',
     `# Started by hand (no metric shows their symptom): ${Object.keys(startedByHand).join(', ')}.`,
-    ...(g.withoutRules.length ? [`# No rules for ${g.withoutRules.join(', ')}: they declare nothing an alerting runbook needs.`] : []),
+    ...(g.withoutRules.length
+      ? [`# No rules for ${g.withoutRules.join(', ')}: they declare nothing an alerting runbook needs.`]
+      : []),
     ...g.warnings.map((w) => `# Warning: ${w}`),
   ];
   return `${header.join('\n')}\n${stringify({ groups }, { lineWidth: 0 })}`;
@@ -211,25 +284,46 @@ export function routeAlert(a: AlertmanagerAlert, targets: TargetRegistry): Route
   const alertname = labels.alertname ?? '(no alertname)';
   const refuse = (reason: string): Routed => ({ ok: false, alertname, labels, reason });
   const runbook = labels.runbook ?? templates.find((r) => r.alert === alertname)?.runbook;
-  if (!runbook) return refuse(`no runbook for alert "${alertname}": give it the label runbook=<name>, or use one of our rules (${templates.map((r) => r.alert).join(', ')})`);
-  if (!catalogue.some((d) => d.name === runbook)) return refuse(`label runbook="${runbook}" names no runbook (known: ${catalogue.map((d) => d.name).join(', ')})`);
+  if (!runbook)
+    return refuse(
+      `no runbook for alert "${alertname}": give it the label runbook=<name>, or use one of our rules (${templates.map((r) => r.alert).join(', ')})`,
+    );
+  if (!catalogue.some((d) => d.name === runbook))
+    return refuse(`label runbook="${runbook}" names no runbook (known: ${catalogue.map((d) => d.name).join(', ')})`);
   let target = labels.runbook_target;
   if (target !== undefined) {
-    if (!targets.names().includes(target)) return refuse(`label runbook_target="${target}" is not in ${targets.file} (known: ${targets.names().join(', ')})`);
+    if (!targets.names().includes(target))
+      return refuse(
+        `label runbook_target="${target}" is not in ${targets.file} (known: ${targets.names().join(', ')})`,
+      );
   } else {
     const matching = targets.names().filter((n) => {
       const want = targets.spec(n).alerts?.labels;
       return want !== undefined && Object.entries(want).every(([k, v]) => labels[k] === v);
     });
     if (matching.length !== 1) {
-      return refuse(matching.length === 0
-        ? `no target for these labels: set the label runbook_target, or alerts.labels on a target in ${targets.file}`
-        : `the labels match several targets (${matching.join(', ')}): make their alerts.labels distinct or set runbook_target`);
+      return refuse(
+        matching.length === 0
+          ? `no target for these labels: set the label runbook_target, or alerts.labels on a target in ${targets.file}`
+          : `the labels match several targets (${matching.join(', ')}): make their alerts.labels distinct or set runbook_target`,
+      );
     }
     target = matching[0]!;
   }
   const status = a.status === 'resolved' ? 'resolved' : 'firing';
-  return { ok: true, runbook, target, alert: { alertname, status, labels, summary: a.annotations?.summary, startsAt: a.startsAt, fingerprint: a.fingerprint } };
+  return {
+    ok: true,
+    runbook,
+    target,
+    alert: {
+      alertname,
+      status,
+      labels,
+      summary: a.annotations?.summary,
+      startsAt: a.startsAt,
+      fingerprint: a.fingerprint,
+    },
+  };
 }
 
 /** Every runbook is either started by one of the rules or by hand (a test holds this). */

@@ -13,28 +13,30 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
  * window, so an empty beat right after a progress beat would erase the progress.
  */
 export function autoHeartbeatInterceptors(): ActivityInterceptorsFactory[] {
-  return [(ctx) => ({
-    inbound: {
-      async execute(input, next) {
-        const timeoutMs = ctx.info.heartbeatTimeoutMs;
-        if (!timeoutMs) return next(input);
-        const send = ctx.heartbeat;
-        let last: unknown = ctx.info.heartbeatDetails;
-        // The SDK types it read-only; it is a plain property that heartbeat() and Context.current() go through.
-        // Interceptors listed after this one (chaos) wrap this wrapper: they see the activity's own beats only.
-        (ctx as unknown as { heartbeat: (details?: unknown) => void }).heartbeat = (details?: unknown) => {
-          last = details;
-          send(details);
-        };
-        const timer = setInterval(() => send(last), beatEveryMs(timeoutMs));
-        try {
-          return await next(input);
-        } finally {
-          clearInterval(timer);
-        }
+  return [
+    (ctx) => ({
+      inbound: {
+        async execute(input, next) {
+          const timeoutMs = ctx.info.heartbeatTimeoutMs;
+          if (!timeoutMs) return next(input);
+          const send = ctx.heartbeat;
+          let last: unknown = ctx.info.heartbeatDetails;
+          // The SDK types it read-only; it is a plain property that heartbeat() and Context.current() go through.
+          // Interceptors listed after this one (chaos) wrap this wrapper: they see the activity's own beats only.
+          (ctx as unknown as { heartbeat: (details?: unknown) => void }).heartbeat = (details?: unknown) => {
+            last = details;
+            send(details);
+          };
+          const timer = setInterval(() => send(last), beatEveryMs(timeoutMs));
+          try {
+            return await next(input);
+          } finally {
+            clearInterval(timer);
+          }
+        },
       },
-    },
-  })];
+    }),
+  ];
 }
 
 /**

@@ -4,18 +4,27 @@ import type { GateView } from './contract/types.js';
 
 /** The CLI's path through the HTTP API (RUNBOOK_API + RUNBOOK_TOKEN): decisions are signed there. */
 export class ApiBackend {
-  constructor(private readonly base: string, private readonly token: string) {}
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+  ) {}
 
   private async call<T>(method: string, path: string, body?: unknown, accept = 'application/json'): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.base.replace(/\/$/, '')}${path}`, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, accept, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         body: body ? JSON.stringify(body) : undefined,
       });
     } catch (err) {
-      throw new Error(`The API at ${this.base} did not answer (${(err as Error).message}). Is \`npm start\` running, and RUNBOOK_API right?`);
+      throw new Error(
+        `The API at ${this.base} did not answer (${(err as Error).message}). Is \`npm start\` running, and RUNBOOK_API right?`,
+      );
     }
     const text = await res.text();
     if (!res.ok) {
@@ -43,7 +52,13 @@ export class ApiBackend {
     return (await this.call<{ runs: RunSummary[] }>('GET', `/runs?${q.toString()}`)).runs;
   }
   async decide(id: string, gate: string, d: DecisionRequest) {
-    return (await this.call<{ gate: GateView }>('POST', `/runs/${encodeURIComponent(id)}/gates/${encodeURIComponent(gate)}`, d)).gate;
+    return (
+      await this.call<{ gate: GateView }>(
+        'POST',
+        `/runs/${encodeURIComponent(id)}/gates/${encodeURIComponent(gate)}`,
+        d,
+      )
+    ).gate;
   }
   async abort(id: string, reason: string) {
     await this.call('POST', `/runs/${encodeURIComponent(id)}/abort`, { reason });
@@ -51,7 +66,12 @@ export class ApiBackend {
   async rootCause(id: string, note: string) {
     await this.call('POST', `/runs/${encodeURIComponent(id)}/root-cause`, { note });
   }
-  createSchedule(runbook: string, target: string, every: string, opts: { input?: Record<string, unknown>; note?: string }) {
+  createSchedule(
+    runbook: string,
+    target: string,
+    every: string,
+    opts: { input?: Record<string, unknown>; note?: string },
+  ) {
     return this.call<ScheduleView>('POST', '/schedules', { runbook, target, every, ...opts });
   }
   async listSchedules() {

@@ -21,18 +21,29 @@ import type { GateView } from './contract/types.js';
  * otherwise straight to Temporal (decisions unsigned: accepted only where the target allows).
  */
 
-const print = (json: boolean, data: unknown, human: () => string) => console.log(json ? JSON.stringify(data, null, 2) : human());
+const print = (json: boolean, data: unknown, human: () => string) =>
+  console.log(json ? JSON.stringify(data, null, 2) : human());
 const me = (as?: string) => as ?? process.env.USER ?? os.userInfo().username;
 
 interface Backend {
-  start(runbook: string, req: { target: string; input?: Record<string, unknown>; dryRun?: boolean }, as?: string): Promise<{ id: string; uiUrl: string }>;
+  start(
+    runbook: string,
+    req: { target: string; input?: Record<string, unknown>; dryRun?: boolean },
+    as?: string,
+  ): Promise<{ id: string; uiUrl: string }>;
   status(id: string): Promise<RunView>;
   list(f: { runbook?: string; target?: string; status?: RunSummary['status']; limit?: number }): Promise<RunSummary[]>;
   decide(id: string, gate: string, d: DecisionRequest, as?: string, roles?: string[]): Promise<GateView>;
   abort(id: string, reason: string, as?: string): Promise<void>;
   rootCause(id: string, note: string, as?: string): Promise<void>;
   timeline(id: string, format: 'md' | 'json'): Promise<unknown>;
-  createSchedule(runbook: string, target: string, every: string, opts: { input?: Record<string, unknown>; note?: string }, as?: string): Promise<ScheduleView>;
+  createSchedule(
+    runbook: string,
+    target: string,
+    every: string,
+    opts: { input?: Record<string, unknown>; note?: string },
+    as?: string,
+  ): Promise<ScheduleView>;
   listSchedules(): Promise<ScheduleView[]>;
   pauseSchedule(id: string, note?: string, as?: string): Promise<ScheduleView>;
   unpauseSchedule(id: string, note?: string, as?: string): Promise<ScheduleView>;
@@ -44,7 +55,10 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
   const api = process.env.RUNBOOK_API;
   if (api) {
     const token = process.env.RUNBOOK_TOKEN;
-    if (!token) throw new Error('RUNBOOK_API is set but RUNBOOK_TOKEN is not: set your API token (npm start writes development ones to .data/dev-tokens.json).');
+    if (!token)
+      throw new Error(
+        'RUNBOOK_API is set but RUNBOOK_TOKEN is not: set your API token (npm start writes development ones to .data/dev-tokens.json).',
+      );
     const http = new ApiBackend(api, token);
     return fn({
       start: (runbook, req) => http.start(runbook, req),
@@ -75,7 +89,8 @@ async function withBackend<T>(fn: (b: Backend) => Promise<T>): Promise<T> {
         const t = await client.timeline(id);
         return format === 'md' ? renderMarkdown(t) : t;
       },
-      createSchedule: (runbook, target, every, opts, as) => client.createSchedule(runbook, target, every, { ...opts, initiator: me(as) }),
+      createSchedule: (runbook, target, every, opts, as) =>
+        client.createSchedule(runbook, target, every, { ...opts, initiator: me(as) }),
       listSchedules: () => client.listSchedules(),
       pauseSchedule: (id, note, as) => client.pauseSchedule(id, me(as), note),
       unpauseSchedule: (id, note, as) => client.unpauseSchedule(id, me(as), note),
@@ -92,7 +107,9 @@ function showPlan(run: RunView, gate: string, json: boolean): string | undefined
   const g = run.pendingGates.find((p) => p.gate === gate);
   if (!g) return undefined;
   // The evidence as words, as `runbook status` shows it; --json keeps it raw for scripts.
-  const evidence = json ? [`  evidence: ${JSON.stringify(g.evidence)}`] : ['  evidence:', ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '    ')];
+  const evidence = json
+    ? [`  evidence: ${JSON.stringify(g.evidence)}`]
+    : ['  evidence:', ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '    ')];
   console.error([`Plan of gate "${g.gate}" (digest ${g.planDigest}):`, `  ${g.prompt}`, ...evidence].join('\n'));
   return g.planDigest;
 }
@@ -114,7 +131,9 @@ function decideLines(id: string, g: GateView): string[] {
   if (g.kind !== 'recovery') return [`    decide: ${approve}   |   ${reject}`];
   // Runs from before the gate counted its failures have no `suggested`: every action, retry first.
   const ev = (g.evidence ?? {}) as Partial<RecoveryEvidence>;
-  const example = ev.corrections ? JSON.stringify(Object.fromEntries(Object.entries(ev.corrections).map(([field, what]) => [field, `<${what}>`]))) : '{…}';
+  const example = ev.corrections
+    ? JSON.stringify(Object.fromEntries(Object.entries(ev.corrections).map(([field, what]) => [field, `<${what}>`])))
+    : '{…}';
   const how: Record<RecoveryAction, string> = {
     retry: `${approve} (retry)`,
     correct: `${approve} --correction '${example}'`,
@@ -137,14 +156,33 @@ function describeRun(run: RunView): string {
   if (result?.summary) lines.push('', ...result.summary.map((l) => `  ${l}`));
   if (run.error) lines.push('', `  ${run.error}`);
   for (const g of run.pendingGates ?? []) {
-    lines.push('', `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`, `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`, ...decideLines(run.id, g));
+    lines.push(
+      '',
+      `  WAITING at gate "${g.gate}" (plan ${g.planDigest}, deadline ${g.deadline}): ${g.prompt}`,
+      `    approvals ${g.approvals.length} of ${g.policy.approvalsNeeded}; approvers ${g.policy.approvers.join(', ')}`,
+      ...decideLines(run.id, g),
+    );
     // The evidence as words (raw: runbook status --json).
-    lines.push('    evidence:', ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '      '));
+    lines.push(
+      '    evidence:',
+      ...viewText(evidenceView(run.runbook, g.gate, g.evidence, { journal: run.journal }), '      '),
+    );
   }
   if (run.awaiting) {
-    lines.push('', `  WAITING for the ${run.awaiting.input} note (deadline ${run.awaiting.deadline}): ${run.awaiting.prompt}`, `    write it: runbook root-cause ${run.id} --note "…"`);
+    lines.push(
+      '',
+      `  WAITING for the ${run.awaiting.input} note (deadline ${run.awaiting.deadline}): ${run.awaiting.prompt}`,
+      `    write it: runbook root-cause ${run.id} --note "…"`,
+    );
   }
-  if (run.journal) lines.push('', ...run.journal.map((e) => `  ${e.outcome.padEnd(8)} ${e.kind === 'step' ? '' : `${e.kind} `}${e.step}${e.kind !== 'step' ? ` (${e.actor})` : ''}${e.error ? `: ${e.error}` : e.comment ? `: ${e.comment}` : ''}`));
+  if (run.journal)
+    lines.push(
+      '',
+      ...run.journal.map(
+        (e) =>
+          `  ${e.outcome.padEnd(8)} ${e.kind === 'step' ? '' : `${e.kind} `}${e.step}${e.kind !== 'step' ? ` (${e.actor})` : ''}${e.error ? `: ${e.error}` : e.comment ? `: ${e.comment}` : ''}`,
+      ),
+    );
   lines.push('', `  Temporal UI: ${run.uiUrl}`);
   return lines.join('\n');
 }
@@ -154,15 +192,38 @@ function table(runs: RunSummary[]): string {
   const rows = runs.map((r) => [r.id, r.runbook, r.target, r.status, r.phase, r.initiator, r.startedAt]);
   const head = ['ID', 'RUNBOOK', 'TARGET', 'STATUS', 'PHASE', 'INITIATOR', 'STARTED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function scheduleTable(schedules: ScheduleView[]): string {
-  if (schedules.length === 0) return 'No schedules. Create one: runbook schedule create db-access --target <name> --every 15m';
-  const rows = schedules.map((s) => [s.id, s.runbook, s.target, s.every, s.paused ? 'paused' : 'active', s.nextRunAt ?? '-', s.note ?? '']);
+  if (schedules.length === 0)
+    return 'No schedules. Create one: runbook schedule create db-access --target <name> --every 15m';
+  const rows = schedules.map((s) => [
+    s.id,
+    s.runbook,
+    s.target,
+    s.every,
+    s.paused ? 'paused' : 'active',
+    s.nextRunAt ?? '-',
+    s.note ?? '',
+  ]);
   const head = ['ID', 'RUNBOOK', 'TARGET', 'EVERY', 'STATE', 'NEXT RUN', 'NOTE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return [head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function describeSchedule(s: ScheduleView): string {
@@ -199,10 +260,21 @@ export function buildCli(): Command {
     .option('--dry-run', 'run read-only steps; report the destructive ones')
     .option('--as <person>', 'who starts it (default: your login name)')
     .option('--json', 'print JSON')
-    .action(async (runbook: string, o: { target: string; input?: Record<string, unknown>; dryRun?: boolean; as?: string; json?: boolean }) => {
-      const started = await withBackend((b) => b.start(runbook, { target: o.target, input: o.input, dryRun: o.dryRun }, o.as));
-      print(!!o.json, started, () => `Started ${started.id}\n  follow: runbook status ${started.id}\n  Temporal UI: ${started.uiUrl}`);
-    });
+    .action(
+      async (
+        runbook: string,
+        o: { target: string; input?: Record<string, unknown>; dryRun?: boolean; as?: string; json?: boolean },
+      ) => {
+        const started = await withBackend((b) =>
+          b.start(runbook, { target: o.target, input: o.input, dryRun: o.dryRun }, o.as),
+        );
+        print(
+          !!o.json,
+          started,
+          () => `Started ${started.id}\n  follow: runbook status ${started.id}\n  Temporal UI: ${started.uiUrl}`,
+        );
+      },
+    );
 
   program
     .command('status')
@@ -219,17 +291,33 @@ export function buildCli(): Command {
     .description('List recent runs.')
     .option('--runbook <name>')
     .option('--target <name>')
-    .addOption(new Option('--status <status>').choices(['running', 'waiting', 'completed', 'failed', 'aborted', 'timed-out']))
-    .option('--limit <n>', 'at most this many (1 to 1000)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 1000) throw new InvalidArgumentError('It must be a whole number from 1 to 1000.');
-      return n;
-    }, 50)
+    .addOption(
+      new Option('--status <status>').choices(['running', 'waiting', 'completed', 'failed', 'aborted', 'timed-out']),
+    )
+    .option(
+      '--limit <n>',
+      'at most this many (1 to 1000)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 1000)
+          throw new InvalidArgumentError('It must be a whole number from 1 to 1000.');
+        return n;
+      },
+      50,
+    )
     .option('--json', 'print JSON')
-    .action(async (o: { runbook?: string; target?: string; status?: RunSummary['status']; limit: number; json?: boolean }) => {
-      const runs = await withBackend((b) => b.list(o));
-      print(!!o.json, { runs }, () => table(runs));
-    });
+    .action(
+      async (o: {
+        runbook?: string;
+        target?: string;
+        status?: RunSummary['status'];
+        limit: number;
+        json?: boolean;
+      }) => {
+        const runs = await withBackend((b) => b.list(o));
+        print(!!o.json, { runs }, () => table(runs));
+      },
+    );
 
   for (const decision of ['approve', 'reject'] as const) {
     program
@@ -238,20 +326,54 @@ export function buildCli(): Command {
       .argument('<id>', 'run id')
       .argument('<gate>', 'gate id (see runbook status)')
       .option('-c, --comment <text>', 'why')
-      .option('--plan-digest <digest>', 'the plan you reviewed (default: the gate\'s plan, printed before the decision is sent)')
+      .option(
+        '--plan-digest <digest>',
+        "the plan you reviewed (default: the gate's plan, printed before the decision is sent)",
+      )
       .option('--as <person>', 'who decides (direct to Temporal only; the API knows who you are)')
       .option('--role <role...>', 'roles claimed (direct to Temporal only; unsigned)')
-      .addOption(new Option('--action <action>', 'recovery gates: retry the failed step or skip it').choices(['retry', 'skip']))
-      .option('--correction <json>', 'recovery gates: corrected input for the retried step, a JSON object', parseJsonOption)
+      .addOption(
+        new Option('--action <action>', 'recovery gates: retry the failed step or skip it').choices(['retry', 'skip']),
+      )
+      .option(
+        '--correction <json>',
+        'recovery gates: corrected input for the retried step, a JSON object',
+        parseJsonOption,
+      )
       .option('--json', 'print JSON')
-      .action(async (id: string, gate: string, o: { comment?: string; planDigest?: string; as?: string; role?: string[]; action?: 'retry' | 'skip'; correction?: Record<string, unknown>; json?: boolean }) => {
-        const view = await withBackend(async (b) => {
-          // The CLI decides on a plan it has shown: the gate's prompt, evidence and digest go to stderr first.
-          const planDigest = o.planDigest ?? showPlan(await b.status(id), gate, !!o.json);
-          return b.decide(id, gate, { decision, comment: o.comment, planDigest, action: o.action, correction: o.correction }, o.as, o.role);
-        });
-        print(!!o.json, view, () => `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`);
-      });
+      .action(
+        async (
+          id: string,
+          gate: string,
+          o: {
+            comment?: string;
+            planDigest?: string;
+            as?: string;
+            role?: string[];
+            action?: 'retry' | 'skip';
+            correction?: Record<string, unknown>;
+            json?: boolean;
+          },
+        ) => {
+          const view = await withBackend(async (b) => {
+            // The CLI decides on a plan it has shown: the gate's prompt, evidence and digest go to stderr first.
+            const planDigest = o.planDigest ?? showPlan(await b.status(id), gate, !!o.json);
+            return b.decide(
+              id,
+              gate,
+              { decision, comment: o.comment, planDigest, action: o.action, correction: o.correction },
+              o.as,
+              o.role,
+            );
+          });
+          print(
+            !!o.json,
+            view,
+            () =>
+              `Gate "${gate}" of ${id}: ${view.status} (${view.approvals.length} of ${view.policy.approvalsNeeded} approvals).`,
+          );
+        },
+      );
   }
 
   program
@@ -263,12 +385,18 @@ export function buildCli(): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { reason: string; as?: string; json?: boolean }) => {
       await withBackend((b) => b.abort(id, o.reason, o.as));
-      print(!!o.json, { id, aborting: true }, () => `Aborting ${id}: compensations run, then it ends. Follow: runbook status ${id}`);
+      print(
+        !!o.json,
+        { id, aborting: true },
+        () => `Aborting ${id}: compensations run, then it ends. Follow: runbook status ${id}`,
+      );
     });
 
   program
     .command('root-cause')
-    .description('Give the root-cause note a repair run (migration-failed) asks for at its end; it goes into the timeline.')
+    .description(
+      'Give the root-cause note a repair run (migration-failed) asks for at its end; it goes into the timeline.',
+    )
     .argument('<id>', 'run id')
     .requiredOption('-n, --note <text>', 'what caused the incident')
     .option('--as <person>', 'who writes it (direct to Temporal only)')
@@ -300,10 +428,20 @@ export function buildCli(): Command {
       const reports: ReplayReport[] = [];
       for (const source of sources) {
         const fromFile = /\.json$/.test(source);
-        const history = fromFile ? loadHistoryFile(source) : await withBackendClient((c) => c.temporal.workflow.getHandle(source).fetchHistory());
+        const history = fromFile
+          ? loadHistoryFile(source)
+          : await withBackendClient((c) => c.temporal.workflow.getHandle(source).fetchHistory());
         reports.push(await replay(history, source, { workflowsPath }));
       }
-      print(!!o.json, { reports }, () => reports.map((r) => (r.ok ? `OK    ${r.workflowId} (${r.workflowType}, ${r.events} events)` : `FAIL  ${r.workflowId} (${r.workflowType}): ${r.problem}`)).join('\n'));
+      print(!!o.json, { reports }, () =>
+        reports
+          .map((r) =>
+            r.ok
+              ? `OK    ${r.workflowId} (${r.workflowType}, ${r.events} events)`
+              : `FAIL  ${r.workflowId} (${r.workflowType}): ${r.problem}`,
+          )
+          .join('\n'),
+      );
       if (reports.some((r) => !r.ok)) process.exitCode = 1;
     });
 
@@ -324,7 +462,9 @@ export function buildCli(): Command {
     .action(() => alerts.error('error: runbook alerts needs a subcommand: rules.'));
   alerts
     .command('rules')
-    .description("Print the Prometheus alerting rules for the targets file's targets (each labelled with the runbook and target it starts) as a rules file.")
+    .description(
+      "Print the Prometheus alerting rules for the targets file's targets (each labelled with the runbook and target it starts) as a rules file.",
+    )
     .option('-t, --target <name>', 'only this target')
     .option('--json', 'print JSON')
     .action((o: { target?: string; json?: boolean }) => {
@@ -335,10 +475,14 @@ export function buildCli(): Command {
   const schedule = program
     .command('schedule')
     .description('Read-only checks that run on their own (Temporal Schedules, listed in the Temporal UI).')
-    .action(() => schedule.error('error: runbook schedule needs a subcommand: create, ls, pause, unpause, trigger, delete.'));
+    .action(() =>
+      schedule.error('error: runbook schedule needs a subcommand: create, ls, pause, unpause, trigger, delete.'),
+    );
   schedule
     .command('create')
-    .description('Run a read-only check on a target every interval; a run that finds a problem notifies the target (and escalates where it says so).')
+    .description(
+      'Run a read-only check on a target every interval; a run that finds a problem notifies the target (and escalates where it says so).',
+    )
     .argument('<runbook>', 'a read-only runbook, e.g. db-access')
     .requiredOption('-t, --target <name>', 'target name from the targets file')
     .requiredOption('-e, --every <interval>', 'how often, e.g. 15m, 1h (at least 1m)')
@@ -346,10 +490,28 @@ export function buildCli(): Command {
     .option('--note <text>', 'shown with the schedule')
     .option('--as <person>', 'who creates it (direct to Temporal only)')
     .option('--json', 'print JSON')
-    .action(async (runbook: string, o: { target: string; every: string; input?: Record<string, unknown>; note?: string; as?: string; json?: boolean }) => {
-      const s = await withBackend((b) => b.createSchedule(runbook, o.target, o.every, { input: o.input, note: o.note }, o.as));
-      print(!!o.json, s, () => `Scheduled ${s.id}\n${describeSchedule(s)}\n  run it now: runbook schedule trigger ${s.id}`);
-    });
+    .action(
+      async (
+        runbook: string,
+        o: {
+          target: string;
+          every: string;
+          input?: Record<string, unknown>;
+          note?: string;
+          as?: string;
+          json?: boolean;
+        },
+      ) => {
+        const s = await withBackend((b) =>
+          b.createSchedule(runbook, o.target, o.every, { input: o.input, note: o.note }, o.as),
+        );
+        print(
+          !!o.json,
+          s,
+          () => `Scheduled ${s.id}\n${describeSchedule(s)}\n  run it now: runbook schedule trigger ${s.id}`,
+        );
+      },
+    );
   schedule
     .command('ls')
     .description('List the scheduled checks.')
@@ -358,7 +520,10 @@ export function buildCli(): Command {
       const schedules = await withBackend((b) => b.listSchedules());
       print(!!o.json, { schedules }, () => scheduleTable(schedules));
     });
-  for (const [verb, what] of [['pause', 'Pause'], ['unpause', 'Resume']] as const) {
+  for (const [verb, what] of [
+    ['pause', 'Pause'],
+    ['unpause', 'Resume'],
+  ] as const) {
     schedule
       .command(verb)
       .description(`${what} a scheduled check.`)
@@ -367,7 +532,9 @@ export function buildCli(): Command {
       .option('--as <person>', 'who (direct to Temporal only)')
       .option('--json', 'print JSON')
       .action(async (id: string, o: { note?: string; as?: string; json?: boolean }) => {
-        const s = await withBackend((b) => (verb === 'pause' ? b.pauseSchedule(id, o.note, o.as) : b.unpauseSchedule(id, o.note, o.as)));
+        const s = await withBackend((b) =>
+          verb === 'pause' ? b.pauseSchedule(id, o.note, o.as) : b.unpauseSchedule(id, o.note, o.as),
+        );
         print(!!o.json, s, () => describeSchedule(s));
       });
   }
@@ -401,7 +568,11 @@ export function buildCli(): Command {
       const { formatChecks, preflight } = await import('./preflight.js');
       const checks = await preflight(TargetRegistry.load(loadConfig().targetsFile), target);
       const failed = checks.filter((c) => !c.ok).length;
-      print(!!o.json, { target, ok: failed === 0, checks }, () => `${formatChecks(checks)}\n\n${failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`}`);
+      print(
+        !!o.json,
+        { target, ok: failed === 0, checks },
+        () => `${formatChecks(checks)}\n\n${failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`}`,
+      );
       if (failed > 0) process.exitCode = 1;
     });
 

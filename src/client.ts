@@ -1,4 +1,14 @@
-import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, type ScheduleSummary, type WorkflowExecutionStatusName } from '@temporalio/client';
+import {
+  Client,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type ScheduleSummary,
+  type WorkflowExecutionStatusName,
+} from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { checkNamespace, connectClient } from './temporal-connection.js';
@@ -11,7 +21,17 @@ import { activeTracing, startTracing, tracingClientInterceptors, type Tracing } 
 import { buildTimeline, type Timeline } from './audit/timeline.js';
 import { dataConverterFromEnv } from './codec.js';
 import { actMessage, alertIntakeId, inputDigest, sign, signDecision, startMessage } from './contract/signing.js';
-import { abortUpdate, alertSignal, decideUpdate, journalQuery, lockHolderQuery, lockWorkflowId, rootCauseUpdate, statusQuery, type DecisionInput } from './contract/messages.js';
+import {
+  abortUpdate,
+  alertSignal,
+  decideUpdate,
+  journalQuery,
+  lockHolderQuery,
+  lockWorkflowId,
+  rootCauseUpdate,
+  statusQuery,
+  type DecisionInput,
+} from './contract/messages.js';
 import type { AlertIntakeInput } from './workflows/alert-intake.js';
 import { routeAlert, type AlertmanagerAlert } from './alerts.js';
 import type { AwaitedInput, GateView, JournalEntry, StartCredential } from './contract/types.js';
@@ -79,7 +99,10 @@ export class RunNotFoundError extends Error {
 /** A decision or abort that was not accepted; `kind` says why (the API maps it to a status code). */
 export class DecisionError extends Error {
   override name = 'DecisionError';
-  constructor(readonly kind: 'refused' | 'unknown-gate' | 'closed' | 'invalid' | 'run-ended', message: string) {
+  constructor(
+    readonly kind: 'refused' | 'unknown-gate' | 'closed' | 'invalid' | 'run-ended',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -91,7 +114,10 @@ export class TargetBusyError extends Error {
 /** A schedule request refused: `kind` says why (the API maps it to 400, 404, 409). */
 export class ScheduleError extends Error {
   override name = 'ScheduleError';
-  constructor(readonly kind: 'invalid' | 'not-found' | 'exists', message: string) {
+  constructor(
+    readonly kind: 'invalid' | 'not-found' | 'exists',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -164,7 +190,10 @@ export class RunbookClient {
     // The API (or npm start) started tracing for its process already; the CLI starts its own here.
     const tracing = activeTracing() ? undefined : await startTracing(config.tracing, 'runbook-cli');
     const temporal = new Client({
-      connection, namespace: config.namespace, dataConverter: dataConverterFromEnv(), interceptors: tracingClientInterceptors(),
+      connection,
+      namespace: config.namespace,
+      dataConverter: dataConverterFromEnv(),
+      interceptors: tracingClientInterceptors(),
       identity: opts.signingKey ? 'durable-runbooks-api' : `runbook-cli@${process.env.USER ?? 'unknown'}`,
     });
     return new RunbookClient(temporal, {
@@ -220,7 +249,10 @@ export class RunbookClient {
     const view: RunView = { ...summary, pendingGates: [], uiUrl: this.uiUrl(id) };
     if (summary.status === 'completed') view.result = await handle.result();
     else if (summary.status === 'failed' || summary.status === 'timed-out' || summary.status === 'aborted') {
-      view.error = await handle.result().then(() => undefined, (err: Error) => failureText(err));
+      view.error = await handle.result().then(
+        () => undefined,
+        (err: Error) => failureText(err),
+      );
     }
     // Queries on a closed run replay it on a worker (without one, the status still answers).
     // One at a time: two concurrent queries on a closed run can lose one to a cache eviction.
@@ -241,9 +273,21 @@ export class RunbookClient {
     const handle = this.temporal.workflow.getHandle(id);
     const desc = await this.describeOrThrow(id);
     if (desc.status.name !== 'RUNNING') {
-      throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); decisions are no longer accepted.`);
+      throw new DecisionError(
+        'run-ended',
+        `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); decisions are no longer accepted.`,
+      );
     }
-    const input: DecisionInput = { gate, decision: d.decision, by: by.person, roles: by.roles, comment: d.comment, planDigest: d.planDigest, action: d.action, correction: d.correction };
+    const input: DecisionInput = {
+      gate,
+      decision: d.decision,
+      by: by.person,
+      roles: by.roles,
+      comment: d.comment,
+      planDigest: d.planDigest,
+      action: d.action,
+      correction: d.correction,
+    };
     if (this.opts.signingKey) {
       // The signature names the gate's current opening; the plan digest is only ever the one the
       // approver sent (a gate that requires one refuses a decision without it, in the workflow).
@@ -251,8 +295,18 @@ export class RunbookClient {
       input.expiresAt = expiry();
       input.signature = signDecision(
         {
-          workflowId: id, runId: desc.runId, gate, planDigest: input.planDigest ?? '', decision: d.decision, by: by.person, roles: by.roles,
-          expiresAt: input.expiresAt, action: d.action, correction: d.correction, comment: d.comment, opening: current?.opening,
+          workflowId: id,
+          runId: desc.runId,
+          gate,
+          planDigest: input.planDigest ?? '',
+          decision: d.decision,
+          by: by.person,
+          roles: by.roles,
+          expiresAt: input.expiresAt,
+          action: d.action,
+          correction: d.correction,
+          comment: d.comment,
+          opening: current?.opening,
         },
         this.opts.signingKey,
       );
@@ -266,9 +320,15 @@ export class RunbookClient {
 
   async abort(id: string, by: string, reason: string): Promise<void> {
     const desc = await this.describeOrThrow(id);
-    if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); there is nothing to abort.`);
+    if (desc.status.name !== 'RUNNING')
+      throw new DecisionError(
+        'run-ended',
+        `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); there is nothing to abort.`,
+      );
     try {
-      await this.temporal.workflow.getHandle(id).executeUpdate(abortUpdate, { args: [{ by, reason, ...this.signAct('abort', id, desc.runId, by, reason) }] });
+      await this.temporal.workflow
+        .getHandle(id)
+        .executeUpdate(abortUpdate, { args: [{ by, reason, ...this.signAct('abort', id, desc.runId, by, reason) }] });
     } catch (err) {
       throw decisionError(err, id);
     }
@@ -279,7 +339,13 @@ export class RunbookClient {
    * with signal-with-start (one run per storm; every alert journaled on it). A resolved alert never
    * starts a run. What cannot be routed is reported and starts nothing.
    */
-  async alerts(payload: { alerts?: AlertmanagerAlert[] }, postedBy = 'alertmanager'): Promise<{ accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }>; ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> }> {
+  async alerts(
+    payload: { alerts?: AlertmanagerAlert[] },
+    postedBy = 'alertmanager',
+  ): Promise<{
+    accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }>;
+    ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }>;
+  }> {
     const targets = this.opts.targets();
     const accepted: Array<{ alertname: string; status: string; runbook: string; target: string; intake: string }> = [];
     const ignored: Array<{ alertname: string; reason: string; labels: Record<string, string> }> = [];
@@ -293,16 +359,46 @@ export class RunbookClient {
       const intake = alertIntakeId(r.runbook, r.target);
       const input = parseRunbookInput(def, {});
       if (r.alert.status === 'resolved') {
-        const sent = await this.temporal.workflow.getHandle(intake).signal(alertSignal, r.alert).then(() => true, () => false);
-        if (sent) accepted.push({ alertname: r.alert.alertname, status: 'resolved', runbook: r.runbook, target: r.target, intake });
-        else ignored.push({ alertname: r.alert.alertname, reason: 'resolved, and no run is open for it: nothing started', labels: r.alert.labels });
+        const sent = await this.temporal.workflow
+          .getHandle(intake)
+          .signal(alertSignal, r.alert)
+          .then(
+            () => true,
+            () => false,
+          );
+        if (sent)
+          accepted.push({
+            alertname: r.alert.alertname,
+            status: 'resolved',
+            runbook: r.runbook,
+            target: r.target,
+            intake,
+          });
+        else
+          ignored.push({
+            alertname: r.alert.alertname,
+            reason: 'resolved, and no run is open for it: nothing started',
+            labels: r.alert.labels,
+          });
         continue;
       }
-      const intakeInput: AlertIntakeInput = { runbook: r.runbook, workflowType: def.workflowType, target: r.target, input };
+      const intakeInput: AlertIntakeInput = {
+        runbook: r.runbook,
+        workflowType: def.workflowType,
+        target: r.target,
+        input,
+      };
       // Each alert carries the person who posted it and a start signed for the intake: the run it
       // may open is theirs (four-eyes compares with them), whichever alert of a storm opens it.
       const runInput = { ...input, target: r.target, initiator: postedBy, dryRun: false };
-      const start = this.signStart({ workflowId: intake, runbook: r.runbook, target: r.target, initiator: postedBy, via: 'alertmanager', input: runInput });
+      const start = this.signStart({
+        workflowId: intake,
+        runbook: r.runbook,
+        target: r.target,
+        initiator: postedBy,
+        via: 'alertmanager',
+        input: runInput,
+      });
       await this.temporal.workflow.signalWithStart('alertIntake', {
         workflowId: intake,
         taskQueue: this.opts.taskQueue,
@@ -318,9 +414,15 @@ export class RunbookClient {
   /** The root-cause note a repair runbook asks for at its end. */
   async rootCause(id: string, by: string, note: string): Promise<void> {
     const desc = await this.describeOrThrow(id);
-    if (desc.status.name !== 'RUNNING') throw new DecisionError('run-ended', `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); put the root cause in the incident ticket instead.`);
+    if (desc.status.name !== 'RUNNING')
+      throw new DecisionError(
+        'run-ended',
+        `Run "${id}" has already ended (${runState(desc.status.name, desc.typedSearchAttributes.get(RunbookPhase))}); put the root cause in the incident ticket instead.`,
+      );
     try {
-      await this.temporal.workflow.getHandle(id).executeUpdate(rootCauseUpdate, { args: [{ by, note, ...this.signAct('root-cause', id, desc.runId, by, note) }] });
+      await this.temporal.workflow.getHandle(id).executeUpdate(rootCauseUpdate, {
+        args: [{ by, note, ...this.signAct('root-cause', id, desc.runId, by, note) }],
+      });
     } catch (err) {
       throw decisionError(err, id);
     }
@@ -334,18 +436,42 @@ export class RunbookClient {
   }
 
   /** The API's proof that it forwarded this start; none without the signing key (CLI, tests, like the Temporal UI). */
-  private signStart(f: { workflowId: string; runbook: string; target: string; initiator: string; via: StartCredential['via']; input: Record<string, unknown> }): StartCredential | undefined {
+  private signStart(f: {
+    workflowId: string;
+    runbook: string;
+    target: string;
+    initiator: string;
+    via: StartCredential['via'];
+    input: Record<string, unknown>;
+  }): StartCredential | undefined {
     if (!this.opts.signingKey) return undefined;
     // Checked against the run's start time: a minute is plenty, and little for a copied credential.
     const expiresAt = new Date(Date.now() + 60_000).toISOString();
-    const message = startMessage({ workflowId: f.workflowId, runbook: f.runbook, target: f.target, initiator: f.initiator, via: f.via, inputDigest: inputDigest(f.input), expiresAt });
+    const message = startMessage({
+      workflowId: f.workflowId,
+      runbook: f.runbook,
+      target: f.target,
+      initiator: f.initiator,
+      via: f.via,
+      inputDigest: inputDigest(f.input),
+      expiresAt,
+    });
     return { via: f.via, expiresAt, signature: sign(message, this.opts.signingKey) };
   }
 
-  private signAct(kind: 'abort' | 'root-cause', workflowId: string, runId: string, by: string, text: string): { signature?: string; expiresAt?: string } {
+  private signAct(
+    kind: 'abort' | 'root-cause',
+    workflowId: string,
+    runId: string,
+    by: string,
+    text: string,
+  ): { signature?: string; expiresAt?: string } {
     if (!this.opts.signingKey) return {};
     const expiresAt = expiry();
-    return { expiresAt, signature: sign(actMessage({ kind, workflowId, runId, by, text, expiresAt }), this.opts.signingKey) };
+    return {
+      expiresAt,
+      signature: sign(actMessage({ kind, workflowId, runId, by, text, expiresAt }), this.opts.signingKey),
+    };
   }
 
   /** Refuses a start at once while another run holds the target (the run checks again itself). */
@@ -353,25 +479,39 @@ export class RunbookClient {
     const lock = this.temporal.workflow.getHandle(lockWorkflowId(target));
     const holder = await lock.query(lockHolderQuery).catch(() => null);
     if (!holder) return;
-    const open = await this.temporal.workflow.getHandle(holder.runId).describe().then((d) => d.status.name === 'RUNNING', () => false);
-    if (open) throw new TargetBusyError(`Target "${target}" is being changed by run ${holder.runId} (${holder.runbook}, since ${holder.since}): one change at a time. Wait for it to end, or abort it: runbook abort ${holder.runId} --reason "…".`);
+    const open = await this.temporal.workflow
+      .getHandle(holder.runId)
+      .describe()
+      .then(
+        (d) => d.status.name === 'RUNNING',
+        () => false,
+      );
+    if (open)
+      throw new TargetBusyError(
+        `Target "${target}" is being changed by run ${holder.runId} (${holder.runbook}, since ${holder.since}): one change at a time. Wait for it to end, or abort it: runbook abort ${holder.runId} --reason "…".`,
+      );
   }
 
   private async describeOrThrow(id: string) {
     try {
       return await this.temporal.workflow.getHandle(id).describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
+      if (err instanceof WorkflowNotFoundError)
+        throw new RunNotFoundError(`Run "${id}" not found. List runs with: runbook ls`);
       // An id Temporal refuses outright (an empty one, as "/runs/." arrives): no run can have it.
       const cause = (err as { cause?: { code?: number; details?: string } }).cause;
       if (err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) {
-        throw new RunNotFoundError(`Run "${id}" not found: Temporal refuses that id (${cause.details ?? 'invalid argument'}). List runs with: runbook ls`);
+        throw new RunNotFoundError(
+          `Run "${id}" not found: Temporal refuses that id (${cause.details ?? 'invalid argument'}). List runs with: runbook ls`,
+        );
       }
       throw err;
     }
   }
 
-  async list(filters: { runbook?: string; target?: string; status?: RunState; limit?: number } = {}): Promise<RunSummary[]> {
+  async list(
+    filters: { runbook?: string; target?: string; status?: RunState; limit?: number } = {},
+  ): Promise<RunSummary[]> {
     const clauses = [`${RunbookName.name} IS NOT NULL`];
     if (filters.runbook) clauses.push(`${RunbookName.name} = ${quote(filters.runbook)}`);
     if (filters.target) clauses.push(`${RunbookTarget.name} = ${quote(filters.target)}`);
@@ -391,11 +531,27 @@ export class RunbookClient {
    * `check-<runbook>-<target>`: one per pair, overlapping runs skipped. Everything is checked before
    * Temporal is called. Signed (with the API's key) for its runs, which then carry no secret.
    */
-  async createSchedule(runbook: string, target: string, every: string, opts: { initiator?: string; input?: Record<string, unknown>; note?: string } = {}): Promise<ScheduleView> {
+  async createSchedule(
+    runbook: string,
+    target: string,
+    every: string,
+    opts: { initiator?: string; input?: Record<string, unknown>; note?: string } = {},
+  ): Promise<ScheduleView> {
     const def = findRunbook(runbook);
-    const checks = catalogue.filter((r) => !r.mutates && r.gates.length === 0).map((r) => r.name).join(', ');
-    if (def.mutates) throw new ScheduleError('invalid', `Runbook "${runbook}" changes its target, so it cannot run on a schedule (read-only checks can: ${checks}). Start it when needed: runbook start ${runbook} --target ${target}.`);
-    if (def.gates.length > 0) throw new ScheduleError('invalid', `Runbook "${runbook}" waits at a gate, and nobody answers a gate on a schedule (read-only checks can run on one: ${checks}).`);
+    const checks = catalogue
+      .filter((r) => !r.mutates && r.gates.length === 0)
+      .map((r) => r.name)
+      .join(', ');
+    if (def.mutates)
+      throw new ScheduleError(
+        'invalid',
+        `Runbook "${runbook}" changes its target, so it cannot run on a schedule (read-only checks can: ${checks}). Start it when needed: runbook start ${runbook} --target ${target}.`,
+      );
+    if (def.gates.length > 0)
+      throw new ScheduleError(
+        'invalid',
+        `Runbook "${runbook}" waits at a gate, and nobody answers a gate on a schedule (read-only checks can run on one: ${checks}).`,
+      );
     const input = parseRunbookInput(def, opts.input);
     const targets = this.opts.targets();
     const spec = targets.spec(target);
@@ -405,10 +561,15 @@ export class RunbookClient {
     } catch (err) {
       throw new ScheduleError('invalid', `Interval ${(err as Error).message}`);
     }
-    if (ms < 60_000) throw new ScheduleError('invalid', `A check runs at most once a minute: "${every}" is shorter; use 1m or more.`);
-    if (ms > 366 * 86_400_000) throw new ScheduleError('invalid', `A check runs at least once a year: "${every}" is longer; use 366d or less.`);
+    if (ms < 60_000)
+      throw new ScheduleError('invalid', `A check runs at most once a minute: "${every}" is shorter; use 1m or more.`);
+    if (ms > 366 * 86_400_000)
+      throw new ScheduleError('invalid', `A check runs at least once a year: "${every}" is longer; use 366d or less.`);
     if (!this.opts.signingKey && (spec.policy?.unsignedStarts ?? 'deny') === 'deny') {
-      throw new ScheduleError('invalid', `Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this client cannot sign them: create the schedule through the API (RUNBOOK_API set, or POST /schedules).`);
+      throw new ScheduleError(
+        'invalid',
+        `Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this client cannot sign them: create the schedule through the API (RUNBOOK_API set, or POST /schedules).`,
+      );
     }
     const id = scheduleIdFor(runbook, target);
     const initiator = scheduleInitiator(id);
@@ -417,7 +578,18 @@ export class RunbookClient {
     const start = this.opts.signingKey && {
       via: 'schedule' as const,
       expiresAt: SCHEDULE_SIGNATURE_EXPIRY,
-      signature: sign(startMessage({ workflowId: id, runbook, target, initiator, via: 'schedule', inputDigest: inputDigest(args), expiresAt: SCHEDULE_SIGNATURE_EXPIRY }), this.opts.signingKey),
+      signature: sign(
+        startMessage({
+          workflowId: id,
+          runbook,
+          target,
+          initiator,
+          via: 'schedule',
+          inputDigest: inputDigest(args),
+          expiresAt: SCHEDULE_SIGNATURE_EXPIRY,
+        }),
+        this.opts.signingKey,
+      ),
     };
     const memo: ScheduleMemo = { runbook, target, every, createdBy, signed: !!start };
     try {
@@ -444,7 +616,10 @@ export class RunbookClient {
       });
     } catch (err) {
       if (err instanceof ScheduleAlreadyRunning) {
-        throw new ScheduleError('exists', `Schedule ${id} already runs ${runbook} on ${target} (one schedule per runbook and target). To change it, delete it and create it again: runbook schedule delete ${id}.`);
+        throw new ScheduleError(
+          'exists',
+          `Schedule ${id} already runs ${runbook} on ${target} (one schedule per runbook and target). To change it, delete it and create it again: runbook schedule delete ${id}.`,
+        );
       }
       throw err;
     }
@@ -487,8 +662,12 @@ export class RunbookClient {
     return `${this.opts.uiUrl}/namespaces/${encodeURIComponent(this.opts.namespace)}/schedules/${encodeURIComponent(id)}`;
   }
 
-  private async onSchedule<T>(id: string, fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>): Promise<T> {
-    const missing = () => new ScheduleError('not-found', `Schedule "${id}" not found. List schedules with: runbook schedule ls`);
+  private async onSchedule<T>(
+    id: string,
+    fn: (h: ReturnType<Client['schedule']['getHandle']>) => Promise<T>,
+  ): Promise<T> {
+    const missing = () =>
+      new ScheduleError('not-found', `Schedule "${id}" not found. List schedules with: runbook schedule ls`);
     if (!id.startsWith('check-')) throw missing(); // not one of ours: never touched from here
     try {
       return await fn(this.temporal.schedule.getHandle(id));
@@ -496,7 +675,11 @@ export class RunbookClient {
       if (err instanceof ScheduleNotFoundError) throw missing();
       // An id Temporal refuses outright (too long, odd characters): no schedule can have it.
       const cause = (err as { cause?: { code?: number } }).cause;
-      if ((err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) || (err as { code?: number }).code === GRPC_INVALID_ARGUMENT) throw missing();
+      if (
+        (err instanceof ServiceError && cause?.code === GRPC_INVALID_ARGUMENT) ||
+        (err as { code?: number }).code === GRPC_INVALID_ARGUMENT
+      )
+        throw missing();
       throw err;
     }
   }
@@ -513,7 +696,10 @@ export class RunbookClient {
       createdBy: memo.createdBy ?? 'unknown',
       signed: memo.signed ?? false,
       ...(s.info.nextActionTimes[0] ? { nextRunAt: s.info.nextActionTimes[0].toISOString() } : {}),
-      recentRuns: s.info.recentActions.map((a) => ({ id: a.action.workflow.workflowId, scheduledAt: a.scheduledAt.toISOString() })),
+      recentRuns: s.info.recentActions.map((a) => ({
+        id: a.action.workflow.workflowId,
+        scheduledAt: a.scheduledAt.toISOString(),
+      })),
       uiUrl: this.scheduleUiUrl(s.scheduleId),
     };
   }
@@ -580,6 +766,9 @@ export function failureText(err: unknown): string {
 }
 
 function quote(value: string): string {
-  if (!/^[A-Za-z0-9_.:-]+$/.test(value)) throw new RunbookInputError(`Invalid filter value ${JSON.stringify(value)}: use letters, digits, dot, dash, underscore.`);
+  if (!/^[A-Za-z0-9_.:-]+$/.test(value))
+    throw new RunbookInputError(
+      `Invalid filter value ${JSON.stringify(value)}: use letters, digits, dot, dash, underscore.`,
+    );
   return `"${value}"`;
 }

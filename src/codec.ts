@@ -23,7 +23,9 @@ const ENCODING = 'encoding';
 const KEY_ID = 'encryption-key-id';
 
 /** The id of the key a payload is encrypted with; undefined for a plain one. */
-export function encryptionKeyId(p: { metadata?: Record<string, Uint8Array | null | undefined> | null }): string | undefined {
+export function encryptionKeyId(p: {
+  metadata?: Record<string, Uint8Array | null | undefined> | null;
+}): string | undefined {
   if (Buffer.from(p.metadata?.[ENCODING] ?? []).toString() !== ENCRYPTED_ENCODING) return undefined;
   return Buffer.from(p.metadata?.[KEY_ID] ?? []).toString();
 }
@@ -36,18 +38,27 @@ export class CodecKeyError extends Error {
 
 function parseKey(spec: string, variable: string): [string, Buffer] {
   const m = /^([A-Za-z0-9._-]{1,64}):([0-9a-fA-F]{64})$/.exec(spec.trim());
-  if (!m) throw new CodecKeyError(`${variable} must be "<key id>:<64 hex characters>" (a 256-bit key; make one with: openssl rand -hex 32). Its value is not shown.`);
+  if (!m)
+    throw new CodecKeyError(
+      `${variable} must be "<key id>:<64 hex characters>" (a 256-bit key; make one with: openssl rand -hex 32). Its value is not shown.`,
+    );
   return [m[1]!, Buffer.from(m[2]!, 'hex')];
 }
 
 /** The codec for the keys in `env`, or undefined when no key is set (payloads stay plain JSON). */
 export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec | undefined {
   if (!env.RUNBOOK_PAYLOAD_KEY) {
-    if (env.RUNBOOK_PAYLOAD_OLD_KEYS) throw new CodecKeyError('RUNBOOK_PAYLOAD_OLD_KEYS is set but RUNBOOK_PAYLOAD_KEY is not: set the current key too.');
+    if (env.RUNBOOK_PAYLOAD_OLD_KEYS)
+      throw new CodecKeyError(
+        'RUNBOOK_PAYLOAD_OLD_KEYS is set but RUNBOOK_PAYLOAD_KEY is not: set the current key too.',
+      );
     return undefined;
   }
   const [id, key] = parseKey(env.RUNBOOK_PAYLOAD_KEY, 'RUNBOOK_PAYLOAD_KEY');
-  const old = (env.RUNBOOK_PAYLOAD_OLD_KEYS ?? '').split(',').filter((s) => s.trim()).map((s) => parseKey(s, 'Each of RUNBOOK_PAYLOAD_OLD_KEYS'));
+  const old = (env.RUNBOOK_PAYLOAD_OLD_KEYS ?? '')
+    .split(',')
+    .filter((s) => s.trim())
+    .map((s) => parseKey(s, 'Each of RUNBOOK_PAYLOAD_OLD_KEYS'));
   return new AesGcmCodec(id, new Map([...old, [id, key]]));
 }
 
@@ -71,9 +82,13 @@ export function dataConverterFromEnv(env: NodeJS.ProcessEnv = process.env): Data
 }
 
 export class AesGcmCodec implements PayloadCodec {
-  constructor(private readonly currentId: string, private readonly keys: ReadonlyMap<string, Buffer>) {
+  constructor(
+    private readonly currentId: string,
+    private readonly keys: ReadonlyMap<string, Buffer>,
+  ) {
     if (!keys.has(currentId)) throw new CodecKeyError(`The current key "${currentId}" is not among the keys.`);
-    for (const [id, k] of keys) if (k.length !== 32) throw new CodecKeyError(`Key "${id}" is ${k.length} bytes; AES-256 needs 32.`);
+    for (const [id, k] of keys)
+      if (k.length !== 32) throw new CodecKeyError(`Key "${id}" is ${k.length} bytes; AES-256 needs 32.`);
   }
 
   /** Whether this codec can decrypt payloads written under key `id`. */
@@ -87,7 +102,12 @@ export class AesGcmCodec implements PayloadCodec {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       // The whole payload (its metadata too: the encoding says how to read the data) is the plaintext.
-      const plain = Buffer.from(JSON.stringify({ metadata: mapToB64(p.metadata), data: p.data ? Buffer.from(p.data).toString('base64') : null }));
+      const plain = Buffer.from(
+        JSON.stringify({
+          metadata: mapToB64(p.metadata),
+          data: p.data ? Buffer.from(p.data).toString('base64') : null,
+        }),
+      );
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return { metadata: { [ENCODING]: Buffer.from(ENCRYPTED_ENCODING), [KEY_ID]: Buffer.from(this.currentId) }, data };
     });
@@ -98,19 +118,30 @@ export class AesGcmCodec implements PayloadCodec {
       const id = encryptionKeyId(p);
       if (id === undefined) return p; // plain: written before encryption was on
       const key = this.keys.get(id);
-      if (!key) throw new CodecKeyError(`A payload is encrypted with key "${id}", which this process does not have: add it to RUNBOOK_PAYLOAD_OLD_KEYS (keys known: ${[...this.keys.keys()].join(', ')}).`);
+      if (!key)
+        throw new CodecKeyError(
+          `A payload is encrypted with key "${id}", which this process does not have: add it to RUNBOOK_PAYLOAD_OLD_KEYS (keys known: ${[...this.keys.keys()].join(', ')}).`,
+        );
       const data = Buffer.from(p.data ?? []);
-      if (data.length < IV_BYTES + TAG_BYTES) throw new CodecKeyError(`A payload encrypted with key "${id}" is too short to be one (${data.length} bytes): it was cut or altered.`);
+      if (data.length < IV_BYTES + TAG_BYTES)
+        throw new CodecKeyError(
+          `A payload encrypted with key "${id}" is too short to be one (${data.length} bytes): it was cut or altered.`,
+        );
       const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
       decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
       let plain: Buffer;
       try {
         plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       } catch {
-        throw new CodecKeyError(`A payload encrypted with key "${id}" does not authenticate: it was altered, or key "${id}" here is not the key it was written with.`);
+        throw new CodecKeyError(
+          `A payload encrypted with key "${id}" does not authenticate: it was altered, or key "${id}" here is not the key it was written with.`,
+        );
       }
       const inner = JSON.parse(plain.toString()) as { metadata: Record<string, string>; data: string | null };
-      return { metadata: b64ToMap(inner.metadata), data: inner.data === null ? undefined : Buffer.from(inner.data, 'base64') };
+      return {
+        metadata: b64ToMap(inner.metadata),
+        data: inner.data === null ? undefined : Buffer.from(inner.data, 'base64'),
+      };
     });
   }
 }

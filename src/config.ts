@@ -17,8 +17,7 @@ const hostPort = (name: string) =>
     .regex(/^[^\s:/]+:\d{1,5}$/, `${name} must be host:port, e.g. 127.0.0.1:7233`)
     .optional();
 
-const nonEmpty = (name: string, fallback: string) =>
-  z.string().min(1, `${name} must not be empty`).default(fallback);
+const nonEmpty = (name: string, fallback: string) => z.string().min(1, `${name} must not be empty`).default(fallback);
 
 export const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort('TEMPORAL_ADDRESS'),
@@ -37,7 +36,9 @@ export const envSchema = z.object({
   TEMPORAL_CLI_PATH: z.string().min(1, 'TEMPORAL_CLI_PATH must be the path of a temporal binary').optional(),
   RUNBOOK_TASK_QUEUE: nonEmpty('RUNBOOK_TASK_QUEUE', 'runbooks'),
   /** register (default): the worker adds our search attributes on a server we did not start; skip: an operator did. */
-  RUNBOOK_SEARCH_ATTRIBUTES: z.enum(['register', 'skip'], { error: 'RUNBOOK_SEARCH_ATTRIBUTES must be register or skip' }).default('register'),
+  RUNBOOK_SEARCH_ATTRIBUTES: z
+    .enum(['register', 'skip'], { error: 'RUNBOOK_SEARCH_ATTRIBUTES must be register or skip' })
+    .default('register'),
   RUNBOOK_TARGETS: z.string().min(1, 'RUNBOOK_TARGETS must not be empty').optional(),
   RUNBOOK_DATA_DIR: nonEmpty('RUNBOOK_DATA_DIR', '.data'),
   RUNBOOK_API_HOST: nonEmpty('RUNBOOK_API_HOST', '127.0.0.1'),
@@ -46,19 +47,50 @@ export const envSchema = z.object({
   RUNBOOK_METRICS_PORT: anyPort('RUNBOOK_METRICS_PORT').optional(),
   RUNBOOK_METRICS_HOST: nonEmpty('RUNBOOK_METRICS_HOST', '127.0.0.1'),
   /** OpenTelemetry's own variables: with an OTLP/HTTP endpoint set, this process sends traces there; unset: no tracing. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_ENDPOINT must be the collector\'s OTLP/HTTP base URL, e.g. http://otel-collector:4318' }).optional(),
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/, error: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the full URL traces are posted to, e.g. http://otel-collector:4318/v1/traces' }).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({
+      protocol: /^https?$/,
+      error: "OTEL_EXPORTER_OTLP_ENDPOINT must be the collector's OTLP/HTTP base URL, e.g. http://otel-collector:4318",
+    })
+    .optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({
+      protocol: /^https?$/,
+      error:
+        'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT must be the full URL traces are posted to, e.g. http://otel-collector:4318/v1/traces',
+    })
+    .optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
   RUNBOOK_API_TOKENS: z.string().min(1).optional(),
   RUNBOOK_PUBLIC_URL: z.url('RUNBOOK_PUBLIC_URL must be a URL, e.g. https://runbooks.example.com').optional(),
-  RUNBOOK_CODEC_ORIGINS: z.string().refine((v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined), 'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233').optional(),
-  RUNBOOK_STATE_DATABASE_URL: z.string()
-    .refine((v) => URL.canParse(v) && ['postgres:', 'postgresql:'].includes(new URL(v).protocol), 'RUNBOOK_STATE_DATABASE_URL must be a postgres:// URL, e.g. postgres://runbooks:…@db.internal:5432/runbooks')
+  RUNBOOK_CODEC_ORIGINS: z
+    .string()
+    .refine(
+      (v) => v.split(',').every((o) => webOrigin(o.trim()) !== undefined),
+      'RUNBOOK_CODEC_ORIGINS must be comma-separated http(s) origins, e.g. http://127.0.0.1:8233',
+    )
     .optional(),
-  RUNBOOK_SESSION_SAMESITE: z.enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' }).default('Strict'),
-  RUNBOOK_DECISION_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)').optional(),
-  RUNBOOK_DECISION_PUBLIC_KEY: z.string().regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)').optional(),
-  RUNBOOK_OIDC_ISSUER: z.url('RUNBOOK_OIDC_ISSUER must be the OpenID provider\'s issuer URL, e.g. https://login.example.com/realms/ops').optional(),
+  RUNBOOK_STATE_DATABASE_URL: z
+    .string()
+    .refine(
+      (v) => URL.canParse(v) && ['postgres:', 'postgresql:'].includes(new URL(v).protocol),
+      'RUNBOOK_STATE_DATABASE_URL must be a postgres:// URL, e.g. postgres://runbooks:…@db.internal:5432/runbooks',
+    )
+    .optional(),
+  RUNBOOK_SESSION_SAMESITE: z
+    .enum(['Strict', 'Lax', 'None'], { error: 'RUNBOOK_SESSION_SAMESITE must be Strict, Lax or None' })
+    .default('Strict'),
+  RUNBOOK_DECISION_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_KEY must be 64 hex characters (an Ed25519 private key)')
+    .optional(),
+  RUNBOOK_DECISION_PUBLIC_KEY: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'RUNBOOK_DECISION_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key)')
+    .optional(),
+  RUNBOOK_OIDC_ISSUER: z
+    .url("RUNBOOK_OIDC_ISSUER must be the OpenID provider's issuer URL, e.g. https://login.example.com/realms/ops")
+    .optional(),
   RUNBOOK_OIDC_CLIENT_ID: z.string().min(1).optional(),
   RUNBOOK_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   RUNBOOK_OIDC_AUDIENCE: z.string().min(1).optional(),
@@ -67,19 +99,33 @@ export const envSchema = z.object({
   RUNBOOK_OIDC_NAME_CLAIM: nonEmpty('RUNBOOK_OIDC_NAME_CLAIM', 'email'),
   RUNBOOK_OIDC_PROVIDER_NAME: nonEmpty('RUNBOOK_OIDC_PROVIDER_NAME', 'SSO'),
   /** Names (not values) of the worker's variables every child process gets besides the base (src/activities/child-env.ts). */
-  RUNBOOK_CHILD_ENV: z.string()
-    .regex(/^\s*[A-Za-z_][A-Za-z0-9_]*\s*(,\s*[A-Za-z_][A-Za-z0-9_]*\s*)*$/, 'RUNBOOK_CHILD_ENV must be comma-separated variable names, e.g. HTTPS_PROXY,SSL_CERT_FILE')
-    .refine((v) => !/\bRUNBOOK_(PAYLOAD_KEY|PAYLOAD_OLD_KEYS|DECISION_KEY)\b/.test(v), 'RUNBOOK_CHILD_ENV must not name the worker\'s own keys (RUNBOOK_PAYLOAD_KEY, RUNBOOK_PAYLOAD_OLD_KEYS, RUNBOOK_DECISION_KEY)')
+  RUNBOOK_CHILD_ENV: z
+    .string()
+    .regex(
+      /^\s*[A-Za-z_][A-Za-z0-9_]*\s*(,\s*[A-Za-z_][A-Za-z0-9_]*\s*)*$/,
+      'RUNBOOK_CHILD_ENV must be comma-separated variable names, e.g. HTTPS_PROXY,SSL_CERT_FILE',
+    )
+    .refine(
+      (v) => !/\bRUNBOOK_(PAYLOAD_KEY|PAYLOAD_OLD_KEYS|DECISION_KEY)\b/.test(v),
+      "RUNBOOK_CHILD_ENV must not name the worker's own keys (RUNBOOK_PAYLOAD_KEY, RUNBOOK_PAYLOAD_OLD_KEYS, RUNBOOK_DECISION_KEY)",
+    )
     .optional(),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error'], {
-    error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
-  }).default('warn'),
+  LOG_LEVEL: z
+    .enum(['trace', 'debug', 'info', 'warn', 'error'], {
+      error: 'LOG_LEVEL must be one of trace, debug, info, warn, error',
+    })
+    .default('warn'),
 });
 
 export type Env = z.infer<typeof envSchema>;
 
 /** Variables whose values are secrets: an error names them, never shows them. */
-const secretVariables = new Set(['RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_OIDC_CLIENT_SECRET', 'TEMPORAL_API_KEY']);
+const secretVariables = new Set([
+  'RUNBOOK_STATE_DATABASE_URL',
+  'RUNBOOK_DECISION_KEY',
+  'RUNBOOK_OIDC_CLIENT_SECRET',
+  'TEMPORAL_API_KEY',
+]);
 
 /** `scheme://host[:port]` of an http(s) URL; undefined for anything else (an origin of "null" must never be allowed). */
 export function webOrigin(url: string): string | undefined {
@@ -157,29 +203,63 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.RUNBOOK_SESSION_SAMESITE === 'None' && !e.RUNBOOK_PUBLIC_URL?.startsWith('https:')) {
-    throw new ConfigError('Invalid configuration:\n  RUNBOOK_SESSION_SAMESITE=None: browsers keep such a cookie only over https; serve the API over https and set RUNBOOK_PUBLIC_URL=https://…, or keep Strict with the UI and the API on one host.');
+    throw new ConfigError(
+      'Invalid configuration:\n  RUNBOOK_SESSION_SAMESITE=None: browsers keep such a cookie only over https; serve the API over https and set RUNBOOK_PUBLIC_URL=https://…, or keep Strict with the UI and the API on one host.',
+    );
   }
   if (e.RUNBOOK_OIDC_ISSUER && (!e.RUNBOOK_OIDC_CLIENT_ID || !e.RUNBOOK_OIDC_ROLES)) {
-    throw new ConfigError('Invalid configuration:\n  RUNBOOK_OIDC_ISSUER is set: single sign-on also needs RUNBOOK_OIDC_CLIENT_ID (the console\'s client at the provider) and RUNBOOK_OIDC_ROLES (which groups get which roles, e.g. {"sre": ["operator", "approver"]}). See README, "Single sign-on".');
+    throw new ConfigError(
+      'Invalid configuration:\n  RUNBOOK_OIDC_ISSUER is set: single sign-on also needs RUNBOOK_OIDC_CLIENT_ID (the console\'s client at the provider) and RUNBOOK_OIDC_ROLES (which groups get which roles, e.g. {"sre": ["operator", "approver"]}). See README, "Single sign-on".',
+    );
   }
   if (Boolean(e.TEMPORAL_TLS_CERT) !== Boolean(e.TEMPORAL_TLS_KEY)) {
-    throw new ConfigError(`Invalid configuration:\n  ${e.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_CERT is set without TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_KEY is set without TEMPORAL_TLS_CERT'}: mTLS needs both the client certificate and its private key.`);
+    throw new ConfigError(
+      `Invalid configuration:\n  ${e.TEMPORAL_TLS_CERT ? 'TEMPORAL_TLS_CERT is set without TEMPORAL_TLS_KEY' : 'TEMPORAL_TLS_KEY is set without TEMPORAL_TLS_CERT'}: mTLS needs both the client certificate and its private key.`,
+    );
   }
   const tlsOff = e.TEMPORAL_TLS === 'false' || e.TEMPORAL_TLS === '0';
   if (tlsOff && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME)) {
-    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS=false, but TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT or TEMPORAL_TLS_SERVER_NAME is set: those need TLS. Unset TEMPORAL_TLS or them.');
+    throw new ConfigError(
+      'Invalid configuration:\n  TEMPORAL_TLS=false, but TEMPORAL_TLS_CA, TEMPORAL_TLS_CERT or TEMPORAL_TLS_SERVER_NAME is set: those need TLS. Unset TEMPORAL_TLS or them.',
+    );
   }
-  if (!e.TEMPORAL_ADDRESS && (e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY || e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1')) {
-    throw new ConfigError('Invalid configuration:\n  TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not: the dev server `npm start` runs speaks plain gRPC. Set TEMPORAL_ADDRESS to your server (README, "Production"), or unset the TLS variables.');
+  if (
+    !e.TEMPORAL_ADDRESS &&
+    (e.TEMPORAL_TLS_CA ||
+      e.TEMPORAL_TLS_CERT ||
+      e.TEMPORAL_TLS_SERVER_NAME ||
+      e.TEMPORAL_API_KEY ||
+      e.TEMPORAL_TLS === 'true' ||
+      e.TEMPORAL_TLS === '1')
+  ) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TEMPORAL_TLS_* or TEMPORAL_API_KEY is set but TEMPORAL_ADDRESS is not: the dev server `npm start` runs speaks plain gRPC. Set TEMPORAL_ADDRESS to your server (README, "Production"), or unset the TLS variables.',
+    );
   }
-  const tlsOn = !tlsOff && Boolean(e.TEMPORAL_TLS === 'true' || e.TEMPORAL_TLS === '1' || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_SERVER_NAME || e.TEMPORAL_API_KEY);
+  const tlsOn =
+    !tlsOff &&
+    Boolean(
+      e.TEMPORAL_TLS === 'true' ||
+      e.TEMPORAL_TLS === '1' ||
+      e.TEMPORAL_TLS_CA ||
+      e.TEMPORAL_TLS_CERT ||
+      e.TEMPORAL_TLS_SERVER_NAME ||
+      e.TEMPORAL_API_KEY,
+    );
   const uiUrl = e.TEMPORAL_UI_URL ?? `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`;
   const tracesUrl = otlpTracesUrl(e);
   return {
     temporalAddress: e.TEMPORAL_ADDRESS,
     namespace: e.TEMPORAL_NAMESPACE,
     temporal: {
-      tls: tlsOn ? { caFile: e.TEMPORAL_TLS_CA, certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, serverName: e.TEMPORAL_TLS_SERVER_NAME } : undefined,
+      tls: tlsOn
+        ? {
+            caFile: e.TEMPORAL_TLS_CA,
+            certFile: e.TEMPORAL_TLS_CERT,
+            keyFile: e.TEMPORAL_TLS_KEY,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
       apiKey: e.TEMPORAL_API_KEY,
     },
     searchAttributes: e.RUNBOOK_SEARCH_ATTRIBUTES,
@@ -190,20 +270,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     targetsFile: e.RUNBOOK_TARGETS ?? defaultTargetsFile(),
     dataDir: e.RUNBOOK_DATA_DIR,
     api: { host: e.RUNBOOK_API_HOST, port: e.RUNBOOK_API_PORT },
-    metrics: e.RUNBOOK_METRICS_PORT !== undefined ? { host: e.RUNBOOK_METRICS_HOST, port: e.RUNBOOK_METRICS_PORT } : undefined,
+    metrics:
+      e.RUNBOOK_METRICS_PORT !== undefined ? { host: e.RUNBOOK_METRICS_HOST, port: e.RUNBOOK_METRICS_PORT } : undefined,
     tracing: tracesUrl ? { url: tracesUrl, serviceName: e.OTEL_SERVICE_NAME } : undefined,
-    publicUrl: e.RUNBOOK_PUBLIC_URL ?? `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
-    codecOrigins: e.RUNBOOK_CODEC_ORIGINS ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!) : [webOrigin(uiUrl)].filter((o) => o !== undefined),
+    publicUrl:
+      e.RUNBOOK_PUBLIC_URL ??
+      `http://${e.RUNBOOK_API_HOST === '0.0.0.0' ? '127.0.0.1' : e.RUNBOOK_API_HOST}:${e.RUNBOOK_API_PORT}`,
+    codecOrigins: e.RUNBOOK_CODEC_ORIGINS
+      ? e.RUNBOOK_CODEC_ORIGINS.split(',').map((o) => webOrigin(o.trim())!)
+      : [webOrigin(uiUrl)].filter((o) => o !== undefined),
     stateDatabaseUrl: e.RUNBOOK_STATE_DATABASE_URL,
     sessionSameSite: e.RUNBOOK_SESSION_SAMESITE,
     tokensFile: e.RUNBOOK_API_TOKENS,
     decisionKey: e.RUNBOOK_DECISION_KEY,
-    decisionPublicKey: e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),
+    decisionPublicKey:
+      e.RUNBOOK_DECISION_PUBLIC_KEY ?? (e.RUNBOOK_DECISION_KEY ? publicKeyOf(e.RUNBOOK_DECISION_KEY) : undefined),
     logLevel: e.LOG_LEVEL,
     oidc: e.RUNBOOK_OIDC_ISSUER
       ? {
-          issuer: e.RUNBOOK_OIDC_ISSUER, clientId: e.RUNBOOK_OIDC_CLIENT_ID!, clientSecret: e.RUNBOOK_OIDC_CLIENT_SECRET, audience: e.RUNBOOK_OIDC_AUDIENCE,
-          roleMap: e.RUNBOOK_OIDC_ROLES!, rolesClaim: e.RUNBOOK_OIDC_ROLES_CLAIM, nameClaim: e.RUNBOOK_OIDC_NAME_CLAIM, providerName: e.RUNBOOK_OIDC_PROVIDER_NAME,
+          issuer: e.RUNBOOK_OIDC_ISSUER,
+          clientId: e.RUNBOOK_OIDC_CLIENT_ID!,
+          clientSecret: e.RUNBOOK_OIDC_CLIENT_SECRET,
+          audience: e.RUNBOOK_OIDC_AUDIENCE,
+          roleMap: e.RUNBOOK_OIDC_ROLES!,
+          rolesClaim: e.RUNBOOK_OIDC_ROLES_CLAIM,
+          nameClaim: e.RUNBOOK_OIDC_NAME_CLAIM,
+          providerName: e.RUNBOOK_OIDC_PROVIDER_NAME,
         }
       : undefined,
   };

@@ -11,8 +11,12 @@ export class PortInUseError extends Error {
   constructor(port: number, variable: string) {
     const owner = portOwner(port);
     // The program and its first arguments only: a command line can carry a secret further on.
-    const who = owner ? `by pid ${owner.pid} (${owner.command.split(' ').slice(0, 3).join(' ')} …)` : 'by another process';
-    super(`Port ${port} is already in use ${who}, so the Temporal dev server cannot start there. ${owner ? `Stop it (kill ${owner.pid}) if it is a dev server left running, ` : 'Stop it, '}or set ${variable} to a free port, or TEMPORAL_ADDRESS to use a server that is already running.`);
+    const who = owner
+      ? `by pid ${owner.pid} (${owner.command.split(' ').slice(0, 3).join(' ')} …)`
+      : 'by another process';
+    super(
+      `Port ${port} is already in use ${who}, so the Temporal dev server cannot start there. ${owner ? `Stop it (kill ${owner.pid}) if it is a dev server left running, ` : 'Stop it, '}or set ${variable} to a free port, or TEMPORAL_ADDRESS to use a server that is already running.`,
+    );
   }
 }
 
@@ -46,7 +50,10 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const ip = opts.ip ?? '127.0.0.1';
   // A dev server left running (or anything else) on our port would answer our readiness check:
   // we would attach to it silently while ours failed to bind. Refuse, naming what holds the port.
-  for (const [port, variable] of [[opts.port, 'TEMPORAL_PORT'], ...(opts.headless || !opts.uiPort ? [] : [[opts.uiPort, 'TEMPORAL_UI_PORT']])] as Array<[number, string]>) {
+  for (const [port, variable] of [
+    [opts.port, 'TEMPORAL_PORT'],
+    ...(opts.headless || !opts.uiPort ? [] : [[opts.uiPort, 'TEMPORAL_UI_PORT']]),
+  ] as Array<[number, string]>) {
     if (!(await canListen(port))) throw new PortInUseError(port, variable);
   }
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'warn'];
@@ -58,7 +65,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   if (opts.headless) args.push('--headless');
   else if (opts.uiPort) args.push('--ui-port', String(opts.uiPort));
-  if (opts.searchAttributes !== false) for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
+  if (opts.searchAttributes !== false)
+    for (const key of searchAttributeKeys) args.push('--search-attribute', `${key.name}=Keyword`);
   args.push(...(opts.extraArgs ?? []));
 
   // Own process group: Ctrl-C reaches us, and we stop the server only after the worker has drained.
@@ -82,7 +90,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   // Detached, it would outlive us if we exit on an error: take it down with us.
   const killOnExit = () => child.kill('SIGTERM');
   process.on('exit', killOnExit);
-  const gone = new Promise<void>((resolve) => child.on('exit', (code) => { exited = code; process.off('exit', killOnExit); resolve(); }));
+  const gone = new Promise<void>((resolve) =>
+    child.on('exit', (code) => {
+      exited = code;
+      process.off('exit', killOnExit);
+      resolve();
+    }),
+  );
 
   const address = `${ip}:${opts.port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
@@ -93,14 +107,18 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     if (await isReady(address)) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`The Temporal dev server did not answer on ${address} within ${opts.readyTimeoutMs ?? 60_000} ms:\n${tail.join('\n')}`);
+      throw new Error(
+        `The Temporal dev server did not answer on ${address} within ${opts.readyTimeoutMs ?? 60_000} ms:\n${tail.join('\n')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
 
   return {
     address,
-    uiUrl: opts.headless ? undefined : `http://${ip === '0.0.0.0' ? '127.0.0.1' : ip}:${opts.uiPort ?? opts.port + 1000}`,
+    uiUrl: opts.headless
+      ? undefined
+      : `http://${ip === '0.0.0.0' ? '127.0.0.1' : ip}:${opts.uiPort ?? opts.port + 1000}`,
     process: child,
     async stop(graceMs = 10_000) {
       if (exited !== undefined) return;

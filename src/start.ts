@@ -26,7 +26,10 @@ async function main(): Promise<void> {
   // We take Ctrl-C ourselves, not the SDK's runtime: in a terminal it arrives twice (from the
   // terminal and, under a wrapper, relayed again), and a second SIGINT with no handler would end this process
   // before the dev server (its own process group) is stopped, leaving it running on its ports.
-  const sdkMetrics = await installRuntime({ logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] }, config.metrics !== undefined);
+  const sdkMetrics = await installRuntime(
+    { logger: new DefaultLogger(config.logLevel.toUpperCase() as 'WARN'), shutdownSignals: [] },
+    config.metrics !== undefined,
+  );
   let stopping = 0;
   let stop = () => undefined as void;
   // SIGHUP too (the terminal closed): the dev server, in its own group, would otherwise outlive us.
@@ -35,13 +38,18 @@ async function main(): Promise<void> {
       stopping++;
       // A third signal: stop waiting. Exiting runs the hook that kills the dev server (src/devserver.ts).
       if (stopping > 2) process.exit(130);
-      if (stopping > 1) return console.log('Still stopping (the worker cancels its steps in flight; they resume on the next start). Once more to force.');
+      if (stopping > 1)
+        return console.log(
+          'Still stopping (the worker cancels its steps in flight; they resume on the next start). Once more to force.',
+        );
       console.log('\nStopping the worker, then the API and the dev server…');
       stop();
     });
   }
   if (!process.env.RUNBOOK_TARGETS && config.targetsFile === 'targets.local.yaml') {
-    console.log('No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine\'s PostgreSQL and Redis).');
+    console.log(
+      "No runbooks.targets.yaml: using the shipped targets.local.yaml (this machine's PostgreSQL and Redis).",
+    );
   }
   const targets = TargetRegistry.load(config.targetsFile); // a broken targets file stops us here, before anything starts
   privateDirSync(config.dataDir);
@@ -63,7 +71,10 @@ async function main(): Promise<void> {
   if (config.temporalAddress) {
     console.log(`Using the Temporal server at ${config.temporalAddress} (TEMPORAL_ADDRESS); no dev server started.`);
   } else {
-    const cli = await resolveTemporalCli({ env: { ...process.env, ...(config.temporalCliPath ? { TEMPORAL_CLI_PATH: config.temporalCliPath } : {}) }, log: console.log });
+    const cli = await resolveTemporalCli({
+      env: { ...process.env, ...(config.temporalCliPath ? { TEMPORAL_CLI_PATH: config.temporalCliPath } : {}) },
+      log: console.log,
+    });
     const dbFile = path.join(config.dataDir, 'temporal.db');
     const logFile = path.join(config.dataDir, 'temporal.log');
     privateFileSync(logFile);
@@ -81,7 +92,8 @@ async function main(): Promise<void> {
 
   // One scrape endpoint for both: the API's registry and the worker's (the SDK's) metrics.
   const registry = config.metrics && newRegistry('runbooks');
-  const metrics = config.metrics && registry && (await serveMetrics({ ...config.metrics, registry, sdkUrl: sdkMetrics }));
+  const metrics =
+    config.metrics && registry && (await serveMetrics({ ...config.metrics, registry, sdkUrl: sdkMetrics }));
   const tracing = await startTracing(config.tracing, 'durable-runbooks');
   const worker = await startWorker(config);
   const running = worker.run();
@@ -99,9 +111,21 @@ async function main(): Promise<void> {
       `  Targets       ${config.targetsFile}`,
       ...(metrics ? [`  Metrics       ${metrics.url}`] : []),
       ...(tracing ? [`  Traces        ${tracing.endpoint} (OTLP)`] : []),
-      ...(encrypted ? [`  Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through ${apiUrl}/codec once you sign in to the console`] : []),
-      ...(devTokens ? [`  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`] : []),
-      ...(config.oidc ? [] : ['  SSO           off: set RUNBOOK_OIDC_ISSUER, RUNBOOK_OIDC_CLIENT_ID and RUNBOOK_OIDC_ROLES to sign people in with your OpenID provider (README, "Single sign-on")']),
+      ...(encrypted
+        ? [
+            `  Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through ${apiUrl}/codec once you sign in to the console`,
+          ]
+        : []),
+      ...(devTokens
+        ? [
+            `  API tokens    ${devTokens} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`,
+          ]
+        : []),
+      ...(config.oidc
+        ? []
+        : [
+            '  SSO           off: set RUNBOOK_OIDC_ISSUER, RUNBOOK_OIDC_CLIENT_ID and RUNBOOK_OIDC_ROLES to sign people in with your OpenID provider (README, "Single sign-on")',
+          ]),
       '',
       `Try: npx runbook start db-access --target ${targets.names()[0] ?? '<target>'}`,
       'Ctrl-C stops the API, the worker and the dev server.',

@@ -17,7 +17,10 @@ const metricName = z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a Pro
 
 /** Key metric → the family name the app exposes it as; each key defaults to the seeds' gestiq_* name. */
 const metricNames = z.strictObject(
-  Object.fromEntries(Object.entries(METRIC_NAMES).map(([k, v]) => [k, metricName.default(v)])) as Record<MetricKey, z.ZodDefault<typeof metricName>>,
+  Object.fromEntries(Object.entries(METRIC_NAMES).map(([k, v]) => [k, metricName.default(v)])) as Record<
+    MetricKey,
+    z.ZodDefault<typeof metricName>
+  >,
 );
 const duration = z.string().regex(/^\d+\s*(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 7d');
 
@@ -34,14 +37,26 @@ const health = z.strictObject({
 /** Each start/stop/restart/status command is killed when it runs longer than this (default 60s). */
 const serviceCommon = { health: health.optional(), commandTimeout: duration.optional() };
 
-const service = z.union([
-  z.strictObject({ systemd: z.string().regex(/^[A-Za-z0-9@._:-]+$/, 'must be a unit name'), ...serviceCommon }),
-  z.strictObject({ compose: z.strictObject({ file: z.string(), service: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a service name') }), ...serviceCommon }),
-  z.strictObject({
-    command: z.strictObject({ start: z.string(), stop: z.string(), status: z.string().optional() }),
-    ...serviceCommon,
-  }),
-], { error: 'must name one driver: { systemd: unit }, { compose: { file, service } } or { command: { start, stop, status } }' });
+const service = z.union(
+  [
+    z.strictObject({ systemd: z.string().regex(/^[A-Za-z0-9@._:-]+$/, 'must be a unit name'), ...serviceCommon }),
+    z.strictObject({
+      compose: z.strictObject({
+        file: z.string(),
+        service: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a service name'),
+      }),
+      ...serviceCommon,
+    }),
+    z.strictObject({
+      command: z.strictObject({ start: z.string(), stop: z.string(), status: z.string().optional() }),
+      ...serviceCommon,
+    }),
+  ],
+  {
+    error:
+      'must name one driver: { systemd: unit }, { compose: { file, service } } or { command: { start, stop, status } }',
+  },
+);
 
 export type ServiceSpec = z.infer<typeof service>;
 
@@ -77,13 +92,24 @@ const imports = z.strictObject({
   stuckAfter: duration.default('15m'),
   keys: z.string().default('imports:*'),
   flagEnv: envName.default('IMPORTS_ENABLED'),
-  logs: z.strictObject({ file: z.string().optional(), journal: z.string().optional(), startupLogger: z.string().default('app.startup') }).optional(),
-  celery: z.strictObject({
-    app: z.string(), task: z.string(), queue: z.string().default('imports'),
-    cwd: z.string().optional(), python: z.string().default('/usr/bin/python3'),
-    /** The variable the app's Celery config reads the broker URL from (the target's redis.url is put there). */
-    brokerEnv: envName.default('BROKER_URL'),
-  }).optional(),
+  logs: z
+    .strictObject({
+      file: z.string().optional(),
+      journal: z.string().optional(),
+      startupLogger: z.string().default('app.startup'),
+    })
+    .optional(),
+  celery: z
+    .strictObject({
+      app: z.string(),
+      task: z.string(),
+      queue: z.string().default('imports'),
+      cwd: z.string().optional(),
+      python: z.string().default('/usr/bin/python3'),
+      /** The variable the app's Celery config reads the broker URL from (the target's redis.url is put there). */
+      brokerEnv: envName.default('BROKER_URL'),
+    })
+    .optional(),
   service: z.string().optional(),
 });
 
@@ -99,7 +125,13 @@ const app = z.strictObject({
   /** Where its request log lines go (else the service's health.logFile, journal or compose logs). */
   logFile: z.string().optional(),
   /** The compose file and service whose `ports:` publish it (connection-refused checks the mapping). */
-  compose: z.strictObject({ file: z.string(), service: z.string(), containerPort: z.number().int().min(1).max(65535).optional() }).optional(),
+  compose: z
+    .strictObject({
+      file: z.string(),
+      service: z.string(),
+      containerPort: z.number().int().min(1).max(65535).optional(),
+    })
+    .optional(),
   /** Key metric → family name, over the seeds' defaults (src/util/prometheus.ts, METRIC_NAMES): what alert rules and observability-check read. */
   metricNames: metricNames.prefault({}),
   /** Each probe's deadline (default 5s). */
@@ -108,9 +140,21 @@ const app = z.strictObject({
    * Files the app needs (missing-container-file): `path` inside the app (relative to its directory
    * or the container's workdir), `source` the good copy on the worker's host (e.g. the deployed repo).
    */
-  files: z.array(z.strictObject({ path: z.string().regex(/^(?!\/)(?!.*\.\.)/, 'a path relative to the app directory, without ..'), source: z.string() })).optional(),
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().regex(/^(?!\/)(?!.*\.\.)/, 'a path relative to the app directory, without ..'),
+        source: z.string(),
+      }),
+    )
+    .optional(),
   /** Where the app runs: a container (docker CLI; Podman's docker-compatible CLI works too) or a local directory. */
-  container: z.strictObject({ name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container name'), workdir: z.string().startsWith('/').default('/app') }).optional(),
+  container: z
+    .strictObject({
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container name'),
+      workdir: z.string().startsWith('/').default('/app'),
+    })
+    .optional(),
   dir: z.string().optional(),
 });
 
@@ -119,7 +163,10 @@ const pwa = z.strictObject({
   /** Origin it is served from (default: app.url). */
   url: z.url().optional(),
   /** VITE_BASE_PATH the build must have been made with. */
-  basePath: z.string().regex(/^\/(.*\/)?$/, 'a path that starts and ends with /, e.g. /tenant/').default('/'),
+  basePath: z
+    .string()
+    .regex(/^\/(.*\/)?$/, 'a path that starts and ends with /, e.g. /tenant/')
+    .default('/'),
   /** The version that should be served (the input expectedVersion overrides it). */
   expectedVersion: z.string().optional(),
   /** Under basePath: a JSON file with {"version": …} (Vite builds: write it at build time). */
@@ -146,27 +193,45 @@ const login = z.strictObject({
   /** TLS of an https app.url: a CA file to trust besides the system's, and how many days left is too few. */
   tls: z.strictObject({ ca: z.string().optional(), minDaysLeft: z.number().int().min(0).default(14) }).prefault({}),
   /** Where the rate limiter's switch is read (an env file of the app) and what its log lines say. */
-  rateLimit: z.strictObject({ envFile: z.string().optional(), variable: envName.default('RATE_LIMIT_ENABLED'), logPattern: z.string().default('RateLimitMiddleware') }).prefault({}),
+  rateLimit: z
+    .strictObject({
+      envFile: z.string().optional(),
+      variable: envName.default('RATE_LIMIT_ENABLED'),
+      logPattern: z.string().default('RateLimitMiddleware'),
+    })
+    .prefault({}),
   /** The 401/403 share: a Prometheus query answering a ratio, else two samples of app.metrics `window` apart. */
-  authFailures: z.strictObject({
-    window: duration.default('60s'),
-    threshold: z.number().gt(0).lt(1).default(0.05),
-    minRequests: z.number().int().min(1).default(20),
-    prometheus: z.strictObject({ url: z.url(), query: z.string().min(1) }).optional(),
-    /** The counter of requests by status in app.metrics (label status or code); default app.metricNames.http-requests. */
-    family: metricName.optional(),
-  }).prefault({}),
+  authFailures: z
+    .strictObject({
+      window: duration.default('60s'),
+      threshold: z.number().gt(0).lt(1).default(0.05),
+      minRequests: z.number().int().min(1).default(20),
+      prometheus: z.strictObject({ url: z.url(), query: z.string().min(1) }).optional(),
+      /** The counter of requests by status in app.metrics (label status or code); default app.metricNames.http-requests. */
+      family: metricName.optional(),
+    })
+    .prefault({}),
 });
 
 /** E-invoicing (einvoicing-failed): the signing certificate, the provider environment, the invoice tables, the app's retry endpoint. */
 const einvoicing = z.strictObject({
   /** The signing certificate as issued (PKCS#12, .p12); its password from the worker's environment. */
-  certificate: z.strictObject({ file: z.string(), passwordEnv: envName, minDaysLeft: z.number().int().min(0).default(30) }).optional(),
+  certificate: z
+    .strictObject({ file: z.string(), passwordEnv: envName, minDaysLeft: z.number().int().min(0).default(30) })
+    .optional(),
   /** The provider environment the app is configured with (read from its env file) against the one expected. */
-  environment: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName.default('EINVOICE_ENV') }).optional(),
+  environment: z
+    .strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName.default('EINVOICE_ENV') })
+    .optional(),
   /** Counted by state; the first is the one retried (by id through the app). Missing tables are reported, not errors. */
-  tables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a table name')).min(1).default(['invoices', 'invoices_temp']),
-  stateColumn: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a column name').default('estado'),
+  tables: z
+    .array(z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a table name'))
+    .min(1)
+    .default(['invoices', 'invoices_temp']),
+  stateColumn: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a column name')
+    .default('estado'),
   /** States meaning the emission failed (retried); the rest are only counted. */
   failedStates: z.array(z.string()).min(1).default(['rechazada', 'error']),
   /** The app's endpoint that emits one invoice again: POST, {id} replaced, with an Idempotency-Key header. */
@@ -188,8 +253,17 @@ const paymentProvider = z.strictObject({
   algorithm: z.enum(['sha256', 'sha512', 'sha1']).default('sha256'),
   encoding: z.enum(['hex', 'base64']).default('hex'),
   /** The mode the app runs it in (read from its env file) against the expected one; with keyPrefix the variable holds an API key (sk_live_…/sk_test_…) and only its mode is read. */
-  mode: z.strictObject({ expected: z.string().min(1), envFile: z.string(), variable: envName, keyPrefix: z.boolean().default(false) })
-    .refine((m) => !m.keyPrefix || m.expected === 'live' || m.expected === 'test', { message: 'with keyPrefix, expected is live or test (what an API key\'s prefix says)', path: ['expected'] })
+  mode: z
+    .strictObject({
+      expected: z.string().min(1),
+      envFile: z.string(),
+      variable: envName,
+      keyPrefix: z.boolean().default(false),
+    })
+    .refine((m) => !m.keyPrefix || m.expected === 'live' || m.expected === 'test', {
+      message: "with keyPrefix, expected is live or test (what an API key's prefix says)",
+      path: ['expected'],
+    })
     .optional(),
 });
 
@@ -198,9 +272,25 @@ const ident = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'an identifier');
 /** Payments (payments-failed): providers, the attempts table, the app's record of webhook events. */
 const payments = z.strictObject({
   providers: z.record(z.string().regex(/^[a-z0-9_-]+$/, 'a provider name'), paymentProvider),
-  attempts: z.strictObject({ table: ident.default('pos_payments'), provider: ident.default('provider'), status: ident.default('status'), failed: z.array(z.string()).default(['failed', 'error']) }).prefault({}),
+  attempts: z
+    .strictObject({
+      table: ident.default('pos_payments'),
+      provider: ident.default('provider'),
+      status: ident.default('status'),
+      failed: z.array(z.string()).default(['failed', 'error']),
+    })
+    .prefault({}),
   /** Where the app records each webhook event it received (id, provider, status, the body as received). */
-  events: z.strictObject({ table: ident.default('payment_webhook_events'), id: ident.default('event_id'), provider: ident.default('provider'), status: ident.default('status'), payload: ident.default('payload'), failed: z.array(z.string()).default(['failed']) }).prefault({}),
+  events: z
+    .strictObject({
+      table: ident.default('payment_webhook_events'),
+      id: ident.default('event_id'),
+      provider: ident.default('provider'),
+      status: ident.default('status'),
+      payload: ident.default('payload'),
+      failed: z.array(z.string()).default(['failed']),
+    })
+    .prefault({}),
   redriveLimit: z.number().int().min(1).max(10_000).default(100),
 });
 
@@ -248,7 +338,12 @@ export const targetSchema = z.strictObject({
   /** With freezeWrites: services, the services that write (default: every declared service). */
   writerServices: z.array(z.string()).optional(),
   services: z.record(z.string(), service).optional(),
-  redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'), passwordEnv: envName.optional() }).optional(),
+  redis: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+      passwordEnv: envName.optional(),
+    })
+    .optional(),
   imports: imports.optional(),
   http: z.strictObject({ baseUrl: z.url() }).optional(),
   app: app.optional(),
@@ -258,20 +353,43 @@ export const targetSchema = z.strictObject({
   payments: payments.optional(),
   taskQueue: z.string().min(1).optional(),
   smoke: z.array(smoke).optional(),
-  backups: z.strictObject({ dir: z.string(), retention: duration.default('7d'), compress: z.number().int().min(0).max(9).optional() }).optional(),
+  backups: z
+    .strictObject({
+      dir: z.string(),
+      retention: duration.default('7d'),
+      compress: z.number().int().min(0).max(9).optional(),
+    })
+    .optional(),
   /** Webhooks told of gate openings, escalations and run ends; with secretEnv each post is signed (README, "Notifications"). */
-  notify: z.array(z.strictObject({ webhook: z.url(), format: z.enum(['json', 'slack']).default('json'), secretEnv: envName.optional() })).optional(),
-  remediations: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'), remediation).optional(),
+  notify: z
+    .array(
+      z.strictObject({
+        webhook: z.url(),
+        format: z.enum(['json', 'slack']).default('json'),
+        secretEnv: envName.optional(),
+      }),
+    )
+    .optional(),
+  remediations: z
+    .record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'remediation names are lower-case letters, digits and dashes'),
+      remediation,
+    )
+    .optional(),
   policy: policy.optional(),
   /** How alerts find this target, and how `runbook alerts rules` selects its series (README, "Alerts start runbooks"). */
-  alerts: z.strictObject({
-    /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
-    labels: z.record(z.string(), z.string()).optional(),
-    /** Labels every series of this target carries (e.g. env: prod): each generated rule selects on them. */
-    selector: z.record(labelName, z.string()).optional(),
-    /** The Prometheus jobs that scrape the app and probe its /ready (connection-refused's rules). */
-    jobs: z.strictObject({ app: z.string().default('gestiq-api'), ready: z.string().default('gestiq-ready') }).prefault({}),
-  }).optional(),
+  alerts: z
+    .strictObject({
+      /** Alerts whose labels include all of these are for this target (else the label runbook_target names it). */
+      labels: z.record(z.string(), z.string()).optional(),
+      /** Labels every series of this target carries (e.g. env: prod): each generated rule selects on them. */
+      selector: z.record(labelName, z.string()).optional(),
+      /** The Prometheus jobs that scrape the app and probe its /ready (connection-refused's rules). */
+      jobs: z
+        .strictObject({ app: z.string().default('gestiq-api'), ready: z.string().default('gestiq-ready') })
+        .prefault({}),
+    })
+    .optional(),
   /**
    * What a scheduled read-only check (`runbook schedule create`) does beyond notifying when it finds
    * a problem, per check: `escalate` names the runbook it then starts through the alert intake
@@ -287,7 +405,10 @@ export const targetSchema = z.strictObject({
 });
 
 const fileSchema = z.strictObject({
-  targets: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'target names are lower-case letters, digits and dashes'), targetSchema),
+  targets: z.record(
+    z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'target names are lower-case letters, digits and dashes'),
+    targetSchema,
+  ),
 });
 
 export type TargetSpec = z.infer<typeof targetSchema>;
@@ -338,11 +459,30 @@ export interface TargetInfo {
   /** The PWA (pwa-stale-cache); no command text. */
   pwa?: { url: string; basePath: string; expectedVersion?: string; canRedeploy: boolean };
   /** Logins (login-errors): the login URL and what it is checked against; no password. */
-  login?: { url: string; origins: string[]; https: boolean; goodLogin: boolean; cookieDomain?: string; minDaysLeft: number; window: string; prometheus: boolean };
+  login?: {
+    url: string;
+    origins: string[];
+    https: boolean;
+    goodLogin: boolean;
+    cookieDomain?: string;
+    minDaysLeft: number;
+    window: string;
+    prometheus: boolean;
+  };
   /** E-invoicing (einvoicing-failed); no password. */
-  einvoicing?: { tables: string[]; failedStates: string[]; certificate: boolean; minDaysLeft: number; environment?: string; retryLimit: number };
+  einvoicing?: {
+    tables: string[];
+    failedStates: string[];
+    certificate: boolean;
+    minDaysLeft: number;
+    environment?: string;
+    retryLimit: number;
+  };
   /** Payments (payments-failed): provider names and schemes; no secret. */
-  payments?: { providers: Array<{ name: string; scheme: 'stripe' | 'hmac'; expectedMode?: string }>; redriveLimit: number };
+  payments?: {
+    providers: Array<{ name: string; scheme: 'stripe' | 'hmac'; expectedMode?: string }>;
+    redriveLimit: number;
+  };
   /** The named remediations: what each fixes and restarts; never their command text. */
   remediations: Array<{ name: string; fixes: string[]; restart?: string; description?: string }>;
   /** Whether the target names smoke checks. */
@@ -385,7 +525,9 @@ export class TargetRegistry {
       raw = parseYaml(text);
     } catch (err) {
       const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}` : '';
-      throw new TargetsError(`Targets file ${file} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`);
+      throw new TargetsError(
+        `Targets file ${file} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`,
+      );
     }
     const parsed = fileSchema.safeParse(raw);
     if (!parsed.success) {
@@ -397,48 +539,83 @@ export class TargetRegistry {
     for (const [name, spec] of Object.entries(specs)) {
       const declared = Object.keys(spec.services ?? {});
       const unknown = (spec.writerServices ?? []).filter((s) => !declared.includes(s));
-      if (unknown.length) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field writerServices: ${unknown.join(', ')} not declared under services (declared: ${declared.join(', ') || 'none'})`);
+      if (unknown.length)
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field writerServices: ${unknown.join(', ')} not declared under services (declared: ${declared.join(', ') || 'none'})`,
+        );
       if (spec.freezeWrites === 'services' && (spec.writerServices ?? declared).length === 0) {
-        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field freezeWrites: "services" needs at least one service under services (or use read-only)`);
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field freezeWrites: "services" needs at least one service under services (or use read-only)`,
+        );
       }
       if (spec.alembic) spec.alembic.dir = path.resolve(dir, spec.alembic.dir);
       if (spec.imports?.celery?.cwd) spec.imports.celery.cwd = path.resolve(dir, spec.imports.celery.cwd);
       if (spec.imports?.logs?.file) spec.imports.logs.file = path.resolve(dir, spec.imports.logs.file);
       if (spec.imports?.retryAs && !spec.imports.waiting.includes(spec.imports.retryAs)) {
-        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.retryAs: "${spec.imports.retryAs}" is not one of imports.waiting (${spec.imports.waiting.join(', ')})`);
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field imports.retryAs: "${spec.imports.retryAs}" is not one of imports.waiting (${spec.imports.waiting.join(', ')})`,
+        );
       }
       if (spec.imports?.service && !declared.includes(spec.imports.service)) {
-        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field imports.service: "${spec.imports.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field imports.service: "${spec.imports.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`,
+        );
       }
       if (spec.app?.service && !declared.includes(spec.app.service)) {
-        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field app.service: "${spec.app.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field app.service: "${spec.app.service}" is not declared under services (declared: ${declared.join(', ') || 'none'})`,
+        );
       }
       if (spec.app?.logFile) spec.app.logFile = path.resolve(dir, spec.app.logFile);
       if (spec.app?.compose) spec.app.compose.file = path.resolve(dir, spec.app.compose.file);
-      if (spec.pwa && !spec.pwa.url && !spec.app?.url) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field pwa.url: needed when the target has no app.url`);
+      if (spec.pwa && !spec.pwa.url && !spec.app?.url)
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field pwa.url: needed when the target has no app.url`,
+        );
       if (spec.app?.dir) spec.app.dir = path.resolve(dir, spec.app.dir);
       for (const f of spec.app?.files ?? []) f.source = path.resolve(dir, f.source);
       if (spec.app?.files && !spec.app.container === !spec.app.dir) {
-        throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field app: with app.files, name where the app runs: app.container (docker) or app.dir (a local directory), one of them`);
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field app: with app.files, name where the app runs: app.container (docker) or app.dir (a local directory), one of them`,
+        );
       }
-      if (spec.login && !spec.app) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field login: needs app.url (the login is under it)`);
+      if (spec.login && !spec.app)
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field login: needs app.url (the login is under it)`,
+        );
       if (spec.login?.tls.ca) spec.login.tls.ca = path.resolve(dir, spec.login.tls.ca);
       if (spec.login?.rateLimit.envFile) spec.login.rateLimit.envFile = path.resolve(dir, spec.login.rateLimit.envFile);
-      if (spec.einvoicing && (!spec.app || !spec.postgres)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field einvoicing: needs app.url (the retry endpoint) and postgres (the invoice tables)`);
-      if (spec.einvoicing?.certificate) spec.einvoicing.certificate.file = path.resolve(dir, spec.einvoicing.certificate.file);
-      if (spec.einvoicing?.environment) spec.einvoicing.environment.envFile = path.resolve(dir, spec.einvoicing.environment.envFile);
-      if (spec.payments && (!spec.app || !spec.postgres)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field payments: needs app.url (the webhook endpoints) and postgres (attempts and events)`);
-      for (const p of Object.values(spec.payments?.providers ?? {})) if (p.mode) p.mode.envFile = path.resolve(dir, p.mode.envFile);
+      if (spec.einvoicing && (!spec.app || !spec.postgres))
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field einvoicing: needs app.url (the retry endpoint) and postgres (the invoice tables)`,
+        );
+      if (spec.einvoicing?.certificate)
+        spec.einvoicing.certificate.file = path.resolve(dir, spec.einvoicing.certificate.file);
+      if (spec.einvoicing?.environment)
+        spec.einvoicing.environment.envFile = path.resolve(dir, spec.einvoicing.environment.envFile);
+      if (spec.payments && (!spec.app || !spec.postgres))
+        throw new TargetsError(
+          `Targets file ${file} is invalid:\n  target "${name}", field payments: needs app.url (the webhook endpoints) and postgres (attempts and events)`,
+        );
+      for (const p of Object.values(spec.payments?.providers ?? {}))
+        if (p.mode) p.mode.envFile = path.resolve(dir, p.mode.envFile);
       for (const [rname, r] of Object.entries(spec.remediations ?? {})) {
         if (r.restart && !declared.includes(r.restart)) {
-          throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`);
+          throw new TargetsError(
+            `Targets file ${file} is invalid:\n  target "${name}", field remediations.${rname}.restart: "${r.restart}" is not declared under services (declared: ${declared.join(', ') || 'none'})`,
+          );
         }
       }
       for (const [check, s] of Object.entries(spec.schedules ?? {})) {
         const readOnly = catalogue.filter((r) => !r.mutates && r.gates.length === 0).map((r) => r.name);
-        if (!readOnly.includes(check)) throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}: only read-only checks run on a schedule (${readOnly.join(', ')})`);
+        if (!readOnly.includes(check))
+          throw new TargetsError(
+            `Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}: only read-only checks run on a schedule (${readOnly.join(', ')})`,
+          );
         if (s.escalate !== undefined && !catalogue.some((r) => r.name === s.escalate)) {
-          throw new TargetsError(`Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}.escalate: "${s.escalate}" names no runbook (known: ${catalogue.map((r) => r.name).join(', ')})`);
+          throw new TargetsError(
+            `Targets file ${file} is invalid:\n  target "${name}", field schedules.${check}.escalate: "${s.escalate}" names no runbook (known: ${catalogue.map((r) => r.name).join(', ')})`,
+          );
         }
       }
       for (const svc of Object.values(spec.services ?? {})) {
@@ -456,9 +633,7 @@ export class TargetRegistry {
   spec(name: string): TargetSpec {
     const spec = this.specs.get(name);
     if (!spec) {
-      throw new TargetsError(
-        `Target "${name}" is not in ${this.file} (known: ${this.names().join(', ') || 'none'}).`,
-      );
+      throw new TargetsError(`Target "${name}" is not in ${this.file} (known: ${this.names().join(', ') || 'none'}).`);
     }
     return spec;
   }
@@ -474,20 +649,62 @@ export class TargetRegistry {
       hasRedis: spec.redis !== undefined,
       services: Object.keys(spec.services ?? {}),
       freezeWrites: spec.freezeWrites,
-      writerServices: spec.freezeWrites === 'services' ? spec.writerServices ?? Object.keys(spec.services ?? {}) : [],
-      imports: spec.imports && { service: spec.imports.service, stuckAfter: spec.imports.stuckAfter, queue: spec.imports.celery?.queue, canPublish: spec.imports.celery !== undefined },
+      writerServices: spec.freezeWrites === 'services' ? (spec.writerServices ?? Object.keys(spec.services ?? {})) : [],
+      imports: spec.imports && {
+        service: spec.imports.service,
+        stuckAfter: spec.imports.stuckAfter,
+        queue: spec.imports.celery?.queue,
+        canPublish: spec.imports.celery !== undefined,
+      },
       app: spec.app && {
-        url: withoutCredentials(spec.app.url), service: spec.app.service, compose: spec.app.compose !== undefined,
-        files: (spec.app.files ?? []).map((f) => f.path), runsIn: spec.app.container ? 'container' : spec.app.dir ? 'dir' : undefined,
+        url: withoutCredentials(spec.app.url),
+        service: spec.app.service,
+        compose: spec.app.compose !== undefined,
+        files: (spec.app.files ?? []).map((f) => f.path),
+        runsIn: spec.app.container ? 'container' : spec.app.dir ? 'dir' : undefined,
       },
-      pwa: spec.pwa && (spec.pwa.url ?? spec.app?.url) ? { url: withoutCredentials((spec.pwa.url ?? spec.app?.url)!), basePath: spec.pwa.basePath, expectedVersion: spec.pwa.expectedVersion, canRedeploy: spec.pwa.redeploy !== undefined } : undefined,
-      login: spec.login && spec.app && {
-        url: withoutCredentials(new URL(spec.login.path, spec.app.url).toString()), origins: spec.login.origins, https: spec.app.url.startsWith('https:'),
-        goodLogin: spec.login.probe !== undefined, cookieDomain: spec.login.cookieDomain, minDaysLeft: spec.login.tls.minDaysLeft, window: spec.login.authFailures.window, prometheus: spec.login.authFailures.prometheus !== undefined,
+      pwa:
+        spec.pwa && (spec.pwa.url ?? spec.app?.url)
+          ? {
+              url: withoutCredentials((spec.pwa.url ?? spec.app?.url)!),
+              basePath: spec.pwa.basePath,
+              expectedVersion: spec.pwa.expectedVersion,
+              canRedeploy: spec.pwa.redeploy !== undefined,
+            }
+          : undefined,
+      login: spec.login &&
+        spec.app && {
+          url: withoutCredentials(new URL(spec.login.path, spec.app.url).toString()),
+          origins: spec.login.origins,
+          https: spec.app.url.startsWith('https:'),
+          goodLogin: spec.login.probe !== undefined,
+          cookieDomain: spec.login.cookieDomain,
+          minDaysLeft: spec.login.tls.minDaysLeft,
+          window: spec.login.authFailures.window,
+          prometheus: spec.login.authFailures.prometheus !== undefined,
+        },
+      einvoicing: spec.einvoicing && {
+        tables: spec.einvoicing.tables,
+        failedStates: spec.einvoicing.failedStates,
+        certificate: spec.einvoicing.certificate !== undefined,
+        minDaysLeft: spec.einvoicing.certificate?.minDaysLeft ?? 30,
+        environment: spec.einvoicing.environment?.expected,
+        retryLimit: spec.einvoicing.retryLimit,
       },
-      einvoicing: spec.einvoicing && { tables: spec.einvoicing.tables, failedStates: spec.einvoicing.failedStates, certificate: spec.einvoicing.certificate !== undefined, minDaysLeft: spec.einvoicing.certificate?.minDaysLeft ?? 30, environment: spec.einvoicing.environment?.expected, retryLimit: spec.einvoicing.retryLimit },
-      payments: spec.payments && { providers: Object.entries(spec.payments.providers).map(([n, p]) => ({ name: n, scheme: p.scheme, expectedMode: p.mode?.expected })), redriveLimit: spec.payments.redriveLimit },
-      remediations: Object.entries(spec.remediations ?? {}).map(([n, r]) => ({ name: n, fixes: r.fixes, restart: r.restart, description: r.description })),
+      payments: spec.payments && {
+        providers: Object.entries(spec.payments.providers).map(([n, p]) => ({
+          name: n,
+          scheme: p.scheme,
+          expectedMode: p.mode?.expected,
+        })),
+        redriveLimit: spec.payments.redriveLimit,
+      },
+      remediations: Object.entries(spec.remediations ?? {}).map(([n, r]) => ({
+        name: n,
+        fixes: r.fixes,
+        restart: r.restart,
+        description: r.description,
+      })),
       smokeChecks: spec.smoke?.length ?? 0,
       retention: spec.backups?.retention ?? '7d',
     };
@@ -502,14 +719,26 @@ export class TargetRegistry {
   postgres(name: string): PgConnection {
     const pg = this.spec(name).postgres;
     if (!pg) throw new TargetsError(`Target "${name}" has no postgres section in ${this.file}.`);
-    return { host: pg.host, port: pg.port, database: pg.database, user: pg.user, password: this.secret(name, pg.passwordEnv) };
+    return {
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      user: pg.user,
+      password: this.secret(name, pg.passwordEnv),
+    };
   }
 
   /** The app's own role's connection (postgres.appUser), password from appPasswordEnv; undefined when the target names no app role. */
   appPostgres(name: string): PgConnection | undefined {
     const pg = this.spec(name).postgres;
     if (!pg?.appUser) return undefined;
-    return { host: pg.host, port: pg.port, database: pg.database, user: pg.appUser, password: this.secret(name, pg.appPasswordEnv) };
+    return {
+      host: pg.host,
+      port: pg.port,
+      database: pg.database,
+      user: pg.appUser,
+      password: this.secret(name, pg.appPasswordEnv),
+    };
   }
 
   redisUrl(name: string): string {
@@ -555,8 +784,15 @@ export class TargetRegistry {
   /** The names of the variables holding a target's secrets (what a worker's environment must carry for it). */
   secretVariables(name: string): string[] {
     const spec = this.spec(name);
-    const vars = [spec.postgres?.passwordEnv, spec.postgres?.appPasswordEnv, spec.redis?.passwordEnv, spec.login?.probe?.passwordEnv, spec.einvoicing?.certificate?.passwordEnv,
-      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv), ...(spec.notify ?? []).map((n) => n.secretEnv)];
+    const vars = [
+      spec.postgres?.passwordEnv,
+      spec.postgres?.appPasswordEnv,
+      spec.redis?.passwordEnv,
+      spec.login?.probe?.passwordEnv,
+      spec.einvoicing?.certificate?.passwordEnv,
+      ...Object.values(spec.payments?.providers ?? {}).map((p) => p.secretEnv),
+      ...(spec.notify ?? []).map((n) => n.secretEnv),
+    ];
     return vars.filter((v): v is string => v !== undefined);
   }
 

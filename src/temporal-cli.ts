@@ -29,7 +29,9 @@ export async function resolveTemporalCli(opts: ResolveOptions = {}): Promise<str
   const explicit = env.TEMPORAL_CLI_PATH;
   if (explicit) {
     if (!isExecutable(explicit)) {
-      throw new TemporalCliError(`TEMPORAL_CLI_PATH=${explicit} is not an executable file. Point it at a temporal binary, or unset it to build one.`);
+      throw new TemporalCliError(
+        `TEMPORAL_CLI_PATH=${explicit} is not an executable file. Point it at a temporal binary, or unset it to build one.`,
+      );
     }
     return explicit;
   }

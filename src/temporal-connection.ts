@@ -13,7 +13,8 @@ import { registerSearchAttributes } from './temporal-setup.js';
  */
 
 /** What the SDK's Connection and NativeConnection both take. */
-export type TemporalConnectionOptions = Pick<ConnectionOptions, 'address' | 'tls' | 'apiKey'> & Pick<NativeConnectionOptions, 'address' | 'tls' | 'apiKey'> & { address: string };
+export type TemporalConnectionOptions = Pick<ConnectionOptions, 'address' | 'tls' | 'apiKey'> &
+  Pick<NativeConnectionOptions, 'address' | 'tls' | 'apiKey'> & { address: string };
 
 /** A PEM file named by a variable, read now: a missing or wrong file is an error naming the variable. */
 function pemFile(variable: string, file: string, kind: 'certificate' | 'private key'): Buffer {
@@ -22,11 +23,15 @@ function pemFile(variable: string, file: string, kind: 'certificate' | 'private 
     text = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError(`${variable}=${file}: cannot read it (${code}). Point ${variable} at a PEM ${kind} file this process can read.`);
+    throw new ConfigError(
+      `${variable}=${file}: cannot read it (${code}). Point ${variable} at a PEM ${kind} file this process can read.`,
+    );
   }
   const marker = kind === 'certificate' ? /-----BEGIN CERTIFICATE-----/ : /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
   if (!marker.test(text.toString('latin1'))) {
-    throw new ConfigError(`${variable}=${file}: not a PEM ${kind} (no "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : '… PRIVATE KEY'}-----" line). Point ${variable} at the ${kind} in PEM form.`);
+    throw new ConfigError(
+      `${variable}=${file}: not a PEM ${kind} (no "-----BEGIN ${kind === 'certificate' ? 'CERTIFICATE' : '… PRIVATE KEY'}-----" line). Point ${variable} at the ${kind} in PEM form.`,
+    );
   }
   return text;
 }
@@ -40,7 +45,12 @@ export function connectionOptions(config: Config): TemporalConnectionOptions {
     ...(t.tls.serverName ? { serverNameOverride: t.tls.serverName } : {}),
     ...(t.tls.caFile ? { serverRootCACertificate: pemFile('TEMPORAL_TLS_CA', t.tls.caFile, 'certificate') } : {}),
     ...(t.tls.certFile && t.tls.keyFile
-      ? { clientCertPair: { crt: pemFile('TEMPORAL_TLS_CERT', t.tls.certFile, 'certificate'), key: pemFile('TEMPORAL_TLS_KEY', t.tls.keyFile, 'private key') } }
+      ? {
+          clientCertPair: {
+            crt: pemFile('TEMPORAL_TLS_CERT', t.tls.certFile, 'certificate'),
+            key: pemFile('TEMPORAL_TLS_KEY', t.tls.keyFile, 'private key'),
+          },
+        }
       : {}),
   };
   return { address, tls, ...(t.apiKey ? { apiKey: t.apiKey } : {}) };
@@ -71,8 +81,9 @@ export async function connectClient(config: Config, opts: { connectTimeout?: num
 
 function connectHint(config: Config): string {
   if (!config.temporalAddress) return 'Is `npm start` running, or should TEMPORAL_ADDRESS point at your server?';
-  if (!config.temporal.tls) return 'Is TEMPORAL_ADDRESS right? A server that requires TLS also needs TEMPORAL_TLS_CA (and TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY for mTLS, or TEMPORAL_API_KEY for Temporal Cloud).';
-  return 'Is TEMPORAL_ADDRESS right, and do TEMPORAL_TLS_CA / TEMPORAL_TLS_SERVER_NAME match the server\'s certificate (and TEMPORAL_TLS_CERT/_KEY one its CA accepts)?';
+  if (!config.temporal.tls)
+    return 'Is TEMPORAL_ADDRESS right? A server that requires TLS also needs TEMPORAL_TLS_CA (and TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY for mTLS, or TEMPORAL_API_KEY for Temporal Cloud).';
+  return "Is TEMPORAL_ADDRESS right, and do TEMPORAL_TLS_CA / TEMPORAL_TLS_SERVER_NAME match the server's certificate (and TEMPORAL_TLS_CERT/_KEY one its CA accepts)?";
 }
 
 /**
@@ -85,10 +96,14 @@ export async function checkNamespace(connection: Connection, config: Config): Pr
   } catch (err) {
     const code = grpcCode(err);
     if (code === NOT_FOUND) {
-      throw new ConfigError(`Temporal namespace "${config.namespace}" does not exist on ${temporalAddress(config)}. Create it (${tlsFlags(config) ? 'with the same TLS settings' : 'once'}):\n  temporal operator namespace create --namespace ${config.namespace} --retention 30d --address ${temporalAddress(config)}${tlsFlags(config)}\nor set TEMPORAL_NAMESPACE to one that exists.`);
+      throw new ConfigError(
+        `Temporal namespace "${config.namespace}" does not exist on ${temporalAddress(config)}. Create it (${tlsFlags(config) ? 'with the same TLS settings' : 'once'}):\n  temporal operator namespace create --namespace ${config.namespace} --retention 30d --address ${temporalAddress(config)}${tlsFlags(config)}\nor set TEMPORAL_NAMESPACE to one that exists.`,
+      );
     }
     if (code === PERMISSION_DENIED || code === UNAUTHENTICATED) {
-      throw new ConfigError(`Temporal at ${describeConnection(config)} refused us the namespace "${config.namespace}" (${(err as Error).message}). Check TEMPORAL_API_KEY or the client certificate (TEMPORAL_TLS_CERT) and what it is allowed on that namespace.`);
+      throw new ConfigError(
+        `Temporal at ${describeConnection(config)} refused us the namespace "${config.namespace}" (${(err as Error).message}). Check TEMPORAL_API_KEY or the client certificate (TEMPORAL_TLS_CERT) and what it is allowed on that namespace.`,
+      );
     }
     throw err;
   }
@@ -109,7 +124,12 @@ function tlsFlags(config: Config): string {
 
 /** The commands that create our search attributes, for an operator whose server refuses us the operator API. */
 export function searchAttributeCommands(config: Config, names: string[]): string {
-  return names.map((name) => `  temporal operator search-attribute create --namespace ${config.namespace} --name ${name} --type Keyword --address ${temporalAddress(config)}${tlsFlags(config)}`).join('\n');
+  return names
+    .map(
+      (name) =>
+        `  temporal operator search-attribute create --namespace ${config.namespace} --name ${name} --type Keyword --address ${temporalAddress(config)}${tlsFlags(config)}`,
+    )
+    .join('\n');
 }
 
 /**
@@ -123,7 +143,12 @@ export async function ensureSearchAttributes(connection: Connection, config: Con
   } catch (err) {
     const code = grpcCode(err);
     if (code !== PERMISSION_DENIED && code !== UNAUTHENTICATED && code !== UNIMPLEMENTED) throw err;
-    throw new ConfigError(`Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(config, searchAttributeKeys.map((k) => k.name))}\n(on Temporal Cloud: create them as Keyword in the Cloud UI or with tcld), then set RUNBOOK_SEARCH_ATTRIBUTES=skip.`);
+    throw new ConfigError(
+      `Temporal at ${describeConnection(config)} does not let us register search attributes (${(err as Error).message}). Have an operator run:\n${searchAttributeCommands(
+        config,
+        searchAttributeKeys.map((k) => k.name),
+      )}\n(on Temporal Cloud: create them as Keyword in the Cloud UI or with tcld), then set RUNBOOK_SEARCH_ATTRIBUTES=skip.`,
+    );
   }
 }
 

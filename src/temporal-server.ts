@@ -1,7 +1,24 @@
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildIntoCache, cacheDir as goCacheDir, GoBuildError, isExecutable, type GoRunner, type Log } from './util/go-build.js';
+import {
+  buildIntoCache,
+  cacheDir as goCacheDir,
+  GoBuildError,
+  isExecutable,
+  type GoRunner,
+  type Log,
+} from './util/go-build.js';
 import { isMain, runMain } from './util/main.js';
 
 /**
@@ -60,7 +77,9 @@ export async function resolveTemporalServer(opts: ResolveOptions = {}): Promise<
     const install = describe(explicit);
     const missing = missingParts(install);
     if (missing.length > 0) {
-      throw new GoBuildError(`TEMPORAL_SERVER_DIR=${explicit} lacks ${missing.join(', ')}. Point it at a directory made by \`npm run temporal-server\`, or unset it to build one.`);
+      throw new GoBuildError(
+        `TEMPORAL_SERVER_DIR=${explicit} lacks ${missing.join(', ')}. Point it at a directory made by \`npm run temporal-server\`, or unset it to build one.`,
+      );
     }
     return install;
   }
@@ -89,13 +108,21 @@ function describe(dir: string): TemporalServerInstall {
     configTemplate: at(FILES.configTemplate),
     dynamicConfig: at(FILES.dynamicConfig),
     uiServer,
-    uiServerMissing: uiServer ? undefined : existsSync(failed) ? readFileSync(failed, 'utf8') : `${at(FILES.uiServer)} does not exist.`,
+    uiServerMissing: uiServer
+      ? undefined
+      : existsSync(failed)
+        ? readFileSync(failed, 'utf8')
+        : `${at(FILES.uiServer)} does not exist.`,
   };
 }
 
 function missingParts(install: TemporalServerInstall): string[] {
   const missing = [install.server, install.sqlTool].filter((f) => !isExecutable(f));
-  for (const f of [path.join(install.schemaDir, 'temporal/versioned'), path.join(install.schemaDir, 'visibility/versioned'), install.configTemplate]) {
+  for (const f of [
+    path.join(install.schemaDir, 'temporal/versioned'),
+    path.join(install.schemaDir, 'visibility/versioned'),
+    install.configTemplate,
+  ]) {
     if (!existsSync(f)) missing.push(f);
   }
   return missing.map((f) => path.relative(install.dir, f));
@@ -113,7 +140,8 @@ async function buildAll(staging: string, go: GoRunner, log: Log): Promise<void> 
     await go.run(['build', ...BUILD_FLAGS, '-o', path.join(staging, FILES.sqlTool), sqlTool], { cwd });
   });
   const moduleDir = path.join(await go.output(['env', 'GOMODCACHE']), `${SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}`);
-  for (const part of [FILES.schemaDir, FILES.configTemplate, FILES.dynamicConfig]) copyWritable(path.join(moduleDir, part), path.join(staging, part));
+  for (const part of [FILES.schemaDir, FILES.configTemplate, FILES.dynamicConfig])
+    copyWritable(path.join(moduleDir, part), path.join(staging, part));
   await buildUiServer(staging, go, log);
 }
 
@@ -126,12 +154,16 @@ async function buildUiServer(staging: string, go: GoRunner, log: Log): Promise<v
   try {
     await withScratchModule(go, 'runbooks-temporal-ui-server', async (cwd) => {
       await go.run(['get', `${UI_MODULE}@${TEMPORAL_UI_SERVER_VERSION}`], { cwd });
-      await go.run(['build', ...BUILD_FLAGS, '-o', path.join(staging, FILES.uiServer), `${UI_MODULE}/cmd/server`], { cwd });
+      await go.run(['build', ...BUILD_FLAGS, '-o', path.join(staging, FILES.uiServer), `${UI_MODULE}/cmd/server`], {
+        cwd,
+      });
     });
   } catch (err) {
     const reason = `Building the Temporal UI server ${UI_MODULE}@${TEMPORAL_UI_SERVER_VERSION} failed: ${(err as Error).message}`;
     writeFileSync(path.join(staging, FILES.uiServerFailed), `${reason}\n`);
-    log(`${reason.split('\n')[0]} The cluster runs without the UI; ${FILES.uiServerFailed} in the cache keeps Go's output (delete the cache to retry).`);
+    log(
+      `${reason.split('\n')[0]} The cluster runs without the UI; ${FILES.uiServerFailed} in the cache keeps Go's output (delete the cache to retry).`,
+    );
   }
 }
 

@@ -17,14 +17,20 @@ export async function registerSearchAttributes(connection: Connection, namespace
   if (missing.length > 0) {
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+      searchAttributes: Object.fromEntries(
+        missing.map((name) => [name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+      ),
     });
   }
   return missing;
 }
 
 /** Registers the namespace if it does not exist; returns whether it did so. */
-export async function ensureNamespace(connection: Connection, namespace: string, retention: Duration): Promise<boolean> {
+export async function ensureNamespace(
+  connection: Connection,
+  namespace: string,
+  retention: Duration,
+): Promise<boolean> {
   try {
     await connection.workflowService.describeNamespace({ namespace });
     return false;
@@ -32,7 +38,10 @@ export async function ensureNamespace(connection: Connection, namespace: string,
     if ((err as { code?: number }).code !== 5 /* NOT_FOUND */) throw err;
   }
   try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(retention) });
+    await connection.workflowService.registerNamespace({
+      namespace,
+      workflowExecutionRetentionPeriod: msToTs(retention),
+    });
   } catch (err) {
     // Someone else registered it between our two calls: what we wanted.
     if ((err as { code?: number }).code !== 6 /* ALREADY_EXISTS */) throw err;

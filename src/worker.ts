@@ -14,9 +14,20 @@ import { chaosInterceptors } from './chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
 import { loadConfig, type Config } from './config.js';
-import { connectionOptions, describeConnection, prepareTemporal, type TemporalConnectionOptions } from './temporal-connection.js';
+import {
+  connectionOptions,
+  describeConnection,
+  prepareTemporal,
+  type TemporalConnectionOptions,
+} from './temporal-connection.js';
 import { TargetRegistry } from './targets.js';
-import { startTracing, tracingActivityInterceptors, tracingClientInterceptors, tracingSinks, workflowInterceptorModules } from './tracing/index.js';
+import {
+  startTracing,
+  tracingActivityInterceptors,
+  tracingClientInterceptors,
+  tracingSinks,
+  workflowInterceptorModules,
+} from './tracing/index.js';
 import { jsonLogger } from './util/log.js';
 import { isMain, runMain } from './util/main.js';
 import { workflowsPath } from './workflows-path.js';
@@ -34,7 +45,9 @@ export const prebuiltBundles = { plain: 'workflow-bundle.js', encrypted: 'workfl
 
 /** The bundle `npm run build` made beside this module for this data converter; none from source. */
 export function prebuiltBundle(dataConverter: DataConverter | undefined): string | undefined {
-  const file = fileURLToPath(new URL(prebuiltBundles[dataConverter?.failureConverterPath ? 'encrypted' : 'plain'], import.meta.url));
+  const file = fileURLToPath(
+    new URL(prebuiltBundles[dataConverter?.failureConverterPath ? 'encrypted' : 'plain'], import.meta.url),
+  );
   return existsSync(file) ? file : undefined;
 }
 
@@ -73,7 +86,12 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     ...(deps.maxCachedWorkflows ? { maxCachedWorkflows: deps.maxCachedWorkflows } : {}),
     interceptors: {
       // Tracing outermost: a step's span covers all of it. Auto-heartbeat before chaos: chaos, inside it, counts only the activity's own beats (beat:<activity>:<n>).
-      activity: [...tracingActivityInterceptors(), ...activityMetricsInterceptors(), ...autoHeartbeatInterceptors(), ...(deps.chaos ? chaosInterceptors(deps.chaos) : [])],
+      activity: [
+        ...tracingActivityInterceptors(),
+        ...activityMetricsInterceptors(),
+        ...autoHeartbeatInterceptors(),
+        ...(deps.chaos ? chaosInterceptors(deps.chaos) : []),
+      ],
       // A prebuilt bundle carries them already (bundleWorkflowCode({ workflowInterceptorModules })).
       ...(deps.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
     },
@@ -87,7 +105,9 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
     // add 10 s to every run a dead worker held; a live worker that misses 2 s only costs a replay.
     stickyQueueScheduleToStartTimeout: '2 seconds',
     ...(deps.dataConverter ? { dataConverter: deps.dataConverter } : {}),
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : { workflowsPath: deps.workflowsPath ?? workflowsPath }),
     activities: createActivities({
       targets: deps.targets,
       decisionPublicKey: deps.decisionPublicKey,
@@ -99,9 +119,16 @@ export async function createWorker(deps: WorkerDeps): Promise<Worker> {
   });
 }
 
-function lazyClient(server: string | TemporalConnectionOptions, namespace: string, dataConverter?: DataConverter): () => Promise<Client> {
+function lazyClient(
+  server: string | TemporalConnectionOptions,
+  namespace: string,
+  dataConverter?: DataConverter,
+): () => Promise<Client> {
   let client: Promise<Client> | undefined;
-  return () => (client ??= Connection.connect(typeof server === 'string' ? { address: server } : server).then((connection) => new Client({ connection, namespace, dataConverter, interceptors: tracingClientInterceptors() })));
+  return () =>
+    (client ??= Connection.connect(typeof server === 'string' ? { address: server } : server).then(
+      (connection) => new Client({ connection, namespace, dataConverter, interceptors: tracingClientInterceptors() }),
+    ));
 }
 
 /**
@@ -112,12 +139,17 @@ export function checkWorkflowBundle(codePath: string, dataConverter: DataConvert
   if (!dataConverter?.failureConverterPath) return;
   const converter = path.basename(dataConverter.failureConverterPath);
   if (!readFileSync(codePath, 'utf8').includes(converter)) {
-    throw new Error(`RUNBOOK_WORKFLOW_BUNDLE ${codePath} was bundled without ${converter}, so with RUNBOOK_PAYLOAD_KEY set its runs' failure messages would stay plaintext: bundle it with bundleWorkflowCode({ workflowsPath, failureConverterPath }) (exported by src/codec.ts), or unset RUNBOOK_WORKFLOW_BUNDLE.`);
+    throw new Error(
+      `RUNBOOK_WORKFLOW_BUNDLE ${codePath} was bundled without ${converter}, so with RUNBOOK_PAYLOAD_KEY set its runs' failure messages would stay plaintext: bundle it with bundleWorkflowCode({ workflowsPath, failureConverterPath }) (exported by src/codec.ts), or unset RUNBOOK_WORKFLOW_BUNDLE.`,
+    );
   }
 }
 
 /** Loads the targets file and connects; used by `npm run worker` and `npm start`. */
-export async function startWorker(config: Config, opts: { taskQueue?: string; log?: (line: string) => void } = {}): Promise<Worker> {
+export async function startWorker(
+  config: Config,
+  opts: { taskQueue?: string; log?: (line: string) => void } = {},
+): Promise<Worker> {
   const log = opts.log ?? console.log;
   const targets = TargetRegistry.load(config.targetsFile);
   // Certificates are read (and checked) here, before anything connects: a bad file is a start-up error naming its variable.
@@ -126,15 +158,27 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
   const dataConverter = dataConverterFromEnv();
   const bundle = process.env.RUNBOOK_WORKFLOW_BUNDLE || prebuiltBundle(dataConverter);
   if (bundle) checkWorkflowBundle(bundle, dataConverter);
-  if (bundle && !readFileSync(bundle, 'utf8').includes(path.basename(workflowInterceptorModules[0]!, path.extname(workflowInterceptorModules[0]!)))) {
+  if (
+    bundle &&
+    !readFileSync(bundle, 'utf8').includes(
+      path.basename(workflowInterceptorModules[0]!, path.extname(workflowInterceptorModules[0]!)),
+    )
+  ) {
     // Warned, not refused: a worker cannot know whether some API traces. A traced run's history depends on
     // these interceptors (its update handlers run inside a span): replayed without them, it is nondeterministic.
-    log(`RUNBOOK_WORKFLOW_BUNDLE ${bundle} was bundled without the tracing interceptors: a run started by a traced API or CLI (OTEL_EXPORTER_OTLP_ENDPOINT) would fail to replay on this worker. Bundle it with bundleWorkflowCode({ workflowsPath, workflowInterceptorModules }) (src/tracing/index.ts).`);
+    log(
+      `RUNBOOK_WORKFLOW_BUNDLE ${bundle} was bundled without the tracing interceptors: a run started by a traced API or CLI (OTEL_EXPORTER_OTLP_ENDPOINT) would fail to replay on this worker. Bundle it with bundleWorkflowCode({ workflowsPath, workflowInterceptorModules }) (src/tracing/index.ts).`,
+    );
   }
   const connection = await NativeConnection.connect(server);
   const taskQueue = opts.taskQueue ?? config.taskQueue;
   const worker = await createWorker({
-    connection, address: server, namespace: config.namespace, taskQueue, targets, mainTaskQueue: config.taskQueue,
+    connection,
+    address: server,
+    namespace: config.namespace,
+    taskQueue,
+    targets,
+    mainTaskQueue: config.taskQueue,
     decisionPublicKey: config.decisionPublicKey,
     dataDir: config.dataDir,
     chaos: process.env.RUNBOOK_CHAOS || undefined,
@@ -143,9 +187,15 @@ export async function startWorker(config: Config, opts: { taskQueue?: string; lo
     dataConverter,
     links: { api: config.publicUrl, temporalUi: config.uiUrl, namespace: config.namespace },
   });
-  if (process.env.RUNBOOK_CHAOS) log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);
-  if (!config.decisionPublicKey) log('RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.');
-  log(`Worker polling task queue "${taskQueue}" on ${describeConnection(config)} (targets: ${targets.names().join(', ')} from ${config.targetsFile}; workflows: ${bundle ?? `bundled from ${workflowsPath}`})`);
+  if (process.env.RUNBOOK_CHAOS)
+    log(`RUNBOOK_CHAOS=${process.env.RUNBOOK_CHAOS}: this worker will KILL ITSELF at that point (crash tests only).`);
+  if (!config.decisionPublicKey)
+    log(
+      'RUNBOOK_DECISION_PUBLIC_KEY is not set: no decision can be verified as signed; targets that deny unsigned decisions will refuse every decision.',
+    );
+  log(
+    `Worker polling task queue "${taskQueue}" on ${describeConnection(config)} (targets: ${targets.names().join(', ')} from ${config.targetsFile}; workflows: ${bundle ?? `bundled from ${workflowsPath}`})`,
+  );
   return worker;
 }
 
@@ -156,9 +206,18 @@ if (isMain(import.meta.url)) {
     // The SDK's runtime turns SIGINT/SIGTERM into a graceful shutdown: in-flight activities finish or are cancelled.
     // JSON logs (pino) for the SDK's messages and the runs' own, with the targets' secret values redacted.
     const targets = TargetRegistry.load(config.targetsFile);
-    const secrets = [...targets.names().flatMap((n) => targets.secretValues(n)), config.temporal.apiKey, config.decisionKey].filter((s): s is string => typeof s === 'string');
-    const sdkMetrics = await installRuntime({ logger: jsonLogger({ level: config.logLevel, secrets: () => secrets }) }, config.metrics !== undefined);
-    const metrics = config.metrics && (await serveMetrics({ ...config.metrics, registry: newRegistry('worker'), sdkUrl: sdkMetrics }));
+    const secrets = [
+      ...targets.names().flatMap((n) => targets.secretValues(n)),
+      config.temporal.apiKey,
+      config.decisionKey,
+    ].filter((s): s is string => typeof s === 'string');
+    const sdkMetrics = await installRuntime(
+      { logger: jsonLogger({ level: config.logLevel, secrets: () => secrets }) },
+      config.metrics !== undefined,
+    );
+    const metrics =
+      config.metrics &&
+      (await serveMetrics({ ...config.metrics, registry: newRegistry('worker'), sdkUrl: sdkMetrics }));
     if (metrics) console.log(`Metrics: ${metrics.url}`);
     const tracing = await startTracing(config.tracing, 'runbook-worker');
     if (tracing) console.log(`Traces: ${tracing.endpoint}`);

@@ -39,7 +39,15 @@ const opened: Array<{ api: FastifyInstance; state: PgStateStore }> = [];
 /** One API replica: its own connection pool to the shared state database, as a separate process would have. */
 async function replica(extra: Partial<ApiOptions> = {}, state?: PgStateStore) {
   state ??= await PgStateStore.open(urlOf(db));
-  const api = await buildApi({ client, tokens: TokenStore.load(dev.tokensFile), codec, codecOrigins: [UI], rateLimit: 1_000_000, state, ...extra });
+  const api = await buildApi({
+    client,
+    tokens: TokenStore.load(dev.tokensFile),
+    codec,
+    codecOrigins: [UI],
+    rateLimit: 1_000_000,
+    state,
+    ...extra,
+  });
   const r = { api, state };
   opened.push(r);
   return r;
@@ -56,7 +64,12 @@ beforeAll(async () => {
   db = await createDatabase('rbreplicas');
   connection = await Connection.connect(serverOptions());
   const targets = writeTargets({ 'replica-drill': {} });
-  client = new RunbookClient(new Client({ connection }), { taskQueue: uniqueName('tq'), uiUrl: UI, namespace: 'default', targets: () => TargetRegistry.load(targets) });
+  client = new RunbookClient(new Client({ connection }), {
+    taskQueue: uniqueName('tq'),
+    uiUrl: UI,
+    namespace: 'default',
+    targets: () => TargetRegistry.load(targets),
+  });
 });
 afterAll(async () => {
   for (const r of [...opened]) await stop(r);
@@ -65,11 +78,26 @@ afterAll(async () => {
 });
 
 const secret = async () => {
-  const [p] = await codec.encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(JSON.stringify({ prompt: 'downgrade 0004' })) }]);
-  return { metadata: Object.fromEntries(Object.entries(p!.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])), data: Buffer.from(p!.data ?? []).toString('base64') };
+  const [p] = await codec.encode([
+    {
+      metadata: { encoding: Buffer.from('json/plain') },
+      data: Buffer.from(JSON.stringify({ prompt: 'downgrade 0004' })),
+    },
+  ]);
+  return {
+    metadata: Object.fromEntries(
+      Object.entries(p!.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    ),
+    data: Buffer.from(p!.data ?? []).toString('base64'),
+  };
 };
 const decode = async (api: FastifyInstance, cookie: string) =>
-  api.inject({ method: 'POST', url: '/codec/decode', headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: UI, cookie }, payload: { payloads: [await secret()] } });
+  api.inject({
+    method: 'POST',
+    url: '/codec/decode',
+    headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: UI, cookie },
+    payload: { payloads: [await secret()] },
+  });
 async function signIn(api: FastifyInstance, who: keyof typeof tokens): Promise<string> {
   const r = await api.inject({ method: 'POST', url: '/session', headers: { authorization: `Bearer ${tokens[who]}` } });
   expect(r.statusCode).toBe(200);
@@ -83,7 +111,9 @@ describe('API replicas sharing their state in PostgreSQL', () => {
     const cookie = await signIn(one.api, 'carol');
     const decoded = await decode(two.api, cookie);
     expect(decoded.statusCode).toBe(200);
-    expect(Buffer.from(decoded.json<{ payloads: Array<{ data: string }> }>().payloads[0]!.data, 'base64').toString()).toBe('{"prompt":"downgrade 0004"}');
+    expect(
+      Buffer.from(decoded.json<{ payloads: Array<{ data: string }> }>().payloads[0]!.data, 'base64').toString(),
+    ).toBe('{"prompt":"downgrade 0004"}');
 
     const out = await two.api.inject({ method: 'DELETE', url: '/session', headers: { cookie } });
     expect(out.statusCode).toBe(204);
@@ -123,7 +153,9 @@ describe('API replicas sharing their state in PostgreSQL', () => {
     expect((await decode(later.api, cookie)).statusCode).toBe(401);
     expect((await decode(one.api, cookie)).statusCode).toBe(200);
     for (const api of [one.api, later.api]) {
-      expect((await decode(api, `durable_runbooks_session=${randomBytes(32).toString('base64url')}`)).statusCode).toBe(401);
+      expect((await decode(api, `durable_runbooks_session=${randomBytes(32).toString('base64url')}`)).statusCode).toBe(
+        401,
+      );
     }
     await stop(one);
     await stop(later);
@@ -138,16 +170,29 @@ describe('a state database that goes away', () => {
     await dropDatabase(doomed);
     const down = await decode(r.api, cookie);
     expect(down.statusCode).toBe(503);
-    expect(down.json<{ error: string }>().error).toMatch(/^Sign-in and console sessions are unavailable for a moment \(request [\w-]+\): try again shortly; the API's log has the details\.$/);
+    expect(down.json<{ error: string }>().error).toMatch(
+      /^Sign-in and console sessions are unavailable for a moment \(request [\w-]+\): try again shortly; the API's log has the details\.$/,
+    );
     // Bearer tokens do not need the store: the API still works for them.
-    expect((await r.api.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${tokens.carol}` } })).statusCode).toBe(200);
+    expect(
+      (await r.api.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${tokens.carol}` } }))
+        .statusCode,
+    ).toBe(200);
     await stop(r);
   });
 
   it('does not start on a state database it cannot reach, naming the variable and not its value', async () => {
     const url = `postgres://runbooks:hunter2secret@127.0.0.1:${await freePort()}/state`;
-    const config = loadConfig({ RUNBOOK_API_TOKENS: dev.tokensFile, RUNBOOK_STATE_DATABASE_URL: url, TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_API_PORT: String(await freePort()) });
-    const err = await startApi(config).then((app) => app.close(), (e: unknown) => e as Error);
+    const config = loadConfig({
+      RUNBOOK_API_TOKENS: dev.tokensFile,
+      RUNBOOK_STATE_DATABASE_URL: url,
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      RUNBOOK_API_PORT: String(await freePort()),
+    });
+    const err = await startApi(config).then(
+      (app) => app.close(),
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/^The API cannot use its state database \(RUNBOOK_STATE_DATABASE_URL\): /);
     expect((err as Error).message).not.toContain('hunter2secret');
@@ -172,15 +217,27 @@ describe('single sign-on across replicas', () => {
     const clientSecret = randomBytes(16).toString('hex');
     registerSecrets('OIDC client secret', clientSecret);
     idp = await startOidcProvider({
-      redirectUri: `${base}/auth/callback`, audience, clientId: 'runbooks-console', clientSecret,
+      redirectUri: `${base}/auth/callback`,
+      audience,
+      clientId: 'runbooks-console',
+      clientSecret,
       users: { ana: { email: 'ana@example.test', groups: ['sre'] } },
     });
     const sso = async () => {
       const state = await PgStateStore.open(urlOf(db));
-      const signIn = await OidcSignIn.discover({
-        issuer: idp.issuer, clientId: 'runbooks-console', clientSecret, audience, rolesClaim: 'groups', nameClaim: 'email',
-        roleMap: { sre: ['operator', 'approver'] }, redirectUri: `${base}/auth/callback`,
-      }, state);
+      const signIn = await OidcSignIn.discover(
+        {
+          issuer: idp.issuer,
+          clientId: 'runbooks-console',
+          clientSecret,
+          audience,
+          rolesClaim: 'groups',
+          nameClaim: 'email',
+          roleMap: { sre: ['operator', 'approver'] },
+          redirectUri: `${base}/auth/callback`,
+        },
+        state,
+      );
       // One pool per replica, shared by its sessions and its sign-ins, as src/api/main.ts does.
       const r = await replica({ sso: { signIn, provider: 'Test IdP' } }, state);
       await r.api.listen({ host: '127.0.0.1', port: await freePort() });
@@ -188,22 +245,35 @@ describe('single sign-on across replicas', () => {
     };
     one = await sso();
     two = await sso();
-    const upstream = { 1: (one.api.server.address() as { port: number }).port, 2: (two.api.server.address() as { port: number }).port };
+    const upstream = {
+      1: (one.api.server.address() as { port: number }).port,
+      2: (two.api.server.address() as { port: number }).port,
+    };
     const route = (path: string): 1 | 2 => (path.startsWith('/auth/callback') || path.startsWith('/session') ? 2 : 1);
     balancer = http.createServer((req, res) => {
       const to = route(req.url ?? '/');
       served.push(`${req.method} ${(req.url ?? '/').split('?')[0]} → API ${to}`);
-      const up = http.request({ host: '127.0.0.1', port: upstream[to], method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
+      const up = http.request(
+        { host: '127.0.0.1', port: upstream[to], method: req.method, path: req.url, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
       up.on('error', () => res.writeHead(502).end());
       req.pipe(up);
     });
     await new Promise<void>((ok) => balancer.listen(port, '127.0.0.1', ok));
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -226,7 +296,14 @@ describe('single sign-on across replicas', () => {
     const page = await context.newPage();
     await signInAtProvider(page);
     await page.getByText('ana@example.test (operator, approver)').waitFor();
-    expect(served).toEqual(expect.arrayContaining(['GET /auth/login → API 1', 'GET /auth/callback → API 2', 'POST /auth/handoff → API 1', 'POST /session → API 2']));
+    expect(served).toEqual(
+      expect.arrayContaining([
+        'GET /auth/login → API 1',
+        'GET /auth/callback → API 2',
+        'POST /auth/handoff → API 1',
+        'POST /session → API 2',
+      ]),
+    );
     const session = (await context.cookies(base)).find((c) => c.name === 'durable_runbooks_session');
     expect(session).toBeDefined();
     expect((await decode(one.api, `${session!.name}=${session!.value}`)).statusCode).toBe(200);
@@ -243,10 +320,19 @@ describe('single sign-on across replicas', () => {
     expect(id).toBeDefined();
     const binding = (await context.cookies(`${base}/auth`)).find((c) => c.name === 'runbooks_sso')!.value;
     registerSecrets('SSO hand-off', id, binding);
-    const redeem = (api: FastifyInstance) => api.inject({ method: 'POST', url: '/auth/handoff', headers: { 'content-type': 'application/json', cookie: `runbooks_sso=${binding}` }, payload: { id } });
+    const redeem = (api: FastifyInstance) =>
+      api.inject({
+        method: 'POST',
+        url: '/auth/handoff',
+        headers: { 'content-type': 'application/json', cookie: `runbooks_sso=${binding}` },
+        payload: { id },
+      });
     const answers = await Promise.all([redeem(one.api), redeem(two.api)]);
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 404]);
-    expect(answers.find((a) => a.statusCode === 200)!.json()).toMatchObject({ name: 'ana@example.test', roles: ['operator', 'approver'] });
+    expect(answers.find((a) => a.statusCode === 200)!.json()).toMatchObject({
+      name: 'ana@example.test',
+      roles: ['operator', 'approver'],
+    });
     expect((await redeem(one.api)).statusCode).toBe(404);
     await context.close();
   });

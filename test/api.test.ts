@@ -11,7 +11,9 @@ describe('HTTP API', () => {
   let tokens: Record<'alice' | 'bob' | 'carol', string>;
 
   beforeAll(async () => {
-    rig = await startRig(writeTargets({ 'api-db': pgTarget('test'), 'api-drill': {} }), { signingKey: randomBytes(32).toString('hex') });
+    rig = await startRig(writeTargets({ 'api-db': pgTarget('test'), 'api-drill': {} }), {
+      signingKey: randomBytes(32).toString('hex'),
+    });
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
   });
   afterAll(async () => {
@@ -22,7 +24,10 @@ describe('HTTP API', () => {
   type Method = 'GET' | 'POST';
   const call = async (as: keyof typeof tokens | undefined, method: Method, url: string, payload?: object) => {
     const r = await api.inject({ method, url, payload, headers: as ? { authorization: `Bearer ${tokens[as]}` } : {} });
-    return { status: r.statusCode, body: String(r.headers['content-type'] ?? '').includes('json') ? r.json<Record<string, unknown>>() : r.body };
+    return {
+      status: r.statusCode,
+      body: String(r.headers['content-type'] ?? '').includes('json') ? r.json<Record<string, unknown>>() : r.body,
+    };
   };
   const drill = async () => {
     const { body } = await call('alice', 'POST', '/runbooks/approval-drill/runs', { target: 'api-drill' });
@@ -36,7 +41,10 @@ describe('HTTP API', () => {
   });
 
   it('answers 401 without a token or with a wrong one', async () => {
-    expect(await call(undefined, 'GET', '/runs')).toEqual({ status: 401, body: { error: 'Missing bearer token: send "Authorization: Bearer <token>".' } });
+    expect(await call(undefined, 'GET', '/runs')).toEqual({
+      status: 401,
+      body: { error: 'Missing bearer token: send "Authorization: Bearer <token>".' },
+    });
     const r = await api.inject({ method: 'GET', url: '/runs', headers: { authorization: 'Bearer not-a-token' } });
     expect(r.statusCode).toBe(401);
     expect(r.json<{ error: string }>().error).toContain('Unknown bearer token');
@@ -44,15 +52,41 @@ describe('HTTP API', () => {
 
   it('answers 403 when the person lacks the role, and starts nothing', async () => {
     const r = await call('carol', 'POST', '/runbooks/db-access/runs', { target: 'api-db' });
-    expect(r).toEqual({ status: 403, body: { error: 'carol lacks the "operator" role needed to start runbooks (has: viewer).' } });
+    expect(r).toEqual({
+      status: 403,
+      body: { error: 'carol lacks the "operator" role needed to start runbooks (has: viewer).' },
+    });
     const bob = await call('bob', 'POST', '/runbooks/db-access/runs', { target: 'api-db' });
     expect(bob.status).toBe(403);
   });
 
   it('lists runbooks with their input schemas', async () => {
     const { body } = await call('carol', 'GET', '/runbooks');
-    const runbooks = (body as { runbooks: Array<{ name: string; gates: string[]; inputSchema: { required: string[]; properties: Record<string, unknown> } }> }).runbooks;
-    expect(runbooks.map((r) => r.name)).toEqual(['approval-drill', 'connection-refused', 'db-access', 'einvoicing-failed', 'janitor', 'login-errors', 'migration-failed', 'missing-container-file', 'observability-check', 'payments-failed', 'pwa-stale-cache', 'release-migration', 'schema-drift', 'stuck-imports']);
+    const runbooks = (
+      body as {
+        runbooks: Array<{
+          name: string;
+          gates: string[];
+          inputSchema: { required: string[]; properties: Record<string, unknown> };
+        }>;
+      }
+    ).runbooks;
+    expect(runbooks.map((r) => r.name)).toEqual([
+      'approval-drill',
+      'connection-refused',
+      'db-access',
+      'einvoicing-failed',
+      'janitor',
+      'login-errors',
+      'migration-failed',
+      'missing-container-file',
+      'observability-check',
+      'payments-failed',
+      'pwa-stale-cache',
+      'release-migration',
+      'schema-drift',
+      'stuck-imports',
+    ]);
     expect(runbooks[0]!.gates).toEqual(['proceed']);
     const dbAccess = runbooks.find((r) => r.name === 'db-access')!;
     expect(dbAccess.inputSchema.required).toContain('target');
@@ -65,27 +99,51 @@ describe('HTTP API', () => {
     const { id, uiUrl } = started.body as { id: string; uiUrl: string };
     expect(uiUrl).toBe(`http://localhost:8233/namespaces/default/workflows/${id}`);
     await finished(rig.client, id);
-    expect((await call('carol', 'GET', `/runs/${id}`)).body).toMatchObject({ status: 'completed', target: 'api-db', initiator: 'alice' });
+    expect((await call('carol', 'GET', `/runs/${id}`)).body).toMatchObject({
+      status: 'completed',
+      target: 'api-db',
+      initiator: 'alice',
+    });
     // Visibility (the list) is eventually consistent with the run itself.
-    await until(async () => ((await call('carol', 'GET', '/runs?target=api-db&status=completed')).body as { runs: Array<{ id: string }> }).runs.some((x) => x.id === id), 'the completed run to be listed');
+    await until(
+      async () =>
+        (
+          (await call('carol', 'GET', '/runs?target=api-db&status=completed')).body as { runs: Array<{ id: string }> }
+        ).runs.some((x) => x.id === id),
+      'the completed run to be listed',
+    );
   });
 
   it('answers 400 with the reason for an unknown target or runbook, 404 for an unknown run', async () => {
     const badTarget = await call('alice', 'POST', '/runbooks/db-access/runs', { target: 'nope' });
     expect(badTarget.status).toBe(400);
-    expect((badTarget.body as { error: string }).error).toMatch(/^Target "nope" is not in .* \(known: api-db, api-drill\)\.$/);
+    expect((badTarget.body as { error: string }).error).toMatch(
+      /^Target "nope" is not in .* \(known: api-db, api-drill\)\.$/,
+    );
     const badRunbook = await call('alice', 'POST', '/runbooks/drop-everything/runs', { target: 'api-db' });
-    expect(badRunbook).toMatchObject({ status: 400, body: { error: expect.stringContaining('Unknown runbook "drop-everything"') as string } });
+    expect(badRunbook).toMatchObject({
+      status: 400,
+      body: { error: expect.stringContaining('Unknown runbook "drop-everything"') as string },
+    });
     expect((await call('carol', 'GET', '/runs/db-access-api-db-nothing')).status).toBe(404);
     // An id Temporal refuses outright: "/runs/." arrives as an empty id (found by the fuzz test: it was a 500).
     const refusedId = await call('carol', 'GET', '/runs/.');
-    expect(refusedId).toEqual({ status: 404, body: { error: 'Run "" not found: Temporal refuses that id (WorkflowId is not set on request.). List runs with: runbook ls' } });
+    expect(refusedId).toEqual({
+      status: 404,
+      body: {
+        error:
+          'Run "" not found: Temporal refuses that id (WorkflowId is not set on request.). List runs with: runbook ls',
+      },
+    });
   });
 
-  it('takes an approval (signed by the API) and refuses the initiator\'s own with 403 and the reason', async () => {
+  it("takes an approval (signed by the API) and refuses the initiator's own with 403 and the reason", async () => {
     const id = await drill();
     const own = await call('alice', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve' });
-    expect(own).toEqual({ status: 403, body: { error: 'alice started this run and may not approve it (four-eyes): another approver must.' } });
+    expect(own).toEqual({
+      status: 403,
+      body: { error: 'alice started this run and may not approve it (four-eyes): another approver must.' },
+    });
     const viewer = await call('carol', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve' });
     expect(viewer.status).toBe(403);
     const ok = await call('bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve', comment: 'go' });
@@ -93,12 +151,18 @@ describe('HTTP API', () => {
     const run = await finished(rig.client, id);
     expect(run.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['update (signed)'] } });
     const late = await call('bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve' });
-    expect(late).toEqual({ status: 409, body: { error: `Run "${id}" has already ended (completed); decisions are no longer accepted.` } });
+    expect(late).toEqual({
+      status: 409,
+      body: { error: `Run "${id}" has already ended (completed); decisions are no longer accepted.` },
+    });
   });
 
   it('answers 404 for an unknown gate and 400 for a malformed decision', async () => {
     const id = await drill();
-    expect(await call('bob', 'POST', `/runs/${id}/gates/nope`, { decision: 'approve' })).toEqual({ status: 404, body: { error: 'There is no gate "nope" in this run (open: proceed).' } });
+    expect(await call('bob', 'POST', `/runs/${id}/gates/nope`, { decision: 'approve' })).toEqual({
+      status: 404,
+      body: { error: 'There is no gate "nope" in this run (open: proceed).' },
+    });
     expect((await call('bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'maybe' })).status).toBe(400);
     expect((await call('bob', 'POST', `/runs/${id}/abort`, { reason: 'cleanup' })).status).toBe(403);
     expect((await call('alice', 'POST', `/runs/${id}/abort`, { reason: 'cleanup' })).status).toBe(202);
@@ -119,13 +183,27 @@ describe('HTTP API', () => {
     expect(md).toContain('bob approved gate proceed: "drill looks right" (update, signed by the API)');
     expect(md).toContain('update `decide` from identity');
     expect(md).toContain('## Root cause');
-    const json = (await call('carol', 'GET', `/runs/${id}/timeline?format=json`)).body as { entries: Array<{ kind: string }>; messages: unknown[] };
+    const json = (await call('carol', 'GET', `/runs/${id}/timeline?format=json`)).body as {
+      entries: Array<{ kind: string }>;
+      messages: unknown[];
+    };
     expect(json.entries.filter((e) => e.kind === 'decision')).toHaveLength(1);
     expect(json.messages).toHaveLength(2);
   });
 
   it('serves its OpenAPI document without a token', async () => {
     const doc = (await call(undefined, 'GET', '/openapi.json')).body as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/runbooks', '/runbooks/{name}/runs', '/runs', '/runs/{id}', '/runs/{id}/gates/{gate}', '/runs/{id}/abort', '/runs/{id}/timeline']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/healthz',
+        '/runbooks',
+        '/runbooks/{name}/runs',
+        '/runs',
+        '/runs/{id}',
+        '/runs/{id}/gates/{gate}',
+        '/runs/{id}/abort',
+        '/runs/{id}/timeline',
+      ]),
+    );
   });
 });

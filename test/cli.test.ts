@@ -11,7 +11,15 @@ describe('runbook CLI', () => {
   beforeAll(async () => {
     const file = writeTargets({
       'cli-db': pgTarget('test'),
-      'secret-db': { postgres: { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres', passwordEnv: 'RB_TEST_UNSET_PASSWORD' } },
+      'secret-db': {
+        postgres: {
+          host: '127.0.0.1',
+          port: 5432,
+          database: 'test',
+          user: 'postgres',
+          passwordEnv: 'RB_TEST_UNSET_PASSWORD',
+        },
+      },
     });
     rig = await startRig(file);
     env = { RUNBOOK_TARGETS: file, RUNBOOK_TASK_QUEUE: rig.taskQueue };
@@ -31,7 +39,13 @@ describe('runbook CLI', () => {
       status = (await runbookCli(['status', id, '--json'], env)).json();
       return status.status === 'completed';
     }, 'the run to complete');
-    expect(status).toMatchObject({ id, runbook: 'db-access', target: 'cli-db', status: 'completed', initiator: 'alice' });
+    expect(status).toMatchObject({
+      id,
+      runbook: 'db-access',
+      target: 'cli-db',
+      status: 'completed',
+      initiator: 'alice',
+    });
     expect((status.result as { summary: string[] }).summary[0]).toContain('Connected to 127.0.0.1:5432/test');
 
     const human = await runbookCli(['status', id], env);
@@ -40,7 +54,9 @@ describe('runbook CLI', () => {
 
     // Visibility (the list) is eventually consistent with the run itself.
     await until(async () => {
-      const ls = (await runbookCli(['ls', '--target', 'cli-db', '--json'], env)).json() as { runs: Array<{ id: string; status: string }> };
+      const ls = (await runbookCli(['ls', '--target', 'cli-db', '--json'], env)).json() as {
+        runs: Array<{ id: string; status: string }>;
+      };
       return ls.runs.some((r) => r.id === id && r.status === 'completed');
     }, 'the completed run to be listed');
   });
@@ -49,7 +65,9 @@ describe('runbook CLI', () => {
     const before = await runsOn('cli-db');
     const r = await runbookCli(['start', 'db-acess', '--target', 'cli-db'], env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, payments-failed, pwa-stale-cache, release-migration, schema-drift, stuck-imports).');
+    expect(r.stderr).toContain(
+      'Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, payments-failed, pwa-stale-cache, release-migration, schema-drift, stuck-imports).',
+    );
     expect(await runsOn('cli-db')).toBe(before);
   });
 
@@ -60,7 +78,7 @@ describe('runbook CLI', () => {
     expect(await runsOn('prod-db')).toBe(0);
   });
 
-  it('leaves a target\'s credentials to the worker: a password variable unset there fails the run at its first step, naming the variable', async () => {
+  it("leaves a target's credentials to the worker: a password variable unset there fails the run at its first step, naming the variable", async () => {
     // The CLI (like the API) knows target names only; it no longer reads, or checks, a password.
     const started = await runbookCli(['start', 'db-access', '--target', 'secret-db', '--json'], env);
     expect(started.stderr).toBe('');
@@ -70,18 +88,26 @@ describe('runbook CLI', () => {
       status = (await runbookCli(['status', id, '--json'], env)).json();
       return status.status === 'failed';
     }, 'the run to fail');
-    expect(status.error).toContain('takes its password from RB_TEST_UNSET_PASSWORD, which is not set in the worker\'s environment');
+    expect(status.error).toContain(
+      "takes its password from RB_TEST_UNSET_PASSWORD, which is not set in the worker's environment",
+    );
   });
 
   it('refuses invalid runbook input, naming the field', async () => {
-    const r = await runbookCli(['start', 'db-access', '--target', 'cli-db', '--input', '{"longTransactionSeconds": "soon"}'], env);
+    const r = await runbookCli(
+      ['start', 'db-access', '--target', 'cli-db', '--input', '{"longTransactionSeconds": "soon"}'],
+      env,
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid input for db-access: input\.longTransactionSeconds: .*number/);
   });
 
   it('refuses to start from a malformed targets file, naming the file, the target and the field', async () => {
     const bad = `${tmpDir()}/targets.yaml`;
-    writeFileSync(bad, 'targets:\n  broken-db:\n    postgres: { host: 127.0.0.1, port: "fifty", database: test, user: postgres }\n');
+    writeFileSync(
+      bad,
+      'targets:\n  broken-db:\n    postgres: { host: 127.0.0.1, port: "fifty", database: test, user: postgres }\n',
+    );
     const r = await runbookCli(['start', 'db-access', '--target', 'broken-db'], { ...env, RUNBOOK_TARGETS: bad });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`Targets file ${bad} is invalid:`);
@@ -89,13 +115,22 @@ describe('runbook CLI', () => {
     expect(await runsOn('broken-db')).toBe(0);
   });
 
-  it('approve shows the gate\'s evidence as words before deciding, and as JSON with --json', async () => {
-    const { id } = await rig.client.start('approval-drill', { target: 'cli-db', initiator: 'alice', input: { prompt: 'Drill from the CLI test.' } });
-    await until(async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'proceed'), 'the drill to wait at its gate');
+  it("approve shows the gate's evidence as words before deciding, and as JSON with --json", async () => {
+    const { id } = await rig.client.start('approval-drill', {
+      target: 'cli-db',
+      initiator: 'alice',
+      input: { prompt: 'Drill from the CLI test.' },
+    });
+    await until(
+      async () => (await rig.client.status(id)).pendingGates.some((g) => g.gate === 'proceed'),
+      'the drill to wait at its gate',
+    );
     // Shown before the decision is sent, whatever becomes of it (this target refuses unsigned decisions).
     const text = await runbookCli(['approve', id, 'proceed', '--as', 'bob'], env);
     expect(text.stderr).toMatch(/^Plan of gate "proceed" \(digest [0-9a-f]{16}\):\n/);
-    expect(text.stderr).toContain(':\n  Drill from the CLI test.\n  evidence:\n    Details:\n      Drill: yes\n      Target: cli-db\nrunbook: Unsigned decisions are not accepted');
+    expect(text.stderr).toContain(
+      ':\n  Drill from the CLI test.\n  evidence:\n    Details:\n      Drill: yes\n      Target: cli-db\nrunbook: Unsigned decisions are not accepted',
+    );
     const json = await runbookCli(['approve', id, 'proceed', '--as', 'bob', '--json'], env);
     expect(json.stderr).toContain('\n  evidence: {"drill":true,"target":"cli-db"}\n');
     await rig.client.temporal.workflow.getHandle(id).terminate('cli test done'); // unsigned aborts are refused here too

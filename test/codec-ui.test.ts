@@ -34,8 +34,16 @@ describe('approving an encrypted run from the Temporal UI', () => {
     const uiPort = await freePort();
     apiBase = `http://127.0.0.1:${apiPort}`;
     ui = `http://127.0.0.1:${uiPort}`;
-    server = await privateDevServer({ cli: inject('temporalCli'), port: await freePort(), uiPort, extraArgs: ['--ui-codec-endpoint', `${apiBase}/codec`] });
-    rig = await startRig(writeTargets({ 'ui-drill': { policy: { unsignedDecisions: 'allow' } } }), { address: server.address, dataConverter: { payloadCodecs: [codec] } });
+    server = await privateDevServer({
+      cli: inject('temporalCli'),
+      port: await freePort(),
+      uiPort,
+      extraArgs: ['--ui-codec-endpoint', `${apiBase}/codec`],
+    });
+    rig = await startRig(writeTargets({ 'ui-drill': { policy: { unsignedDecisions: 'allow' } } }), {
+      address: server.address,
+      dataConverter: { payloadCodecs: [codec] },
+    });
     ({ api, tokens } = await apiWithDevTokens(rig.client, { codec, codecOrigins: [ui] }));
     // What the API refused, so a refusal seen in the UI is known to be ours (not an unreachable codec).
     api.addHook('onResponse', async (req, reply) => {
@@ -44,7 +52,14 @@ describe('approving an encrypted run from the Temporal UI', () => {
     await api.listen({ host: '127.0.0.1', port: apiPort });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
   }, 120_000);
   afterAll(async () => {
@@ -55,7 +70,11 @@ describe('approving an encrypted run from the Temporal UI', () => {
   });
 
   async function drill(marker: string): Promise<{ id: string; runId: string }> {
-    const { id } = await rig.client.start('approval-drill', { target: 'ui-drill', initiator: 'alice', input: { prompt: `Drill ${marker} on ui-drill` } });
+    const { id } = await rig.client.start('approval-drill', {
+      target: 'ui-drill',
+      initiator: 'alice',
+      input: { prompt: `Drill ${marker} on ui-drill` },
+    });
     await gateOpened(rig.client, id, 'proceed');
     const runId = (await rig.client.temporal.workflow.getHandle(id).describe()).runId;
     return { id, runId };
@@ -63,7 +82,10 @@ describe('approving an encrypted run from the Temporal UI', () => {
 
   /** The UI's Codec Server settings: this browser's endpoint, with cross-origin credentials. */
   async function useCodecWithCredentials(page: Page): Promise<void> {
-    await page.getByRole('button', { name: /^Codec Server/ }).first().click();
+    await page
+      .getByRole('button', { name: /^Codec Server/ })
+      .first()
+      .click();
     await page.getByText('Use Cluster-level setting, where available.').first().click(); // the accordion
     await page.getByText('Use my browser setting and ignore Cluster-level setting.').last().click();
     await page.getByLabel('Codec Server browser endpoint').fill(`${apiBase}/codec`);
@@ -97,61 +119,77 @@ describe('approving an encrypted run from the Temporal UI', () => {
     return page;
   }
 
-  it('bob, signed in to the console, reads the decrypted run in the UI and approves it with an encoded signal', { timeout: 180_000 }, async () => {
-    const MARKER = `ui-${randomBytes(4).toString('hex')}`;
-    const run = await drill(MARKER);
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    try {
-      const consolePage = await context.newPage();
-      await consolePage.goto(`${apiBase}/console/`);
-      await consolePage.getByLabel('API token').fill(tokens.bob);
-      await consolePage.getByRole('button', { name: 'Sign in' }).click();
-      await consolePage.getByText('bob (').waitFor();
+  it(
+    'bob, signed in to the console, reads the decrypted run in the UI and approves it with an encoded signal',
+    { timeout: 180_000 },
+    async () => {
+      const MARKER = `ui-${randomBytes(4).toString('hex')}`;
+      const run = await drill(MARKER);
+      const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+      try {
+        const consolePage = await context.newPage();
+        await consolePage.goto(`${apiBase}/console/`);
+        await consolePage.getByLabel('API token').fill(tokens.bob);
+        await consolePage.getByRole('button', { name: 'Sign in' }).click();
+        await consolePage.getByText('bob (').waitFor();
 
-      const page = await uiPage(context, run);
-      await useCodecWithCredentials(page);
-      await page.getByText(MARKER).first().waitFor({ timeout: 30_000 }); // the input, decrypted by our codec
+        const page = await uiPage(context, run);
+        await useCodecWithCredentials(page);
+        await page.getByText(MARKER).first().waitFor({ timeout: 30_000 }); // the input, decrypted by our codec
 
-      await sendDecide(page, { gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'], comment: `from the UI ${MARKER}` }, true);
-      await page.getByText('Workflow signaled.').waitFor();
-      const done = await finished(rig.client, run.id);
-      expect(done.status).toBe('completed');
-      expect(done.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['signal'] } });
-      const text = await historyText(rig.client, run.id);
-      expect(text).not.toContain(MARKER); // neither the input nor the UI's signal is readable in the history
-      expect(text).not.toContain('from the UI');
+        await sendDecide(
+          page,
+          { gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'], comment: `from the UI ${MARKER}` },
+          true,
+        );
+        await page.getByText('Workflow signaled.').waitFor();
+        const done = await finished(rig.client, run.id);
+        expect(done.status).toBe('completed');
+        expect(done.result).toMatchObject({ findings: { approvedBy: ['bob'], channels: ['signal'] } });
+        const text = await historyText(rig.client, run.id);
+        expect(text).not.toContain(MARKER); // neither the input nor the UI's signal is readable in the history
+        expect(text).not.toContain('from the UI');
 
-      // Signing out of the console closes the session: the UI reads ciphertext again.
-      await consolePage.getByRole('button', { name: 'Sign out' }).click();
-      await consolePage.getByLabel('API token').waitFor();
-      await page.reload();
-      await page.getByRole('button', { name: 'Codec Server could not connect' }).first().waitFor({ timeout: 30_000 });
-      expect(await page.getByText(MARKER).count()).toBe(0);
-    } finally {
-      await context.close();
-    }
-  });
+        // Signing out of the console closes the session: the UI reads ciphertext again.
+        await consolePage.getByRole('button', { name: 'Sign out' }).click();
+        await consolePage.getByLabel('API token').waitFor();
+        await page.reload();
+        await page.getByRole('button', { name: 'Codec Server could not connect' }).first().waitFor({ timeout: 30_000 });
+        expect(await page.getByText(MARKER).count()).toBe(0);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 
-  it('a browser not signed in to the console sees no plaintext and its signal is not sent', { timeout: 180_000 }, async () => {
-    const MARKER = `anon-${randomBytes(4).toString('hex')}`;
-    const run = await drill(MARKER);
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
-    try {
-      const page = await uiPage(context, run);
-      await useCodecWithCredentials(page);
-      await page.getByRole('button', { name: 'Codec Server could not connect' }).first().waitFor({ timeout: 30_000 });
-      expect(await page.getByText(MARKER).count()).toBe(0);
-      expect(refused).toContain('/codec/decode'); // reached, and refused: not signed in
+  it(
+    'a browser not signed in to the console sees no plaintext and its signal is not sent',
+    { timeout: 180_000 },
+    async () => {
+      const MARKER = `anon-${randomBytes(4).toString('hex')}`;
+      const run = await drill(MARKER);
+      const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+      try {
+        const page = await uiPage(context, run);
+        await useCodecWithCredentials(page);
+        await page.getByRole('button', { name: 'Codec Server could not connect' }).first().waitFor({ timeout: 30_000 });
+        expect(await page.getByText(MARKER).count()).toBe(0);
+        expect(refused).toContain('/codec/decode'); // reached, and refused: not signed in
 
-      refused.length = 0;
-      await sendDecide(page, { gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'] }, false);
-      await page.getByTestId('signal-confirmation-modal').filter({ visible: true }).getByText('Data encoding failed').waitFor();
-      expect(refused).toContain('/codec/encode'); // our API refused it: no session
-      const status = await rig.client.status(run.id);
-      expect(status.pendingGates.map((g) => g.gate)).toEqual(['proceed']); // nothing reached the run
-      await rig.client.abort(run.id, 'alice', 'codec UI test: unsigned-in browser');
-    } finally {
-      await context.close();
-    }
-  });
+        refused.length = 0;
+        await sendDecide(page, { gate: 'proceed', decision: 'approve', by: 'bob', roles: ['approver'] }, false);
+        await page
+          .getByTestId('signal-confirmation-modal')
+          .filter({ visible: true })
+          .getByText('Data encoding failed')
+          .waitFor();
+        expect(refused).toContain('/codec/encode'); // our API refused it: no session
+        const status = await rig.client.status(run.id);
+        expect(status.pendingGates.map((g) => g.gate)).toEqual(['proceed']); // nothing reached the run
+        await rig.client.abort(run.id, 'alice', 'codec UI test: unsigned-in browser');
+      } finally {
+        await context.close();
+      }
+    },
+  );
 });

@@ -25,17 +25,33 @@ describe('payload encryption (AES-GCM codec)', () => {
     const deadHook = { webhook: `http://127.0.0.1:${await freePort()}/hook` };
     // Bundled from source with the key's data converter, as `npm run worker` does: the failure
     // converter goes into the workflow code too.
-    rig = await startRig(writeTargets({ 'enc-drill': { policy: { unsignedDecisions: 'allow' } }, 'enc-failing': { policy: { unsignedDecisions: 'allow' }, notify: [deadHook] } }), {
-      dataConverter: dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }), workflowsPath,
-    });
+    rig = await startRig(
+      writeTargets({
+        'enc-drill': { policy: { unsignedDecisions: 'allow' } },
+        'enc-failing': { policy: { unsignedDecisions: 'allow' }, notify: [deadHook] },
+      }),
+      {
+        dataConverter: dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }),
+        workflowsPath,
+      },
+    );
   });
   afterAll(() => rig?.stop());
 
   it('runs and approves through the codec; the history holds ciphertext; a client without the key cannot read it', async () => {
-    const { id } = await rig.client.start('approval-drill', { target: 'enc-drill', initiator: 'alice', input: { prompt: `Drill ${MARKER} on enc-drill` } });
+    const { id } = await rig.client.start('approval-drill', {
+      target: 'enc-drill',
+      initiator: 'alice',
+      input: { prompt: `Drill ${MARKER} on enc-drill` },
+    });
     await until(async () => (await rig.client.status(id)).pendingGates.length > 0, 'the gate to open');
     expect((await rig.client.status(id)).pendingGates[0]!.prompt).toContain(MARKER); // the query's answer is decoded with the key
-    await rig.client.decide(id, 'proceed', { decision: 'approve', comment: `ok ${MARKER}` }, { person: 'bob', roles: ['approver'] });
+    await rig.client.decide(
+      id,
+      'proceed',
+      { decision: 'approve', comment: `ok ${MARKER}` },
+      { person: 'bob', roles: ['approver'] },
+    );
     const run = await finished(rig.client, id);
     expect(run.status).toBe('completed');
     expect(JSON.stringify(run.journal)).toContain(`ok ${MARKER}`); // readable with the key
@@ -60,21 +76,35 @@ describe('payload encryption (AES-GCM codec)', () => {
     // The audit replay reads it with the key; without it, or with another, it says which key it needs.
     const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
     const code = { workflowBundle: { codePath: inject('workflowBundlePath') } };
-    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k1:${key}` })).toMatchObject({ ok: true, workflowType: 'approvalDrill' });
+    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k1:${key}` })).toMatchObject({
+      ok: true,
+      workflowType: 'approvalDrill',
+    });
     expect(await replay(history, id, code, {})).toMatchObject({
       ok: false,
-      problem: 'its payloads are encrypted (key k1): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.',
+      problem:
+        'its payloads are encrypted (key k1): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.',
     });
     expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}` })).toMatchObject({
       ok: false,
-      problem: 'its payloads are encrypted with key k1, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.',
+      problem:
+        'its payloads are encrypted with key k1, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.',
     });
     // After a rotation the old key, kept among the old keys, still replays it.
-    expect(await replay(history, id, code, { RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}`, RUNBOOK_PAYLOAD_OLD_KEYS: `k1:${key}` })).toMatchObject({ ok: true });
+    expect(
+      await replay(history, id, code, {
+        RUNBOOK_PAYLOAD_KEY: `k2:${'ab'.repeat(32)}`,
+        RUNBOOK_PAYLOAD_OLD_KEYS: `k1:${key}`,
+      }),
+    ).toMatchObject({ ok: true });
   });
 
   it("keeps a failed run's failure messages and stack traces out of the history's plaintext, and still shows them with the key", async () => {
-    const { id } = await rig.client.start('approval-drill', { target: 'enc-failing', initiator: 'alice', input: { retry: { maximumAttempts: 1 } } });
+    const { id } = await rig.client.start('approval-drill', {
+      target: 'enc-failing',
+      initiator: 'alice',
+      input: { retry: { maximumAttempts: 1 } },
+    });
     await gateOpened(rig.client, id, 'proceed');
     await rig.client.abort(id, 'bob', `stop ${MARKER}`);
     const run = await finished(rig.client, id);
@@ -87,12 +117,19 @@ describe('payload encryption (AES-GCM codec)', () => {
     expect(raw).toContain('EVENT_TYPE_ACTIVITY_TASK_FAILED'); // a notification did fail
     expect(raw).toContain('Encoded failure');
     const text = await historyText(rig.client, id);
-    for (const plain of [MARKER, 'Aborted by', 'Notification webhook', 'activities/notify', 'runbook.ts']) expect(text).not.toContain(plain);
+    for (const plain of [MARKER, 'Aborted by', 'Notification webhook', 'activities/notify', 'runbook.ts'])
+      expect(text).not.toContain(plain);
 
     const code = { workflowBundle: { codePath: inject('workflowBundlePath') } };
-    expect(await replay(await rig.client.temporal.workflow.getHandle(id).fetchHistory(), id, code, { RUNBOOK_PAYLOAD_KEY: `k1:${key}` })).toMatchObject({ ok: true, workflowType: 'approvalDrill' });
+    expect(
+      await replay(await rig.client.temporal.workflow.getHandle(id).fetchHistory(), id, code, {
+        RUNBOOK_PAYLOAD_KEY: `k1:${key}`,
+      }),
+    ).toMatchObject({ ok: true, workflowType: 'approvalDrill' });
     // A bundle made ahead without the failure converter (as this test run's shared one) is refused by an encrypted worker.
-    expect(() => checkWorkflowBundle(code.workflowBundle.codePath, dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` }))).toThrow('was bundled without failure-converter.cjs');
+    expect(() =>
+      checkWorkflowBundle(code.workflowBundle.codePath, dataConverterFromEnv({ RUNBOOK_PAYLOAD_KEY: `k1:${key}` })),
+    ).toThrow('was bundled without failure-converter.cjs');
     expect(() => checkWorkflowBundle(code.workflowBundle.codePath, undefined)).not.toThrow();
   });
 });

@@ -1,4 +1,14 @@
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
@@ -18,7 +28,9 @@ import { until } from './support/wait.js';
  * The directory is a temporary one, so the build does not race with anyone's dist/.
  */
 function productionLayout(root: string): void {
-  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
   const dev = new Set(Object.keys(pkg.devDependencies));
   const from = path.join(repoRoot, 'node_modules');
   const to = path.join(root, 'node_modules');
@@ -41,7 +53,10 @@ function productionLayout(root: string): void {
 function pwaBuild(dir: string, version: string) {
   mkdirSync(path.join(dir, 'assets'), { recursive: true });
   writeFileSync(path.join(dir, 'version.json'), JSON.stringify({ version }));
-  writeFileSync(path.join(dir, 'index.html'), `<!doctype html><script type="module" src="/app/assets/index-${version}.js"></script>`);
+  writeFileSync(
+    path.join(dir, 'index.html'),
+    `<!doctype html><script type="module" src="/app/assets/index-${version}.js"></script>`,
+  );
   writeFileSync(path.join(dir, `assets/index-${version}.js`), `console.log(${JSON.stringify(version)})`);
   writeFileSync(path.join(dir, 'sw.js'), `self.VERSION=${JSON.stringify(version)}`);
 }
@@ -49,7 +64,9 @@ function pwaBuild(dir: string, version: string) {
 /** How a process was started: its command line and NODE_OPTIONS, where a tsx loader would have to be named. */
 function startedWith(pid: number): string {
   const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-  return [readFileSync(`/proc/${pid}/cmdline`, 'latin1'), ...environ.filter((v) => v.startsWith('NODE_OPTIONS='))].join(' ');
+  return [readFileSync(`/proc/${pid}/cmdline`, 'latin1'), ...environ.filter((v) => v.startsWith('NODE_OPTIONS='))].join(
+    ' ',
+  );
 }
 
 describe('the compiled build (npm run build), laid out as the image runs it', () => {
@@ -70,20 +87,29 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
   });
 
   it('holds every file the code reads beside itself, and the workflow bundles', () => {
-    const assets = (dir: string): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /\.(py|html|css|cjs)$|^console\/.*\.js$/.test(f)).sort();
+    const assets = (dir: string): string[] =>
+      readdirSync(dir, { recursive: true, encoding: 'utf8' })
+        .filter((f) => /\.(py|html|css|cjs)$|^console\/.*\.js$/.test(f))
+        .sort();
     expect(assets(dist)).toEqual(assets(path.join(repoRoot, 'src')));
     expect(readFileSync(path.join(dist, 'workflow-bundle.encrypted.js'), 'utf8')).toContain('failure-converter.cjs');
     expect(readFileSync(path.join(dist, 'workflow-bundle.js'), 'utf8')).not.toContain('failure-converter.cjs');
     // Tracing's workflow interceptors, engaged by a traced start (README, "Traces"), in both.
-    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.cjs');
+    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js'])
+      expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.cjs');
     expect(existsSync(path.join(root, 'node_modules/tsx'))).toBe(false);
   });
 
-  it('replays a traced run on both bundles: a traced start loads OpenTelemetry\'s workflow code inside them', async () => {
+  it("replays a traced run on both bundles: a traced start loads OpenTelemetry's workflow code inside them", async () => {
     // The interceptors require() it only for a traced run; a require webpack left unbundled would fail here ("require is not defined").
-    const history = JSON.parse(readFileSync(path.join(repoRoot, 'test/histories/approval-drill-traced.json'), 'utf8')) as Parameters<typeof Worker.runReplayHistory>[1];
+    const history = JSON.parse(
+      readFileSync(path.join(repoRoot, 'test/histories/approval-drill-traced.json'), 'utf8'),
+    ) as Parameters<typeof Worker.runReplayHistory>[1];
     for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) {
-      await expect(Worker.runReplayHistory({ workflowBundle: { codePath: path.join(dist, bundle) } }, history), bundle).resolves.toBeUndefined();
+      await expect(
+        Worker.runReplayHistory({ workflowBundle: { codePath: path.join(dist, bundle) } }, history),
+        bundle,
+      ).resolves.toBeUndefined();
     }
   });
 
@@ -96,7 +122,15 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
       const target = uniqueName('dist').replace(/_/g, '-');
       const targets = writeTargets({
         [target]: {
-          pwa: { url: web.url, basePath: '/app/', expectedVersion: '1.1.0', redeploy: { command: `cp -r '${path.join(site, 'new')}'/. '${path.join(site, 'served')}'/`, timeout: '30s' } },
+          pwa: {
+            url: web.url,
+            basePath: '/app/',
+            expectedVersion: '1.1.0',
+            redeploy: {
+              command: `cp -r '${path.join(site, 'new')}'/. '${path.join(site, 'served')}'/`,
+              timeout: '30s',
+            },
+          },
           policy: { unsignedDecisions: 'allow' },
           // A credential only the worker holds: the API starts runs on the target knowing its name only.
           postgres: { host: '127.0.0.1', database: 'test', user: 'postgres', passwordEnv: 'DIST_DB_PASSWORD' },
@@ -107,13 +141,34 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
       const tokens = { alice: `alice-${uniqueName('t')}`, bob: `bob-${uniqueName('t')}` };
       registerSecrets('API token', tokens.alice, tokens.bob);
       const tokensFile = path.join(root, 'api-tokens.json');
-      writeFileSync(tokensFile, JSON.stringify({ people: [{ name: 'alice', roles: ['operator'], tokenSha256: sha256(tokens.alice) }, { name: 'bob', roles: ['approver'], tokenSha256: sha256(tokens.bob) }] }));
+      writeFileSync(
+        tokensFile,
+        JSON.stringify({
+          people: [
+            { name: 'alice', roles: ['operator'], tokenSha256: sha256(tokens.alice) },
+            { name: 'bob', roles: ['approver'], tokenSha256: sha256(tokens.bob) },
+          ],
+        }),
+      );
       const port = await freePort();
       const api = `http://127.0.0.1:${port}`;
       // The same variables as `npm run worker` / `npm run api`; NODE_OPTIONS cleared so nothing can slip a loader in.
-      const env = { TEMPORAL_ADDRESS: inject('temporalAddress'), RUNBOOK_TASK_QUEUE: uniqueName('dist'), RUNBOOK_TARGETS: targets, RUNBOOK_DATA_DIR: tmpDir('dist-data-'), LOG_LEVEL: 'warn' as const, NODE_OPTIONS: '', RUNBOOK_WORKFLOW_BUNDLE: '' };
+      const env = {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        RUNBOOK_TASK_QUEUE: uniqueName('dist'),
+        RUNBOOK_TARGETS: targets,
+        RUNBOOK_DATA_DIR: tmpDir('dist-data-'),
+        LOG_LEVEL: 'warn' as const,
+        NODE_OPTIONS: '',
+        RUNBOOK_WORKFLOW_BUNDLE: '',
+      };
       const start = async (script: string, extra: Record<string, string>, ready: string) => {
-        const proc = execa('node', [path.join(dist, script)], { cwd: root, env: { ...env, ...extra }, all: true, reject: false });
+        const proc = execa('node', [path.join(dist, script)], {
+          cwd: root,
+          env: { ...env, ...extra },
+          all: true,
+          reject: false,
+        });
         procs.push(proc);
         let out = '';
         // Its output in the run's log dir too, for the secret scan (the worker's holds a target's password).
@@ -139,10 +194,22 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
       expect(await page.text()).toContain('console.js');
 
       const cli = (as: 'alice' | 'bob', ...args: string[]) =>
-        execa('node', [path.join(root, 'bin/runbook.js'), ...args, '--json'], { cwd: root, env: { RUNBOOK_API: api, RUNBOOK_TOKEN: tokens[as], NODE_OPTIONS: '' } });
-      const { id } = JSON.parse((await cli('alice', 'start', 'pwa-stale-cache', '--target', target)).stdout) as { id: string };
-      const run = () => fetch(`${api}/runs/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${tokens.alice}` } }).then((r) => r.json() as Promise<RunView>);
-      await until(async () => (await run()).pendingGates.some((g) => g.gate === 'redeploy'), 'the redeploy gate to open', 30_000);
+        execa('node', [path.join(root, 'bin/runbook.js'), ...args, '--json'], {
+          cwd: root,
+          env: { RUNBOOK_API: api, RUNBOOK_TOKEN: tokens[as], NODE_OPTIONS: '' },
+        });
+      const { id } = JSON.parse((await cli('alice', 'start', 'pwa-stale-cache', '--target', target)).stdout) as {
+        id: string;
+      };
+      const run = () =>
+        fetch(`${api}/runs/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${tokens.alice}` } }).then(
+          (r) => r.json() as Promise<RunView>,
+        );
+      await until(
+        async () => (await run()).pendingGates.some((g) => g.gate === 'redeploy'),
+        'the redeploy gate to open',
+        30_000,
+      );
       await cli('bob', 'approve', id, 'redeploy', '--comment', 'compiled build');
       await until(async () => !['running', 'waiting'].includes((await run()).status), 'the run to end', 30_000);
       const done = await run();

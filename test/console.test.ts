@@ -26,7 +26,9 @@ describe('operator console', () => {
   const schedule = `check-db-access-${checked}`;
 
   beforeAll(async () => {
-    rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {}, [checked]: pgTarget('test') }), { signingKey: randomBytes(32).toString('hex') });
+    rig = await startRig(writeTargets({ 'console-drill': {}, 'console-other': {}, [checked]: pgTarget('test') }), {
+      signingKey: randomBytes(32).toString('hex'),
+    });
     ({ api, tokens } = await apiWithDevTokens(rig.signed));
     base = await api.listen({ host: '127.0.0.1', port: 0 });
     browser = await launchChromium();
@@ -43,18 +45,32 @@ describe('operator console', () => {
     return consoleSignedIn(browser, base, person, tokens[person]!, {
       viewport,
       // A loaded server: these answers come 1.5 s late.
-      before: slow ? (page) => page.route(slow, async (r) => { await new Promise((ok) => setTimeout(ok, 1500)); await r.continue(); }) : undefined,
+      before: slow
+        ? (page) =>
+            page.route(slow, async (r) => {
+              await new Promise((ok) => setTimeout(ok, 1500));
+              await r.continue();
+            })
+        : undefined,
     });
   }
 
-  it('an approver reads the waiting gate\'s evidence and approves it; the next step runs; the initiator\'s own approval is refused with the reason', async () => {
-    const { id } = await rig.signed.start('approval-drill', { target: 'console-drill', initiator: 'alice', input: { prompt: 'Drill: approve to record the decision on console-drill.' } });
+  it("an approver reads the waiting gate's evidence and approves it; the next step runs; the initiator's own approval is refused with the reason", async () => {
+    const { id } = await rig.signed.start('approval-drill', {
+      target: 'console-drill',
+      initiator: 'alice',
+      input: { prompt: 'Drill: approve to record the decision on console-drill.' },
+    });
 
     // alice started it: four-eyes refuses her approval, and the page says why.
     const alice = await signedIn('alice');
     // The list holds every test's runs: filter it to this target, as an operator would.
     await alice.getByLabel('Target').fill('console-drill');
-    await alice.locator('table.runs tr', { hasText: 'console-drill' }).getByRole('link', { name: 'approval-drill' }).first().click();
+    await alice
+      .locator('table.runs tr', { hasText: 'console-drill' })
+      .getByRole('link', { name: 'approval-drill' })
+      .first()
+      .click();
     await alice.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor();
     await alice.getByRole('button', { name: 'Approve proceed' }).click();
     const refusal = alice.getByRole('alert').filter({ hasText: 'Refused:' });
@@ -72,8 +88,12 @@ describe('operator console', () => {
     await bob.evaluate(() => new Promise((ok) => setTimeout(ok, 0))); // the page has handled the answer
     expect(await bob.getByRole('heading', { name: 'Runs' }).count()).toBe(0);
     await bob.getByRole('heading', { name: 'Waiting for approval: proceed' }).waitFor({ timeout: 1000 });
-    expect(await bob.locator('.gate .prompt').textContent()).toBe('Drill: approve to record the decision on console-drill.');
-    expect(await bob.locator('.gate .policy').textContent()).toContain('four-eyes: alice (who started it) may not approve');
+    expect(await bob.locator('.gate .prompt').textContent()).toBe(
+      'Drill: approve to record the decision on console-drill.',
+    );
+    expect(await bob.locator('.gate .policy').textContent()).toContain(
+      'four-eyes: alice (who started it) may not approve',
+    );
     expect(await bob.locator('.gate .policy').textContent()).toMatch(/approvals: 0 of 1/);
     await bob.screenshot({ path: path.join(artifacts, 'console-phone.png'), fullPage: true });
     await bob.getByLabel('Comment for proceed').fill('checked with the on-call lead');
@@ -84,12 +104,19 @@ describe('operator console', () => {
     await bob.locator('.status-completed').first().waitFor();
     expect(await bob.locator('.gate').count()).toBe(0);
     const run = await finished(rig.signed, id);
-    expect(run.journal?.find((e) => e.kind === 'decision')).toMatchObject({ actor: 'bob', outcome: 'approved', comment: 'checked with the on-call lead', channel: { via: 'update', signed: true } });
+    expect(run.journal?.find((e) => e.kind === 'decision')).toMatchObject({
+      actor: 'bob',
+      outcome: 'approved',
+      comment: 'checked with the on-call lead',
+      channel: { via: 'update', signed: true },
+    });
 
     // The timeline export, as Markdown, with the decision in it.
     await bob.getByRole('button', { name: 'Load the timeline (Markdown)' }).click();
     await expect.poll(() => bob.getByLabel('Incident timeline (Markdown)').inputValue()).toContain('bob');
-    expect(await bob.getByLabel('Incident timeline (Markdown)').inputValue()).toContain('checked with the on-call lead');
+    expect(await bob.getByLabel('Incident timeline (Markdown)').inputValue()).toContain(
+      'checked with the on-call lead',
+    );
     // Nothing secret on the page: the token is in no visible text.
     expect(await bob.locator('body').innerText()).not.toContain(tokens.bob);
   });
@@ -134,7 +161,9 @@ describe('operator console', () => {
     await rig.signed.triggerSchedule(schedule);
     let runId = '';
     await until(async () => {
-      const [run] = (await rig.client.list({ runbook: 'db-access', target: checked })).filter((r) => r.status === 'completed');
+      const [run] = (await rig.client.list({ runbook: 'db-access', target: checked })).filter(
+        (r) => r.status === 'completed',
+      );
       runId = run?.id ?? '';
       return runId !== '';
     }, 'the scheduled check to complete');
@@ -145,11 +174,21 @@ describe('operator console', () => {
     const carol = await signedIn('carol');
     await carol.getByRole('link', { name: 'Schedules' }).click();
     await carol.getByRole('heading', { name: 'Schedules' }).waitFor();
-    await row(carol).getByText(healthy ? 'healthy' : 'found a problem').waitFor();
-    expect(await row(carol).locator('td').evaluateAll((tds) => tds.slice(1, 4).map((td) => td.textContent))).toEqual(['db-access', checked, '366d']);
+    await row(carol)
+      .getByText(healthy ? 'healthy' : 'found a problem')
+      .waitFor();
+    expect(
+      await row(carol)
+        .locator('td')
+        .evaluateAll((tds) => tds.slice(1, 4).map((td) => td.textContent)),
+    ).toEqual(['db-access', checked, '366d']);
     expect(await row(carol).locator('td').nth(4).innerText()).toBe('active\nCreated by alice');
     expect(await row(carol).locator('td').nth(5).innerText()).not.toBe('—');
-    expect(await row(carol).getByRole('link', { name: /healthy|found a problem/ }).getAttribute('href')).toBe(`#/run/${encodeURIComponent(runId)}`);
+    expect(
+      await row(carol)
+        .getByRole('link', { name: /healthy|found a problem/ })
+        .getAttribute('href'),
+    ).toBe(`#/run/${encodeURIComponent(runId)}`);
     expect(await row(carol).getByRole('button').count()).toBe(0);
     await carol.getByText('You lack the operator role: you can read them, not pause or delete them.').waitFor();
 
@@ -160,7 +199,10 @@ describe('operator console', () => {
     await alice.getByRole('button', { name: `Pause ${schedule}` }).click();
     await alice.getByText(`Paused ${schedule}.`).waitFor();
     await row(alice).getByText('database maintenance until 18:00 (paused by alice)').waitFor();
-    expect(await rig.signed.describeSchedule(schedule)).toMatchObject({ paused: true, note: 'database maintenance until 18:00 (paused by alice)' });
+    expect(await rig.signed.describeSchedule(schedule)).toMatchObject({
+      paused: true,
+      note: 'database maintenance until 18:00 (paused by alice)',
+    });
     await alice.screenshot({ path: path.join(artifacts, 'schedules-phone.png'), fullPage: true });
     await alice.getByRole('button', { name: `Resume ${schedule}` }).click();
     await alice.getByText(`Resumed ${schedule}.`).waitFor();

@@ -3,7 +3,17 @@ import type { DbAccessFindings } from '../src/runbooks/db-access/workflow.js';
 import { procedure } from '../src/runbooks/db-access/steps.js';
 import type { RunbookResult } from '../src/contract/types.js';
 import { until } from './support/wait.js';
-import { alembic, createDatabase, dropDatabase, finished, pgTarget, sql, startRig, writeTargets, type TestRig } from './support/harness.js';
+import {
+  alembic,
+  createDatabase,
+  dropDatabase,
+  finished,
+  pgTarget,
+  sql,
+  startRig,
+  writeTargets,
+  type TestRig,
+} from './support/harness.js';
 
 describe('db-access', () => {
   let rig: TestRig;
@@ -40,8 +50,13 @@ describe('db-access', () => {
     expect(f.connections.inUse).toBeGreaterThanOrEqual(1);
     expect(f.heads).toEqual(['0005_invoice_estado_check']);
     // The journal follows the declared procedure (what `runbook print` shows), step for step.
-    expect(run.journal!.map((e) => e.step)).toEqual(['admit', ...procedure.steps.filter((p) => !p.onlyWith).map((p) => p.id)]); // every run is admitted first
-    expect(result.summary[0]).toMatch(/^Connected to 127\.0\.0\.1:5432\/test as postgres: select 1 in [\d.]+ ms, PostgreSQL 15/);
+    expect(run.journal!.map((e) => e.step)).toEqual([
+      'admit',
+      ...procedure.steps.filter((p) => !p.onlyWith).map((p) => p.id),
+    ]); // every run is admitted first
+    expect(result.summary[0]).toMatch(
+      /^Connected to 127\.0\.0\.1:5432\/test as postgres: select 1 in [\d.]+ ms, PostgreSQL 15/,
+    );
   });
 
   it('says a database whose alembic_version is behind the heads is behind', async () => {
@@ -50,7 +65,9 @@ describe('db-access', () => {
     expect(result.findings.appliedRevisions).toEqual(['0001_tenants']);
     expect(result.findings.migrationState).toBe('behind');
     expect(result.healthy).toBe(false);
-    expect(result.summary.join('\n')).toContain('database at 0001_tenants, code heads are 0005_invoice_estado_check: the database is behind');
+    expect(result.summary.join('\n')).toContain(
+      'database at 0001_tenants, code heads are 0005_invoice_estado_check: the database is behind',
+    );
   });
 
   it('says a database at head is up to date', async () => {
@@ -70,7 +87,16 @@ describe('db-access', () => {
       await holder.query('begin; lock table lockme in access exclusive mode');
       const waiting = waiter.query('select count(*) from lockme').catch(() => undefined);
       const holderPid = (holder as unknown as { processID: number }).processID;
-      await until(async () => (await sql(atHead, `select 1 from pg_stat_activity where pid = $1 and now() - xact_start > interval '1.5 seconds'`, [holderPid])).length > 0);
+      await until(
+        async () =>
+          (
+            await sql(
+              atHead,
+              `select 1 from pg_stat_activity where pid = $1 and now() - xact_start > interval '1.5 seconds'`,
+              [holderPid],
+            )
+          ).length > 0,
+      );
       const { id } = await rig.client.start('db-access', { target: 'head-db', input: { longTransactionSeconds: 1 } });
       const result = (await finished(rig.client, id)).result as RunbookResult<DbAccessFindings>;
       expect(result.findings.blockingLocks.map((l) => l.blockingPid)).toContain(holderPid);
@@ -90,12 +116,16 @@ describe('db-access', () => {
     });
     const run = await finished(rig.client, id);
     expect(run.status).toBe('failed');
-    expect(run.error).toMatch(/^Step "select-1" failed: Cannot connect to PostgreSQL at 127\.0\.0\.1:1 \(target "nowhere-db"\)/);
+    expect(run.error).toMatch(
+      /^Step "select-1" failed: Cannot connect to PostgreSQL at 127\.0\.0\.1:1 \(target "nowhere-db"\)/,
+    );
     const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
     // History records the last attempt only: its number proves the retries stopped at the bound.
     const events = history.events ?? [];
     const ping = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pgPing');
-    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(ping?.eventId));
+    const started = events.find(
+      (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(ping?.eventId),
+    );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBe(2);
   });
 });

@@ -23,14 +23,25 @@ describe('database runbooks survive a killed worker', () => {
   const dumpRoot = tmpDir('crash-dumps-');
   const bob = { person: 'bob', roles: ['approver'] };
   // Short timeouts so a step lost with a killed worker is retried within seconds, not minutes.
-  const retry = { initialInterval: '200 ms', maximumAttempts: 3, activityTimeout: '15 seconds', heartbeatTimeout: '3 seconds' };
+  const retry = {
+    initialInterval: '200 ms',
+    maximumAttempts: 3,
+    activityTimeout: '15 seconds',
+    heartbeatTimeout: '3 seconds',
+  };
 
   beforeAll(async () => {
     dbs.swap = await appDatabase('0003_invoices', 'crash_swap');
     dbs.dump = await appDatabase('0003_invoices', 'crash_dump');
     // Enough data that pg_dump runs for a while (the kill lands mid-dump).
-    await sql(dbs.dump, `begin; set local statement_timeout = 0; insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g; commit`);
-    targetsFile = writeTargets({ swap: dbTarget(dbs.swap), dump: dbTarget(dbs.dump, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }) });
+    await sql(
+      dbs.dump,
+      `begin; set local statement_timeout = 0; insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g; commit`,
+    );
+    targetsFile = writeTargets({
+      swap: dbTarget(dbs.swap),
+      dump: dbTarget(dbs.dump, { freezeWrites: 'read-only', backups: { dir: dumpRoot, retention: '1d' } }),
+    });
     procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect(serverOptions());
   });
@@ -42,14 +53,24 @@ describe('database runbooks survive a killed worker', () => {
 
   const worker = (taskQueue: string, chaos?: string) => procs.start(taskQueue, chaos);
 
-  const clientFor = (taskQueue: string) => new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
+  const clientFor = (taskQueue: string) =>
+    new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => TargetRegistry.load(targetsFile),
+    });
   const gateOpen = async (id: string, gate: string) => {
     let last: unknown;
-    await until(async () => {
-      const s = await client.status(id);
-      last = { status: s.status, phase: s.phase, error: s.error, gates: s.pendingGates.map((g) => g.gate) };
-      return s.pendingGates.some((g) => g.gate === gate);
-    }, `gate ${gate}`, 90_000).catch((err: Error) => {
+    await until(
+      async () => {
+        const s = await client.status(id);
+        last = { status: s.status, phase: s.phase, error: s.error, gates: s.pendingGates.map((g) => g.gate) };
+        return s.pendingGates.some((g) => g.gate === gate);
+      },
+      `gate ${gate}`,
+      90_000,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; the run: ${JSON.stringify(last)}`);
     });
   };
@@ -85,7 +106,11 @@ describe('database runbooks survive a killed worker', () => {
     client = clientFor(taskQueue);
     const doomed = await worker(taskQueue, 'beat:pgDumpBackup:1'); // killed as the first bytes of the dump are written
     const db = dbs.dump!;
-    const { id } = await client.start('release-migration', { target: 'dump', initiator: 'alice', input: { retry, toRevision: '0004_imports_payments' } });
+    const { id } = await client.start('release-migration', {
+      target: 'dump',
+      initiator: 'alice',
+      input: { retry, toRevision: '0004_imports_payments' },
+    });
     await gateOpen(id, 'freeze-writes');
     await client.decide(id, 'freeze-writes', { decision: 'approve' }, bob);
     const died = await doomed.proc;
@@ -99,11 +124,20 @@ describe('database runbooks survive a killed worker', () => {
     expect(run.status).toBe('completed');
     const dump = run.journal!.find((e) => e.kind === 'step' && e.step === 'dump')!;
     expect(dump.outcome).toBe('ok');
-    expect((dump.evidence as { checks: string[] }).checks[0]).toMatch(/^\d+ files hashed into the manifest \(sha256\)$/);
+    expect((dump.evidence as { checks: string[] }).checks[0]).toMatch(
+      /^\d+ files hashed into the manifest \(sha256\)$/,
+    );
     // The dump on disk is whole: every file matches the manifest, by our own hashing here.
     const dumpDir = (dump.evidence as { path: string }).path;
-    const manifest = JSON.parse(readFileSync(path.join(dumpDir, 'manifest.json'), 'utf8')) as { files: Array<{ file: string; sha256: string }> };
-    for (const f of manifest.files) expect(createHash('sha256').update(readFileSync(path.join(dumpDir, f.file))).digest('hex')).toBe(f.sha256);
+    const manifest = JSON.parse(readFileSync(path.join(dumpDir, 'manifest.json'), 'utf8')) as {
+      files: Array<{ file: string; sha256: string }>;
+    };
+    for (const f of manifest.files)
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(dumpDir, f.file)))
+          .digest('hex'),
+      ).toBe(f.sha256);
     expect((dump.evidence as { tables: Record<string, number> }).tables['public.products']).toBe(1_000_010);
     const backups = readdirSync(path.join(dumpRoot, 'dump'));
     expect(backups.filter((f) => f.includes('.partial-'))).toEqual([]);

@@ -29,7 +29,9 @@ export default async function setup(project: TestProject) {
   // TEMPORAL_ADDRESS (with the TLS variables): the run uses that server (the cluster lane) instead of a dev server of its own.
   const existing = process.env.TEMPORAL_ADDRESS;
   const [server, bundle] = await Promise.all([
-    existing ? { address: existing, stop: async () => undefined } : startDevServer({ cli, port: await freePort(), headless: true }),
+    existing
+      ? { address: existing, stop: async () => undefined }
+      : startDevServer({ cli, port: await freePort(), headless: true }),
     bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: quietLogger }),
   ]);
   if (existing) console.log(`Tests use the Temporal server at ${describeConnection(loadConfig())} (TEMPORAL_ADDRESS)`);
@@ -41,7 +43,10 @@ export default async function setup(project: TestProject) {
   return async () => {
     // Before killLeftovers: the dev server carries the run's marker too.
     const secretsDir = process.env.RUNBOOKS_TEST_SECRETS!;
-    const shared = await scanHistories(existing ? connectionOptions(loadConfig()) : { address: server.address }, secretsDir).catch((err: Error): ScanResult => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
+    const shared = await scanHistories(
+      existing ? connectionOptions(loadConfig()) : { address: server.address },
+      secretsDir,
+    ).catch((err: Error): ScanResult => ({ error: err.message, histories: 0, secrets: 0, hits: [] }));
     killLeftovers(`RUNBOOKS_TEST_RUN=${path.basename(dir)}`);
     await server.stop();
     // After killLeftovers: the worker processes have written their last lines.
@@ -58,9 +63,14 @@ export default async function setup(project: TestProject) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(path.dirname(scanFile), { recursive: true });
     writeFileSync(scanFile, JSON.stringify(scan, null, 2));
-    console.log(`secret scan (${scanFile}): ${scan.histories} histories (${privates.length} private dev server scans), ${scan.logs} log files, ${scan.secrets} registered secrets, ${scan.hits.length} hits${scan.error ? ` (scan failed: ${scan.error})` : ''}`);
+    console.log(
+      `secret scan (${scanFile}): ${scan.histories} histories (${privates.length} private dev server scans), ${scan.logs} log files, ${scan.secrets} registered secrets, ${scan.hits.length} hits${scan.error ? ` (scan failed: ${scan.error})` : ''}`,
+    );
     if (scan.hits.length || scan.error) process.exitCode = 1; // vitest reports a teardown error but exits 0
-    if (scan.hits.length || scan.error) throw new Error(`Secret scan failed: ${scan.error ?? scan.hits.map((h) => `${h.label} in ${h.where}`).join('; ')}`);
+    if (scan.hits.length || scan.error)
+      throw new Error(
+        `Secret scan failed: ${scan.error ?? scan.hits.map((h) => `${h.label} in ${h.where}`).join('; ')}`,
+      );
   };
 }
 
@@ -72,8 +82,11 @@ export default async function setup(project: TestProject) {
 function killLeftovers(marker: string): void {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
     try {
-      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker)) process.kill(Number(pid), 'SIGKILL');
-    } catch { /* gone, or not ours to read */ }
+      if (readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(marker))
+        process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone, or not ours to read */
+    }
   }
 }
 

@@ -17,21 +17,36 @@ describe('HTTP health and smoke checks', () => {
     server = http.createServer((req, res) => res.writeHead(req.url === '/ready' ? 200 : 503).end());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const svc = (path: string) => ({ command: { start: 'true', stop: 'true', status: 'true' }, health: { http: `${base}${path}`, timeout: '1s' } });
-    targets = TargetRegistry.load(writeTargets({
-      app: {
-        services: { api: svc('/ready'), booting: svc('/starting') },
-        smoke: [{ name: 'ready', http: `${base}/ready`, expect: 200 }, { name: 'starting', http: `${base}/starting`, expect: 200 }, { name: 'closed port', http: 'http://127.0.0.1:1/ready', expect: 200 }],
-      },
-    }));
+    const svc = (path: string) => ({
+      command: { start: 'true', stop: 'true', status: 'true' },
+      health: { http: `${base}${path}`, timeout: '1s' },
+    });
+    targets = TargetRegistry.load(
+      writeTargets({
+        app: {
+          services: { api: svc('/ready'), booting: svc('/starting') },
+          smoke: [
+            { name: 'ready', http: `${base}/ready`, expect: 200 },
+            { name: 'starting', http: `${base}/starting`, expect: 200 },
+            { name: 'closed port', http: 'http://127.0.0.1:1/ready', expect: 200 },
+          ],
+        },
+      }),
+    );
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('a restart is healthy only once the health URL answers 2xx, and says what it got otherwise', async () => {
     const services = createServiceActivities(targets);
     const ok = await services.serviceAction('app', 'api', 'restart');
-    expect(ok.checks).toEqual([{ check: 'running', ok: true, detail: expect.any(String) as unknown }, { check: 'http', ok: true, detail: `GET ${base}/ready → 200` }]);
-    const err = await services.serviceAction('app', 'booting', 'restart').then(() => undefined, (e: Error & { type?: string }) => e);
+    expect(ok.checks).toEqual([
+      { check: 'running', ok: true, detail: expect.any(String) as unknown },
+      { check: 'http', ok: true, detail: `GET ${base}/ready → 200` },
+    ]);
+    const err = await services.serviceAction('app', 'booting', 'restart').then(
+      () => undefined,
+      (e: Error & { type?: string }) => e,
+    );
     expect(err?.type).toBe('ServiceUnhealthy');
     expect(err?.message).toContain(`http: GET ${base}/starting → 503`);
   });

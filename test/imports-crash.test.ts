@@ -27,17 +27,31 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
     db = await appDatabase('0004_imports_payments', 'imp_crash');
     redis = await claimRedisDb();
     await sql(db, `insert into import_batches (tenant_id, status) values (1, 'processing')`);
-    await sql(db, `insert into import_items (batch_id, payload, status, updated_at)
-                   select (select max(id) from import_batches), 'row-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${N}) g`);
+    await sql(
+      db,
+      `insert into import_items (batch_id, payload, status, updated_at)
+                   select (select max(id) from import_batches), 'row-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${N}) g`,
+    );
     targetsFile = writeTargets({
       'imp-crash': {
-        postgres: { ...PG, database: db }, redis: { url: redis.url }, policy: { unsignedDecisions: 'allow' },
+        postgres: { ...PG, database: db },
+        redis: { url: redis.url },
+        policy: { unsignedDecisions: 'allow' },
         services: { 'imports-worker': celeryWorkerService(files, db, redis.url) },
-        imports: { stuckAfter: '10m', logs: { file: files.logFile }, service: 'imports-worker', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: fixtureApp } },
+        imports: {
+          stuckAfter: '10m',
+          logs: { file: files.logFile },
+          service: 'imports-worker',
+          celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: fixtureApp },
+        },
       },
     });
     // The Celery worker runs (and declared its queue); the items' messages were lost.
-    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction('imp-crash', 'imports-worker', 'start');
+    await createServiceActivities(TargetRegistry.load(targetsFile)).serviceAction(
+      'imp-crash',
+      'imports-worker',
+      'start',
+    );
     procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect(serverOptions());
   });
@@ -52,15 +66,40 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
   it('the run completes, none is lost and none is processed twice', async () => {
     const taskQueue = uniqueName('tq_imp_crash');
     const { proc } = await procs.start(taskQueue, 'beat:importsReenqueue:10'); // killed after its 10th batch
-    const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
-    const retry = { initialInterval: '200 ms', maximumAttempts: 3, activityTimeout: '15 seconds', heartbeatTimeout: '3 seconds' };
-    const { id } = await client.start('stuck-imports', { target: 'imp-crash', initiator: 'alice', input: { retry, batchSize: 100, verifyDeadline: '5m' } });
-    await until(async () => (await client.status(id)).pendingGates.some((g) => g.gate === 'remediate'), 'the remediate gate', 90_000);
+    const client = new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => TargetRegistry.load(targetsFile),
+    });
+    const retry = {
+      initialInterval: '200 ms',
+      maximumAttempts: 3,
+      activityTimeout: '15 seconds',
+      heartbeatTimeout: '3 seconds',
+    };
+    const { id } = await client.start('stuck-imports', {
+      target: 'imp-crash',
+      initiator: 'alice',
+      input: { retry, batchSize: 100, verifyDeadline: '5m' },
+    });
+    await until(
+      async () => (await client.status(id)).pendingGates.some((g) => g.gate === 'remediate'),
+      'the remediate gate',
+      90_000,
+    );
     await client.decide(id, 'remediate', { decision: 'approve' }, { person: 'bob', roles: ['approver'] });
 
     const killed = await proc;
     expect(killed.signal).toBe('SIGKILL');
-    const partly = Number((await sql<{ n: string }>(db, 'select count(*) as n from durable_runbooks.import_reenqueue where published_at is not null'))[0]!.n);
+    const partly = Number(
+      (
+        await sql<{ n: string }>(
+          db,
+          'select count(*) as n from durable_runbooks.import_reenqueue where published_at is not null',
+        )
+      )[0]!.n,
+    );
     expect(partly).toBe(1000); // 10 batches of 100 published and marked; the 11th never started
 
     await procs.start(taskQueue);
@@ -71,10 +110,17 @@ describe('stuck-imports survives a worker killed mid-re-enqueue', () => {
     const result = reenqueue.at(-1)!.evidence as { published: number; alreadyPublished: number };
     expect(result).toMatchObject({ alreadyPublished: 1000, published: N - 1000 });
 
-    expect(await sql(db, `select status, count(*)::int as n from import_items where payload like 'row-%' and batch_id = (select max(id) from import_batches) group by 1`)).toEqual([{ status: 'done', n: N }]);
+    expect(
+      await sql(
+        db,
+        `select status, count(*)::int as n from import_items where payload like 'row-%' and batch_id = (select max(id) from import_batches) group by 1`,
+      ),
+    ).toEqual([{ status: 'done', n: N }]);
     const counts = await redis.redis.hgetall('fixture:processed');
     expect(Object.keys(counts)).toHaveLength(N);
     expect(Object.values(counts).every((c) => c === '1')).toBe(true);
-    expect(Number((await sql<{ n: string }>(db, 'select count(*) as n from durable_runbooks.import_reenqueue'))[0]!.n)).toBe(N);
+    expect(
+      Number((await sql<{ n: string }>(db, 'select count(*) as n from durable_runbooks.import_reenqueue'))[0]!.n),
+    ).toBe(N);
   });
 });

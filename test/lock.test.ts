@@ -8,7 +8,12 @@ import { until } from './support/wait.js';
 describe('target lock', () => {
   let rig: TestRig;
   beforeAll(async () => {
-    rig = await startRig(writeTargets({ 'lock-a': { policy: { unsignedDecisions: 'allow' } }, 'lock-b': { policy: { unsignedDecisions: 'allow' } } }));
+    rig = await startRig(
+      writeTargets({
+        'lock-a': { policy: { unsignedDecisions: 'allow' } },
+        'lock-b': { policy: { unsignedDecisions: 'allow' } },
+      }),
+    );
   });
   afterAll(() => rig?.stop());
 
@@ -20,13 +25,24 @@ describe('target lock', () => {
 
   it('refuses a second start at once, naming the run that holds the lock, and fails one started around the client', async () => {
     const holder = await holdLock('lock-a');
-    const err = await rig.client.start('approval-drill', { target: 'lock-a', input: { takeLock: true } }).then(() => undefined, (e: unknown) => e);
+    const err = await rig.client.start('approval-drill', { target: 'lock-a', input: { takeLock: true } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(TargetBusyError);
-    expect((err as Error).message).toMatch(new RegExp(`^Target "lock-a" is being changed by run ${holder} \\(approval-drill, since .*\\): one change at a time\\. Wait for it to end, or abort it: runbook abort ${holder}`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^Target "lock-a" is being changed by run ${holder} \\(approval-drill, since .*\\): one change at a time\\. Wait for it to end, or abort it: runbook abort ${holder}`,
+      ),
+    );
 
     // Started straight from a Temporal client with its own workflow id: the run itself refuses.
     const rawId = uniqueName('raw-lock');
-    await rig.client.temporal.workflow.start('approvalDrill', { taskQueue: rig.taskQueue, workflowId: rawId, args: [{ target: 'lock-a', initiator: 'mallory', takeLock: true }] });
+    await rig.client.temporal.workflow.start('approvalDrill', {
+      taskQueue: rig.taskQueue,
+      workflowId: rawId,
+      args: [{ target: 'lock-a', initiator: 'mallory', takeLock: true }],
+    });
     const raw = await finished(rig.client, rawId);
     expect(raw.status).toBe('failed');
     expect(raw.error).toContain(`Step "lock-target" failed: Target "lock-a" is being changed by run ${holder}`);
@@ -46,7 +62,10 @@ describe('target lock', () => {
     const holder = await holdLock('lock-b');
     await rig.client.temporal.workflow.getHandle(holder).terminate('simulated crash');
     const next = await holdLock('lock-b');
-    expect((await rig.client.status(next)).journal!.find((e) => e.step === 'lock-target')).toMatchObject({ outcome: 'ok', evidence: { holder: next } });
+    expect((await rig.client.status(next)).journal!.find((e) => e.step === 'lock-target')).toMatchObject({
+      outcome: 'ok',
+      evidence: { holder: next },
+    });
     await rig.client.decide(next, 'proceed', { decision: 'reject' }, { person: 'bob', roles: ['approver'] });
   });
 });

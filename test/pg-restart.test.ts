@@ -20,17 +20,32 @@ describe('PostgreSQL restarted during a backup', () => {
   beforeAll(async () => {
     cluster = await startCluster();
     await cluster.query('postgres', 'create database gestiq');
-    await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', '0003_invoices'], { cwd: fixtureApp, env: { DATABASE_URL: url() } });
+    await execa('/usr/bin/python3', ['-m', 'alembic', 'upgrade', '0003_invoices'], {
+      cwd: fixtureApp,
+      env: { DATABASE_URL: url() },
+    });
     // Enough rows that pg_dump runs for a while: the restart lands mid-dump.
-    await cluster.query('gestiq', `insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g`);
-    rig = await startRig(writeTargets({
-      'own-pg': {
-        postgres: { host: cluster.host, port: cluster.port, database: 'gestiq', user: 'postgres', passwordEnv: 'OWN_PG_PASSWORD' },
-        alembic: { dir: fixtureApp },
-        backups: { dir: backups, retention: '1d' },
-        policy: { unsignedDecisions: 'allow' },
-      },
-    }), { env: { ...process.env, OWN_PG_PASSWORD: cluster.password } });
+    await cluster.query(
+      'gestiq',
+      `insert into products (tenant_id, sku, price_cents) select 1, 'sku-' || g, g from generate_series(1, 1000000) g`,
+    );
+    rig = await startRig(
+      writeTargets({
+        'own-pg': {
+          postgres: {
+            host: cluster.host,
+            port: cluster.port,
+            database: 'gestiq',
+            user: 'postgres',
+            passwordEnv: 'OWN_PG_PASSWORD',
+          },
+          alembic: { dir: fixtureApp },
+          backups: { dir: backups, retention: '1d' },
+          policy: { unsignedDecisions: 'allow' },
+        },
+      }),
+      { env: { ...process.env, OWN_PG_PASSWORD: cluster.password } },
+    );
   });
   afterAll(async () => {
     await rig?.stop();
@@ -40,14 +55,22 @@ describe('PostgreSQL restarted during a backup', () => {
   const partialWithData = () => {
     const root = path.join(backups, 'own-pg');
     if (!existsSync(root)) return false;
-    return readdirSync(root).filter((f) => f.includes('.partial-')).some((f) => readdirSync(path.join(root, f)).some((x) => statSync(path.join(root, f, x)).size > 0));
+    return readdirSync(root)
+      .filter((f) => f.includes('.partial-'))
+      .some((f) => readdirSync(path.join(root, f)).some((x) => statSync(path.join(root, f, x)).size > 0));
   };
 
   it('the dump fails over to its retry and the release completes with a whole dump', { timeout: 600_000 }, async () => {
-    const { id } = await rig.client.start('release-migration', { target: 'own-pg', initiator: 'alice', input: { toRevision: '0004_imports_payments', retry: { initialInterval: '2 seconds', maximumAttempts: 5 } } });
+    const { id } = await rig.client.start('release-migration', {
+      target: 'own-pg',
+      initiator: 'alice',
+      input: { toRevision: '0004_imports_payments', retry: { initialInterval: '2 seconds', maximumAttempts: 5 } },
+    });
     await until(partialWithData, 'pg_dump to be writing', 120_000, 50).catch(async (err: Error) => {
       const st = await rig.client.status(id);
-      throw new Error(`${err.message}; run ${st.status}: ${st.error ?? ''} ${JSON.stringify(st.journal?.slice(-3).map((e) => [e.step, e.outcome, e.error]))}`);
+      throw new Error(
+        `${err.message}; run ${st.status}: ${st.error ?? ''} ${JSON.stringify(st.journal?.slice(-3).map((e) => [e.step, e.outcome, e.error]))}`,
+      );
     });
     await cluster.restart();
 
@@ -60,16 +83,27 @@ describe('PostgreSQL restarted during a backup', () => {
     const history = await rig.client.temporal.workflow.getHandle(id).fetchHistory();
     const events = history.events ?? [];
     const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'pgDumpBackup');
-    const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+    const started = events.find(
+      (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
+    );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
 
     // Whole: every file matches the manifest by our own hashing; no partial directory is left.
     const dump = run.journal!.find((e) => e.kind === 'step' && e.step === 'dump' && e.outcome === 'ok')!;
     const dir = (dump.evidence as { path: string }).path;
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { files: Array<{ file: string; sha256: string }> };
-    for (const f of manifest.files) expect(createHash('sha256').update(readFileSync(path.join(dir, f.file))).digest('hex')).toBe(f.sha256);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+      files: Array<{ file: string; sha256: string }>;
+    };
+    for (const f of manifest.files)
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(dir, f.file)))
+          .digest('hex'),
+      ).toBe(f.sha256);
     expect((dump.evidence as { tables: Record<string, number> }).tables['public.products']).toBe(1_000_010);
     expect(readdirSync(path.join(backups, 'own-pg')).filter((f) => f.includes('.partial-'))).toEqual([]);
-    expect((await cluster.query('gestiq', 'select version_num from alembic_version')).rows).toEqual([{ version_num: '0004_imports_payments' }]);
+    expect((await cluster.query('gestiq', 'select version_num from alembic_version')).rows).toEqual([
+      { version_num: '0004_imports_payments' },
+    ]);
   });
 });

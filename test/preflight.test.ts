@@ -12,7 +12,10 @@ describe('runbook preflight', () => {
   beforeAll(async () => {
     db = await createDatabase();
     file = writeTargets({
-      'good-db': pgTarget(db, { redis: { url: 'redis://127.0.0.1:6379/15' }, services: { worker: { command: { start: 'sh -c true', stop: 'true' } } } }),
+      'good-db': pgTarget(db, {
+        redis: { url: 'redis://127.0.0.1:6379/15' },
+        services: { worker: { command: { start: 'sh -c true', stop: 'true' } } },
+      }),
       'ignores-url-db': pgTarget(db, { alembic: { dir: path.join(repoRoot, 'test/fixtures/env-ignores-url') } }),
       'no-redis': { redis: { url: 'redis://127.0.0.1:1/0' } },
     });
@@ -25,12 +28,19 @@ describe('runbook preflight', () => {
     const report = r.json() as { ok: boolean; checks: Array<{ check: string; ok: boolean }> };
     expect(report.ok).toBe(true);
     expect(report.checks.map((c) => c.check)).toEqual([
-      'connect', 'privilege: CREATEDB', 'privilege: database owner', 'privilege: end sessions',
-      'pg_dump version', 'pg_restore version', 'alembic env.py honours DATABASE_URL', 'redis ping', 'service worker: sh',
+      'connect',
+      'privilege: CREATEDB',
+      'privilege: database owner',
+      'privilege: end sessions',
+      'pg_dump version',
+      'pg_restore version',
+      'alembic env.py honours DATABASE_URL',
+      'redis ping',
+      'service worker: sh',
     ]);
   });
 
-  it('fails when the app\'s env.py ignores the URL variable, and says so', async () => {
+  it("fails when the app's env.py ignores the URL variable, and says so", async () => {
     const r = await runbookCli(['preflight', 'ignores-url-db'], { RUNBOOK_TARGETS: file });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL {2}alembic env\.py honours DATABASE_URL: alembic current did not use DATABASE_URL/);

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { finished, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
 import { gateOpened } from './support/harness.js';
-import { appDatabase, asApp, databaseSettings, dbTarget, dropAllFor, managedFor, revisionOf } from './support/databases.js';
+import {
+  appDatabase,
+  asApp,
+  databaseSettings,
+  dbTarget,
+  dropAllFor,
+  managedFor,
+  revisionOf,
+} from './support/databases.js';
 
 // release-migration on real PostgreSQL and the fixture's real alembic chain: the upgrade is
 // rehearsed on a clone of the real data before anyone approves it, and a release that fails on
@@ -29,15 +37,20 @@ describe('release-migration', () => {
     // A real, tiny filesystem for the dumps: the machine's disk cannot be filled for a test.
     tiny = tmpDir('rel-tiny-');
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', tiny]);
-    rig = await startRig(writeTargets({
-      tiny: { ...dbTarget(dbs.ahead), backups: { dir: tiny, retention: '1d' } },
-      frozen: dbTarget(dbs.frozen, { freezeWrites: 'read-only' }),
-      unfrozen: dbTarget(dbs.unfrozen),
-      bad: dbTarget(dbs.bad, { freezeWrites: 'read-only' }),
-      ahead: dbTarget(dbs.ahead),
-      drifted: dbTarget(dbs.drifted),
-      weak: { ...dbTarget(dbs.ahead), postgres: { host: '127.0.0.1', port: 5432, database: dbs.ahead, user: 'rb_weak_ops' } },
-    }));
+    rig = await startRig(
+      writeTargets({
+        tiny: { ...dbTarget(dbs.ahead), backups: { dir: tiny, retention: '1d' } },
+        frozen: dbTarget(dbs.frozen, { freezeWrites: 'read-only' }),
+        unfrozen: dbTarget(dbs.unfrozen),
+        bad: dbTarget(dbs.bad, { freezeWrites: 'read-only' }),
+        ahead: dbTarget(dbs.ahead),
+        drifted: dbTarget(dbs.drifted),
+        weak: {
+          ...dbTarget(dbs.ahead),
+          postgres: { host: '127.0.0.1', port: 5432, database: dbs.ahead, user: 'rb_weak_ops' },
+        },
+      }),
+    );
   });
   afterAll(async () => {
     if (tiny) await execa('umount', [tiny]).catch(() => undefined);
@@ -46,14 +59,23 @@ describe('release-migration', () => {
   });
 
   const gateOpen = (id: string, gate: string) => gateOpened(rig.client, id, gate);
-  const evidenceOf = async (id: string, gate: string) => (await rig.client.status(id)).pendingGates.find((g) => g.gate === gate)!;
+  const evidenceOf = async (id: string, gate: string) =>
+    (await rig.client.status(id)).pendingGates.find((g) => g.gate === gate)!;
 
   it('freezes writes (proved as the app role), snapshots, dumps, rehearses the upgrade on a clone, then upgrades and unfreezes', async () => {
     const db = dbs.frozen!;
     const invoicesBefore = (await sql<{ n: string }>(db, 'select count(*) as n from invoices'))[0]!.n;
-    const { id } = await rig.client.start('release-migration', { target: 'frozen', initiator: 'alice', input: { retry } });
+    const { id } = await rig.client.start('release-migration', {
+      target: 'frozen',
+      initiator: 'alice',
+      input: { retry },
+    });
     await gateOpen(id, 'freeze-writes');
-    expect((await evidenceOf(id, 'freeze-writes')).evidence).toMatchObject({ fromRevision: ['0003_invoices'], toRevision: '0005_invoice_estado_check', method: 'read-only' });
+    expect((await evidenceOf(id, 'freeze-writes')).evidence).toMatchObject({
+      fromRevision: ['0003_invoices'],
+      toRevision: '0005_invoice_estado_check',
+      method: 'read-only',
+    });
     await rig.client.decide(id, 'freeze-writes', { decision: 'approve' }, bob);
     await gateOpen(id, 'upgrade');
 
@@ -61,15 +83,29 @@ describe('release-migration', () => {
     const write = await asApp(db, `insert into tenants (name) values ('during freeze')`);
     expect(write).toMatchObject({ ok: false, code: '25006' });
     const gate = await evidenceOf(id, 'upgrade');
-    expect(gate.prompt).toContain('Rehearsed on a clone of this very data: The rehearsed upgrade to 0005_invoice_estado_check ran on the clone');
-    expect(gate.evidence).toMatchObject({ rehearsal: { ran: true, clean: true, revisionAfter: ['0005_invoice_estado_check'] } });
+    expect(gate.prompt).toContain(
+      'Rehearsed on a clone of this very data: The rehearsed upgrade to 0005_invoice_estado_check ran on the clone',
+    );
+    expect(gate.evidence).toMatchObject({
+      rehearsal: { ran: true, clean: true, revisionAfter: ['0005_invoice_estado_check'] },
+    });
     expect(await revisionOf(db)).toEqual(['0003_invoices']); // nothing applied before approval
 
     await rig.client.decide(id, 'upgrade', { decision: 'approve', comment: 'rehearsal clean' }, bob);
     const run = await finished(rig.client, id);
     expect(run.status).toBe('completed');
-    const result = run.result as { healthy: boolean; findings: { outcome: string; undoPoint: { snapshot: { name: string }; dump: { path: string; manifestSha256: string } }; freeze: { proof: { role: string; asAppRole: boolean } } } };
-    expect(result).toMatchObject({ healthy: true, findings: { outcome: 'upgraded', freeze: { proof: { role: 'gestiq_app', asAppRole: true } } } });
+    const result = run.result as {
+      healthy: boolean;
+      findings: {
+        outcome: string;
+        undoPoint: { snapshot: { name: string }; dump: { path: string; manifestSha256: string } };
+        freeze: { proof: { role: string; asAppRole: boolean } };
+      };
+    };
+    expect(result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'upgraded', freeze: { proof: { role: 'gestiq_app', asAppRole: true } } },
+    });
     expect(await revisionOf(db)).toEqual(['0005_invoice_estado_check']);
     expect((await sql<{ n: string }>(db, 'select count(*) as n from invoices'))[0]!.n).toBe(invoicesBefore);
     expect(await asApp(db, `insert into tenants (name) values ('after release')`)).toMatchObject({ ok: true });
@@ -89,24 +125,45 @@ describe('release-migration', () => {
   it('rolls a release that fails on the live database back by swapping the snapshot in, showing the rows that rollback loses', async () => {
     const db = dbs.unfrozen!;
     const settingsBefore = await databaseSettings(db);
-    const { id } = await rig.client.start('release-migration', { target: 'unfrozen', initiator: 'alice', input: { retry } });
+    const { id } = await rig.client.start('release-migration', {
+      target: 'unfrozen',
+      initiator: 'alice',
+      input: { retry },
+    });
     await gateOpen(id, 'upgrade');
     // After the rehearsal, the app (not frozen on this target) writes an invoice 0005's CHECK will refuse.
-    expect(await asApp(db, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`)).toMatchObject({ ok: true });
+    expect(
+      await asApp(db, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`),
+    ).toMatchObject({ ok: true });
     await rig.client.decide(id, 'upgrade', { decision: 'approve' }, bob);
     await gateOpen(id, 'rollback');
     const gate = await evidenceOf(id, 'rollback');
     expect(gate.prompt).toContain('The release failed on');
     expect(gate.prompt).toContain('check constraint "ck_invoices_estado"');
-    expect((gate.evidence as { lost: unknown[] }).lost).toContainEqual(expect.objectContaining({ table: 'public.invoices', rows: 1, inBackup: true }));
+    expect((gate.evidence as { lost: unknown[] }).lost).toContainEqual(
+      expect.objectContaining({ table: 'public.invoices', rows: 1, inBackup: true }),
+    );
     expect(gate.prompt).toContain('It would LOSE rows written since: invoices 1.');
-    expect(gate.prompt).toContain('Tables the backup lacks (created since, e.g. by the failed release) go with their rows: import_batches 2');
+    expect(gate.prompt).toContain(
+      'Tables the backup lacks (created since, e.g. by the failed release) go with their rows: import_batches 2',
+    );
     expect(await revisionOf(db)).toEqual(['0004_imports_payments']); // half-released: 0004 applied, 0005 failed
 
-    await rig.client.decide(id, 'rollback', { decision: 'approve', comment: 'roll back, re-enter the one invoice by hand' }, { person: 'alice', roles: ['approver'] });
+    await rig.client.decide(
+      id,
+      'rollback',
+      { decision: 'approve', comment: 'roll back, re-enter the one invoice by hand' },
+      { person: 'alice', roles: ['approver'] },
+    );
     const run = await finished(rig.client, id);
-    const result = run.result as { healthy: boolean; findings: { outcome: string; rollback: { keptAs: string; proof: { role: string; statementTimeout: string } } } };
-    expect(result).toMatchObject({ healthy: false, findings: { outcome: 'rolled-back', rollback: { proof: { role: 'gestiq_app', statementTimeout: '7s' } } } });
+    const result = run.result as {
+      healthy: boolean;
+      findings: { outcome: string; rollback: { keptAs: string; proof: { role: string; statementTimeout: string } } };
+    };
+    expect(result).toMatchObject({
+      healthy: false,
+      findings: { outcome: 'rolled-back', rollback: { proof: { role: 'gestiq_app', statementTimeout: '7s' } } },
+    });
     expect(await revisionOf(db)).toEqual(['0003_invoices']);
     expect(await sql(db, `select to_regclass('import_items') as t`)).toEqual([{ t: null }]);
     expect(await sql(db, `select count(*)::int as n from invoices where estado = 'anulada'`)).toEqual([{ n: 0 }]);
@@ -117,7 +174,9 @@ describe('release-migration', () => {
     const kept = result.findings.rollback.keptAs;
     expect(await revisionOf(kept)).toEqual(['0004_imports_payments']);
     expect(await sql(kept, `select count(*)::int as n from invoices where estado = 'anulada'`)).toEqual([{ n: 1 }]);
-    expect(await sql(kept, `select to_regclass('ix_invoices_estado')::text as ix`)).toEqual([{ ix: 'ix_invoices_estado' }]);
+    expect(await sql(kept, `select to_regclass('ix_invoices_estado')::text as ix`)).toEqual([
+      { ix: 'ix_invoices_estado' },
+    ]);
     expect(run.journal!.filter((e) => e.step === 'apply-upgrade' && e.kind === 'step').length).toBe(1);
   });
 
@@ -130,7 +189,9 @@ describe('release-migration', () => {
     const run = await finished(rig.client, id);
     const result = run.result as { healthy: boolean; summary: string[]; findings: { outcome: string } };
     expect(result.findings.outcome).toBe('rehearsal-failed');
-    expect(result.summary[0]).toMatch(/^The rehearsed upgrade to 0005_invoice_estado_check FAILED on a clone of rel_bad_\w+ after \d+ ms: .*ck_invoices_estado/s);
+    expect(result.summary[0]).toMatch(
+      /^The rehearsed upgrade to 0005_invoice_estado_check FAILED on a clone of rel_bad_\w+ after \d+ ms: .*ck_invoices_estado/s,
+    );
     expect(await revisionOf(db)).toEqual(['0003_invoices']);
     expect(await sql(db, `select to_regclass('ix_invoices_estado') as ix`)).toEqual([{ ix: null }]);
     expect(await asApp(db, `insert into tenants (name) values ('writable again')`)).toMatchObject({ ok: true });
@@ -138,41 +199,83 @@ describe('release-migration', () => {
   });
 
   it('refuses an unknown toRevision before anything is touched', async () => {
-    const { id } = await rig.client.start('release-migration', { target: 'ahead', initiator: 'alice', input: { toRevision: '0099_nope', retry } });
+    const { id } = await rig.client.start('release-migration', {
+      target: 'ahead',
+      initiator: 'alice',
+      input: { toRevision: '0099_nope', retry },
+    });
     const run = await finished(rig.client, id);
     expect(run.status).toBe('failed');
-    expect(run.error).toBe('Step "preflight" failed: Unknown toRevision "0099_nope": the code knows 0005_invoice_estado_check, 0004_imports_payments, 0003_invoices, 0002_products, 0001_tenants.');
+    expect(run.error).toBe(
+      'Step "preflight" failed: Unknown toRevision "0099_nope": the code knows 0005_invoice_estado_check, 0004_imports_payments, 0003_invoices, 0002_products, 0001_tenants.',
+    );
     expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
     expect(await managedFor(dbs.ahead!)).toEqual([]);
   });
 
   it('refuses a database at a revision the code lacks (an uncommitted schema-drift revision), and an ops role without the privileges, naming them', async () => {
-    const drifted = await finished(rig.client, (await rig.client.start('release-migration', { target: 'drifted', initiator: 'alice', input: { retry } })).id);
+    const drifted = await finished(
+      rig.client,
+      (await rig.client.start('release-migration', { target: 'drifted', initiator: 'alice', input: { retry } })).id,
+    );
     expect(drifted.error).toContain('is at a1b2c3_autogenerated, which the code in');
-    expect(drifted.error).toContain('does not know: the code lacks a migration the database has (a schema-drift revision not committed yet?). Commit that migration file first.');
-    const weak = await finished(rig.client, (await rig.client.start('release-migration', { target: 'weak', initiator: 'alice', input: { retry } })).id);
-    expect(weak.error).toContain('The ops role rb_weak_ops lacks what release-migration needs: CREATEDB (snapshots, clones and restores create databases): ALTER ROLE rb_weak_ops CREATEDB; ownership of database');
+    expect(drifted.error).toContain(
+      'does not know: the code lacks a migration the database has (a schema-drift revision not committed yet?). Commit that migration file first.',
+    );
+    const weak = await finished(
+      rig.client,
+      (await rig.client.start('release-migration', { target: 'weak', initiator: 'alice', input: { retry } })).id,
+    );
+    expect(weak.error).toContain(
+      'The ops role rb_weak_ops lacks what release-migration needs: CREATEDB (snapshots, clones and restores create databases): ALTER ROLE rb_weak_ops CREATEDB; ownership of database',
+    );
     expect(weak.error).toContain('GRANT pg_signal_backend TO rb_weak_ops');
     expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
     expect(await managedFor(dbs.ahead!)).toEqual([]);
   });
 
   it('refuses before anything is touched when the dump would not fit on its disk', async () => {
-    const run = await finished(rig.client, (await rig.client.start('release-migration', { target: 'tiny', initiator: 'alice', input: { retry } })).id);
+    const run = await finished(
+      rig.client,
+      (await rig.client.start('release-migration', { target: 'tiny', initiator: 'alice', input: { retry } })).id,
+    );
     expect(run.status).toBe('failed');
-    expect(run.error).toMatch(/^Step "preflight" failed: Not enough disk for the backup of "rel_ahead_\w+": .* has 1\.0 MB free, the dump may need \d+\.\d MB \(database \d+\.\d MB\)\. Free space there or set backups\.dir in .*\. Nothing was changed\.$/);
+    expect(run.error).toMatch(
+      /^Step "preflight" failed: Not enough disk for the backup of "rel_ahead_\w+": .* has 1\.0 MB free, the dump may need \d+\.\d MB \(database \d+\.\d MB\)\. Free space there or set backups\.dir in .*\. Nothing was changed\.$/,
+    );
     expect(await revisionOf(dbs.ahead!)).toEqual(['0002_products']);
     expect(await managedFor(dbs.ahead!)).toEqual([]);
   });
 
   it('dry run: rehearses on a restore of a fresh dump, cuts nobody off and changes nothing', async () => {
     const db = dbs.ahead!;
-    const run = await finished(rig.client, (await rig.client.start('release-migration', { target: 'ahead', initiator: 'alice', dryRun: true, input: { retry } })).id);
-    const result = run.result as { healthy: boolean; summary: string[]; findings: { outcome: string; rehearsal: { ran: boolean; revisionAfter: string[] } } };
-    expect(result.findings).toMatchObject({ outcome: 'dry-run', rehearsal: { ran: true, revisionAfter: ['0005_invoice_estado_check'] } });
+    const run = await finished(
+      rig.client,
+      (
+        await rig.client.start('release-migration', {
+          target: 'ahead',
+          initiator: 'alice',
+          dryRun: true,
+          input: { retry },
+        })
+      ).id,
+    );
+    const result = run.result as {
+      healthy: boolean;
+      summary: string[];
+      findings: { outcome: string; rehearsal: { ran: boolean; revisionAfter: string[] } };
+    };
+    expect(result.findings).toMatchObject({
+      outcome: 'dry-run',
+      rehearsal: { ran: true, revisionAfter: ['0005_invoice_estado_check'] },
+    });
     expect(result.summary[0]).toBe(`Dry run: nothing was changed on ${db}.`);
-    expect(result.summary[1]).toMatch(/^The rehearsed upgrade to 0005_invoice_estado_check ran on a restore of a fresh dump in \d+ ms/);
-    expect(run.journal!.some((e) => ['lock-target', 'freeze', 'snapshot', 'apply-upgrade'].includes(e.step))).toBe(false);
+    expect(result.summary[1]).toMatch(
+      /^The rehearsed upgrade to 0005_invoice_estado_check ran on a restore of a fresh dump in \d+ ms/,
+    );
+    expect(run.journal!.some((e) => ['lock-target', 'freeze', 'snapshot', 'apply-upgrade'].includes(e.step))).toBe(
+      false,
+    );
     expect(await revisionOf(db)).toEqual(['0002_products']);
     expect(await managedFor(db)).toEqual([]); // the scratch restore and its clone are gone
   });

@@ -13,12 +13,21 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('audit replay', () => {
   it('has recorded histories of every runbook', () => {
-    const recorded = new Set(files.map((f) => f.replace(/-(completed|signed-approval|signal-approval|rejected|locked|upgraded|leftovers-dropped|applied|dry-run|remedied|restarted|copied|redeployed|retried|redriven|traced)\.json$/, '')));
+    const recorded = new Set(
+      files.map((f) =>
+        f.replace(
+          /-(completed|signed-approval|signal-approval|rejected|locked|upgraded|leftovers-dropped|applied|dry-run|remedied|restarted|copied|redeployed|retried|redriven|traced)\.json$/,
+          '',
+        ),
+      ),
+    );
     expect(recorded).toEqual(new Set(catalogue.map((r) => r.name)));
   });
 
   it.each(files)('replays %s against the current workflow code', async (file) => {
-    const report = await replay(loadHistoryFile(path.join(dir, file)), file, { workflowBundle: { codePath: inject('workflowBundlePath') } });
+    const report = await replay(loadHistoryFile(path.join(dir, file)), file, {
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
     expect(report.problem).toBeUndefined();
     expect(report.ok).toBe(true);
     expect(report.events).toBeGreaterThan(10);
@@ -38,6 +47,8 @@ describe('audit replay', () => {
     expect(ok.stdout).toMatch(/^OK {4}approval-drill-rec-open-\S+ \(approvalDrill, \d+ events\)$/);
     const bad = await runbookCli(['replay', path.join(repoRoot, 'package.json')]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('is not a workflow history in JSON (export one with: temporal workflow show --workflow-id <id> --output json');
+    expect(bad.stderr).toContain(
+      'is not a workflow history in JSON (export one with: temporal workflow show --workflow-id <id> --output json',
+    );
   });
 });

@@ -33,15 +33,29 @@ describe('restart with a run in flight', () => {
 
     server = await privateDevServer({ cli, port, dbFile, headless: true });
     let native = await NativeConnection.connect({ address: server.address });
-    let worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
+    let worker = await createWorker({
+      connection: native,
+      address: server.address,
+      namespace: 'default',
+      taskQueue: mainQueue,
+      targets,
+      workflowBundle: bundle,
+    });
     let running = worker.run();
     let connection = await Connection.connect({ address: server.address });
-    let client = new RunbookClient(new Client({ connection }), { taskQueue: mainQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });
+    let client = new RunbookClient(new Client({ connection }), {
+      taskQueue: mainQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => targets,
+    });
 
     const { id } = await client.start('db-access', { target: 'app-db', initiator: 'alice' });
     const waitingOnHost = async () => {
       const history = await client.temporal.workflow.getHandle(id).fetchHistory();
-      return (history.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'alembicHeads');
+      return (history.events ?? []).some(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'alembicHeads',
+      );
     };
     await until(waitingOnHost, 'the run to reach the host-local step');
     expect((await client.status(id)).status).toBe('running');
@@ -54,19 +68,50 @@ describe('restart with a run in flight', () => {
 
     server = await privateDevServer({ cli, port, dbFile, headless: true });
     native = await NativeConnection.connect({ address: server.address });
-    worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: mainQueue, targets, workflowBundle: bundle });
-    const hostWorker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue: hostQueue, targets, workflowBundle: bundle });
+    worker = await createWorker({
+      connection: native,
+      address: server.address,
+      namespace: 'default',
+      taskQueue: mainQueue,
+      targets,
+      workflowBundle: bundle,
+    });
+    const hostWorker = await createWorker({
+      connection: native,
+      address: server.address,
+      namespace: 'default',
+      taskQueue: hostQueue,
+      targets,
+      workflowBundle: bundle,
+    });
     running = Promise.all([worker.run(), hostWorker.run()]).then(() => undefined);
     connection = await Connection.connect({ address: server.address });
-    client = new RunbookClient(new Client({ connection }), { taskQueue: mainQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });
+    client = new RunbookClient(new Client({ connection }), {
+      taskQueue: mainQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => targets,
+    });
 
     const result = (await client.temporal.workflow.getHandle(id).result()) as RunbookResult<DbAccessFindings>;
     expect(result.findings.heads).toEqual(['0005_invoice_estado_check']);
     expect((await client.status(id)).status).toBe('completed');
     // Each step ran once: the restart replayed history instead of starting over.
     const history = await client.temporal.workflow.getHandle(id).fetchHistory();
-    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-    expect(scheduled).toEqual(['admitRun', 'describeTarget', 'pgPing', 'pgConnections', 'pgAppliedRevision', 'alembicHeads', 'pgLongTransactions', 'pgBlockingLocks', 'notify']);
+    const scheduled = (history.events ?? [])
+      .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+      .filter(Boolean);
+    expect(scheduled).toEqual([
+      'admitRun',
+      'describeTarget',
+      'pgPing',
+      'pgConnections',
+      'pgAppliedRevision',
+      'alembicHeads',
+      'pgLongTransactions',
+      'pgBlockingLocks',
+      'notify',
+    ]);
 
     worker.shutdown();
     hostWorker.shutdown();

@@ -23,7 +23,12 @@ describe('an existing Temporal server', () => {
   };
 
   it('gets our four keyword attributes once (none with RUNBOOK_SEARCH_ATTRIBUTES=skip), and a missing namespace is named with the command that creates it', async () => {
-    server = await startDevServer({ cli: inject('temporalCli'), port: await freePort(), headless: true, searchAttributes: false });
+    server = await startDevServer({
+      cli: inject('temporalCli'),
+      port: await freePort(),
+      headless: true,
+      searchAttributes: false,
+    });
     const env = { TEMPORAL_ADDRESS: server.address };
     const lines: string[] = [];
     await prepareTemporal(loadConfig({ ...env, RUNBOOK_SEARCH_ATTRIBUTES: 'skip' }), (l) => lines.push(l));
@@ -44,8 +49,11 @@ describe('an existing Temporal server', () => {
   it('says what to check when it speaks TLS to a server that does not', async () => {
     const address = server!.address;
     const config = loadConfig({ TEMPORAL_ADDRESS: address, TEMPORAL_TLS: 'true' });
-    const err = await RunbookClient.connect(config).then(() => undefined, (e: Error) => e);
+    const err = await RunbookClient.connect(config).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     expect(err?.message).toContain(`Cannot reach Temporal at ${address}, namespace default, TLS (`);
-    expect(err?.message).toContain('do TEMPORAL_TLS_CA / TEMPORAL_TLS_SERVER_NAME match the server\'s certificate');
+    expect(err?.message).toContain("do TEMPORAL_TLS_CA / TEMPORAL_TLS_SERVER_NAME match the server's certificate");
   });
 });

@@ -39,19 +39,37 @@ describe('the Temporal server killed mid-run', () => {
     const web = await serveStatic(dist, '/', () => 'no-cache');
     closers.push(() => web.close());
     const runs = path.join(dir, 'redeploys');
-    const file = writeTargets({
-      'kill-drill': { policy: { unsignedDecisions: 'allow' } },
-      'kill-pwa': {
-        pwa: { url: web.url, basePath: '/', expectedVersion: '1.1.0', redeploy: { command: `echo run >> '${runs}'; sleep 4; echo '{"version":"1.1.0"}' > '${path.join(dist, 'version.json')}'`, timeout: '60s' } },
-        policy: { unsignedDecisions: 'allow' },
+    const file = writeTargets(
+      {
+        'kill-drill': { policy: { unsignedDecisions: 'allow' } },
+        'kill-pwa': {
+          pwa: {
+            url: web.url,
+            basePath: '/',
+            expectedVersion: '1.1.0',
+            redeploy: {
+              command: `echo run >> '${runs}'; sleep 4; echo '{"version":"1.1.0"}' > '${path.join(dist, 'version.json')}'`,
+              timeout: '60s',
+            },
+          },
+          policy: { unsignedDecisions: 'allow' },
+        },
       },
-    }, dir);
+      dir,
+    );
     const targets = TargetRegistry.load(file);
 
     server = await privateDevServer({ cli, port, dbFile, headless: true });
     const native = await NativeConnection.connect({ address: server.address });
     closers.push(() => native.close());
-    const worker = await createWorker({ connection: native, address: server.address, namespace: 'default', taskQueue, targets, workflowBundle: { codePath: inject('workflowBundlePath') } });
+    const worker = await createWorker({
+      connection: native,
+      address: server.address,
+      namespace: 'default',
+      taskQueue,
+      targets,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
     const running = worker.run();
     closers.push(async () => {
       if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -59,12 +77,27 @@ describe('the Temporal server killed mid-run', () => {
     });
     const connection = await Connection.connect({ address: server.address });
     closers.push(() => connection.close());
-    const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => targets });
+    const client = new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => targets,
+    });
     const bob = { person: 'bob', roles: ['approver'] };
 
     const drill = (await client.start('approval-drill', { target: 'kill-drill', initiator: 'alice' })).id;
-    const pwa = (await client.start('pwa-stale-cache', { target: 'kill-pwa', initiator: 'alice', input: { verifyDeadline: '60s', retry: { activityTimeout: '20 seconds' } } })).id;
-    await until(async () => (await client.status(drill)).pendingGates.length > 0 && (await client.status(pwa)).pendingGates.length > 0, 'both gates to open');
+    const pwa = (
+      await client.start('pwa-stale-cache', {
+        target: 'kill-pwa',
+        initiator: 'alice',
+        input: { verifyDeadline: '60s', retry: { activityTimeout: '20 seconds' } },
+      })
+    ).id;
+    await until(
+      async () =>
+        (await client.status(drill)).pendingGates.length > 0 && (await client.status(pwa)).pendingGates.length > 0,
+      'both gates to open',
+    );
     await client.decide(pwa, 'redeploy', { decision: 'approve' }, bob);
     await until(async () => {
       try {
@@ -76,19 +109,35 @@ describe('the Temporal server killed mid-run', () => {
 
     // Killed, not stopped: whatever it had not written to its file is lost, as in a crash.
     server.process.kill('SIGKILL');
-    await new Promise<void>((resolve) => (server!.process.exitCode !== null || server!.process.signalCode !== null ? resolve() : server!.process.once('exit', () => resolve())));
+    await new Promise<void>((resolve) =>
+      server!.process.exitCode !== null || server!.process.signalCode !== null
+        ? resolve()
+        : server!.process.once('exit', () => resolve()),
+    );
     server = await privateDevServer({ cli, port, dbFile, headless: true });
 
-    await until(async () => (await client.status(drill).catch(() => undefined))?.pendingGates.length === 1, 'the drill to be visible again, still at its gate', 120_000);
+    await until(
+      async () => (await client.status(drill).catch(() => undefined))?.pendingGates.length === 1,
+      'the drill to be visible again, still at its gate',
+      120_000,
+    );
     await client.decide(drill, 'proceed', { decision: 'approve' }, bob);
-    await until(async () => {
-      const [a, b] = await Promise.all([client.status(drill), client.status(pwa)]);
-      return a.status !== 'running' && a.status !== 'waiting' && b.status !== 'running' && b.status !== 'waiting';
-    }, 'both runs to end', 180_000, 500);
+    await until(
+      async () => {
+        const [a, b] = await Promise.all([client.status(drill), client.status(pwa)]);
+        return a.status !== 'running' && a.status !== 'waiting' && b.status !== 'running' && b.status !== 'waiting';
+      },
+      'both runs to end',
+      180_000,
+      500,
+    );
     const [d, p] = await Promise.all([client.status(drill), client.status(pwa)]);
     expect(d.status).toBe('completed');
     expect(p.status, p.error).toBe('completed');
-    expect(p.result).toMatchObject({ healthy: true, findings: { outcome: 'fixed', after: { version: { value: '1.1.0' } } } });
+    expect(p.result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'fixed', after: { version: { value: '1.1.0' } } },
+    });
     // The redeploy ran once, or again after its completion was lost with the server: never zero.
     const count = readFileSync(runs, 'utf8').trim().split('\n').length;
     expect(count).toBeGreaterThanOrEqual(1);

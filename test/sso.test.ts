@@ -28,18 +28,37 @@ describe('single sign-on (OpenID Connect)', () => {
     const clientSecret = randomBytes(16).toString('hex');
     registerSecrets('OIDC client secret', clientSecret);
     idp = await startOidcProvider({
-      redirectUri: `${base}/auth/callback`, audience, clientId: 'runbooks-console', clientSecret,
-      users: { ana: { email: 'ana@example.test', groups: ['sre'] }, olga: { email: 'olga@example.test', groups: ['auditors'] } },
+      redirectUri: `${base}/auth/callback`,
+      audience,
+      clientId: 'runbooks-console',
+      clientSecret,
+      users: {
+        ana: { email: 'ana@example.test', groups: ['sre'] },
+        olga: { email: 'olga@example.test', groups: ['auditors'] },
+      },
     });
     const signIn = await OidcSignIn.discover({
-      issuer: idp.issuer, clientId: 'runbooks-console', clientSecret, audience, rolesClaim: 'groups', nameClaim: 'email',
-      roleMap: { sre: ['operator', 'approver'], auditors: ['viewer'] }, redirectUri: `${base}/auth/callback`,
+      issuer: idp.issuer,
+      clientId: 'runbooks-console',
+      clientSecret,
+      audience,
+      rolesClaim: 'groups',
+      nameClaim: 'email',
+      roleMap: { sre: ['operator', 'approver'], auditors: ['viewer'] },
+      redirectUri: `${base}/auth/callback`,
     });
     ({ api } = await apiWithDevTokens(rig.signed, { sso: { signIn, provider: 'Test IdP' } }));
     await api.listen({ host: '127.0.0.1', port });
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
   });
   afterAll(async () => {
@@ -66,7 +85,10 @@ describe('single sign-on (OpenID Connect)', () => {
     await page.getByText('Approved.').waitFor();
     const run = await finished(rig.signed, id);
     expect(run.status).toBe('completed');
-    expect(run.journal!.find((e) => e.kind === 'decision')).toMatchObject({ actor: 'ana@example.test', channel: { via: 'update', signed: true } });
+    expect(run.journal!.find((e) => e.kind === 'decision')).toMatchObject({
+      actor: 'ana@example.test',
+      channel: { via: 'update', signed: true },
+    });
   });
 
   it('a sign-in finishes only in the browser that began it: a hand-off link sent to someone else signs nobody in', async () => {
@@ -93,24 +115,49 @@ describe('single sign-on (OpenID Connect)', () => {
     const token = (claims: { iss?: string; aud?: string; exp?: number }) =>
       new SignJWT({ email: 'ana@example.test', groups: ['sre'] })
         .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
-        .setSubject('ana').setIssuedAt().setIssuer(claims.iss ?? idp.issuer).setAudience(claims.aud ?? audience)
+        .setSubject('ana')
+        .setIssuedAt()
+        .setIssuer(claims.iss ?? idp.issuer)
+        .setAudience(claims.aud ?? audience)
         .setExpirationTime(claims.exp ?? Math.floor(Date.now() / 1000) + 300)
         .sign(key);
-    const me = async (t: string) => api.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${t}` } });
+    const me = async (t: string) =>
+      api.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${t}` } });
     expect((await me(await token({}))).json()).toEqual({ name: 'ana@example.test', roles: ['operator', 'approver'] });
-    for (const bad of [{ exp: Math.floor(Date.now() / 1000) - 60 }, { iss: 'http://127.0.0.1:1' }, { aud: 'https://other.test' }]) {
+    for (const bad of [
+      { exp: Math.floor(Date.now() / 1000) - 60 },
+      { iss: 'http://127.0.0.1:1' },
+      { aud: 'https://other.test' },
+    ]) {
       const r = await me(await token(bad));
       expect(r.statusCode).toBe(401);
       expect(r.json<{ error: string }>().error).toContain('Unknown bearer token');
     }
     // A token signed by another key, claiming to be the provider's.
-    const forged = await new SignJWT({ email: 'ana@example.test', groups: ['sre'] }).setProtectedHeader({ alg: 'HS256' }).setIssuer(idp.issuer).setAudience(audience).setExpirationTime('5m').sign(randomBytes(32));
+    const forged = await new SignJWT({ email: 'ana@example.test', groups: ['sre'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(idp.issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(randomBytes(32));
     expect((await me(forged)).statusCode).toBe(401);
 
     const viewerToken = await new SignJWT({ email: 'olga@example.test', groups: ['auditors'] })
-      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' }).setSubject('olga').setIssuer(idp.issuer).setAudience(audience).setExpirationTime('5m').sign(key);
-    const decided = await api.inject({ method: 'POST', url: '/runs/any/gates/proceed', headers: { authorization: `Bearer ${viewerToken}` }, payload: { decision: 'approve' } });
+      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+      .setSubject('olga')
+      .setIssuer(idp.issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .sign(key);
+    const decided = await api.inject({
+      method: 'POST',
+      url: '/runs/any/gates/proceed',
+      headers: { authorization: `Bearer ${viewerToken}` },
+      payload: { decision: 'approve' },
+    });
     expect(decided.statusCode).toBe(403);
-    expect(decided.json<{ error: string }>().error).toBe('olga@example.test lacks the "approver" role needed to decide gates (has: viewer).');
+    expect(decided.json<{ error: string }>().error).toBe(
+      'olga@example.test lacks the "approver" role needed to decide gates (has: viewer).',
+    );
   });
 });

@@ -28,14 +28,23 @@ describe('npm start', () => {
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 60_000);
-    expect(out).toContain(`Using the Temporal server at ${inject('temporalAddress')} (TEMPORAL_ADDRESS); no dev server started.`);
+    expect(out).toContain(
+      `Using the Temporal server at ${inject('temporalAddress')} (TEMPORAL_ADDRESS); no dev server started.`,
+    );
     expect(out).toContain(`API           http://127.0.0.1:${port}`);
     expect(out).toContain('Temporal UI   http://127.0.0.1:8233');
 
     const tokens = JSON.parse(readFileSync(path.join(dataDir, 'dev-tokens.json'), 'utf8')) as Record<string, string>;
     expect(Object.keys(tokens)).toEqual(['alice', 'bob', 'carol', 'alertmanager']);
-    const api = (p: string, init: RequestInit = {}) => fetch(`http://127.0.0.1:${port}${p}`, { ...init, headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' } });
-    const started = await api('/runbooks/db-access/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) });
+    const api = (p: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${port}${p}`, {
+        ...init,
+        headers: { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' },
+      });
+    const started = await api('/runbooks/db-access/runs', {
+      method: 'POST',
+      body: JSON.stringify({ target: 'local-db' }),
+    });
     expect(started.status).toBe(201);
     const { id } = (await started.json()) as { id: string };
     let run: { status?: string; result?: { summary: string[] } } = {};
@@ -46,15 +55,24 @@ describe('npm start', () => {
     expect(run.result!.summary[0]).toContain('Connected to 127.0.0.1:5432/test as postgres');
 
     // `runbook approve` through the API shows the plan it decides on, and sends that plan's digest.
-    const drill = (await (await api('/runbooks/approval-drill/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) })).json()) as { id: string };
+    const drill = (await (
+      await api('/runbooks/approval-drill/runs', { method: 'POST', body: JSON.stringify({ target: 'local-db' }) })
+    ).json()) as { id: string };
     let digest = '';
     await until(async () => {
-      digest = ((await (await api(`/runs/${drill.id}`)).json()) as { pendingGates: Array<{ planDigest: string }> }).pendingGates[0]?.planDigest ?? '';
+      digest =
+        ((await (await api(`/runs/${drill.id}`)).json()) as { pendingGates: Array<{ planDigest: string }> })
+          .pendingGates[0]?.planDigest ?? '';
       return digest !== '';
     }, 'the drill gate to open');
-    const approved = await runbookCli(['approve', drill.id, 'proceed', '--comment', 'seen'], { RUNBOOK_API: `http://127.0.0.1:${port}`, RUNBOOK_TOKEN: tokens.bob });
+    const approved = await runbookCli(['approve', drill.id, 'proceed', '--comment', 'seen'], {
+      RUNBOOK_API: `http://127.0.0.1:${port}`,
+      RUNBOOK_TOKEN: tokens.bob,
+    });
     expect(approved.code).toBe(0);
-    expect(approved.stderr).toContain(`Plan of gate "proceed" (digest ${digest}):\n  Drill: approve to proceed on local-db. Nothing will be changed.`);
+    expect(approved.stderr).toContain(
+      `Plan of gate "proceed" (digest ${digest}):\n  Drill: approve to proceed on local-db. Nothing will be changed.`,
+    );
     expect(approved.stdout).toContain(`Gate "proceed" of ${drill.id}: approved`);
 
     proc.kill('SIGINT');
@@ -64,7 +82,7 @@ describe('npm start', () => {
     expect(out).toContain('Stopped.');
   });
 
-  it('with payload encryption on, starts its own dev server whose UI decodes through the API\'s codec', async () => {
+  it("with payload encryption on, starts its own dev server whose UI decodes through the API's codec", async () => {
     const key = randomBytes(32).toString('hex');
     registerSecrets('payload key', key);
     const [grpc, ui, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -73,23 +91,41 @@ describe('npm start', () => {
       cwd: repoRoot,
       reject: false,
       env: {
-        TEMPORAL_CLI_PATH: inject('temporalCli'), TEMPORAL_PORT: String(grpc), TEMPORAL_UI_PORT: String(ui), RUNBOOK_API_PORT: String(apiPort),
-        RUNBOOK_DATA_DIR: dataDir, RUNBOOK_TASK_QUEUE: uniqueName('start'), RUNBOOK_TARGETS: 'targets.local.yaml', RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
+        TEMPORAL_CLI_PATH: inject('temporalCli'),
+        TEMPORAL_PORT: String(grpc),
+        TEMPORAL_UI_PORT: String(ui),
+        RUNBOOK_API_PORT: String(apiPort),
+        RUNBOOK_DATA_DIR: dataDir,
+        RUNBOOK_TASK_QUEUE: uniqueName('start'),
+        RUNBOOK_TARGETS: 'targets.local.yaml',
+        RUNBOOK_PAYLOAD_KEY: `dev1:${key}`,
       },
     });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await until(() => out.includes('durable-runbooks is up:') || proc.exitCode !== null, 'npm start to be up', 120_000);
+      await until(
+        () => out.includes('durable-runbooks is up:') || proc.exitCode !== null,
+        'npm start to be up',
+        120_000,
+      );
       expect(out).toContain(`Temporal UI   http://127.0.0.1:${ui}`);
-      expect(out).toContain(`Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through http://127.0.0.1:${apiPort}/codec once you sign in to the console`);
+      expect(out).toContain(
+        `Payloads      encrypted (RUNBOOK_PAYLOAD_KEY); the UI reads them through http://127.0.0.1:${apiPort}/codec once you sign in to the console`,
+      );
       // What the UI's pages read to find the codec.
-      const settings = (await (await fetch(`http://127.0.0.1:${ui}/api/v1/settings`)).json()) as { Codec?: { Endpoint?: string } };
+      const settings = (await (await fetch(`http://127.0.0.1:${ui}/api/v1/settings`)).json()) as {
+        Codec?: { Endpoint?: string };
+      };
       expect(settings.Codec?.Endpoint).toBe(`http://127.0.0.1:${apiPort}/codec`);
       expect(out).not.toContain(key);
       // Every run's history is in temporal.db: the data directory and the server's files are the user's only.
       const mode = (f: string) => statSync(path.join(dataDir, f)).mode & 0o777;
-      expect({ dir: mode('.'), db: mode('temporal.db'), log: mode('temporal.log') }).toEqual({ dir: 0o700, db: 0o600, log: 0o600 });
+      expect({ dir: mode('.'), db: mode('temporal.db'), log: mode('temporal.log') }).toEqual({
+        dir: 0o700,
+        db: 0o600,
+        log: 0o600,
+      });
     } finally {
       proc.kill('SIGINT');
     }
@@ -97,7 +133,11 @@ describe('npm start', () => {
   });
 
   it('stops before starting anything when the configuration is invalid, naming the variable', async () => {
-    const r = await execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], { cwd: repoRoot, reject: false, env: { RUNBOOK_API_PORT: 'http' } });
+    const r = await execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/start.ts')], {
+      cwd: repoRoot,
+      reject: false,
+      env: { RUNBOOK_API_PORT: 'http' },
+    });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('RUNBOOK_API_PORT="http": RUNBOOK_API_PORT must be a port number (1-65535)');
   });

@@ -51,7 +51,14 @@ describe.each(kinds)('state store $name', ({ open }) => {
   it('keeps at most the cap a person, dropping the sessions that expire first', async () => {
     const ids = Array.from({ length: 6 }, (_, i) => `cap-${i}`);
     // Two share an expiry: the one written first goes first.
-    for (const [i, id] of ids.entries()) await store.put('session', id, { value: ann, expiresAt: 10_000 + [0, 1, 2, 2, 3, 4][i]!, owner: 'cap-owner' }, 1_000, { perOwner: 3 });
+    for (const [i, id] of ids.entries())
+      await store.put(
+        'session',
+        id,
+        { value: ann, expiresAt: 10_000 + [0, 1, 2, 2, 3, 4][i]!, owner: 'cap-owner' },
+        1_000,
+        { perOwner: 3 },
+      );
     const live = await Promise.all(ids.map((id) => store.get('session', id, 1_000)));
     expect(live.map(Boolean)).toEqual([false, false, false, true, true, true]);
   });
@@ -92,15 +99,22 @@ describe('state in PostgreSQL, shared by two API processes', () => {
     const sessions = new SessionStore(one);
     const { cookie } = await sessions.open({ name: 'dora', roles: ['approver'] });
     const id = cookie.split(';')[0]!.slice(SESSION_COOKIE.length + 1);
-    const rows = await sql<{ kind: string; key_sha256: string; owner: string; value: unknown }>(shared, `select kind, key_sha256, owner, value from ${STATE_TABLE} where owner = 'dora'`);
-    expect(rows).toEqual([{ kind: 'session', key_sha256: sha256(id), owner: 'dora', value: { name: 'dora', roles: ['approver'] } }]);
+    const rows = await sql<{ kind: string; key_sha256: string; owner: string; value: unknown }>(
+      shared,
+      `select kind, key_sha256, owner, value from ${STATE_TABLE} where owner = 'dora'`,
+    );
+    expect(rows).toEqual([
+      { kind: 'session', key_sha256: sha256(id), owner: 'dora', value: { name: 'dora', roles: ['approver'] } },
+    ]);
     expect(JSON.stringify(await sql(shared, `select * from ${STATE_TABLE}`))).not.toContain(id);
   });
 
   it('lets one process take a one-time id and the other not, even when both try at once', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `race-${i}`);
     for (const id of ids) await one.put('hand-off', id, { value: id, expiresAt: Date.now() + 60_000 }, Date.now());
-    const takes = await Promise.all(ids.flatMap((id) => [one.take('hand-off', id, Date.now()), two.take('hand-off', id, Date.now())]));
+    const takes = await Promise.all(
+      ids.flatMap((id) => [one.take('hand-off', id, Date.now()), two.take('hand-off', id, Date.now())]),
+    );
     expect(takes.filter((t) => t !== undefined).sort()).toEqual([...ids].sort());
   });
 
@@ -109,7 +123,10 @@ describe('state in PostgreSQL, shared by two API processes', () => {
     const b = new SessionStore(two);
     const erin = { name: 'erin', roles: ['viewer' as const] };
     await Promise.all(Array.from({ length: 24 }, (_, i) => (i % 2 ? a : b).open(erin)));
-    const rows = await sql<{ n: number }>(shared, `select count(*)::int as n from ${STATE_TABLE} where kind = 'session' and owner = 'erin'`);
+    const rows = await sql<{ n: number }>(
+      shared,
+      `select count(*)::int as n from ${STATE_TABLE} where kind = 'session' and owner = 'erin'`,
+    );
     expect(rows).toEqual([{ n: 16 }]);
   });
 
@@ -117,7 +134,10 @@ describe('state in PostgreSQL, shared by two API processes', () => {
     const doomed = await createDatabase('rbstate');
     const store = await PgStateStore.open(urlOf(doomed));
     await dropDatabase(doomed);
-    const err = await store.get('session', 'any', Date.now()).then(() => undefined, (e: unknown) => e);
+    const err = await store.get('session', 'any', Date.now()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await store.close();
     expect(err).toBeInstanceOf(StateUnavailable);
     expect((err as Error).message).toMatch(/^The API's state database \(RUNBOOK_STATE_DATABASE_URL\) did not answer: /);
@@ -126,10 +146,18 @@ describe('state in PostgreSQL, shared by two API processes', () => {
 
   it('refuses to start on a database it cannot reach, naming the variable and never the password', async () => {
     const port = await freePort();
-    for (const url of [`postgres://runbooks:hunter2secret@127.0.0.1:${port}/state`, `postgres://nobody:hunter2secret@${PG.host}:${PG.port}/no_such_db`]) {
-      const err = await PgStateStore.open(url).then(() => undefined, (e: unknown) => e);
+    for (const url of [
+      `postgres://runbooks:hunter2secret@127.0.0.1:${port}/state`,
+      `postgres://nobody:hunter2secret@${PG.host}:${PG.port}/no_such_db`,
+    ]) {
+      const err = await PgStateStore.open(url).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(StateStoreError);
-      expect((err as Error).message).toMatch(/^The API cannot use its state database \(RUNBOOK_STATE_DATABASE_URL\): .+\. Check that PostgreSQL answers/);
+      expect((err as Error).message).toMatch(
+        /^The API cannot use its state database \(RUNBOOK_STATE_DATABASE_URL\): .+\. Check that PostgreSQL answers/,
+      );
       expect((err as Error).message).not.toContain('hunter2secret');
     }
   });

@@ -3,9 +3,27 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServiceActivities } from '../src/activities/services.js';
 import { TargetRegistry } from '../src/targets.js';
-import { fixtureApp, finished, gateOpened, PG, sql, startRig, tmpDir, writeTargets, type TestRig } from './support/harness.js';
+import {
+  fixtureApp,
+  finished,
+  gateOpened,
+  PG,
+  sql,
+  startRig,
+  tmpDir,
+  writeTargets,
+  type TestRig,
+} from './support/harness.js';
 import { appDatabase, dropAllFor } from './support/databases.js';
-import { celeryWorkerService, claimRedisDb, killWorker, publishItems, workerFiles, writeWorkerEnv, type WorkerFiles } from './support/imports.js';
+import {
+  celeryWorkerService,
+  claimRedisDb,
+  killWorker,
+  publishItems,
+  workerFiles,
+  writeWorkerEnv,
+  type WorkerFiles,
+} from './support/imports.js';
 import { startRedis, type TestRedis } from './support/redisserver.js';
 
 // stuck-imports on the fixture's real pipeline: PostgreSQL import tables, a real Celery worker on
@@ -43,7 +61,13 @@ describe('stuck-imports', () => {
     policy: { unsignedDecisions: 'allow' },
     ...imports(x),
   });
-  const statuses = async (x: { db: string }) => Object.fromEntries((await sql<{ id: number; status: string }>(x.db, 'select id, status from import_items order by id')).map((r) => [r.id, r.status]));
+  const statuses = async (x: { db: string }) =>
+    Object.fromEntries(
+      (await sql<{ id: number; status: string }>(x.db, 'select id, status from import_items order by id')).map((r) => [
+        r.id,
+        r.status,
+      ]),
+    );
   const processed = async (x: Scenario) => x.redis.redis.hgetall('fixture:processed');
   const services = () => createServiceActivities(TargetRegistry.load(targetsFile));
   let targetsFile: string;
@@ -55,7 +79,11 @@ describe('stuck-imports', () => {
     await scenario('wrongdb');
     await scenario('failed');
     missingTables = await appDatabase('0003_invoices', 'imp_notables');
-    own = { redis: await startRedis({ persistence: false }), db: await appDatabase('0004_imports_payments', 'imp_restarted'), files: workerFiles(tmpDir('imp-restarted-')) };
+    own = {
+      redis: await startRedis({ persistence: false }),
+      db: await appDatabase('0004_imports_payments', 'imp_restarted'),
+      files: workerFiles(tmpDir('imp-restarted-')),
+    };
     targetsFile = writeTargets({
       lost: target(s.lost!),
       disabled: target(s.disabled!, { enabled: false }),
@@ -69,11 +97,29 @@ describe('stuck-imports', () => {
         ...imports(own),
       },
       // The app's tables, but a Redis DB the app never used (a wrong DB number).
-      wrongdb: { postgres: { ...PG, database: s.lost!.db }, redis: { url: s.wrongdb!.redis.url }, policy: { unsignedDecisions: 'allow' }, ...imports(s.wrongdb!, false) },
-      unreachable: { postgres: { ...PG, database: s.lost!.db }, redis: { url: 'redis://127.0.0.1:1/0' }, ...imports(s.lost!, false) },
+      wrongdb: {
+        postgres: { ...PG, database: s.lost!.db },
+        redis: { url: s.wrongdb!.redis.url },
+        policy: { unsignedDecisions: 'allow' },
+        ...imports(s.wrongdb!, false),
+      },
+      unreachable: {
+        postgres: { ...PG, database: s.lost!.db },
+        redis: { url: 'redis://127.0.0.1:1/0' },
+        ...imports(s.lost!, false),
+      },
       // Its host-local steps go to a task queue no worker of ours polls.
-      elsewhere: { postgres: { ...PG, database: s.lost!.db }, redis: { url: s.lost!.redis.url }, taskQueue: 'gestiq-host-nobody-polls', ...imports(s.lost!, false) },
-      notables: { postgres: { ...PG, database: missingTables }, redis: { url: s.wrongdb!.redis.url }, ...imports(s.wrongdb!, false) },
+      elsewhere: {
+        postgres: { ...PG, database: s.lost!.db },
+        redis: { url: s.lost!.redis.url },
+        taskQueue: 'gestiq-host-nobody-polls',
+        ...imports(s.lost!, false),
+      },
+      notables: {
+        postgres: { ...PG, database: missingTables },
+        redis: { url: s.wrongdb!.redis.url },
+        ...imports(s.wrongdb!, false),
+      },
     });
     rig = await startRig(targetsFile, { env: { ...process.env, RESTARTED_REDIS_PASSWORD: own.redis.password } });
   });
@@ -100,13 +146,17 @@ describe('stuck-imports', () => {
     await publishItems(x.redis.url, [1, 2, 3, 4, 5]);
     await x.redis.redis.del('imports');
 
-    const { id } = await rig.client.start('stuck-imports', { target: 'lost', initiator: 'alice', input: { retry, verifyDeadline: '60s', batchSize: 2 } });
+    const { id } = await rig.client.start('stuck-imports', {
+      target: 'lost',
+      initiator: 'alice',
+      input: { retry, verifyDeadline: '60s', batchSize: 2 },
+    });
     await gateOpened(rig.client, id, 'remediate');
     const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
     expect(gate.prompt).toContain('Cause: dead-worker: The imports worker is not running');
     expect(gate.prompt).toContain('Cause: lost-messages: 5 item(s) waiting');
     expect(gate.prompt).toContain('0 message(s) in queue imports and 0 in flight: 5 or more have no message');
-    expect(gate.prompt).toContain('re-enqueue the 5 stuck item(s) through the app\'s Celery app, each once');
+    expect(gate.prompt).toContain("re-enqueue the 5 stuck item(s) through the app's Celery app, each once");
     expect(await statuses(x)).toMatchObject({ 1: 'queued', 5: 'queued', 6: 'done' }); // nothing touched before approval
     await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
 
@@ -115,16 +165,24 @@ describe('stuck-imports', () => {
     await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
     const run = await finished(rig.client, id);
     expect(run.status).toBe('completed');
-    expect(run.result).toMatchObject({ healthy: true, findings: { outcome: 'remedied', reenqueue: { published: 5, batches: 3 }, restart: { verified: true } } });
+    expect(run.result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'remedied', reenqueue: { published: 5, batches: 3 }, restart: { verified: true } },
+    });
     const summary = (run.result as { summary: string[] }).summary;
-    expect(summary).toContain(`Re-enqueued 5 item(s) in 3 batch(es), generation ${(run.result as { findings: { reenqueue: { generation: string } } }).findings.reenqueue.generation} (ledger durable_runbooks.import_reenqueue).`);
+    expect(summary).toContain(
+      `Re-enqueued 5 item(s) in 3 batch(es), generation ${(run.result as { findings: { reenqueue: { generation: string } } }).findings.reenqueue.generation} (ledger durable_runbooks.import_reenqueue).`,
+    );
     expect(summary.at(-1)).toMatch(/^Verified: none of the stuck items is waiting any more/);
 
     const after = await statuses(x);
     for (const i of [1, 2, 3, 4, 5]) expect(after[i]).toBe('done');
     expect(await processed(x)).toEqual({ 1: '1', 2: '1', 3: '1', 4: '1', 5: '1' });
     expect((await sql(x.db, 'select status from import_batches where id = 1'))[0]).toEqual({ status: 'done' });
-    const ledger = await sql<{ item_id: string; task_id: string; published_at: Date | null }>(x.db, 'select item_id, task_id, published_at from durable_runbooks.import_reenqueue order by item_id');
+    const ledger = await sql<{ item_id: string; task_id: string; published_at: Date | null }>(
+      x.db,
+      'select item_id, task_id, published_at from durable_runbooks.import_reenqueue order by item_id',
+    );
     expect(ledger.map((l) => Number(l.item_id))).toEqual([1, 2, 3, 4, 5]);
     expect(ledger.every((l) => l.published_at !== null && /^rb-[0-9a-f]{12}-\d+$/.test(l.task_id))).toBe(true);
 
@@ -137,25 +195,40 @@ describe('stuck-imports', () => {
     expect(md).toContain('Verified: none of the stuck items is waiting any more');
   });
 
-  it('IMPORTS_ENABLED=0: diagnosed from the worker\'s own start-up line; restarted once the flag is fixed; the queued messages drain', async () => {
+  it("IMPORTS_ENABLED=0: diagnosed from the worker's own start-up line; restarted once the flag is fixed; the queued messages drain", async () => {
     const x = s.disabled!;
     await services().serviceAction('disabled', 'imports-worker', 'start');
     await sql(x.db, `update import_items set status = 'queued' where id in (2, 3)`);
     await publishItems(x.redis.url, [2, 3]);
 
-    const { id } = await rig.client.start('stuck-imports', { target: 'disabled', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+    const { id } = await rig.client.start('stuck-imports', {
+      target: 'disabled',
+      initiator: 'alice',
+      input: { retry, verifyDeadline: '60s' },
+    });
     await gateOpened(rig.client, id, 'restart-worker');
     const run0 = await rig.client.status(id);
     const gate = run0.pendingGates.find((g) => g.gate === 'restart-worker')!;
-    expect(gate.prompt).toContain('Its last start-up said IMPORTS_ENABLED=0: set IMPORTS_ENABLED=1 in its environment BEFORE approving');
-    expect(gate.evidence).toMatchObject({ flag: { variable: 'IMPORTS_ENABLED', value: '0', line: expect.stringContaining('app.startup: IMPORTS_ENABLED=0: imports are disabled') as unknown } });
+    expect(gate.prompt).toContain(
+      'Its last start-up said IMPORTS_ENABLED=0: set IMPORTS_ENABLED=1 in its environment BEFORE approving',
+    );
+    expect(gate.evidence).toMatchObject({
+      flag: {
+        variable: 'IMPORTS_ENABLED',
+        value: '0',
+        line: expect.stringContaining('app.startup: IMPORTS_ENABLED=0: imports are disabled') as unknown,
+      },
+    });
     expect(run0.pendingGates.some((g) => g.gate === 'remediate')).toBe(false); // messages are there: nothing to re-enqueue
     expect(await x.redis.redis.llen('imports')).toBe(2);
 
     writeWorkerEnv(x.files, x.db, x.redis.url, { enabled: true }); // the engineer fixes the flag
     await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
     const run = await finished(rig.client, id);
-    expect(run.result).toMatchObject({ healthy: true, findings: { outcome: 'remedied', diagnosis: { causes: [{ cause: 'disabled-flag' }] } } });
+    expect(run.result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'remedied', diagnosis: { causes: [{ cause: 'disabled-flag' }] } },
+    });
     expect(run.journal!.some((e) => e.step === 'reenqueue')).toBe(false);
     expect(await statuses(x)).toMatchObject({ 2: 'done', 3: 'done' });
     expect(await processed(x)).toEqual({ 2: '1', 3: '1' });
@@ -168,12 +241,21 @@ describe('stuck-imports', () => {
     await services().serviceAction('disabled', 'imports-worker', 'restart');
     await sql(x.db, `update import_items set status = 'queued' where id = 4`);
     await publishItems(x.redis.url, [4]);
-    const { id } = await rig.client.start('stuck-imports', { target: 'disabled', initiator: 'alice', input: { retry, verifyDeadline: '10m' } });
+    const { id } = await rig.client.start('stuck-imports', {
+      target: 'disabled',
+      initiator: 'alice',
+      input: { retry, verifyDeadline: '10m' },
+    });
     await gateOpened(rig.client, id, 'restart-worker');
     await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
     const run = await finished(rig.client, id);
-    expect(run.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck', workerAfter: { flag: { value: '0' } } } });
-    expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(/^Restarted imports-worker, but its new start-up line still says IMPORTS_ENABLED=0 .*Set IMPORTS_ENABLED=1 in the service's environment and run stuck-imports again\.$/);
+    expect(run.result).toMatchObject({
+      healthy: false,
+      findings: { outcome: 'still-stuck', workerAfter: { flag: { value: '0' } } },
+    });
+    expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(
+      /^Restarted imports-worker, but its new start-up line still says IMPORTS_ENABLED=0 .*Set IMPORTS_ENABLED=1 in the service's environment and run stuck-imports again\.$/,
+    );
     expect(await statuses(x)).toMatchObject({ 4: 'queued' });
   });
 
@@ -191,15 +273,29 @@ describe('stuck-imports', () => {
     await publishItems(x.redis.url, [5]);
 
     // A generous deadline: the verify returns as soon as the item moves; a loaded CI machine took over 60 s once.
-    const { id } = await rig.client.start('stuck-imports', { target: 'locks', initiator: 'alice', input: { retry, verifyDeadline: '180s' } });
+    const { id } = await rig.client.start('stuck-imports', {
+      target: 'locks',
+      initiator: 'alice',
+      input: { retry, verifyDeadline: '180s' },
+    });
     await gateOpened(rig.client, id, 'remediate');
     const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
-    expect(gate.prompt).toContain('Cause: stale-lock: 1 lock key(s) with no TTL, which nothing will release: imports:lock:batch:9.');
-    expect(gate.prompt).toMatch(/Cause: blocked-rows: pid \d+ \(postgres\) idle in a transaction for \d+s holding locks on import_items, blocking 1 session\(s\)/);
+    expect(gate.prompt).toContain(
+      'Cause: stale-lock: 1 lock key(s) with no TTL, which nothing will release: imports:lock:batch:9.',
+    );
+    expect(gate.prompt).toMatch(
+      /Cause: blocked-rows: pid \d+ \(postgres\) idle in a transaction for \d+s holding locks on import_items, blocking 1 session\(s\)/,
+    );
     expect(gate.prompt).not.toContain('lost-messages'); // the item's message is in flight, held by the blocked worker
     await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
     const run = await finished(rig.client, id);
-    expect(run.result).toMatchObject({ healthy: true, findings: { clearedLocks: { deleted: ['imports:lock:batch:9'] }, endedSessions: { ended: [expect.any(Number) as unknown] } } });
+    expect(run.result).toMatchObject({
+      healthy: true,
+      findings: {
+        clearedLocks: { deleted: ['imports:lock:batch:9'] },
+        endedSessions: { ended: [expect.any(Number) as unknown] },
+      },
+    });
     expect(await x.redis.redis.exists('imports:lock:batch:9')).toBe(0);
     expect(await x.redis.redis.ttl('imports:lock:item:99')).toBeGreaterThan(0);
     expect(await statuses(x)).toMatchObject({ 5: 'done' });
@@ -209,7 +305,7 @@ describe('stuck-imports', () => {
     // assertions above say why, instead of the test timing out with nothing to read (CI, loaded).
   }, 240_000);
 
-  it('Redis restarted without persistence (messages and the queue\'s binding gone): restarts the worker first, sees the binding back, then re-enqueues; each item processed once', async () => {
+  it("Redis restarted without persistence (messages and the queue's binding gone): restarts the worker first, sees the binding back, then re-enqueues; each item processed once", async () => {
     const x = own!;
     // The worker ran on this broker (its start-up banner names it), then died; the app queued and published items 1–4.
     await services().serviceAction('restarted', 'imports-worker', 'start');
@@ -224,22 +320,41 @@ describe('stuck-imports', () => {
       expect(await broker.dbsize()).toBe(0);
       const shown = `redis://127.0.0.1:${x.redis.port}/0`;
 
-      const { id } = await rig.client.start('stuck-imports', { target: 'restarted', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+      const { id } = await rig.client.start('stuck-imports', {
+        target: 'restarted',
+        initiator: 'alice',
+        input: { retry, verifyDeadline: '60s' },
+      });
       await gateOpened(rig.client, id, 'restart-worker');
       const first = await rig.client.status(id);
       expect(first.pendingGates.map((g) => g.gate)).toEqual(['restart-worker']); // the restart comes before any re-enqueue
       const restartGate = first.pendingGates[0]!;
-      expect(restartGate.prompt).toContain(`The broker lost its data: Queue imports is not declared in ${shown} (no _kombu.binding.imports), yet this is the app's broker: the worker's last start-up banner names it (.> transport:   ${shown}, queues imports) and 4 item(s) wait for queue imports.`);
-      expect(restartGate.prompt).toMatch(/Redis has been up \d+s, less than the \d+s since the oldest stuck item was last updated: it restarted after the items were queued and keeps nothing across a restart \(appendonly no, no save points\); this DB holds 0 key\(s\)\./);
-      expect(restartGate.prompt).toContain('restart it first, check that the binding is back, then re-enqueue. After the restart the runbook checks the binding; only if it is back does it ask to re-enqueue (re-enqueue the 4 stuck item(s)');
-      expect(restartGate.evidence).toMatchObject({ broker: { bindingPresent: false, queue: 'imports', worker: { url: shown, sameAsTarget: true }, redis: { keysInDb: 0, appendOnly: false } } });
+      expect(restartGate.prompt).toContain(
+        `The broker lost its data: Queue imports is not declared in ${shown} (no _kombu.binding.imports), yet this is the app's broker: the worker's last start-up banner names it (.> transport:   ${shown}, queues imports) and 4 item(s) wait for queue imports.`,
+      );
+      expect(restartGate.prompt).toMatch(
+        /Redis has been up \d+s, less than the \d+s since the oldest stuck item was last updated: it restarted after the items were queued and keeps nothing across a restart \(appendonly no, no save points\); this DB holds 0 key\(s\)\./,
+      );
+      expect(restartGate.prompt).toContain(
+        'restart it first, check that the binding is back, then re-enqueue. After the restart the runbook checks the binding; only if it is back does it ask to re-enqueue (re-enqueue the 4 stuck item(s)',
+      );
+      expect(restartGate.evidence).toMatchObject({
+        broker: {
+          bindingPresent: false,
+          queue: 'imports',
+          worker: { url: shown, sameAsTarget: true },
+          redis: { keysInDb: 0, appendOnly: false },
+        },
+      });
       expect(JSON.stringify(restartGate)).not.toContain(x.redis.password);
       expect(await broker.llen('imports')).toBe(0);
       await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
 
       await gateOpened(rig.client, id, 'remediate');
       const remediate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
-      expect(remediate.prompt).toContain(`The restarted worker declared queue imports again in ${shown} (_kombu.binding.imports is back after`);
+      expect(remediate.prompt).toContain(
+        `The restarted worker declared queue imports again in ${shown} (_kombu.binding.imports is back after`,
+      );
       expect(remediate.prompt).toContain('Plan: re-enqueue the 4 stuck item(s)');
       expect(await broker.exists('_kombu.binding.imports')).toBe(1);
       await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
@@ -248,12 +363,19 @@ describe('stuck-imports', () => {
       expect(run.status, run.error).toBe('completed');
       expect(run.result).toMatchObject({
         healthy: true,
-        findings: { outcome: 'remedied', diagnosis: { causes: [{ cause: 'dead-worker' }, { cause: 'lost-messages' }, { cause: 'broker-restarted' }] }, bindingAfterRestart: { known: true }, reenqueue: { published: 4 } },
+        findings: {
+          outcome: 'remedied',
+          diagnosis: { causes: [{ cause: 'dead-worker' }, { cause: 'lost-messages' }, { cause: 'broker-restarted' }] },
+          bindingAfterRestart: { known: true },
+          reenqueue: { published: 4 },
+        },
       });
       const steps = run.journal!.filter((e) => e.kind === 'step').map((e) => e.step);
       expect(steps.indexOf('restart')).toBeLessThan(steps.indexOf('check-binding'));
       expect(steps.indexOf('check-binding')).toBeLessThan(steps.indexOf('reenqueue'));
-      expect((run.result as { summary: string[] }).summary).toContain(`Restarted imports-worker first: it declared queue imports again (_kombu.binding.imports back after ${Math.round((run.result as { findings: { bindingAfterRestart: { waitedMs: number } } }).findings.bindingAfterRestart.waitedMs / 1000)}s).`);
+      expect((run.result as { summary: string[] }).summary).toContain(
+        `Restarted imports-worker first: it declared queue imports again (_kombu.binding.imports back after ${Math.round((run.result as { findings: { bindingAfterRestart: { waitedMs: number } } }).findings.bindingAfterRestart.waitedMs / 1000)}s).`,
+      );
       expect(await statuses(x)).toMatchObject({ 1: 'done', 2: 'done', 3: 'done', 4: 'done' });
       expect(await broker.hgetall('fixture:processed')).toEqual({ 1: '1', 2: '1', 3: '1', 4: '1' });
     } finally {
@@ -261,7 +383,7 @@ describe('stuck-imports', () => {
     }
   });
 
-  it('the binding still missing after the worker\'s restart (it now consumes another broker): stops there, nothing published', async () => {
+  it("the binding still missing after the worker's restart (it now consumes another broker): stops there, nothing published", async () => {
     const x = own!;
     // The worker that last started here named this broker; it is down and the broker lost its data again.
     await services().serviceAction('restarted', 'imports-worker', 'stop');
@@ -269,14 +391,25 @@ describe('stuck-imports', () => {
     const broker = x.redis.client();
     try {
       await broker.flushdb();
-      const { id } = await rig.client.start('stuck-imports', { target: 'restarted', initiator: 'alice', input: { retry, verifyDeadline: '60s' } });
+      const { id } = await rig.client.start('stuck-imports', {
+        target: 'restarted',
+        initiator: 'alice',
+        input: { retry, verifyDeadline: '60s' },
+      });
       await gateOpened(rig.client, id, 'restart-worker');
       // Meanwhile someone pointed the worker at DB 1: after the restart it declares its queue there, not here.
       writeWorkerEnv(x.files, x.db, x.redis.url.replace(/\/0$/, '/1'));
       await rig.client.decide(id, 'restart-worker', { decision: 'approve' }, bob);
       const run = await finished(rig.client, id);
-      expect(run.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck', bindingAfterRestart: { known: false } } });
-      expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(new RegExp(`^Restarted imports-worker, but queue imports is still not declared in redis://127\\.0\\.0\\.1:${x.redis.port}/0 after \\d+s: the restarted worker does not consume this broker\\. Nothing was re-enqueued`));
+      expect(run.result).toMatchObject({
+        healthy: false,
+        findings: { outcome: 'still-stuck', bindingAfterRestart: { known: false } },
+      });
+      expect((run.result as { summary: string[] }).summary.at(-1)).toMatch(
+        new RegExp(
+          `^Restarted imports-worker, but queue imports is still not declared in redis://127\\.0\\.0\\.1:${x.redis.port}/0 after \\d+s: the restarted worker does not consume this broker\\. Nothing was re-enqueued`,
+        ),
+      );
       expect(run.journal!.some((e) => e.step === 'reenqueue' || e.step === 'remediate')).toBe(false);
       expect(await broker.llen('imports')).toBe(0);
       expect(await statuses(x)).toMatchObject({ 5: 'queued', 6: 'queued' });
@@ -291,31 +424,68 @@ describe('stuck-imports', () => {
     await services().serviceAction('failed', 'imports-worker', 'start');
     await sql(x.db, `update import_items set status = 'failed' where id in (2, 3)`);
     // Without the input, failed items are only reported.
-    const plain = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'failed', initiator: 'alice', input: { retry } })).id);
+    const plain = await finished(
+      rig.client,
+      (await rig.client.start('stuck-imports', { target: 'failed', initiator: 'alice', input: { retry } })).id,
+    );
     expect(plain.result).toMatchObject({ healthy: true, findings: { outcome: 'healthy' } });
-    expect((plain.result as { summary: string[] }).summary).toContain('2 item(s) failed (failed): not retried; run with retryFailed: true to retry each once.');
+    expect((plain.result as { summary: string[] }).summary).toContain(
+      '2 item(s) failed (failed): not retried; run with retryFailed: true to retry each once.',
+    );
 
-    const { id } = await rig.client.start('stuck-imports', { target: 'failed', initiator: 'alice', input: { retry, verifyDeadline: '60s', retryFailed: true } });
+    const { id } = await rig.client.start('stuck-imports', {
+      target: 'failed',
+      initiator: 'alice',
+      input: { retry, verifyDeadline: '60s', retryFailed: true },
+    });
     await gateOpened(rig.client, id, 'remediate');
     const gate = (await rig.client.status(id)).pendingGates.find((g) => g.gate === 'remediate')!;
-    expect(gate.prompt).toContain('Plan: retry the 2 failed item(s) (failed; ids 2, 3), each once ever: set back to waiting and published through the same ledger');
+    expect(gate.prompt).toContain(
+      'Plan: retry the 2 failed item(s) (failed; ids 2, 3), each once ever: set back to waiting and published through the same ledger',
+    );
     expect(gate.evidence).toMatchObject({ failed: { count: 2, toRetry: 2, sample: [2, 3], alreadyRetried: 0 } });
     expect(await statuses(x)).toMatchObject({ 2: 'failed', 3: 'failed' }); // nothing touched before approval
     await rig.client.decide(id, 'remediate', { decision: 'approve' }, bob);
     const run = await finished(rig.client, id);
     expect(run.status, run.error).toBe('completed');
-    expect(run.result).toMatchObject({ healthy: true, findings: { outcome: 'remedied', reenqueue: { published: 2, retried: 2, retriedSample: [2, 3] } } });
-    expect((run.result as { summary: string[] }).summary).toContain('Retried 2 failed item(s), each once (ids 2, 3): set back to waiting and published; the ledger keeps any later run from retrying them again.');
+    expect(run.result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'remedied', reenqueue: { published: 2, retried: 2, retriedSample: [2, 3] } },
+    });
+    expect((run.result as { summary: string[] }).summary).toContain(
+      'Retried 2 failed item(s), each once (ids 2, 3): set back to waiting and published; the ledger keeps any later run from retrying them again.',
+    );
     expect(await statuses(x)).toMatchObject({ 2: 'done', 3: 'done' });
     expect(await processed(x)).toEqual({ 2: '1', 3: '1' });
-    const ledger = () => sql<{ item_id: string; retried_from: string }>(x.db, 'select item_id, retried_from from durable_runbooks.import_reenqueue order by item_id');
-    expect(await ledger()).toEqual([{ item_id: '2', retried_from: 'failed' }, { item_id: '3', retried_from: 'failed' }]);
+    const ledger = () =>
+      sql<{ item_id: string; retried_from: string }>(
+        x.db,
+        'select item_id, retried_from from durable_runbooks.import_reenqueue order by item_id',
+      );
+    expect(await ledger()).toEqual([
+      { item_id: '2', retried_from: 'failed' },
+      { item_id: '3', retried_from: 'failed' },
+    ]);
 
     // Item 2 fails again: a second run does not retry it again, and says so.
     await sql(x.db, `update import_items set status = 'failed' where id = 2`);
-    const again = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'failed', initiator: 'alice', input: { retry, retryFailed: true } })).id);
-    expect(again.result).toMatchObject({ healthy: true, findings: { outcome: 'healthy', db: { failed: { count: 1, alreadyRetried: 1 } } } });
-    expect((again.result as { summary: string[] }).summary).toContain('1 failed item(s) were already retried once by an earlier run and are not retried again (ids 2): look at them by hand.');
+    const again = await finished(
+      rig.client,
+      (
+        await rig.client.start('stuck-imports', {
+          target: 'failed',
+          initiator: 'alice',
+          input: { retry, retryFailed: true },
+        })
+      ).id,
+    );
+    expect(again.result).toMatchObject({
+      healthy: true,
+      findings: { outcome: 'healthy', db: { failed: { count: 1, alreadyRetried: 1 } } },
+    });
+    expect((again.result as { summary: string[] }).summary).toContain(
+      '1 failed item(s) were already retried once by an earlier run and are not retried again (ids 2): look at them by hand.',
+    );
     expect(again.journal!.some((e) => e.step === 'reenqueue')).toBe(false);
     expect(await ledger()).toHaveLength(2);
     expect(await processed(x)).toEqual({ 2: '1', 3: '1' });
@@ -323,31 +493,71 @@ describe('stuck-imports', () => {
 
   it('a Redis DB the app never used: refuses to re-enqueue there, saying why (dry run)', async () => {
     await sql(s.lost!.db, `update import_items set status = 'queued' where id = 7`);
-    const run = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'wrongdb', initiator: 'alice', dryRun: true, input: { retry } })).id);
+    const run = await finished(
+      rig.client,
+      (
+        await rig.client.start('stuck-imports', {
+          target: 'wrongdb',
+          initiator: 'alice',
+          dryRun: true,
+          input: { retry },
+        })
+      ).id,
+    );
     const summary = (run.result as { summary: string[] }).summary;
     expect(summary[0]).toBe('Dry run: nothing was changed.');
-    expect(summary.at(-1)).toBe(`Queue imports was never declared in ${s.wrongdb!.redis.url} (no _kombu.binding.imports): this is probably not the app's broker (wrong DB number or prefix). Messages published there would never be read; fix redis.url in the targets file.`);
+    expect(summary.at(-1)).toBe(
+      `Queue imports was never declared in ${s.wrongdb!.redis.url} (no _kombu.binding.imports): this is probably not the app's broker (wrong DB number or prefix). Messages published there would never be read; fix redis.url in the targets file.`,
+    );
     expect(summary.find((l) => l.startsWith('Would:'))).not.toContain('re-enqueue');
     // For real: it ends at once, still stuck, and publishes nothing into the wrong DB.
-    const real = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'wrongdb', initiator: 'alice', input: { retry, verifyDeadline: '10m' } })).id);
+    const real = await finished(
+      rig.client,
+      (
+        await rig.client.start('stuck-imports', {
+          target: 'wrongdb',
+          initiator: 'alice',
+          input: { retry, verifyDeadline: '10m' },
+        })
+      ).id,
+    );
     expect(real.result).toMatchObject({ healthy: false, findings: { outcome: 'still-stuck' } });
     expect(real.journal!.some((e) => e.step === 'reenqueue' || e.step === 'verify')).toBe(false);
     expect(await s.wrongdb!.redis.redis.dbsize()).toBe(0);
   });
 
   it('Redis unreachable, or the import tables missing: the run fails naming what to fix, nothing touched', async () => {
-    const unreachable = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'unreachable', initiator: 'alice', input: { retry } })).id);
+    const unreachable = await finished(
+      rig.client,
+      (await rig.client.start('stuck-imports', { target: 'unreachable', initiator: 'alice', input: { retry } })).id,
+    );
     expect(unreachable.status).toBe('failed');
     expect(unreachable.error).toContain('Cannot reach Redis at redis://127.0.0.1:1/0 (target "unreachable")');
     expect(unreachable.error).toContain('Check that Redis runs and redis.url in');
-    const notables = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'notables', initiator: 'alice', input: { retry } })).id);
+    const notables = await finished(
+      rig.client,
+      (await rig.client.start('stuck-imports', { target: 'notables', initiator: 'alice', input: { retry } })).id,
+    );
     expect(notables.status).toBe('failed');
-    expect(notables.error).toContain(`Table import_batches does not exist in the database of target "notables". Check imports.batches/imports.items in`);
+    expect(notables.error).toContain(
+      `Table import_batches does not exist in the database of target "notables". Check imports.batches/imports.items in`,
+    );
   });
 
-  it('the worker\'s host not served by a worker of ours: says so instead of hanging', async () => {
-    const run = await finished(rig.client, (await rig.client.start('stuck-imports', { target: 'elsewhere', initiator: 'alice', input: { retry: { ...retry, scheduleToStartTimeout: '2 seconds' } } })).id);
+  it("the worker's host not served by a worker of ours: says so instead of hanging", async () => {
+    const run = await finished(
+      rig.client,
+      (
+        await rig.client.start('stuck-imports', {
+          target: 'elsewhere',
+          initiator: 'alice',
+          input: { retry: { ...retry, scheduleToStartTimeout: '2 seconds' } },
+        })
+      ).id,
+    );
     expect(run.status).toBe('failed');
-    expect(run.error).toBe('Step "worker-evidence" failed: No worker picked up importsWorkerEvidence in time: no worker of ours polls the task queue this step runs on (the target\'s taskQueue, for steps on the target\'s host). Start a worker there with RUNBOOK_TASK_QUEUE set to that queue, then run again.');
+    expect(run.error).toBe(
+      'Step "worker-evidence" failed: No worker picked up importsWorkerEvidence in time: no worker of ours polls the task queue this step runs on (the target\'s taskQueue, for steps on the target\'s host). Start a worker there with RUNBOOK_TASK_QUEUE set to that queue, then run again.',
+    );
   });
 });

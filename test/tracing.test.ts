@@ -30,7 +30,10 @@ interface Span {
   attributes: Record<string, unknown>;
 }
 
-interface OtlpAttribute { key: string; value: Record<string, unknown> }
+interface OtlpAttribute {
+  key: string;
+  value: Record<string, unknown>;
+}
 interface OtlpExport {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpAttribute[] };
@@ -38,7 +41,8 @@ interface OtlpExport {
   }>;
 }
 
-const attributes = (list: OtlpAttribute[] = []) => Object.fromEntries(list.map((a) => [a.key, Object.values(a.value)[0]]));
+const attributes = (list: OtlpAttribute[] = []) =>
+  Object.fromEntries(list.map((a) => [a.key, Object.values(a.value)[0]]));
 
 /** A stand-in OpenTelemetry collector: takes OTLP/HTTP JSON on /v1/traces and keeps the raw bodies and the spans. */
 async function otlpReceiver(): Promise<{ url: string; bodies: string[]; spans: Span[]; close(): Promise<void> }> {
@@ -52,14 +56,20 @@ async function otlpReceiver(): Promise<{ url: string; bodies: string[]; spans: S
         bodies.push(body);
         for (const rs of (JSON.parse(body) as OtlpExport).resourceSpans ?? []) {
           const service = String(attributes(rs.resource?.attributes)['service.name']);
-          for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ ...s, service, attributes: attributes(s.attributes) });
+          for (const ss of rs.scopeSpans ?? [])
+            for (const s of ss.spans ?? []) spans.push({ ...s, service, attributes: attributes(s.attributes) });
         }
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, spans, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    bodies,
+    spans,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
@@ -69,7 +79,12 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   registerSecrets('TRACE_DB_PASSWORD', password);
   // The machine's PostgreSQL trusts local connections: the password is handed over, never checked.
   // Decisions unsigned (no RUNBOOK_DECISION_KEY on this API): the target allows them.
-  const targetsFile = writeTargets({ [target]: pgTarget('test', { postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', passwordEnv: 'TRACE_DB_PASSWORD' }, policy: { unsignedDecisions: 'allow' } }) });
+  const targetsFile = writeTargets({
+    [target]: pgTarget('test', {
+      postgres: { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test', passwordEnv: 'TRACE_DB_PASSWORD' },
+      policy: { unsignedDecisions: 'allow' },
+    }),
+  });
   const taskQueue = uniqueName('tq-tracing');
   const workers = workerProcesses(targetsFile, dataDir);
   let receiver: Awaited<ReturnType<typeof otlpReceiver>>;
@@ -85,15 +100,30 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   beforeAll(async () => {
     receiver = await otlpReceiver();
     // A minute's batching: what arrives below was sent when the processes stopped, not before.
-    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000', TRACE_DB_PASSWORD: password };
+    const otel = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
+      TRACE_DB_PASSWORD: password,
+    };
     const dev = ensureDevTokens(tmpDir());
     tokens = JSON.parse(readFileSync(dev.plainFile, 'utf8')) as Record<'alice' | 'bob', string>;
     registerSecrets('API token', tokens.alice, tokens.bob);
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
     apiProc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/api/main.ts')], {
-      cwd: repoRoot, reject: false, all: true,
-      env: { TEMPORAL_ADDRESS: inject('temporalAddress'), ...tlsEnv(), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_API_TOKENS: dev.tokensFile, RUNBOOK_API_PORT: String(port), LOG_LEVEL: 'warn', ...otel },
+      cwd: repoRoot,
+      reject: false,
+      all: true,
+      env: {
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        ...tlsEnv(),
+        RUNBOOK_TASK_QUEUE: taskQueue,
+        RUNBOOK_TARGETS: targetsFile,
+        RUNBOOK_API_TOKENS: dev.tokensFile,
+        RUNBOOK_API_PORT: String(port),
+        LOG_LEVEL: 'warn',
+        ...otel,
+      },
     });
     let apiOut = '';
     apiProc.all?.on('data', (d: Buffer) => void (apiOut += d.toString()));
@@ -113,7 +143,12 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
   it('leaves a run started without a trace (the Temporal UI, a schedule, a client with tracing off) as it was: no trace header in its history', async () => {
     // This test process has no tracing: its client starts runs as the Temporal UI would, on the tracing worker.
-    const client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://localhost:8233', targets: () => TargetRegistry.load(targetsFile, { TRACE_DB_PASSWORD: password }) });
+    const client = new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://localhost:8233',
+      targets: () => TargetRegistry.load(targetsFile, { TRACE_DB_PASSWORD: password }),
+    });
     ({ id: untracedId } = await client.start('db-access', { target, initiator: 'alice' }));
     expect((await finished(client, untracedId)).status).toBe('completed');
     const history = JSON.stringify(await client.temporal.workflow.getHandle(untracedId).fetchHistory());
@@ -122,46 +157,77 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
   });
 
   it('takes a traced run through its gate: the approval, sent through the API, reaches the run and it completes', async () => {
-    const as = (who: 'alice' | 'bob') => ({ authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' });
-    const started = await fetch(`${api}/runbooks/approval-drill/runs`, { method: 'POST', headers: as('alice'), body: JSON.stringify({ target }) });
+    const as = (who: 'alice' | 'bob') => ({
+      authorization: `Bearer ${tokens[who]}`,
+      'content-type': 'application/json',
+    });
+    const started = await fetch(`${api}/runbooks/approval-drill/runs`, {
+      method: 'POST',
+      headers: as('alice'),
+      body: JSON.stringify({ target }),
+    });
     expect(started.status).toBe(201);
     ({ id: drillId } = (await started.json()) as { id: string });
-    const view = async () => (await (await fetch(`${api}/runs/${encodeURIComponent(drillId)}`, { headers: as('bob') })).json()) as RunView;
+    const view = async () =>
+      (await (await fetch(`${api}/runs/${encodeURIComponent(drillId)}`, { headers: as('bob') })).json()) as RunView;
     await until(async () => (await view()).pendingGates.length > 0, 'the gate to open');
-    const decided = await fetch(`${api}/runs/${encodeURIComponent(drillId)}/gates/proceed`, { method: 'POST', headers: as('bob'), body: JSON.stringify({ decision: 'approve' }) });
+    const decided = await fetch(`${api}/runs/${encodeURIComponent(drillId)}/gates/proceed`, {
+      method: 'POST',
+      headers: as('bob'),
+      body: JSON.stringify({ decision: 'approve' }),
+    });
     expect(decided.status).toBe(200);
-    await until(async () => (await view()).status !== 'waiting' && (await view()).status !== 'running', 'the drill to end');
+    await until(
+      async () => (await view()).status !== 'waiting' && (await view()).status !== 'running',
+      'the drill to end',
+    );
     expect((await view()).status).toBe('completed');
   });
 
   it('traces a run the runbook CLI starts straight through Temporal, and the CLI sends its spans before it exits', async () => {
     const cli = await runbookCli(['start', 'db-access', '--target', target, '--json'], {
-      RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, TRACE_DB_PASSWORD: password, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '60000',
+      RUNBOOK_TASK_QUEUE: taskQueue,
+      RUNBOOK_TARGETS: targetsFile,
+      TRACE_DB_PASSWORD: password,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '60000',
     });
     expect(cli.code, cli.stderr).toBe(0);
     cliId = String(cli.json().id);
     await new Client({ connection }).workflow.getHandle(cliId).result(); // its RunWorkflow span ends with it
-    const start = receiver.spans.find((s) => s.name === 'StartWorkflow:dbAccess' && s.attributes.temporalWorkflowId === cliId);
+    const start = receiver.spans.find(
+      (s) => s.name === 'StartWorkflow:dbAccess' && s.attributes.temporalWorkflowId === cliId,
+    );
     expect(start).toMatchObject({ service: 'runbook-cli' });
     expect(start!.parentSpanId ?? '').toBe(''); // no request above it: the CLI's start is the root
   });
 
   it('puts each API request in one trace with what it caused in the run: the start (the run, every step) and the approval (its handler); sent when the processes stop; no password or token in it', async () => {
     const headers = { authorization: `Bearer ${tokens.alice}`, 'content-type': 'application/json' };
-    const started = await fetch(`${api}/runbooks/db-access/runs`, { method: 'POST', headers, body: JSON.stringify({ target }) });
+    const started = await fetch(`${api}/runbooks/db-access/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ target }),
+    });
     expect(started.status).toBe(201);
     const { id } = (await started.json()) as { id: string };
     let run: RunView | undefined;
-    await until(async () => {
-      run = (await (await fetch(`${api}/runs/${encodeURIComponent(id)}`, { headers })).json()) as RunView;
-      return !['running', 'waiting'].includes(run.status);
-    }, 'the run to end', 30_000);
+    await until(
+      async () => {
+        run = (await (await fetch(`${api}/runs/${encodeURIComponent(id)}`, { headers })).json()) as RunView;
+        return !['running', 'waiting'].includes(run.status);
+      },
+      'the run to end',
+      30_000,
+    );
     expect(run!.status).toBe('completed');
     expect(receiver.spans.filter((s) => s.service !== 'runbook-cli')).toEqual([]); // the API's and the worker's: still batched
     // The traced run's history carries the trace header, and replays where tracing is off (this process).
     const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
     expect(JSON.stringify(history)).toContain('_tracer-data');
-    expect(await replay(history, id, { workflowBundle: { codePath: inject('workflowBundlePath') } })).toMatchObject({ ok: true });
+    expect(await replay(history, id, { workflowBundle: { codePath: inject('workflowBundlePath') } })).toMatchObject({
+      ok: true,
+    });
 
     // Ctrl-C (SIGINT) or a container stop (SIGTERM): each process sends what it holds before exiting.
     apiProc.kill('SIGTERM');
@@ -170,10 +236,18 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const spans = receiver.spans;
 
     const workflowType = findRunbook('db-access').workflowType;
-    const start = spans.find((s) => s.name === `StartWorkflow:${workflowType}` && s.attributes.temporalWorkflowId === id);
+    const start = spans.find(
+      (s) => s.name === `StartWorkflow:${workflowType}` && s.attributes.temporalWorkflowId === id,
+    );
     expect(start).toMatchObject({ service: 'runbook-api' });
     const request = spans.find((s) => s.spanId === start!.parentSpanId);
-    expect(request).toMatchObject({ name: 'POST /runbooks/:name/runs', traceId: start!.traceId, service: 'runbook-api', kind: 2 /* server */, attributes: { 'http.route': '/runbooks/:name/runs', 'http.response.status_code': 201 } });
+    expect(request).toMatchObject({
+      name: 'POST /runbooks/:name/runs',
+      traceId: start!.traceId,
+      service: 'runbook-api',
+      kind: 2 /* server */,
+      attributes: { 'http.route': '/runbooks/:name/runs', 'http.response.status_code': 201 },
+    });
     expect(request!.parentSpanId ?? '').toBe(''); // the root of the trace
     const trace = spans.filter((s) => s.traceId === request!.traceId);
     const one = (name: string) => {
@@ -189,7 +263,9 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
     const executed = trace.filter((s) => s.name.startsWith('RunActivity:'));
     expect(scheduled.length).toBeGreaterThanOrEqual(3);
     expect(scheduled.every((s) => s.parentSpanId === execution.spanId)).toBe(true);
-    expect(executed.map((s) => s.name.slice('RunActivity:'.length)).sort()).toEqual(scheduled.map((s) => s.name.slice('StartActivity:'.length)).sort());
+    expect(executed.map((s) => s.name.slice('RunActivity:'.length)).sort()).toEqual(
+      scheduled.map((s) => s.name.slice('StartActivity:'.length)).sort(),
+    );
     for (const s of executed) {
       expect(s).toMatchObject({ service: 'runbook-worker', attributes: { temporalWorkflowId: id } });
       expect(scheduled.map((p) => p.spanId)).toContain(s.parentSpanId);
@@ -197,13 +273,29 @@ describe('traces (OTEL_EXPORTER_OTLP_ENDPOINT)', () => {
 
     // What names the request and the run, nothing else (no memo, no input, no result): the target's name is in the
     // run's id, its password nowhere the collector got, nor the caller's token.
-    const known = ['http.request.method', 'http.route', 'http.response.status_code', 'temporalWorkflowId', 'run_id', 'temporalActivityId', 'workflowId', 'runId', 'workflowType', 'taskQueue', 'namespace', 'attempt', 'temporalUpdateId'];
+    const known = [
+      'http.request.method',
+      'http.route',
+      'http.response.status_code',
+      'temporalWorkflowId',
+      'run_id',
+      'temporalActivityId',
+      'workflowId',
+      'runId',
+      'workflowType',
+      'taskQueue',
+      'namespace',
+      'attempt',
+      'temporalUpdateId',
+    ];
     expect([...new Set(spans.flatMap((s) => Object.keys(s.attributes)))].filter((k) => !known.includes(k))).toEqual([]);
     expect(execution.attributes).toMatchObject({ workflowId: id, workflowType });
     expect(JSON.stringify(spans)).not.toContain(untracedId); // the run started untraced, on the same worker, sent nothing
     // The CLI's run: the worker's part joined the CLI's trace.
     const cliStart = spans.find((s) => s.service === 'runbook-cli' && s.attributes.temporalWorkflowId === cliId)!;
-    expect(spans.filter((s) => s.traceId === cliStart.traceId && s.name === `RunWorkflow:${workflowType}`)).toMatchObject([{ service: 'runbook-worker', parentSpanId: cliStart.spanId }]);
+    expect(
+      spans.filter((s) => s.traceId === cliStart.traceId && s.name === `RunWorkflow:${workflowType}`),
+    ).toMatchObject([{ service: 'runbook-worker', parentSpanId: cliStart.spanId }]);
     expect(receiver.bodies.join('\n')).not.toContain(password);
     for (const t of Object.values(tokens)) expect(receiver.bodies.join('\n')).not.toContain(t);
 

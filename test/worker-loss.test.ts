@@ -33,18 +33,34 @@ describe('a worker killed while it holds steps', () => {
 
   beforeAll(async () => {
     // Each service's restart writes its commands to its own log; it is healthy once the test says so.
-    targetsFile = writeTargets({
-      loss: pgTarget('test', {
-        services: Object.fromEntries(services.map((svc) => [svc, {
-          // Running until its restart begins (no command logged yet), then healthy once the test says so.
-          command: { stop: `echo stop >> ${commandLog(svc)}`, start: `echo start >> ${commandLog(svc)}`, status: `test ! -f ${commandLog(svc)} || test -f ${healthy}` },
-          health: { timeout: '10m' },
-        }])),
-      }),
-    }, dir);
+    targetsFile = writeTargets(
+      {
+        loss: pgTarget('test', {
+          services: Object.fromEntries(
+            services.map((svc) => [
+              svc,
+              {
+                // Running until its restart begins (no command logged yet), then healthy once the test says so.
+                command: {
+                  stop: `echo stop >> ${commandLog(svc)}`,
+                  start: `echo start >> ${commandLog(svc)}`,
+                  status: `test ! -f ${commandLog(svc)} || test -f ${healthy}`,
+                },
+                health: { timeout: '10m' },
+              },
+            ]),
+          ),
+        }),
+      },
+      dir,
+    );
     bundlePath = path.join(dir, 'bundle.js');
     const workflowsPath = path.join(repoRoot, 'test/fixtures/worker-loss-workflows/index.ts');
-    writeFileSync(bundlePath, (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') })).code);
+    writeFileSync(
+      bundlePath,
+      (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger: new DefaultLogger('ERROR') }))
+        .code,
+    );
     procs = workerProcesses(targetsFile, dataDir);
     connection = await Connection.connect(serverOptions());
   });
@@ -53,18 +69,30 @@ describe('a worker killed while it holds steps', () => {
     await connection?.close();
   });
 
-  const restartLog = (svc: string) => (existsSync(commandLog(svc)) ? readFileSync(commandLog(svc), 'utf8').split('\n').filter(Boolean) : []);
-  const heldBy = async (id: string) => (await client.temporal.workflow.getHandle(id).describe()).raw.pendingActivities?.[0];
+  const restartLog = (svc: string) =>
+    existsSync(commandLog(svc)) ? readFileSync(commandLog(svc), 'utf8').split('\n').filter(Boolean) : [];
+  const heldBy = async (id: string) =>
+    (await client.temporal.workflow.getHandle(id).describe()).raw.pendingActivities?.[0];
 
   it('retries them on the other worker once their heartbeats stop; every run completes; no restart command runs twice', async () => {
     const taskQueue = uniqueName('loss');
-    client = new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
-    const start = (env: Record<string, string> = {}) => procs.start(taskQueue, undefined, { RUNBOOK_WORKFLOW_BUNDLE: bundlePath, ...env });
+    client = new RunbookClient(new Client({ connection }), {
+      taskQueue,
+      namespace: 'default',
+      uiUrl: 'http://x',
+      targets: () => TargetRegistry.load(targetsFile),
+    });
+    const start = (env: Record<string, string> = {}) =>
+      procs.start(taskQueue, undefined, { RUNBOOK_WORKFLOW_BUNDLE: bundlePath, ...env });
     const identity = (pid: number | undefined) => `${pid}@${os.hostname()}`;
     const retry = { initialInterval: '200 ms' };
     const restart = async (svc: string) => {
       const id = uniqueName(`loss-${svc}`);
-      await client.temporal.workflow.start('restartProbe', { taskQueue, workflowId: id, args: [{ target: 'loss', initiator: 'alice', service: svc, retry }] });
+      await client.temporal.workflow.start('restartProbe', {
+        taskQueue,
+        workflowId: id,
+        args: [{ target: 'loss', initiator: 'alice', service: svc, retry }],
+      });
       return id;
     };
 
@@ -72,12 +100,20 @@ describe('a worker killed while it holds steps', () => {
     const doomed = await start();
     const doomedId = identity(doomed.proc.pid);
     const first = await Promise.all(services.slice(0, 3).map(restart));
-    await until(() => services.slice(0, 3).every((s) => restartLog(s).length === 2), 'the first restarts to run their commands', 90_000);
+    await until(
+      () => services.slice(0, 3).every((s) => restartLog(s).length === 2),
+      'the first restarts to run their commands',
+      90_000,
+    );
     const survivor = await start();
     const survivorId = identity(survivor.proc.pid);
     const rest = await Promise.all(services.slice(3).map(restart));
     await until(() => services.every((s) => restartLog(s).length === 2), 'every restart to run its commands', 90_000);
-    const dbRuns = await Promise.all([1, 2, 3, 4].map(() => client.start('db-access', { target: 'loss', initiator: 'alice', input: { retry } }).then((r) => r.id)));
+    const dbRuns = await Promise.all(
+      [1, 2, 3, 4].map(() =>
+        client.start('db-access', { target: 'loss', initiator: 'alice', input: { retry } }).then((r) => r.id),
+      ),
+    );
 
     const held = [];
     for (const id of [...first, ...rest]) if ((await heldBy(id))?.lastWorkerIdentity === doomedId) held.push(id);
@@ -87,10 +123,14 @@ describe('a worker killed while it holds steps', () => {
 
     // Each step the dead worker held starts again on the survivor, its first attempt ended by the heartbeat timeout.
     for (const id of held) {
-      await until(async () => {
-        const p = await heldBy(id);
-        return (p?.attempt ?? 0) >= 2 && p?.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
-      }, `the step of ${id} to start again`, 180_000);
+      await until(
+        async () => {
+          const p = await heldBy(id);
+          return (p?.attempt ?? 0) >= 2 && p?.state === PendingActivityState.PENDING_ACTIVITY_STATE_STARTED;
+        },
+        `the step of ${id} to start again`,
+        180_000,
+      );
       const pending = (await heldBy(id))!;
       expect(pending.attempt).toBe(2);
       expect(pending.lastWorkerIdentity).toBe(survivorId);
@@ -102,10 +142,17 @@ describe('a worker killed while it holds steps', () => {
     for (const svc of services) expect(restartLog(svc), svc).toEqual(['stop', 'start']);
     for (const id of held) {
       const restartStep = (await client.status(id)).journal!.find((e) => e.kind === 'step' && e.step === 'restart')!;
-      expect(restartStep.evidence).toMatchObject({ notRepeated: ['sh -c <command.stop from the targets file>', 'sh -c <command.start from the targets file>'], commands: [] });
+      expect(restartStep.evidence).toMatchObject({
+        notRepeated: ['sh -c <command.stop from the targets file>', 'sh -c <command.start from the targets file>'],
+        commands: [],
+      });
       const { events } = await client.temporal.workflow.getHandle(id).fetchHistory();
-      const scheduled = events!.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'serviceAction')!;
-      const started = events!.find((e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString())!;
+      const scheduled = events!.find(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'serviceAction',
+      )!;
+      const started = events!.find(
+        (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === scheduled.eventId!.toString(),
+      )!;
       expect(started.activityTaskStartedEventAttributes).toMatchObject({ identity: survivorId, attempt: 2 });
     }
   }, 300_000);

@@ -22,8 +22,13 @@ export const bareDecideUpdate = defineUpdate<string, [string]>('decideUpdate');
 
 export async function bareApproval(): Promise<{ decision: string; startedAtMs: number }> {
   let decision: string | undefined;
-  setHandler(bareDecideSignal, (d) => { decision = d; });
-  setHandler(bareDecideUpdate, (d) => { decision = d; return d; });
+  setHandler(bareDecideSignal, (d) => {
+    decision = d;
+  });
+  setHandler(bareDecideUpdate, (d) => {
+    decision = d;
+    return d;
+  });
   await first();
   await condition(() => decision !== undefined);
   return next(decision!);

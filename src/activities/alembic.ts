@@ -29,8 +29,14 @@ export interface AlembicHeads {
 }
 
 /** The SQLAlchemy URL the app's env.py reads from `urlEnv`; it carries the password, so only in env. */
-export function sqlalchemyUrl(c: { host: string; port: number; user: string; password?: string }, database: string): string {
-  const auth = c.password === undefined ? encodeURIComponent(c.user) : `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}`;
+export function sqlalchemyUrl(
+  c: { host: string; port: number; user: string; password?: string },
+  database: string,
+): string {
+  const auth =
+    c.password === undefined
+      ? encodeURIComponent(c.user)
+      : `${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}`;
   return `postgresql+psycopg2://${auth}@${c.host}:${c.port}/${encodeURIComponent(database)}`;
 }
 
@@ -44,11 +50,20 @@ export interface AlembicRunOptions {
   script?: string;
 }
 
-export async function runAlembic(targets: TargetRegistry, target: string, args: string[], opts: AlembicRunOptions = {}): Promise<AlembicRun> {
+export async function runAlembic(
+  targets: TargetRegistry,
+  target: string,
+  args: string[],
+  opts: AlembicRunOptions = {},
+): Promise<AlembicRun> {
   let spec, conn;
   try {
     spec = targets.spec(target).alembic;
-    if (!spec) throw ApplicationFailure.nonRetryable(`Target "${target}" has no alembic section in ${targets.file}; add alembic.dir (where alembic.ini lives).`, FailureType.targetConfig);
+    if (!spec)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${target}" has no alembic section in ${targets.file}; add alembic.dir (where alembic.ini lives).`,
+        FailureType.targetConfig,
+      );
     conn = targets.spec(target).postgres ? targets.postgres(target) : undefined;
   } catch (err) {
     return targetFailure(err);
@@ -62,7 +77,14 @@ export async function runAlembic(targets: TargetRegistry, target: string, args: 
     );
   }
   // PGOPTIONS: alembic's session stays writable while the database is frozen read-only.
-  const env = childEnv({ PYTHONDONTWRITEBYTECODE: '1', PGOPTIONS: OWN_SESSION_OPTIONS, [spec.urlEnv]: conn && sqlalchemyUrl(conn, opts.database ?? conn.database) }, { pass: targets.passEnv(target) });
+  const env = childEnv(
+    {
+      PYTHONDONTWRITEBYTECODE: '1',
+      PGOPTIONS: OWN_SESSION_OPTIONS,
+      [spec.urlEnv]: conn && sqlalchemyUrl(conn, opts.database ?? conn.database),
+    },
+    { pass: targets.passEnv(target) },
+  );
   const secrets = [conn?.password];
   try {
     const argv = opts.script ? [opts.script, configFile, ...args] : ['-m', 'alembic', '-c', configFile, ...args];
@@ -148,29 +170,54 @@ export function createAlembicActivities(targets: TargetRegistry, dataDir = '.dat
      */
     async alembicWorkCopy(target: string): Promise<{ appDir: string }> {
       const spec = targets.spec(target).alembic;
-      if (!spec) return targetFailure(new TargetsError(`Target "${target}" has no alembic section in ${targets.file}.`));
+      if (!spec)
+        return targetFailure(new TargetsError(`Target "${target}" has no alembic section in ${targets.file}.`));
       const appDir = path.join(await runDir(dataDir, 'work', runId(), target), 'app');
       if (!existsSync(path.join(appDir, spec.config))) {
         await rm(appDir, { recursive: true, force: true });
-        await cp(spec.dir, appDir, { recursive: true, filter: (src) => !src.includes('__pycache__') && !src.includes(`${path.sep}.git`) });
+        await cp(spec.dir, appDir, {
+          recursive: true,
+          filter: (src) => !src.includes('__pycache__') && !src.includes(`${path.sep}.git`),
+        });
         await privateTree(appDir); // the app's .env comes along: its owner's only
       }
       return { appDir };
     },
 
     /** Alembic autogenerate against the models, in the scratch copy: detect (no file) or generate (a file, saved as an artifact). */
-    async alembicDrift(target: string, req: { appDir: string; mode: 'detect' | 'generate'; revId: string; message: string; database?: string }): Promise<DriftReport> {
-      const r = await runAlembic(targets, target, [req.mode, req.revId, req.message], { database: req.database, appDir: req.appDir, script: DRIFT_SCRIPT, timeoutMs: 5 * 60_000 });
-      const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('DRIFT_JSON '));
+    async alembicDrift(
+      target: string,
+      req: { appDir: string; mode: 'detect' | 'generate'; revId: string; message: string; database?: string },
+    ): Promise<DriftReport> {
+      const r = await runAlembic(targets, target, [req.mode, req.revId, req.message], {
+        database: req.database,
+        appDir: req.appDir,
+        script: DRIFT_SCRIPT,
+        timeoutMs: 5 * 60_000,
+      });
+      const line = r.stdout
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('DRIFT_JSON '));
       if (r.exitCode !== 0 || !line) {
-        throw ApplicationFailure.nonRetryable(`alembic autogenerate failed on target "${target}" (exit ${r.exitCode}); does env.py set target_metadata to the app's models?\n${trimOutput(r.stderr || r.stdout)}`, FailureType.command);
+        throw ApplicationFailure.nonRetryable(
+          `alembic autogenerate failed on target "${target}" (exit ${r.exitCode}); does env.py set target_metadata to the app's models?\n${trimOutput(r.stderr || r.stdout)}`,
+          FailureType.command,
+        );
       }
-      const out = JSON.parse(line.slice('DRIFT_JSON '.length)) as { ops: string; refused: string[]; file: string | null };
+      const out = JSON.parse(line.slice('DRIFT_JSON '.length)) as {
+        ops: string;
+        refused: string[];
+        file: string | null;
+      };
       const report: DriftReport = { ops: out.ops, refused: out.refused, revId: req.revId };
       if (out.file) {
         if (!path.resolve(out.file).startsWith(path.resolve(req.appDir) + path.sep)) {
           await rm(out.file, { force: true });
-          throw ApplicationFailure.nonRetryable(`alembic wrote the revision outside the scratch copy (${out.file}): the app's alembic.ini names an absolute script_location. Use %(here)s in it. The file was removed.`, FailureType.targetConfig);
+          throw ApplicationFailure.nonRetryable(
+            `alembic wrote the revision outside the scratch copy (${out.file}): the app's alembic.ini names an absolute script_location. Use %(here)s in it. The file was removed.`,
+            FailureType.targetConfig,
+          );
         }
         const artifacts = await runDir(dataDir, 'artifacts', runId(), target);
         const artifact = path.join(artifacts, path.basename(out.file));
@@ -186,11 +233,26 @@ export function createAlembicActivities(targets: TargetRegistry, dataDir = '.dat
      * failing migration is an outcome, not an error: the runbook decides what follows (restore,
      * rollback). Safe to retry: alembic moves only from the revision the database is at.
      */
-    async alembicMigrate(target: string, req: { direction: 'upgrade' | 'downgrade'; revision: string; database?: string; appDir?: string }): Promise<AlembicMigration> {
+    async alembicMigrate(
+      target: string,
+      req: { direction: 'upgrade' | 'downgrade'; revision: string; database?: string; appDir?: string },
+    ): Promise<AlembicMigration> {
       const database = req.database ?? targets.postgres(target).database;
       const started = Date.now();
-      const r = await runAlembic(targets, target, [req.direction, req.revision], { database, timeoutMs: 30 * 60_000, appDir: req.appDir });
-      return { direction: req.direction, revision: req.revision, database, ok: r.exitCode === 0, exitCode: r.exitCode, output: trimOutput(r.stderr || r.stdout, 12, 1500), durationMs: Date.now() - started };
+      const r = await runAlembic(targets, target, [req.direction, req.revision], {
+        database,
+        timeoutMs: 30 * 60_000,
+        appDir: req.appDir,
+      });
+      return {
+        direction: req.direction,
+        revision: req.revision,
+        database,
+        ok: r.exitCode === 0,
+        exitCode: r.exitCode,
+        output: trimOutput(r.stderr || r.stdout, 12, 1500),
+        durationMs: Date.now() - started,
+      };
     },
 
     async alembicHeads(target: string): Promise<AlembicHeads> {
@@ -198,7 +260,11 @@ export function createAlembicActivities(targets: TargetRegistry, dataDir = '.dat
       checkExit(target, 'heads', heads);
       const history = await runAlembic(targets, target, ['history']);
       checkExit(target, 'history', history);
-      return { heads: parseRevisions(heads.stdout), known: parseHistory(history.stdout), dir: targets.spec(target).alembic!.dir };
+      return {
+        heads: parseRevisions(heads.stdout),
+        known: parseHistory(history.stdout),
+        dir: targets.spec(target).alembic!.dir,
+      };
     },
   };
 }

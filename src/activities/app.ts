@@ -62,16 +62,32 @@ const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUE
 
 /** What a failed connection or request means, from the Node error (or its cause). Pure. */
 export function classifyNetError(err: unknown): { kind: HttpErrorKind; code: string; detail: string } {
-  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string; name?: string } };
-  const code = e.cause?.code ?? e.code ?? (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' ? 'TIMEOUT' : e.name ?? 'ERROR');
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; name?: string };
+  };
+  const code =
+    e.cause?.code ??
+    e.code ??
+    (e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' ? 'TIMEOUT' : (e.name ?? 'ERROR'));
   const detail = e.cause?.message ?? e.message ?? String(err);
   const kind: HttpErrorKind =
-    code === 'ECONNREFUSED' ? 'refused'
-    : code === 'TIMEOUT' || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' ? 'timeout'
-    : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' ? 'dns'
-    : TLS_CODES.test(code) ? 'tls'
-    : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' ? 'reset'
-    : 'other';
+    code === 'ECONNREFUSED'
+      ? 'refused'
+      : code === 'TIMEOUT' ||
+          code === 'ETIMEDOUT' ||
+          code === 'UND_ERR_CONNECT_TIMEOUT' ||
+          code === 'UND_ERR_HEADERS_TIMEOUT'
+        ? 'timeout'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME'
+          ? 'dns'
+          : TLS_CODES.test(code)
+            ? 'tls'
+            : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
+              ? 'reset'
+              : 'other';
   return { kind, code, detail };
 }
 
@@ -94,27 +110,58 @@ export function tcpProbe(host: string, port: number, timeoutMs: number): Promise
     socket.once('connect', () => done('open', `${host}:${port} accepts connections`));
     socket.once('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? 'ERROR';
-      const outcome: TcpOutcome = code === 'ECONNREFUSED' ? 'refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'dns' : code === 'EHOSTUNREACH' || code === 'ENETUNREACH' ? 'unreachable' : code === 'ETIMEDOUT' ? 'timeout' : 'error';
+      const outcome: TcpOutcome =
+        code === 'ECONNREFUSED'
+          ? 'refused'
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? 'dns'
+            : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+              ? 'unreachable'
+              : code === 'ETIMEDOUT'
+                ? 'timeout'
+                : 'error';
       done(outcome, `${code}: ${err.message}`);
     });
   });
 }
 
-const KEPT_HEADERS = ['content-type', 'cache-control', 'x-request-id', 'location', 'server', 'set-cookie', 'www-authenticate', 'retry-after'];
+const KEPT_HEADERS = [
+  'content-type',
+  'cache-control',
+  'x-request-id',
+  'location',
+  'server',
+  'set-cookie',
+  'www-authenticate',
+  'retry-after',
+];
 
 export function createAppActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function appOf(target: string): NonNullable<TargetSpec['app']> {
     const spec = targetSpec(targets, target);
-    if (!spec.app) throw ApplicationFailure.nonRetryable(`Target "${target}" has no app section in ${targets.file}: add app.url (and app.service to let runbooks restart it).`, FailureType.targetConfig);
+    if (!spec.app)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${target}" has no app section in ${targets.file}: add app.url (and app.service to let runbooks restart it).`,
+        FailureType.targetConfig,
+      );
     return spec.app;
   }
 
-  async function get(target: string, path: string, headers: Record<string, string> = {}, wholeBody = false): Promise<HttpProbe> {
+  async function get(
+    target: string,
+    path: string,
+    headers: Record<string, string> = {},
+    wholeBody = false,
+  ): Promise<HttpProbe> {
     const app = appOf(target);
     const url = new URL(path, app.url);
     const t0 = performance.now();
     try {
-      const r = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(parseDuration(app.timeout)) });
+      const r = await fetch(url, {
+        headers,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(parseDuration(app.timeout)),
+      });
       const kept: Record<string, string> = {};
       for (const h of KEPT_HEADERS) {
         const v = h === 'set-cookie' ? r.headers.getSetCookie().join('\n') : r.headers.get(h);
@@ -123,9 +170,22 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
       const header = app.requestIdHeader.toLowerCase();
       if (!kept[header] && r.headers.get(header)) kept[header] = r.headers.get(header)!;
       const body = await r.text();
-      return { path, status: r.status, ms: Math.round(performance.now() - t0), headers: kept, body: wholeBody ? body : trimOutput(redact(body), 20, 2000) };
+      return {
+        path,
+        status: r.status,
+        ms: Math.round(performance.now() - t0),
+        headers: kept,
+        body: wholeBody ? body : trimOutput(redact(body), 20, 2000),
+      };
     } catch (err) {
-      return { path, status: null, ms: Math.round(performance.now() - t0), headers: {}, body: '', error: classifyNetError(err) };
+      return {
+        path,
+        status: null,
+        ms: Math.round(performance.now() - t0),
+        headers: {},
+        body: '',
+        error: classifyNetError(err),
+      };
     }
   }
 
@@ -145,7 +205,10 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
         source: planned.shown,
         read: async () => {
           const r = await runBounded(planned.argv, 15_000, undefined, childEnv({}, { pass: DOCKER_VARS, env }));
-          if (r.missing || r.exitCode !== 0) throw new Error(`${planned.shown} ${r.missing ? 'is not installed here' : `exited ${r.exitCode}: ${trimOutput(r.output, 3, 300)}`}`);
+          if (r.missing || r.exitCode !== 0)
+            throw new Error(
+              `${planned.shown} ${r.missing ? 'is not installed here' : `exited ${r.exitCode}: ${trimOutput(r.output, 3, 300)}`}`,
+            );
           return r.output;
         },
       };
@@ -176,7 +239,12 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
         const f = families.get(family);
         return { key, family, present: f !== undefined && f.samples.length > 0, type: f?.type, total: total(f) };
       });
-      return { http: { ...http, body: trimOutput(redact(http.body), 5, 400) }, families: families.size, keyMetrics, missing: keyMetrics.filter((m) => !m.present).map((m) => m.family) };
+      return {
+        http: { ...http, body: trimOutput(redact(http.body), 5, 400) },
+        families: families.size,
+        keyMetrics,
+        missing: keyMetrics.filter((m) => !m.present).map((m) => m.family),
+      };
     },
 
     /**
@@ -190,8 +258,19 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
       const r = await get(target, app.ready, { [app.requestIdHeader]: requestId });
       const echoed = r.headers[app.requestIdHeader.toLowerCase()] === requestId;
       const base = { requestId, status: r.status, echoed, source: logs.source };
-      if (r.error) return { ...base, line: null, detail: `the request failed (${r.error.kind}: ${r.error.detail}), so no id could be followed` };
-      if (!logs.source) return { ...base, line: null, detail: 'the target declares no log source (app.logFile, or a systemd/compose service): the logs were not checked' };
+      if (r.error)
+        return {
+          ...base,
+          line: null,
+          detail: `the request failed (${r.error.kind}: ${r.error.detail}), so no id could be followed`,
+        };
+      if (!logs.source)
+        return {
+          ...base,
+          line: null,
+          detail:
+            'the target declares no log source (app.logFile, or a systemd/compose service): the logs were not checked',
+        };
       for (let i = 0; i < 20; i++) {
         let text: string;
         try {
@@ -209,19 +288,36 @@ export function createAppActivities(targets: TargetRegistry, env: NodeJS.Process
     /** Whether the compose file publishes the app's port where users connect. Malformed files are findings. */
     async appComposePorts(target: string): Promise<PortCheck & { file: string; malformed?: string }> {
       const app = appOf(target);
-      if (!app.compose) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no app.compose in ${targets.file}.`, FailureType.targetConfig);
+      if (!app.compose)
+        throw ApplicationFailure.nonRetryable(
+          `Target "${target}" declares no app.compose in ${targets.file}.`,
+          FailureType.targetConfig,
+        );
       const { file, service } = app.compose;
       const { port } = endpointOf(app.url);
       let text: string;
       try {
         text = await readFile(file, 'utf8');
       } catch (err) {
-        return { file, service, ok: false, mappings: [], malformed: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+        return {
+          file,
+          service,
+          ok: false,
+          mappings: [],
+          malformed: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        };
       }
       try {
         return { file, ...checkComposePorts(text, service, port, app.compose.containerPort ?? port) };
       } catch (err) {
-        if (err instanceof ComposeFileError) return { file, service, ok: false, mappings: [], malformed: `${file} is not a usable compose file: ${err.message}` };
+        if (err instanceof ComposeFileError)
+          return {
+            file,
+            service,
+            ok: false,
+            mappings: [],
+            malformed: `${file} is not a usable compose file: ${err.message}`,
+          };
         throw err;
       }
     },

@@ -30,8 +30,14 @@ export function isInside(parent: string, child: string): boolean {
 function refusal(root: BackupsRoot, given: string): ApplicationFailure {
   const shown = JSON.stringify(given.slice(0, 300));
   return root.declared
-    ? ApplicationFailure.nonRetryable(`Backup ${shown} is refused: backups are read only from target "${root.target}"'s backups.dir (${root.dir}). Put the dump there and give its path, or its name inside that directory.`, BackupRefused)
-    : ApplicationFailure.nonRetryable(`Backup ${shown} is refused: target "${root.target}" declares no backups.dir in ${root.targetsFile}, so no backup is read by path. Declare backups.dir there and put the dump inside it.`, BackupRefused);
+    ? ApplicationFailure.nonRetryable(
+        `Backup ${shown} is refused: backups are read only from target "${root.target}"'s backups.dir (${root.dir}). Put the dump there and give its path, or its name inside that directory.`,
+        BackupRefused,
+      )
+    : ApplicationFailure.nonRetryable(
+        `Backup ${shown} is refused: target "${root.target}" declares no backups.dir in ${root.targetsFile}, so no backup is read by path. Declare backups.dir there and put the dump inside it.`,
+        BackupRefused,
+      );
 }
 
 /**
@@ -40,7 +46,13 @@ function refusal(root: BackupsRoot, given: string): ApplicationFailure {
  */
 async function nearestReal(p: string): Promise<string | undefined> {
   for (let at = p; ; at = path.dirname(at)) {
-    if (await lstat(at).then(() => true, () => false)) return realpath(at).catch(() => undefined);
+    if (
+      await lstat(at).then(
+        () => true,
+        () => false,
+      )
+    )
+      return realpath(at).catch(() => undefined);
     if (path.dirname(at) === at) return undefined;
   }
 }
@@ -53,14 +65,20 @@ async function nearestReal(p: string): Promise<string | undefined> {
  */
 export async function confineBackup(root: BackupsRoot, given: unknown): Promise<string> {
   if (typeof given !== 'string' || given.length === 0 || given.includes('\0')) {
-    throw ApplicationFailure.nonRetryable(`A backup is given as the path of a pg_dump file or directory inside target "${root.target}"'s backups dir; got ${JSON.stringify(given)?.slice(0, 100) ?? String(given)}.`, BackupRefused);
+    throw ApplicationFailure.nonRetryable(
+      `A backup is given as the path of a pg_dump file or directory inside target "${root.target}"'s backups dir; got ${JSON.stringify(given)?.slice(0, 100) ?? String(given)}.`,
+      BackupRefused,
+    );
   }
   const realRoot = await realpath(root.dir).catch(() => undefined);
   const written = path.resolve(root.dir, given);
   if (!isInside(root.dir, written) && !(realRoot && isInside(realRoot, written))) throw refusal(root, given);
   if (!realRoot) {
     if (!root.declared) throw refusal(root, given);
-    throw ApplicationFailure.nonRetryable(`Backup ${JSON.stringify(given)} cannot be read: target "${root.target}"'s backups.dir ${root.dir} does not exist on this worker. Create it (mode 0700) and put the dump inside it.`, 'BackupMissing');
+    throw ApplicationFailure.nonRetryable(
+      `Backup ${JSON.stringify(given)} cannot be read: target "${root.target}"'s backups.dir ${root.dir} does not exist on this worker. Create it (mode 0700) and put the dump inside it.`,
+      'BackupMissing',
+    );
   }
   const real = await realpath(written).catch(() => undefined);
   if (real !== undefined) {
@@ -70,7 +88,10 @@ export async function confineBackup(root: BackupsRoot, given: unknown): Promise<
   const ancestor = await nearestReal(written);
   // Missing is said only of a path whose nearest existing ancestor is in the dir: nothing is told of what lies outside.
   if (ancestor === undefined || !isInside(realRoot, ancestor)) throw refusal(root, given);
-  throw ApplicationFailure.nonRetryable(`Backup ${JSON.stringify(given)} does not exist in ${root.dir} on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format) inside it.`, 'BackupMissing');
+  throw ApplicationFailure.nonRetryable(
+    `Backup ${JSON.stringify(given)} does not exist in ${root.dir} on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format) inside it.`,
+    'BackupMissing',
+  );
 }
 
 /**

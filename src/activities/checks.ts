@@ -27,28 +27,60 @@ export interface FindingReport {
  * declares `schedules.<check>.escalate`, that runbook is started through its alert intake with
  * signal-with-start, so repeated findings (and alerts) open one run while it is open.
  */
-export function createCheckActivities(targets: TargetRegistry, temporal: () => Promise<Client>, intakeTaskQueue: string, links: Links) {
+export function createCheckActivities(
+  targets: TargetRegistry,
+  temporal: () => Promise<Client>,
+  intakeTaskQueue: string,
+  links: Links,
+) {
   return {
     async reportFinding(target: string, f: CheckFinding): Promise<FindingReport> {
       const runId = Context.current().info.workflowExecution?.workflowId ?? 'unknown';
       const spec = targetSpec(targets, target);
       const initiator = `schedule:${f.schedule}`;
-      const { sent } = await postToHooks(targets, links, target, {
-        event: 'check-failed', runbook: f.runbook, target, initiator, phase: 'diagnosing', message: f.summary.join('\n'),
-      }, runId);
+      const { sent } = await postToHooks(
+        targets,
+        links,
+        target,
+        {
+          event: 'check-failed',
+          runbook: f.runbook,
+          target,
+          initiator,
+          phase: 'diagnosing',
+          message: f.summary.join('\n'),
+        },
+        runId,
+      );
       const escalate = spec.schedules?.[f.runbook]?.escalate;
       if (escalate === undefined) return { notified: sent };
       const def = findRunbook(escalate);
       const intake = alertIntakeId(escalate, target);
-      const intakeInput: AlertIntakeInput = { runbook: escalate, workflowType: def.workflowType, target, input: parseRunbookInput(def, {}) };
+      const intakeInput: AlertIntakeInput = {
+        runbook: escalate,
+        workflowType: def.workflowType,
+        target,
+        input: parseRunbookInput(def, {}),
+      };
       // No signature: the worker admits the run it opens by finding this check run in Temporal (activities/schedule-admission.ts).
       const alert: AlertInput = {
-        alertname: 'ScheduledCheckFailed', status: 'firing', labels: { runbook: escalate, runbook_target: target, check: f.runbook, schedule: f.schedule },
-        summary: f.summary.join(' '), startsAt: new Date().toISOString(), fingerprint: runId, postedBy: initiator,
+        alertname: 'ScheduledCheckFailed',
+        status: 'firing',
+        labels: { runbook: escalate, runbook_target: target, check: f.runbook, schedule: f.schedule },
+        summary: f.summary.join(' '),
+        startsAt: new Date().toISOString(),
+        fingerprint: runId,
+        postedBy: initiator,
         start: { via: 'schedule', checkRun: runId, expiresAt: '', signature: '' },
       };
       const client = await temporal();
-      await client.workflow.signalWithStart('alertIntake', { workflowId: intake, taskQueue: intakeTaskQueue, args: [intakeInput], signal: alertSignal, signalArgs: [alert] });
+      await client.workflow.signalWithStart('alertIntake', {
+        workflowId: intake,
+        taskQueue: intakeTaskQueue,
+        args: [intakeInput],
+        signal: alertSignal,
+        signalArgs: [alert],
+      });
       return { notified: sent, escalated: { runbook: escalate, intake } };
     },
   };

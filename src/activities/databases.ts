@@ -87,7 +87,7 @@ export function parseManagedComment(comment: string | null): ManagedMeta | undef
   if (!comment?.startsWith('{')) return undefined;
   try {
     const meta = JSON.parse(comment) as Partial<ManagedMeta>;
-    return meta.durableRunbooks === 1 && typeof meta.kind === 'string' ? meta as ManagedMeta : undefined;
+    return meta.durableRunbooks === 1 && typeof meta.kind === 'string' ? (meta as ManagedMeta) : undefined;
   } catch {
     return undefined;
   }
@@ -99,7 +99,12 @@ export function settingClause(entry: string): string {
   const name = entry.slice(0, eq);
   const value = entry.slice(eq + 1);
   const listLike = /^(search_path|temp_tablespaces|session_preload_libraries|local_preload_libraries)$/.test(name);
-  const rendered = listLike ? value.split(',').map((v) => literal(v.trim().replace(/^"(.*)"$/, '$1'))).join(', ') : literal(value);
+  const rendered = listLike
+    ? value
+        .split(',')
+        .map((v) => literal(v.trim().replace(/^"(.*)"$/, '$1')))
+        .join(', ')
+    : literal(value);
   return `SET ${name} TO ${rendered}`;
 }
 
@@ -121,7 +126,9 @@ export function createDatabaseActivities(targets: TargetRegistry) {
 
   async function metaOf(c: pg.Client, name: string): Promise<ManagedMeta | undefined> {
     const { rows } = await c.query<{ comment: string | null }>(
-      `select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`, [name]);
+      `select shobj_description(oid, 'pg_database') as comment from pg_database where datname = $1`,
+      [name],
+    );
     return parseManagedComment(rows[0]?.comment ?? null);
   }
 
@@ -129,14 +136,19 @@ export function createDatabaseActivities(targets: TargetRegistry) {
   async function mustBeManaged(c: pg.Client, target: string, name: string): Promise<ManagedMeta> {
     const meta = await metaOf(c, name);
     if (!meta || name === live(target)) {
-      throw ApplicationFailure.nonRetryable(`Database "${name}" was not made by durable-runbooks for target "${target}"; refusing to drop or swap it.`, 'NotManaged');
+      throw ApplicationFailure.nonRetryable(
+        `Database "${name}" was not made by durable-runbooks for target "${target}"; refusing to drop or swap it.`,
+        'NotManaged',
+      );
     }
     return meta;
   }
 
   async function endSessions(c: pg.Client, database: string): Promise<number> {
     const { rows } = await c.query<{ n: string }>(
-      `select count(*) filter (where pg_terminate_backend(pid)) as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [database]);
+      `select count(*) filter (where pg_terminate_backend(pid)) as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+      [database],
+    );
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -160,18 +172,28 @@ export function createDatabaseActivities(targets: TargetRegistry) {
                 (select array_agg(case when a.grantee = 0 then 'PUBLIC' else pg_get_userbyid(a.grantee) end
                                   || ':' || a.privilege_type || case when a.is_grantable then ':grantable' else '' end)
                    from aclexplode(d.datacl) a) end as acl
-         from pg_database d where d.datname = $1`, [database]);
+         from pg_database d where d.datname = $1`,
+      [database],
+    );
     const d = rows[0];
-    if (!d) throw ApplicationFailure.nonRetryable(`Database "${database}" does not exist on this server.`, FailureType.dbMissing);
+    if (!d)
+      throw ApplicationFailure.nonRetryable(
+        `Database "${database}" does not exist on this server.`,
+        FailureType.dbMissing,
+      );
     const set = await c.query<{ role: string | null; setconfig: string[] }>(
       `select case when setrole = 0 then null else pg_get_userbyid(setrole) end as role, setconfig
-         from pg_db_role_setting where setdatabase = $1 order by 1 nulls first`, [d.oid]);
+         from pg_db_role_setting where setdatabase = $1 order by 1 nulls first`,
+      [d.oid],
+    );
     return {
       database,
       owner: d.owner,
       acl: d.acl ? [...d.acl].sort() : null,
       settings: [...(set.rows.find((r) => r.role === null)?.setconfig ?? [])].sort(),
-      roleSettings: set.rows.filter((r) => r.role !== null).map((r) => ({ role: r.role!, settings: [...r.setconfig].sort() })),
+      roleSettings: set.rows
+        .filter((r) => r.role !== null)
+        .map((r) => ({ role: r.role!, settings: [...r.setconfig].sort() })),
       allowConnections: d.allow,
       connectionLimit: d.lim,
     };
@@ -185,30 +207,53 @@ export function createDatabaseActivities(targets: TargetRegistry) {
       const current = (await settingsOf(c, database)).acl ?? [];
       for (const entry of current) {
         const [grantee, privilege] = entry.split(':');
-        await c.query(`revoke ${privilege} on database ${db} from ${grantee === 'PUBLIC' ? 'public' : ident(grantee!)}`);
+        await c.query(
+          `revoke ${privilege} on database ${db} from ${grantee === 'PUBLIC' ? 'public' : ident(grantee!)}`,
+        );
       }
       // A database's default ACL grants CONNECT and TEMP to PUBLIC; an explicit ACL lists what it keeps.
       await c.query(`revoke all on database ${db} from public`);
       for (const entry of s.acl) {
         const [grantee, privilege, grantable] = entry.split(':');
-        await c.query(`grant ${privilege} on database ${db} to ${grantee === 'PUBLIC' ? 'public' : ident(grantee!)}${grantable ? ' with grant option' : ''}`);
+        await c.query(
+          `grant ${privilege} on database ${db} to ${grantee === 'PUBLIC' ? 'public' : ident(grantee!)}${grantable ? ' with grant option' : ''}`,
+        );
       }
     }
     await c.query(`alter database ${db} reset all`);
     for (const entry of s.settings) await c.query(`alter database ${db} ${settingClause(entry)}`);
     for (const r of s.roleSettings) {
-      for (const entry of r.settings) await c.query(`alter role ${ident(r.role)} in database ${db} ${settingClause(entry)}`);
+      for (const entry of r.settings)
+        await c.query(`alter role ${ident(r.role)} in database ${db} ${settingClause(entry)}`);
     }
-    await c.query(`alter database ${db} with allow_connections ${s.allowConnections} connection limit ${s.connectionLimit}`);
+    await c.query(
+      `alter database ${db} with allow_connections ${s.allowConnections} connection limit ${s.connectionLimit}`,
+    );
   }
 
   /** A session as the app's role when the target names one: what the application itself will see. */
-  async function asAppRole<T>(target: string, database: string, fn: (c: pg.Client) => Promise<T>): Promise<{ role: string; asAppRole: boolean; value: T }> {
+  async function asAppRole<T>(
+    target: string,
+    database: string,
+    fn: (c: pg.Client) => Promise<T>,
+  ): Promise<{ role: string; asAppRole: boolean; value: T }> {
     const spec = targets.spec(target).postgres!;
     const conn = connectionOf(targets, target);
     const role = spec.appUser ?? conn.user;
-    const password = spec.appUser ? (spec.appPasswordEnv ? process.env[spec.appPasswordEnv] : undefined) : conn.password;
-    const client = new pg.Client({ host: conn.host, port: conn.port, database, user: role, password, application_name: 'durable-runbooks-proof', connectionTimeoutMillis: 5_000 });
+    const password = spec.appUser
+      ? spec.appPasswordEnv
+        ? process.env[spec.appPasswordEnv]
+        : undefined
+      : conn.password;
+    const client = new pg.Client({
+      host: conn.host,
+      port: conn.port,
+      database,
+      user: role,
+      password,
+      application_name: 'durable-runbooks-proof',
+      connectionTimeoutMillis: 5_000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -221,30 +266,56 @@ export function createDatabaseActivities(targets: TargetRegistry) {
   async function revisionOf(c: pg.Client): Promise<string[] | null> {
     const t = await c.query<{ t: string | null }>(`select to_regclass('alembic_version')::text as t`);
     if (!t.rows[0]?.t) return null;
-    return (await c.query<{ v: string }>('select version_num as v from alembic_version order by 1')).rows.map((r) => r.v);
+    return (await c.query<{ v: string }>('select version_num as v from alembic_version order by 1')).rows.map(
+      (r) => r.v,
+    );
   }
 
   return {
     /** The privileges the database runbooks need of the ops role, each missing one named. */
     async pgAdminCheck(target: string): Promise<{ role: string; missing: string[]; serverMajor: number }> {
-      return admin(target, async (c) => {
-        const db = live(target);
-        const { rows } = await c.query<{ role: string; sup: boolean; createdb: boolean; owns: boolean | null; signal: boolean; num: string }>(
-          `select current_user as role, r.rolsuper as sup, r.rolcreatedb as createdb,
+      return admin(
+        target,
+        async (c) => {
+          const db = live(target);
+          const { rows } = await c.query<{
+            role: string;
+            sup: boolean;
+            createdb: boolean;
+            owns: boolean | null;
+            signal: boolean;
+            num: string;
+          }>(
+            `select current_user as role, r.rolsuper as sup, r.rolcreatedb as createdb,
                   (select pg_has_role(current_user, d.datdba, 'MEMBER') from pg_database d where d.datname = $1) as owns,
                   pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') as signal,
                   current_setting('server_version_num') as num
-             from pg_roles r where r.rolname = current_user`, [db]);
-        const r = rows[0]!;
-        if (r.owns === null) throw ApplicationFailure.nonRetryable(`Target "${target}": database "${db}" does not exist on ${connectionOf(targets, target).host}. Check postgres.database in ${targets.file}.`, FailureType.dbMissing);
-        const missing: string[] = [];
-        if (!r.sup) {
-          if (!r.createdb) missing.push(`CREATEDB (snapshots, clones and restores create databases): ALTER ROLE ${r.role} CREATEDB`);
-          if (!r.owns) missing.push(`ownership of database "${db}" (freeze, block connections, rename): ALTER DATABASE ${db} OWNER TO ${r.role}, or grant ${r.role} membership in its owner`);
-          if (!r.signal) missing.push(`pg_signal_backend (end the app's sessions for the freeze and the snapshot): GRANT pg_signal_backend TO ${r.role}`);
-        }
-        return { role: r.role, missing, serverMajor: Math.floor(Number(r.num) / 10000) };
-      }, 30_000);
+             from pg_roles r where r.rolname = current_user`,
+            [db],
+          );
+          const r = rows[0]!;
+          if (r.owns === null)
+            throw ApplicationFailure.nonRetryable(
+              `Target "${target}": database "${db}" does not exist on ${connectionOf(targets, target).host}. Check postgres.database in ${targets.file}.`,
+              FailureType.dbMissing,
+            );
+          const missing: string[] = [];
+          if (!r.sup) {
+            if (!r.createdb)
+              missing.push(`CREATEDB (snapshots, clones and restores create databases): ALTER ROLE ${r.role} CREATEDB`);
+            if (!r.owns)
+              missing.push(
+                `ownership of database "${db}" (freeze, block connections, rename): ALTER DATABASE ${db} OWNER TO ${r.role}, or grant ${r.role} membership in its owner`,
+              );
+            if (!r.signal)
+              missing.push(
+                `pg_signal_backend (end the app's sessions for the freeze and the snapshot): GRANT pg_signal_backend TO ${r.role}`,
+              );
+          }
+          return { role: r.role, missing, serverMajor: Math.floor(Number(r.num) / 10000) };
+        },
+        30_000,
+      );
     },
 
     async pgDatabaseSettings(target: string, database?: string): Promise<DatabaseSettings> {
@@ -257,22 +328,31 @@ export function createDatabaseActivities(targets: TargetRegistry) {
      */
     async pgFreezeReadOnly(target: string): Promise<FreezeResult> {
       const db = live(target);
-      const sessionsEnded = await admin(target, async (c) => {
-        await c.query(`alter database ${ident(db)} set default_transaction_read_only = on`);
-        const { rows } = await c.query<{ n: string }>(
-          `select count(*) filter (where pg_terminate_backend(pid)) as n from pg_stat_activity
-            where datname = $1 and pid <> pg_backend_pid() and application_name not like 'durable-runbooks%'`, [db]);
-        return Number(rows[0]?.n ?? 0);
-      }, 30_000);
+      const sessionsEnded = await admin(
+        target,
+        async (c) => {
+          await c.query(`alter database ${ident(db)} set default_transaction_read_only = on`);
+          const { rows } = await c.query<{ n: string }>(
+            `select count(*) filter (where pg_terminate_backend(pid)) as n from pg_stat_activity
+            where datname = $1 and pid <> pg_backend_pid() and application_name not like 'durable-runbooks%'`,
+            [db],
+          );
+          return Number(rows[0]?.n ?? 0);
+        },
+        30_000,
+      );
       const proof = await asAppRole(target, db, async (c) => {
         try {
           await c.query('create temp table durable_runbooks_freeze_probe (x int)');
           return undefined;
         } catch (err) {
-          return (err as { code?: string; message: string });
+          return err as { code?: string; message: string };
         }
       }).catch((err: unknown) => {
-        throw ApplicationFailure.nonRetryable(`Could not connect as the app's role to prove the freeze: ${redact(String((err as Error).message))}. Check postgres.appUser/appPasswordEnv in ${targets.file}.`, 'FreezeNotProved');
+        throw ApplicationFailure.nonRetryable(
+          `Could not connect as the app's role to prove the freeze: ${redact(String((err as Error).message))}. Check postgres.appUser/appPasswordEnv in ${targets.file}.`,
+          'FreezeNotProved',
+        );
       });
       if (proof.value?.code !== '25006') {
         throw ApplicationFailure.nonRetryable(
@@ -280,7 +360,11 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           'FreezeNotProved',
         );
       }
-      return { method: 'read-only', sessionsEnded, proof: { role: proof.role, asAppRole: proof.asAppRole, error: proof.value.message } };
+      return {
+        method: 'read-only',
+        sessionsEnded,
+        proof: { role: proof.role, asAppRole: proof.asAppRole, error: proof.value.message },
+      };
     },
 
     /** Lifts the read-only freeze; proved by a write as the app's role succeeding (a temp table, nothing kept). */
@@ -299,7 +383,10 @@ export function createDatabaseActivities(targets: TargetRegistry) {
      * no session for those seconds: new connections are blocked and sessions ended, then allowed
      * again as they were. A retry finds the snapshot made and returns it.
      */
-    async pgSnapshot(target: string, req: { name: string; purpose: string; allowConnectionsAfter: boolean }): Promise<ManagedDatabase> {
+    async pgSnapshot(
+      target: string,
+      req: { name: string; purpose: string; allowConnectionsAfter: boolean },
+    ): Promise<ManagedDatabase> {
       const db = live(target);
       return admin(target, async (c) => {
         if (!(await exists(c, req.name))) {
@@ -307,7 +394,16 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           await setAllowConnections(c, db, false);
           try {
             await endSessions(c, db);
-            await copyDatabase(c, db, req.name, { durableRunbooks: 1, kind: 'snapshot', target, live: db, run: runId(), createdAt: new Date().toISOString(), purpose: req.purpose, revision });
+            await copyDatabase(c, db, req.name, {
+              durableRunbooks: 1,
+              kind: 'snapshot',
+              target,
+              live: db,
+              run: runId(),
+              createdAt: new Date().toISOString(),
+              purpose: req.purpose,
+              revision,
+            });
           } finally {
             await setAllowConnections(c, db, req.allowConnectionsAfter);
           }
@@ -320,26 +416,44 @@ export function createDatabaseActivities(targets: TargetRegistry) {
     },
 
     /** A clone of one of our databases (a snapshot: never the live one, which has sessions). */
-    async pgClone(target: string, req: { source: string; name: string; kind: 'clone' | 'scratch' }): Promise<ManagedDatabase> {
+    async pgClone(
+      target: string,
+      req: { source: string; name: string; kind: 'clone' | 'scratch' },
+    ): Promise<ManagedDatabase> {
       return admin(target, async (c) => {
         if (!(await exists(c, req.name))) {
           const source = await mustBeManaged(c, target, req.source);
           await endSessions(c, req.source);
-          await copyDatabase(c, req.source, req.name, { ...source, kind: req.kind, run: runId(), createdAt: new Date().toISOString(), purpose: `copy of ${req.source}` });
+          await copyDatabase(c, req.source, req.name, {
+            ...source,
+            kind: req.kind,
+            run: runId(),
+            createdAt: new Date().toISOString(),
+            purpose: `copy of ${req.source}`,
+          });
         }
         return describe(c, target, req.name);
       });
     },
 
     /** An empty database of ours (restores and fresh builds go there). */
-    async pgCreateEmpty(target: string, req: { name: string; kind: 'scratch' | 'fresh'; purpose: string }): Promise<{ name: string }> {
-      return admin(target, async (c) => {
-        if (!(await exists(c, req.name))) {
-          await c.query(`create database ${ident(req.name)} template template0`);
-          await c.query(`comment on database ${ident(req.name)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: req.kind, target, live: live(target), run: runId(), createdAt: new Date().toISOString(), purpose: req.purpose } satisfies ManagedMeta))}`);
-        }
-        return { name: req.name };
-      }, 60_000);
+    async pgCreateEmpty(
+      target: string,
+      req: { name: string; kind: 'scratch' | 'fresh'; purpose: string },
+    ): Promise<{ name: string }> {
+      return admin(
+        target,
+        async (c) => {
+          if (!(await exists(c, req.name))) {
+            await c.query(`create database ${ident(req.name)} template template0`);
+            await c.query(
+              `comment on database ${ident(req.name)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: req.kind, target, live: live(target), run: runId(), createdAt: new Date().toISOString(), purpose: req.purpose } satisfies ManagedMeta))}`,
+            );
+          }
+          return { name: req.name };
+        },
+        60_000,
+      );
     },
 
     /** Drops one of our databases; refuses anything else. Gone already: fine. */
@@ -354,16 +468,21 @@ export function createDatabaseActivities(targets: TargetRegistry) {
 
     /** Our databases for this target, newest first (for the janitor and to find the pre-release snapshot). */
     async pgListManaged(target: string): Promise<ManagedDatabase[]> {
-      return admin(target, async (c) => {
-        const { rows } = await c.query<{ name: string; comment: string | null; size: string }>(
-          `select datname as name, shobj_description(oid, 'pg_database') as comment, pg_database_size(oid)::text as size
-             from pg_database where shobj_description(oid, 'pg_database') like '{%'`);
-        return rows
-          .map((r) => ({ name: r.name, meta: parseManagedComment(r.comment), size: Number(r.size) }))
-          .filter((r) => r.meta?.target === target)
-          .map((r) => ({ ...r.meta!, name: r.name, sizeBytes: r.size }))
-          .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-      }, 30_000);
+      return admin(
+        target,
+        async (c) => {
+          const { rows } = await c.query<{ name: string; comment: string | null; size: string }>(
+            `select datname as name, shobj_description(oid, 'pg_database') as comment, pg_database_size(oid)::text as size
+             from pg_database where shobj_description(oid, 'pg_database') like '{%'`,
+          );
+          return rows
+            .map((r) => ({ name: r.name, meta: parseManagedComment(r.comment), size: Number(r.size) }))
+            .filter((r) => r.meta?.target === target)
+            .map((r) => ({ ...r.meta!, name: r.name, sizeBytes: r.size }))
+            .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+        },
+        30_000,
+      );
     },
 
     /**
@@ -373,7 +492,10 @@ export function createDatabaseActivities(targets: TargetRegistry) {
      * it (`settings`, taken before the run touched anything) are put on the new one, then proved
      * by a session as the app's role.
      */
-    async pgSwap(target: string, req: { replacement: string; keepAs: string; settings: DatabaseSettings }): Promise<SwapResult> {
+    async pgSwap(
+      target: string,
+      req: { replacement: string; keepAs: string; settings: DatabaseSettings },
+    ): Promise<SwapResult> {
       const db = live(target);
       const swapped = await admin(target, async (c) => {
         const replacementThere = await exists(c, req.replacement);
@@ -383,8 +505,16 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           await setAllowConnections(c, req.keepAs, true);
           return false;
         }
-        if (!replacementThere) throw ApplicationFailure.nonRetryable(`Cannot swap: database "${req.replacement}" does not exist.`, FailureType.dbMissing);
-        if (keptThere) throw ApplicationFailure.nonRetryable(`Cannot swap: "${req.keepAs}" already exists; the live database would have nowhere to go.`, 'SwapConflict');
+        if (!replacementThere)
+          throw ApplicationFailure.nonRetryable(
+            `Cannot swap: database "${req.replacement}" does not exist.`,
+            FailureType.dbMissing,
+          );
+        if (keptThere)
+          throw ApplicationFailure.nonRetryable(
+            `Cannot swap: "${req.keepAs}" already exists; the live database would have nowhere to go.`,
+            'SwapConflict',
+          );
         const meta = await mustBeManaged(c, target, req.replacement);
         await setAllowConnections(c, db, false);
         try {
@@ -393,8 +523,12 @@ export function createDatabaseActivities(targets: TargetRegistry) {
           await c.query('begin');
           await c.query(`alter database ${ident(db)} rename to ${ident(req.keepAs)}`);
           await c.query(`alter database ${ident(req.replacement)} rename to ${ident(db)}`);
-          await c.query(`comment on database ${ident(req.keepAs)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: 'replaced', target, live: db, run: runId(), createdAt: new Date().toISOString(), purpose: `was live until replaced by ${req.replacement}`, revision: null } satisfies ManagedMeta))}`);
-          await c.query(`comment on database ${ident(db)} is ${literal(`live database of target ${target}; swapped in from ${req.replacement} (${meta.kind}) by run ${runId()}`)}`);
+          await c.query(
+            `comment on database ${ident(req.keepAs)} is ${literal(JSON.stringify({ durableRunbooks: 1, kind: 'replaced', target, live: db, run: runId(), createdAt: new Date().toISOString(), purpose: `was live until replaced by ${req.replacement}`, revision: null } satisfies ManagedMeta))}`,
+          );
+          await c.query(
+            `comment on database ${ident(db)} is ${literal(`live database of target ${target}; swapped in from ${req.replacement} (${meta.kind}) by run ${runId()}`)}`,
+          );
           await c.query('commit');
           beatOnce({ phase: 'swapped', live: db, keptAs: req.keepAs });
           // The kept database stays readable for forensics; the app never connects to its new name.
@@ -406,13 +540,36 @@ export function createDatabaseActivities(targets: TargetRegistry) {
         }
         return true;
       });
-      const reapplied = await admin(target, async (c) => {
-        await reapply(c, db, req.settings);
-        return settingsOf(c, db);
-      }, 60_000);
-      const proof = await asAppRole(target, db, async (c) => (await c.query<{ db: string; ro: string; st: string }>(
-        `select current_database() as db, current_setting('default_transaction_read_only') as ro, current_setting('statement_timeout') as st`)).rows[0]!);
-      return { live: db, keptAs: req.keepAs, swapped, reapplied, proof: { role: proof.role, database: proof.value.db, readOnly: proof.value.ro === 'on', statementTimeout: proof.value.st } };
+      const reapplied = await admin(
+        target,
+        async (c) => {
+          await reapply(c, db, req.settings);
+          return settingsOf(c, db);
+        },
+        60_000,
+      );
+      const proof = await asAppRole(
+        target,
+        db,
+        async (c) =>
+          (
+            await c.query<{ db: string; ro: string; st: string }>(
+              `select current_database() as db, current_setting('default_transaction_read_only') as ro, current_setting('statement_timeout') as st`,
+            )
+          ).rows[0]!,
+      );
+      return {
+        live: db,
+        keptAs: req.keepAs,
+        swapped,
+        reapplied,
+        proof: {
+          role: proof.role,
+          database: proof.value.db,
+          readOnly: proof.value.ro === 'on',
+          statementTimeout: proof.value.st,
+        },
+      };
     },
   };
 

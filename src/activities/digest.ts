@@ -83,7 +83,13 @@ parentPort.on('message', async ({ path, countRows }) => {
 });
 `;
 
-type Reply = { ok: boolean; error?: string; bytes: number; sha256: string; counted?: { newlines: number; tail: string; whole: boolean } };
+type Reply = {
+  ok: boolean;
+  error?: string;
+  bytes: number;
+  sha256: string;
+  counted?: { newlines: number; tail: string; whole: boolean };
+};
 
 // Threads kept between calls: starting one costs about 0.1 s, a tenth of a small dump's time.
 // Each is lent to one lane at a time; an idle one does not keep the process alive.
@@ -119,7 +125,10 @@ function ask(worker: Worker, req: DigestRequest): Promise<Reply> {
 }
 
 /** Digests files on up to `threads` worker threads (default: one per core, at most 4), largest first. */
-export async function digestFiles(requests: DigestRequest[], opts: { threads?: number; sizes?: number[] } = {}): Promise<Array<Omit<FileDigest, 'file'>>> {
+export async function digestFiles(
+  requests: DigestRequest[],
+  opts: { threads?: number; sizes?: number[] } = {},
+): Promise<Array<Omit<FileDigest, 'file'>>> {
   const out = new Array<Omit<FileDigest, 'file'>>(requests.length);
   const order = requests.map((_, i) => i);
   if (opts.sizes) order.sort((a, b) => opts.sizes![b]! - opts.sizes![a]!);
@@ -134,7 +143,13 @@ export async function digestFiles(requests: DigestRequest[], opts: { threads?: n
         const req = requests[i]!;
         const reply = await ask(worker, req);
         if (!reply.ok) throw new Error(`cannot read ${req.path}: ${reply.error}`);
-        out[i] = { bytes: reply.bytes, sha256: reply.sha256, ...(req.countRows ? { rows: reply.counted ? copyRows(reply.counted.newlines, reply.counted.tail, reply.counted.whole) : null } : {}) };
+        out[i] = {
+          bytes: reply.bytes,
+          sha256: reply.sha256,
+          ...(req.countRows
+            ? { rows: reply.counted ? copyRows(reply.counted.newlines, reply.counted.tail, reply.counted.whole) : null }
+            : {}),
+        };
       }
       healthy = true;
     } finally {

@@ -42,7 +42,11 @@ interface PgErrorLike {
  * Turns a node-postgres error into a message that names the target, host and port and says what
  * to check. Unreachable servers are retried (bounded by the activity's policy); the rest are not.
  */
-export function pgFailure(err: unknown, where: { target: string; host: string; port: number; database: string }, secrets: Array<string | undefined>): ApplicationFailure {
+export function pgFailure(
+  err: unknown,
+  where: { target: string; host: string; port: number; database: string },
+  secrets: Array<string | undefined>,
+): ApplicationFailure {
   const e = err as PgErrorLike;
   const at = `PostgreSQL at ${where.host}:${where.port} (target "${where.target}")`;
   const detail = redact(e.message ?? String(err), secrets);

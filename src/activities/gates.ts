@@ -59,7 +59,11 @@ export const builtInPolicy: Required<Omit<GatePolicyDefaults, 'remindAfter' | 'w
   deadline: '1h',
 };
 
-export function createGateActivities(targets: TargetRegistry, decisionPublicKey: string | undefined, temporal: () => Promise<Client>) {
+export function createGateActivities(
+  targets: TargetRegistry,
+  decisionPublicKey: string | undefined,
+  temporal: () => Promise<Client>,
+) {
   return {
     /**
      * Before a run's first step: its input checked against the same schema the API uses, its
@@ -69,7 +73,8 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
      */
     async admitRun(req: AdmitRequest): Promise<Admission> {
       const { target, initiator, dryRun, start, ...specific } = req.input;
-      if (typeof target !== 'string' || !target) throw refuse('The run names no target: add "target" (a name from the targets file).');
+      if (typeof target !== 'string' || !target)
+        throw refuse('The run names no target: add "target" (a name from the targets file).');
       let spec;
       let policy;
       try {
@@ -79,31 +84,56 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
       } catch (err) {
         return targetFailure(err);
       }
-      if (initiator !== undefined && (typeof initiator !== 'string' || !initiator.trim())) throw refuse('"initiator" must be a person\'s name.');
-      if (dryRun !== undefined && typeof dryRun !== 'boolean') throw refuse(`"dryRun" must be true or false, not ${JSON.stringify(dryRun)}.`);
+      if (initiator !== undefined && (typeof initiator !== 'string' || !initiator.trim()))
+        throw refuse('"initiator" must be a person\'s name.');
+      if (dryRun !== undefined && typeof dryRun !== 'boolean')
+        throw refuse(`"dryRun" must be true or false, not ${JSON.stringify(dryRun)}.`);
       // The name comes from the workflow's code, not its input: a workflow outside the catalogue
       // (a test's own) has no schema to check against.
       const def = catalogue.find((r) => r.name === req.runbook);
       try {
         if (def) parseRunbookInput(def, specific);
       } catch (err) {
-        throw refuse(`${(err as Error).message} The worker checks every input as the API does, however the run was started.`);
+        throw refuse(
+          `${(err as Error).message} The worker checks every input as the API does, however the run was started.`,
+        );
       }
       const who = typeof initiator === 'string' ? initiator : 'unknown';
       if (typeof start === 'object' && start !== null && (start as StartCredential).via === 'schedule') {
-        const scheduled = await admitScheduledStart({ req, cred: start as StartCredential, target, spec, initiator: who, publicKey: decisionPublicKey, temporal });
+        const scheduled = await admitScheduledStart({
+          req,
+          cred: start as StartCredential,
+          target,
+          spec,
+          initiator: who,
+          publicKey: decisionPublicKey,
+          temporal,
+        });
         if ('refused' in scheduled) throw refuse(scheduled.refused);
-        return { channel: scheduled.channel, initiator: who, unsignedDecisions: policy.unsignedDecisions ?? builtInPolicy.unsignedDecisions, publicKey: decisionPublicKey, signatures: 2 };
+        return {
+          channel: scheduled.channel,
+          initiator: who,
+          unsignedDecisions: policy.unsignedDecisions ?? builtInPolicy.unsignedDecisions,
+          publicKey: decisionPublicKey,
+          signatures: 2,
+        };
       }
-      const signed = start === undefined ? false : verifyStart(req, start as StartCredential, target, who, decisionPublicKey);
+      const signed =
+        start === undefined ? false : verifyStart(req, start as StartCredential, target, who, decisionPublicKey);
       if (signed && req.repeated) {
-        throw refuse('This run repeats a signed start (a retry policy, a cron schedule or continue-as-new set by whoever started it): the API\'s signature admits one run. Start each run through the API.');
+        throw refuse(
+          "This run repeats a signed start (a retry policy, a cron schedule or continue-as-new set by whoever started it): the API's signature admits one run. Start each run through the API.",
+        );
       }
       if (start !== undefined && !signed) {
-        throw refuse(`The start's signature does not match this run, runbook, target, person and input, or had expired when the run started: start it again through the API or \`runbook start\`.`);
+        throw refuse(
+          `The start's signature does not match this run, runbook, target, person and input, or had expired when the run started: start it again through the API or \`runbook start\`.`,
+        );
       }
       if (!signed && (policy.unsignedStarts ?? 'deny') === 'deny') {
-        throw refuse(`Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this one came without its signature (Temporal UI, temporal CLI or another client): start it with the API, the console or \`runbook start\` (RUNBOOK_API set). Nothing was changed.`);
+        throw refuse(
+          `Target "${target}" accepts only runs started through the API (policy.unsignedStarts: deny), and this one came without its signature (Temporal UI, temporal CLI or another client): start it with the API, the console or \`runbook start\` (RUNBOOK_API set). Nothing was changed.`,
+        );
       }
       return {
         channel: { via: signed ? (start as StartCredential).via : 'temporal', signed },
@@ -118,7 +148,10 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
      * The policy a gate runs under: built-in defaults, then the runbook's, then the target's
      * `policy` (loaded here because workflows cannot read files; the result is journaled).
      */
-    async gatePolicy(target: string, runbook: GatePolicyDefaults): Promise<{ policy: GatePolicy; publicKey?: string; notifies: boolean }> {
+    async gatePolicy(
+      target: string,
+      runbook: GatePolicyDefaults,
+    ): Promise<{ policy: GatePolicy; publicKey?: string; notifies: boolean }> {
       let fromTarget;
       let notifies;
       try {
@@ -143,7 +176,10 @@ export function createGateActivities(targets: TargetRegistry, decisionPublicKey:
         if (policy.approvalsNeeded < 1) throw new Error('approvalsNeeded must be at least 1');
         return { policy, publicKey: decisionPublicKey, notifies };
       } catch (err) {
-        throw ApplicationFailure.nonRetryable(`Gate policy for target "${target}" is invalid: ${(err as Error).message}. Fix policy in ${targets.file}.`, FailureType.targetConfig);
+        throw ApplicationFailure.nonRetryable(
+          `Gate policy for target "${target}" is invalid: ${(err as Error).message}. Fix policy in ${targets.file}.`,
+          FailureType.targetConfig,
+        );
       }
     },
   };
@@ -153,13 +189,35 @@ function refuse(message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, StartRefused);
 }
 
-function verifyStart(req: AdmitRequest, cred: StartCredential, target: string, initiator: string, publicKey: string | undefined): boolean {
-  if (!publicKey || typeof cred !== 'object' || cred === null || typeof cred.signature !== 'string' || typeof cred.expiresAt !== 'string') return false;
+function verifyStart(
+  req: AdmitRequest,
+  cred: StartCredential,
+  target: string,
+  initiator: string,
+  publicKey: string | undefined,
+): boolean {
+  if (
+    !publicKey ||
+    typeof cred !== 'object' ||
+    cred === null ||
+    typeof cred.signature !== 'string' ||
+    typeof cred.expiresAt !== 'string'
+  )
+    return false;
   if (!(Date.parse(cred.expiresAt) >= Date.parse(req.startedAt))) return false;
   // A run an alert starts is signed for its intake, the one per (runbook, target) the API signals.
-  const workflowId = cred.via === 'alertmanager' ? req.parentWorkflowId : cred.via === 'api' ? req.workflowId : undefined;
+  const workflowId =
+    cred.via === 'alertmanager' ? req.parentWorkflowId : cred.via === 'api' ? req.workflowId : undefined;
   if (!workflowId || (cred.via === 'alertmanager' && workflowId !== alertIntakeId(req.runbook, target))) return false;
-  const fields = { workflowId, runbook: req.runbook, target, initiator, via: cred.via, inputDigest: inputDigest(req.input), expiresAt: cred.expiresAt };
+  const fields = {
+    workflowId,
+    runbook: req.runbook,
+    target,
+    initiator,
+    via: cred.via,
+    inputDigest: inputDigest(req.input),
+    expiresAt: cred.expiresAt,
+  };
   return verify(startMessage(fields), cred.signature, publicKey);
 }
 

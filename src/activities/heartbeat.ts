@@ -49,7 +49,11 @@ export function beatOnce(details: Progress): void {
 }
 
 /** The loop of `startHeartbeats`, sending through `send` (apart so that it can be tested without an activity). */
-export function heartbeatLoop(send: (details: Progress) => void, progress: () => Progress | Promise<Progress>, opts: HeartbeatOptions = {}): Heartbeats {
+export function heartbeatLoop(
+  send: (details: Progress) => void,
+  progress: () => Progress | Promise<Progress>,
+  opts: HeartbeatOptions = {},
+): Heartbeats {
   let last = Date.now();
   let signalled = opts.firstSign === undefined;
   let asking = false; // one progress() at a time: it may read a directory of thousands of files
@@ -63,11 +67,14 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
     asking = true;
     Promise.resolve()
       .then(progress)
-      .then((p) => {
-        const first = !signalled && opts.firstSign!(p);
-        signalled ||= first;
-        if (!stopped && (first || Date.now() - last >= EVERY_MS)) beat(p);
-      }, () => undefined)
+      .then(
+        (p) => {
+          const first = !signalled && opts.firstSign!(p);
+          signalled ||= first;
+          if (!stopped && (first || Date.now() - last >= EVERY_MS)) beat(p);
+        },
+        () => undefined,
+      )
       .finally(() => (asking = false));
   }, POLL_MS);
   timer.unref();
@@ -75,9 +82,12 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
     asking = true;
     Promise.resolve()
       .then(progress)
-      .then((p) => {
-        if (!stopped) beat(p);
-      }, () => undefined)
+      .then(
+        (p) => {
+          if (!stopped) beat(p);
+        },
+        () => undefined,
+      )
       .finally(() => (asking = false));
   }
   return {
@@ -90,7 +100,11 @@ export function heartbeatLoop(send: (details: Progress) => void, progress: () =>
 }
 
 /** `work`, heartbeating with `progress` until it settles. */
-export async function withHeartbeats<T>(work: Promise<T>, progress: () => Progress | Promise<Progress>, opts: HeartbeatOptions = {}): Promise<T> {
+export async function withHeartbeats<T>(
+  work: Promise<T>,
+  progress: () => Progress | Promise<Progress>,
+  opts: HeartbeatOptions = {},
+): Promise<T> {
   const beats = startHeartbeats(progress, opts);
   try {
     return await work;

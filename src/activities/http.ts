@@ -34,30 +34,57 @@ export function httpRequest(url: string, o: RequestOptions): Promise<HttpAnswer>
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve) => {
-    const fail = (err: unknown) => resolve({ status: null, ms: Math.round(performance.now() - t0), headers: {}, setCookie: [], body: '', error: classifyNetError(err) });
-    const req = lib.request(u, {
-      method: o.method ?? 'GET',
-      headers: { ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}), ...o.headers },
-      ca: o.ca ? [...tls.rootCertificates, o.ca] : undefined,
-      timeout: o.timeoutMs,
-      agent: false,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size <= 1 << 20) chunks.push(c);
+    const fail = (err: unknown) =>
+      resolve({
+        status: null,
+        ms: Math.round(performance.now() - t0),
+        headers: {},
+        setCookie: [],
+        body: '',
+        error: classifyNetError(err),
       });
-      res.on('error', fail);
-      res.on('end', () => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (k !== 'set-cookie' && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-        resolve({ status: res.statusCode ?? null, ms: Math.round(performance.now() - t0), headers, setCookie: res.headers['set-cookie'] ?? [], body: Buffer.concat(chunks).toString('utf8') });
-      });
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${o.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    const req = lib.request(
+      u,
+      {
+        method: o.method ?? 'GET',
+        headers: {
+          ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}),
+          ...o.headers,
+        },
+        ca: o.ca ? [...tls.rootCertificates, o.ca] : undefined,
+        timeout: o.timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= 1 << 20) chunks.push(c);
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(res.headers))
+            if (k !== 'set-cookie' && v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          resolve({
+            status: res.statusCode ?? null,
+            ms: Math.round(performance.now() - t0),
+            headers,
+            setCookie: res.headers['set-cookie'] ?? [],
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+        });
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error(`no answer within ${o.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+    );
     // The idle timeout resets with each byte: a slow trickle is bounded too, at twice the deadline.
-    const whole = setTimeout(() => req.destroy(Object.assign(new Error(`not complete within ${2 * o.timeoutMs} ms`), { code: 'ETIMEDOUT' })), 2 * o.timeoutMs);
+    const whole = setTimeout(
+      () => req.destroy(Object.assign(new Error(`not complete within ${2 * o.timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      2 * o.timeoutMs,
+    );
     req.on('close', () => clearTimeout(whole));
     req.on('error', fail);
     req.end(o.body);
@@ -87,22 +114,62 @@ export interface TlsEvidence {
   chain: string[];
 }
 
-const dn = (o: Record<string, string | string[]> | undefined) => o ? Object.entries(o).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`).join(', ') : null;
+const dn = (o: Record<string, string | string[]> | undefined) =>
+  o
+    ? Object.entries(o)
+        .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('+') : v}`)
+        .join(', ')
+    : null;
 
 /** A TLS handshake that looks at the certificate whatever is wrong with it: expiry, names, chain. */
-export function tlsInspect(host: string, port: number, o: { ca?: string; timeoutMs: number; now?: number }): Promise<TlsEvidence> {
-  const empty = { trusted: false, verifyError: null, hostnameOk: false, hostnameError: null, subject: null, issuer: null, altNames: null, validFrom: null, validTo: null, daysLeft: null, chain: [] };
+export function tlsInspect(
+  host: string,
+  port: number,
+  o: { ca?: string; timeoutMs: number; now?: number },
+): Promise<TlsEvidence> {
+  const empty = {
+    trusted: false,
+    verifyError: null,
+    hostnameOk: false,
+    hostnameError: null,
+    subject: null,
+    issuer: null,
+    altNames: null,
+    validFrom: null,
+    validTo: null,
+    daysLeft: null,
+    chain: [],
+  };
   return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, servername: isIP(host) ? undefined : host, ca: o.ca ? [...tls.rootCertificates, o.ca] : undefined, rejectUnauthorized: false });
+    const socket = tls.connect({
+      host,
+      port,
+      servername: isIP(host) ? undefined : host,
+      ca: o.ca ? [...tls.rootCertificates, o.ca] : undefined,
+      rejectUnauthorized: false,
+    });
     const done = (e: TlsEvidence) => {
       socket.destroy();
       resolve(e);
     };
-    socket.setTimeout(o.timeoutMs, () => done({ host, port, ...empty, error: { kind: 'timeout', code: 'ETIMEDOUT', detail: `no TLS handshake within ${o.timeoutMs} ms` } }));
+    socket.setTimeout(o.timeoutMs, () =>
+      done({
+        host,
+        port,
+        ...empty,
+        error: { kind: 'timeout', code: 'ETIMEDOUT', detail: `no TLS handshake within ${o.timeoutMs} ms` },
+      }),
+    );
     socket.once('error', (err) => done({ host, port, ...empty, error: classifyNetError(err) }));
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate(true);
-      if (!cert || !cert.subject) return done({ host, port, ...empty, error: { kind: 'tls', code: 'NO_CERTIFICATE', detail: 'the server sent no certificate' } });
+      if (!cert || !cert.subject)
+        return done({
+          host,
+          port,
+          ...empty,
+          error: { kind: 'tls', code: 'NO_CERTIFICATE', detail: 'the server sent no certificate' },
+        });
       const identity = tls.checkServerIdentity(host, cert);
       const chain: string[] = [];
       let c: PeerCertificate & { issuerCertificate?: PeerCertificate } = cert;
@@ -117,7 +184,8 @@ export function tlsInspect(host: string, port: number, o: { ca?: string; timeout
       const reason = socket.authorized ? null : String(socket.authorizationError ?? 'unknown');
       const chainOk = reason === null || reason === 'ERR_TLS_CERT_ALTNAME_INVALID';
       done({
-        host, port,
+        host,
+        port,
         trusted: chainOk,
         verifyError: chainOk ? null : reason,
         hostnameOk: identity === undefined,

@@ -38,8 +38,17 @@ export interface ActivityDeps {
 
 /** The one place activities get their clients: the worker and the tests pass real ones here. */
 export function createActivities(deps: ActivityDeps) {
-  const temporal = deps.temporal ?? (() => Promise.reject(new Error('This worker has no Temporal client for target locks, escalations and scheduled admissions.')));
-  const links = deps.links ?? { api: 'http://127.0.0.1:8080', temporalUi: 'http://127.0.0.1:8233', namespace: 'default' };
+  const temporal =
+    deps.temporal ??
+    (() =>
+      Promise.reject(
+        new Error('This worker has no Temporal client for target locks, escalations and scheduled admissions.'),
+      ));
+  const links = deps.links ?? {
+    api: 'http://127.0.0.1:8080',
+    temporalUi: 'http://127.0.0.1:8233',
+    namespace: 'default',
+  };
   return {
     ...createTargetActivities(deps.targets),
     ...createPostgresActivities(deps.targets),
@@ -48,7 +57,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetrySqlActivities(deps.targets),
     ...createPgToolActivities(deps.targets, deps.dataDir ?? '.data'),
     ...createSmokeActivities(deps.targets),
-    ...createServiceActivities(deps.targets, process.env, { ledgerDir: path.join(deps.dataDir ?? '.data', 'step-ledgers') }),
+    ...createServiceActivities(deps.targets, process.env, {
+      ledgerDir: path.join(deps.dataDir ?? '.data', 'step-ledgers'),
+    }),
     ...createImportsActivities(deps.targets),
     ...createAppActivities(deps.targets),
     ...createContainerActivities(deps.targets),
@@ -74,7 +85,13 @@ export type * from './databases.js';
 export type * from './pgtools.js';
 export type { SmokeResult } from './smoke.js';
 export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
-export type { ImportsDbEvidence, ImportsRedisEvidence, ImportsWorkerEvidence, QueueCheck, ReenqueueResult } from './imports.js';
+export type {
+  ImportsDbEvidence,
+  ImportsRedisEvidence,
+  ImportsWorkerEvidence,
+  QueueCheck,
+  ReenqueueResult,
+} from './imports.js';
 export type { Admission, AdmitRequest, GatePolicyDefaults } from './gates.js';
 export type { TcpProbe, HttpProbe, MetricsEvidence, RequestTrace } from './app.js';
 export type { PortCheck } from '../util/compose-ports.js';

@@ -115,7 +115,14 @@ const tough = () => (toughCookie ??= createRequire(import.meta.url)('tough-cooki
 export function checkCookie(header: string, url: string): CookieCheck | null {
   const c = tough().Cookie.parse(header);
   if (!c) return null;
-  const base = { name: c.key, domain: c.domain ?? null, path: c.path ?? null, secure: c.secure, httpOnly: c.httpOnly, sameSite: c.sameSite && c.sameSite !== 'unspecified' ? c.sameSite : null };
+  const base = {
+    name: c.key,
+    domain: c.domain ?? null,
+    path: c.path ?? null,
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    sameSite: c.sameSite && c.sameSite !== 'unspecified' ? c.sameSite : null,
+  };
   let rejectedBecause: string | null = null;
   try {
     // Special-use names (.example, .test, .local) as browsers take them: like any other domain.
@@ -124,7 +131,8 @@ export function checkCookie(header: string, url: string): CookieCheck | null {
     rejectedBecause = (err as Error).message;
   }
   // Browsers (Chrome 80+, Firefox, Safari) drop SameSite=None without Secure; tough-cookie keeps it.
-  if (!rejectedBecause && base.sameSite === 'none' && !c.secure) rejectedBecause = 'SameSite=None without Secure: browsers refuse it';
+  if (!rejectedBecause && base.sameSite === 'none' && !c.secure)
+    rejectedBecause = 'SameSite=None without Secure: browsers refuse it';
   return { ...base, accepted: rejectedBecause === null, rejectedBecause };
 }
 
@@ -136,11 +144,29 @@ export function checkPreflight(origin: string, a: HttpAnswer): PreflightCheck {
   const base = { origin, status: a.status, allowOrigin, allowCredentials, allowMethods };
   if (a.error) return { ...base, ok: false, detail: `the preflight failed (${a.error.kind}: ${a.error.detail})` };
   const problems: string[] = [];
-  if (a.status === null || a.status < 200 || a.status >= 300) problems.push(`it answers ${a.status}${a.body ? ` (${a.body.split('\n')[0]!.slice(0, 120)})` : ''}`);
-  if (allowOrigin !== origin) problems.push(allowOrigin === '*' ? 'Access-Control-Allow-Origin is *, which browsers refuse with credentials' : `Access-Control-Allow-Origin is ${allowOrigin ?? 'absent'}, not ${origin}`);
+  if (a.status === null || a.status < 200 || a.status >= 300)
+    problems.push(`it answers ${a.status}${a.body ? ` (${a.body.split('\n')[0]!.slice(0, 120)})` : ''}`);
+  if (allowOrigin !== origin)
+    problems.push(
+      allowOrigin === '*'
+        ? 'Access-Control-Allow-Origin is *, which browsers refuse with credentials'
+        : `Access-Control-Allow-Origin is ${allowOrigin ?? 'absent'}, not ${origin}`,
+    );
   if (!allowCredentials) problems.push('Access-Control-Allow-Credentials is not true (the session cookie is not kept)');
-  if (allowMethods && allowMethods !== '*' && !allowMethods.split(',').map((m) => m.trim().toUpperCase()).includes('POST')) problems.push(`POST is not among the allowed methods (${allowMethods})`);
-  return { ...base, ok: problems.length === 0, detail: problems.length ? problems.join('; ') : 'allowed, with credentials' };
+  if (
+    allowMethods &&
+    allowMethods !== '*' &&
+    !allowMethods
+      .split(',')
+      .map((m) => m.trim().toUpperCase())
+      .includes('POST')
+  )
+    problems.push(`POST is not among the allowed methods (${allowMethods})`);
+  return {
+    ...base,
+    ok: problems.length === 0,
+    detail: problems.length ? problems.join('; ') : 'allowed, with credentials',
+  };
 }
 
 /** A variable's value in an env file (KEY=VALUE lines, `export` and quotes allowed); null when absent. Pure. */
@@ -154,7 +180,10 @@ export function envFileValue(text: string, variable: string): string | null {
 }
 
 /** Requests and 401/403 in a counter of requests by status (label status or code). Pure. */
-export function countByStatus(exposition: string, family: string): { total: number; denied: number; limited: number } | null {
+export function countByStatus(
+  exposition: string,
+  family: string,
+): { total: number; denied: number; limited: number } | null {
   const f = parseExposition(exposition).get(family);
   if (!f) return null; // declared without samples: no request yet, zeros
 
@@ -182,9 +211,25 @@ export function shareBetween(a: AuthSample, b: AuthSample, o: { minRequests: num
   const requests = b.total - a.total;
   const denied = b.denied - a.denied;
   const limited = (b.limited ?? 0) - (a.limited ?? 0);
-  if (requests < 0 || denied < 0 || limited < 0) return { ...base, ...none, detail: 'not measured: the counters went down (the app restarted during the window)' };
-  if (requests < o.minRequests) return { ...base, requests, denied, limited, share: null, detail: `${requests} request(s) in ${seconds} s: too few to judge a share (fewer than ${o.minRequests})` };
-  return { ...base, requests, denied, limited, share: denied / requests, detail: `${denied} of ${requests} requests were 401/403 in ${seconds} s (${(denied / requests * 100).toFixed(1)}%; threshold ${(o.threshold * 100).toFixed(1)}%)` };
+  if (requests < 0 || denied < 0 || limited < 0)
+    return { ...base, ...none, detail: 'not measured: the counters went down (the app restarted during the window)' };
+  if (requests < o.minRequests)
+    return {
+      ...base,
+      requests,
+      denied,
+      limited,
+      share: null,
+      detail: `${requests} request(s) in ${seconds} s: too few to judge a share (fewer than ${o.minRequests})`,
+    };
+  return {
+    ...base,
+    requests,
+    denied,
+    limited,
+    share: denied / requests,
+    detail: `${denied} of ${requests} requests were 401/403 in ${seconds} s (${((denied / requests) * 100).toFixed(1)}%; threshold ${(o.threshold * 100).toFixed(1)}%)`,
+  };
 }
 
 /** The single value of a Prometheus instant query's answer. Pure. */
@@ -193,7 +238,8 @@ export function promValue(body: unknown): number | null {
   if (b?.status !== 'success' || !b.data) return null;
   const r = b.data.result;
   if (b.data.resultType === 'scalar' && Array.isArray(r)) return Number(r[1]);
-  if (b.data.resultType === 'vector' && Array.isArray(r) && r.length > 0) return Number((r[0] as { value: [number, string] }).value[1]);
+  if (b.data.resultType === 'vector' && Array.isArray(r) && r.length > 0)
+    return Number((r[0] as { value: [number, string] }).value[1]);
   return null;
 }
 
@@ -202,30 +248,62 @@ const LOG_TAIL = 1 << 20;
 export function createLoginActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function loginOf(target: string) {
     const spec: TargetSpec = targetSpec(targets, target);
-    if (!spec.login || !spec.app) throw ApplicationFailure.nonRetryable(`Target "${target}" has no login section in ${targets.file}: add login (path, origins, cookieDomain) under a target with app.url.`, FailureType.targetConfig);
-    const logFile = spec.app.logFile ?? (spec.app.service ? ownEntry(spec.services, spec.app.service)?.health?.logFile : undefined) ?? null;
+    if (!spec.login || !spec.app)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${target}" has no login section in ${targets.file}: add login (path, origins, cookieDomain) under a target with app.url.`,
+        FailureType.targetConfig,
+      );
+    const logFile =
+      spec.app.logFile ??
+      (spec.app.service ? ownEntry(spec.services, spec.app.service)?.health?.logFile : undefined) ??
+      null;
     return { spec, login: spec.login, app: spec.app, url: new URL(spec.login.path, spec.app.url).toString(), logFile };
   }
 
   async function caOf(file: string | undefined): Promise<string | undefined> {
     if (!file) return undefined;
     return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw ApplicationFailure.nonRetryable(`The CA file ${file} named by login.tls.ca cannot be read (${err.code ?? err.message}): fix the targets file.`, FailureType.targetConfig);
+      throw ApplicationFailure.nonRetryable(
+        `The CA file ${file} named by login.tls.ca cannot be read (${err.code ?? err.message}): fix the targets file.`,
+        FailureType.targetConfig,
+      );
     });
   }
 
-  async function probeLogin(t: ReturnType<typeof loginOf>, kind: LoginProbe['kind'], username: string, password: string, ca: string | undefined, secrets: string[]) {
+  async function probeLogin(
+    t: ReturnType<typeof loginOf>,
+    kind: LoginProbe['kind'],
+    username: string,
+    password: string,
+    ca: string | undefined,
+    secrets: string[],
+  ) {
     const requestId = `rb-${randomUUID()}`;
     const mark = t.logFile ? await logOffset(t.logFile) : 0;
     const a = await httpRequest(t.url, {
-      method: 'POST', ca, timeoutMs: parseDuration(t.app.timeout),
+      method: 'POST',
+      ca,
+      timeoutMs: parseDuration(t.app.timeout),
       headers: { 'content-type': 'application/json', accept: 'application/json', [t.app.requestIdHeader]: requestId },
       body: JSON.stringify({ [t.login.usernameField]: username, [t.login.passwordField]: password }),
     });
-    const lines = t.logFile && (a.status === null || a.status >= 500) ? (await logSince(t.logFile, mark)).split('\n').filter(Boolean).slice(-10).map((l) => redact(l, secrets).slice(0, 400)) : [];
+    const lines =
+      t.logFile && (a.status === null || a.status >= 500)
+        ? (await logSince(t.logFile, mark))
+            .split('\n')
+            .filter(Boolean)
+            .slice(-10)
+            .map((l) => redact(l, secrets).slice(0, 400))
+        : [];
     const probe: LoginProbe = {
-      kind, status: a.status, ms: a.ms, requestId, error: a.error, retryAfter: a.headers['retry-after'] ?? null,
-      body: trimOutput(redact(a.body, secrets), 1, 200), logLines: lines,
+      kind,
+      status: a.status,
+      ms: a.ms,
+      requestId,
+      error: a.error,
+      retryAfter: a.headers['retry-after'] ?? null,
+      body: trimOutput(redact(a.body, secrets), 1, 200),
+      logLines: lines,
     };
     return { probe, answer: a };
   }
@@ -233,12 +311,18 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
   async function rateLimitOf(t: ReturnType<typeof loginOf>): Promise<RateLimitEvidence> {
     const { envFile, variable, logPattern } = t.login.rateLimit;
     let value: string | null = null;
-    if (envFile) value = await readFile(envFile, 'utf8').then((text) => envFileValue(text, variable), () => null);
+    if (envFile)
+      value = await readFile(envFile, 'utf8').then(
+        (text) => envFileValue(text, variable),
+        () => null,
+      );
     let lines: number | null = null;
     let lastLine: string | null = null;
     if (t.logFile) {
       const size = await logOffset(t.logFile);
-      const matching = (await logSince(t.logFile, Math.max(0, size - LOG_TAIL))).split('\n').filter((l) => l.includes(logPattern));
+      const matching = (await logSince(t.logFile, Math.max(0, size - LOG_TAIL)))
+        .split('\n')
+        .filter((l) => l.includes(logPattern));
       lines = matching.length;
       lastLine = matching.length ? redact(matching[matching.length - 1]!).slice(0, 400) : null;
     }
@@ -257,8 +341,20 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
       const at = Date.now();
       const family = requestsFamily(t.spec);
       const c = a.status === 200 ? countByStatus(a.body, family) : null;
-      const error = a.error || a.status !== 200 ? `${url} ${a.error ? `failed (${a.error.kind})` : `answered ${a.status}`}` : c ? null : `${url} has no ${family} with a status label`;
-      const sample = { at, source: url, total: c?.total ?? null, denied: c?.denied ?? null, limited: c?.limited ?? null, error };
+      const error =
+        a.error || a.status !== 200
+          ? `${url} ${a.error ? `failed (${a.error.kind})` : `answered ${a.status}`}`
+          : c
+            ? null
+            : `${url} has no ${family} with a status label`;
+      const sample = {
+        at,
+        source: url,
+        total: c?.total ?? null,
+        denied: c?.denied ?? null,
+        limited: c?.limited ?? null,
+        error,
+      };
       return { sample, share: first ? shareBetween(first, sample, t.login.authFailures) : undefined };
     },
 
@@ -266,18 +362,45 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
     async loginAuthPrometheus(target: string): Promise<AuthShare> {
       const t = loginOf(target);
       const p = t.login.authFailures.prometheus;
-      if (!p) throw ApplicationFailure.nonRetryable(`Target "${target}" names no login.authFailures.prometheus.`, FailureType.targetConfig);
+      if (!p)
+        throw ApplicationFailure.nonRetryable(
+          `Target "${target}" names no login.authFailures.prometheus.`,
+          FailureType.targetConfig,
+        );
       const url = new URL('/api/v1/query', p.url);
       url.searchParams.set('query', p.query);
       const a = await httpRequest(url.toString(), { timeoutMs: parseDuration(t.app.timeout) });
-      const base = { source: `${p.url} (${p.query})`, seconds: 0, requests: null, denied: null, limited: null, threshold: t.login.authFailures.threshold };
-      if (a.error || a.status !== 200) return { ...base, share: null, detail: `not measured: Prometheus ${a.error ? `failed (${a.error.kind}: ${a.error.detail})` : `answered ${a.status}`}` };
+      const base = {
+        source: `${p.url} (${p.query})`,
+        seconds: 0,
+        requests: null,
+        denied: null,
+        limited: null,
+        threshold: t.login.authFailures.threshold,
+      };
+      if (a.error || a.status !== 200)
+        return {
+          ...base,
+          share: null,
+          detail: `not measured: Prometheus ${a.error ? `failed (${a.error.kind}: ${a.error.detail})` : `answered ${a.status}`}`,
+        };
       let value: number | null = null;
       try {
         value = promValue(JSON.parse(a.body));
-      } catch { /* not JSON */ }
-      if (value === null || !Number.isFinite(value)) return { ...base, share: null, detail: 'not measured: the query returned no single number (it should answer the 401/403 share, 0 to 1)' };
-      return { ...base, share: value, detail: `Prometheus answers ${(value * 100).toFixed(1)}% (the query's own window)` };
+      } catch {
+        /* not JSON */
+      }
+      if (value === null || !Number.isFinite(value))
+        return {
+          ...base,
+          share: null,
+          detail: 'not measured: the query returned no single number (it should answer the 401/403 share, 0 to 1)',
+        };
+      return {
+        ...base,
+        share: value,
+        detail: `Prometheus answers ${(value * 100).toFixed(1)}% (the query's own window)`,
+      };
     },
 
     /** Everything a browser meets at the login, and the rate limiter. Read-only apart from two logins. */
@@ -291,7 +414,14 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
         targetFailure(err);
       }
       const secrets = password ? [password] : [];
-      const bad = await probeLogin(t, 'bad-credentials', 'durable-runbooks-probe', `wrong-${randomUUID()}`, ca, secrets);
+      const bad = await probeLogin(
+        t,
+        'bad-credentials',
+        'durable-runbooks-probe',
+        `wrong-${randomUUID()}`,
+        ca,
+        secrets,
+      );
       let goodLogin: LoginEvidence['goodLogin'] = null;
       if (t.login.probe && password !== undefined) {
         const good = await probeLogin(t, 'good-login', t.login.probe.username, password, ca, secrets);
@@ -303,8 +433,14 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
       const cors: PreflightCheck[] = [];
       for (const origin of t.login.origins) {
         const a = await httpRequest(t.url, {
-          method: 'OPTIONS', ca, timeoutMs: parseDuration(t.app.timeout),
-          headers: { origin: new URL(origin).origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+          method: 'OPTIONS',
+          ca,
+          timeoutMs: parseDuration(t.app.timeout),
+          headers: {
+            origin: new URL(origin).origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'content-type',
+          },
         });
         cors.push(checkPreflight(new URL(origin).origin, a));
       }
@@ -313,7 +449,12 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
       const tls = https ? await tlsInspect(host, port, { ca, timeoutMs: parseDuration(t.app.timeout) }) : null;
       const loginSite = siteOf(host);
       return {
-        url: t.url, https, badCredentials: bad.probe, goodLogin, cors, tls,
+        url: t.url,
+        https,
+        badCredentials: bad.probe,
+        goodLogin,
+        cors,
+        tls,
         rateLimit: await rateLimitOf(t),
         cookieDomain: t.login.cookieDomain ?? null,
         crossSiteOrigins: t.login.origins.filter((o) => siteOf(new URL(o).hostname) !== loginSite),
@@ -321,9 +462,16 @@ export function createLoginActivities(targets: TargetRegistry, env: NodeJS.Proce
     },
 
     /** Runs a named remediation's command on the target's host (bounded; its text stays in the targets file). */
-    async runRemediation(target: string, name: string): Promise<{ name: string; exitCode: number | null; ms: number; output: string }> {
+    async runRemediation(
+      target: string,
+      name: string,
+    ): Promise<{ name: string; exitCode: number | null; ms: number; output: string }> {
       const r = ownEntry(targetSpec(targets, target).remediations, name);
-      if (!r) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no remediation "${name}" in ${targets.file}.`, FailureType.targetConfig);
+      if (!r)
+        throw ApplicationFailure.nonRetryable(
+          `Target "${target}" declares no remediation "${name}" in ${targets.file}.`,
+          FailureType.targetConfig,
+        );
       const run = await runTargetCommand(targets, target, r.command, r.timeout, env);
       const output = run.output;
       if (run.timedOut || run.exitCode !== 0) {

@@ -7,7 +7,8 @@ import { targetFailure } from './errors.js';
 /** Gate openings, escalations, run ends and scheduled checks' findings, posted to the target's webhooks (JSON or Slack). */
 
 export interface NotifyEvent {
-  event: 'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'input-needed' | 'run-ended' | 'check-failed';
+  event:
+    'gate-opened' | 'gate-reminder' | 'gate-widened' | 'gate-expired' | 'input-needed' | 'run-ended' | 'check-failed';
   runbook: string;
   target: string;
   initiator: string;
@@ -63,11 +64,20 @@ export function signatureHeaders(secret: string, body: string, timestampS: numbe
 }
 
 /** Posts one event to every webhook of the target; throws (retryable) on the first that fails. */
-export async function postToHooks(targets: TargetRegistry, links: Links, target: string, event: NotifyEvent, runId: string): Promise<{ sent: number }> {
+export async function postToHooks(
+  targets: TargetRegistry,
+  links: Links,
+  target: string,
+  event: NotifyEvent,
+  runId: string,
+): Promise<{ sent: number }> {
   let hooks;
   try {
     // Every secret first: a hook whose signature cannot be made is never sent unsigned, and none is sent.
-    hooks = (targets.spec(target).notify ?? []).map((h) => ({ ...h, secret: h.secretEnv === undefined ? undefined : targets.notifySecret(target, h.secretEnv) }));
+    hooks = (targets.spec(target).notify ?? []).map((h) => ({
+      ...h,
+      secret: h.secretEnv === undefined ? undefined : targets.notifySecret(target, h.secretEnv),
+    }));
   } catch (err) {
     return targetFailure(err);
   }
@@ -81,8 +91,13 @@ export async function postToHooks(targets: TargetRegistry, links: Links, target:
       signal: AbortSignal.timeout(5000),
     }).catch((err: Error) => err);
     const host = new URL(hook.webhook).host;
-    if (res instanceof Error) throw ApplicationFailure.retryable(`Notification webhook at ${host} did not answer: ${res.message}`, 'NotifyFailed');
-    if (!res.ok) throw ApplicationFailure.retryable(`Notification webhook at ${host} answered ${res.status}.`, 'NotifyFailed');
+    if (res instanceof Error)
+      throw ApplicationFailure.retryable(
+        `Notification webhook at ${host} did not answer: ${res.message}`,
+        'NotifyFailed',
+      );
+    if (!res.ok)
+      throw ApplicationFailure.retryable(`Notification webhook at ${host} answered ${res.status}.`, 'NotifyFailed');
   }
   return { sent: hooks.length };
 }
@@ -90,7 +105,13 @@ export async function postToHooks(targets: TargetRegistry, links: Links, target:
 export function createNotifyActivities(targets: TargetRegistry, links: Links) {
   return {
     async notify(target: string, event: NotifyEvent): Promise<{ sent: number }> {
-      return postToHooks(targets, links, target, event, Context.current().info.workflowExecution?.workflowId ?? 'unknown');
+      return postToHooks(
+        targets,
+        links,
+        target,
+        event,
+        Context.current().info.workflowExecution?.workflowId ?? 'unknown',
+      );
     },
   };
 }

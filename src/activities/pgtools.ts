@@ -92,33 +92,66 @@ export interface LostRows {
 const MANIFEST = 'manifest.json';
 
 function pgEnv(conn: PgConnection, database: string, extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = { PGHOST: conn.host, PGPORT: String(conn.port), PGUSER: conn.user, PGDATABASE: database, PGOPTIONS: OWN_SESSION_OPTIONS, PGAPPNAME: 'durable-runbooks', PGCONNECT_TIMEOUT: '10', ...extra };
+  const env: Record<string, string> = {
+    PGHOST: conn.host,
+    PGPORT: String(conn.port),
+    PGUSER: conn.user,
+    PGDATABASE: database,
+    PGOPTIONS: OWN_SESSION_OPTIONS,
+    PGAPPNAME: 'durable-runbooks',
+    PGCONNECT_TIMEOUT: '10',
+    ...extra,
+  };
   if (conn.password !== undefined) env.PGPASSWORD = conn.password;
   return env;
 }
 
-const CONNECTION_LOST = /terminating connection due to administrator command|server closed the connection unexpectedly|connection to server .* failed|could not connect to server|the database system is (?:starting up|shutting down|in recovery mode)|Connection refused/;
+const CONNECTION_LOST =
+  /terminating connection due to administrator command|server closed the connection unexpectedly|connection to server .* failed|could not connect to server|the database system is (?:starting up|shutting down|in recovery mode)|Connection refused/;
 
 /** Runs a PostgreSQL client tool; fails with its (redacted) words. Cancels with the activity. */
-async function pgTool(conn: PgConnection, database: string, bin: string, args: string[], opts: { timeoutMs?: number; stdin?: AsyncIterable<Uint8Array> } = {}) {
+async function pgTool(
+  conn: PgConnection,
+  database: string,
+  bin: string,
+  args: string[],
+  opts: { timeoutMs?: number; stdin?: AsyncIterable<Uint8Array> } = {},
+) {
   let cancelSignal: AbortSignal | undefined;
   try {
     cancelSignal = Context.current().cancellationSignal;
   } catch {
     cancelSignal = undefined; // outside an activity (benchmarks)
   }
-  const r = await execa(bin, args, { env: childEnv(pgEnv(conn, database), { pass: LIBPQ_VARS }), extendEnv: false, reject: false, timeout: opts.timeoutMs ?? 60 * 60_000, stdin: opts.stdin ?? 'ignore', cancelSignal, maxBuffer: 256 * 1024 * 1024 });
+  const r = await execa(bin, args, {
+    env: childEnv(pgEnv(conn, database), { pass: LIBPQ_VARS }),
+    extendEnv: false,
+    reject: false,
+    timeout: opts.timeoutMs ?? 60 * 60_000,
+    stdin: opts.stdin ?? 'ignore',
+    cancelSignal,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const secrets = [conn.password];
   if (r.exitCode === undefined && (r as { code?: string }).code === 'ENOENT') {
-    throw ApplicationFailure.nonRetryable(`${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`, FailureType.commandMissing);
+    throw ApplicationFailure.nonRetryable(
+      `${bin} is not installed on this worker (Debian: apt-get install postgresql-client).`,
+      FailureType.commandMissing,
+    );
   }
   if (r.isCanceled) throw ApplicationFailure.nonRetryable(`${bin} was cancelled.`, 'Cancelled');
   if (r.exitCode !== 0) {
-    const message = `${bin} ${args.filter((a) => !a.startsWith('-') || a.length < 3).slice(0, 3).join(' ')} on database "${database}" failed (exit ${r.exitCode ?? r.signal}): ${trimOutput(redact(r.stderr || r.stdout, secrets))}`;
+    const message = `${bin} ${args
+      .filter((a) => !a.startsWith('-') || a.length < 3)
+      .slice(0, 3)
+      .join(
+        ' ',
+      )} on database "${database}" failed (exit ${r.exitCode ?? r.signal}): ${trimOutput(redact(r.stderr || r.stdout, secrets))}`;
     // A dump cut off by the server going away (restart, failover) is retried: each attempt dumps
     // afresh into its own partial directory, so a retry cannot mix attempts. Other tools are not
     // retried blindly (a half-done restore must be looked at).
-    if (bin === 'pg_dump' && CONNECTION_LOST.test(r.stderr)) throw ApplicationFailure.retryable(`${message} (the connection was lost: retrying)`, 'ConnectionLost');
+    if (bin === 'pg_dump' && CONNECTION_LOST.test(r.stderr))
+      throw ApplicationFailure.retryable(`${message} (the connection was lost: retrying)`, 'ConnectionLost');
     throw ApplicationFailure.nonRetryable(message, FailureType.command);
   }
   return { stdout: r.stdout, stderr: redact(r.stderr, secrets) };
@@ -132,14 +165,26 @@ async function pgTool(conn: PgConnection, database: string, bin: string, args: s
 async function psqlRestricted(conn: PgConnection, database: string, file: string) {
   const key = randomBytes(24).toString('hex');
   try {
-    return await pgTool(conn, database, 'psql', ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'], { stdin: restrictedScript(file, key) });
+    return await pgTool(
+      conn,
+      database,
+      'psql',
+      ['--no-psqlrc', '--quiet', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '-f', '-'],
+      { stdin: restrictedScript(file, key) },
+    );
   } catch (err) {
     const message = (err as Error).message;
     if (PSQL_WITHOUT_RESTRICT.test(message)) {
-      throw ApplicationFailure.nonRetryable(`psql on this worker has no restricted mode (\\restrict: psql 13.22, 14.19, 15.14, 16.10, 17.6 or newer), so the plain SQL dump ${file} was not restored: its meta-commands could run here. Upgrade postgresql-client on the worker, or restore from a custom or directory dump.`, FailureType.commandMissing);
+      throw ApplicationFailure.nonRetryable(
+        `psql on this worker has no restricted mode (\\restrict: psql 13.22, 14.19, 15.14, 16.10, 17.6 or newer), so the plain SQL dump ${file} was not restored: its meta-commands could run here. Upgrade postgresql-client on the worker, or restore from a custom or directory dump.`,
+        FailureType.commandMissing,
+      );
     }
     if (PSQL_REFUSED.test(message)) {
-      throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: psql met a meta-command in it and refused it (restricted mode); nothing was restored into "${database}". Use a dump made by pg_dump.`, BackupRefused);
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${file} is refused: psql met a meta-command in it and refused it (restricted mode); nothing was restored into "${database}". Use a dump made by pg_dump.`,
+        BackupRefused,
+      );
     }
     throw err;
   }
@@ -177,13 +222,20 @@ async function sha256File(file: string): Promise<string> {
  * Size and sha256 of each file (made 0600), on worker threads; with the rows of the files named
  * in `countRowsOf` (COPY data files).
  */
-async function hashAll(dir: string, names: string[], countRowsOf: ReadonlySet<string> = new Set()): Promise<Array<BackupFile & { rows?: number | null }>> {
+async function hashAll(
+  dir: string,
+  names: string[],
+  countRowsOf: ReadonlySet<string> = new Set(),
+): Promise<Array<BackupFile & { rows?: number | null }>> {
   const sizes: number[] = [];
   for (const name of names) {
     await chmod(path.join(dir, name), 0o600);
     sizes.push((await stat(path.join(dir, name))).size);
   }
-  const digests = await digestFiles(names.map((n) => ({ path: path.join(dir, n), countRows: countRowsOf.has(n) })), { sizes });
+  const digests = await digestFiles(
+    names.map((n) => ({ path: path.join(dir, n), countRows: countRowsOf.has(n) })),
+    { sizes },
+  );
   return digests.map((d, i) => ({ file: names[i]!, ...d }));
 }
 
@@ -193,16 +245,30 @@ export function tableDataEntries(list: string): Array<{ dumpId: string; oid: str
 }
 
 /** Exact rows of tables (names as `format('%I.%I')` gives them), two sessions at a time. */
-async function countRows(targets: TargetRegistry, target: string, database: string, tables: Array<{ table: string; partitioned?: boolean }>): Promise<Record<string, number>> {
+async function countRows(
+  targets: TargetRegistry,
+  target: string,
+  database: string,
+  tables: Array<{ table: string; partitioned?: boolean }>,
+): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   let next = 0;
-  const lane = () => withPg(targets, target, async (c) => {
-    for (let i = next++; i < tables.length; i = next++) {
-      const t = tables[i]!;
-      // ONLY: a table's own rows, as its COPY data holds them (not its inheritance children's).
-      out[t.table] = Number((await c.query<{ n: string }>(`select count(*) as n from ${t.partitioned ? '' : 'only '}${t.table}`)).rows[0]!.n);
-    }
-  }, { database, statementTimeoutMs: 10 * 60_000 });
+  const lane = () =>
+    withPg(
+      targets,
+      target,
+      async (c) => {
+        for (let i = next++; i < tables.length; i = next++) {
+          const t = tables[i]!;
+          // ONLY: a table's own rows, as its COPY data holds them (not its inheritance children's).
+          out[t.table] = Number(
+            (await c.query<{ n: string }>(`select count(*) as n from ${t.partitioned ? '' : 'only '}${t.table}`))
+              .rows[0]!.n,
+          );
+        }
+      },
+      { database, statementTimeoutMs: 10 * 60_000 },
+    );
   await Promise.all([lane(), lane()]);
   return out;
 }
@@ -212,14 +278,16 @@ async function tablesByOid(c: pg.Client): Promise<Map<string, { table: string; p
   const { rows } = await c.query<{ oid: string; tbl: string; kind: string }>(
     `select c.oid::text as oid, format('%I.%I', n.nspname, c.relname) as tbl, c.relkind::text as kind
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`);
+      where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`,
+  );
   return new Map(rows.map((r) => [r.oid, { table: r.tbl, partitioned: r.kind === 'p' }]));
 }
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
   // lstat: a symlink in the directory is counted as itself, never as what it points at.
-  for (const f of await readdir(dir).catch(() => [])) total += (await lstat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
+  for (const f of await readdir(dir).catch(() => []))
+    total += (await lstat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
   return total;
 }
 
@@ -242,19 +310,38 @@ export function parseManifest(dir: string, text: Buffer | string): BackupManifes
   try {
     m = JSON.parse(text.toString());
   } catch {
-    throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} is not valid JSON. Use another backup.`, 'BackupCorrupt');
+    throw ApplicationFailure.nonRetryable(
+      `Backup ${dir} is corrupt: its ${MANIFEST} is not valid JSON. Use another backup.`,
+      'BackupCorrupt',
+    );
   }
   const manifest = m as Partial<BackupManifest> | null;
-  if (typeof manifest !== 'object' || manifest === null || !Array.isArray(manifest.files) || typeof manifest.tables !== 'object' || manifest.tables === null) {
-    throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} is not a manifest of durable-runbooks (no files and tables). Use another backup.`, 'BackupCorrupt');
+  if (
+    typeof manifest !== 'object' ||
+    manifest === null ||
+    !Array.isArray(manifest.files) ||
+    typeof manifest.tables !== 'object' ||
+    manifest.tables === null
+  ) {
+    throw ApplicationFailure.nonRetryable(
+      `Backup ${dir} is corrupt: its ${MANIFEST} is not a manifest of durable-runbooks (no files and tables). Use another backup.`,
+      'BackupCorrupt',
+    );
   }
   for (const f of manifest.files as unknown[]) {
     const name = (f as Partial<BackupFile> | null)?.file;
     if (!isPlainFileName(name)) {
-      throw ApplicationFailure.nonRetryable(`Backup ${dir} is refused: its ${MANIFEST} lists ${JSON.stringify(name)?.slice(0, 100) ?? 'an entry without a name'}, which is not a plain file name inside the dump directory. Use another backup.`, BackupRefused);
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${dir} is refused: its ${MANIFEST} lists ${JSON.stringify(name)?.slice(0, 100) ?? 'an entry without a name'}, which is not a plain file name inside the dump directory. Use another backup.`,
+        BackupRefused,
+      );
     }
     const { bytes, sha256 } = f as BackupFile;
-    if (typeof bytes !== 'number' || typeof sha256 !== 'string') throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: its ${MANIFEST} gives no size or sha256 for ${name}. Use another backup.`, 'BackupCorrupt');
+    if (typeof bytes !== 'number' || typeof sha256 !== 'string')
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${dir} is corrupt: its ${MANIFEST} gives no size or sha256 for ${name}. Use another backup.`,
+        'BackupCorrupt',
+      );
   }
   return manifest as BackupManifest;
 }
@@ -268,11 +355,20 @@ async function tableRows(c: pg.Client): Promise<TableRows[]> {
                 and a.atttypid in (1114, 1184) order by a.attnum limit 1) as ts
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
-      order by 1`);
+      order by 1`,
+  );
   const out: TableRows[] = [];
   for (const t of rows) {
-    const cols = [`count(*)::bigint as n`, t.pk ? `max(${quoteCol(t.pk)})::bigint as maxid` : 'null as maxid', t.ts ? `max(${quoteCol(t.ts)})::text as newest` : 'null as newest'];
-    const r = (await c.query<{ n: string; maxid: string | null; newest: string | null }>(`select ${cols.join(', ')} from ${t.tbl}`)).rows[0]!;
+    const cols = [
+      `count(*)::bigint as n`,
+      t.pk ? `max(${quoteCol(t.pk)})::bigint as maxid` : 'null as maxid',
+      t.ts ? `max(${quoteCol(t.ts)})::text as newest` : 'null as newest',
+    ];
+    const r = (
+      await c.query<{ n: string; maxid: string | null; newest: string | null }>(
+        `select ${cols.join(', ')} from ${t.tbl}`,
+      )
+    ).rows[0]!;
     out.push({
       table: t.tbl,
       rows: Number(r.n),
@@ -300,29 +396,51 @@ async function rowsNotIn(c: pg.Client, backup: TableRows[]): Promise<LostRows[]>
     let rows: number;
     if (!b) rows = t.rows;
     else if (t.maxId && b.maxId?.column === t.maxId.column) {
-      const beyond = await c.query<{ n: string }>(`select count(*) as n from ${t.table} where ${quoteCol(t.maxId.column)} > $1`, [b.maxId.value ?? Number.MIN_SAFE_INTEGER]);
+      const beyond = await c.query<{ n: string }>(
+        `select count(*) as n from ${t.table} where ${quoteCol(t.maxId.column)} > $1`,
+        [b.maxId.value ?? Number.MIN_SAFE_INTEGER],
+      );
       rows = Number(beyond.rows[0]!.n);
     } else rows = Math.max(0, t.rows - b.rows);
     if (rows === 0) continue;
-    lost.push({ table: t.table, rows, inBackup: b !== undefined, newestInLive: t.newest?.value ?? null, newestInBackup: b?.newest?.value ?? null });
+    lost.push({
+      table: t.table,
+      rows,
+      inBackup: b !== undefined,
+      newestInLive: t.newest?.value ?? null,
+      newestInBackup: b?.newest?.value ?? null,
+    });
   }
   return lost;
 }
 
 export function createPgToolActivities(targets: TargetRegistry, dataDir: string) {
-  const backupsDir = (target: string) => path.resolve(targets.spec(target).backups?.dir ?? path.join(dataDir, 'backups'), target);
+  const backupsDir = (target: string) =>
+    path.resolve(targets.spec(target).backups?.dir ?? path.join(dataDir, 'backups'), target);
 
   async function schemaOf(target: string, database: string): Promise<string[]> {
-    const { stdout } = await pgTool(connectionOf(targets, target), database, 'pg_dump', ['--schema-only', '--no-owner', '--no-privileges', '--no-comments']);
+    const { stdout } = await pgTool(connectionOf(targets, target), database, 'pg_dump', [
+      '--schema-only',
+      '--no-owner',
+      '--no-privileges',
+      '--no-comments',
+    ]);
     return normaliseSchema(stdout);
   }
 
   async function revisionIn(target: string, database: string): Promise<string[] | null> {
-    return withPg(targets, target, async (c) => {
-      const t = await c.query<{ t: string | null }>(`select to_regclass('alembic_version')::text as t`);
-      if (!t.rows[0]?.t) return null;
-      return (await c.query<{ v: string }>('select version_num as v from alembic_version order by 1')).rows.map((r) => r.v);
-    }, { database });
+    return withPg(
+      targets,
+      target,
+      async (c) => {
+        const t = await c.query<{ t: string | null }>(`select to_regclass('alembic_version')::text as t`);
+        if (!t.rows[0]?.t) return null;
+        return (await c.query<{ v: string }>('select version_num as v from alembic_version order by 1')).rows.map(
+          (r) => r.v,
+        );
+      },
+      { database },
+    );
   }
 
   /**
@@ -331,16 +449,29 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
    */
   function confined(target: string, file: unknown): Promise<string> {
     const declared = targets.spec(target).backups?.dir;
-    const root: BackupsRoot = { dir: declared ? path.resolve(declared) : backupsDir(target), declared: declared !== undefined, target, targetsFile: targets.file };
+    const root: BackupsRoot = {
+      dir: declared ? path.resolve(declared) : backupsDir(target),
+      declared: declared !== undefined,
+      target,
+      targetsFile: targets.file,
+    };
     return confineBackup(root, file);
   }
 
   /** Checks a dump at a real path inside the backups dir (see `confined`); reads it, never changes it. */
   async function verify(target: string, file: string): Promise<VerifiedBackup> {
     const info = await lstat(file).catch(() => undefined);
-    if (!info) throw ApplicationFailure.nonRetryable(`Backup ${file} does not exist on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format).`, 'BackupMissing');
+    if (!info)
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${file} does not exist on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format).`,
+        'BackupMissing',
+      );
     if (info.isDirectory()) return verifyDirectory(target, file);
-    if (!info.isFile()) throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: it is neither a regular file nor a directory. Give the path of a pg_dump file or directory.`, BackupRefused);
+    if (!info.isFile())
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${file} is refused: it is neither a regular file nor a directory. Give the path of a pg_dump file or directory.`,
+        BackupRefused,
+      );
     const conn = connectionOf(targets, target);
     const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     const head = Buffer.alloc(64);
@@ -354,23 +485,44 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     const sha256 = await sha256File(file);
     if (head.subarray(0, 5).toString() === 'PGDMP') {
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', file]).catch((err: unknown) => {
-        throw ApplicationFailure.nonRetryable(`Backup ${file} cannot be read by pg_restore (truncated or corrupt): ${(err as Error).message}`, 'BackupCorrupt');
+        throw ApplicationFailure.nonRetryable(
+          `Backup ${file} cannot be read by pg_restore (truncated or corrupt): ${(err as Error).message}`,
+          'BackupCorrupt',
+        );
       });
       const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
-      return { path: file, format: 'custom', sha256, totalBytes: info.size, tableCount, checks: [`custom-format dump; pg_restore --list reads it: ${tableCount} tables with data`] };
+      return {
+        path: file,
+        format: 'custom',
+        sha256,
+        totalBytes: info.size,
+        tableCount,
+        checks: [`custom-format dump; pg_restore --list reads it: ${tableCount} tables with data`],
+      };
     }
     if (head.toString('utf8').includes('PostgreSQL database dump')) {
       if (!tail.toString('utf8').includes('PostgreSQL database dump complete')) {
-        throw ApplicationFailure.nonRetryable(`Backup ${file} is a plain SQL dump that is truncated (it lacks pg_dump's closing "-- PostgreSQL database dump complete" line). Restoring it would give a partial database; use another backup.`, 'BackupCorrupt');
+        throw ApplicationFailure.nonRetryable(
+          `Backup ${file} is a plain SQL dump that is truncated (it lacks pg_dump's closing "-- PostgreSQL database dump complete" line). Restoring it would give a partial database; use another backup.`,
+          'BackupCorrupt',
+        );
       }
       const scan = await scanPlainSql(file);
       if (scan.refused) {
-        throw ApplicationFailure.nonRetryable(`Backup ${file} is refused: line ${scan.refused.line} is a psql meta-command (\`${scan.refused.command}\`), which psql would run on this worker. A dump made by pg_dump has none outside COPY data but its \\restrict lines; use another backup.`, BackupRefused);
+        throw ApplicationFailure.nonRetryable(
+          `Backup ${file} is refused: line ${scan.refused.line} is a psql meta-command (\`${scan.refused.command}\`), which psql would run on this worker. A dump made by pg_dump has none outside COPY data but its \\restrict lines; use another backup.`,
+          BackupRefused,
+        );
       }
-      const checks = [`plain SQL dump, complete (closing line present): ${scan.copyBlocks} COPY blocks, no psql meta-command (restored by psql in restricted mode)`];
+      const checks = [
+        `plain SQL dump, complete (closing line present): ${scan.copyBlocks} COPY blocks, no psql meta-command (restored by psql in restricted mode)`,
+      ];
       return { path: file, format: 'plain', sha256, totalBytes: info.size, tableCount: scan.copyBlocks, checks };
     }
-    throw ApplicationFailure.nonRetryable(`${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`, 'BackupCorrupt');
+    throw ApplicationFailure.nonRetryable(
+      `${file} is not a PostgreSQL dump (neither pg_dump custom/directory format nor a plain SQL dump).`,
+      'BackupCorrupt',
+    );
   }
 
   /**
@@ -381,9 +533,17 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     const conn = connectionOf(targets, target);
     const entries = await readdir(dir, { withFileTypes: true });
     const odd = entries.find((e) => !e.isFile());
-    if (odd) throw ApplicationFailure.nonRetryable(`Backup ${dir} is refused: ${JSON.stringify(odd.name)} in it is not a regular file (a symlink, a directory or a device), and a pg_dump directory dump holds regular files only. Use another backup.`, BackupRefused);
+    if (odd)
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${dir} is refused: ${JSON.stringify(odd.name)} in it is not a regular file (a symlink, a directory or a device), and a pg_dump directory dump holds regular files only. Use another backup.`,
+        BackupRefused,
+      );
     const present = new Set(entries.map((e) => e.name));
-    if (!present.has('toc.dat')) throw ApplicationFailure.nonRetryable(`Backup ${dir} is a directory but not a pg_dump directory dump (no toc.dat).`, 'BackupCorrupt');
+    if (!present.has('toc.dat'))
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${dir} is a directory but not a pg_dump directory dump (no toc.dat).`,
+        'BackupCorrupt',
+      );
     const checks: string[] = [];
     let manifestText: Buffer | undefined;
     let manifest: BackupManifest | undefined;
@@ -391,22 +551,38 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       manifestText = await readNoFollow(path.join(dir, MANIFEST));
       manifest = parseManifest(dir, manifestText);
       for (const f of manifest.files) {
-        if (!present.has(f.file)) throw ApplicationFailure.nonRetryable(`Backup ${dir} is incomplete: ${f.file} is missing (the manifest lists it).`, 'BackupCorrupt');
+        if (!present.has(f.file))
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${dir} is incomplete: ${f.file} is missing (the manifest lists it).`,
+            'BackupCorrupt',
+          );
       }
       const sizes = await Promise.all(manifest.files.map(async (f) => (await lstat(path.join(dir, f.file))).size));
-      const actual = await digestFiles(manifest.files.map((f) => ({ path: path.join(dir, f.file) })), { sizes });
+      const actual = await digestFiles(
+        manifest.files.map((f) => ({ path: path.join(dir, f.file) })),
+        { sizes },
+      );
       for (const [i, f] of manifest.files.entries()) {
         const a = actual[i]!;
-        if (a.bytes !== f.bytes || a.sha256 !== f.sha256) throw ApplicationFailure.nonRetryable(`Backup ${dir} is corrupt: ${f.file} does not match its sha256 in the manifest (${a.bytes} bytes, manifest says ${f.bytes}). Use another backup.`, 'BackupCorrupt');
+        if (a.bytes !== f.bytes || a.sha256 !== f.sha256)
+          throw ApplicationFailure.nonRetryable(
+            `Backup ${dir} is corrupt: ${f.file} does not match its sha256 in the manifest (${a.bytes} bytes, manifest says ${f.bytes}). Use another backup.`,
+            'BackupCorrupt',
+          );
       }
       checks.push(`${manifest.files.length} files match the manifest's sha256`);
     } else checks.push('no manifest (not made by durable-runbooks): checked with pg_restore only');
     const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', dir]).catch((err: unknown) => {
-      throw ApplicationFailure.nonRetryable(`Backup ${dir} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
+      throw ApplicationFailure.nonRetryable(
+        `Backup ${dir} cannot be read by pg_restore: ${(err as Error).message}`,
+        'BackupCorrupt',
+      );
     });
     const tableCount = list.stdout.split('\n').filter((l) => / TABLE DATA /.test(l)).length;
     checks.push(`pg_restore --list reads it: ${tableCount} tables with data`);
-    const sha256 = manifestText ? createHash('sha256').update(manifestText).digest('hex') : await sha256File(path.join(dir, 'toc.dat'));
+    const sha256 = manifestText
+      ? createHash('sha256').update(manifestText).digest('hex')
+      : await sha256File(path.join(dir, 'toc.dat'));
     return { path: dir, format: 'directory', sha256, totalBytes: await dirBytes(dir), tableCount, manifest, checks };
   }
 
@@ -417,7 +593,10 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
     const free = fs.bavail * fs.bsize;
     const needed = Math.ceil(databaseBytes * 1.1);
     if (free < needed) {
-      throw ApplicationFailure.nonRetryable(`Not enough disk for the backup of "${database}": ${root} has ${mb(free)} free, the dump may need ${mb(needed)} (database ${mb(databaseBytes)}). Free space there or set backups.dir in ${targets.file}. Nothing was changed.`, 'NotEnoughDisk');
+      throw ApplicationFailure.nonRetryable(
+        `Not enough disk for the backup of "${database}": ${root} has ${mb(free)} free, the dump may need ${mb(needed)} (database ${mb(databaseBytes)}). Free space there or set backups.dir in ${targets.file}. Nothing was changed.`,
+        'NotEnoughDisk',
+      );
     }
     return { dir: root, freeBytes: free, neededBytes: needed, databaseBytes };
   }
@@ -428,14 +607,21 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * database server's disk is unknown to a worker that does not run there, and a snapshot needs
      * about the database's size there too).
      */
-    async pgBackupSpace(target: string): Promise<{ dir: string; freeBytes: number; neededBytes: number; databaseBytes: number; serverDisk: 'unknown' }> {
+    async pgBackupSpace(
+      target: string,
+    ): Promise<{ dir: string; freeBytes: number; neededBytes: number; databaseBytes: number; serverDisk: 'unknown' }> {
       const database = connectionOf(targets, target).database;
-      const size = await withPg(targets, target, async (c) => Number((await c.query<{ s: string }>('select pg_database_size(current_database())::text as s')).rows[0]!.s));
+      const size = await withPg(targets, target, async (c) =>
+        Number((await c.query<{ s: string }>('select pg_database_size(current_database())::text as s')).rows[0]!.s),
+      );
       return { ...(await checkSpace(target, backupsDir(target), database, size)), serverDisk: 'unknown' };
     },
 
     /** The database's schema against another database's, or against a fresh build (see freshBuild). */
-    async pgSchemaDiff(target: string, req: { database?: string; against: string; againstLabel?: string }): Promise<SchemaDiff> {
+    async pgSchemaDiff(
+      target: string,
+      req: { database?: string; against: string; againstLabel?: string },
+    ): Promise<SchemaDiff> {
       const actual = await schemaOf(target, req.database ?? connectionOf(targets, target).database);
       const reference = await schemaOf(target, req.against);
       return diffSchemas(actual, reference, req.againstLabel ?? req.against);
@@ -457,12 +643,17 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
 
     /** Runs SQL statements we generated (leftover drops) in one transaction. */
     async pgExecute(target: string, req: { database?: string; statements: string[] }): Promise<{ executed: number }> {
-      return withPg(targets, target, async (c) => {
-        await c.query('begin');
-        for (const s of req.statements) await c.query(s);
-        await c.query('commit');
-        return { executed: req.statements.length };
-      }, { database: req.database });
+      return withPg(
+        targets,
+        target,
+        async (c) => {
+          await c.query('begin');
+          for (const s of req.statements) await c.query(s);
+          await c.query('commit');
+          return { executed: req.statements.length };
+        },
+        { database: req.database },
+      );
     },
 
     /**
@@ -470,7 +661,10 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * sha256 of every file, exact row counts, server version, revision), files 0600, verified with
      * pg_restore --list. The free disk is checked first. A retry finds a complete dump and keeps it.
      */
-    async pgDumpBackup(target: string, req: { name: string; jobs?: number; database?: string; compress?: number }): Promise<BackupManifest & { manifestSha256: string; checks: string[]; pgDumpMs?: number }> {
+    async pgDumpBackup(
+      target: string,
+      req: { name: string; jobs?: number; database?: string; compress?: number },
+    ): Promise<BackupManifest & { manifestSha256: string; checks: string[]; pgDumpMs?: number }> {
       const conn = connectionOf(targets, target);
       const database = req.database ?? conn.database;
       const root = backupsDir(target);
@@ -482,20 +676,33 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       await mkdir(root, { recursive: true, mode: 0o700 });
       // Each attempt dumps into its own partial directory, renamed into place once complete: a
       // pg_dump orphaned by a killed worker can only ever write into an abandoned partial one.
-      for (const stale of (await readdir(root)).filter((f) => f.startsWith(`${req.name}.partial-`))) await rm(path.join(root, stale), { recursive: true, force: true });
+      for (const stale of (await readdir(root)).filter((f) => f.startsWith(`${req.name}.partial-`)))
+        await rm(path.join(root, stale), { recursive: true, force: true });
       await rm(dir, { recursive: true, force: true });
       const partial = `${dir}.partial-${process.pid}-${Date.now()}`;
-      const sizes = await withPg(targets, target, async (c) => {
-        const r = await c.query<{ size: string; version: string }>(`select pg_database_size(current_database())::text as size, current_setting('server_version') as version`);
-        return { size: Number(r.rows[0]!.size), version: r.rows[0]!.version };
-      }, { database });
+      const sizes = await withPg(
+        targets,
+        target,
+        async (c) => {
+          const r = await c.query<{ size: string; version: string }>(
+            `select pg_database_size(current_database())::text as size, current_setting('server_version') as version`,
+          );
+          return { size: Number(r.rows[0]!.size), version: r.rows[0]!.version };
+        },
+        { database },
+      );
       await checkSpace(target, root, database, sizes.size);
       const revision = await revisionIn(target, database);
       const jobs = req.jobs ?? 2;
       const started = Date.now();
       await withHeartbeats(
         // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).
-        pgTool(conn, database, 'pg_dump', ['--format=directory', `--jobs=${jobs}`, `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`, `--file=${partial}`]),
+        pgTool(conn, database, 'pg_dump', [
+          '--format=directory',
+          `--jobs=${jobs}`,
+          `--compress=${req.compress ?? targets.spec(target).backups?.compress ?? 0}`,
+          `--file=${partial}`,
+        ]),
         async () => ({ phase: 'pg_dump', bytesWritten: await dirBytes(partial), databaseBytes: sizes.size }),
         { firstSign: (p) => typeof p.bytesWritten === 'number' && p.bytesWritten > 0, atStart: true },
       );
@@ -503,11 +710,16 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const pgDumpMs = Date.now() - started;
       // pg_restore reads the dump, and its table of contents names each table's data file.
       const list = await pgTool(conn, conn.database, 'pg_restore', ['--list', partial]).catch((err: unknown) => {
-        throw ApplicationFailure.nonRetryable(`The dump just written in ${partial} cannot be read by pg_restore: ${(err as Error).message}`, 'BackupCorrupt');
+        throw ApplicationFailure.nonRetryable(
+          `The dump just written in ${partial} cannot be read by pg_restore: ${(err as Error).message}`,
+          'BackupCorrupt',
+        );
       });
       const entries = tableDataEntries(list.stdout);
       const names = (await readdir(partial)).sort();
-      const dataFiles = new Map(entries.map((e) => [e.dumpId, names.find((n) => n === `${e.dumpId}.dat` || n === `${e.dumpId}.dat.gz`)]));
+      const dataFiles = new Map(
+        entries.map((e) => [e.dumpId, names.find((n) => n === `${e.dumpId}.dat` || n === `${e.dumpId}.dat.gz`)]),
+      );
       const files = await hashAll(partial, names, new Set([...dataFiles.values()].filter((n) => n !== undefined)));
       await chmod(partial, 0o700);
       const byOid = await withPg(targets, target, tablesByOid, { database });
@@ -515,7 +727,11 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const uncounted: Array<{ table: string; partitioned: boolean }> = [];
       for (const e of entries) {
         const t = byOid.get(e.oid);
-        if (!t) throw ApplicationFailure.retryable(`A table in the dump of "${database}" (oid ${e.oid}) is no longer in the database: its schema changed while it was dumped. Dumping again.`, 'SchemaChanged');
+        if (!t)
+          throw ApplicationFailure.retryable(
+            `A table in the dump of "${database}" (oid ${e.oid}) is no longer in the database: its schema changed while it was dumped. Dumping again.`,
+            'SchemaChanged',
+          );
         const rows = files.find((f) => f.file === dataFiles.get(e.dumpId))?.rows;
         if (rows === undefined || rows === null) uncounted.push(t);
         else tables[t.table] = rows;
@@ -523,14 +739,26 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       // Data files we could not count (not pg_dump's COPY text as we know it): counted in the database.
       if (uncounted.length) Object.assign(tables, await countRows(targets, target, database, uncounted));
       const manifest: BackupManifest = {
-        format: 'directory', path: dir, target, database, createdAt: new Date(started).toISOString(), serverVersion: sizes.version, revision,
-        totalBytes: files.reduce((n, f) => n + f.bytes, 0), files: files.map(({ file, bytes, sha256 }) => ({ file, bytes, sha256 })), tables, jobs, durationMs: Date.now() - started,
+        format: 'directory',
+        path: dir,
+        target,
+        database,
+        createdAt: new Date(started).toISOString(),
+        serverVersion: sizes.version,
+        revision,
+        totalBytes: files.reduce((n, f) => n + f.bytes, 0),
+        files: files.map(({ file, bytes, sha256 }) => ({ file, bytes, sha256 })),
+        tables,
+        jobs,
+        durationMs: Date.now() - started,
       };
       const manifestText = JSON.stringify(manifest, null, 2);
       await writeFile(path.join(partial, MANIFEST), manifestText, { mode: 0o600 });
       await rename(partial, dir);
       return {
-        ...manifest, path: dir, pgDumpMs,
+        ...manifest,
+        path: dir,
+        pgDumpMs,
         manifestSha256: createHash('sha256').update(manifestText).digest('hex'),
         checks: [
           `${files.length} files hashed into the manifest (sha256)`,
@@ -549,41 +777,96 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
      * Restores a verified backup into the (empty) scratch database: pg_restore -j for custom and
      * directory dumps, psql for plain SQL. Then compares row counts with the manifest when there is one.
      */
-    async pgRestoreInto(target: string, req: { file: string; scratch: string; jobs?: number }): Promise<{ scratch: string; format: string; bytes: number; rows: Record<string, number> | null; matchesManifest: boolean | null; durationMs: number; restoreCommandMs: number }> {
+    async pgRestoreInto(
+      target: string,
+      req: { file: string; scratch: string; jobs?: number },
+    ): Promise<{
+      scratch: string;
+      format: string;
+      bytes: number;
+      rows: Record<string, number> | null;
+      matchesManifest: boolean | null;
+      durationMs: number;
+      restoreCommandMs: number;
+    }> {
       const conn = connectionOf(targets, target);
       const backup = await verify(target, await confined(target, req.file));
       // Start from an empty scratch database every attempt: an earlier attempt (or its orphaned
       // pg_restore, whose session this ends) may have left part of a restore in it. One that no
       // restore has begun in (its label says) and that nobody is on is empty: used as it is.
-      await withPg(targets, target, async (c) => {
-        const label = await c.query<{ comment: string | null; sessions: number }>(
-          `select shobj_description(oid, 'pg_database') as comment, (select count(*)::int from pg_stat_activity a where a.datname = d.datname) as sessions
-             from pg_database d where datname = $1`, [req.scratch]);
-        const meta = parseManagedComment(label.rows[0]?.comment ?? null);
-        if (meta?.kind !== 'scratch') throw ApplicationFailure.nonRetryable(`"${req.scratch}" is not a scratch database of ours; refusing to restore into it.`, 'NotManaged');
-        const fresh = meta.restoreStartedAt === undefined && label.rows[0]!.sessions === 0;
-        if (!fresh) {
-          await c.query(`drop database ${pg.escapeIdentifier(req.scratch)} with (force)`);
-          await c.query(`create database ${pg.escapeIdentifier(req.scratch)} template template0`);
-        }
-        await c.query(`comment on database ${pg.escapeIdentifier(req.scratch)} is ${pg.escapeLiteral(JSON.stringify({ ...meta, restoreStartedAt: new Date().toISOString() } satisfies ManagedMeta))}`);
-      }, { database: 'postgres', statementTimeoutMs: 5 * 60_000 });
+      await withPg(
+        targets,
+        target,
+        async (c) => {
+          const label = await c.query<{ comment: string | null; sessions: number }>(
+            `select shobj_description(oid, 'pg_database') as comment, (select count(*)::int from pg_stat_activity a where a.datname = d.datname) as sessions
+             from pg_database d where datname = $1`,
+            [req.scratch],
+          );
+          const meta = parseManagedComment(label.rows[0]?.comment ?? null);
+          if (meta?.kind !== 'scratch')
+            throw ApplicationFailure.nonRetryable(
+              `"${req.scratch}" is not a scratch database of ours; refusing to restore into it.`,
+              'NotManaged',
+            );
+          const fresh = meta.restoreStartedAt === undefined && label.rows[0]!.sessions === 0;
+          if (!fresh) {
+            await c.query(`drop database ${pg.escapeIdentifier(req.scratch)} with (force)`);
+            await c.query(`create database ${pg.escapeIdentifier(req.scratch)} template template0`);
+          }
+          await c.query(
+            `comment on database ${pg.escapeIdentifier(req.scratch)} is ${pg.escapeLiteral(JSON.stringify({ ...meta, restoreStartedAt: new Date().toISOString() } satisfies ManagedMeta))}`,
+          );
+        },
+        { database: 'postgres', statementTimeoutMs: 5 * 60_000 },
+      );
       const started = Date.now();
-      const work = backup.format === 'plain'
-        ? psqlRestricted(conn, req.scratch, backup.path)
-        : pgTool(conn, req.scratch, 'pg_restore', ['--exit-on-error', '--no-owner', `--jobs=${backup.format === 'directory' ? req.jobs ?? 2 : 1}`, `--dbname=${req.scratch}`, backup.path]);
-      await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }), { atStart: true });
+      const work =
+        backup.format === 'plain'
+          ? psqlRestricted(conn, req.scratch, backup.path)
+          : pgTool(conn, req.scratch, 'pg_restore', [
+              '--exit-on-error',
+              '--no-owner',
+              `--jobs=${backup.format === 'directory' ? (req.jobs ?? 2) : 1}`,
+              `--dbname=${req.scratch}`,
+              backup.path,
+            ]);
+      await withHeartbeats(work, () => ({ phase: 'restore', format: backup.format, scratch: req.scratch }), {
+        atStart: true,
+      });
       const restoreCommandMs = Date.now() - started;
-      if (!backup.manifest) return { scratch: req.scratch, format: backup.format, bytes: backup.totalBytes, rows: null, matchesManifest: null, durationMs: restoreCommandMs, restoreCommandMs };
+      if (!backup.manifest)
+        return {
+          scratch: req.scratch,
+          format: backup.format,
+          bytes: backup.totalBytes,
+          rows: null,
+          matchesManifest: null,
+          durationMs: restoreCommandMs,
+          restoreCommandMs,
+        };
       // Every table of the manifest, counted in the restored copy (names as its catalog spells them).
       const expected = backup.manifest.tables;
-      const present = [...(await withPg(targets, target, tablesByOid, { database: req.scratch })).values()].filter((t) => t.table in expected);
+      const present = [...(await withPg(targets, target, tablesByOid, { database: req.scratch })).values()].filter(
+        (t) => t.table in expected,
+      );
       const rows = await countRows(targets, target, req.scratch, present);
       const mismatched = Object.entries(expected).filter(([t, n]) => rows[t] !== n);
       if (mismatched.length) {
-        throw ApplicationFailure.nonRetryable(`The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}, restored ${rows[t] ?? 'no such table'}`).join(', ')}). The live database was not touched.`, 'RestoreMismatch');
+        throw ApplicationFailure.nonRetryable(
+          `The restore of ${backup.path} into "${req.scratch}" does not match the manifest's row counts (${mismatched.map(([t, n]) => `${t}: manifest ${n}, restored ${rows[t] ?? 'no such table'}`).join(', ')}). The live database was not touched.`,
+          'RestoreMismatch',
+        );
       }
-      return { scratch: req.scratch, format: backup.format, bytes: backup.totalBytes, rows, matchesManifest: true, durationMs: Date.now() - started, restoreCommandMs };
+      return {
+        scratch: req.scratch,
+        format: backup.format,
+        bytes: backup.totalBytes,
+        rows,
+        matchesManifest: true,
+        durationMs: Date.now() - started,
+        restoreCommandMs,
+      };
     },
 
     /** Removes a dump directory of ours (the janitor, after the target's retention). */
@@ -598,7 +881,10 @@ export function createPgToolActivities(targets: TargetRegistry, dataDir: string)
       const root = backupsDir(target);
       const out: Array<{ name: string; createdAt: string; totalBytes: number }> = [];
       for (const name of await readdir(root).catch(() => [])) {
-        const m = await readFile(path.join(root, name, MANIFEST), 'utf8').then((t) => JSON.parse(t) as BackupManifest, () => undefined);
+        const m = await readFile(path.join(root, name, MANIFEST), 'utf8').then(
+          (t) => JSON.parse(t) as BackupManifest,
+          () => undefined,
+        );
         const created = m?.createdAt ?? (await stat(path.join(root, name))).mtime.toISOString();
         out.push({ name, createdAt: created, totalBytes: m?.totalBytes ?? (await dirBytes(path.join(root, name))) });
       }

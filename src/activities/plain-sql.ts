@@ -39,13 +39,14 @@ export class PlainSqlScan {
     this.lines++;
     if (this.inCopy) {
       // psql ends COPY data at a line that is only `\.` (CRLF too); nothing in it is a command.
-      if (bytes[0] === BACKSLASH && bytes.length <= 3 && /^\\\.\r?$/.test(bytes.toString('latin1'))) this.inCopy = false;
+      if (bytes[0] === BACKSLASH && bytes.length <= 3 && /^\\\.\r?$/.test(bytes.toString('latin1')))
+        this.inCopy = false;
       return 'pass';
     }
     if (bytes[0] === BACKSLASH) {
       const text = bytes.subarray(0, 200).toString('latin1');
       if (bytes.length <= 200 && PG_DUMP_RESTRICT.test(text)) return 'drop';
-      return { line: this.lines, command: (/^\\\S{0,19}/.exec(text)?.[0] ?? '\\') };
+      return { line: this.lines, command: /^\\\S{0,19}/.exec(text)?.[0] ?? '\\' };
     }
     if ((bytes[0] === 0x43 || bytes[0] === 0x63) && COPY_FROM_STDIN.test(bytes.toString('latin1'))) {
       this.inCopy = true;
@@ -71,7 +72,10 @@ async function* keptLines(file: string, keep: (line: Buffer) => boolean): AsyncG
   // A symlink put in the file's place is not followed (out of the backups dir).
   const handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false }) as AsyncIterable<Buffer>) {
+    for await (const chunk of handle.createReadStream({
+      highWaterMark: 1 << 20,
+      autoClose: false,
+    }) as AsyncIterable<Buffer>) {
       const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
       let start = 0;
       let run = 0;
@@ -98,7 +102,9 @@ async function* keptLines(file: string, keep: (line: Buffer) => boolean): AsyncG
 }
 
 /** Scans a whole file; the first refusal, or how many COPY blocks it holds. */
-export async function scanPlainSql(file: string): Promise<{ copyBlocks: number; lines: number; refused?: PlainSqlRefusal }> {
+export async function scanPlainSql(
+  file: string,
+): Promise<{ copyBlocks: number; lines: number; refused?: PlainSqlRefusal }> {
   const scan = new PlainSqlScan();
   let refused: PlainSqlRefusal | undefined;
   for await (const _ of keptLines(file, (line) => {

@@ -68,7 +68,12 @@ export const OWN_SESSION_OPTIONS = '-c default_transaction_read_only=off';
  * Opens a client on the target, runs `fn`, closes it; errors name host and port, never the
  * password. Our sessions stay writable through a read-only freeze (the runbook repairs through it).
  */
-export async function withPg<T>(targets: TargetRegistry, target: string, fn: (client: pg.Client) => Promise<T>, opts: PgSessionOptions = {}): Promise<T> {
+export async function withPg<T>(
+  targets: TargetRegistry,
+  target: string,
+  fn: (client: pg.Client) => Promise<T>,
+  opts: PgSessionOptions = {},
+): Promise<T> {
   const conn = connectionOf(targets, target);
   const db = opts.database ?? conn.database;
   const client = new pg.Client({

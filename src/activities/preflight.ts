@@ -17,7 +17,11 @@ export function createPreflightActivities(targets: TargetRegistry) {
         return targetFailure(err);
       }
       const check = await alembicUrlCheck(targets, target, conn);
-      if (!check.ok) throw ApplicationFailure.nonRetryable(`${check.check}: ${check.detail}${check.fix ? ` Fix: ${check.fix}` : ''} Nothing was changed.`, FailureType.targetConfig);
+      if (!check.ok)
+        throw ApplicationFailure.nonRetryable(
+          `${check.check}: ${check.detail}${check.fix ? ` Fix: ${check.fix}` : ''} Nothing was changed.`,
+          FailureType.targetConfig,
+        );
       return { ok: true, detail: check.detail };
     },
   };

@@ -50,8 +50,12 @@ export function revalidates(cacheControl: string | null): boolean {
 export function createPwaActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env) {
   function pwaOf(target: string): NonNullable<TargetSpec['pwa']> & { origin: string } {
     const spec = targetSpec(targets, target);
-    if (!spec.pwa) throw ApplicationFailure.nonRetryable(`Target "${target}" has no pwa section in ${targets.file}: add pwa.basePath (VITE_BASE_PATH) and pwa.redeploy.`, FailureType.targetConfig);
-    return { ...spec.pwa, origin: (spec.pwa.url ?? spec.app!.url) };
+    if (!spec.pwa)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${target}" has no pwa section in ${targets.file}: add pwa.basePath (VITE_BASE_PATH) and pwa.redeploy.`,
+        FailureType.targetConfig,
+      );
+    return { ...spec.pwa, origin: spec.pwa.url ?? spec.app!.url };
   }
 
   async function get(url: string, timeoutMs: number): Promise<Fetched & { body: string }> {
@@ -74,7 +78,9 @@ export function createPwaActivities(targets: TargetRegistry, env: NodeJS.Process
       try {
         const version = v.status === 200 ? (JSON.parse(v.body) as { version?: unknown }).version : undefined;
         value = typeof version === 'string' || typeof version === 'number' ? String(version) : null;
-      } catch { /* not JSON: no version */ }
+      } catch {
+        /* not JSON: no version */
+      }
       const index = await get(base, t);
       const sw = await get(new URL(pwa.serviceWorker, base).toString(), t);
       const assets: PwaEvidence['assets'] = [];
@@ -83,7 +89,13 @@ export function createPwaActivities(targets: TargetRegistry, env: NodeJS.Process
           const url = new URL(ref, base).toString();
           if (new URL(url).origin !== new URL(base).origin) continue; // a CDN's assets are not ours to judge
           const underBase = url.startsWith(base);
-          const got = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(t) }).then((r) => { void r.body?.cancel(); return r.status; }, () => null);
+          const got = await fetch(url, { method: 'GET', signal: AbortSignal.timeout(t) }).then(
+            (r) => {
+              void r.body?.cancel();
+              return r.status;
+            },
+            () => null,
+          );
           assets.push({ ref, url, underBase, status: got });
         }
       }
@@ -100,7 +112,11 @@ export function createPwaActivities(targets: TargetRegistry, env: NodeJS.Process
     /** Runs the target's redeploy command (bounded, cancelled with the run). Its text never enters evidence. */
     async pwaRedeploy(target: string): Promise<{ exitCode: number | null; ms: number; output: string }> {
       const pwa = pwaOf(target);
-      if (!pwa.redeploy) throw ApplicationFailure.nonRetryable(`Target "${target}" declares no pwa.redeploy command in ${targets.file}.`, FailureType.targetConfig);
+      if (!pwa.redeploy)
+        throw ApplicationFailure.nonRetryable(
+          `Target "${target}" declares no pwa.redeploy command in ${targets.file}.`,
+          FailureType.targetConfig,
+        );
       const r = await runTargetCommand(targets, target, pwa.redeploy.command, pwa.redeploy.timeout, env);
       const output = r.output;
       if (r.timedOut || r.exitCode !== 0) {

@@ -23,7 +23,12 @@ import { withPg } from './postgres.js';
 export const RetrySqlRefused = 'RetrySqlRefused';
 
 /** Members of these reach past a rolled-back transaction: server programs and files, other roles' sessions. */
-const REACHING_ROLES = ['pg_execute_server_program', 'pg_write_server_files', 'pg_read_server_files', 'pg_signal_backend'];
+const REACHING_ROLES = [
+  'pg_execute_server_program',
+  'pg_write_server_files',
+  'pg_read_server_files',
+  'pg_signal_backend',
+];
 
 /** After the statement timeout, how long the statement may still run before its session is ended. */
 const GRACE_MS = 5_000;
@@ -52,7 +57,9 @@ export function createRetrySqlActivities(targets: TargetRegistry) {
       return targetFailure(err);
     }
     if (!conn) {
-      throw refused(`Target "${target}" names no app role (postgres.appUser in ${targets.file}), and retrySql runs only as the app's own non-superuser role, never as the ops role: declare postgres.appUser (and appPasswordEnv if it needs a password), or retry with retryHttp instead.`);
+      throw refused(
+        `Target "${target}" names no app role (postgres.appUser in ${targets.file}), and retrySql runs only as the app's own non-superuser role, never as the ops role: declare postgres.appUser (and appPasswordEnv if it needs a password), or retry with retryHttp instead.`,
+      );
     }
     return conn;
   }
@@ -61,9 +68,17 @@ export function createRetrySqlActivities(targets: TargetRegistry) {
    * A session as the app's role, in a transaction that is always rolled back, whose role is proved
    * (in that session) to be no superuser and no member of the roles that reach outside it.
    */
-  async function confined<T>(target: string, limits: RetrySqlLimits, fn: (c: pg.Client, pid: number) => Promise<T>): Promise<{ role: string; value: T }> {
+  async function confined<T>(
+    target: string,
+    limits: RetrySqlLimits,
+    fn: (c: pg.Client, pid: number) => Promise<T>,
+  ): Promise<{ role: string; value: T }> {
     const conn = appConnection(target);
-    const client = new pg.Client({ ...conn, application_name: 'durable-runbooks-retry', connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({
+      ...conn,
+      application_name: 'durable-runbooks-retry',
+      connectionTimeoutMillis: 5_000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -75,23 +90,32 @@ export function createRetrySqlActivities(targets: TargetRegistry) {
     }
     try {
       await client.query('begin');
-      await client.query(`select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), set_config('idle_in_transaction_session_timeout', $3, true)`,
-        [limits.statementTimeout, limits.lockTimeout, '1min']);
+      await client.query(
+        `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), set_config('idle_in_transaction_session_timeout', $3, true)`,
+        [limits.statementTimeout, limits.lockTimeout, '1min'],
+      );
       const { rows } = await client.query<{ role: string; pid: number; supers: string[]; reaching: string[] }>(
         `select current_user as role, pg_backend_pid() as pid,
                 array(select s.rolname::text from pg_roles s where s.rolsuper and pg_has_role(current_user, s.oid, 'MEMBER') order by 1) as supers,
                 array(select r.rolname::text from pg_roles r where r.rolname = any($1) and pg_has_role(current_user, r.oid, 'MEMBER') order by 1) as reaching`,
-        [REACHING_ROLES]);
+        [REACHING_ROLES],
+      );
       const r = rows[0]!;
       const where = `(postgres.appUser of target "${target}")`;
       if (r.supers.includes(r.role)) {
-        throw refused(`Role "${r.role}" ${where} is a superuser, and retrySql runs only as a non-superuser role: declare the app's own non-superuser role as postgres.appUser in ${targets.file}.`);
+        throw refused(
+          `Role "${r.role}" ${where} is a superuser, and retrySql runs only as a non-superuser role: declare the app's own non-superuser role as postgres.appUser in ${targets.file}.`,
+        );
       }
       if (r.supers.length) {
-        throw refused(`Role "${r.role}" ${where} is a member of the superuser role ${r.supers.join(', ')}, and retrySql runs only as a role that cannot become a superuser: declare a role without that membership as postgres.appUser in ${targets.file}.`);
+        throw refused(
+          `Role "${r.role}" ${where} is a member of the superuser role ${r.supers.join(', ')}, and retrySql runs only as a role that cannot become a superuser: declare a role without that membership as postgres.appUser in ${targets.file}.`,
+        );
       }
       if (r.reaching.length) {
-        throw refused(`Role "${r.role}" ${where} is a member of ${r.reaching.join(', ')}, which reach outside a rolled-back transaction (server programs and files, other roles' sessions): revoke them from ${r.role}, or declare a role without them as postgres.appUser in ${targets.file}.`);
+        throw refused(
+          `Role "${r.role}" ${where} is a member of ${r.reaching.join(', ')}, which reach outside a rolled-back transaction (server programs and files, other roles' sessions): revoke them from ${r.role}, or declare a role without them as postgres.appUser in ${targets.file}.`,
+        );
       }
       return { role: r.role, value: await fn(client, r.pid) };
     } finally {
@@ -105,7 +129,10 @@ export function createRetrySqlActivities(targets: TargetRegistry) {
     let fired = false;
     const timer = setTimeout(() => {
       fired = true;
-      withPg(targets, target, (c) => c.query('select pg_terminate_backend($1)', [pid]), { database: 'postgres', statementTimeoutMs: 10_000 }).catch(() => undefined);
+      withPg(targets, target, (c) => c.query('select pg_terminate_backend($1)', [pid]), {
+        database: 'postgres',
+        statementTimeoutMs: 10_000,
+      }).catch(() => undefined);
     }, ms);
     return { fired: () => fired, cancel: () => clearTimeout(timer) };
   }
@@ -140,7 +167,9 @@ export function createRetrySqlActivities(targets: TargetRegistry) {
         } catch (err) {
           const e = err as { code?: string; message: string };
           if (e.code === '42601' && /multiple commands/.test(e.message)) {
-            throw refused('PostgreSQL parsed several statements in retrySql (none was run): give exactly the one statement that was failing.');
+            throw refused(
+              'PostgreSQL parsed several statements in retrySql (none was run): give exactly the one statement that was failing.',
+            );
           }
           const error = guard.fired()
             ? `it ran past its ${limits.statementTimeout} statement_timeout and its session was ended (${redact(e.message)})`

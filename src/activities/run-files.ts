@@ -28,19 +28,31 @@ export async function runDir(dataDir: string, root: RunFilesRoot, run: string, t
   const dir = path.resolve(dataDir, root, run.replace(/[^A-Za-z0-9_.-]/g, '_'));
   await privateDir(dir, dataDir);
   const meta = path.join(dir, META);
-  if (!existsSync(meta)) await writeFile(meta, JSON.stringify({ run, target, createdAt: new Date().toISOString() }), { mode: 0o600 });
+  if (!existsSync(meta))
+    await writeFile(meta, JSON.stringify({ run, target, createdAt: new Date().toISOString() }), { mode: 0o600 });
   return dir;
 }
 
 /** A run id as newRunId makes them (`<runbook>-<target>-<suffix>`) for `target`: how directories made before run.json are attributed. */
 function legacyRunOf(name: string, target: string): boolean {
-  return catalogue.some(({ name: runbook }) => name.startsWith(`${runbook}-${target}-`) && /^[0-9a-z]+$/.test(name.slice(runbook.length + target.length + 2)));
+  return catalogue.some(
+    ({ name: runbook }) =>
+      name.startsWith(`${runbook}-${target}-`) && /^[0-9a-z]+$/.test(name.slice(runbook.length + target.length + 2)),
+  );
 }
 
-async function describe(dataDir: string, root: RunFilesRoot, name: string, target: string): Promise<RunFiles | undefined> {
+async function describe(
+  dataDir: string,
+  root: RunFilesRoot,
+  name: string,
+  target: string,
+): Promise<RunFiles | undefined> {
   const dir = path.join(path.resolve(dataDir, root), path.basename(name));
   const kind = root === 'work' ? 'work' : 'artifact';
-  const meta = await readFile(path.join(dir, META), 'utf8').then((t) => JSON.parse(t) as { run: string; target: string; createdAt: string }, () => undefined);
+  const meta = await readFile(path.join(dir, META), 'utf8').then(
+    (t) => JSON.parse(t) as { run: string; target: string; createdAt: string },
+    () => undefined,
+  );
   if (meta) return meta.target === target ? { kind, name, run: meta.run, createdAt: meta.createdAt } : undefined;
   if (!legacyRunOf(name, target)) return undefined;
   const st = await stat(dir).catch(() => undefined);

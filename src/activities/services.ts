@@ -75,23 +75,38 @@ export function driverOf(spec: ServiceSpec): Driver {
  * The commands an action runs, in order. Compose's `start` only starts a container that exists,
  * so starting uses `up -d --no-deps`. The command driver restarts as stop then start.
  */
-export function actionCommands(spec: ServiceSpec, action: ServiceAction, compose: string[] = ['docker', 'compose']): Planned[] {
+export function actionCommands(
+  spec: ServiceSpec,
+  action: ServiceAction,
+  compose: string[] = ['docker', 'compose'],
+): Planned[] {
   if ('systemd' in spec) {
     const argv = ['systemctl', action === 'recreate' ? 'restart' : action, spec.systemd];
     return [{ argv, shown: argv.join(' ') }];
   }
   if ('compose' in spec) {
     const base = [...compose, '-f', spec.compose.file];
-    const verb = action === 'start' ? ['up', '-d', '--no-deps'] : action === 'recreate' ? ['up', '-d', '--no-deps', '--force-recreate'] : [action];
+    const verb =
+      action === 'start'
+        ? ['up', '-d', '--no-deps']
+        : action === 'recreate'
+          ? ['up', '-d', '--no-deps', '--force-recreate']
+          : [action];
     const argv = [...base, ...verb, spec.compose.service];
     return [{ argv, shown: argv.join(' ') }];
   }
-  const shell = (key: 'start' | 'stop') => ({ argv: ['sh', '-c', spec.command[key]], shown: `sh -c <command.${key} from the targets file>` });
+  const shell = (key: 'start' | 'stop') => ({
+    argv: ['sh', '-c', spec.command[key]],
+    shown: `sh -c <command.${key} from the targets file>`,
+  });
   return action === 'restart' || action === 'recreate' ? [shell('stop'), shell('start')] : [shell(action)];
 }
 
 /** How to ask whether the service runs: exit 0 = running, or (compose) the service listed as running. */
-export function statusCommand(spec: ServiceSpec, compose: string[] = ['docker', 'compose']): (Planned & { listed?: string }) | undefined {
+export function statusCommand(
+  spec: ServiceSpec,
+  compose: string[] = ['docker', 'compose'],
+): (Planned & { listed?: string }) | undefined {
   if ('systemd' in spec) {
     const argv = ['systemctl', 'is-active', spec.systemd];
     return { argv, shown: argv.join(' ') };
@@ -100,18 +115,25 @@ export function statusCommand(spec: ServiceSpec, compose: string[] = ['docker', 
     const argv = [...compose, '-f', spec.compose.file, 'ps', '--services', '--filter', 'status=running'];
     return { argv, shown: argv.join(' '), listed: spec.compose.service };
   }
-  return spec.command.status === undefined ? undefined : { argv: ['sh', '-c', spec.command.status], shown: 'sh -c <command.status from the targets file>' };
+  return spec.command.status === undefined
+    ? undefined
+    : { argv: ['sh', '-c', spec.command.status], shown: 'sh -c <command.status from the targets file>' };
 }
 
 /** Where log lines written after `since` can be read, per driver. */
-export function logCommand(spec: ServiceSpec, sinceEpochS: number, compose: string[] = ['docker', 'compose']): Planned | undefined {
+export function logCommand(
+  spec: ServiceSpec,
+  sinceEpochS: number,
+  compose: string[] = ['docker', 'compose'],
+): Planned | undefined {
   if ('systemd' in spec) {
     const argv = ['journalctl', '-u', spec.systemd, '--since', `@${sinceEpochS}`, '-o', 'cat', '--no-pager'];
     return { argv, shown: argv.join(' ') };
   }
   if ('compose' in spec) {
     // docker compose v2 filters by time; Debian's docker-compose v1 has no --since, so the newest lines only.
-    const window = compose[0] === 'docker-compose' ? ['--tail', '200'] : ['--since', new Date(sinceEpochS * 1000).toISOString()];
+    const window =
+      compose[0] === 'docker-compose' ? ['--tail', '200'] : ['--since', new Date(sinceEpochS * 1000).toISOString()];
     const argv = [...compose, '-f', spec.compose.file, 'logs', '--no-color', ...window, spec.compose.service];
     return { argv, shown: argv.join(' ') };
   }
@@ -131,21 +153,33 @@ export interface Bounded {
  * its output closes: a start command that leaves a daemon holding its stdout must not hang us.
  * On timeout or cancellation the whole group is killed. `env` is the child's whole environment (see childEnv).
  */
-export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSignal, env: Record<string, string> = childEnv()): Promise<Bounded> {
+export function runBounded(
+  argv: string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+  env: Record<string, string> = childEnv(),
+): Promise<Bounded> {
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
     let output = '';
-    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-16_384); };
+    const keep = (b: Buffer) => {
+      output = (output + b.toString()).slice(-16_384);
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let timedOut = false;
     const killGroup = () => {
       try {
         if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
     };
-    const timer = setTimeout(() => { timedOut = true; killGroup(); }, timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
     signal?.addEventListener('abort', killGroup, { once: true });
     /** After a kill, the group's last members may still be dying: wait (bounded) until none is left. */
     const groupGone = async () => {
@@ -164,10 +198,15 @@ export function runBounded(argv: string[], timeoutMs: number, signal?: AbortSign
       setImmediate(() => {
         child.stdout.destroy();
         child.stderr.destroy();
-        void (timedOut ? groupGone() : Promise.resolve()).then(() => resolve({ exitCode, output, ms: Math.round(performance.now() - t0), timedOut, missing }));
+        void (timedOut ? groupGone() : Promise.resolve()).then(() =>
+          resolve({ exitCode, output, ms: Math.round(performance.now() - t0), timedOut, missing }),
+        );
       });
     };
-    child.on('error', (err: NodeJS.ErrnoException) => { output = err.message; done(null, err.code === 'ENOENT'); });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      output = err.message;
+      done(null, err.code === 'ENOENT');
+    });
     child.on('exit', (code) => done(code));
   });
 }
@@ -183,7 +222,12 @@ function toolMissing(tool: string, target: string, service: string, driver: Driv
 let composeToolP: Promise<string[]> | undefined;
 /** `docker compose` (v2 plugin) when the docker client has it, else Debian's `docker-compose` (v1). */
 export function composeTool(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  return (composeToolP ??= runBounded(['docker', 'compose', 'version'], 10_000, undefined, childEnv({}, { pass: DOCKER_VARS, env })).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
+  return (composeToolP ??= runBounded(
+    ['docker', 'compose', 'version'],
+    10_000,
+    undefined,
+    childEnv({}, { pass: DOCKER_VARS, env }),
+  ).then((r) => (r.exitCode === 0 ? ['docker', 'compose'] : ['docker-compose'])));
 }
 
 /** What a log file gained since byte `offset` (its last MiB at most). */
@@ -207,12 +251,25 @@ export async function logSince(file: string, offset: number): Promise<string> {
  * cancelled with the activity, its output trimmed and masked with the target's secrets. It gets
  * the base environment and the target's passEnv (childEnv). The command text never leaves the worker.
  */
-export async function runTargetCommand(targets: TargetRegistry, target: string, command: string, timeout: string, env: NodeJS.ProcessEnv = process.env) {
+export async function runTargetCommand(
+  targets: TargetRegistry,
+  target: string,
+  command: string,
+  timeout: string,
+  env: NodeJS.ProcessEnv = process.env,
+) {
   let signal: AbortSignal | undefined;
   try {
     signal = Context.current().cancellationSignal;
-  } catch { /* outside an activity */ }
-  const r = await runBounded(['sh', '-c', command], parseDuration(timeout), signal, childEnv({}, { pass: targets.passEnv(target), env }));
+  } catch {
+    /* outside an activity */
+  }
+  const r = await runBounded(
+    ['sh', '-c', command],
+    parseDuration(timeout),
+    signal,
+    childEnv({}, { pass: targets.passEnv(target), env }),
+  );
   return { ...r, output: trimOutput(redact(r.output, targets.secretValues(target)), 15, 1500) };
 }
 
@@ -232,16 +289,26 @@ export interface ActionProgress {
  * the step now plans other commands (the targets file changed in between), as skipping by count
  * would then skip the wrong ones.
  */
-export function resumeFrom(prior: ActionProgress | undefined, action: ServiceAction, plan: string[]): { skip: number } | { refuse: string } {
+export function resumeFrom(
+  prior: ActionProgress | undefined,
+  action: ServiceAction,
+  plan: string[],
+): { skip: number } | { refuse: string } {
   if (!prior) return { skip: 0 };
   if (prior.action !== action || JSON.stringify(prior.plan) !== JSON.stringify(plan)) {
-    return { refuse: `an earlier attempt ran ${prior.done} of [${prior.plan.join('; ')}] for ${prior.action}, and the step now plans [${plan.join('; ')}] for ${action}` };
+    return {
+      refuse: `an earlier attempt ran ${prior.done} of [${prior.plan.join('; ')}] for ${prior.action}, and the step now plans [${plan.join('; ')}] for ${action}`,
+    };
   }
   return { skip: Math.min(prior.done, plan.length) };
 }
 
 /** `ledgerDir`: where host-local step ledgers go (the worker's data dir), so a retry never repeats a restart. */
-export function createServiceActivities(targets: TargetRegistry, env: NodeJS.ProcessEnv = process.env, opts: { ledgerDir?: string } = {}) {
+export function createServiceActivities(
+  targets: TargetRegistry,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { ledgerDir?: string } = {},
+) {
   const compose = () => composeTool(env);
 
   function lookup(target: string, service: string): ServiceSpec {
@@ -280,8 +347,15 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
     let signal: AbortSignal | undefined;
     try {
       signal = Context.current().cancellationSignal;
-    } catch { /* called outside an activity (tests, bench) */ }
-    const r = await runBounded(planned.argv, parseDuration(spec.commandTimeout ?? '60s'), signal, serviceEnv(target, spec));
+    } catch {
+      /* called outside an activity (tests, bench) */
+    }
+    const r = await runBounded(
+      planned.argv,
+      parseDuration(spec.commandTimeout ?? '60s'),
+      signal,
+      serviceEnv(target, spec),
+    );
     if (r.missing) throw toolMissing(planned.argv[0]!, target, service, driverOf(spec));
     return { ...r, output: trimOutput(redact(r.output, secrets(target)), 15, 1500) };
   }
@@ -289,17 +363,42 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
   async function status(target: string, service: string, spec: ServiceSpec): Promise<ServiceStatus> {
     const driver = driverOf(spec);
     const planned = statusCommand(spec, driver === 'compose' ? await compose() : undefined);
-    if (!planned) return { target, service, driver, running: null, detail: 'no status command declared (command.status)' };
+    if (!planned)
+      return { target, service, driver, running: null, detail: 'no status command declared (command.status)' };
     const r = await run(target, service, spec, planned);
-    if (r.timedOut) return { target, service, driver, running: null, detail: `${planned.shown} did not answer within ${spec.commandTimeout ?? '60s'}` };
+    if (r.timedOut)
+      return {
+        target,
+        service,
+        driver,
+        running: null,
+        detail: `${planned.shown} did not answer within ${spec.commandTimeout ?? '60s'}`,
+      };
     if (planned.listed !== undefined) {
-      if (r.exitCode !== 0) return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
-      const running = r.output.split('\n').map((l) => l.trim()).includes(planned.listed);
-      return { target, service, driver, running, detail: `${planned.shown}: ${running ? 'listed as running' : 'not listed as running'}` };
+      if (r.exitCode !== 0)
+        return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
+      const running = r.output
+        .split('\n')
+        .map((l) => l.trim())
+        .includes(planned.listed);
+      return {
+        target,
+        service,
+        driver,
+        running,
+        detail: `${planned.shown}: ${running ? 'listed as running' : 'not listed as running'}`,
+      };
     }
     // systemctl is-active: 0 active, 3 inactive/failed; 1 with "not been booted with systemd" = cannot tell.
-    if (driver === 'systemd' && r.exitCode !== 0 && r.exitCode !== 3) return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
-    return { target, service, driver, running: r.exitCode === 0, detail: `${planned.shown} exited ${r.exitCode}${r.output ? `: ${r.output.split('\n').at(-1)}` : ''}` };
+    if (driver === 'systemd' && r.exitCode !== 0 && r.exitCode !== 3)
+      return { target, service, driver, running: null, detail: `${planned.shown} exited ${r.exitCode}: ${r.output}` };
+    return {
+      target,
+      service,
+      driver,
+      running: r.exitCode === 0,
+      detail: `${planned.shown} exited ${r.exitCode}${r.output ? `: ${r.output.split('\n').at(-1)}` : ''}`,
+    };
   }
 
   return {
@@ -322,19 +421,30 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
       const plan = actionCommands(spec, action, tool);
       const shown = plan.map((p) => p.shown);
       const ledger = stepLedger<ActionProgress>(opts.ledgerDir);
-      const unusable = (what: string, err: unknown, ran: boolean) => ApplicationFailure.nonRetryable(
-        `${action} of service "${service}" (target "${target}"): cannot ${what} its step ledger in ${opts.ledgerDir} (${(err as Error).message}), so a retry could not tell what already ran. ` +
-          (ran ? 'A command did run: check the service by hand before starting the step again.' : 'Nothing was run. Fix the directory (the worker\'s RUNBOOK_DATA_DIR), then retry.'),
-        FailureType.stepLedger,
-      );
-      const prior = await ledger?.read().catch((err: unknown) => { throw unusable('read', err, true); });
+      const unusable = (what: string, err: unknown, ran: boolean) =>
+        ApplicationFailure.nonRetryable(
+          `${action} of service "${service}" (target "${target}"): cannot ${what} its step ledger in ${opts.ledgerDir} (${(err as Error).message}), so a retry could not tell what already ran. ` +
+            (ran
+              ? 'A command did run: check the service by hand before starting the step again.'
+              : "Nothing was run. Fix the directory (the worker's RUNBOOK_DATA_DIR), then retry."),
+          FailureType.stepLedger,
+        );
+      const prior = await ledger?.read().catch((err: unknown) => {
+        throw unusable('read', err, true);
+      });
       const resume = resumeFrom(prior, action, shown);
       if ('refuse' in resume) {
-        throw ApplicationFailure.nonRetryable(`${action} of service "${service}" (target "${target}") cannot resume safely: ${resume.refuse}. Check the service by hand, then start the step again.`, FailureType.stepLedger);
+        throw ApplicationFailure.nonRetryable(
+          `${action} of service "${service}" (target "${target}") cannot resume safely: ${resume.refuse}. Check the service by hand, then start the step again.`,
+          FailureType.stepLedger,
+        );
       }
       const sinceS = prior?.sinceS ?? Math.floor(Date.now() / 1000);
       const since = prior?.since ?? (health.logFile ? await logOffset(health.logFile) : 0);
-      const record = (done: number) => ledger?.write({ action, plan: shown, done, sinceS, since }).catch((err: unknown) => { throw unusable('write', err, done > 0); });
+      const record = (done: number) =>
+        ledger?.write({ action, plan: shown, done, sinceS, since }).catch((err: unknown) => {
+          throw unusable('write', err, done > 0);
+        });
       if (!prior) await record(0); // proves the ledger writable before anything irreversible runs
       const t0 = Date.now();
 
@@ -358,13 +468,15 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
           throw ApplicationFailure.nonRetryable(
             `${action} of service "${service}" (target "${target}"): ${planned.shown} did not return within ${spec.commandTimeout ?? '60s'} and was killed. ` +
               `A start command must start the service in the background and return; check the service by hand before retrying.${r.output ? `\nOutput:\n${r.output}` : ''}`,
-            FailureType.serviceTimedOut, { commands },
+            FailureType.serviceTimedOut,
+            { commands },
           );
         }
         if (r.exitCode !== 0) {
           throw ApplicationFailure.nonRetryable(
             `${action} of service "${service}" (target "${target}"): ${planned.shown} exited with ${r.exitCode}.${r.output ? `\nOutput:\n${r.output}` : ''}`,
-            FailureType.serviceCommand, { commands },
+            FailureType.serviceCommand,
+            { commands },
           );
         }
         await record(i + 1);
@@ -382,28 +494,64 @@ export function createServiceActivities(targets: TargetRegistry, env: NodeJS.Pro
         } else {
           if (st.running !== null) checks.push({ check: 'running', ok: st.running, detail: st.detail });
           if (logs) {
-            const text = health.logFile ? await logSince(health.logFile, since) : logSource ? (await run(target, service, spec, logSource)).output : '';
+            const text = health.logFile
+              ? await logSince(health.logFile, since)
+              : logSource
+                ? (await run(target, service, spec, logSource)).output
+                : '';
             const line = text.split('\n').find((l) => logs.test(l));
-            checks.push({ check: 'logLine', ok: line !== undefined, detail: line !== undefined ? line.trim() : `no line matching /${health.logLine}/ since the ${action} in ${health.logFile ?? logSource?.shown ?? 'its logs'}` });
+            checks.push({
+              check: 'logLine',
+              ok: line !== undefined,
+              detail:
+                line !== undefined
+                  ? line.trim()
+                  : `no line matching /${health.logLine}/ since the ${action} in ${health.logFile ?? logSource?.shown ?? 'its logs'}`,
+            });
           }
           if (health.http) {
-            const got = await fetch(health.http, { signal: AbortSignal.timeout(5_000) }).then((res) => res.status, (err: unknown) => `error: ${(err as Error).message}`);
-            checks.push({ check: 'http', ok: typeof got === 'number' && got >= 200 && got < 300, detail: `GET ${health.http} → ${got}` });
+            const got = await fetch(health.http, { signal: AbortSignal.timeout(5_000) }).then(
+              (res) => res.status,
+              (err: unknown) => `error: ${(err as Error).message}`,
+            );
+            checks.push({
+              check: 'http',
+              ok: typeof got === 'number' && got >= 200 && got < 300,
+              detail: `GET ${health.http} → ${got}`,
+            });
           }
         }
         const waitedMs = Date.now() - t0;
-        if (checks.every((c) => c.ok)) return { target, service, driver, action, commands, ...(notRepeated.length ? { notRepeated } : {}), ...(skipped.length ? { skipped } : {}), verified: checks.length > 0, checks, waitedMs };
+        if (checks.every((c) => c.ok))
+          return {
+            target,
+            service,
+            driver,
+            action,
+            commands,
+            ...(notRepeated.length ? { notRepeated } : {}),
+            ...(skipped.length ? { skipped } : {}),
+            verified: checks.length > 0,
+            checks,
+            waitedMs,
+          };
         if (waitedMs > deadlineMs) {
-          const failing = checks.filter((c) => !c.ok).map((c) => `${c.check}: ${c.detail}`).join('; ');
+          const failing = checks
+            .filter((c) => !c.ok)
+            .map((c) => `${c.check}: ${c.detail}`)
+            .join('; ');
           throw ApplicationFailure.nonRetryable(
             `Service "${service}" (target "${target}") is not ${action === 'stop' ? 'down' : 'healthy'} ${Math.round(waitedMs / 1000)}s after ${action}: ${failing}. ` +
               `Check it by hand (${driver} driver); raise health.timeout in ${targets.file} if it is only slow.`,
-            FailureType.serviceUnhealthy, { commands, checks },
+            FailureType.serviceUnhealthy,
+            { commands, checks },
           );
         }
         try {
           Context.current().heartbeat({ action, service, waitingFor: checks.filter((c) => !c.ok).map((c) => c.check) });
-        } catch { /* outside an activity */ }
+        } catch {
+          /* outside an activity */
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
     },

@@ -18,12 +18,18 @@ export function meets(value: string, expect: string): boolean {
   const n = Number(m[2]);
   if (Number.isNaN(v)) return false;
   switch (m[1]) {
-    case '>=': return v >= n;
-    case '<=': return v <= n;
-    case '>': return v > n;
-    case '<': return v < n;
-    case '!=': return v !== n;
-    default: return v === n;
+    case '>=':
+      return v >= n;
+    case '<=':
+      return v <= n;
+    case '>':
+      return v > n;
+    case '<':
+      return v < n;
+    case '!=':
+      return v !== n;
+    default:
+      return v === n;
   }
 }
 
@@ -48,9 +54,17 @@ export function createSmokeActivities(targets: TargetRegistry) {
             const v = (r.rows[0] as unknown[] | undefined)?.[0];
             return v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
           }).catch((err: unknown) => `error: ${(err as Error).message}`);
-          out.push({ name: check.name, ok: !got.startsWith('error:') && meets(got, check.expect), got, expected: check.expect });
+          out.push({
+            name: check.name,
+            ok: !got.startsWith('error:') && meets(got, check.expect),
+            got,
+            expected: check.expect,
+          });
         } else {
-          const got = await fetch(check.http, { signal: AbortSignal.timeout(10_000) }).then((r) => String(r.status), (err: unknown) => `error: ${(err as Error).message}`);
+          const got = await fetch(check.http, { signal: AbortSignal.timeout(10_000) }).then(
+            (r) => String(r.status),
+            (err: unknown) => `error: ${(err as Error).message}`,
+          );
           out.push({ name: check.name, ok: got === String(check.expect), got, expected: String(check.expect) });
         }
       }

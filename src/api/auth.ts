@@ -19,12 +19,19 @@ export interface Person {
 }
 
 const tokensFileSchema = z.strictObject({
-  people: z.array(z.strictObject({
-    name: z.string().regex(/^[A-Za-z0-9._@-]+$/, 'names are letters, digits, dot, dash, underscore, @'),
-    roles: z.array(z.enum(roles)).min(1),
-    tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
-    service: z.boolean().optional(),
-  }).refine((p) => !(p.service && p.roles.includes('approver')), { message: 'a service identity (service: true) may not have the approver role: gates are decided by people', path: ['roles'] })),
+  people: z.array(
+    z
+      .strictObject({
+        name: z.string().regex(/^[A-Za-z0-9._@-]+$/, 'names are letters, digits, dot, dash, underscore, @'),
+        roles: z.array(z.enum(roles)).min(1),
+        tokenSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the token'),
+        service: z.boolean().optional(),
+      })
+      .refine((p) => !(p.service && p.roles.includes('approver')), {
+        message: 'a service identity (service: true) may not have the approver role: gates are decided by people',
+        path: ['roles'],
+      }),
+  ),
 });
 
 export class TokensError extends Error {
@@ -41,13 +48,24 @@ export class TokenStore {
     try {
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new TokensError(`Tokens file ${file} cannot be read as JSON (${(err as Error).message}). See README, "API tokens".`);
+      throw new TokensError(
+        `Tokens file ${file} cannot be read as JSON (${(err as Error).message}). See README, "API tokens".`,
+      );
     }
     const parsed = tokensFileSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new TokensError(`Tokens file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      throw new TokensError(
+        `Tokens file ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     }
-    return new TokenStore(new Map(parsed.data.people.map((p) => [p.tokenSha256, { name: p.name, roles: p.roles, ...(p.service ? { service: true } : {}) }])));
+    return new TokenStore(
+      new Map(
+        parsed.data.people.map((p) => [
+          p.tokenSha256,
+          { name: p.name, roles: p.roles, ...(p.service ? { service: true } : {}) },
+        ]),
+      ),
+    );
   }
 
   /** The person a bearer token belongs to, or undefined. */

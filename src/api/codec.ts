@@ -43,7 +43,10 @@ const payloadsSchema = {
     payloads: {
       type: 'array',
       maxItems: 10_000,
-      items: { type: 'object', properties: { metadata: { type: 'object', additionalProperties: base64 }, data: base64 } },
+      items: {
+        type: 'object',
+        properties: { metadata: { type: 'object', additionalProperties: base64 }, data: base64 },
+      },
     },
   },
 } as const;
@@ -54,38 +57,49 @@ export function codecRoutes(app: FastifyInstance, opts: CodecRouteOptions): void
   const { cors } = opts;
   for (const op of ['encode', 'decode'] as const) {
     app.options(`/codec/${op}`, { schema: { hide: true } }, (req, reply) => {
-      if (!cors(req, reply)) return reply.code(403).send({ error: `Origin ${req.headers.origin ?? '(none)'} may not call the codec: add it to RUNBOOK_CODEC_ORIGINS.` });
-      return reply.code(204)
+      if (!cors(req, reply))
+        return reply.code(403).send({
+          error: `Origin ${req.headers.origin ?? '(none)'} may not call the codec: add it to RUNBOOK_CODEC_ORIGINS.`,
+        });
+      return reply
+        .code(204)
         .header('access-control-allow-methods', 'POST')
         .header('access-control-allow-headers', corsHeaders)
         .header('access-control-max-age', '600')
         .send();
     });
 
-    app.post<{ Body: { payloads: JsonPayload[] } }>(`/codec/${op}`, {
-      bodyLimit: 16 * 1024 * 1024,
-      preHandler: async (req, reply) => {
-        if (op === 'encode' && !req.person!.roles.some((r) => r === 'operator' || r === 'approver')) {
-          return reply.code(403).send({ error: `${req.person!.name} lacks the operator or approver role needed to encode payloads (the input of signals and updates); has: ${req.person!.roles.join(', ')}.` });
+    app.post<{ Body: { payloads: JsonPayload[] } }>(
+      `/codec/${op}`,
+      {
+        bodyLimit: 16 * 1024 * 1024,
+        preHandler: async (req, reply) => {
+          if (op === 'encode' && !req.person!.roles.some((r) => r === 'operator' || r === 'approver')) {
+            return reply.code(403).send({
+              error: `${req.person!.name} lacks the operator or approver role needed to encode payloads (the input of signals and updates); has: ${req.person!.roles.join(', ')}.`,
+            });
+          }
+        },
+        schema: {
+          description:
+            op === 'encode'
+              ? 'Encrypt payloads (Temporal codec-server format) for signals and updates sent from the Temporal UI or the temporal CLI. Role operator or approver; a bearer token or the console session cookie.'
+              : 'Decrypt payloads (Temporal codec-server format) for the Temporal UI or the temporal CLI. Any signed-in person; a bearer token or the console session cookie.',
+          body: payloadsSchema,
+          response: { 401: errorSchema, 403: errorSchema, 422: errorSchema },
+        },
+      },
+      async (req, reply) => {
+        const payloads = req.body.payloads.map(fromJson);
+        try {
+          const out = op === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
+          return { payloads: out.map(toJson) };
+        } catch (err) {
+          if (err instanceof CodecKeyError) return reply.code(422).send({ error: err.message });
+          throw err;
         }
       },
-      schema: {
-        description: op === 'encode'
-          ? 'Encrypt payloads (Temporal codec-server format) for signals and updates sent from the Temporal UI or the temporal CLI. Role operator or approver; a bearer token or the console session cookie.'
-          : 'Decrypt payloads (Temporal codec-server format) for the Temporal UI or the temporal CLI. Any signed-in person; a bearer token or the console session cookie.',
-        body: payloadsSchema,
-        response: { 401: errorSchema, 403: errorSchema, 422: errorSchema },
-      },
-    }, async (req, reply) => {
-      const payloads = req.body.payloads.map(fromJson);
-      try {
-        const out = op === 'encode' ? await opts.codec.encode(payloads) : await opts.codec.decode(payloads);
-        return { payloads: out.map(toJson) };
-      } catch (err) {
-        if (err instanceof CodecKeyError) return reply.code(422).send({ error: err.message });
-        throw err;
-      }
-    });
+    );
   }
 }
 
@@ -98,7 +112,9 @@ function fromJson(p: JsonPayload): Payload {
 
 function toJson(p: Payload): JsonPayload {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? []).toString('base64')]),
+    ),
     ...(p.data ? { data: Buffer.from(p.data).toString('base64') } : {}),
   };
 }

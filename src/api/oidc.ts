@@ -65,9 +65,16 @@ export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(t
 export class OidcSignIn {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
 
-  private constructor(private readonly opts: OidcOptions, private readonly config: oidc.Configuration, private readonly state: StateStore) {
+  private constructor(
+    private readonly opts: OidcOptions,
+    private readonly config: oidc.Configuration,
+    private readonly state: StateStore,
+  ) {
     const jwksUri = config.serverMetadata().jwks_uri;
-    if (!jwksUri) throw new OidcError(`The OpenID provider ${opts.issuer} publishes no jwks_uri: the API cannot verify its tokens.`);
+    if (!jwksUri)
+      throw new OidcError(
+        `The OpenID provider ${opts.issuer} publishes no jwks_uri: the API cannot verify its tokens.`,
+      );
     this.jwks = createRemoteJWKSet(new URL(jwksUri));
   }
 
@@ -79,10 +86,18 @@ export class OidcSignIn {
   static async discover(opts: OidcOptions, state: StateStore = new MemoryStateStore()): Promise<OidcSignIn> {
     const insecure = new URL(opts.issuer).protocol === 'http:';
     try {
-      const config = await oidc.discovery(new URL(opts.issuer), opts.clientId, opts.clientSecret, undefined, insecure ? { execute: [oidc.allowInsecureRequests] } : undefined);
+      const config = await oidc.discovery(
+        new URL(opts.issuer),
+        opts.clientId,
+        opts.clientSecret,
+        undefined,
+        insecure ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      );
       return new OidcSignIn(opts, config, state);
     } catch (err) {
-      throw new OidcError(`Cannot read the OpenID provider's discovery document at ${opts.issuer}/.well-known/openid-configuration (${(err as Error).message}): check RUNBOOK_OIDC_ISSUER.`);
+      throw new OidcError(
+        `Cannot read the OpenID provider's discovery document at ${opts.issuer}/.well-known/openid-configuration (${(err as Error).message}): check RUNBOOK_OIDC_ISSUER.`,
+      );
     }
   }
 
@@ -91,7 +106,10 @@ export class OidcSignIn {
     let payload: JWTPayload;
     let typ: string | undefined;
     try {
-      ({ payload, protectedHeader: { typ } } = await jwtVerify(token, this.jwks, {
+      ({
+        payload,
+        protectedHeader: { typ },
+      } = await jwtVerify(token, this.jwks, {
         issuer: this.config.serverMetadata().issuer,
         audience: this.opts.audience ?? this.opts.clientId,
         algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
@@ -99,14 +117,18 @@ export class OidcSignIn {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
-        throw new OidcUnavailable(`The OpenID provider's signing keys cannot be fetched (${(err as Error).message}): people cannot sign in with SSO until it answers; machines' API tokens still work.`);
+        throw new OidcUnavailable(
+          `The OpenID provider's signing keys cannot be fetched (${(err as Error).message}): people cannot sign in with SSO until it answers; machines' API tokens still work.`,
+        );
       }
       return undefined;
     }
     // An ID token (it carries the sign-in's nonce, or says so in typ) is not an access token for this API.
-    if (payload.nonce !== undefined || (typ !== undefined && !/^(at\+jwt|application\/at\+jwt|jwt)$/i.test(typ))) return undefined;
+    if (payload.nonce !== undefined || (typ !== undefined && !/^(at\+jwt|application\/at\+jwt|jwt)$/i.test(typ)))
+      return undefined;
     if (this.opts.nameClaim === 'email' && payload.email_verified === false) return undefined;
-    const name = typeof payload[this.opts.nameClaim] === 'string' ? (payload[this.opts.nameClaim] as string) : payload.sub;
+    const name =
+      typeof payload[this.opts.nameClaim] === 'string' ? (payload[this.opts.nameClaim] as string) : payload.sub;
     if (!name) return undefined;
     return { name, roles: mapRoles(payload[this.opts.rolesClaim], this.opts.roleMap) };
   }
@@ -120,7 +142,13 @@ export class OidcSignIn {
     const nonce = oidc.randomNonce();
     const binding = randomBytes(24).toString('base64url');
     const pending: Pending = { verifier, nonce };
-    const kept = await this.state.put('sign-in', state, { value: seal(`${state}.${binding}`, pending), expiresAt: now + SIGN_IN_MS }, now, { atMost: MAX_PENDING });
+    const kept = await this.state.put(
+      'sign-in',
+      state,
+      { value: seal(`${state}.${binding}`, pending), expiresAt: now + SIGN_IN_MS },
+      now,
+      { atMost: MAX_PENDING },
+    );
     if (!kept) throw new OidcError('Too many sign-ins are in progress: try again in a few minutes.');
     const url = oidc.buildAuthorizationUrl(this.config, {
       redirect_uri: this.opts.redirectUri,
@@ -144,17 +172,30 @@ export class OidcSignIn {
     const state = callbackUrl.searchParams.get('state') ?? '';
     // Taken, not read: a callback is used once, whichever replica it reaches.
     const sealed = state ? await this.state.take('sign-in', state, Date.now()) : undefined;
-    if (sealed === undefined) throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
+    if (sealed === undefined)
+      throw new OidcError('This sign-in is unknown or older than 10 minutes: sign in again from the console.');
     // A sign-in finishes in the browser that began it: someone else's callback link signs nobody in here.
     const pending = binding ? (unseal(`${state}.${binding}`, sealed) as Pending | undefined) : undefined;
     if (!pending) throw new OidcError('This sign-in was begun in another browser: sign in again from the console.');
-    const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, { pkceCodeVerifier: pending.verifier, expectedState: state, expectedNonce: pending.nonce });
+    const tokens = await oidc.authorizationCodeGrant(this.config, callbackUrl, {
+      pkceCodeVerifier: pending.verifier,
+      expectedState: state,
+      expectedNonce: pending.nonce,
+    });
     const person = await this.authenticate(tokens.access_token);
-    if (!person) throw new OidcError('The provider\'s access token is not one this API accepts (issuer, audience or signature): check RUNBOOK_OIDC_AUDIENCE and the provider\'s access-token format (JWT).');
+    if (!person)
+      throw new OidcError(
+        "The provider's access token is not one this API accepts (issuer, audience or signature): check RUNBOOK_OIDC_AUDIENCE and the provider's access-token format (JWT).",
+      );
     const id = randomBytes(24).toString('base64url');
     const now = Date.now();
     const expiresIn = tokens.expiresIn() ?? 600;
-    const signIn: SignIn = { token: tokens.access_token, name: person.name, roles: person.roles, expiresAt: new Date(now + expiresIn * 1000).toISOString() };
+    const signIn: SignIn = {
+      token: tokens.access_token,
+      name: person.name,
+      roles: person.roles,
+      expiresAt: new Date(now + expiresIn * 1000).toISOString(),
+    };
     // Sealed with the id (which only the browser gets) and its binding: the row alone holds no usable token.
     await this.state.put('hand-off', id, { value: seal(`${id}.${binding}`, signIn), expiresAt: now + HANDOFF_MS }, now);
     return id;
@@ -171,7 +212,11 @@ export class OidcSignIn {
 
 /** Claim values (a list, or one string) → our roles through the configured map; unknown values give none. */
 export function mapRoles(claim: unknown, roleMap: Record<string, Role[]>): Role[] {
-  const values = Array.isArray(claim) ? claim.filter((v): v is string => typeof v === 'string') : typeof claim === 'string' ? [claim] : [];
+  const values = Array.isArray(claim)
+    ? claim.filter((v): v is string => typeof v === 'string')
+    : typeof claim === 'string'
+      ? [claim]
+      : [];
   const out = new Set<Role>();
   for (const v of values) if (Object.hasOwn(roleMap, v)) for (const r of roleMap[v]!) out.add(r);
   return knownRoles.filter((r) => out.has(r));
@@ -183,9 +228,12 @@ export function parseRoleMap(text: string): Record<string, Role[]> {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new OidcError('RUNBOOK_OIDC_ROLES must be JSON, e.g. {"sre": ["operator", "approver"], "auditors": ["viewer"]}.');
+    throw new OidcError(
+      'RUNBOOK_OIDC_ROLES must be JSON, e.g. {"sre": ["operator", "approver"], "auditors": ["viewer"]}.',
+    );
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new OidcError('RUNBOOK_OIDC_ROLES must be a JSON object of group → roles.');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new OidcError('RUNBOOK_OIDC_ROLES must be a JSON object of group → roles.');
   for (const [group, list] of Object.entries(raw)) {
     if (!Array.isArray(list) || !list.every((r) => (knownRoles as readonly unknown[]).includes(r))) {
       throw new OidcError(`RUNBOOK_OIDC_ROLES: "${group}" must map to a list of ${knownRoles.join(', ')}.`);

@@ -28,7 +28,10 @@ export class SessionStore {
   private readonly ttlMs: number;
   private readonly now: () => number;
 
-  constructor(private readonly state: StateStore = new MemoryStateStore(), private readonly opts: SessionOptions = {}) {
+  constructor(
+    private readonly state: StateStore = new MemoryStateStore(),
+    private readonly opts: SessionOptions = {},
+  ) {
     this.ttlMs = opts.ttlMs ?? 8 * 3600_000;
     this.now = opts.now ?? Date.now;
   }

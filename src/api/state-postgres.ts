@@ -1,7 +1,14 @@
 import pg from 'pg';
 import { redact } from '../util/redact.js';
 import { sha256 } from './auth.js';
-import { StateStoreError, StateUnavailable, type PutLimits, type StateEntry, type StateKind, type StateStore } from './state.js';
+import {
+  StateStoreError,
+  StateUnavailable,
+  type PutLimits,
+  type StateEntry,
+  type StateKind,
+  type StateStore,
+} from './state.js';
 
 /**
  * The API's state in PostgreSQL (RUNBOOK_STATE_DATABASE_URL), shared by every API replica. One
@@ -26,15 +33,27 @@ const schema = `
   create index if not exists ${STATE_TABLE}_owner on ${STATE_TABLE} (kind, owner, expires_at)`;
 
 export class PgStateStore implements StateStore {
-  private constructor(private readonly pool: pg.Pool, private readonly secrets: string[]) {}
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly secrets: string[],
+  ) {}
 
   /** Connects and creates the table; a database it cannot use is a start-up error naming the variable (never its value). */
   static async open(url: string): Promise<PgStateStore> {
     const password = URL.canParse(url) ? decodeURIComponent(new URL(url).password) : undefined;
-    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000, query_timeout: 10_000, application_name: 'durable-runbooks-api' });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 4,
+      connectionTimeoutMillis: 5000,
+      query_timeout: 10_000,
+      application_name: 'durable-runbooks-api',
+    });
     // An idle connection that drops (database restarted) must not kill the API: the next query reconnects or answers 503.
     pool.on('error', () => undefined);
-    const store = new PgStateStore(pool, [url, password].filter((s): s is string => !!s));
+    const store = new PgStateStore(
+      pool,
+      [url, password].filter((s): s is string => !!s),
+    );
     try {
       await store.transaction(async (c) => {
         // Two replicas starting together would race on CREATE TABLE IF NOT EXISTS (a duplicate pg_type row).
@@ -44,7 +63,9 @@ export class PgStateStore implements StateStore {
     } catch (err) {
       await pool.end().catch(() => undefined);
       const why = err instanceof StateUnavailable ? err.detail : store.clean(err);
-      throw new StateStoreError(`The API cannot use its state database (${VARIABLE}): ${why}. Check that PostgreSQL answers at the URL's host and port and that its user may connect and create the table ${STATE_TABLE}; unset ${VARIABLE} to keep sessions in the API's memory (one API process only).`);
+      throw new StateStoreError(
+        `The API cannot use its state database (${VARIABLE}): ${why}. Check that PostgreSQL answers at the URL's host and port and that its user may connect and create the table ${STATE_TABLE}; unset ${VARIABLE} to keep sessions in the API's memory (one API process only).`,
+      );
     }
     return store;
   }
@@ -60,7 +81,15 @@ export class PgStateStore implements StateStore {
          select $1, $2, $3, $4::jsonb, $5
           where $6::int is null or (select count(*) from ${STATE_TABLE} where kind = $1 and expires_at > $7) < $6
          on conflict (kind, key_sha256) do update set owner = excluded.owner, value = excluded.value, expires_at = excluded.expires_at`,
-        [kind, sha256(id), entry.owner ?? null, JSON.stringify(entry.value), new Date(entry.expiresAt), limits.atMost ?? null, new Date(now)],
+        [
+          kind,
+          sha256(id),
+          entry.owner ?? null,
+          JSON.stringify(entry.value),
+          new Date(entry.expiresAt),
+          limits.atMost ?? null,
+          new Date(now),
+        ],
       );
       if (inserted.rowCount === 0) return false;
       if (limits.perOwner !== undefined && entry.owner !== undefined) {
@@ -75,13 +104,19 @@ export class PgStateStore implements StateStore {
   }
 
   async get(kind: StateKind, id: string, now: number): Promise<unknown> {
-    const r = await this.query<{ value: unknown }>(`select value from ${STATE_TABLE} where kind = $1 and key_sha256 = $2 and expires_at > $3`, [kind, sha256(id), new Date(now)]);
+    const r = await this.query<{ value: unknown }>(
+      `select value from ${STATE_TABLE} where kind = $1 and key_sha256 = $2 and expires_at > $3`,
+      [kind, sha256(id), new Date(now)],
+    );
     return r.rows[0]?.value;
   }
 
   async take(kind: StateKind, id: string, now: number): Promise<unknown> {
     // DELETE … RETURNING: of two replicas taking the same id, exactly one gets the row.
-    const r = await this.query<{ value: unknown; live: boolean }>(`delete from ${STATE_TABLE} where kind = $1 and key_sha256 = $2 returning value, expires_at > $3 as live`, [kind, sha256(id), new Date(now)]);
+    const r = await this.query<{ value: unknown; live: boolean }>(
+      `delete from ${STATE_TABLE} where kind = $1 and key_sha256 = $2 returning value, expires_at > $3 as live`,
+      [kind, sha256(id), new Date(now)],
+    );
     const row = r.rows[0];
     return row?.live ? row.value : undefined;
   }

@@ -44,7 +44,10 @@ export interface StateStore {
 export class StateUnavailable extends Error {
   override name = 'StateUnavailable';
   /** `detail`: the driver's reason, without the URL or its password. */
-  constructor(message: string, readonly detail: string) {
+  constructor(
+    message: string,
+    readonly detail: string,
+  ) {
     super(message);
   }
 }
@@ -73,7 +76,9 @@ export class MemoryStateStore implements StateStore {
     this.entries.set(key, { ...entry, kind });
     if (limits.perOwner !== undefined && entry.owner !== undefined) {
       // Stable sort: among equal expiries the earlier inserted goes first.
-      const mine = [...this.entries].filter(([, e]) => e.kind === kind && e.owner === entry.owner).sort((a, b) => a[1].expiresAt - b[1].expiresAt);
+      const mine = [...this.entries]
+        .filter(([, e]) => e.kind === kind && e.owner === entry.owner)
+        .sort((a, b) => a[1].expiresAt - b[1].expiresAt);
       for (const [k] of mine.slice(0, Math.max(0, mine.length - limits.perOwner))) this.entries.delete(k);
     }
     return true;

@@ -25,7 +25,9 @@ export function loadHistoryFile(file: string): History {
   try {
     return historyFromJSON(JSON.parse(readFileSync(file, 'utf8')));
   } catch (err) {
-    throw new Error(`${file} is not a workflow history in JSON (export one with: temporal workflow show --workflow-id <id> --output json > ${file}): ${(err as Error).message.split('\n')[0]}`);
+    throw new Error(
+      `${file} is not a workflow history in JSON (export one with: temporal workflow show --workflow-id <id> --output json > ${file}): ${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -34,10 +36,20 @@ export function loadHistoryFile(file: string): History {
  * bound to it, so a replay under another id would take other paths. Encrypted histories replay
  * with the payload keys in the environment (RUNBOOK_PAYLOAD_KEY, RUNBOOK_PAYLOAD_OLD_KEYS).
  */
-export async function replay(history: History, fallbackId: string, code: Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'>, env: NodeJS.ProcessEnv = process.env): Promise<ReplayReport> {
-  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes as { workflowType?: { name?: string | null } | null; workflowId?: string | null } | undefined;
+export async function replay(
+  history: History,
+  fallbackId: string,
+  code: Pick<ReplayWorkerOptions, 'workflowsPath' | 'workflowBundle'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ReplayReport> {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes as
+    { workflowType?: { name?: string | null } | null; workflowId?: string | null } | undefined;
   const workflowId = started?.workflowId || fallbackId;
-  const report = { workflowId, workflowType: started?.workflowType?.name ?? 'unknown', events: history.events?.length ?? 0 };
+  const report = {
+    workflowId,
+    workflowType: started?.workflowType?.name ?? 'unknown',
+    events: history.events?.length ?? 0,
+  };
   let codec;
   try {
     codec = codecFromEnv(env);
@@ -46,16 +58,34 @@ export async function replay(history: History, fallbackId: string, code: Pick<Re
   }
   const keyIds = encryptionKeyIds(history);
   if (keyIds.size > 0 && !codec) {
-    return { ...report, ok: false, problem: `its payloads are encrypted (key ${[...keyIds].join(', ')}): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.` };
+    return {
+      ...report,
+      ok: false,
+      problem: `its payloads are encrypted (key ${[...keyIds].join(', ')}): set RUNBOOK_PAYLOAD_KEY (and RUNBOOK_PAYLOAD_OLD_KEYS for keys since rotated) as the worker has them, then replay again.`,
+    };
   }
   const missing = [...keyIds].filter((id) => !codec?.hasKey(id));
   if (missing.length > 0) {
-    return { ...report, ok: false, problem: `its payloads are encrypted with key ${missing.join(', ')}, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.` };
+    return {
+      ...report,
+      ok: false,
+      problem: `its payloads are encrypted with key ${missing.join(', ')}, which RUNBOOK_PAYLOAD_KEY and RUNBOOK_PAYLOAD_OLD_KEYS here do not hold: add it to RUNBOOK_PAYLOAD_OLD_KEYS, then replay again.`,
+    };
   }
   try {
     // The same interceptor modules as the worker's own bundles, so a traced run replays the path it took.
     const bundling = code.workflowBundle ? {} : { interceptors: { workflowModules: workflowInterceptorModules } };
-    await Worker.runReplayHistory({ ...code, ...bundling, sinks: tracingSinks(), dataConverter: codec && encryptingDataConverter(codec), replayName: `audit-${workflowId}` }, history, workflowId);
+    await Worker.runReplayHistory(
+      {
+        ...code,
+        ...bundling,
+        sinks: tracingSinks(),
+        dataConverter: codec && encryptingDataConverter(codec),
+        replayName: `audit-${workflowId}`,
+      },
+      history,
+      workflowId,
+    );
     return { ...report, ok: true };
   } catch (err) {
     return { ...report, ok: false, problem: (err as Error).message };

@@ -21,6 +21,7 @@ export async function ensureBuilt(log: (line: string) => void, root = process.cw
   log('Compiling to dist/ (npm run build: tsc and the workflow bundles)…');
   const started = Date.now();
   const r = await execa('npm', ['run', '--silent', 'build'], { cwd: root, reject: false, all: true });
-  if (r.exitCode !== 0) throw new Error(`npm run build failed (exit ${r.exitCode}):\n${r.all?.split('\n').slice(-30).join('\n')}`);
+  if (r.exitCode !== 0)
+    throw new Error(`npm run build failed (exit ${r.exitCode}):\n${r.all?.split('\n').slice(-30).join('\n')}`);
   log(`Compiled in ${Math.round((Date.now() - started) / 1000)} s.`);
 }

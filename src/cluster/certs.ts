@@ -12,7 +12,10 @@ if (isMain(import.meta.url)) {
     const dir = path.resolve(process.argv[2] ?? 'certs');
     const certs = await ensureClusterCerts(dir);
     console.log(`CA and certificates in ${certs.dir} (files 0600: make them readable by the containers' users):`);
-    console.log(`  CA ${certs.caFile}; frontend ${certs.frontend.certFile} (name ${certs.serverName}); internode ${certs.internode.certFile} (name ${certs.internodeServerName})`);
-    for (const [client, pair] of Object.entries(certs.clients)) console.log(`  client ${client}: ${pair.certFile}, ${pair.keyFile}`);
+    console.log(
+      `  CA ${certs.caFile}; frontend ${certs.frontend.certFile} (name ${certs.serverName}); internode ${certs.internode.certFile} (name ${certs.internodeServerName})`,
+    );
+    for (const [client, pair] of Object.entries(certs.clients))
+      console.log(`  client ${client}: ${pair.certFile}, ${pair.keyFile}`);
   });
 }

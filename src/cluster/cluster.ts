@@ -71,7 +71,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const apiPort = opts.apiPort ?? config.api.port;
   const apiUrls = Array.from({ length: opts.apis ?? 2 }, (_, i) => `http://127.0.0.1:${apiPort + i}`);
   const temporal = await bringUpTemporal({
-    dir, postgres, prefix, port: opts.temporalPort, uiPort: opts.uiPort, codecEndpoint: `${apiUrls[0]}/codec`, namespace: config.namespace, log,
+    dir,
+    postgres,
+    prefix,
+    port: opts.temporalPort,
+    uiPort: opts.uiPort,
+    codecEndpoint: `${apiUrls[0]}/codec`,
+    namespace: config.namespace,
+    log,
   });
   const started: Service[] = [];
   try {
@@ -102,32 +109,64 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     // Each target's secrets, by the names the targets file gives, from our own environment: for the
     // workers only (the APIs know target names, never their credentials).
-    const secrets = Object.fromEntries(targets.names().flatMap((t) => targets.secretVariables(t)).flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
-    const tracing = Object.fromEntries(optionalTracingVars.flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
-    const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/', LOG_LEVEL: config.logLevel, ...tracing };
+    const secrets = Object.fromEntries(
+      targets
+        .names()
+        .flatMap((t) => targets.secretVariables(t))
+        .flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])),
+    );
+    const tracing = Object.fromEntries(
+      optionalTracingVars.flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])),
+    );
+    const base = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/',
+      LOG_LEVEL: config.logLevel,
+      ...tracing,
+    };
     const hostQueues = [...new Set(targets.names().flatMap((t) => targets.info(t).taskQueue ?? []))];
 
     // Each role its own client certificate, as in docker-compose.yml.
-    const certificate = (role: Role) => ({ TEMPORAL_TLS_CERT: temporal.tlsFor(role).certFile, TEMPORAL_TLS_KEY: temporal.tlsFor(role).keyFile });
+    const certificate = (role: Role) => ({
+      TEMPORAL_TLS_CERT: temporal.tlsFor(role).certFile,
+      TEMPORAL_TLS_KEY: temporal.tlsFor(role).keyFile,
+    });
     const spawnRole = async (role: Role, name: string, extra: Record<string, string>, args: string[] = []) => {
       const [command, ...entry] = serviceCommand[role];
       const service = await startService({
-        name, command: command!, args: [...entry, ...args], env: { ...base, ...(role === 'worker' ? secrets : {}), ...serviceEnv(role, { ...values, ...certificate(role), ...extra }) },
+        name,
+        command: command!,
+        args: [...entry, ...args],
+        env: {
+          ...base,
+          ...(role === 'worker' ? secrets : {}),
+          ...serviceEnv(role, { ...values, ...certificate(role), ...extra }),
+        },
         logFile: path.join(logs, `${name}.log`),
         readyLine: role === 'worker' ? /Worker polling task queue/ : /^API on http/,
       });
       started.push(service);
       return service;
     };
-    const workers = await Promise.all(Array.from({ length: opts.workers ?? 2 }, (_, i) => spawnRole('worker', `worker-${i + 1}`, {})));
-    const hostWorkers = await Promise.all(hostQueues.map((q) => spawnRole('worker', `host-worker-${q}`, {}, ['--task-queue', q])));
+    const workers = await Promise.all(
+      Array.from({ length: opts.workers ?? 2 }, (_, i) => spawnRole('worker', `worker-${i + 1}`, {})),
+    );
+    const hostWorkers = await Promise.all(
+      hostQueues.map((q) => spawnRole('worker', `host-worker-${q}`, {}, ['--task-queue', q])),
+    );
     const sso = Object.fromEntries(optionalApiVars.flatMap((v) => (process.env[v] ? [[v, process.env[v]]] : [])));
     const apiArgs = (i: number) => ({ ...sso, RUNBOOK_API_PORT: String(apiPort + i) });
     const apis = await Promise.all(apiUrls.map((_, i) => spawnRole('api', `api-${i + 1}`, apiArgs(i))));
     log(`Cluster processes up: ${started.map((s) => `${s.name} (pid ${s.child.pid})`).join(', ')}; logs in ${logs}`);
 
     const cluster: Cluster = {
-      temporal, temporalEnv, apiUrls, workers, hostWorkers, apis, targetsFile: config.targetsFile,
+      temporal,
+      temporalEnv,
+      apiUrls,
+      workers,
+      hostWorkers,
+      apis,
+      targetsFile: config.targetsFile,
       devTokensFile: keys.devTokensFile,
       payloadKeyFile: process.env.RUNBOOK_PAYLOAD_KEY ? undefined : path.join(dir, 'payload-key'),
       async restartWorker(i) {
@@ -165,8 +204,16 @@ function clusterKeys(config: Config, dir: string) {
     tokensFile = dev.tokensFile;
     devTokensFile = dev.plainFile;
   }
-  const decision = config.decisionKey ? { privateKey: config.decisionKey, publicKey: config.decisionPublicKey! } : ensureDevDecisionKey(config.dataDir);
-  return { tokensFile, devTokensFile, decisionKey: decision.privateKey, decisionPublicKey: decision.publicKey, payloadKey: process.env.RUNBOOK_PAYLOAD_KEY ?? devPayloadKey(dir) };
+  const decision = config.decisionKey
+    ? { privateKey: config.decisionKey, publicKey: config.decisionPublicKey! }
+    : ensureDevDecisionKey(config.dataDir);
+  return {
+    tokensFile,
+    devTokensFile,
+    decisionKey: decision.privateKey,
+    decisionPublicKey: decision.publicKey,
+    payloadKey: process.env.RUNBOOK_PAYLOAD_KEY ?? devPayloadKey(dir),
+  };
 }
 
 /** Payloads are encrypted in the production shape; a development key is made once. */
@@ -181,13 +228,27 @@ export function clusterDatabases(prefix: string): string[] {
   return [`${prefix}_temporal`, `${prefix}_temporal_visibility`, `${prefix}_api_state`];
 }
 
-export function postgresUrl(p: { host: string; port: number; user: string; password?: string }, database: string): string {
-  const auth = p.password ? `${encodeURIComponent(p.user)}:${encodeURIComponent(p.password)}` : encodeURIComponent(p.user);
+export function postgresUrl(
+  p: { host: string; port: number; user: string; password?: string },
+  database: string,
+): string {
+  const auth = p.password
+    ? `${encodeURIComponent(p.user)}:${encodeURIComponent(p.password)}`
+    : encodeURIComponent(p.user);
   return `postgres://${auth}@${p.host}:${p.port}/${database}`;
 }
 
-async function ensureDatabase(p: { host: string; port: number; user: string; password?: string }, database: string): Promise<void> {
-  const client = new pg.Client({ host: p.host, port: p.port, user: p.user, password: p.password, database: 'postgres' });
+async function ensureDatabase(
+  p: { host: string; port: number; user: string; password?: string },
+  database: string,
+): Promise<void> {
+  const client = new pg.Client({
+    host: p.host,
+    port: p.port,
+    user: p.user,
+    password: p.password,
+    database: 'postgres',
+  });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

@@ -9,7 +9,10 @@ import { startCluster } from './cluster.js';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (config.temporalAddress) throw new Error('`npm run cluster` starts its own Temporal server: unset TEMPORAL_ADDRESS (and the TEMPORAL_TLS_* variables), or use `npm run worker` / `npm run api` against yours.');
+  if (config.temporalAddress)
+    throw new Error(
+      '`npm run cluster` starts its own Temporal server: unset TEMPORAL_ADDRESS (and the TEMPORAL_TLS_* variables), or use `npm run worker` / `npm run api` against yours.',
+    );
   let signals = 0;
   const control: { stop?: () => Promise<void> } = {};
   // SIGHUP too (the terminal closed): our children run in process groups of their own.
@@ -18,7 +21,8 @@ async function main(): Promise<void> {
       signals++;
       // Before the cluster is up, or at a third signal: exit now; the exit hook SIGKILLs every child (src/cluster/processes.ts).
       if (!control.stop || signals > 2) process.exit(130);
-      if (signals > 1) return console.log('Still stopping (each process gets 15 s before SIGKILL). Once more to force.');
+      if (signals > 1)
+        return console.log('Still stopping (each process gets 15 s before SIGKILL). Once more to force.');
       console.log('\nStopping the APIs, the workers, the UI and Temporal…');
       void control.stop().then(() => {
         console.log('Stopped.');
@@ -40,7 +44,11 @@ async function main(): Promise<void> {
       `  Console       ${api}/console/   (sessions shared by the replicas, in PostgreSQL)`,
       `  Workers       ${cluster.workers.length} on "${config.taskQueue}"${cluster.hostWorkers.length ? `, ${cluster.hostWorkers.length} on target host queues` : '; no target names a host task queue (taskQueue in the targets file), so no host worker'}`,
       `  Targets       ${cluster.targetsFile}`,
-      ...(cluster.devTokensFile ? [`  API tokens    ${cluster.devTokensFile} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`] : []),
+      ...(cluster.devTokensFile
+        ? [
+            `  API tokens    ${cluster.devTokensFile} (development: alice operator+approver, bob approver, carol viewer, alertmanager service)`,
+          ]
+        : []),
       '',
       'To use the CLI against it:',
       ...Object.entries(cluster.temporalEnv).map(([k, v]) => `  export ${k}=${v}`),

@@ -43,22 +43,27 @@ export function spawnServer(binary: string, args: string[], opts: SpawnOptions):
     closeSync(fd);
   }
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`${opts.what} could not be started (${binary}): is the binary there and executable?`);
+  if (pid === undefined)
+    throw new Error(`${opts.what} could not be started (${binary}): is the binary there and executable?`);
   writeFileSync(opts.pidFile, `${pid}\n`, { mode: 0o600 });
   let code: number | null | undefined;
   const signalGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-pid, signal);
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   };
   const onOurExit = () => signalGroup('SIGTERM');
   process.on('exit', onOurExit);
-  const exited = new Promise<void>((resolve) => child.on('exit', (c) => {
-    code = c;
-    process.off('exit', onOurExit);
-    rmSync(opts.pidFile, { force: true });
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', (c) => {
+      code = c;
+      process.off('exit', onOurExit);
+      rmSync(opts.pidFile, { force: true });
+      resolve();
+    }),
+  );
   return {
     pid,
     logFile: opts.logFile,
@@ -76,7 +81,8 @@ export function spawnServer(binary: string, args: string[], opts: SpawnOptions):
       signalGroup('SIGKILL');
       await exited;
     },
-    tail: (lines = 15) => readFileSync(opts.logFile, 'utf8').split('\n').filter(Boolean).slice(-lines).map(brief).join('\n'),
+    tail: (lines = 15) =>
+      readFileSync(opts.logFile, 'utf8').split('\n').filter(Boolean).slice(-lines).map(brief).join('\n'),
   };
 }
 
@@ -85,7 +91,9 @@ function brief(line: string): string {
   try {
     const entry = JSON.parse(line) as { level?: string; msg?: string; error?: string };
     if (entry.msg !== undefined) return `${entry.level ?? ''}: ${entry.msg}${entry.error ? ` (${entry.error})` : ''}`;
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
@@ -98,7 +106,9 @@ function refuseIfRunning(pidFile: string, what: string, binary: string): void {
     return;
   }
   if (pid > 0 && runs(pid, binary)) {
-    throw new Error(`${what} from an earlier start is still running (pid ${pid}, ${pidFile}): stop it with \`kill ${pid}\`, then start again.`);
+    throw new Error(
+      `${what} from an earlier start is still running (pid ${pid}, ${pidFile}): stop it with \`kill ${pid}\`, then start again.`,
+    );
   }
   rmSync(pidFile, { force: true });
 }

@@ -34,19 +34,37 @@ export interface ServiceSpec {
 const running = new Set<ChildProcess>();
 // Whatever happens to us (an error, a second Ctrl-C), no child outlives us: they are in their own groups.
 process.on('exit', () => {
-  for (const child of running) if (child.pid) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const child of running)
+    if (child.pid)
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 /** SIGKILLs every process started here that is still running (a cluster whose start failed halfway). */
 export async function killAllServices(): Promise<void> {
   const children = [...running];
   for (const child of children) signalGroup(child, 'SIGKILL');
-  await Promise.all(children.map((child) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())))));
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) =>
+          child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+        ),
+    ),
+  );
 }
 
 export async function startService(spec: ServiceSpec): Promise<Service> {
   const log = createWriteStream(spec.logFile, { flags: 'a', mode: 0o600 });
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   running.add(child);
   const lines: string[] = [];
   let ready = false;
@@ -65,11 +83,13 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => {
-    running.delete(child);
-    log.end();
-    resolve(signal ?? `exit code ${code}`);
-  }));
+  const exited = new Promise<string>((resolve) =>
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      log.end();
+      resolve(signal ?? `exit code ${code}`);
+    }),
+  );
   const service: Service = {
     name: spec.name,
     child,
@@ -92,7 +112,9 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   const outcome = await Promise.race([
     readyNow.then(() => 'ready'),
     exited.then((how) => `exited (${how})`),
-    new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`not ready after ${timeoutMs / 1000} s`), timeoutMs))),
+    new Promise<string>(
+      (resolve) => (timer = setTimeout(() => resolve(`not ready after ${timeoutMs / 1000} s`), timeoutMs)),
+    ),
   ]);
   clearTimeout(timer);
   if (outcome !== 'ready') {

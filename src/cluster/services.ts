@@ -13,22 +13,61 @@ export const serviceCommand: Record<Role, string[]> = {
 };
 
 /** How both reach Temporal (src/temporal-connection.ts). */
-const temporalVars = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_UI_URL'] as const;
+const temporalVars = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_UI_URL',
+] as const;
 
 /**
  * The variables each role is given (besides each target's passwordEnv on the worker). The API holds
  * the decision-signing key, the worker only its public half; both encrypt payloads.
  */
 export const serviceVars: Record<Role, readonly string[]> = {
-  worker: [...temporalVars, 'RUNBOOK_TARGETS', 'RUNBOOK_DATA_DIR', 'RUNBOOK_PAYLOAD_KEY', 'RUNBOOK_DECISION_PUBLIC_KEY', 'RUNBOOK_PUBLIC_URL'],
-  api: [...temporalVars, 'RUNBOOK_TARGETS', 'RUNBOOK_PAYLOAD_KEY', 'RUNBOOK_DECISION_KEY', 'RUNBOOK_API_HOST', 'RUNBOOK_API_PORT', 'RUNBOOK_API_TOKENS', 'RUNBOOK_STATE_DATABASE_URL', 'RUNBOOK_PUBLIC_URL', 'RUNBOOK_CODEC_ORIGINS'],
+  worker: [
+    ...temporalVars,
+    'RUNBOOK_TARGETS',
+    'RUNBOOK_DATA_DIR',
+    'RUNBOOK_PAYLOAD_KEY',
+    'RUNBOOK_DECISION_PUBLIC_KEY',
+    'RUNBOOK_PUBLIC_URL',
+  ],
+  api: [
+    ...temporalVars,
+    'RUNBOOK_TARGETS',
+    'RUNBOOK_PAYLOAD_KEY',
+    'RUNBOOK_DECISION_KEY',
+    'RUNBOOK_API_HOST',
+    'RUNBOOK_API_PORT',
+    'RUNBOOK_API_TOKENS',
+    'RUNBOOK_STATE_DATABASE_URL',
+    'RUNBOOK_PUBLIC_URL',
+    'RUNBOOK_CODEC_ORIGINS',
+  ],
 };
 
 /** Passed to the API when set (single sign-on; README, "Single sign-on"). */
-export const optionalApiVars = ['RUNBOOK_OIDC_ISSUER', 'RUNBOOK_OIDC_CLIENT_ID', 'RUNBOOK_OIDC_CLIENT_SECRET', 'RUNBOOK_OIDC_AUDIENCE', 'RUNBOOK_OIDC_ROLES', 'RUNBOOK_OIDC_ROLES_CLAIM', 'RUNBOOK_OIDC_NAME_CLAIM', 'RUNBOOK_OIDC_PROVIDER_NAME'] as const;
+export const optionalApiVars = [
+  'RUNBOOK_OIDC_ISSUER',
+  'RUNBOOK_OIDC_CLIENT_ID',
+  'RUNBOOK_OIDC_CLIENT_SECRET',
+  'RUNBOOK_OIDC_AUDIENCE',
+  'RUNBOOK_OIDC_ROLES',
+  'RUNBOOK_OIDC_ROLES_CLAIM',
+  'RUNBOOK_OIDC_NAME_CLAIM',
+  'RUNBOOK_OIDC_PROVIDER_NAME',
+] as const;
 
 /** Passed to both when set: traces to an OpenTelemetry collector (README, "Traces"); each role keeps its own service name. */
-export const optionalTracingVars = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS'] as const;
+export const optionalTracingVars = [
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+] as const;
 
 /** `values` limited to the role's variables; a variable the role reads but `values` lacks is an error (a typo here would start a half-configured process). */
 export function serviceEnv(role: Role, values: Record<string, string | undefined>): Record<string, string> {

@@ -140,13 +140,30 @@ function persistence(opts: ServerConfigOptions) {
 function global(opts: ServerConfigOptions) {
   const { certs } = opts;
   const ca = [certs.caFile];
-  const server = (pair: { certFile: string; keyFile: string }) => ({ ...pair, requireClientAuth: true, clientCaFiles: ca });
+  const server = (pair: { certFile: string; keyFile: string }) => ({
+    ...pair,
+    requireClientAuth: true,
+    clientCaFiles: ca,
+  });
   return {
     membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' },
     pprof: { port: 0 },
-    ...(opts.ports.metrics ? { metrics: { prometheus: { framework: 'tally', timerType: 'histogram', listenAddress: `127.0.0.1:${opts.ports.metrics}` } } } : {}),
+    ...(opts.ports.metrics
+      ? {
+          metrics: {
+            prometheus: {
+              framework: 'tally',
+              timerType: 'histogram',
+              listenAddress: `127.0.0.1:${opts.ports.metrics}`,
+            },
+          },
+        }
+      : {}),
     tls: {
-      internode: { server: server(certs.internode), client: { serverName: certs.internodeServerName, rootCaFiles: ca } },
+      internode: {
+        server: server(certs.internode),
+        client: { serverName: certs.internodeServerName, rootCaFiles: ca },
+      },
       frontend: { server: server(certs.frontend), client: { serverName: certs.serverName, rootCaFiles: ca } },
       systemWorker: { ...certs.clients['system-worker'], client: { serverName: certs.serverName, rootCaFiles: ca } },
       expirationChecks: { warningWindow: '168h', errorWindow: '24h', checkInterval: '1h' },
@@ -168,7 +185,10 @@ function services(ports: TemporalPorts) {
 
 /** The template's single-cluster metadata, with the frontend's real address. */
 function clusterMetadata(template: unknown, frontendPort: number) {
-  const meta = structuredClone(template) as { currentClusterName: string; clusterInformation: Record<string, { rpcAddress: string }> };
+  const meta = structuredClone(template) as {
+    currentClusterName: string;
+    clusterInformation: Record<string, { rpcAddress: string }>;
+  };
   const current = meta.clusterInformation[meta.currentClusterName];
   if (current) current.rpcAddress = `localhost:${frontendPort}`;
   return meta;

@@ -24,10 +24,20 @@ export interface TemporalDatabases {
   visibility: string;
 }
 
-export const DEFAULT_DATABASES: TemporalDatabases = { persistence: 'runbooks_temporal', visibility: 'runbooks_temporal_visibility' };
+export const DEFAULT_DATABASES: TemporalDatabases = {
+  persistence: 'runbooks_temporal',
+  visibility: 'runbooks_temporal_visibility',
+};
 
-export function postgresDefaults(opts: PostgresOptions = {}): Required<Omit<PostgresOptions, 'password'>> & { password?: string } {
-  return { host: opts.host ?? '127.0.0.1', port: opts.port ?? 5432, user: opts.user ?? 'postgres', password: opts.password };
+export function postgresDefaults(
+  opts: PostgresOptions = {},
+): Required<Omit<PostgresOptions, 'password'>> & { password?: string } {
+  return {
+    host: opts.host ?? '127.0.0.1',
+    port: opts.port ?? 5432,
+    user: opts.user ?? 'postgres',
+    password: opts.password,
+  };
 }
 
 export class TemporalSchemaError extends Error {
@@ -42,7 +52,10 @@ export async function setupTemporalDatabases(
   databases: TemporalDatabases = DEFAULT_DATABASES,
 ): Promise<void> {
   const pgo = postgresDefaults(postgres);
-  for (const [database, schema] of [[databases.persistence, 'temporal'], [databases.visibility, 'visibility']] as const) {
+  for (const [database, schema] of [
+    [databases.persistence, 'temporal'],
+    [databases.visibility, 'visibility'],
+  ] as const) {
     if (!(await databaseExists(pgo, database))) await tool(sqlTool, pgo, database, ['create-database']);
     await tool(sqlTool, pgo, database, ['setup-schema', '-v', '0.0']);
     await tool(sqlTool, pgo, database, ['update-schema', '-d', path.join(schemaDir, schema, 'versioned')]);
@@ -54,7 +67,9 @@ async function databaseExists(pgo: ReturnType<typeof postgresDefaults>, database
   try {
     await client.connect();
   } catch (err) {
-    throw new TemporalSchemaError(`PostgreSQL at ${pgo.host}:${pgo.port} refused user ${pgo.user} (${(err as Error).message}): start it, or pass the host, port, user and password of one Temporal may use.`);
+    throw new TemporalSchemaError(
+      `PostgreSQL at ${pgo.host}:${pgo.port} refused user ${pgo.user} (${(err as Error).message}): start it, or pass the host, port, user and password of one Temporal may use.`,
+    );
   }
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
@@ -64,8 +79,25 @@ async function databaseExists(pgo: ReturnType<typeof postgresDefaults>, database
   }
 }
 
-async function tool(sqlTool: string, pgo: ReturnType<typeof postgresDefaults>, database: string, command: string[]): Promise<void> {
-  const args = ['--plugin', 'postgres12', '--endpoint', pgo.host, '--port', String(pgo.port), '--user', pgo.user, '--database', database, ...command];
+async function tool(
+  sqlTool: string,
+  pgo: ReturnType<typeof postgresDefaults>,
+  database: string,
+  command: string[],
+): Promise<void> {
+  const args = [
+    '--plugin',
+    'postgres12',
+    '--endpoint',
+    pgo.host,
+    '--port',
+    String(pgo.port),
+    '--user',
+    pgo.user,
+    '--database',
+    database,
+    ...command,
+  ];
   const result = await execa(sqlTool, args, {
     env: { SQL_PASSWORD: pgo.password ?? '' },
     reject: false,
@@ -74,6 +106,8 @@ async function tool(sqlTool: string, pgo: ReturnType<typeof postgresDefaults>, d
   });
   if (result.exitCode !== 0) {
     const output = (result.all ?? '').split('\n').slice(-15).join('\n');
-    throw new TemporalSchemaError(`temporal-sql-tool ${command.join(' ')} on database ${database} failed (exit ${result.exitCode}):\n${output}\nCheck that user ${pgo.user} may create databases and tables on ${pgo.host}:${pgo.port}.`);
+    throw new TemporalSchemaError(
+      `temporal-sql-tool ${command.join(' ')} on database ${database} failed (exit ${result.exitCode}):\n${output}\nCheck that user ${pgo.user} may create databases and tables on ${pgo.host}:${pgo.port}.`,
+    );
   }
 }

@@ -48,12 +48,17 @@ export async function startTemporalUi(opts: TemporalUiOptions): Promise<Temporal
   // Ready = it serves the namespace, which it can only get from the frontend through mTLS.
   for (;;) {
     const code = ui.exitCode();
-    if (code !== undefined) throw new Error(`The Temporal UI server exited (code ${code}) before it was ready. Its log (${ui.logFile}) ends:\n${ui.tail()}`);
+    if (code !== undefined)
+      throw new Error(
+        `The Temporal UI server exited (code ${code}) before it was ready. Its log (${ui.logFile}) ends:\n${ui.tail()}`,
+      );
     const res = await fetch(`${url}/api/v1/namespaces/${encodeURIComponent(opts.namespace)}`).catch(() => undefined);
     if (res?.ok) break;
     if (Date.now() > deadline) {
       await ui.kill();
-      throw new Error(`The Temporal UI server did not serve namespace ${opts.namespace} on ${url} in time (last: ${res ? `HTTP ${res.status}` : 'no answer'}). Its log (${ui.logFile}) ends:\n${ui.tail()}`);
+      throw new Error(
+        `The Temporal UI server did not serve namespace ${opts.namespace} on ${url} in time (last: ${res ? `HTTP ${res.status}` : 'no answer'}). Its log (${ui.logFile}) ends:\n${ui.tail()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }

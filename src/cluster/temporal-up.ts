@@ -36,16 +36,17 @@ export interface TemporalUpOptions {
 export async function bringUpTemporal(opts: TemporalUpOptions): Promise<ClusterTemporal> {
   const install = await resolveTemporalServer({ log: opts.log });
   const uiMissing = install.uiServer ? undefined : install.uiServerMissing?.trim().split('\n')[0];
-  const start = (ports?: TemporalCluster['ports']) => startTemporalCluster({
-    dir: path.join(opts.dir, 'temporal'),
-    install,
-    postgres: opts.postgres,
-    databases: { persistence: `${opts.prefix}_temporal`, visibility: `${opts.prefix}_temporal_visibility` },
-    namespace: opts.namespace,
-    ports: ports ?? (opts.port ? { frontend: opts.port } : undefined),
-    ui: install.uiServer && opts.uiPort ? { port: opts.uiPort, codecEndpoint: opts.codecEndpoint } : undefined,
-    log: opts.log,
-  });
+  const start = (ports?: TemporalCluster['ports']) =>
+    startTemporalCluster({
+      dir: path.join(opts.dir, 'temporal'),
+      install,
+      postgres: opts.postgres,
+      databases: { persistence: `${opts.prefix}_temporal`, visibility: `${opts.prefix}_temporal_visibility` },
+      namespace: opts.namespace,
+      ports: ports ?? (opts.port ? { frontend: opts.port } : undefined),
+      ui: install.uiServer && opts.uiPort ? { port: opts.uiPort, codecEndpoint: opts.codecEndpoint } : undefined,
+      log: opts.log,
+    });
   let current = await start();
   return {
     address: current.address,

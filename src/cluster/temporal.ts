@@ -10,7 +10,12 @@ import type { Log } from '../util/go-build.js';
 import { privateDirSync } from '../util/private-fs.js';
 import { spawnServer, type ServerProcess } from './process.js';
 import { choosePorts, CONFIG_ENV, writeServerConfig, type TemporalPorts } from './temporal-config.js';
-import { DEFAULT_DATABASES, setupTemporalDatabases, type PostgresOptions, type TemporalDatabases } from './temporal-db.js';
+import {
+  DEFAULT_DATABASES,
+  setupTemporalDatabases,
+  type PostgresOptions,
+  type TemporalDatabases,
+} from './temporal-db.js';
 import { startTemporalUi, type TemporalUi } from './temporal-ui.js';
 import { ensureClusterCerts, type ClientName, type ClusterCerts } from './tls.js';
 
@@ -85,21 +90,39 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
   const databases = opts.databases ?? DEFAULT_DATABASES;
   await setupTemporalDatabases(install.sqlTool, install.schemaDir, opts.postgres, databases);
   const ports = await choosePorts(opts.ports);
-  writeServerConfig({ dir: opts.dir, template: install.configTemplate, certs, ports, postgres: opts.postgres, databases, logLevel: opts.logLevel });
-
-  const server = spawnServer(install.server, ['--root', opts.dir, '--config', 'config', '--env', CONFIG_ENV, '--allow-no-auth', 'start'], {
-    cwd: opts.dir,
-    logFile: path.join(opts.dir, 'temporal-server.log'),
-    pidFile: path.join(opts.dir, 'temporal-server.pid'),
-    what: 'A Temporal server',
+  writeServerConfig({
+    dir: opts.dir,
+    template: install.configTemplate,
+    certs,
+    ports,
+    postgres: opts.postgres,
+    databases,
+    logLevel: opts.logLevel,
   });
+
+  const server = spawnServer(
+    install.server,
+    ['--root', opts.dir, '--config', 'config', '--env', CONFIG_ENV, '--allow-no-auth', 'start'],
+    {
+      cwd: opts.dir,
+      logFile: path.join(opts.dir, 'temporal-server.log'),
+      pidFile: path.join(opts.dir, 'temporal-server.pid'),
+      what: 'A Temporal server',
+    },
+  );
   const address = `127.0.0.1:${ports.frontend}`;
-  const tlsFor = (client: ClientName): TlsFiles => ({ caFile: certs.caFile, ...certs.clients[client], serverName: certs.serverName });
+  const tlsFor = (client: ClientName): TlsFiles => ({
+    caFile: certs.caFile,
+    ...certs.clients[client],
+    serverName: certs.serverName,
+  });
   const tls = tlsFor(opts.client ?? 'worker');
   let ui: TemporalUi | undefined;
   try {
     const deadline = Date.now() + msToNumber(opts.readyTimeout ?? '3 minutes');
-    const connection = await untilOk(`the Temporal server to answer on ${address}`, server, deadline, () => connectReady(address, tls));
+    const connection = await untilOk(`the Temporal server to answer on ${address}`, server, deadline, () =>
+      connectReady(address, tls),
+    );
     try {
       await setUpNamespace(connection, namespace, opts.retention ?? '2 days', { server, deadline, log, address });
     } finally {
@@ -111,7 +134,9 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
     await server.kill();
     throw err;
   }
-  log(`Temporal server ${address} (mTLS, PostgreSQL ${databases.persistence} + ${databases.visibility}), pid ${server.pid}, log ${server.logFile}`);
+  log(
+    `Temporal server ${address} (mTLS, PostgreSQL ${databases.persistence} + ${databases.visibility}), pid ${server.pid}, log ${server.logFile}`,
+  );
   return {
     address,
     namespace,
@@ -140,11 +165,15 @@ async function setUpNamespace(
   at: { server: ServerProcess; deadline: number; log: Log; address: string },
 ): Promise<void> {
   const { server, deadline, log, address } = at;
-  if (await untilOk(`namespace ${namespace}`, server, deadline, () => ensureNamespace(connection, namespace, retention))) {
+  if (
+    await untilOk(`namespace ${namespace}`, server, deadline, () => ensureNamespace(connection, namespace, retention))
+  ) {
     log(`Registered namespace ${namespace} on ${address}`);
   }
   // A namespace just registered reaches the frontend's namespace cache a few seconds later.
-  const added = await untilOk(`namespace ${namespace} to be usable`, server, deadline, () => registerSearchAttributes(connection, namespace));
+  const added = await untilOk(`namespace ${namespace} to be usable`, server, deadline, () =>
+    registerSearchAttributes(connection, namespace),
+  );
   if (added.length > 0) log(`Registered search attributes on ${address}: ${added.join(', ')}`);
   // Search attributes, likewise: a query naming one of ours succeeds once they are usable, so
   // the first runbook started never meets "unknown search attribute".
@@ -162,9 +191,19 @@ async function startUiFor(
   namespace: string,
 ): Promise<TemporalUi> {
   if (!install.uiServer) {
-    throw new TemporalClusterError(`The Temporal UI server was not built, so it cannot start on port ${ui.port}: ${install.uiServerMissing?.trim()}`);
+    throw new TemporalClusterError(
+      `The Temporal UI server was not built, so it cannot start on port ${ui.port}: ${install.uiServerMissing?.trim()}`,
+    );
   }
-  return startTemporalUi({ binary: install.uiServer, dir: path.join(dir, 'ui'), port: ui.port, address, tls, namespace, codecEndpoint: ui.codecEndpoint });
+  return startTemporalUi({
+    binary: install.uiServer,
+    dir: path.join(dir, 'ui'),
+    port: ui.port,
+    address,
+    tls,
+    namespace,
+    codecEndpoint: ui.codecEndpoint,
+  });
 }
 
 /** SDK connection options for a client of the cluster: for Connection.connect and NativeConnection.connect alike. */
@@ -192,7 +231,12 @@ async function connectReady(address: string, tls: TlsFiles): Promise<Connection>
 }
 
 /** Retries `attempt` until it succeeds, the server exits, or the deadline passes (then the error has the server's log). */
-async function untilOk<T>(what: string, server: ServerProcess, deadline: number, attempt: () => Promise<T>): Promise<T> {
+async function untilOk<T>(
+  what: string,
+  server: ServerProcess,
+  deadline: number,
+  attempt: () => Promise<T>,
+): Promise<T> {
   for (;;) {
     failIfExited(server);
     let last: string;
@@ -202,7 +246,9 @@ async function untilOk<T>(what: string, server: ServerProcess, deadline: number,
       last = (err as Error).message;
     }
     if (Date.now() > deadline) {
-      throw new TemporalClusterError(`Timed out waiting for ${what} (last error: ${last}). The server's log (${server.logFile}) ends:\n${server.tail()}`);
+      throw new TemporalClusterError(
+        `Timed out waiting for ${what} (last error: ${last}). The server's log (${server.logFile}) ends:\n${server.tail()}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -211,6 +257,8 @@ async function untilOk<T>(what: string, server: ServerProcess, deadline: number,
 function failIfExited(server: ServerProcess): void {
   const code = server.exitCode();
   if (code !== undefined) {
-    throw new TemporalClusterError(`The Temporal server exited (code ${code}) before it was ready. Its log (${server.logFile}) ends:\n${server.tail()}`);
+    throw new TemporalClusterError(
+      `The Temporal server exited (code ${code}) before it was ready. Its log (${server.logFile}) ends:\n${server.tail()}`,
+    );
   }
 }

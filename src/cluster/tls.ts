@@ -50,15 +50,26 @@ interface Leaf {
 function leaves(): Leaf[] {
   return [
     { name: 'frontend', sans: [`DNS:${SERVER_NAME}`, 'IP:127.0.0.1'], usage: 'serverAuth' },
-    { name: 'internode', sans: [`DNS:${INTERNODE_NAME}`, 'DNS:localhost', 'IP:127.0.0.1'], usage: 'serverAuth,clientAuth' },
-    ...CLIENTS.map((name): Leaf => ({ name: `client-${name}`, sans: [`DNS:${name}.client.temporal`], usage: 'clientAuth' })),
+    {
+      name: 'internode',
+      sans: [`DNS:${INTERNODE_NAME}`, 'DNS:localhost', 'IP:127.0.0.1'],
+      usage: 'serverAuth,clientAuth',
+    },
+    ...CLIENTS.map((name): Leaf => ({
+      name: `client-${name}`,
+      sans: [`DNS:${name}.client.temporal`],
+      usage: 'clientAuth',
+    })),
   ];
 }
 
 /** Every file ensureClusterCerts writes: the CA's and each leaf's certificate and key. */
 const ourFiles = () => ['ca', ...leaves().map((l) => l.name)].flatMap((n) => [`${n}.crt`, `${n}.key`]);
 
-const pair = (dir: string, name: string): CertPair => ({ certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) });
+const pair = (dir: string, name: string): CertPair => ({
+  certFile: path.join(dir, `${name}.crt`),
+  keyFile: path.join(dir, `${name}.key`),
+});
 
 export function clusterCertPaths(dir: string): ClusterCerts {
   return {
@@ -100,7 +111,9 @@ async function openssl(args: string[], cwd: string): Promise<string> {
   } catch (err) {
     const e = err as { code?: string; stderr?: string; shortMessage?: string };
     if (e.code === 'ENOENT') {
-      throw new OpensslError('openssl is not installed, and the cluster needs it to make its certificates: install it (apt-get install openssl), then start again.');
+      throw new OpensslError(
+        'openssl is not installed, and the cluster needs it to make its certificates: install it (apt-get install openssl), then start again.',
+      );
     }
     throw new OpensslError(`openssl ${args[0]} failed in ${cwd}: ${e.stderr?.trim() || e.shortMessage}`);
   }
@@ -123,27 +136,64 @@ async function isValid(certFile: string, keyFile: string, caFile?: string): Prom
 const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 async function makeCa(ca: CertPair, commonName: string, dir: string): Promise<void> {
-  await openssl([
-    'req', '-x509', ...newKey, '-keyout', ca.keyFile, '-out', ca.certFile, '-days', String(DAYS), '-subj', `/CN=${commonName}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ], dir);
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...newKey,
+      '-keyout',
+      ca.keyFile,
+      '-out',
+      ca.certFile,
+      '-days',
+      String(DAYS),
+      '-subj',
+      `/CN=${commonName}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
 }
 
 async function issue(ca: CertPair, out: CertPair, leaf: Leaf, dir: string): Promise<void> {
   const csr = path.join(dir, `${leaf.name}.csr`);
   const ext = path.join(dir, `${leaf.name}.ext`);
-  writeFileSync(ext, [
-    'basicConstraints=critical,CA:FALSE',
-    'keyUsage=critical,digitalSignature',
-    `extendedKeyUsage=${leaf.usage}`,
-    `subjectAltName=${leaf.sans.join(',')}`,
-  ].join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    ext,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      `extendedKeyUsage=${leaf.usage}`,
+      `subjectAltName=${leaf.sans.join(',')}`,
+    ].join('\n') + '\n',
+    { mode: 0o600 },
+  );
   try {
     await openssl(['req', '-new', ...newKey, '-keyout', out.keyFile, '-out', csr, '-subj', `/CN=${leaf.name}`], dir);
-    await openssl([
-      'x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', `0x${randomBytes(12).toString('hex')}`,
-      '-days', String(DAYS), '-extfile', ext, '-out', out.certFile,
-    ], dir);
+    await openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        ca.certFile,
+        '-CAkey',
+        ca.keyFile,
+        '-set_serial',
+        `0x${randomBytes(12).toString('hex')}`,
+        '-days',
+        String(DAYS),
+        '-extfile',
+        ext,
+        '-out',
+        out.certFile,
+      ],
+      dir,
+    );
   } finally {
     rmSync(csr, { force: true });
     rmSync(ext, { force: true });

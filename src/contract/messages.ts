@@ -71,7 +71,9 @@ export interface LockHolder {
   since: string;
 }
 
-export const acquireLock = defineUpdate<{ granted: boolean; holder: LockHolder }, [{ runId: string; runbook: string }]>('acquire');
+export const acquireLock = defineUpdate<{ granted: boolean; holder: LockHolder }, [{ runId: string; runbook: string }]>(
+  'acquire',
+);
 export const releaseLock = defineSignal<[{ runId: string }]>('release');
 export const lockHolderQuery = defineQuery<LockHolder | null>('holder');
 

@@ -28,14 +28,28 @@ export function defineProcedure(name: string, steps: ProcedureItem[]): Procedure
 }
 
 /** A runbook that takes the target's lock (always, not only with an input) changes its target. */
-export const takesLock = (procedure: Procedure): boolean => procedure.steps.some((s) => s.id === 'lock-target' && !s.onlyWith);
+export const takesLock = (procedure: Procedure): boolean =>
+  procedure.steps.some((s) => s.id === 'lock-target' && !s.onlyWith);
 
 /** Steps every kind of runbook shares, declared once. */
-export const lockTarget: ProcedureItem = { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock (one change at a time)' };
-export const resolveTarget: ProcedureItem = { id: 'resolve-target', kind: 'step', title: 'Resolve the target by name on the worker' };
-export const reportFinding: ProcedureItem = { id: 'report-finding', kind: 'step', title: 'Started by a schedule and found a problem: tell the target\'s notify hooks; where the target declares schedules.<check>.escalate, start that runbook through the alert intake (one run while it is open)', onlyWith: 'schedule' };
+export const lockTarget: ProcedureItem = {
+  id: 'lock-target',
+  kind: 'step',
+  title: "Take the target's lock (one change at a time)",
+};
+export const resolveTarget: ProcedureItem = {
+  id: 'resolve-target',
+  kind: 'step',
+  title: 'Resolve the target by name on the worker',
+};
+export const reportFinding: ProcedureItem = {
+  id: 'report-finding',
+  kind: 'step',
+  title:
+    "Started by a schedule and found a problem: tell the target's notify hooks; where the target declares schedules.<check>.escalate, start that runbook through the alert intake (one run while it is open)",
+  onlyWith: 'schedule',
+};
 
 /** The journal names of a gate's policy step, and of the gate a failed step parks at. */
 export const policyStep = (gate: string) => `policy:${gate}`;
 export const recoveryGate = (step: string) => `recover:${step}`;
-

@@ -32,7 +32,18 @@ export interface SignedDecisionFields {
  * signed decision could be replayed into a re-opened gate with another comment; v2 covers both.
  */
 export function decisionMessage(f: SignedDecisionFields, version: 1 | 2 = 2): string {
-  const v1 = [f.workflowId, f.runId, f.gate, f.planDigest, f.decision, f.by, [...f.roles].sort().join(','), f.expiresAt, f.action ?? '', stableStringify(f.correction ?? null)];
+  const v1 = [
+    f.workflowId,
+    f.runId,
+    f.gate,
+    f.planDigest,
+    f.decision,
+    f.by,
+    [...f.roles].sort().join(','),
+    f.expiresAt,
+    f.action ?? '',
+    stableStringify(f.correction ?? null),
+  ];
   if (version === 1) return ['durable-runbooks/decide/v1', ...v1].join('\n');
   return ['durable-runbooks/decide/v2', ...v1, JSON.stringify(f.comment ?? ''), String(f.opening ?? 0)].join('\n');
 }
@@ -41,7 +52,12 @@ export function signDecision(f: SignedDecisionFields, privateKeyHex: string): st
   return sign(decisionMessage(f), privateKeyHex);
 }
 
-export function verifyDecision(f: SignedDecisionFields, signatureHex: string, publicKeyHex: string, version: 1 | 2 = 2): boolean {
+export function verifyDecision(
+  f: SignedDecisionFields,
+  signatureHex: string,
+  publicKeyHex: string,
+  version: 1 | 2 = 2,
+): boolean {
   return verify(decisionMessage(f, version), signatureHex, publicKeyHex);
 }
 
@@ -61,7 +77,16 @@ export interface SignedStartFields {
 }
 
 export function startMessage(f: SignedStartFields): string {
-  return ['durable-runbooks/start/v1', f.workflowId, f.runbook, f.target, f.initiator, f.via, f.inputDigest, f.expiresAt].join('\n');
+  return [
+    'durable-runbooks/start/v1',
+    f.workflowId,
+    f.runbook,
+    f.target,
+    f.initiator,
+    f.via,
+    f.inputDigest,
+    f.expiresAt,
+  ].join('\n');
 }
 
 /** The one intake workflow per (runbook, target) that alerts start runs through (its id is what the API signs). */
@@ -109,7 +134,9 @@ export function publicKeyOf(privateKeyHex: string): string {
 export function stableStringify(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
 }
 

@@ -46,7 +46,8 @@ export interface Channel {
 }
 
 /** `awaiting-approval`: a gate is open; `awaiting-input`: a person's input other than a decision (a root-cause note). */
-export type Phase = 'starting' | 'diagnosing' | 'awaiting-approval' | 'awaiting-input' | 'acting' | 'completed' | 'failed' | 'aborted';
+export type Phase =
+  'starting' | 'diagnosing' | 'awaiting-approval' | 'awaiting-input' | 'acting' | 'completed' | 'failed' | 'aborted';
 
 /** What a run waits for besides gates: a person's input (today the root-cause note), until its deadline. */
 export interface AwaitedInput {
@@ -56,7 +57,8 @@ export interface AwaitedInput {
   deadline: string;
 }
 
-export type EntryKind = 'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note' | 'alert';
+export type EntryKind =
+  'step' | 'gate' | 'decision' | 'refusal' | 'escalation' | 'compensation' | 'abort' | 'note' | 'alert';
 
 export interface JournalEntry {
   kind: EntryKind;
@@ -67,7 +69,8 @@ export interface JournalEntry {
   durationMs?: number;
   /** Who did it: "worker" for automated steps, the person for decisions. */
   actor: string;
-  outcome: 'running' | 'ok' | 'failed' | 'waiting' | 'approved' | 'rejected' | 'expired' | 'refused' | 'aborted' | 'sent';
+  outcome:
+    'running' | 'ok' | 'failed' | 'waiting' | 'approved' | 'rejected' | 'expired' | 'refused' | 'aborted' | 'sent';
   inputs?: Record<string, unknown>;
   evidence?: unknown;
   error?: string;

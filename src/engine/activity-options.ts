@@ -18,10 +18,10 @@ export const DEFAULT_HEARTBEAT_TIMEOUT = '10 seconds';
 export function activitiesFor(input: RunbookInput, opts: { taskQueue?: string; long?: boolean } = {}) {
   return proxyActivities<Activities>({
     taskQueue: opts.taskQueue,
-    startToCloseTimeout: opts.long ? '4 hours' : input.retry?.activityTimeout ?? '2 minutes',
+    startToCloseTimeout: opts.long ? '4 hours' : (input.retry?.activityTimeout ?? '2 minutes'),
     heartbeatTimeout: input.retry?.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,
     // A host-local queue with no worker must not hang the run forever.
-    scheduleToStartTimeout: opts.taskQueue ? input.retry?.scheduleToStartTimeout ?? '5 minutes' : undefined,
+    scheduleToStartTimeout: opts.taskQueue ? (input.retry?.scheduleToStartTimeout ?? '5 minutes') : undefined,
     retry: {
       initialInterval: input.retry?.initialInterval ?? '2 seconds',
       backoffCoefficient: 2,

@@ -11,7 +11,10 @@ export class Journal {
   readonly initiator: string;
   private current: Phase = 'starting';
 
-  constructor(readonly runbook: string, readonly input: RunbookInput) {
+  constructor(
+    readonly runbook: string,
+    readonly input: RunbookInput,
+  ) {
     this.initiator = input.initiator ?? 'unknown';
     // Set here too, not only by our client: a run started from the Temporal UI must be findable as well.
     upsertSearchAttributes([
@@ -51,7 +54,11 @@ export const now = () => new Date().toISOString();
 
 /** The operator-facing message of a failure: the activity's own words, not the wrapper's. */
 export function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START') {
+  if (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  ) {
     return `No worker picked up ${err.activityType} in time: no worker of ours polls the task queue this step runs on (the target's taskQueue, for steps on the target's host). Start a worker there with RUNBOOK_TASK_QUEUE set to that queue, then run again.`;
   }
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;

@@ -40,14 +40,17 @@ export interface RecoveryContext {
 export function repeatedFailures(attempts: FailedAttempt[]): number {
   const last = attempts[attempts.length - 1];
   if (!last) return 0;
-  const alike = (a: FailedAttempt) => a.error === last.error && stableStringify(a.correction ?? null) === stableStringify(last.correction ?? null);
+  const alike = (a: FailedAttempt) =>
+    a.error === last.error && stableStringify(a.correction ?? null) === stableStringify(last.correction ?? null);
   let n = 0;
   for (let i = attempts.length - 1; i >= 0 && alike(attempts[i]!); i--) n++;
   return n;
 }
 
 function correctionExample(corrections: Record<string, string>): string {
-  return `{${Object.entries(corrections).map(([field, what]) => `"${field}": "<${what}>"`).join(', ')}}`;
+  return `{${Object.entries(corrections)
+    .map(([field, what]) => `"${field}": "<${what}>"`)
+    .join(', ')}}`;
 }
 
 function oneOf(options: string[]): string {
@@ -57,7 +60,10 @@ function oneOf(options: string[]): string {
 const times = (n: number) => (n === 2 ? 'twice' : `${n} times`);
 
 /** The recovery gate's prompt and evidence after the step's latest failed attempt. */
-export function recoveryPlan(ctx: RecoveryContext, attempts: FailedAttempt[]): { prompt: string; evidence: RecoveryEvidence } {
+export function recoveryPlan(
+  ctx: RecoveryContext,
+  attempts: FailedAttempt[],
+): { prompt: string; evidence: RecoveryEvidence } {
   const error = attempts[attempts.length - 1]!.error;
   const repeats = repeatedFailures(attempts);
   const sameErrorAsLast = repeats >= 2;
@@ -68,13 +74,25 @@ export function recoveryPlan(ctx: RecoveryContext, attempts: FailedAttempt[]): {
     ...(ctx.skippable ? ['skip' as const] : []),
     'abort',
   ];
-  const evidence: RecoveryEvidence = { step: ctx.step, error, failures: attempts.length, sameErrorAsLast, suggested, ...(correctable ? { corrections: ctx.corrections } : {}) };
+  const evidence: RecoveryEvidence = {
+    step: ctx.step,
+    error,
+    failures: attempts.length,
+    sameErrorAsLast,
+    suggested,
+    ...(correctable ? { corrections: ctx.corrections } : {}),
+  };
   const correct = correctable ? `retry with a correction ${correctionExample(ctx.corrections!)}` : undefined;
   const skip = ctx.skippable ? 'skip it' : undefined;
   const abort = 'reject to abort and undo';
   if (!sameErrorAsLast) {
-    const retry = correctable ? `Retry it (with a correction ${correctionExample(ctx.corrections!)} if needed)` : 'Retry it';
-    return { evidence, prompt: `Step "${ctx.step}" failed after its retries, after this run had changed ${ctx.target}: ${error} ${oneOf([retry, ...(skip ? [skip] : []), abort])}.` };
+    const retry = correctable
+      ? `Retry it (with a correction ${correctionExample(ctx.corrections!)} if needed)`
+      : 'Retry it';
+    return {
+      evidence,
+      prompt: `Step "${ctx.step}" failed after its retries, after this run had changed ${ctx.target}: ${error} ${oneOf([retry, ...(skip ? [skip] : []), abort])}.`,
+    };
   }
   const instead = [correct, skip, abort].filter((o): o is string => o !== undefined);
   return {

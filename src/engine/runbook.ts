@@ -15,7 +15,14 @@ import { activitiesFor } from './activity-options.js';
 import { DecisionRefused, Gates, GateClosed } from './gates.js';
 import { twinHandlers } from './twin.js';
 import { failureMessage, Journal } from './journal.js';
-import { abortSignal, abortUpdate, alertSignal, journalQuery, statusQuery, type AbortInput } from '../contract/messages.js';
+import {
+  abortSignal,
+  abortUpdate,
+  alertSignal,
+  journalQuery,
+  statusQuery,
+  type AbortInput,
+} from '../contract/messages.js';
 import { countCompensation, countRunEnded, countRunStarted } from './metrics.js';
 import { policyStep, recoveryGate, type Procedure } from '../contract/procedure.js';
 import { parseDuration } from '../util/duration.js';
@@ -23,7 +30,12 @@ import type { AwaitedInput, Channel, Decision, GateView, RunbookInput } from '..
 import { recoveryPlan, type FailedAttempt } from './recovery-texts.js';
 
 /** Runs started before the worker admitted runs (kept histories): unsigned messages allowed, v1 decision signatures. */
-const legacyAdmission: Admission = { channel: { via: 'temporal', signed: false }, initiator: 'unknown', unsignedDecisions: 'allow', signatures: 1 };
+const legacyAdmission: Admission = {
+  channel: { via: 'temporal', signed: false },
+  initiator: 'unknown',
+  unsignedDecisions: 'allow',
+  signatures: 1,
+};
 
 /**
  * What every runbook is built from: `step` (a journaled activity call), `gate` (a human
@@ -79,44 +91,113 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
   const notify = async (event: NotifyEvent['event'], gate?: GateView, message?: string, awaited?: AwaitedInput) => {
     if (notifies === false) return;
     try {
-      await act.notify(input.target, { event, runbook: name, target: input.target, initiator: journal.initiator, phase: journal.phase, gate: gate && { gate: gate.gate, prompt: gate.prompt, deadline: gate.deadline, planDigest: gate.planDigest, approvers: gate.policy.approvers }, message, ...(awaited ? { awaiting: awaited } : {}) });
+      await act.notify(input.target, {
+        event,
+        runbook: name,
+        target: input.target,
+        initiator: journal.initiator,
+        phase: journal.phase,
+        gate: gate && {
+          gate: gate.gate,
+          prompt: gate.prompt,
+          deadline: gate.deadline,
+          planDigest: gate.planDigest,
+          approvers: gate.policy.approvers,
+        },
+        message,
+        ...(awaited ? { awaiting: awaited } : {}),
+      });
     } catch (err) {
       // A notification that cannot be sent must not block the runbook; it is journaled instead.
-      journal.add({ kind: 'note', step: `notify:${event}`, actor: 'worker', outcome: 'failed', error: failureMessage(err) });
+      journal.add({
+        kind: 'note',
+        step: `notify:${event}`,
+        actor: 'worker',
+        outcome: 'failed',
+        error: failureMessage(err),
+      });
     }
   };
-  const gates = new Gates(journal, (event, gate) => notify(event, gate), () => admission?.signatures ?? 2);
+  const gates = new Gates(
+    journal,
+    (event, gate) => notify(event, gate),
+    () => admission?.signatures ?? 2,
+  );
 
   setHandler(statusQuery, () => ({
-    runbook: name, target: input.target, phase: journal.phase, initiator: journal.initiator, dryRun: input.dryRun ?? false, currentStep, pendingGates: gates.pending(),
+    runbook: name,
+    target: input.target,
+    phase: journal.phase,
+    initiator: journal.initiator,
+    dryRun: input.dryRun ?? false,
+    currentStep,
+    pendingGates: gates.pending(),
     ...(awaiting ? { awaiting } : {}),
   }));
   setHandler(journalQuery, () => journal.entries);
   // Alerts for this target and runbook while the run is open (forwarded by the alert intake).
   setHandler(alertSignal, (a) => {
     const { start: _credential, ...alert } = a ?? {};
-    journal.add({ kind: 'alert', step: 'alert', actor: typeof a?.postedBy === 'string' ? a.postedBy : 'alertmanager', outcome: 'ok', inputs: { alertname: a?.alertname, status: a?.status }, evidence: alert });
+    journal.add({
+      kind: 'alert',
+      step: 'alert',
+      actor: typeof a?.postedBy === 'string' ? a.postedBy : 'alertmanager',
+      outcome: 'ok',
+      inputs: { alertname: a?.alertname, status: a?.status },
+      evidence: alert,
+    });
   });
 
   /**
    * An abort or a root-cause note: signed by the API (over run, person and words), or refused
    * (journaled) where the target denies unsigned decisions. Returns the channel to journal.
    */
-  function authorize(kind: 'abort' | 'root-cause', req: { by: string; signature?: string; expiresAt?: string }, text: string, via: 'update' | 'signal'): Channel {
+  function authorize(
+    kind: 'abort' | 'root-cause',
+    req: { by: string; signature?: string; expiresAt?: string },
+    text: string,
+    via: 'update' | 'signal',
+  ): Channel {
     const a = admission;
     const refuse = (reason: string): never => {
-      journal.add({ kind: 'refusal', step: kind, actor: req.by, outcome: 'refused', error: reason, channel: { via, signed: false } });
+      journal.add({
+        kind: 'refusal',
+        step: kind,
+        actor: req.by,
+        outcome: 'refused',
+        error: reason,
+        channel: { via, signed: false },
+      });
       throw ApplicationFailure.nonRetryable(reason, DecisionRefused);
     };
     if (!a) return refuse(`This run is still being admitted: send the ${kind} again in a moment.`);
     const info = workflowInfo();
-    const signed = typeof req.signature === 'string' && typeof req.expiresAt === 'string' && a.publicKey !== undefined
-      && Date.parse(req.expiresAt) >= Date.now()
-      && verify(actMessage({ kind, workflowId: info.workflowId, runId: info.runId, by: req.by, text, expiresAt: req.expiresAt }), req.signature, a.publicKey);
+    const signed =
+      typeof req.signature === 'string' &&
+      typeof req.expiresAt === 'string' &&
+      a.publicKey !== undefined &&
+      Date.parse(req.expiresAt) >= Date.now() &&
+      verify(
+        actMessage({
+          kind,
+          workflowId: info.workflowId,
+          runId: info.runId,
+          by: req.by,
+          text,
+          expiresAt: req.expiresAt,
+        }),
+        req.signature,
+        a.publicKey,
+      );
     // A run started before admission existed has no key to check with: its signature counts as none (such runs allow unsigned ones).
-    if (!signed && req.signature && a.publicKey !== undefined) refuse(`The ${kind}'s signature does not match this run, person and text, or it has expired: send it again through the API or the \`runbook\` CLI.`);
+    if (!signed && req.signature && a.publicKey !== undefined)
+      refuse(
+        `The ${kind}'s signature does not match this run, person and text, or it has expired: send it again through the API or the \`runbook\` CLI.`,
+      );
     if (!signed && a.unsignedDecisions === 'deny') {
-      refuse(`Unsigned ${kind === 'abort' ? 'aborts' : 'root-cause notes'} are not accepted for target "${input.target}": send it through the API or the \`runbook\` CLI with RUNBOOK_API set (they sign), or set policy.unsignedDecisions: allow for this target.`);
+      refuse(
+        `Unsigned ${kind === 'abort' ? 'aborts' : 'root-cause notes'} are not accepted for target "${input.target}": send it through the API or the \`runbook\` CLI with RUNBOOK_API set (they sign), or set policy.unsignedDecisions: allow for this target.`,
+      );
     }
     return { via, signed };
   }
@@ -134,11 +215,19 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
     return condition(() => admission !== undefined).then(() => requestAbort(req, via));
   };
   const validateAbort = (req: AbortInput) => {
-    if (typeof req !== 'object' || req === null || typeof req.by !== 'string' || !req.by.trim() || typeof req.reason !== 'string' || !req.reason.trim()) {
+    if (
+      typeof req !== 'object' ||
+      req === null ||
+      typeof req.by !== 'string' ||
+      !req.by.trim() ||
+      typeof req.reason !== 'string' ||
+      !req.reason.trim()
+    ) {
       throw new Error('An abort is one JSON object: {"by": "<person>", "reason": "<why>"}.');
     }
     if (abortRequest) throw new Error(`This run is already being aborted (by ${abortRequest.by}).`);
-    if (journal.phase === 'completed' || journal.phase === 'failed' || journal.phase === 'aborted') throw new Error(`This run has already ended (${journal.phase}).`);
+    if (journal.phase === 'completed' || journal.phase === 'failed' || journal.phase === 'aborted')
+      throw new Error(`This run has already ended (${journal.phase}).`);
   };
   twinHandlers(journal, abortUpdate, abortSignal, {
     validate: validateAbort,
@@ -150,18 +239,38 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
   });
 
   // Each declared gate comes with its policy step; each declared step with its recovery gate.
-  const declared = new Set(['admit', 'release-lock', ...procedure.steps.flatMap((p) =>
-    p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id, recoveryGate(p.id), policyStep(recoveryGate(p.id))])]);
+  const declared = new Set([
+    'admit',
+    'release-lock',
+    ...procedure.steps.flatMap((p) =>
+      p.kind === 'gate' ? [p.id, policyStep(p.id)] : [p.id, recoveryGate(p.id), policyStep(recoveryGate(p.id))],
+    ),
+  ]);
   const changing = new Set(procedure.steps.filter((p) => p.changes).map((p) => p.id));
   let locked = false;
   /** Set once a step that changes the target has succeeded: from then on failures park. */
   let changedTarget = false;
   const mustBeDeclared = (id: string) => {
-    if (!declared.has(id)) throw ApplicationFailure.nonRetryable(`Runbook "${name}" runs "${id}", which its procedure (src/runbooks/${name}/steps.ts) does not declare.`, 'RunbookBug');
+    if (!declared.has(id))
+      throw ApplicationFailure.nonRetryable(
+        `Runbook "${name}" runs "${id}", which its procedure (src/runbooks/${name}/steps.ts) does not declare.`,
+        'RunbookBug',
+      );
   };
 
-  async function attempt<T>(stepName: string, fn: StepBody<T>, opts: StepOptions<T>, correction?: Record<string, unknown>): Promise<{ ok: true; result: T } | { ok: false; error: unknown }> {
-    const entry = journal.add({ kind: 'step', step: stepName, actor: 'worker', outcome: 'running', inputs: correction ? { ...opts.inputs, correction } : opts.inputs });
+  async function attempt<T>(
+    stepName: string,
+    fn: StepBody<T>,
+    opts: StepOptions<T>,
+    correction?: Record<string, unknown>,
+  ): Promise<{ ok: true; result: T } | { ok: false; error: unknown }> {
+    const entry = journal.add({
+      kind: 'step',
+      step: stepName,
+      actor: 'worker',
+      outcome: 'running',
+      inputs: correction ? { ...opts.inputs, correction } : opts.inputs,
+    });
     currentStep = stepName;
     const where = { runbook: name, target: input.target, step: stepName };
     log.info(`Step ${stepName} started`, where);
@@ -172,7 +281,11 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
       return { ok: true, result };
     } catch (err) {
       journal.close(entry, { outcome: isCancellation(err) ? 'aborted' : 'failed', error: failureMessage(err) });
-      log.warn(`Step ${stepName} ${entry.outcome}: ${entry.error}`, { ...where, outcome: entry.outcome, durationMs: entry.durationMs });
+      log.warn(`Step ${stepName} ${entry.outcome}: ${entry.error}`, {
+        ...where,
+        outcome: entry.outcome,
+        durationMs: entry.durationMs,
+      });
       if (isCancellation(err)) throw err;
       return { ok: false, error: err };
     } finally {
@@ -194,13 +307,21 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
       const message = failureMessage(outcome.error);
       if (!changedTarget) throw ApplicationFailure.nonRetryable(`Step "${stepName}" failed: ${message}`, 'StepFailed');
       failed.push({ error: message, correction });
-      const [decision] = (await gate(recoveryGate(stepName), {
-        ...recoveryTexts(stepName, failed, opts.skip !== undefined, opts.corrections),
-        policy: { fourEyes: false, deadline: '4h' },
-        recovery: { skippable: opts.skip !== undefined },
-      })).slice(-1);
+      const [decision] = (
+        await gate(recoveryGate(stepName), {
+          ...recoveryTexts(stepName, failed, opts.skip !== undefined, opts.corrections),
+          policy: { fourEyes: false, deadline: '4h' },
+          recovery: { skippable: opts.skip !== undefined },
+        })
+      ).slice(-1);
       if (decision?.action === 'skip' && opts.skip) {
-        journal.add({ kind: 'note', step: stepName, actor: decision.by, outcome: 'ok', comment: `Skipped: ${decision.comment ?? 'no reason given'}` });
+        journal.add({
+          kind: 'note',
+          step: stepName,
+          actor: decision.by,
+          outcome: 'ok',
+          comment: `Skipped: ${decision.comment ?? 'no reason given'}`,
+        });
         return opts.skip();
       }
       correction = decision?.correction;
@@ -214,7 +335,12 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
    * The recovery gate's prompt and evidence. Runs recorded before the gate counted its failures
    * keep the text they were decided on (a decision's plan digest covers it); new ones record the patch.
    */
-  function recoveryTexts(stepName: string, failed: FailedAttempt[], skippable: boolean, corrections?: Record<string, string>): { prompt: string; evidence: unknown } {
+  function recoveryTexts(
+    stepName: string,
+    failed: FailedAttempt[],
+    skippable: boolean,
+    corrections?: Record<string, string>,
+  ): { prompt: string; evidence: unknown } {
     const message = failed[failed.length - 1]!.error;
     if (!patched('recovery-repeats')) {
       return {
@@ -227,9 +353,17 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
 
   async function gate(id: string, opts: GateOptions): Promise<Decision[]> {
     mustBeDeclared(id);
-    const policy = await step(policyStep(id), () => act.gatePolicy(input.target, opts.policy ?? {}), { inputs: { gate: id, runbookDefaults: opts.policy ?? {} } });
+    const policy = await step(policyStep(id), () => act.gatePolicy(input.target, opts.policy ?? {}), {
+      inputs: { gate: id, runbookDefaults: opts.policy ?? {} },
+    });
     notifies = policy.notifies;
-    return gates.wait(id, { prompt: opts.prompt, evidence: opts.evidence, policy: policy.policy, publicKey: policy.publicKey, recovery: opts.recovery });
+    return gates.wait(id, {
+      prompt: opts.prompt,
+      evidence: opts.evidence,
+      policy: policy.policy,
+      publicKey: policy.publicKey,
+      recovery: opts.recovery,
+    });
   }
 
   /**
@@ -237,7 +371,10 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
    * note): the run is `waiting` meanwhile (phase awaiting-input), says what for in its status, and
    * notifies the target's hooks. Returns the input, or undefined at the deadline.
    */
-  async function awaitInput<T>(what: { input: AwaitedInput['input']; prompt: string; deadline: string }, received: () => T | undefined): Promise<T | undefined> {
+  async function awaitInput<T>(
+    what: { input: AwaitedInput['input']; prompt: string; deadline: string },
+    received: () => T | undefined,
+  ): Promise<T | undefined> {
     const ms = parseDuration(what.deadline);
     // Runs recorded before this waited without saying so (no phase change, no notification).
     if (!patched('awaiting-input')) {
@@ -245,7 +382,12 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
       return received();
     }
     const openedAt = new Date();
-    awaiting = { input: what.input, prompt: what.prompt, openedAt: openedAt.toISOString(), deadline: new Date(openedAt.getTime() + ms).toISOString() };
+    awaiting = {
+      input: what.input,
+      prompt: what.prompt,
+      openedAt: openedAt.toISOString(),
+      deadline: new Date(openedAt.getTime() + ms).toISOString(),
+    };
     const before = journal.phase;
     journal.setPhase('awaiting-input');
     try {
@@ -271,7 +413,9 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
 
   async function releaseTarget(): Promise<void> {
     if (!locked) return;
-    await CancellationScope.nonCancellable(() => step('release-lock', () => act.releaseTargetLock(input.target)).catch(() => undefined));
+    await CancellationScope.nonCancellable(() =>
+      step('release-lock', () => act.releaseTargetLock(input.target)).catch(() => undefined),
+    );
     locked = false;
   }
 
@@ -309,7 +453,11 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
     }
     const info = workflowInfo();
     const req = {
-      runbook: name, input: { ...input } as Record<string, unknown>, workflowId: info.workflowId, parentWorkflowId: info.parent?.workflowId, startedAt: info.runStartTime.toISOString(),
+      runbook: name,
+      input: { ...input } as Record<string, unknown>,
+      workflowId: info.workflowId,
+      parentWorkflowId: info.parent?.workflowId,
+      startedAt: info.runStartTime.toISOString(),
       repeated: info.attempt > 1 || info.cronSchedule !== undefined || info.continuedFromExecutionRunId !== undefined,
     };
     const admitted = await step('admit', () => act.admitRun(req), {
@@ -345,21 +493,40 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
         throw err;
       }
       gates.abortOpen();
-      const why = err instanceof GateClosed ? err.message : abortRequest ? `Aborted by ${abortRequest.by}: ${abortRequest.reason}` : 'Cancelled from Temporal.';
+      const why =
+        err instanceof GateClosed
+          ? err.message
+          : abortRequest
+            ? `Aborted by ${abortRequest.by}: ${abortRequest.reason}`
+            : 'Cancelled from Temporal.';
       const undone = await CancellationScope.nonCancellable(runCompensations);
       await releaseTarget();
       journal.setPhase('aborted');
       countRunEnded(name, input.target, 'aborted');
-      const state = undone.length ? `Compensations ran, in reverse: ${undone.join(', ')}.` : 'Nothing had been changed; nothing to undo.';
+      const state = undone.length
+        ? `Compensations ran, in reverse: ${undone.join(', ')}.`
+        : 'Nothing had been changed; nothing to undo.';
       await CancellationScope.nonCancellable(() => notify('run-ended', undefined, `aborted: ${why} ${state}`));
       await condition(allHandlersFinished);
       if (isCancellation(err) && !abortRequest) throw err; // a Temporal cancel ends as Cancelled
-      throw ApplicationFailure.nonRetryable(`${why} ${state}`, err instanceof GateClosed ? `Gate${err.gate.status === 'expired' ? 'Expired' : 'Rejected'}` : 'RunbookAborted');
+      throw ApplicationFailure.nonRetryable(
+        `${why} ${state}`,
+        err instanceof GateClosed ? `Gate${err.gate.status === 'expired' ? 'Expired' : 'Rejected'}` : 'RunbookAborted',
+      );
     }
   }
 
   return {
-    journal, act, step, gate, awaitInput, compensate, run, lockTarget, resolveTarget, authorize,
+    journal,
+    act,
+    step,
+    gate,
+    awaitInput,
+    compensate,
+    run,
+    lockTarget,
+    resolveTarget,
+    authorize,
     /** Releases the target's lock early, when what is left (a note, a confirmation) changes nothing. */
     unlockTarget: releaseTarget,
     phase: (p: Parameters<Journal['setPhase']>[0]) => journal.setPhase(p),

@@ -13,5 +13,9 @@ export async function reportScheduledFinding(rb: Runbook, input: RunbookInput, r
   if (schedule === undefined || result.healthy) return;
   // Runs recorded before scheduled checks existed never reach this line (no schedule started them); guarded all the same.
   if (!patched('scheduled-check-finding')) return;
-  await rb.step('report-finding', () => rb.act.reportFinding(input.target, { runbook: result.runbook, schedule, summary: result.summary }), { inputs: { schedule } });
+  await rb.step(
+    'report-finding',
+    () => rb.act.reportFinding(input.target, { runbook: result.runbook, schedule, summary: result.summary }),
+    { inputs: { schedule } },
+  );
 }

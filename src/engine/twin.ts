@@ -28,7 +28,14 @@ export function twinHandlers<I, R>(
     const refused = (err: unknown) => {
       if (err instanceof ApplicationFailure && err.type === DecisionRefused) return;
       const by = (input as { by?: unknown } | null | undefined)?.by;
-      journal.add({ kind: 'refusal', step: handler.step(input), actor: typeof by === 'string' ? by : 'unknown', outcome: 'refused', error: (err as Error).message, channel: { via: 'signal', signed: false } });
+      journal.add({
+        kind: 'refusal',
+        step: handler.step(input),
+        actor: typeof by === 'string' ? by : 'unknown',
+        outcome: 'refused',
+        error: (err as Error).message,
+        channel: { via: 'signal', signed: false },
+      });
     };
     try {
       handler.validate(input);

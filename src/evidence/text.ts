@@ -4,7 +4,12 @@ import type { Section } from './view.js';
 
 function columns(head: string[], rows: string[][]): string[] {
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  return [head, ...rows].map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** Plain text, each line prefixed with `indent`. */
@@ -16,7 +21,13 @@ export function viewText(sections: Section[], indent = ''): string[] {
     out.push(`${indent}${s.title}:`);
     if (s.kind === 'facts') out.push(...s.facts.map((f) => `${more}${f.label}: ${f.value}`));
     else if (s.kind === 'list') out.push(...s.items.map((i) => `${more}- ${i}`));
-    else if (s.kind === 'table' && s.rows.length) out.push(...columns(s.columns.map((c) => c.toUpperCase()), s.rows).map((l) => `${more}${l}`));
+    else if (s.kind === 'table' && s.rows.length)
+      out.push(
+        ...columns(
+          s.columns.map((c) => c.toUpperCase()),
+          s.rows,
+        ).map((l) => `${more}${l}`),
+      );
     else if (s.kind === 'code') out.push(...s.text.split('\n').map((l) => `${more}| ${l}`));
     if (s.note) out.push(`${more}(${s.note})`);
   }
@@ -34,7 +45,12 @@ export function viewMarkdown(sections: Section[]): string[] {
     out.push(`**${s.title}**`, '');
     if (s.kind === 'facts') out.push(...s.facts.map((f) => `- ${f.label}: ${f.value.replace(/\n/g, ' ')}`));
     else if (s.kind === 'list') out.push(...s.items.map((i) => `- ${i.replace(/\n/g, ' ')}`));
-    else if (s.kind === 'table' && s.rows.length) out.push(`| ${s.columns.map(cell).join(' | ')} |`, `|${s.columns.map(() => '---').join('|')}|`, ...s.rows.map((r) => `| ${r.map(cell).join(' | ')} |`));
+    else if (s.kind === 'table' && s.rows.length)
+      out.push(
+        `| ${s.columns.map(cell).join(' | ')} |`,
+        `|${s.columns.map(() => '---').join('|')}|`,
+        ...s.rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+      );
     else if (s.kind === 'code') {
       const f = fence(s.text);
       out.push(`${f}${s.language === 'text' ? '' : s.language}`, s.text, f);

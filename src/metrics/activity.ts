@@ -7,31 +7,38 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
  * dumps and restores with their bytes and seconds.
  */
 export function activityMetricsInterceptors(): ActivityInterceptorsFactory[] {
-  return [(ctx) => ({
-    inbound: {
-      async execute(input, next) {
-        const { workflowType, attempt, activityType } = ctx.info;
-        // The SDK's activity meter labels activityType and taskQueue itself; workflowType as the workflow meter spells it.
-        const tags = { workflowType: workflowType ?? 'standalone' };
-        if (attempt > 1) ctx.metricMeter.createCounter('runbook_activity_retries', 'attempts', 'Activity attempts after the first (retries)').add(1, tags);
-        const started = performance.now();
-        let outcome = 'ok';
-        try {
-          const result: unknown = await next(input);
-          for (const m of resultMetrics(activityType, input.args, result)) {
-            if (m.kind === 'counter') ctx.metricMeter.createCounter(m.name, m.unit, m.help).add(m.value, m.labels);
-            else ctx.metricMeter.createHistogram(m.name, 'float', m.unit, m.help).record(m.value, m.labels);
+  return [
+    (ctx) => ({
+      inbound: {
+        async execute(input, next) {
+          const { workflowType, attempt, activityType } = ctx.info;
+          // The SDK's activity meter labels activityType and taskQueue itself; workflowType as the workflow meter spells it.
+          const tags = { workflowType: workflowType ?? 'standalone' };
+          if (attempt > 1)
+            ctx.metricMeter
+              .createCounter('runbook_activity_retries', 'attempts', 'Activity attempts after the first (retries)')
+              .add(1, tags);
+          const started = performance.now();
+          let outcome = 'ok';
+          try {
+            const result: unknown = await next(input);
+            for (const m of resultMetrics(activityType, input.args, result)) {
+              if (m.kind === 'counter') ctx.metricMeter.createCounter(m.name, m.unit, m.help).add(m.value, m.labels);
+              else ctx.metricMeter.createHistogram(m.name, 'float', m.unit, m.help).record(m.value, m.labels);
+            }
+            return result;
+          } catch (err) {
+            outcome = (err as Error)?.name === 'CancelledFailure' ? 'cancelled' : 'failed';
+            throw err;
+          } finally {
+            ctx.metricMeter
+              .createHistogram('runbook_activity_seconds', 'float', 's', 'Activity attempt durations')
+              .record((performance.now() - started) / 1000, { ...tags, outcome });
           }
-          return result;
-        } catch (err) {
-          outcome = (err as Error)?.name === 'CancelledFailure' ? 'cancelled' : 'failed';
-          throw err;
-        } finally {
-          ctx.metricMeter.createHistogram('runbook_activity_seconds', 'float', 's', 'Activity attempt durations').record((performance.now() - started) / 1000, { ...tags, outcome });
-        }
+        },
       },
-    },
-  })];
+    }),
+  ];
 }
 
 export interface ResultMetric {
@@ -53,8 +60,19 @@ export function resultMetrics(activityType: string, args: unknown[], result: unk
   const target = typeof args[0] === 'string' ? args[0] : 'unknown';
   const r = (result ?? {}) as Record<string, unknown>;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-  const counter = (name: string, unit: string, help: string, value: number, labels: Record<string, string> = { target }): ResultMetric => ({ kind: 'counter', name, unit, help, value, labels });
-  const seconds = (name: string, help: string, ms: number, labels: Record<string, string> = { target }): ResultMetric => ({ kind: 'histogram', name, unit: 's', help, value: ms / 1000, labels });
+  const counter = (
+    name: string,
+    unit: string,
+    help: string,
+    value: number,
+    labels: Record<string, string> = { target },
+  ): ResultMetric => ({ kind: 'counter', name, unit, help, value, labels });
+  const seconds = (
+    name: string,
+    help: string,
+    ms: number,
+    labels: Record<string, string> = { target },
+  ): ResultMetric => ({ kind: 'histogram', name, unit: 's', help, value: ms / 1000, labels });
   switch (activityType) {
     case 'acquireTargetLock':
       return [counter('runbook_lock_acquired', 'locks', "Target locks taken (a run's lock on its target)", 1)];

@@ -24,7 +24,12 @@ export function newRegistry(process: string): Registry {
   return registry;
 }
 
-export async function serveMetrics(opts: { host: string; port: number; registry: Registry; sdkUrl?: string }): Promise<MetricsEndpoint> {
+export async function serveMetrics(opts: {
+  host: string;
+  port: number;
+  registry: Registry;
+  sdkUrl?: string;
+}): Promise<MetricsEndpoint> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Only GET /metrics here.\n');
@@ -32,11 +37,20 @@ export async function serveMetrics(opts: { host: string; port: number; registry:
     }
     scrape(opts.registry, opts.sdkUrl).then(
       (text) => res.writeHead(200, { 'content-type': opts.registry.contentType }).end(text),
-      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`Metrics could not be collected: ${err.message}\n`),
+      (err: Error) =>
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`Metrics could not be collected: ${err.message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? new Error(`RUNBOOK_METRICS_PORT ${opts.port} is already in use on ${opts.host}: choose another port, or stop what holds it.`) : err));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(
+              `RUNBOOK_METRICS_PORT ${opts.port} is already in use on ${opts.host}: choose another port, or stop what holds it.`,
+            )
+          : err,
+      ),
+    );
     server.listen(opts.port, opts.host, resolve);
   });
   const { port } = server.address() as AddressInfo;
@@ -51,6 +65,9 @@ async function scrape(registry: Registry, sdkUrl: string | undefined): Promise<s
   const ours = await registry.metrics();
   if (!sdkUrl) return ours;
   // The SDK's exporter may not answer yet right after start-up: our metrics still go out.
-  const sdk = await fetch(sdkUrl, { signal: AbortSignal.timeout(5000) }).then((r) => (r.ok ? r.text() : ''), () => '');
+  const sdk = await fetch(sdkUrl, { signal: AbortSignal.timeout(5000) }).then(
+    (r) => (r.ok ? r.text() : ''),
+    () => '',
+  );
   return `${ours.trimEnd()}\n${sdk}`;
 }

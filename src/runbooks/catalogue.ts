@@ -20,13 +20,27 @@ import { definition as stuckImports } from './stuck-imports/definition.js';
  * definitions (the contract); never a workflow or an activity.
  */
 export const catalogue: RunbookDefinition[] = [
-  approvalDrill, connectionRefused, dbAccess, einvoicingFailed, janitor, loginErrors, migrationFailed, missingContainerFile, observabilityCheck, paymentsFailed, pwaStaleCache, releaseMigration, schemaDrift, stuckImports,
+  approvalDrill,
+  connectionRefused,
+  dbAccess,
+  einvoicingFailed,
+  janitor,
+  loginErrors,
+  migrationFailed,
+  missingContainerFile,
+  observabilityCheck,
+  paymentsFailed,
+  pwaStaleCache,
+  releaseMigration,
+  schemaDrift,
+  stuckImports,
 ];
 
 export { inputJsonSchema, parseRunbookInput, RunbookInputError, type RunbookDefinition } from './define.js';
 
 export function findRunbook(name: string): RunbookDefinition {
   const def = catalogue.find((r) => r.name === name);
-  if (!def) throw new RunbookInputError(`Unknown runbook "${name}" (known: ${catalogue.map((r) => r.name).join(', ')}).`);
+  if (!def)
+    throw new RunbookInputError(`Unknown runbook "${name}" (known: ${catalogue.map((r) => r.name).join(', ')}).`);
   return def;
 }

@@ -10,11 +10,23 @@ import { takesLock, type Procedure, type ProcedureItem } from '../contract/proce
 
 const retry = z
   .strictObject({
-    initialInterval: z.string().regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?)$/, 'a duration such as "2 seconds"').optional(),
+    initialInterval: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(ms|milliseconds?|s|seconds?|m|minutes?)$/, 'a duration such as "2 seconds"')
+      .optional(),
     maximumAttempts: z.number().int().min(1).max(20).optional(),
-    activityTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "30 seconds"').optional(),
-    heartbeatTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "10 seconds"').optional(),
-    scheduleToStartTimeout: z.string().regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "5 minutes"').optional(),
+    activityTimeout: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "30 seconds"')
+      .optional(),
+    heartbeatTimeout: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "10 seconds"')
+      .optional(),
+    scheduleToStartTimeout: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(s|seconds?|m|minutes?)$/, 'a duration such as "5 minutes"')
+      .optional(),
   })
   .optional()
   .describe('Retry policy of each step (bounded). For tests and slow networks.');
@@ -33,7 +45,12 @@ export interface RunbookDefinition<Input extends z.ZodObject = z.ZodObject> {
   input: Input;
 }
 
-export function defineRunbook<Input extends z.ZodObject>(d: { procedure: Procedure; workflowType: string; description: string; input: Input }): RunbookDefinition<Input> {
+export function defineRunbook<Input extends z.ZodObject>(d: {
+  procedure: Procedure;
+  workflowType: string;
+  description: string;
+  input: Input;
+}): RunbookDefinition<Input> {
   const { procedure, ...rest } = d;
   return {
     ...rest,
@@ -54,7 +71,9 @@ export function parseRunbookInput(def: RunbookDefinition, input: unknown): Recor
   const parsed = schema.safeParse(input ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown input field(s) ${i.keys.join(', ')}` : `input.${i.path.join('.')}: ${i.message}`,
+      i.code === 'unrecognized_keys'
+        ? `unknown input field(s) ${i.keys.join(', ')}`
+        : `input.${i.path.join('.')}: ${i.message}`,
     );
     throw new RunbookInputError(`Invalid input for ${def.name}: ${lines.join('; ')}.`);
   }

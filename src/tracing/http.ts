@@ -11,7 +11,11 @@ export function traceRequests(app: FastifyInstance, tracer: Tracer): void {
   const spans = new WeakMap<FastifyRequest, Span>();
   app.addHook('onRequest', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    const span = tracer.startSpan(`${req.method} ${route}`, { kind: SpanKind.SERVER, root: true, attributes: { 'http.request.method': req.method, 'http.route': route } });
+    const span = tracer.startSpan(`${req.method} ${route}`, {
+      kind: SpanKind.SERVER,
+      root: true,
+      attributes: { 'http.request.method': req.method, 'http.route': route },
+    });
     spans.set(req, span);
     const ctx = trace.setSpan(context.active(), span);
     // The body arrives in events of the socket's own context: bind them, so the handler runs in ours.
@@ -24,7 +28,8 @@ export function traceRequests(app: FastifyInstance, tracer: Tracer): void {
     if (!span) return;
     spans.delete(req);
     if (status !== undefined) span.setAttribute('http.response.status_code', status);
-    if (status === undefined || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, ...(status === undefined ? { message: 'request aborted' } : {}) });
+    if (status === undefined || status >= 500)
+      span.setStatus({ code: SpanStatusCode.ERROR, ...(status === undefined ? { message: 'request aborted' } : {}) });
     span.end();
   };
   app.addHook('onResponse', (req, reply, done) => {

@@ -28,9 +28,20 @@ export interface Tracing {
 let active: Tracing | undefined;
 
 /** This process's tracing: started once (the first caller names the service), then shared. Undefined when off. */
-export async function startTracing(config: Config['tracing'], defaultServiceName: string): Promise<Tracing | undefined> {
+export async function startTracing(
+  config: Config['tracing'],
+  defaultServiceName: string,
+): Promise<Tracing | undefined> {
   if (!config || active) return active;
-  const [{ trace }, { OTLPTraceExporter }, { Resource }, { BatchSpanProcessor }, { NodeTracerProvider }, temporalOtel, { TRACE_HEADER }] = await Promise.all([
+  const [
+    { trace },
+    { OTLPTraceExporter },
+    { Resource },
+    { BatchSpanProcessor },
+    { NodeTracerProvider },
+    temporalOtel,
+    { TRACE_HEADER },
+  ] = await Promise.all([
     import('@opentelemetry/api'),
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('@opentelemetry/resources'),
@@ -55,7 +66,9 @@ export async function startTracing(config: Config['tracing'], defaultServiceName
         const traced = new temporalOtel.OpenTelemetryActivityInboundInterceptor(ctx);
         // Only a traced run's steps: a run started untraced gets no span at all, rather than one trace per step.
         return {
-          inbound: { execute: (input, next) => (input.headers[TRACE_HEADER] ? traced.execute(input, next) : next(input)) },
+          inbound: {
+            execute: (input, next) => (input.headers[TRACE_HEADER] ? traced.execute(input, next) : next(input)),
+          },
           outbound: new temporalOtel.OpenTelemetryActivityOutboundInterceptor(ctx),
         };
       },
@@ -64,7 +77,9 @@ export async function startTracing(config: Config['tracing'], defaultServiceName
       const exporter = temporalOtel.makeWorkflowExporter(spanProcessor, resource);
       // The SDK's sink copies the whole WorkflowInfo onto each span (memo, search attributes, a previous run's
       // result): only the run's identity goes out of this process.
-      return { exporter: { export: { ...exporter.export, fn: (info, spans) => exporter.export.fn(runIdentity(info), spans) } } };
+      return {
+        exporter: { export: { ...exporter.export, fn: (info, spans) => exporter.export.fn(runIdentity(info), spans) } },
+      };
     },
     async shutdown() {
       if (active === tracing) active = undefined;

@@ -80,8 +80,9 @@ class Progress {
 
   see(line: string): void {
     if (line.startsWith('go: downloading')) this.downloads++;
-    else if (line.startsWith('go: ')) { /* "go: added …", "go: creating new go.mod": not a package */ }
-    else if (line.trim()) this.compiled++;
+    else if (line.startsWith('go: ')) {
+      /* "go: added …", "go: creating new go.mod": not a package */
+    } else if (line.trim()) this.compiled++;
     this.last = line.trim();
   }
 
@@ -158,7 +159,9 @@ export async function buildIntoCache(spec: CacheBuild): Promise<void> {
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     const reason = err instanceof Error ? err.message : String(err);
-    throw new GoBuildError(`Building ${spec.what} failed: ${reason}\nFix the Go module proxy access (GOPROXY), or ${spec.fix}.`);
+    throw new GoBuildError(
+      `Building ${spec.what} failed: ${reason}\nFix the Go module proxy access (GOPROXY), or ${spec.fix}.`,
+    );
   } finally {
     clearInterval(ticker);
   }

@@ -58,7 +58,11 @@ export function portOwner(port: number): { pid: number; command: string } | unde
     try {
       for (const fd of readdirSync(`/proc/${pid}/fd`)) {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m && inodes.has(m[1]!)) return { pid: Number(pid), command: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') };
+        if (m && inodes.has(m[1]!))
+          return {
+            pid: Number(pid),
+            command: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '),
+          };
       }
     } catch {
       /* gone, or not ours to read */

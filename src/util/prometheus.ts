@@ -20,7 +20,8 @@ const SUFFIXES = ['_bucket', '_sum', '_count', '_total', '_created'];
 function parseLabels(text: string): Record<string, string> {
   const labels: Record<string, string> = {};
   const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-  for (const m of text.matchAll(re)) labels[m[1]!] = m[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+  for (const m of text.matchAll(re))
+    labels[m[1]!] = m[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
   return labels;
 }
 
@@ -46,7 +47,10 @@ export function parseExposition(text: string): Map<string, Family> {
     if (!m) continue;
     const name = m[1]!;
     const value = Number(m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : m[3]);
-    const base = families.has(name) ? name : SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find((b) => b && families.has(b)) ?? name;
+    const base = families.has(name)
+      ? name
+      : (SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find((b) => b && families.has(b)) ??
+        name);
     family(base).samples.push({ name, labels: m[2] ? parseLabels(m[2]) : {}, value });
   }
   return families;
@@ -85,13 +89,23 @@ export type MetricNames = Record<MetricKey, string>;
 
 /** The seeds' key metrics ("Observabilidad": auth 401/403, imports failed/pending, payments attempts vs errors, e-invoicing failures/latency). */
 export const KEY_METRICS: Partial<MetricNames> = Object.fromEntries(
-  (['auth-failures', 'imports-items', 'payment-attempts', 'payment-errors', 'einvoice-failures', 'einvoice-latency'] as const).map((k) => [k, METRIC_NAMES[k]]),
+  (
+    [
+      'auth-failures',
+      'imports-items',
+      'payment-attempts',
+      'payment-errors',
+      'einvoice-failures',
+      'einvoice-latency',
+    ] as const
+  ).map((k) => [k, METRIC_NAMES[k]]),
 );
 
 /** Sum of a family's samples whose labels include `match` (a histogram's `_count` for latency). */
 export function total(f: Family | undefined, match: Record<string, string> = {}): number | undefined {
   if (!f) return undefined;
   const samples = f.samples.filter((s) => Object.entries(match).every(([k, v]) => s.labels[k] === v));
-  const counted = f.type === 'histogram' || f.type === 'summary' ? samples.filter((s) => s.name.endsWith('_count')) : samples;
+  const counted =
+    f.type === 'histogram' || f.type === 'summary' ? samples.filter((s) => s.name.endsWith('_count')) : samples;
   return counted.reduce((sum, s) => sum + s.value, 0);
 }

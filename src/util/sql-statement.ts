@@ -116,8 +116,10 @@ export function sqlShape(text: string): SqlShape {
 /** Why a retrySql cannot be retried as given, in one sentence; undefined when its shape is fine. */
 export function retrySqlRefusal(text: string): string | undefined {
   const { statements, leadingWords } = sqlShape(text);
-  if (statements === 0) return 'retrySql holds no statement (only blanks or comments): give the one statement that was failing.';
-  if (statements > 1) return `retrySql holds ${statements} statements: give exactly the one statement that was failing (it runs alone, in a transaction that is always rolled back).`;
+  if (statements === 0)
+    return 'retrySql holds no statement (only blanks or comments): give the one statement that was failing.';
+  if (statements > 1)
+    return `retrySql holds ${statements} statements: give exactly the one statement that was failing (it runs alone, in a transaction that is always rolled back).`;
   const [first, second] = leadingWords;
   if (first && (TRANSACTION_CONTROL.has(first) || (first === 'prepare' && second === 'transaction'))) {
     return `retrySql is transaction control (${leadingWords.join(' ').toUpperCase()}): give the statement that was failing; the retry runs it in a transaction of its own that is always rolled back.`;

@@ -1,6 +1,4 @@
-import {
-  condition, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo,
-} from '@temporalio/workflow';
+import { condition, ParentClosePolicy, setHandler, startChild, uuid4, workflowInfo } from '@temporalio/workflow';
 import { RunbookInitiator, RunbookName, RunbookPhase, RunbookTarget } from '../contract/search-attributes.js';
 import { alertSignal, type AlertInput } from '../contract/messages.js';
 
@@ -29,7 +27,10 @@ export interface AlertIntakeResult {
 export async function alertIntake(req: AlertIntakeInput): Promise<AlertIntakeResult> {
   const waiting: AlertInput[] = [];
   let alerts = 0;
-  setHandler(alertSignal, (a) => { waiting.push(a); alerts++; });
+  setHandler(alertSignal, (a) => {
+    waiting.push(a);
+    alerts++;
+  });
   const runs: string[] = [];
   for (;;) {
     await condition(() => waiting.length > 0);
@@ -54,13 +55,25 @@ export async function alertIntake(req: AlertIntakeInput): Promise<AlertIntakeRes
     });
     runs.push(id);
     let ended = false;
-    void child.result().then(() => { ended = true; }, () => { ended = true; });
+    void child.result().then(
+      () => {
+        ended = true;
+      },
+      () => {
+        ended = true;
+      },
+    );
     while (!ended) {
       await condition(() => waiting.length > 0 || ended);
       if (ended) break;
       const a = waiting.shift()!;
       // A run that ends between our check and the signal cannot take it: it goes to the next run.
-      if (!(await child.signal(alertSignal, a).then(() => true, () => false))) {
+      if (
+        !(await child.signal(alertSignal, a).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         waiting.unshift(a);
         await condition(() => ended);
       }

@@ -15,7 +15,11 @@ import { acquireLock, lockHolderQuery, releaseLock, type LockHolder } from '../c
 
 export async function targetLock(input: { target: string }): Promise<{ target: string }> {
   // The heartbeat timeout: an acquire whose activity died with its worker is retried in seconds, not 30 s.
-  const act = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', heartbeatTimeout: DEFAULT_HEARTBEAT_TIMEOUT, retry: { maximumAttempts: 3 } });
+  const act = proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    heartbeatTimeout: DEFAULT_HEARTBEAT_TIMEOUT,
+    retry: { maximumAttempts: 3 },
+  });
   let holder: LockHolder | null = null;
   let busy = false; // acquire handlers await an activity: one at a time, or two could both win
 

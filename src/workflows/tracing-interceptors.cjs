@@ -30,7 +30,11 @@ function interceptors() {
     execute(input, next) {
       if (input.headers[TRACE_HEADER]) {
         const o = otelWorkflow();
-        traced = { inbound: new o.OpenTelemetryInboundInterceptor(), outbound: new o.OpenTelemetryOutboundInterceptor(), internals: new o.OpenTelemetryInternalsInterceptor() };
+        traced = {
+          inbound: new o.OpenTelemetryInboundInterceptor(),
+          outbound: new o.OpenTelemetryOutboundInterceptor(),
+          internals: new o.OpenTelemetryInternalsInterceptor(),
+        };
       }
       return traced ? traced.inbound.execute(input, next) : next(input);
     },
@@ -42,7 +46,8 @@ function interceptors() {
   const outbound = {
     scheduleActivity: (input, next) => (traced ? traced.outbound.scheduleActivity(input, next) : next(input)),
     scheduleLocalActivity: (input, next) => (traced ? traced.outbound.scheduleLocalActivity(input, next) : next(input)),
-    startChildWorkflowExecution: (input, next) => (traced ? traced.outbound.startChildWorkflowExecution(input, next) : next(input)),
+    startChildWorkflowExecution: (input, next) =>
+      traced ? traced.outbound.startChildWorkflowExecution(input, next) : next(input),
     continueAsNew: (input, next) => (traced ? traced.outbound.continueAsNew(input, next) : next(input)),
     signalWorkflow: (input, next) => (traced ? traced.outbound.signalWorkflow(input, next) : next(input)),
     startNexusOperation: (input, next) => (traced ? traced.outbound.startNexusOperation(input, next) : next(input)),

@@ -16,7 +16,12 @@ import { serverOptions } from '../support/temporal.js';
  */
 
 // Short timeouts: a step lost with the killed worker is retried within seconds, not minutes.
-const retry = { initialInterval: '200 ms', maximumAttempts: 4, activityTimeout: '20 seconds', heartbeatTimeout: '5 seconds' };
+const retry = {
+  initialInterval: '200 ms',
+  maximumAttempts: 4,
+  activityTimeout: '20 seconds',
+  heartbeatTimeout: '5 seconds',
+};
 
 export interface Outcome extends Achieved {
   error?: string;
@@ -25,7 +30,13 @@ export interface Outcome extends Achieved {
 }
 
 /** Answers every gate as the fixture says and the root-cause question, until the run ends. */
-async function drive(client: RunbookClient, id: string, fx: Fixture, recoveries: string[] = [], timeoutMs = 240_000): Promise<RunView> {
+async function drive(
+  client: RunbookClient,
+  id: string,
+  fx: Fixture,
+  recoveries: string[] = [],
+  timeoutMs = 240_000,
+): Promise<RunView> {
   const handle = client.temporal.workflow.getHandle(id);
   const decided = new Map<string, number>();
   let noted = false;
@@ -58,21 +69,45 @@ async function drive(client: RunbookClient, id: string, fx: Fixture, recoveries:
 
 async function activitiesOf(client: RunbookClient, id: string): Promise<string[]> {
   const history = await client.temporal.workflow.getHandle(id).fetchHistory();
-  return (history.events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []);
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.activityType?.name
+      ? [e.activityTaskScheduledEventAttributes.activityType.name]
+      : [],
+  );
 }
 
 function clientFor(connection: Connection, taskQueue: string, targetsFile: string): RunbookClient {
-  return new RunbookClient(new Client({ connection }), { taskQueue, namespace: 'default', uiUrl: 'http://x', targets: () => TargetRegistry.load(targetsFile) });
+  return new RunbookClient(new Client({ connection }), {
+    taskQueue,
+    namespace: 'default',
+    uiUrl: 'http://x',
+    targets: () => TargetRegistry.load(targetsFile),
+  });
 }
 
-async function outcomeOf(client: RunbookClient, id: string, run: RunView, fx: Fixture, scenario: Scenario, sinceS: number): Promise<Outcome> {
+async function outcomeOf(
+  client: RunbookClient,
+  id: string,
+  run: RunView,
+  fx: Fixture,
+  scenario: Scenario,
+  sinceS: number,
+): Promise<Outcome> {
   const result = run.result as { healthy?: boolean; findings?: { outcome?: string } } | undefined;
   const rename = scenario.generated?.(run.result) ?? {};
   const records = await fx.records(sinceS);
-  if (Array.isArray(records.migrationSteps)) records.migrationSteps = (records.migrationSteps as string[]).map((s) => Object.entries(rename).reduce((acc, [f, t]) => acc.split(f).join(t), s));
+  if (Array.isArray(records.migrationSteps))
+    records.migrationSteps = (records.migrationSteps as string[]).map((s) =>
+      Object.entries(rename).reduce((acc, [f, t]) => acc.split(f).join(t), s),
+    );
   return {
-    status: run.status, outcome: result?.findings?.outcome, healthy: result?.healthy, error: run.error,
-    state: await dbState(fx.live, rename), records, activities: await activitiesOf(client, id),
+    status: run.status,
+    outcome: result?.findings?.outcome,
+    healthy: result?.healthy,
+    error: run.error,
+    state: await dbState(fx.live, rename),
+    records,
+    activities: await activitiesOf(client, id),
   };
 }
 
@@ -85,7 +120,11 @@ export async function baseline(scenario: Scenario): Promise<Outcome> {
   const rig = await startRig(file);
   try {
     const sinceS = Date.now() / 1000;
-    const { id } = await rig.client.start(scenario.runbook, { target, initiator: 'alice', input: { retry, ...fx.input } });
+    const { id } = await rig.client.start(scenario.runbook, {
+      target,
+      initiator: 'alice',
+      input: { retry, ...fx.input },
+    });
     const run = await drive(rig.client, id, fx);
     return await outcomeOf(rig.client, id, run, fx, scenario, sinceS);
   } finally {
@@ -106,14 +145,36 @@ export function killPoints(activities: string[]): string[] {
 }
 
 /** Activities that change something (the target, its databases, dumps, queues, services, the lock). */
-const MUTATING = new Set(['acquireTargetLock', 'releaseTargetLock', 'pgFreezeReadOnly', 'pgUnfreeze', 'pgSnapshot', 'pgDumpBackup', 'pgClone', 'pgCreateEmpty', 'pgDropManaged', 'pgExecute', 'pgRestoreInto', 'pgSwap', 'alembicMigrate', 'alembicWorkCopy', 'importsReenqueue', 'importsClearStaleLocks', 'importsEndBlockingSessions', 'serviceAction', 'pgRetryAsApp']);
+const MUTATING = new Set([
+  'acquireTargetLock',
+  'releaseTargetLock',
+  'pgFreezeReadOnly',
+  'pgUnfreeze',
+  'pgSnapshot',
+  'pgDumpBackup',
+  'pgClone',
+  'pgCreateEmpty',
+  'pgDropManaged',
+  'pgExecute',
+  'pgRestoreInto',
+  'pgSwap',
+  'alembicMigrate',
+  'alembicWorkCopy',
+  'importsReenqueue',
+  'importsClearStaleLocks',
+  'importsEndBlockingSessions',
+  'serviceAction',
+  'pgRetryAsApp',
+]);
 
 /**
  * At most `max` of the points, the riskiest first — right after a change (done, not yet reported),
  * inside a long one, right before one — then the rest; returned in the run's order.
  */
 export function choosePoints(all: string[], max: number): string[] {
-  const chosen = new Set([...all].sort((a, b) => riskRank(a) - riskRank(b) || all.indexOf(a) - all.indexOf(b)).slice(0, max));
+  const chosen = new Set(
+    [...all].sort((a, b) => riskRank(a) - riskRank(b) || all.indexOf(a) - all.indexOf(b)).slice(0, max),
+  );
   return all.filter((p) => chosen.has(p));
 }
 
@@ -181,11 +242,21 @@ export async function runPoint(scenario: Scenario, point: string, expected: Outc
     // this time): the run still must equal the baseline, but the point counts as skipped, not passed.
     if (recoveries.length) differences.push(`a person had to answer recovery gate(s) ${recoveries.join(', ')}`);
     for (const k of ['status', 'outcome', 'healthy'] as const) {
-      if (got[k] !== expected[k]) differences.push(`${k} ${JSON.stringify(got[k])}, expected ${JSON.stringify(expected[k])}${got.error ? ` (error: ${got.error.slice(0, 300)})` : ''}`);
+      if (got[k] !== expected[k])
+        differences.push(
+          `${k} ${JSON.stringify(got[k])}, expected ${JSON.stringify(expected[k])}${got.error ? ` (error: ${got.error.slice(0, 300)})` : ''}`,
+        );
     }
     differences.push(...stateDiff(expected.state, got.state));
-    if (JSON.stringify(got.records) !== JSON.stringify(expected.records)) differences.push(`records ${JSON.stringify(got.records)}, expected ${JSON.stringify(expected.records)}`);
-    return { point, killed, seconds: Math.round((Date.now() - t0) / 1000), differences, observed: await fx.observe?.(sinceS) };
+    if (JSON.stringify(got.records) !== JSON.stringify(expected.records))
+      differences.push(`records ${JSON.stringify(got.records)}, expected ${JSON.stringify(expected.records)}`);
+    return {
+      point,
+      killed,
+      seconds: Math.round((Date.now() - t0) / 1000),
+      differences,
+      observed: await fx.observe?.(sinceS),
+    };
   } finally {
     await procs.killAll();
     await fresh?.stop();

@@ -13,8 +13,15 @@ import type { DbState } from './state.js';
  * dumps on disk, the app's per-item counts and its worker's start-ups) — never the runbook's word.
  */
 
-export interface Person { person: string; roles: string[] }
-export interface Answer { by: Person; decision: 'approve' | 'reject'; comment?: string }
+export interface Person {
+  person: string;
+  roles: string[];
+}
+export interface Answer {
+  by: Person;
+  decision: 'approve' | 'reject';
+  comment?: string;
+}
 
 export interface Fixture {
   target: Record<string, unknown>;
@@ -61,10 +68,15 @@ export function migrationSteps(db: string, sinceS: number, rename: Record<string
   const file = process.env.GESTIQ_MIGRATION_LOG;
   if (!file || !existsSync(file)) return [];
   const name = (r: string) => rename[r] ?? r;
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean)
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
     .map((l) => JSON.parse(l) as { database: string; up: boolean; from: string[]; to: string[]; at: number })
     .filter((e) => e.database === db && e.at >= sinceS)
-    .map((e) => `${e.up ? 'upgrade' : 'downgrade'} ${e.from.map(name).join('+') || '<base>'} -> ${e.to.map(name).join('+') || '<base>'}`);
+    .map(
+      (e) =>
+        `${e.up ? 'upgrade' : 'downgrade'} ${e.from.map(name).join('+') || '<base>'} -> ${e.to.map(name).join('+') || '<base>'}`,
+    );
 }
 
 async function databaseRecords(live: string, backups: string, sinceS: number) {
@@ -73,12 +85,20 @@ async function databaseRecords(live: string, backups: string, sinceS: number) {
     migrationSteps: migrationSteps(live, sinceS),
     // Snapshots, replaced databases and leftover clones: each a database of its own, labelled for
     // the janitor; a kept one must stay open to connections (for forensics).
-    databases: (await managedFor(live)).map((d) => `${d.meta.kind}${d.allowConnections ? '' : ' (closed to connections)'}`).sort(),
+    databases: (await managedFor(live))
+      .map((d) => `${d.meta.kind}${d.allowConnections ? '' : ' (closed to connections)'}`)
+      .sort(),
     partialDumps: dumps.filter((f) => f.includes('.partial-')).length,
   };
 }
 
-function databaseFixture(live: string, extra: Record<string, unknown>, input: Record<string, unknown>, more: Partial<Fixture> = {}, backups = tmpDir('chaos-backups-')): Fixture {
+function databaseFixture(
+  live: string,
+  extra: Record<string, unknown>,
+  input: Record<string, unknown>,
+  more: Partial<Fixture> = {},
+  backups = tmpDir('chaos-backups-'),
+): Fixture {
   return {
     target: dbTarget(live, { backups: { dir: backups, retention: '1d' }, ...extra }),
     input,
@@ -95,9 +115,16 @@ function unmet(checks: Array<[string, boolean]>): string[] {
   return checks.filter(([, ok]) => !ok).map(([what]) => what);
 }
 const invoiceRows = (run: Achieved) => (run.state.rows.invoices ?? []) as Array<{ estado?: string }>;
-const hasColumn = (run: Achieved, table: string, column: string) => run.state.schema.some((l) => l.includes(`TABLE public.${table}`) && l.includes(` ${column} `));
-const onlyRevision = (run: Achieved, rev: string): [string, boolean] => [`the live database at ${rev} (it is at ${JSON.stringify(run.state.revision)})`, JSON.stringify(run.state.revision) === JSON.stringify([rev])];
-const ended = (run: Achieved, outcome: string): [string, boolean] => [`completed with outcome ${outcome} (${run.status}, ${run.outcome})`, run.status === 'completed' && run.outcome === outcome];
+const hasColumn = (run: Achieved, table: string, column: string) =>
+  run.state.schema.some((l) => l.includes(`TABLE public.${table}`) && l.includes(` ${column} `));
+const onlyRevision = (run: Achieved, rev: string): [string, boolean] => [
+  `the live database at ${rev} (it is at ${JSON.stringify(run.state.revision)})`,
+  JSON.stringify(run.state.revision) === JSON.stringify([rev]),
+];
+const ended = (run: Achieved, outcome: string): [string, boolean] => [
+  `completed with outcome ${outcome} (${run.status}, ${run.outcome})`,
+  run.status === 'completed' && run.outcome === outcome,
+];
 
 export const scenarios: Record<string, Scenario> = {
   // A release from 0003 to 0005, writes frozen: snapshot, dump, rehearsal on a clone, upgrade, unfreeze.
@@ -107,7 +134,15 @@ export const scenarios: Record<string, Scenario> = {
       const live = await appDatabase('0003_invoices', 'chaos_rel');
       return databaseFixture(live, { freezeWrites: 'read-only' }, {});
     },
-    achieves: (run) => unmet([ended(run, 'upgraded'), onlyRevision(run, '0005_invoice_estado_check'), ['the 0005 CHECK on invoices.estado in the schema', run.state.schema.some((l) => l.includes('ck_invoices_estado'))]]),
+    achieves: (run) =>
+      unmet([
+        ended(run, 'upgraded'),
+        onlyRevision(run, '0005_invoice_estado_check'),
+        [
+          'the 0005 CHECK on invoices.estado in the schema',
+          run.state.schema.some((l) => l.includes('ck_invoices_estado')),
+        ],
+      ]),
   },
   // The fixture's real failed release (0004 applied, 0005 half-applied: its index stays), repaired
   // down to 0003: the leftover dropped and 0004 downgraded, rehearsed on a clone first.
@@ -116,17 +151,29 @@ export const scenarios: Record<string, Scenario> = {
     async setup() {
       const live = await appDatabase('0003_invoices', 'chaos_mf');
       await sql(live, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`);
-      await alembic(live, ['upgrade', 'head']).then(() => { throw new Error('0005 applied: the fixture no longer fails'); }, () => undefined);
-      return databaseFixture(live, { freezeWrites: 'read-only' }, { toRevision: '0003_invoices' }, {
-        rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
-      });
+      await alembic(live, ['upgrade', 'head']).then(
+        () => {
+          throw new Error('0005 applied: the fixture no longer fails');
+        },
+        () => undefined,
+      );
+      return databaseFixture(
+        live,
+        { freezeWrites: 'read-only' },
+        { toRevision: '0003_invoices' },
+        {
+          rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
+        },
+      );
     },
-    achieves: (run) => unmet([
-      ended(run, 'downgraded'), onlyRevision(run, '0003_invoices'),
-      ['the "anulada" invoice kept (a downgrade loses no row)', invoiceRows(run).some((r) => r.estado === 'anulada')],
-      ["0004's tables gone", !('import_items' in run.state.rows)],
-      ["0005's half-built index dropped", !run.state.schema.some((l) => l.includes('ix_invoices_estado'))],
-    ]),
+    achieves: (run) =>
+      unmet([
+        ended(run, 'downgraded'),
+        onlyRevision(run, '0003_invoices'),
+        ['the "anulada" invoice kept (a downgrade loses no row)', invoiceRows(run).some((r) => r.estado === 'anulada')],
+        ["0004's tables gone", !('import_items' in run.state.rows)],
+        ["0005's half-built index dropped", !run.state.schema.some((l) => l.includes('ix_invoices_estado'))],
+      ]),
   },
   // The same failed release, but a report view on import_items makes 0004's downgrade fail (the
   // rehearsal on a clone says so): the pre-release dump given as `backup` is restored into a
@@ -140,34 +187,65 @@ export const scenarios: Record<string, Scenario> = {
       const backup = path.join(backups, 'pre-release.dump');
       await execa('pg_dump', ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-Fc', '-f', backup, live]);
       await sql(live, `insert into invoices (tenant_id, total_cents, estado) values (1, 500, 'anulada')`);
-      await alembic(live, ['upgrade', 'head']).then(() => { throw new Error('0005 applied: the fixture no longer fails'); }, (err: Error) => {
-        if (!/check constraint/i.test(err.message)) throw err; // failed, but not as the scenario needs
-      });
+      await alembic(live, ['upgrade', 'head']).then(
+        () => {
+          throw new Error('0005 applied: the fixture no longer fails');
+        },
+        (err: Error) => {
+          if (!/check constraint/i.test(err.message)) throw err; // failed, but not as the scenario needs
+        },
+      );
       await sql(live, `create view import_report as select batch_id, count(*) from import_items group by 1`);
-      return databaseFixture(live, { freezeWrites: 'read-only' }, { toRevision: '0003_invoices', backup }, {
-        rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
-      }, backups);
+      return databaseFixture(
+        live,
+        { freezeWrites: 'read-only' },
+        { toRevision: '0003_invoices', backup },
+        {
+          rootCause: 'An invoice with estado "anulada" predates the CHECK in 0005.',
+        },
+        backups,
+      );
     },
-    achieves: (run) => unmet([
-      ended(run, 'restored'), onlyRevision(run, '0003_invoices'),
-      ['the pre-release rows back: the invoice written after the dump is not', !invoiceRows(run).some((r) => r.estado === 'anulada')],
-      ['the failed database kept under a dated name, open for forensics', JSON.stringify(run.records.databases ?? []).includes('"replaced"')],
-    ]),
+    achieves: (run) =>
+      unmet([
+        ended(run, 'restored'),
+        onlyRevision(run, '0003_invoices'),
+        [
+          'the pre-release rows back: the invoice written after the dump is not',
+          !invoiceRows(run).some((r) => r.estado === 'anulada'),
+        ],
+        [
+          'the failed database kept under a dated name, open for forensics',
+          JSON.stringify(run.records.databases ?? []).includes('"replaced"'),
+        ],
+      ]),
   },
   // A column the models have and the database lacks: a revision generated on a clone, applied.
   'schema-drift': {
     runbook: 'schema-drift',
     async setup() {
       const live = await appDatabase('head', 'chaos_sd');
-      return databaseFixture(live, {}, { retrySql: 'select name_display from tenants' }, {
-        answer: (gate) => gate === 'confirm-commit'
-          ? { by: { person: 'alice', roles: ['operator'] }, decision: 'approve', comment: '3f9c2ab' }
-          : approveAll(),
-      });
+      return databaseFixture(
+        live,
+        {},
+        { retrySql: 'select name_display from tenants' },
+        {
+          answer: (gate) =>
+            gate === 'confirm-commit'
+              ? { by: { person: 'alice', roles: ['operator'] }, decision: 'approve', comment: '3f9c2ab' }
+              : approveAll(),
+        },
+      );
     },
-    achieves: (run) => unmet([ended(run, 'applied'), onlyRevision(run, '<generated>'), ['tenants.name_display created', hasColumn(run, 'tenants', 'name_display')]]),
+    achieves: (run) =>
+      unmet([
+        ended(run, 'applied'),
+        onlyRevision(run, '<generated>'),
+        ['tenants.name_display created', hasColumn(run, 'tenants', 'name_display')],
+      ]),
     generated: (result) => {
-      const revId = (result as { findings?: { generated?: { revId?: string } } } | undefined)?.findings?.generated?.revId;
+      const revId = (result as { findings?: { generated?: { revId?: string } } } | undefined)?.findings?.generated
+        ?.revId;
       return revId ? { [revId]: '<generated>' } : {};
     },
   },
@@ -182,10 +260,15 @@ export const scenarios: Record<string, Scenario> = {
       const files = workerFiles(tmpDir('chaos-imp-'));
       const readLog = () => (existsSync(files.logFile) ? readFileSync(files.logFile, 'utf8') : '');
       await sql(live, `insert into import_batches (tenant_id, status) values (1, 'processing')`);
-      await sql(live, `insert into import_items (batch_id, payload, status, updated_at)
-                       select (select max(id) from import_batches), 'chaos-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${N}) g`);
+      await sql(
+        live,
+        `insert into import_items (batch_id, payload, status, updated_at)
+                       select (select max(id) from import_batches), 'chaos-' || g, 'queued', now() - interval '1 hour' from generate_series(1, ${N}) g`,
+      );
       // The app published them (so its queue is known in this Redis DB); the broker lost the messages.
-      const ids = (await sql<{ id: number }>(live, `select id from import_items where payload like 'chaos-%' order by id`)).map((r) => Number(r.id));
+      const ids = (
+        await sql<{ id: number }>(live, `select id from import_items where payload like 'chaos-%' order by id`)
+      ).map((r) => Number(r.id));
       await publishItems(redis.url, ids);
       await redis.redis.del('imports');
       return {
@@ -194,7 +277,12 @@ export const scenarios: Record<string, Scenario> = {
           redis: { url: redis.url },
           policy: { unsignedDecisions: 'allow' },
           services: { 'imports-worker': celeryWorkerService(files, live, redis.url) },
-          imports: { stuckAfter: '10m', logs: { file: files.logFile }, service: 'imports-worker', celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: fixtureApp } },
+          imports: {
+            stuckAfter: '10m',
+            logs: { file: files.logFile },
+            service: 'imports-worker',
+            celery: { app: 'gestiq_imports', task: 'gestiq.imports.process_item', cwd: fixtureApp },
+          },
         },
         input: { batchSize: 20, verifyDeadline: '3m' },
         live,
@@ -205,7 +293,13 @@ export const scenarios: Record<string, Scenario> = {
           return {
             itemsProcessedOnce: counts.filter((c) => c === 1).length,
             itemsProcessedMoreThanOnce: counts.filter((c) => c > 1).length,
-            ledgerRows: Number((await sql<{ n: string }>(live, 'select count(*) as n from durable_runbooks.import_reenqueue').catch(() => [{ n: '0' }]))[0]!.n),
+            ledgerRows: Number(
+              (
+                await sql<{ n: string }>(live, 'select count(*) as n from durable_runbooks.import_reenqueue').catch(
+                  () => [{ n: '0' }],
+                )
+              )[0]!.n,
+            ),
             // The worker started once, from its own log: a kill after the start, before it was
             // reported, must not start it again (the step ledger on the host says it ran).
             workerStarts: (readLog().match(/imports worker ready/g) ?? []).length,
@@ -222,12 +316,16 @@ export const scenarios: Record<string, Scenario> = {
         },
       };
     },
-    achieves: (run) => unmet([
-      ended(run, 'remedied'),
-      ['each of the 200 stuck items processed exactly once', run.records.itemsProcessedOnce === 200 && run.records.itemsProcessedMoreThanOnce === 0],
-      ['one ledger row per item', run.records.ledgerRows === 200],
-      ['the imports worker started once', run.records.workerStarts === 1],
-    ]),
+    achieves: (run) =>
+      unmet([
+        ended(run, 'remedied'),
+        [
+          'each of the 200 stuck items processed exactly once',
+          run.records.itemsProcessedOnce === 200 && run.records.itemsProcessedMoreThanOnce === 0,
+        ],
+        ['one ledger row per item', run.records.ledgerRows === 200],
+        ['the imports worker started once', run.records.workerStarts === 1],
+      ]),
   },
 };
 

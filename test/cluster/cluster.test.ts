@@ -17,7 +17,12 @@ import { stringify } from 'yaml';
  */
 
 type Who = 'alice' | 'bob';
-interface RunView { id: string; status: string; pendingGates: Array<{ gate: string; planDigest: string }>; journal?: Array<{ step: string; kind: string; outcome: string; actor: string }> }
+interface RunView {
+  id: string;
+  status: string;
+  pendingGates: Array<{ gate: string; planDigest: string }>;
+  journal?: Array<{ step: string; kind: string; outcome: string; actor: string }>;
+}
 
 describe('the production shape (npm run cluster)', () => {
   let cluster: Cluster;
@@ -27,11 +32,14 @@ describe('the production shape (npm run cluster)', () => {
 
   const call = async (api: number, who: Who, method: string, url: string, body?: unknown) => {
     const r = await fetch(`${cluster.apiUrls[api]}${url}`, {
-      method, headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
+      method,
+      headers: { authorization: `Bearer ${tokens[who]}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
     });
-    return { status: r.status, body: await r.json().catch(() => null) as Record<string, unknown> };
+    return { status: r.status, body: (await r.json().catch(() => null)) as Record<string, unknown> };
   };
-  const run = async (api: number, id: string) => (await call(api, 'alice', 'GET', `/runs/${id}`)).body as unknown as RunView;
+  const run = async (api: number, id: string) =>
+    (await call(api, 'alice', 'GET', `/runs/${id}`)).body as unknown as RunView;
   const startRun = async (api: number, runbook: string, input: Record<string, unknown> = {}) => {
     const r = await call(api, 'alice', 'POST', `/runbooks/${runbook}/runs`, { target: 'lane-db', input });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
@@ -43,18 +51,27 @@ describe('the production shape (npm run cluster)', () => {
     return new Map(((r.body?.runs ?? []) as Array<{ id: string; status: string }>).map((x) => [x.id, x.status]));
   };
   const allIn = (api: number, ids: string[], wanted: string[], what: string, timeoutMs = 170_000) =>
-    until(async () => {
-      const now = await statuses(api);
-      return ids.every((id) => wanted.includes(now.get(id) ?? 'unknown'));
-    }, what, timeoutMs, 1000);
+    until(
+      async () => {
+        const now = await statuses(api);
+        return ids.every((id) => wanted.includes(now.get(id) ?? 'unknown'));
+      },
+      what,
+      timeoutMs,
+      1000,
+    );
   const settled = async (ids: string[], api = 1) => {
     await allIn(api, ids, ['completed', 'failed', 'aborted', 'timed-out'], `${ids.length} runs to finish`);
     return Promise.all(ids.map((id) => run(api, id)));
   };
-  const atGates = (api: number, ids: string[]) => allIn(api, ids, ['waiting'], `${ids.length} runs to wait at their gate`, 90_000);
+  const atGates = (api: number, ids: string[]) =>
+    allIn(api, ids, ['waiting'], `${ids.length} runs to wait at their gate`, 90_000);
   const approve = async (api: number, id: string) => {
     const view = await run(api, id);
-    return call(api, 'bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve', planDigest: view.pendingGates[0]!.planDigest });
+    return call(api, 'bob', 'POST', `/runs/${id}/gates/proceed`, {
+      decision: 'approve',
+      planDigest: view.pendingGates[0]!.planDigest,
+    });
   };
 
   let clusterDir = '';
@@ -66,8 +83,20 @@ describe('the production shape (npm run cluster)', () => {
     clusterDir = dir;
     const targetsFile = path.join(dir, 'targets.yaml');
     // Production policy (signed starts and decisions only), and alembic on a host queue: a host worker serves it.
-    writeFileSync(targetsFile, stringify({ targets: { 'lane-db': { ...pgTarget(database), taskQueue: 'lane-host', backups: { dir: path.join(dir, 'dumps') } } } }));
-    const config = loadConfig({ RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dir, RUNBOOK_API_PORT: String(await freePort()), LOG_LEVEL: 'warn' });
+    writeFileSync(
+      targetsFile,
+      stringify({
+        targets: {
+          'lane-db': { ...pgTarget(database), taskQueue: 'lane-host', backups: { dir: path.join(dir, 'dumps') } },
+        },
+      }),
+    );
+    const config = loadConfig({
+      RUNBOOK_TARGETS: targetsFile,
+      RUNBOOK_DATA_DIR: dir,
+      RUNBOOK_API_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    });
     cluster = await startCluster({ config, prefix, log: () => undefined });
     tokens = JSON.parse(readFileSync(cluster.devTokensFile!, 'utf8')) as Record<Who, string>;
     registerSecrets('API token', ...Object.values(tokens));
@@ -76,7 +105,8 @@ describe('the production shape (npm run cluster)', () => {
     await cluster?.stop();
     // The workers' and APIs' own logs, for the lane's secret scan (test/support/secrets.ts).
     const logs = testLogDir();
-    if (cluster && logs) cpSync(path.join(clusterDir, 'cluster', 'logs'), path.join(logs, `cluster-${prefix}`), { recursive: true });
+    if (cluster && logs)
+      cpSync(path.join(clusterDir, 'cluster', 'logs'), path.join(logs, `cluster-${prefix}`), { recursive: true });
     await Promise.all([database, ...clusterDatabases(prefix)].filter(Boolean).map(dropDatabase));
   });
 
@@ -88,17 +118,32 @@ describe('the production shape (npm run cluster)', () => {
     const [a, b] = await settled([check, drill]);
     expect(a!.status).toBe('completed');
     expect(b!.status).toBe('completed');
-    expect(JSON.stringify((await call(1, 'alice', 'GET', `/runs/${check}`)).body)).toContain('0005_invoice_estado_check');
+    expect(JSON.stringify((await call(1, 'alice', 'GET', `/runs/${check}`)).body)).toContain(
+      '0005_invoice_estado_check',
+    );
   });
 
   it('keeps a console session across both API processes, a restart of both, and ends it on both at sign-out', async () => {
-    const opened = await fetch(`${cluster.apiUrls[0]}/session`, { method: 'POST', headers: { authorization: `Bearer ${tokens.bob}` } });
+    const opened = await fetch(`${cluster.apiUrls[0]}/session`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.bob}` },
+    });
     expect(opened.status).toBe(200);
     const cookie = opened.headers.get('set-cookie')!.split(';')[0]!;
     // The Temporal UI calls the codec with the cookie, from its own origin (here, without a UI, the API's).
-    const decode = async (api: number) => (await fetch(`${cluster.apiUrls[api]}/codec/decode`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: cluster.apiUrls[0]!, cookie }, body: JSON.stringify({ payloads: [] }),
-    })).status;
+    const decode = async (api: number) =>
+      (
+        await fetch(`${cluster.apiUrls[api]}/codec/decode`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-namespace': 'default',
+            origin: cluster.apiUrls[0]!,
+            cookie,
+          },
+          body: JSON.stringify({ payloads: [] }),
+        })
+      ).status;
     expect(await decode(1)).toBe(200);
     await cluster.restartApi(0);
     await cluster.restartApi(1);
@@ -124,7 +169,12 @@ describe('the production shape (npm run cluster)', () => {
     await cluster.temporal.kill();
     await cluster.temporal.start();
     // The workers and the APIs reconnect by themselves.
-    await until(async () => (await fetch(`${cluster.apiUrls[0]}/healthz`)).status === 200, 'the API to reach Temporal again', 60_000, 500);
+    await until(
+      async () => (await fetch(`${cluster.apiUrls[0]}/healthz`)).status === 200,
+      'the API to reach Temporal again',
+      60_000,
+      500,
+    );
     for (const id of drills) expect((await approve(0, id)).status).toBe(200);
     const runs = await settled(drills, 0);
     expect(runs.map((r) => r.status)).toEqual(runs.map(() => 'completed'));
@@ -134,14 +184,19 @@ describe('the production shape (npm run cluster)', () => {
     const id = await startRun(0, 'approval-drill');
     await atGates(0, [id]);
     const view = await run(0, id);
-    const inFlight = call(0, 'bob', 'POST', `/runs/${id}/gates/proceed`, { decision: 'approve', planDigest: view.pendingGates[0]!.planDigest }).catch(() => null);
+    const inFlight = call(0, 'bob', 'POST', `/runs/${id}/gates/proceed`, {
+      decision: 'approve',
+      planDigest: view.pendingGates[0]!.planDigest,
+    }).catch(() => null);
     await cluster.apis[0]!.kill();
     await inFlight;
     // The operator does not know whether it counted, and tries again on the other API.
     const again = await approve(1, id).catch(() => null);
     const [done] = await settled([id], 1);
     expect(done!.status).toBe('completed');
-    const decisions = done!.journal!.filter((e) => e.step === 'proceed' && e.kind === 'decision' && e.outcome === 'approved');
+    const decisions = done!.journal!.filter(
+      (e) => e.step === 'proceed' && e.kind === 'decision' && e.outcome === 'approved',
+    );
     expect(decisions).toHaveLength(1);
     expect(decisions[0]!.actor).toBe('bob');
     if (again && again.status !== 200) expect(again.status).toBe(409);

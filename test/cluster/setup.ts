@@ -13,7 +13,12 @@ export default async function setup() {
   const prefix = `rblane_${Date.now().toString(36)}`;
   const postgres = { host: '127.0.0.1', port: 5432, user: process.env.PGUSER ?? 'postgres' };
   const started = Date.now();
-  const temporal = await bringUpTemporal({ dir: path.join(tmpDir('runbooks-lane-'), 'cluster'), postgres, prefix, log: (l) => console.log(l) });
+  const temporal = await bringUpTemporal({
+    dir: path.join(tmpDir('runbooks-lane-'), 'cluster'),
+    postgres,
+    prefix,
+    log: (l) => console.log(l),
+  });
   console.log(`Cluster lane: Temporal up in ${Math.round((Date.now() - started) / 1000)} s at ${temporal.address}`);
   Object.assign(process.env, {
     TEMPORAL_ADDRESS: temporal.address,
@@ -27,7 +32,8 @@ export default async function setup() {
     const client = new pg.Client({ ...postgres, database: 'postgres' });
     await client.connect();
     try {
-      for (const db of [`${prefix}_temporal`, `${prefix}_temporal_visibility`]) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
+      for (const db of [`${prefix}_temporal`, `${prefix}_temporal_visibility`])
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(db)} WITH (FORCE)`);
     } finally {
       await client.end();
     }

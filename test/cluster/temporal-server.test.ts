@@ -4,7 +4,12 @@ import tls from 'node:tls';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionOptions, startTemporalCluster, type TemporalCluster, type TlsFiles } from '../../src/cluster/temporal.js';
+import {
+  connectionOptions,
+  startTemporalCluster,
+  type TemporalCluster,
+  type TlsFiles,
+} from '../../src/cluster/temporal.js';
 import { ensureClusterCerts } from '../../src/cluster/tls.js';
 import { searchAttributeKeys } from '../../src/contract/search-attributes.js';
 import { resolveTemporalServer, type TemporalServerInstall } from '../../src/temporal-server.js';
@@ -30,7 +35,14 @@ let connection: Connection;
 let client: Client;
 
 const start = (ports?: TemporalCluster['ports']) =>
-  startTemporalCluster({ dir: path.join(dir, 'temporal'), install, databases, ports, ui: uiPort ? { port: uiPort } : undefined, log: (l) => console.log(l) });
+  startTemporalCluster({
+    dir: path.join(dir, 'temporal'),
+    install,
+    databases,
+    ports,
+    ui: uiPort ? { port: uiPort } : undefined,
+    log: (l) => console.log(l),
+  });
 
 beforeAll(async () => {
   install = await resolveTemporalServer({ log: (l) => console.log(l) });
@@ -77,14 +89,19 @@ function handshake(address: string, caFile: string, client?: { certFile: string;
   });
 }
 
-async function describeDefault(address: string, files: Omit<TlsFiles, 'certFile' | 'keyFile'> & Partial<TlsFiles>): Promise<void> {
+async function describeDefault(
+  address: string,
+  files: Omit<TlsFiles, 'certFile' | 'keyFile'> & Partial<TlsFiles>,
+): Promise<void> {
   const conn = await Connection.connect({
     address,
     connectTimeout: 3_000,
     tls: {
       serverNameOverride: files.serverName,
       serverRootCACertificate: readFileSync(files.caFile),
-      ...(files.certFile && files.keyFile ? { clientCertPair: { crt: readFileSync(files.certFile), key: readFileSync(files.keyFile) } } : {}),
+      ...(files.certFile && files.keyFile
+        ? { clientCertPair: { crt: readFileSync(files.certFile), key: readFileSync(files.keyFile) } }
+        : {}),
     },
   });
   try {
@@ -109,7 +126,9 @@ describe('the production-shape Temporal server', () => {
   });
 
   it('refuses a plaintext client', async () => {
-    await expect(Connection.connect({ address: cluster.address, connectTimeout: 3_000 }).then((c) => c.close())).rejects.toThrow();
+    await expect(
+      Connection.connect({ address: cluster.address, connectTimeout: 3_000 }).then((c) => c.close()),
+    ).rejects.toThrow();
   });
 
   it('accepts the cluster certificate of every kind of client', async () => {
@@ -138,14 +157,21 @@ describe('the production-shape Temporal server', () => {
   });
 
   it('runs a workflow a client starts, on a worker connected with its certificate', async () => {
-    const result = await client.workflow.execute(greet, { taskQueue, workflowId: uniqueName('greet'), args: ['cluster'] });
+    const result = await client.workflow.execute(greet, {
+      taskQueue,
+      workflowId: uniqueName('greet'),
+      args: ['cluster'],
+    });
     expect(result).toBe('hello, cluster');
   });
 
   it('finishes a workflow parked on a signal after the server is killed and started again on the same databases', async () => {
     const handle = await client.workflow.start(parkedUntilReleased, { taskQueue, workflowId: uniqueName('parked') });
     // Parked = its first workflow task is done and it waits for the signal.
-    await until(async () => (await handle.fetchHistory()).events?.some((e) => e.workflowTaskCompletedEventAttributes) ?? false, 'the workflow to park');
+    await until(
+      async () => (await handle.fetchHistory()).events?.some((e) => e.workflowTaskCompletedEventAttributes) ?? false,
+      'the workflow to park',
+    );
     const { ports, pid } = cluster;
     await cluster.kill();
     expect(() => process.kill(pid, 0)).toThrow();

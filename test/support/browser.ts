@@ -4,7 +4,14 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -16,8 +23,17 @@ export interface SignInOptions {
 }
 
 /** A fresh browser context on the console, signed in with `token` as `person` (the header shows "person ("). */
-export async function consoleSignedIn(browser: Browser, base: string, person: string, token: string, opts: SignInOptions = {}): Promise<Page> {
-  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1200, height: 900 }, ...(opts.deviceScaleFactor ? { deviceScaleFactor: opts.deviceScaleFactor } : {}) });
+export async function consoleSignedIn(
+  browser: Browser,
+  base: string,
+  person: string,
+  token: string,
+  opts: SignInOptions = {},
+): Promise<Page> {
+  const context = await browser.newContext({
+    viewport: opts.viewport ?? { width: 1200, height: 900 },
+    ...(opts.deviceScaleFactor ? { deviceScaleFactor: opts.deviceScaleFactor } : {}),
+  });
   const page = await context.newPage();
   await opts.before?.(page);
   await page.goto(`${base}/console/`);

@@ -11,5 +11,10 @@ export async function runbookCli(args: string[], env: Record<string, string | un
     reject: false,
     env: { TEMPORAL_ADDRESS: inject('temporalAddress'), ...tlsEnv(), ...env },
   });
-  return { code: r.exitCode, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
+  return {
+    code: r.exitCode,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    json: () => JSON.parse(r.stdout) as Record<string, unknown>,
+  };
 }

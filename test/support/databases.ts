@@ -39,7 +39,10 @@ export function dbTarget(db: string, extra: Record<string, unknown> = {}) {
 }
 
 /** Runs one statement as the app would: the app role, a fresh session, the database's own defaults. */
-export async function asApp(db: string, text: string): Promise<{ ok: true; rows: unknown[] } | { ok: false; code?: string; message: string }> {
+export async function asApp(
+  db: string,
+  text: string,
+): Promise<{ ok: true; rows: unknown[] } | { ok: false; code?: string; message: string }> {
   const client = new pg.Client({ ...PG, user: APP_ROLE, database: db });
   try {
     await client.connect();
@@ -56,18 +59,28 @@ export async function revisionOf(db: string): Promise<string[]> {
 }
 
 export async function databaseSettings(db: string) {
-  const [row] = await sql<{ acl: string; settings: string[] | null; owner: string }>('postgres',
+  const [row] = await sql<{ acl: string; settings: string[] | null; owner: string }>(
+    'postgres',
     `select d.datacl::text as acl, pg_get_userbyid(d.datdba) as owner,
             (select setconfig from pg_db_role_setting s where s.setdatabase = d.oid and s.setrole = 0) as settings
-       from pg_database d where datname = $1`, [db]);
+       from pg_database d where datname = $1`,
+    [db],
+  );
   return row;
 }
 
 /** Every database of ours made for `live` (snapshots, clones, kept ones), by label. */
 export async function managedFor(live: string) {
-  return sql<{ name: string; allowConnections: boolean; meta: { kind: string; purpose?: string; revision?: string[] } }>('postgres',
+  return sql<{
+    name: string;
+    allowConnections: boolean;
+    meta: { kind: string; purpose?: string; revision?: string[] };
+  }>(
+    'postgres',
     `select datname as name, datallowconn as "allowConnections", shobj_description(oid, 'pg_database')::json as meta from pg_database
-      where shobj_description(oid, 'pg_database') like '{%' and shobj_description(oid, 'pg_database')::json->>'live' = $1`, [live]);
+      where shobj_description(oid, 'pg_database') like '{%' and shobj_description(oid, 'pg_database')::json->>'live' = $1`,
+    [live],
+  );
 }
 
 export async function dropAllFor(live: string): Promise<void> {

@@ -25,7 +25,9 @@ export interface GateSample {
 }
 
 const runbookOf = (file: string) =>
-  /^(approval-drill|connection-refused|einvoicing-failed|login-errors|migration-failed|missing-container-file|payments-failed|pwa-stale-cache|release-migration|schema-drift|stuck-imports|janitor|db-access|observability-check)/.exec(file)?.[1] ?? file;
+  /^(approval-drill|connection-refused|einvoicing-failed|login-errors|migration-failed|missing-container-file|payments-failed|pwa-stale-cache|release-migration|schema-drift|stuck-imports|janitor|db-access|observability-check)/.exec(
+    file,
+  )?.[1] ?? file;
 
 /** Every gate's evidence the recorded runs in test/histories carried (their gate-opened notifications). */
 export function recordedGates(): GateSample[] {
@@ -38,7 +40,14 @@ export function recordedGates(): GateSample[] {
       if (typeof v !== 'object' || v === null) return;
       const o = v as Record<string, unknown>;
       if (typeof o.gate === 'string' && 'evidence' in o && o.policy) {
-        out.set(`${runbook}:${o.gate}`, { runbook, gate: o.gate, kind: o.gate.startsWith('recover:') ? 'recovery' : 'approval', prompt: typeof o.prompt === 'string' ? o.prompt : `Recorded gate ${o.gate}.`, evidence: o.evidence, from: 'recorded' });
+        out.set(`${runbook}:${o.gate}`, {
+          runbook,
+          gate: o.gate,
+          kind: o.gate.startsWith('recover:') ? 'recovery' : 'approval',
+          prompt: typeof o.prompt === 'string' ? o.prompt : `Recorded gate ${o.gate}.`,
+          evidence: o.evidence,
+          from: 'recorded',
+        });
       }
       Object.values(o).forEach(gates);
     };
@@ -61,60 +70,147 @@ export function recordedGates(): GateSample[] {
 }
 
 const at = '2026-12-01T10:00:00.000Z';
-const step = (name: string, evidence: unknown, inputs?: Record<string, unknown>): JournalEntry => ({ kind: 'step', step: name, startedAt: at, endedAt: at, actor: 'worker', outcome: 'ok', evidence, inputs });
+const step = (name: string, evidence: unknown, inputs?: Record<string, unknown>): JournalEntry => ({
+  kind: 'step',
+  step: name,
+  startedAt: at,
+  endedAt: at,
+  actor: 'worker',
+  outcome: 'ok',
+  evidence,
+  inputs,
+});
 const sha = '384c0c8d2f3fb6fa869fced908db36afdd5eb217e44af2111688d70ff5bd46a2';
 const undoPoint = { snapshot: 'shop_snap_1', dump: '/var/backups/runbooks/shop_snap_1', manifestSha256: sha };
 const undoJournal = [
   step('record-settings', {}, { database: 'shop' }),
   step('snapshot', { name: 'shop_snap_1', sizeBytes: 9_000_000, revision: ['0004_imports_payments'] }),
-  step('dump', { path: undoPoint.dump, totalBytes: 1_468_006, manifestSha256: sha, checks: ['pg_restore --list read 42 entries'] }),
+  step('dump', {
+    path: undoPoint.dump,
+    totalBytes: 1_468_006,
+    manifestSha256: sha,
+    checks: ['pg_restore --list read 42 entries'],
+  }),
 ];
 
 /** The gates no recorded run reaches, with the evidence their workflow code gives them (see each file's rb.gate call). */
 function unrecordedGates(): GateSample[] {
-  const recovery = recoveryPlan({ step: 'restore-source', target: 'shop-db', skippable: false, corrections: { backup: 'path of a pg_dump file or directory' } }, [
-    { error: 'Nothing to restore from: no release-migration snapshot of shop and no backup given.' },
-    { error: 'Nothing to restore from: no release-migration snapshot of shop and no backup given.' },
-  ]);
+  const recovery = recoveryPlan(
+    {
+      step: 'restore-source',
+      target: 'shop-db',
+      skippable: false,
+      corrections: { backup: 'path of a pg_dump file or directory' },
+    },
+    [
+      { error: 'Nothing to restore from: no release-migration snapshot of shop and no backup given.' },
+      { error: 'Nothing to restore from: no release-migration snapshot of shop and no backup given.' },
+    ],
+  );
   return [
     {
       // janitor.ts: what the plan marked for removal, how many kept, the retention.
-      runbook: 'janitor', gate: 'remove', kind: 'approval', from: 'sample',
-      prompt: 'Drop 2 leftover(s) of durable-runbooks on shop-db for good: shop_clone_1 (clone: its run ended), shop_snap_1 (snapshot: older than 7d). Everything else is kept.',
-      evidence: { remove: [{ name: 'shop_clone_1', kind: 'clone', reason: 'its run ended' }, { name: 'shop_snap_1', kind: 'snapshot', reason: 'older than 7d' }], keep: 3, retention: '7d' },
+      runbook: 'janitor',
+      gate: 'remove',
+      kind: 'approval',
+      from: 'sample',
+      prompt:
+        'Drop 2 leftover(s) of durable-runbooks on shop-db for good: shop_clone_1 (clone: its run ended), shop_snap_1 (snapshot: older than 7d). Everything else is kept.',
+      evidence: {
+        remove: [
+          { name: 'shop_clone_1', kind: 'clone', reason: 'its run ended' },
+          { name: 'shop_snap_1', kind: 'snapshot', reason: 'older than 7d' },
+        ],
+        keep: 3,
+        retention: '7d',
+      },
     },
     {
       // migration-failed.ts: why the downgrade cannot repair, the restore's source and scratch, the rows lost, the undo point.
-      runbook: 'migration-failed', gate: 'restore', kind: 'approval', from: 'sample', journal: [...undoJournal, step('preflight', { backup: { path: '/var/backups/runbooks/backup.dump', format: 'custom', sha256: 'ab'.repeat(32), totalBytes: 2048, tableCount: 5, manifest: { createdAt: '2026-11-30T10:12:00.000Z' }, checks: ['pg_restore --list read 30 entries'] } })],
+      runbook: 'migration-failed',
+      gate: 'restore',
+      kind: 'approval',
+      from: 'sample',
+      journal: [
+        ...undoJournal,
+        step('preflight', {
+          backup: {
+            path: '/var/backups/runbooks/backup.dump',
+            format: 'custom',
+            sha256: 'ab'.repeat(32),
+            totalBytes: 2048,
+            tableCount: 5,
+            manifest: { createdAt: '2026-11-30T10:12:00.000Z' },
+            checks: ['pg_restore --list read 30 entries'],
+          },
+        }),
+      ],
       prompt: 'The rehearsed downgrade FAILED. Restore shop from the backup /var/backups/runbooks/backup.dump?',
       evidence: {
         why: 'The rehearsed downgrade FAILED on a clone of shop: cannot drop table import_items because other objects depend on it.',
-        source: 'backup /var/backups/runbooks/backup.dump', scratch: 'shop_scratch_1',
+        source: 'backup /var/backups/runbooks/backup.dump',
+        scratch: 'shop_scratch_1',
         lost: [
-          { table: 'public.invoices', rows: 1, inBackup: true, newestInLive: '2026-12-01T09:58:00Z', newestInBackup: '2026-11-30T22:00:00Z' },
-          { table: 'public.import_items', rows: 8, inBackup: false, newestInLive: '2026-12-01T09:00:00Z', newestInBackup: null },
+          {
+            table: 'public.invoices',
+            rows: 1,
+            inBackup: true,
+            newestInLive: '2026-12-01T09:58:00Z',
+            newestInBackup: '2026-11-30T22:00:00Z',
+          },
+          {
+            table: 'public.import_items',
+            rows: 8,
+            inBackup: false,
+            newestInLive: '2026-12-01T09:00:00Z',
+            newestInBackup: null,
+          },
         ],
         undoPoint,
       },
     },
     {
       // migration-failed.ts: the revision now applied and the code's heads.
-      runbook: 'migration-failed', gate: 'reapply', kind: 'approval', from: 'sample',
+      runbook: 'migration-failed',
+      gate: 'reapply',
+      kind: 'approval',
+      from: 'sample',
       prompt: 'Re-apply the migrations on shop (alembic upgrade head), now that the cause is fixed?',
       evidence: { revision: ['0004_imports_payments'], heads: ['0005_invoice_estado_check'] },
     },
     {
       // release-migration.ts: why the release failed, the rows a rollback loses, the snapshot swapped in.
-      runbook: 'release-migration', gate: 'rollback', kind: 'approval', from: 'sample', journal: undoJournal,
-      prompt: 'The release failed on shop (smoke checks failed). Roll back by swapping the pre-release snapshot shop_snap_1 in?',
+      runbook: 'release-migration',
+      gate: 'rollback',
+      kind: 'approval',
+      from: 'sample',
+      journal: undoJournal,
+      prompt:
+        'The release failed on shop (smoke checks failed). Roll back by swapping the pre-release snapshot shop_snap_1 in?',
       evidence: {
         failure: 'smoke checks failed: invoices-readable (got error, expected ok)',
-        lost: [{ table: 'public.invoices', rows: 3, inBackup: true, newestInLive: '2026-12-01T10:05:00Z', newestInBackup: '2026-12-01T09:59:00Z' }],
-        snapshot: 'shop_snap_1', snapshotRevision: ['0004_imports_payments'],
+        lost: [
+          {
+            table: 'public.invoices',
+            rows: 3,
+            inBackup: true,
+            newestInLive: '2026-12-01T10:05:00Z',
+            newestInBackup: '2026-12-01T09:59:00Z',
+          },
+        ],
+        snapshot: 'shop_snap_1',
+        snapshotRevision: ['0004_imports_payments'],
       },
     },
     // runbook.ts: a step failed after the run changed its target, twice alike (recovery-texts.ts builds it).
-    { runbook: 'migration-failed', gate: recoveryGate('restore-source'), kind: 'recovery', from: 'sample', prompt: recovery.prompt, evidence: recovery.evidence },
+    {
+      runbook: 'migration-failed',
+      gate: recoveryGate('restore-source'),
+      kind: 'recovery',
+      from: 'sample',
+      prompt: recovery.prompt,
+      evidence: recovery.evidence,
+    },
   ];
 }
 
@@ -133,7 +229,9 @@ export function declaredGates(): Array<{ runbook: string; gate: string }> {
 export function gateSamples(): GateSample[] {
   const recorded = recordedGates();
   const written = unrecordedGates();
-  const find = (runbook: string, gate: string) => recorded.find((s) => s.runbook === runbook && s.gate === gate) ?? written.find((s) => s.runbook === runbook && s.gate === gate);
+  const find = (runbook: string, gate: string) =>
+    recorded.find((s) => s.runbook === runbook && s.gate === gate) ??
+    written.find((s) => s.runbook === runbook && s.gate === gate);
   const declared = declaredGates().flatMap(({ runbook, gate }) => find(runbook, gate) ?? []);
   return [...declared, ...written.filter((s) => s.kind === 'recovery')];
 }

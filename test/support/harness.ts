@@ -28,7 +28,11 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`.toLowerCase();
 }
 
-export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  database: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ ...PG, database });
   await client.connect();
   try {
@@ -66,10 +70,12 @@ export function tmpDir(prefix = 'runbooks-'): string {
  */
 export function writeTargets(targets: Record<string, unknown>, dir = tmpDir()): string {
   const file = path.join(dir, 'targets.yaml');
-  const withPolicy = Object.fromEntries(Object.entries(targets).map(([name, t]) => {
-    const spec = t as { policy?: Record<string, unknown> };
-    return [name, { ...spec, policy: { unsignedStarts: 'allow', ...spec.policy } }];
-  }));
+  const withPolicy = Object.fromEntries(
+    Object.entries(targets).map(([name, t]) => {
+      const spec = t as { policy?: Record<string, unknown> };
+      return [name, { ...spec, policy: { unsignedStarts: 'allow', ...spec.policy } }];
+    }),
+  );
   writeFileSync(file, stringify({ targets: withPolicy }));
   return file;
 }
@@ -90,13 +96,26 @@ export interface TestRig {
 }
 
 /** A worker on a fresh task queue plus a client for it, against the run's shared dev server. */
-export async function startRig(targetsFile: string, opts: { env?: NodeJS.ProcessEnv; address?: string; signingKey?: string; links?: Links; workflowsPath?: string; taskQueue?: string; dataConverter?: DataConverter; dataDir?: string } = {}): Promise<TestRig> {
+export async function startRig(
+  targetsFile: string,
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    address?: string;
+    signingKey?: string;
+    links?: Links;
+    workflowsPath?: string;
+    taskQueue?: string;
+    dataConverter?: DataConverter;
+    dataDir?: string;
+  } = {},
+): Promise<TestRig> {
   const address = opts.address ?? inject('temporalAddress');
   const taskQueue = opts.taskQueue ?? uniqueName('tq');
   const env = opts.env ?? process.env;
   // What the test hands the worker as a credential is scanned for in every history at the end.
   registerSecrets('decision signing key', opts.signingKey);
-  for (const [k, v] of Object.entries(opts.env ?? {})) if (/PASSWORD|SECRET|TOKEN|KEY/.test(k) && v !== process.env[k]) registerSecrets(k, v);
+  for (const [k, v] of Object.entries(opts.env ?? {}))
+    if (/PASSWORD|SECRET|TOKEN|KEY/.test(k) && v !== process.env[k]) registerSecrets(k, v);
   const server = serverOptions(address);
   const nativeConnection = await NativeConnection.connect(server);
   const worker = await createWorker({
@@ -105,7 +124,9 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
     namespace: 'default',
     taskQueue,
     targets: TargetRegistry.load(targetsFile, env),
-    ...(opts.workflowsPath ? { workflowsPath: opts.workflowsPath } : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
+    ...(opts.workflowsPath
+      ? { workflowsPath: opts.workflowsPath }
+      : { workflowBundle: { codePath: inject('workflowBundlePath') } }),
     decisionPublicKey: opts.signingKey && publicKeyOf(opts.signingKey),
     links: opts.links,
     dataDir: opts.dataDir ?? tmpDir('runbooks-data-'),
@@ -138,12 +159,17 @@ export async function startRig(targetsFile: string, opts: { env?: NodeJS.Process
 
 /** A run's whole history as text, payloads decoded (base64 of JSON in the export): what a secret scan must read. */
 export async function historyText(client: RunbookClient, id: string): Promise<string> {
-  return JSON.stringify(decodePayloads(JSON.parse(historyToJSON(await client.temporal.workflow.getHandle(id).fetchHistory()))));
+  return JSON.stringify(
+    decodePayloads(JSON.parse(historyToJSON(await client.temporal.workflow.getHandle(id).fetchHistory()))),
+  );
 }
 
 /** Waits for a run to close and returns its view (the result, or the failure message). */
 export async function finished(client: RunbookClient, id: string) {
-  await client.temporal.workflow.getHandle(id).result().catch(() => undefined);
+  await client.temporal.workflow
+    .getHandle(id)
+    .result()
+    .catch(() => undefined);
   return client.status(id);
 }
 
@@ -153,7 +179,10 @@ export async function gateOpened(client: RunbookClient, id: string, gate: string
   for (;;) {
     const run = await client.status(id);
     if (run.pendingGates.some((g) => g.gate === gate)) return;
-    if (run.status !== 'running' && run.status !== 'waiting') throw new Error(`Run ${id} ended (${run.status}) before gate ${gate} opened: ${run.error ?? JSON.stringify(run.result)}`);
+    if (run.status !== 'running' && run.status !== 'waiting')
+      throw new Error(
+        `Run ${id} ended (${run.status}) before gate ${gate} opened: ${run.error ?? JSON.stringify(run.result)}`,
+      );
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for gate ${gate} of ${id}`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -23,7 +23,9 @@ export async function claimRedisDb(): Promise<{ db: number; url: string; redis: 
         const redis = new Redis(`${REDIS}/${db}`);
         await redis.flushdb();
         return {
-          db, url: `${REDIS}/${db}`, redis,
+          db,
+          url: `${REDIS}/${db}`,
+          redis,
           release: async () => {
             await redis.flushdb();
             redis.disconnect();
@@ -51,13 +53,21 @@ export interface WorkerFiles {
 }
 
 /** The worker's environment, in the file its start command sources (a person "fixes" it by rewriting it). */
-export function writeWorkerEnv(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string } = {}): void {
-  writeFileSync(files.envFile, [
-    `DATABASE_URL=${q(`postgresql://${PG.user}@${PG.host}:${PG.port}/${database}`)}`,
-    `BROKER_URL=${q(brokerUrl)}`,
-    `IMPORTS_ENABLED=${opts.enabled === false ? '0' : '1'}`,
-    `IMPORTS_QUEUE=${q(opts.queue ?? 'imports')}`,
-  ].join('\n') + '\n');
+export function writeWorkerEnv(
+  files: WorkerFiles,
+  database: string,
+  brokerUrl: string,
+  opts: { enabled?: boolean; queue?: string } = {},
+): void {
+  writeFileSync(
+    files.envFile,
+    [
+      `DATABASE_URL=${q(`postgresql://${PG.user}@${PG.host}:${PG.port}/${database}`)}`,
+      `BROKER_URL=${q(brokerUrl)}`,
+      `IMPORTS_ENABLED=${opts.enabled === false ? '0' : '1'}`,
+      `IMPORTS_QUEUE=${q(opts.queue ?? 'imports')}`,
+    ].join('\n') + '\n',
+  );
 }
 
 /**
@@ -75,23 +85,49 @@ export function pidFileCommands(files: WorkerFiles, command: string) {
 }
 
 /** The `command` driver's spec for the fixture's Celery imports worker on `database` and `brokerUrl` (writes its env file). */
-export function celeryWorkerService(files: WorkerFiles, database: string, brokerUrl: string, opts: { enabled?: boolean; queue?: string } = {}) {
+export function celeryWorkerService(
+  files: WorkerFiles,
+  database: string,
+  brokerUrl: string,
+  opts: { enabled?: boolean; queue?: string } = {},
+) {
   writeWorkerEnv(files, database, brokerUrl, opts);
   return {
-    command: pidFileCommands(files, '/usr/bin/python3 -m celery -A gestiq_imports worker -Q "$IMPORTS_QUEUE" --pool solo --without-mingle --without-gossip --without-heartbeat'),
-    health: { logLine: 'app\\.startup: (imports worker ready|IMPORTS_ENABLED=)', logFile: files.logFile, timeout: '30s' },
+    command: pidFileCommands(
+      files,
+      '/usr/bin/python3 -m celery -A gestiq_imports worker -Q "$IMPORTS_QUEUE" --pool solo --without-mingle --without-gossip --without-heartbeat',
+    ),
+    health: {
+      logLine: 'app\\.startup: (imports worker ready|IMPORTS_ENABLED=)',
+      logFile: files.logFile,
+      timeout: '30s',
+    },
   };
 }
 
 export function workerFiles(dir: string): WorkerFiles {
-  return { dir, pidFile: path.join(dir, 'worker.pid'), logFile: path.join(dir, 'worker.log'), envFile: path.join(dir, 'worker.env') };
+  return {
+    dir,
+    pidFile: path.join(dir, 'worker.pid'),
+    logFile: path.join(dir, 'worker.log'),
+    envFile: path.join(dir, 'worker.env'),
+  };
 }
 
 /** Publishes process_item for each id through the app's own Celery app (as the app itself would). */
 export async function publishItems(brokerUrl: string, ids: number[], queue = 'imports'): Promise<void> {
-  await execa('/usr/bin/python3', ['-c', `import sys, gestiq_imports as g\nfor i in sys.argv[1:]: g.process_item.apply_async(args=[int(i)])`, ...ids.map(String)], {
-    cwd: fixtureApp, env: { BROKER_URL: brokerUrl, IMPORTS_QUEUE: queue },
-  });
+  await execa(
+    '/usr/bin/python3',
+    [
+      '-c',
+      `import sys, gestiq_imports as g\nfor i in sys.argv[1:]: g.process_item.apply_async(args=[int(i)])`,
+      ...ids.map(String),
+    ],
+    {
+      cwd: fixtureApp,
+      env: { BROKER_URL: brokerUrl, IMPORTS_QUEUE: queue },
+    },
+  );
 }
 
 /** Kills a worker left running by a failed test (SIGKILL to the pid in its file). */

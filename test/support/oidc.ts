@@ -13,13 +13,32 @@ export interface TestUser {
   groups: string[];
 }
 
-export async function startOidcProvider(opts: { redirectUri: string; audience: string; clientId: string; clientSecret: string; users: Record<string, TestUser> }) {
+export async function startOidcProvider(opts: {
+  redirectUri: string;
+  audience: string;
+  clientId: string;
+  clientSecret: string;
+  users: Record<string, TestUser>;
+}) {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const privateJwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), kid: 'test-key', use: 'sig', alg: 'RS256' };
+  const privateJwk = {
+    ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
+    kid: 'test-key',
+    use: 'sig',
+    alg: 'RS256',
+  };
   const user = (id: string) => (Object.hasOwn(opts.users, id) ? opts.users[id] : undefined);
   const provider = new Provider(issuer, {
-    clients: [{ client_id: opts.clientId, client_secret: opts.clientSecret, redirect_uris: [opts.redirectUri], response_types: ['code'], grant_types: ['authorization_code'] }],
+    clients: [
+      {
+        client_id: opts.clientId,
+        client_secret: opts.clientSecret,
+        redirect_uris: [opts.redirectUri],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+      },
+    ],
     jwks: { keys: [privateJwk] },
     pkce: { required: () => true },
     scopes: ['openid', 'email', 'groups'],
@@ -34,7 +53,13 @@ export async function startOidcProvider(opts: { redirectUri: string; audience: s
         enabled: true,
         defaultResource: () => opts.audience,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: 'openid email groups', audience: opts.audience, accessTokenFormat: 'jwt', accessTokenTTL: 600, jwt: { sign: { alg: 'RS256' } } }),
+        getResourceServerInfo: () => ({
+          scope: 'openid email groups',
+          audience: opts.audience,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: 600,
+          jwt: { sign: { alg: 'RS256' } },
+        }),
       },
     },
     // Who the token names and their groups, in the access token itself (the API reads nothing else).

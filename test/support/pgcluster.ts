@@ -38,8 +38,17 @@ export async function startCluster(): Promise<TestCluster> {
   chownSync(data, uid, gid);
   const port = await freePort();
   const asPg = (args: string[]) => execa('runuser', ['-u', 'postgres', '--', ...args], { cwd: dir });
-  await asPg([`${BIN}/initdb`, '-D', data, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pw}`, '--no-sync']);
-  const ctl = (action: string, extra: string[] = []) => asPg([`${BIN}/pg_ctl`, '-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', ...extra, action]);
+  await asPg([
+    `${BIN}/initdb`,
+    '-D',
+    data,
+    '--auth=scram-sha-256',
+    '--username=postgres',
+    `--pwfile=${pw}`,
+    '--no-sync',
+  ]);
+  const ctl = (action: string, extra: string[] = []) =>
+    asPg([`${BIN}/pg_ctl`, '-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', ...extra, action]);
   const opts = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`];
   await ctl('start', opts);
   const query = async (database: string, text: string) => {
@@ -52,7 +61,11 @@ export async function startCluster(): Promise<TestCluster> {
     }
   };
   return {
-    host: '127.0.0.1', port, user: 'postgres', password, query,
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password,
+    query,
     restart: async () => {
       await ctl('restart', ['-m', 'fast', ...opts]);
     },

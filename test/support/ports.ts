@@ -18,7 +18,10 @@ const BLOCK = 1_000;
 const handedOut = new Set<number>();
 
 /** This process's block: vitest's pool id (1…workers) picks it; 0 is the main process (global setup, scripts). */
-export function portBlock(poolId = Number(process.env.VITEST_POOL_ID ?? 0), low = ephemeralLow()): { from: number; to: number } | null {
+export function portBlock(
+  poolId = Number(process.env.VITEST_POOL_ID ?? 0),
+  low = ephemeralLow(),
+): { from: number; to: number } | null {
   const blocks = Math.floor((low - BASE) / BLOCK);
   if (blocks < 2) return null;
   const from = BASE + (poolId % blocks) * BLOCK;

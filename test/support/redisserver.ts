@@ -27,9 +27,29 @@ export async function startRedis(opts: { persistence?: boolean } = {}): Promise<
   const port = await freePort();
   const password = `redis-${Math.random().toString(36).slice(2)}`;
   const url = `redis://:${password}@127.0.0.1:${port}/0`;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', password, '--dir', dir, ...(opts.persistence === false ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always']), '--save', '', '--daemonize', 'yes', '--pidfile', path.join(dir, 'redis.pid'), '--logfile', path.join(dir, 'redis.log')];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--requirepass',
+    password,
+    '--dir',
+    dir,
+    ...(opts.persistence === false ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always']),
+    '--save',
+    '',
+    '--daemonize',
+    'yes',
+    '--pidfile',
+    path.join(dir, 'redis.pid'),
+    '--logfile',
+    path.join(dir, 'redis.log'),
+  ];
   const ping = async () => {
-    const r = await execa('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, 'ping'], { reject: false });
+    const r = await execa('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, 'ping'], {
+      reject: false,
+    });
     return r.stdout.trim() === 'PONG';
   };
   const start = async () => {
@@ -38,11 +58,15 @@ export async function startRedis(opts: { persistence?: boolean } = {}): Promise<
   };
   await start();
   return {
-    port, password, url,
+    port,
+    password,
+    url,
     // It is stopped on purpose: its clients reconnect instead of reporting the refused connections.
     client: () => new Redis(url, { maxRetriesPerRequest: 1 }).on('error', () => undefined),
     stop: async () => {
-      await execa('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, 'shutdown'], { reject: false });
+      await execa('redis-cli', ['-p', String(port), '--no-auth-warning', '-a', password, 'shutdown'], {
+        reject: false,
+      });
       await until(async () => !(await ping()), `the test's Redis on port ${port} to stop`, 30_000, 50);
     },
     start,

@@ -19,15 +19,21 @@ export function registerSecrets(label: string, ...values: Array<string | undefin
   const d = dir();
   if (!d) return; // outside the test runner (scripts)
   mkdirSync(d, { recursive: true });
-  for (const v of values) if (v && v.length >= 8) appendFileSync(path.join(d, `${process.pid}.tsv`), `${label}\t${v}\n`);
+  for (const v of values)
+    if (v && v.length >= 8) appendFileSync(path.join(d, `${process.pid}.tsv`), `${label}\t${v}\n`);
 }
 
 export function registeredSecrets(d: string): Array<{ label: string; value: string }> {
   if (!existsSync(d)) return [];
-  return readdirSync(d).flatMap((f) => readFileSync(path.join(d, f), 'utf8').split('\n').filter(Boolean).map((line) => {
-    const [label, value] = line.split('\t') as [string, string];
-    return { label, value };
-  }));
+  return readdirSync(d).flatMap((f) =>
+    readFileSync(path.join(d, f), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [label, value] = line.split('\t') as [string, string];
+        return { label, value };
+      }),
+  );
 }
 
 /** A history exported as JSON (historyToJSON) with every payload's data decoded from base64. */
@@ -35,7 +41,8 @@ export function decodePayloads(exported: unknown): unknown {
   if (Array.isArray(exported)) return exported.map(decodePayloads);
   if (exported && typeof exported === 'object') {
     const o = exported as Record<string, unknown>;
-    if (typeof o.data === 'string' && o.metadata && typeof o.metadata === 'object') return { ...o, data: Buffer.from(o.data, 'base64').toString('utf8') };
+    if (typeof o.data === 'string' && o.metadata && typeof o.metadata === 'object')
+      return { ...o, data: Buffer.from(o.data, 'base64').toString('utf8') };
     return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decodePayloads(x)]));
   }
   return exported;
@@ -60,10 +67,18 @@ export async function scanHistories(server: TemporalConnectionOptions, secretsDi
     for await (const w of client.workflow.list()) ids.push({ workflowId: w.workflowId, runId: w.runId });
     const hits: ScanResult['hits'] = [];
     for (let i = 0; i < ids.length; i += 16) {
-      await Promise.all(ids.slice(i, i + 16).map(async ({ workflowId, runId }) => {
-        const text = JSON.stringify(decodePayloads(JSON.parse(historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory()))));
-        for (const s of secrets) if (text.includes(s.value)) hits.push({ where: `history of ${workflowId} on ${server.address}`, label: s.label });
-      }));
+      await Promise.all(
+        ids.slice(i, i + 16).map(async ({ workflowId, runId }) => {
+          const text = JSON.stringify(
+            decodePayloads(
+              JSON.parse(historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory())),
+            ),
+          );
+          for (const s of secrets)
+            if (text.includes(s.value))
+              hits.push({ where: `history of ${workflowId} on ${server.address}`, label: s.label });
+        }),
+      );
     }
     return { histories: ids.length, secrets: secrets.length, hits };
   } finally {
@@ -81,7 +96,11 @@ export function testLogDir(): string | undefined {
 /** Every file under the run's log directory, searched for every registered secret. */
 export function scanLogs(logDir: string, secretsDir: string): { logs: number; hits: ScanResult['hits'] } {
   const secrets = registeredSecrets(secretsDir);
-  const files = existsSync(logDir) ? readdirSync(logDir, { recursive: true }).map(String).filter((f) => !f.endsWith('/')) : [];
+  const files = existsSync(logDir)
+    ? readdirSync(logDir, { recursive: true })
+        .map(String)
+        .filter((f) => !f.endsWith('/'))
+    : [];
   const hits: ScanResult['hits'] = [];
   let logs = 0;
   for (const f of files) {
@@ -104,12 +123,22 @@ export async function scanPrivateServer(address: string): Promise<void> {
   const d = scansDir();
   if (!d) return;
   mkdirSync(d, { recursive: true });
-  const result = await scanHistories({ address }, dir()!).catch((err: Error): ScanResult => ({ histories: 0, secrets: 0, hits: [], error: `private server ${address}: ${err.message}` }));
-  writeFileSync(path.join(d, `${process.pid}-${Date.now()}-${address.replace(/\W/g, '_')}.json`), JSON.stringify(result));
+  const result = await scanHistories({ address }, dir()!).catch((err: Error): ScanResult => ({
+    histories: 0,
+    secrets: 0,
+    hits: [],
+    error: `private server ${address}: ${err.message}`,
+  }));
+  writeFileSync(
+    path.join(d, `${process.pid}-${Date.now()}-${address.replace(/\W/g, '_')}.json`),
+    JSON.stringify(result),
+  );
 }
 
 /** The private dev servers' scans of this run. */
 export function privateScans(secretsDir: string): ScanResult[] {
   const d = `${secretsDir}-scans`;
-  return existsSync(d) ? readdirSync(d).map((f) => JSON.parse(readFileSync(path.join(d, f), 'utf8')) as ScanResult) : [];
+  return existsSync(d)
+    ? readdirSync(d).map((f) => JSON.parse(readFileSync(path.join(d, f), 'utf8')) as ScanResult)
+    : [];
 }

@@ -6,10 +6,20 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * one worker alone for the final minutes. Files not listed keep vitest's order after these.
  */
 const slowFirst = [
-  'test/stuck-imports.test.ts', 'test/migration-failed.test.ts', 'test/chaos/migration-failed-restore.test.ts', 'test/db-crash.test.ts',
-  'test/chaos/stuck-imports.test.ts', 'test/chaos/migration-failed.test.ts', 'test/console-evidence.test.ts', 'test/imports-backlog.test.ts',
-  'test/cli-args.test.ts', 'test/chaos/schema-drift.test.ts', 'test/chaos/release-migration.test.ts', 'test/redis-restart.test.ts',
-  'test/release-migration.test.ts', 'test/schema-drift.test.ts',
+  'test/stuck-imports.test.ts',
+  'test/migration-failed.test.ts',
+  'test/chaos/migration-failed-restore.test.ts',
+  'test/db-crash.test.ts',
+  'test/chaos/stuck-imports.test.ts',
+  'test/chaos/migration-failed.test.ts',
+  'test/console-evidence.test.ts',
+  'test/imports-backlog.test.ts',
+  'test/cli-args.test.ts',
+  'test/chaos/schema-drift.test.ts',
+  'test/chaos/release-migration.test.ts',
+  'test/redis-restart.test.ts',
+  'test/release-migration.test.ts',
+  'test/schema-drift.test.ts',
 ];
 
 export default class SlowFirst extends BaseSequencer {

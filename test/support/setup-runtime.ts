@@ -15,7 +15,9 @@ function write(entry: LogEntry): void {
   if (!file) return;
   let line: string;
   try {
-    line = JSON.stringify({ level: entry.level, msg: entry.message, ...entry.meta }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+    line = JSON.stringify({ level: entry.level, msg: entry.message, ...entry.meta }, (_k, v: unknown) =>
+      typeof v === 'bigint' ? String(v) : v,
+    );
   } catch {
     line = JSON.stringify({ level: entry.level, msg: entry.message });
   }

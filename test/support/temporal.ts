@@ -14,7 +14,14 @@ export function serverOptions(address: string = inject('temporalAddress')): Temp
   return connectionOptions(loadConfig({ ...tlsEnv(), TEMPORAL_ADDRESS: address }));
 }
 
-const TLS_VARS = ['TEMPORAL_TLS', 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'];
+const TLS_VARS = [
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_API_KEY',
+];
 
 /** The TLS variables of this run, for a child process (a worker, the CLI) that talks to the shared server. */
 export function tlsEnv(): Record<string, string> {

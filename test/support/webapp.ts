@@ -24,20 +24,28 @@ export interface WebOptions {
 }
 
 export function webFiles(dir: string): WorkerFiles {
-  return { dir, pidFile: path.join(dir, 'web.pid'), logFile: path.join(dir, 'web.log'), envFile: path.join(dir, 'web.env') };
+  return {
+    dir,
+    pidFile: path.join(dir, 'web.pid'),
+    logFile: path.join(dir, 'web.log'),
+    envFile: path.join(dir, 'web.env'),
+  };
 }
 
 export function writeWebEnv(files: WorkerFiles, o: WebOptions): void {
-  writeFileSync(files.envFile, [
-    `PORT=${o.port}`,
-    `APP_DIR=${q(o.appDir ?? '')}`,
-    `REQUIRED_FILES=${q((o.requiredFiles ?? []).join(','))}`,
-    `METRICS_OMIT=${q((o.metricsOmit ?? []).join(','))}`,
-    `APP_VERSION=${q(o.version ?? '1.0.0')}`,
-    ...(o.databaseUrl ? [`DATABASE_URL=${q(o.databaseUrl)}`] : []),
-    ...(o.tls ? [`SSL_CERTFILE=${q(o.tls.cert)}`, `SSL_KEYFILE=${q(o.tls.key)}`] : []),
-    ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${q(v)}`),
-  ].join('\n') + '\n');
+  writeFileSync(
+    files.envFile,
+    [
+      `PORT=${o.port}`,
+      `APP_DIR=${q(o.appDir ?? '')}`,
+      `REQUIRED_FILES=${q((o.requiredFiles ?? []).join(','))}`,
+      `METRICS_OMIT=${q((o.metricsOmit ?? []).join(','))}`,
+      `APP_VERSION=${q(o.version ?? '1.0.0')}`,
+      ...(o.databaseUrl ? [`DATABASE_URL=${q(o.databaseUrl)}`] : []),
+      ...(o.tls ? [`SSL_CERTFILE=${q(o.tls.cert)}`, `SSL_KEYFILE=${q(o.tls.key)}`] : []),
+      ...Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${q(v)}`),
+    ].join('\n') + '\n',
+  );
 }
 
 /**
@@ -48,15 +56,27 @@ export function writeWebEnv(files: WorkerFiles, o: WebOptions): void {
 export function webAppService(files: WorkerFiles, o: WebOptions) {
   writeWebEnv(files, o);
   return {
-    command: pidFileCommands(files, '/usr/bin/python3 -m uvicorn gestiq_web:app --host 127.0.0.1 --port "$PORT" --no-access-log ${SSL_CERTFILE:+--ssl-certfile "$SSL_CERTFILE" --ssl-keyfile "$SSL_KEYFILE"}'),
-    health: { ...(o.tls ? {} : { http: `http://127.0.0.1:${o.port}/ready` }), logLine: 'app\\.startup: gestiq web ready', logFile: files.logFile, timeout: '30s' },
+    command: pidFileCommands(
+      files,
+      '/usr/bin/python3 -m uvicorn gestiq_web:app --host 127.0.0.1 --port "$PORT" --no-access-log ${SSL_CERTFILE:+--ssl-certfile "$SSL_CERTFILE" --ssl-keyfile "$SSL_KEYFILE"}',
+    ),
+    health: {
+      ...(o.tls ? {} : { http: `http://127.0.0.1:${o.port}/ready` }),
+      logLine: 'app\\.startup: gestiq web ready',
+      logFile: files.logFile,
+      timeout: '30s',
+    },
   };
 }
 
-const accepts = (port: number) => new Promise<boolean>((resolve) => {
-  const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-  s.on('error', () => resolve(false));
-});
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
 
 /**
  * Starts the app as its start command does and waits until uvicorn says it listens and the port
@@ -68,17 +88,32 @@ export async function startWeb(files: WorkerFiles, o: WebOptions): Promise<void>
   await execa('sh', ['-c', webAppService(files, o).command.start]);
   const pid = Number(readFileSync(files.pidFile, 'utf8').trim());
   const log = () => (existsSync(files.logFile) ? readFileSync(files.logFile).subarray(from).toString() : '');
-  const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (!alive()) throw new Error(`The fixture web app (pid ${pid}) exited before listening on port ${o.port}. Its log:\n${log().split('\n').slice(-20).join('\n')}`);
+    if (!alive())
+      throw new Error(
+        `The fixture web app (pid ${pid}) exited before listening on port ${o.port}. Its log:\n${log().split('\n').slice(-20).join('\n')}`,
+      );
     if (/Uvicorn running on/.test(log()) && (await accepts(o.port)) && alive()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`The fixture web app did not answer on port ${o.port} within 20 s. Its log:\n${log().split('\n').slice(-20).join('\n')}`);
+  throw new Error(
+    `The fixture web app did not answer on port ${o.port} within 20 s. Its log:\n${log().split('\n').slice(-20).join('\n')}`,
+  );
 }
 
 /** SIGKILL, as a crash (the pid file stays); returns once the process is gone. */
 export async function killWeb(files: WorkerFiles): Promise<void> {
-  await execa('sh', ['-c', `[ -f ${q(files.pidFile)} ] || exit 0; p=$(cat ${q(files.pidFile)}); kill -9 $p 2>/dev/null; while kill -0 $p 2>/dev/null; do sleep 0.05; done; true`]);
+  await execa('sh', [
+    '-c',
+    `[ -f ${q(files.pidFile)} ] || exit 0; p=$(cat ${q(files.pidFile)}); kill -9 $p 2>/dev/null; while kill -0 $p 2>/dev/null; do sleep 0.05; done; true`,
+  ]);
 }

@@ -17,16 +17,27 @@ export function workerProcesses(targetsFile: string, dataDir: string) {
   return {
     async start(taskQueue: string, chaos?: string, env: Record<string, string> = {}): Promise<{ proc: ResultPromise }> {
       const proc = execa('node', ['--import', 'tsx', path.join(repoRoot, 'src/worker.ts')], {
-        cwd: repoRoot, reject: false, all: true,
+        cwd: repoRoot,
+        reject: false,
+        all: true,
         env: {
-          TEMPORAL_ADDRESS: inject('temporalAddress'), ...tlsEnv(), RUNBOOK_TASK_QUEUE: taskQueue, RUNBOOK_TARGETS: targetsFile, RUNBOOK_DATA_DIR: dataDir, LOG_LEVEL: 'warn',
-          RUNBOOK_WORKFLOW_BUNDLE: inject('workflowBundlePath'), ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}), ...env,
+          TEMPORAL_ADDRESS: inject('temporalAddress'),
+          ...tlsEnv(),
+          RUNBOOK_TASK_QUEUE: taskQueue,
+          RUNBOOK_TARGETS: targetsFile,
+          RUNBOOK_DATA_DIR: dataDir,
+          LOG_LEVEL: 'warn',
+          RUNBOOK_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+          ...(chaos ? { RUNBOOK_CHAOS: chaos } : {}),
+          ...env,
         },
       });
       procs.push(proc);
       let out = '';
       // Its log in its data dir (for the test) and in the run's log dir (for the secret scan).
-      const logs = [dataDir, testLogDir()].flatMap((d) => (d ? [path.join(d, `worker-${taskQueue}-${process.pid}.log`)] : []));
+      const logs = [dataDir, testLogDir()].flatMap((d) =>
+        d ? [path.join(d, `worker-${taskQueue}-${process.pid}.log`)] : [],
+      );
       proc.all?.on('data', (d: Buffer) => {
         out += d.toString();
         for (const f of logs) appendFileSync(f, d);

@@ -4,9 +4,15 @@ import { autoHeartbeatInterceptors } from '../../src/auto-heartbeat.js';
 import { chaosInterceptors } from '../../src/chaos.js';
 
 // The interceptor on a stand-in context: what reaches the SDK's heartbeat is what the server keeps.
-function activity(info: { heartbeatTimeoutMs?: number; heartbeatDetails?: unknown }, extra: ReturnType<typeof chaosInterceptors> = []) {
+function activity(
+  info: { heartbeatTimeoutMs?: number; heartbeatDetails?: unknown },
+  extra: ReturnType<typeof chaosInterceptors> = [],
+) {
   const sent: unknown[] = [];
-  const ctx = { info: { activityType: 'pgDumpBackup', ...info }, heartbeat: (d?: unknown) => sent.push(d) } as unknown as Context;
+  const ctx = {
+    info: { activityType: 'pgDumpBackup', ...info },
+    heartbeat: (d?: unknown) => sent.push(d),
+  } as unknown as Context;
   const inbound = [...autoHeartbeatInterceptors(), ...extra].map((f) => f(ctx).inbound!);
   const run = (body: (ctx: Context) => Promise<unknown>) => {
     let next = () => body(ctx);

@@ -7,7 +7,11 @@ import { PlainSqlScan, restrictedScript, scanPlainSql } from '../../src/activiti
 import { tmpDir } from '../support/harness.js';
 
 type Failure = { type?: string; message: string };
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (err: Failure) => err);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (err: Failure) => err,
+  );
 
 describe('a backup path is confined to the backups dir', () => {
   const setup = () => {
@@ -47,29 +51,53 @@ describe('a backup path is confined to the backups dir', () => {
       return err!.message.replace(JSON.stringify(given), '<path>');
     };
     const expected = `Backup <path> is refused: backups are read only from target "db"'s backups.dir (${dir}). Put the dump there and give its path, or its name inside that directory.`;
-    for (const given of [path.join(elsewhere, 'secret'), path.join(elsewhere, 'missing'), '/etc/shadow', '/no/such/dir/x', '../x', `${dir}/../${path.basename(elsewhere)}/secret`,
-      'link', path.join(dir, 'link'), 'out/secret', 'out/missing', 'out/deeper/still/missing', 'dangling', 'dangling/x', `${dir}-sibling/x`]) {
+    for (const given of [
+      path.join(elsewhere, 'secret'),
+      path.join(elsewhere, 'missing'),
+      '/etc/shadow',
+      '/no/such/dir/x',
+      '../x',
+      `${dir}/../${path.basename(elsewhere)}/secret`,
+      'link',
+      path.join(dir, 'link'),
+      'out/secret',
+      'out/missing',
+      'out/deeper/still/missing',
+      'dangling',
+      'dangling/x',
+      `${dir}-sibling/x`,
+    ]) {
       expect(await words(given)).toBe(expected);
     }
   });
 
   it('names a missing path as missing only inside the dir', async () => {
     const { dir, root } = setup();
-    expect(await failure(confineBackup(root, 'sub/none.dump'))).toMatchObject({ type: 'BackupMissing', message: `Backup "sub/none.dump" does not exist in ${dir} on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format) inside it.` });
+    expect(await failure(confineBackup(root, 'sub/none.dump'))).toMatchObject({
+      type: 'BackupMissing',
+      message: `Backup "sub/none.dump" does not exist in ${dir} on this worker. Give the path of a pg_dump file or directory (custom, directory or plain SQL format) inside it.`,
+    });
   });
 
   it('refuses every path when the target declares no backups.dir, saying to declare one', async () => {
     const { dir } = setup();
-    const root: BackupsRoot = { dir: path.join(dir, 'never-made'), declared: false, target: 'db', targetsFile: '/etc/runbooks.targets.yaml' };
+    const root: BackupsRoot = {
+      dir: path.join(dir, 'never-made'),
+      declared: false,
+      target: 'db',
+      targetsFile: '/etc/runbooks.targets.yaml',
+    };
     expect(await failure(confineBackup(root, '/var/backups/x.dump'))).toMatchObject({
       type: 'BackupRefused',
-      message: 'Backup "/var/backups/x.dump" is refused: target "db" declares no backups.dir in /etc/runbooks.targets.yaml, so no backup is read by path. Declare backups.dir there and put the dump inside it.',
+      message:
+        'Backup "/var/backups/x.dump" is refused: target "db" declares no backups.dir in /etc/runbooks.targets.yaml, so no backup is read by path. Declare backups.dir there and put the dump inside it.',
     });
   });
 
   it('refuses what is not a path at all', async () => {
     const { root } = setup();
-    for (const given of ['', 'a\0b', 42, { path: 'x' }, undefined]) expect((await failure(confineBackup(root, given)))?.type).toBe('BackupRefused');
+    for (const given of ['', 'a\0b', 42, { path: 'x' }, undefined])
+      expect((await failure(confineBackup(root, given)))?.type).toBe('BackupRefused');
   });
 
   it('knows inside from a sibling with the same prefix', () => {
@@ -83,19 +111,43 @@ describe('a backup path is confined to the backups dir', () => {
 
 describe("a manifest's file names", () => {
   it("are pg_dump's plain names, never a path", () => {
-    for (const name of ['toc.dat', '1234.dat', '1234.dat.gz', 'blob_5.dat', 'blobs.toc', 'manifest.json', '3.dat.lz4']) expect(isPlainFileName(name)).toBe(true);
-    for (const name of ['', '.', '..', '../victim', '/etc/passwd', 'a/b', 'a\\b', '..\\victim', '.hidden', 'x\0y', 'C:victim', 'a b', 'x'.repeat(256), 7, null]) expect(isPlainFileName(name)).toBe(false);
+    for (const name of ['toc.dat', '1234.dat', '1234.dat.gz', 'blob_5.dat', 'blobs.toc', 'manifest.json', '3.dat.lz4'])
+      expect(isPlainFileName(name)).toBe(true);
+    for (const name of [
+      '',
+      '.',
+      '..',
+      '../victim',
+      '/etc/passwd',
+      'a/b',
+      'a\\b',
+      '..\\victim',
+      '.hidden',
+      'x\0y',
+      'C:victim',
+      'a b',
+      'x'.repeat(256),
+      7,
+      null,
+    ])
+      expect(isPlainFileName(name)).toBe(false);
   });
 
   it('are refused in the manifest itself, before any file is opened', () => {
     const manifest = (files: unknown[]) => JSON.stringify({ files, tables: {} });
-    expect(() => parseManifest('/b/d', manifest([{ file: '../victim', bytes: 1, sha256: 'x' }]))).toThrow('Backup /b/d is refused: its manifest.json lists "../victim", which is not a plain file name inside the dump directory. Use another backup.');
-    expect(() => parseManifest('/b/d', manifest([{ bytes: 1, sha256: 'x' }]))).toThrow('its manifest.json lists an entry without a name');
+    expect(() => parseManifest('/b/d', manifest([{ file: '../victim', bytes: 1, sha256: 'x' }]))).toThrow(
+      'Backup /b/d is refused: its manifest.json lists "../victim", which is not a plain file name inside the dump directory. Use another backup.',
+    );
+    expect(() => parseManifest('/b/d', manifest([{ bytes: 1, sha256: 'x' }]))).toThrow(
+      'its manifest.json lists an entry without a name',
+    );
     expect(parseManifest('/b/d', manifest([{ file: 'toc.dat', bytes: 1, sha256: 'x' }])).files).toHaveLength(1);
   });
 
   it('come from a manifest whose text is never quoted back', () => {
-    expect(() => parseManifest('/b/d', 'root:x:0:0:root:/root:/bin/bash\n')).toThrow(/^Backup \/b\/d is corrupt: its manifest\.json is not valid JSON\. Use another backup\.$/);
+    expect(() => parseManifest('/b/d', 'root:x:0:0:root:/root:/bin/bash\n')).toThrow(
+      /^Backup \/b\/d is corrupt: its manifest\.json is not valid JSON\. Use another backup\.$/,
+    );
     expect(() => parseManifest('/b/d', '{"files": 3}')).toThrow('is not a manifest of durable-runbooks');
   });
 });
@@ -107,7 +159,17 @@ describe('the scan of a plain SQL dump', () => {
   };
 
   it('reads COPY data as data, up to its \\. line, whatever it starts with', () => {
-    const r = scan(['COPY public.notes (id, body) FROM stdin;', '1\t\\N', '\\N\tx', '\\\\! touch /tmp/x', '\\! not a command in COPY data', '\\.', 'SELECT 1;'].join('\n'));
+    const r = scan(
+      [
+        'COPY public.notes (id, body) FROM stdin;',
+        '1\t\\N',
+        '\\N\tx',
+        '\\\\! touch /tmp/x',
+        '\\! not a command in COPY data',
+        '\\.',
+        'SELECT 1;',
+      ].join('\n'),
+    );
     expect(r.verdicts).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass']);
     expect(r.copyBlocks).toBe(1);
   });
@@ -127,7 +189,11 @@ describe('the scan of a plain SQL dump', () => {
 
   it('ends COPY data at a CRLF \\. too, and finds COPY however it is spelled', () => {
     expect(scan('copy t from STDIN;\r\n1\r\n\\.\r\n\\! id').verdicts.at(-1)).toEqual({ line: 4, command: '\\!' });
-    expect(scan("COPY public.t (a) FROM stdin WITH (FORMAT csv);\n\\N\n\\.").verdicts).toEqual(['pass', 'pass', 'pass']);
+    expect(scan('COPY public.t (a) FROM stdin WITH (FORMAT csv);\n\\N\n\\.').verdicts).toEqual([
+      'pass',
+      'pass',
+      'pass',
+    ]);
   });
 });
 
@@ -140,7 +206,23 @@ describe('what psql reads of a plain SQL dump', () => {
 
   it("starts with our \\restrict, lacks pg_dump's own pair, and is otherwise the file byte for byte", async () => {
     const file = path.join(tmpDir('unit-plain-'), 'd.sql');
-    const body = ['--', '-- PostgreSQL database dump', '--', '', '\\restrict K1', '', 'SET x = 1;\r', "CREATE FUNCTION f() RETURNS text AS $$ select E'\\\\d' $$ LANGUAGE sql;", 'COPY t (a) FROM stdin;', '\\N', '\\restrict K1', '\\.', '', '\\unrestrict K1', 'tail without newline'];
+    const body = [
+      '--',
+      '-- PostgreSQL database dump',
+      '--',
+      '',
+      '\\restrict K1',
+      '',
+      'SET x = 1;\r',
+      "CREATE FUNCTION f() RETURNS text AS $$ select E'\\\\d' $$ LANGUAGE sql;",
+      'COPY t (a) FROM stdin;',
+      '\\N',
+      '\\restrict K1',
+      '\\.',
+      '',
+      '\\unrestrict K1',
+      'tail without newline',
+    ];
     writeFileSync(file, body.join('\n'));
     const expected = ['\\restrict OURKEY', ...body.filter((_, i) => i !== 4 && i !== 13)].join('\n');
     expect(await collect(restrictedScript(file, 'OURKEY'))).toBe(expected);
@@ -157,6 +239,8 @@ describe('what psql reads of a plain SQL dump', () => {
   });
 
   it('takes a key of letters and digits only', async () => {
-    await expect(collect(restrictedScript('/dev/null', 'k; \\! id'))).rejects.toThrow('A restrict key is letters and digits only.');
+    await expect(collect(restrictedScript('/dev/null', 'k; \\! id'))).rejects.toThrow(
+      'A restrict key is letters and digits only.',
+    );
   });
 });

@@ -5,7 +5,9 @@ import { catalogue, findRunbook } from '../../src/runbooks/catalogue.js';
 import * as workflows from '../../src/workflows/index.js';
 
 const runbooksDir = path.resolve(import.meta.dirname, '../../src/runbooks');
-const folders = readdirSync(runbooksDir, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'shared').map((d) => d.name);
+const folders = readdirSync(runbooksDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && d.name !== 'shared')
+  .map((d) => d.name);
 
 describe('the catalogue is the runbook folders', () => {
   it('lists every folder under src/runbooks once, and nothing else', () => {

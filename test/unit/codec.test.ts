@@ -36,7 +36,9 @@ describe('AES-GCM payload codec', () => {
     const a = codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `a:${hex()}` })!;
     const b = codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `b:${hex()}` })!;
     const [enc] = await a.encode([payload()]);
-    await expect(b.decode([enc!])).rejects.toThrow('A payload is encrypted with key "a", which this process does not have: add it to RUNBOOK_PAYLOAD_OLD_KEYS (keys known: b).');
+    await expect(b.decode([enc!])).rejects.toThrow(
+      'A payload is encrypted with key "a", which this process does not have: add it to RUNBOOK_PAYLOAD_OLD_KEYS (keys known: b).',
+    );
     const tampered = Buffer.from(enc!.data!);
     tampered[20] = tampered[20]! ^ 1;
     await expect(a.decode([{ ...enc!, data: tampered }])).rejects.toThrow('does not authenticate: it was altered');
@@ -47,8 +49,16 @@ describe('AES-GCM payload codec', () => {
   it('is off without a key, and refuses a malformed key without showing it', () => {
     expect(codecFromEnv({})).toBeUndefined();
     const secret = 'not-hex-and-secret';
-    expect(() => codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `k:${secret}` })).toThrow('RUNBOOK_PAYLOAD_KEY must be "<key id>:<64 hex characters>" (a 256-bit key; make one with: openssl rand -hex 32). Its value is not shown.');
-    try { codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `k:${secret}` }); } catch (e) { expect((e as Error).message).not.toContain(secret); }
-    expect(() => codecFromEnv({ RUNBOOK_PAYLOAD_OLD_KEYS: `k:${hex()}` })).toThrow('RUNBOOK_PAYLOAD_OLD_KEYS is set but RUNBOOK_PAYLOAD_KEY is not');
+    expect(() => codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `k:${secret}` })).toThrow(
+      'RUNBOOK_PAYLOAD_KEY must be "<key id>:<64 hex characters>" (a 256-bit key; make one with: openssl rand -hex 32). Its value is not shown.',
+    );
+    try {
+      codecFromEnv({ RUNBOOK_PAYLOAD_KEY: `k:${secret}` });
+    } catch (e) {
+      expect((e as Error).message).not.toContain(secret);
+    }
+    expect(() => codecFromEnv({ RUNBOOK_PAYLOAD_OLD_KEYS: `k:${hex()}` })).toThrow(
+      'RUNBOOK_PAYLOAD_OLD_KEYS is set but RUNBOOK_PAYLOAD_KEY is not',
+    );
   });
 });

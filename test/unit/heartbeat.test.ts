@@ -9,7 +9,10 @@ describe('heartbeats of a long activity', () => {
   it('sends progress every 2 s while nothing else beats, and nothing sooner', async () => {
     const sent: Progress[] = [];
     let n = 0;
-    const beats = heartbeatLoop((d) => sent.push(d), () => ({ n: ++n }));
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      () => ({ n: ++n }),
+    );
     await vi.advanceTimersByTimeAsync(1_900);
     expect(sent).toEqual([]);
     await vi.advanceTimersByTimeAsync(4_200);
@@ -21,7 +24,10 @@ describe('heartbeats of a long activity', () => {
 
   it("counts the caller's own beats: no keep-alive until 2 s after the last one", async () => {
     const sent: Progress[] = [];
-    const beats = heartbeatLoop((d) => sent.push(d), () => ({ keepAlive: true }));
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      () => ({ keepAlive: true }),
+    );
     for (let batch = 1; batch <= 5; batch++) {
       await vi.advanceTimersByTimeAsync(1_500);
       beats.beat({ batch });
@@ -35,7 +41,11 @@ describe('heartbeats of a long activity', () => {
   it('sends at once when the first sign of progress shows (a dump starts writing)', async () => {
     const sent: Progress[] = [];
     let bytes = 0;
-    const beats = heartbeatLoop((d) => sent.push(d), () => ({ bytesWritten: bytes }), { firstSign: (p) => (p.bytesWritten as number) > 0 });
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      () => ({ bytesWritten: bytes }),
+      { firstSign: (p) => (p.bytesWritten as number) > 0 },
+    );
     await vi.advanceTimersByTimeAsync(1_000);
     expect(sent).toEqual([]);
     bytes = 4096;
@@ -49,7 +59,11 @@ describe('heartbeats of a long activity', () => {
 
   it('with atStart, sends progress as the command starts, then every 2 s (a restore shorter than 2 s still beats once)', async () => {
     const sent: Progress[] = [];
-    const beats = heartbeatLoop((d) => sent.push(d), () => ({ phase: 'restore' }), { atStart: true });
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      () => ({ phase: 'restore' }),
+      { atStart: true },
+    );
     await vi.advanceTimersByTimeAsync(0);
     expect(sent).toEqual([{ phase: 'restore' }]);
     await vi.advanceTimersByTimeAsync(1_900);
@@ -64,15 +78,18 @@ describe('heartbeats of a long activity', () => {
     let asks = 0;
     let running = 0;
     let most = 0;
-    const beats = heartbeatLoop((d) => sent.push(d), async () => {
-      asks++;
-      running++;
-      most = Math.max(most, running);
-      await new Promise((r) => setTimeout(r, 3_000)); // a directory of thousands of files
-      running--;
-      if (asks === 1) throw new Error('the directory vanished');
-      return { asks };
-    });
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      async () => {
+        asks++;
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 3_000)); // a directory of thousands of files
+        running--;
+        if (asks === 1) throw new Error('the directory vanished');
+        return { asks };
+      },
+    );
     await vi.advanceTimersByTimeAsync(12_000);
     beats.stop();
     expect(most).toBe(1);
@@ -82,7 +99,10 @@ describe('heartbeats of a long activity', () => {
 
   it('sends nothing once stopped, even from a progress read still running when the work ended', async () => {
     const sent: Progress[] = [];
-    const beats = heartbeatLoop((d) => sent.push(d), () => new Promise<Progress>((r) => setTimeout(() => r({ late: true }), 1_000)));
+    const beats = heartbeatLoop(
+      (d) => sent.push(d),
+      () => new Promise<Progress>((r) => setTimeout(() => r({ late: true }), 1_000)),
+    );
     await vi.advanceTimersByTimeAsync(2_100); // the read has begun
     beats.stop();
     await vi.advanceTimersByTimeAsync(5_000);
@@ -92,6 +112,8 @@ describe('heartbeats of a long activity', () => {
   it('outside an activity, withHeartbeats just awaits the work', async () => {
     vi.useRealTimers();
     await expect(withHeartbeats(Promise.resolve(42), () => ({}))).resolves.toBe(42);
-    await expect(withHeartbeats(Promise.reject(new Error('pg_dump failed')), () => ({}))).rejects.toThrow('pg_dump failed');
+    await expect(withHeartbeats(Promise.reject(new Error('pg_dump failed')), () => ({}))).rejects.toThrow(
+      'pg_dump failed',
+    );
   });
 });

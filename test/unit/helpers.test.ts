@@ -33,13 +33,20 @@ describe('run ids', () => {
 describe('alembic output', () => {
   it('reads revisions from heads and current', () => {
     expect(parseRevisions('0003_invoices (head)\n')).toEqual(['0003_invoices']);
-    expect(parseRevisions('INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.\nab12 (head)\ncd34 (head)')).toEqual(['ab12', 'cd34']);
+    expect(
+      parseRevisions('INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.\nab12 (head)\ncd34 (head)'),
+    ).toEqual(['ab12', 'cd34']);
   });
   it('reads every known revision from history', () => {
-    expect(parseHistory('0002_products -> 0003_invoices (head), invoices\n<base> -> 0001_tenants, tenants')).toEqual(['0003_invoices', '0001_tenants']);
+    expect(parseHistory('0002_products -> 0003_invoices (head), invoices\n<base> -> 0001_tenants, tenants')).toEqual([
+      '0003_invoices',
+      '0001_tenants',
+    ]);
   });
   it('url-encodes credentials in the SQLAlchemy URL', () => {
-    expect(sqlalchemyUrl({ host: 'db', port: 5432, user: 'ops', password: 'p@ss:w/rd' }, 'gestiq')).toBe('postgresql+psycopg2://ops:p%40ss%3Aw%2Frd@db:5432/gestiq');
+    expect(sqlalchemyUrl({ host: 'db', port: 5432, user: 'ops', password: 'p@ss:w/rd' }, 'gestiq')).toBe(
+      'postgresql+psycopg2://ops:p%40ss%3Aw%2Frd@db:5432/gestiq',
+    );
   });
 });
 
@@ -60,7 +67,9 @@ describe('migration state', () => {
 
 describe('redaction', () => {
   it('removes passwords from connection strings and known secret values', () => {
-    expect(redact('could not connect to postgresql://ops:hunter2@db:5432/g')).toBe('could not connect to postgresql://ops:***@db:5432/g');
+    expect(redact('could not connect to postgresql://ops:hunter2@db:5432/g')).toBe(
+      'could not connect to postgresql://ops:***@db:5432/g',
+    );
     expect(redact('host=db password=hunter2 user=ops')).toBe('host=db password=*** user=ops');
     expect(redact('auth failed for hunter2', ['hunter2'])).toBe('auth failed for ***');
   });
@@ -72,18 +81,40 @@ describe('redaction', () => {
 
 describe('child process environment', () => {
   const worker = {
-    PATH: '/opt/pg/bin:/usr/bin', HOME: '/home/ops', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC',
-    PROD_DB_PASSWORD: 'prod-pw', RUNBOOK_PAYLOAD_KEY: 'k1:abc', RUNBOOK_DECISION_KEY: 'def', HTTPS_PROXY: 'http://proxy:3128', DEPLOY_TOKEN: 'tok',
+    PATH: '/opt/pg/bin:/usr/bin',
+    HOME: '/home/ops',
+    LANG: 'C.UTF-8',
+    LC_TIME: 'en_GB.UTF-8',
+    TZ: 'UTC',
+    PROD_DB_PASSWORD: 'prod-pw',
+    RUNBOOK_PAYLOAD_KEY: 'k1:abc',
+    RUNBOOK_DECISION_KEY: 'def',
+    HTTPS_PROXY: 'http://proxy:3128',
+    DEPLOY_TOKEN: 'tok',
   };
 
   it('keeps only the base a program expects (PATH, HOME, locale, time zone), never a password or a key', () => {
-    expect(childEnv({}, { env: worker })).toEqual({ PATH: '/opt/pg/bin:/usr/bin', HOME: '/home/ops', LANG: 'C.UTF-8', LC_TIME: 'en_GB.UTF-8', TZ: 'UTC' });
+    expect(childEnv({}, { env: worker })).toEqual({
+      PATH: '/opt/pg/bin:/usr/bin',
+      HOME: '/home/ops',
+      LANG: 'C.UTF-8',
+      LC_TIME: 'en_GB.UTF-8',
+      TZ: 'UTC',
+    });
   });
 
-  it('adds what the child needs, the names passed (a target\'s passEnv) and RUNBOOK_CHILD_ENV\'s names, but never the worker\'s own keys', () => {
+  it("adds what the child needs, the names passed (a target's passEnv) and RUNBOOK_CHILD_ENV's names, but never the worker's own keys", () => {
     const env = { ...worker, RUNBOOK_CHILD_ENV: 'HTTPS_PROXY, RUNBOOK_PAYLOAD_KEY,not a name' };
-    const child = childEnv({ PGPASSWORD: 'prod-pw', PGHOST: 'db', UNSET: undefined }, { env, pass: ['DEPLOY_TOKEN', 'RUNBOOK_DECISION_KEY', 'MISSING'] });
-    expect(child).toMatchObject({ PGPASSWORD: 'prod-pw', PGHOST: 'db', HTTPS_PROXY: 'http://proxy:3128', DEPLOY_TOKEN: 'tok' });
+    const child = childEnv(
+      { PGPASSWORD: 'prod-pw', PGHOST: 'db', UNSET: undefined },
+      { env, pass: ['DEPLOY_TOKEN', 'RUNBOOK_DECISION_KEY', 'MISSING'] },
+    );
+    expect(child).toMatchObject({
+      PGPASSWORD: 'prod-pw',
+      PGHOST: 'db',
+      HTTPS_PROXY: 'http://proxy:3128',
+      DEPLOY_TOKEN: 'tok',
+    });
     expect(Object.keys(child)).not.toContain('RUNBOOK_PAYLOAD_KEY');
     expect(Object.keys(child)).not.toContain('RUNBOOK_DECISION_KEY');
     expect(Object.keys(child)).not.toContain('PROD_DB_PASSWORD');

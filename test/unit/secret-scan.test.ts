@@ -15,7 +15,10 @@ describe('the secret scan of the run’s logs', () => {
     writeFileSync(path.join(secrets, '1.tsv'), 'password of db-x\tS3cret-pa55word\n');
     writeFileSync(path.join(logs, 'in-process-1.jsonl'), '{"msg":"connected as [redacted]"}\n');
     writeFileSync(path.join(logs, 'chaos', 'worker-q.log'), '{"msg":"postgres://app:S3cret-pa55word@db/x refused"}\n');
-    expect(scanLogs(logs, secrets)).toEqual({ logs: 2, hits: [{ where: `log ${path.join('chaos', 'worker-q.log')}`, label: 'password of db-x' }] });
+    expect(scanLogs(logs, secrets)).toEqual({
+      logs: 2,
+      hits: [{ where: `log ${path.join('chaos', 'worker-q.log')}`, label: 'password of db-x' }],
+    });
     expect(scanLogs(path.join(root, 'none'), secrets)).toEqual({ logs: 0, hits: [] });
   });
 });

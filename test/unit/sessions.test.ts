@@ -44,8 +44,12 @@ describe('console sessions', () => {
   });
 
   it('marks the cookie Secure when it must cross sites (SameSite=None)', async () => {
-    expect((await new SessionStore(new MemoryStateStore(), { sameSite: 'None' }).open(bob)).cookie).toMatch(/; SameSite=None; Secure$/);
-    expect((await new SessionStore(new MemoryStateStore(), { sameSite: 'Lax', secure: true }).open(bob)).cookie).toMatch(/; SameSite=Lax; Secure$/);
+    expect((await new SessionStore(new MemoryStateStore(), { sameSite: 'None' }).open(bob)).cookie).toMatch(
+      /; SameSite=None; Secure$/,
+    );
+    expect(
+      (await new SessionStore(new MemoryStateStore(), { sameSite: 'Lax', secure: true }).open(bob)).cookie,
+    ).toMatch(/; SameSite=Lax; Secure$/);
   });
 
   it('reads one cookie out of a Cookie header', () => {

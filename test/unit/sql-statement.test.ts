@@ -27,24 +27,28 @@ describe('the shape of a SQL text', () => {
   });
 
   it('reads the leading words past comments, lower-case', () => {
-    expect(sqlShape('/* a */ -- b\n  PREPARE TRANSACTION \'x\'').leadingWords).toEqual(['prepare', 'transaction']);
+    expect(sqlShape("/* a */ -- b\n  PREPARE TRANSACTION 'x'").leadingWords).toEqual(['prepare', 'transaction']);
     expect(sqlShape('(select 1)').leadingWords).toEqual([]);
   });
 
   it('never counts a semicolon inside a string, a dollar quote or a comment', () => {
     const inner = fc.string({ unit: fc.constantFrom(';', "'", '"', '$', '-', '*', '/', '\\', '\n', 'a', ' ') });
-    fc.assert(fc.property(inner, (s) => {
-      expect(sqlShape(`select '${s.replace(/'/g, "''")}'`).statements).toBe(1);
-      expect(sqlShape(`select $q$${s}$q$`).statements).toBe(1); // s has no q
-      expect(sqlShape(`select 1 /* ${s.replaceAll('/', '')} */`).statements).toBe(1);
-      expect(sqlShape(`select 1 -- ${s.replace(/\n/g, '')}`).statements).toBe(1);
-    }));
+    fc.assert(
+      fc.property(inner, (s) => {
+        expect(sqlShape(`select '${s.replace(/'/g, "''")}'`).statements).toBe(1);
+        expect(sqlShape(`select $q$${s}$q$`).statements).toBe(1); // s has no q
+        expect(sqlShape(`select 1 /* ${s.replaceAll('/', '')} */`).statements).toBe(1);
+        expect(sqlShape(`select 1 -- ${s.replace(/\n/g, '')}`).statements).toBe(1);
+      }),
+    );
   });
 
   it('reads any text to its end without throwing', () => {
-    fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (s) => {
-      expect(sqlShape(s).statements).toBeGreaterThanOrEqual(0);
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (s) => {
+        expect(sqlShape(s).statements).toBeGreaterThanOrEqual(0);
+      }),
+    );
   });
 });
 
@@ -57,14 +61,32 @@ describe('what retrySql may be', () => {
   });
 
   it('refuses several statements, saying how many', () => {
-    expect(retrySqlRefusal('select 1; commit; insert into t values (1)')).toBe('retrySql holds 3 statements: give exactly the one statement that was failing (it runs alone, in a transaction that is always rolled back).');
+    expect(retrySqlRefusal('select 1; commit; insert into t values (1)')).toBe(
+      'retrySql holds 3 statements: give exactly the one statement that was failing (it runs alone, in a transaction that is always rolled back).',
+    );
   });
 
-  it.each(['commit', 'COMMIT PREPARED \'x\'', 'end', 'rollback', 'abort', 'begin', 'start transaction', 'savepoint a', 'release a', "prepare transaction 'x'", '/* c */ Commit;'])('refuses transaction control: %s', (sql) => {
-    expect(retrySqlRefusal(sql)).toMatch(/^retrySql is transaction control \([A-Z ]+\): give the statement that was failing/);
+  it.each([
+    'commit',
+    "COMMIT PREPARED 'x'",
+    'end',
+    'rollback',
+    'abort',
+    'begin',
+    'start transaction',
+    'savepoint a',
+    'release a',
+    "prepare transaction 'x'",
+    '/* c */ Commit;',
+  ])('refuses transaction control: %s', (sql) => {
+    expect(retrySqlRefusal(sql)).toMatch(
+      /^retrySql is transaction control \([A-Z ]+\): give the statement that was failing/,
+    );
   });
 
   it('refuses a text with no statement', () => {
-    expect(retrySqlRefusal(' -- nothing\n')).toBe('retrySql holds no statement (only blanks or comments): give the one statement that was failing.');
+    expect(retrySqlRefusal(' -- nothing\n')).toBe(
+      'retrySql holds no statement (only blanks or comments): give the one statement that was failing.',
+    );
   });
 });

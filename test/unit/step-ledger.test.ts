@@ -31,7 +31,14 @@ describe('step ledger', () => {
 });
 
 describe('resuming a service action', () => {
-  const prior = (p: Partial<ActionProgress>): ActionProgress => ({ action: 'restart', plan: ['stop', 'start'], done: 1, sinceS: 1, since: 0, ...p });
+  const prior = (p: Partial<ActionProgress>): ActionProgress => ({
+    action: 'restart',
+    plan: ['stop', 'start'],
+    done: 1,
+    sinceS: 1,
+    since: 0,
+    ...p,
+  });
 
   it('skips the commands an earlier attempt ran', () => {
     expect(resumeFrom(undefined, 'restart', ['stop', 'start'])).toEqual({ skip: 0 });
@@ -41,7 +48,8 @@ describe('resuming a service action', () => {
 
   it('refuses to resume when the step now plans other commands (the targets file changed)', () => {
     expect(resumeFrom(prior({ plan: ['systemctl restart a'] }), 'restart', ['stop', 'start'])).toEqual({
-      refuse: 'an earlier attempt ran 1 of [systemctl restart a] for restart, and the step now plans [stop; start] for restart',
+      refuse:
+        'an earlier attempt ran 1 of [systemctl restart a] for restart, and the step now plans [stop; start] for restart',
     });
     expect(resumeFrom(prior({ action: 'stop' }), 'restart', ['stop', 'start'])).toHaveProperty('refuse');
   });

@@ -5,7 +5,12 @@ import { defineProcedure } from '../../contract/procedure.js';
  * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
  */
 export const procedure = defineProcedure('approval-drill', [
-  { id: 'lock-target', kind: 'step', title: 'Take the target\'s lock, as changing runbooks do (to practise a locked target)', onlyWith: 'takeLock' },
+  {
+    id: 'lock-target',
+    kind: 'step',
+    title: "Take the target's lock, as changing runbooks do (to practise a locked target)",
+    onlyWith: 'takeLock',
+  },
   { id: 'proceed', kind: 'gate', title: 'Approve to proceed (four-eyes, one approver). Nothing will be changed.' },
   { id: 'record-decision', kind: 'step', title: 'Record who approved and how the decision arrived' },
 ]);

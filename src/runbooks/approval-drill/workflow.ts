@@ -8,15 +8,21 @@ import type { ApprovalDrillInput } from './definition.js';
  * training and for checking the approval path end to end (API, CLI, Temporal UI, temporal CLI).
  */
 
-
-export async function approvalDrill(input: ApprovalDrillInput): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
+export async function approvalDrill(
+  input: ApprovalDrillInput,
+): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
   const rb = runbook(procedure, input);
   return rb.run(async () => {
     const prompt = input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`;
     if (input.dryRun) {
       return {
-        runbook: 'approval-drill', target: input.target, healthy: true,
-        summary: ['Dry run: nothing was changed.', `Would open gate "proceed" ("${prompt}") for one approver other than ${input.initiator}, then record the decision.`],
+        runbook: 'approval-drill',
+        target: input.target,
+        healthy: true,
+        summary: [
+          'Dry run: nothing was changed.',
+          `Would open gate "proceed" ("${prompt}") for one approver other than ${input.initiator}, then record the decision.`,
+        ],
         findings: { approvedBy: [], channels: [] },
       };
     }

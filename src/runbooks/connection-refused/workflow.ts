@@ -29,15 +29,34 @@ export interface ConnectionRefusedFindings {
 const isReady = (r: HttpProbe | undefined) => r !== undefined && r.status !== null && r.status >= 200 && r.status < 300;
 
 /** Why the port does not answer, from the evidence. Pure. */
-export function diagnoseConnection(probe: TcpProbe, ready: HttpProbe | undefined, service: ServiceStatus | undefined, ports: ComposeEvidence | undefined): string[] {
+export function diagnoseConnection(
+  probe: TcpProbe,
+  ready: HttpProbe | undefined,
+  service: ServiceStatus | undefined,
+  ports: ComposeEvidence | undefined,
+): string[] {
   const causes: string[] = [];
-  if (probe.outcome === 'dns') causes.push(`The host name does not resolve (${probe.detail}): fix app.url or DNS; restarting the app cannot help.`);
-  if (probe.outcome === 'timeout' || probe.outcome === 'unreachable') causes.push(`${probe.host}:${probe.port} does not answer at all (${probe.outcome}): a firewall or the network drops the packets, or the host is down.`);
-  if (service?.running === false) causes.push(`The app's service "${service.service}" is not running (${service.detail}).`);
+  if (probe.outcome === 'dns')
+    causes.push(
+      `The host name does not resolve (${probe.detail}): fix app.url or DNS; restarting the app cannot help.`,
+    );
+  if (probe.outcome === 'timeout' || probe.outcome === 'unreachable')
+    causes.push(
+      `${probe.host}:${probe.port} does not answer at all (${probe.outcome}): a firewall or the network drops the packets, or the host is down.`,
+    );
+  if (service?.running === false)
+    causes.push(`The app's service "${service.service}" is not running (${service.detail}).`);
   if (ports?.malformed) causes.push(`The compose file cannot be used: ${ports.malformed}.`);
-  else if (ports && !ports.ok) causes.push(`The port is not published as users connect: ${ports.problem}. Fix in ${ports.file}:\n${ports.fix}`);
-  if (probe.outcome === 'refused' && service?.running !== false && !(ports && !ports.ok)) causes.push(`Nothing listens on ${probe.host}:${probe.port}${service?.running ? ' although the service runs: it may listen on another port or address, or be stuck starting' : ''}.`);
-  if (probe.outcome === 'open' && !isReady(ready)) causes.push(`The port accepts connections but ${ready?.path ?? 'the app'} answers ${ready?.error ? `${ready.error.kind} (${ready.error.detail})` : ready?.status}: the app is up but not ready.`);
+  else if (ports && !ports.ok)
+    causes.push(`The port is not published as users connect: ${ports.problem}. Fix in ${ports.file}:\n${ports.fix}`);
+  if (probe.outcome === 'refused' && service?.running !== false && !(ports && !ports.ok))
+    causes.push(
+      `Nothing listens on ${probe.host}:${probe.port}${service?.running ? ' although the service runs: it may listen on another port or address, or be stuck starting' : ''}.`,
+    );
+  if (probe.outcome === 'open' && !isReady(ready))
+    causes.push(
+      `The port accepts connections but ${ready?.path ?? 'the app'} answers ${ready?.error ? `${ready.error.kind} (${ready.error.detail})` : ready?.status}: the app is up but not ready.`,
+    );
   return causes;
 }
 
@@ -47,32 +66,75 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
   return rb.run(async () => {
     const target = await rb.resolveTarget();
     const app = target.app;
-    if (!app) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no app section: add app.url and app.service to the targets file.`, 'TargetConfigError');
+    if (!app)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${input.target}" has no app section: add app.url and app.service to the targets file.`,
+        'TargetConfigError',
+      );
     const host = hostActivitiesFor(input, target);
     const probe = await rb.step('tcp-probe', () => act.appTcpProbe(input.target), { inputs: { url: app.url } });
     const ready = probe.outcome === 'open' ? await rb.step('http-ready', () => act.appGet(input.target)) : undefined;
-    const service = app.service ? await rb.step('service-state', () => host.serviceStatus(input.target, app.service!), { inputs: { service: app.service } }) : undefined;
+    const service = app.service
+      ? await rb.step('service-state', () => host.serviceStatus(input.target, app.service!), {
+          inputs: { service: app.service },
+        })
+      : undefined;
     const ports = app.compose ? await rb.step('port-mapping', () => host.appComposePorts(input.target)) : undefined;
     const causes = diagnoseConnection(probe, ready, service, ports);
-    const findings = (outcome: ConnectionRefusedFindings['outcome'], more: Partial<ConnectionRefusedFindings> = {}): ConnectionRefusedFindings => ({ outcome, probe, ready, service, ports, causes, ...more });
-    const end = (healthy: boolean, summary: string[], f: ConnectionRefusedFindings) => ({ runbook: 'connection-refused', target: input.target, healthy, summary, findings: f });
+    const findings = (
+      outcome: ConnectionRefusedFindings['outcome'],
+      more: Partial<ConnectionRefusedFindings> = {},
+    ): ConnectionRefusedFindings => ({ outcome, probe, ready, service, ports, causes, ...more });
+    const end = (healthy: boolean, summary: string[], f: ConnectionRefusedFindings) => ({
+      runbook: 'connection-refused',
+      target: input.target,
+      healthy,
+      summary,
+      findings: f,
+    });
     const evidence = [
       `TCP ${probe.host}:${probe.port}: ${probe.outcome} (${probe.ms} ms).`,
-      ...(ready ? [`GET ${ready.path}: ${ready.error ? `${ready.error.kind} (${ready.error.detail})` : ready.status}.`] : []),
-      ...(service ? [`Service ${service.service} (${service.driver}): ${service.running === null ? 'unknown' : service.running ? 'running' : 'not running'}: ${service.detail}.`] : ['No app.service declared: its state is unknown.']),
-      ...(ports ? [`Compose ${ports.file}, service ${ports.service}: ${ports.malformed ?? (ports.ok ? `publishes ${probe.port}` : ports.problem)}.`] : []),
+      ...(ready
+        ? [`GET ${ready.path}: ${ready.error ? `${ready.error.kind} (${ready.error.detail})` : ready.status}.`]
+        : []),
+      ...(service
+        ? [
+            `Service ${service.service} (${service.driver}): ${service.running === null ? 'unknown' : service.running ? 'running' : 'not running'}: ${service.detail}.`,
+          ]
+        : ['No app.service declared: its state is unknown.']),
+      ...(ports
+        ? [
+            `Compose ${ports.file}, service ${ports.service}: ${ports.malformed ?? (ports.ok ? `publishes ${probe.port}` : ports.problem)}.`,
+          ]
+        : []),
     ];
 
-    if (probe.outcome === 'open' && isReady(ready)) return end(true, [`${app.url} answers: nothing to do.`, ...evidence], findings('healthy'));
+    if (probe.outcome === 'open' && isReady(ready))
+      return end(true, [`${app.url} answers: nothing to do.`, ...evidence], findings('healthy'));
     const why = causes.map((c) => `Cause: ${c}`);
     const cannot =
-      probe.outcome === 'dns' ? 'the host name does not resolve'
-      : !app.service ? 'the target declares no app.service to recreate or restart'
-      : ports?.malformed ? `the compose file cannot be used (${ports.malformed})`
-      : undefined;
+      probe.outcome === 'dns'
+        ? 'the host name does not resolve'
+        : !app.service
+          ? 'the target declares no app.service to recreate or restart'
+          : ports?.malformed
+            ? `the compose file cannot be used (${ports.malformed})`
+            : undefined;
     if (cannot) return end(false, [...why, ...evidence, `Nothing was changed: ${cannot}.`], findings('cannot-fix'));
-    const action = app.compose ? `docker compose up -d --force-recreate ${ports?.service}` : `restart ${app.service} through its ${service?.driver ?? 'service'} driver`;
-    if (input.dryRun) return end(false, ['Dry run: nothing was changed.', ...why, ...evidence, `Would: ${action}, then probe ${probe.host}:${probe.port} and ${app.url} again.`], findings('dry-run'));
+    const action = app.compose
+      ? `docker compose up -d --force-recreate ${ports?.service}`
+      : `restart ${app.service} through its ${service?.driver ?? 'service'} driver`;
+    if (input.dryRun)
+      return end(
+        false,
+        [
+          'Dry run: nothing was changed.',
+          ...why,
+          ...evidence,
+          `Would: ${action}, then probe ${probe.host}:${probe.port} and ${app.url} again.`,
+        ],
+        findings('dry-run'),
+      );
 
     await rb.lockTarget();
     await rb.gate('force-recreate', {
@@ -83,16 +145,37 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
     if (ports && !ports.ok) {
       portsAtApproval = await rb.step('port-mapping-again', () => host.appComposePorts(input.target));
       if (!portsAtApproval.ok) {
-        return end(false, [`Not recreated: ${portsAtApproval.file} still does not publish the port (${portsAtApproval.malformed ?? portsAtApproval.problem}). Fix it:\n${portsAtApproval.fix ?? ''}`, ...evidence], findings('not-fixed', { portsAtApproval }));
+        return end(
+          false,
+          [
+            `Not recreated: ${portsAtApproval.file} still does not publish the port (${portsAtApproval.malformed ?? portsAtApproval.problem}). Fix it:\n${portsAtApproval.fix ?? ''}`,
+            ...evidence,
+          ],
+          findings('not-fixed', { portsAtApproval }),
+        );
       }
     }
-    const recreate = await rb.step('recreate', () => host.serviceAction(input.target, app.service!, 'recreate'), { inputs: { service: app.service } });
-    const after = await rb.step('verify-port', async () => ({ probe: await act.appTcpProbe(input.target), ready: await act.appGet(input.target) }));
+    const recreate = await rb.step('recreate', () => host.serviceAction(input.target, app.service!, 'recreate'), {
+      inputs: { service: app.service },
+    });
+    const after = await rb.step('verify-port', async () => ({
+      probe: await act.appTcpProbe(input.target),
+      ready: await act.appGet(input.target),
+    }));
     const fixed = after.probe.outcome === 'open' && isReady(after.ready);
-    return end(fixed, [
-      fixed ? `Fixed: ${app.url} answers again (${after.ready.path} ${after.ready.status} in ${after.ready.ms} ms) after ${action}.` : `Still not answering after ${action}: TCP ${after.probe.outcome}, ${after.ready.path} ${after.ready.error?.kind ?? after.ready.status}.`,
-      ...why, ...evidence,
-      ...(portsAtApproval ? [`The compose file was fixed before the recreate: ${portsAtApproval.file} now publishes ${probe.port}.`] : []),
-    ], findings(fixed ? 'fixed' : 'not-fixed', { recreate, after, portsAtApproval }));
+    return end(
+      fixed,
+      [
+        fixed
+          ? `Fixed: ${app.url} answers again (${after.ready.path} ${after.ready.status} in ${after.ready.ms} ms) after ${action}.`
+          : `Still not answering after ${action}: TCP ${after.probe.outcome}, ${after.ready.path} ${after.ready.error?.kind ?? after.ready.status}.`,
+        ...why,
+        ...evidence,
+        ...(portsAtApproval
+          ? [`The compose file was fixed before the recreate: ${portsAtApproval.file} now publishes ${probe.port}.`]
+          : []),
+      ],
+      findings(fixed ? 'fixed' : 'not-fixed', { recreate, after, portsAtApproval }),
+    );
   });
 }

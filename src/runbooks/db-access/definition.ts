@@ -7,9 +7,14 @@ export const definition = defineRunbook({
   procedure,
   workflowType: 'dbAccess',
   description:
-    'Can we reach the database? select 1 with latency, server version, connections in use against max_connections, the applied alembic revision against the code\'s heads, long transactions and blocking locks. Read-only.',
+    "Can we reach the database? select 1 with latency, server version, connections in use against max_connections, the applied alembic revision against the code's heads, long transactions and blocking locks. Read-only.",
   input: z.strictObject({
-    longTransactionSeconds: z.number().int().min(1).optional().describe('Report transactions open longer than this (default 300).'),
+    longTransactionSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Report transactions open longer than this (default 300).'),
   }),
 });
 

@@ -12,7 +12,6 @@ import type { DbAccessInput } from './definition.js';
  * headroom, long transactions and blocking locks. Read-only.
  */
 
-
 export interface DbAccessFindings {
   connectivity: PgPing;
   connections: PgConnections;
@@ -30,15 +29,21 @@ export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAc
   return rb.run(async () => {
     const target = await rb.resolveTarget();
     const db = `${target.postgres?.host}:${target.postgres?.port}/${target.postgres?.database}`;
-    const connectivity = await rb.step('select-1', () => act.pgPing(input.target), { inputs: { target: input.target, database: db } });
+    const connectivity = await rb.step('select-1', () => act.pgPing(input.target), {
+      inputs: { target: input.target, database: db },
+    });
     const connections = await rb.step('connections', () => act.pgConnections(input.target));
     const applied = await rb.step('applied-revision', () => act.pgAppliedRevision(input.target));
     const code = target.hasAlembic
       ? await rb.step('alembic-heads', () => hostActivitiesFor(input, target).alembicHeads(input.target))
       : null;
-    const longTransactions = await rb.step('long-transactions', () => act.pgLongTransactions(input.target, longSeconds), {
-      inputs: { olderThanSeconds: longSeconds },
-    });
+    const longTransactions = await rb.step(
+      'long-transactions',
+      () => act.pgLongTransactions(input.target, longSeconds),
+      {
+        inputs: { olderThanSeconds: longSeconds },
+      },
+    );
     const blockingLocks = await rb.step('blocking-locks', () => act.pgBlockingLocks(input.target));
 
     const findings: DbAccessFindings = {
@@ -51,13 +56,22 @@ export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAc
       blockingLocks,
     };
     const summary = summarize(db, findings, longSeconds);
-    const result = { runbook: 'db-access', target: input.target, healthy: summary.healthy, summary: summary.lines, findings };
+    const result = {
+      runbook: 'db-access',
+      target: input.target,
+      healthy: summary.healthy,
+      summary: summary.lines,
+      findings,
+    };
     await reportScheduledFinding(rb, input, result);
     return result;
   });
 }
 
-export function migrationState(applied: string[] | null, code: { heads: string[]; known: string[] } | null): DbAccessFindings['migrationState'] {
+export function migrationState(
+  applied: string[] | null,
+  code: { heads: string[]; known: string[] } | null,
+): DbAccessFindings['migrationState'] {
   if (code === null) return 'no-alembic-dir';
   if (applied === null || applied.length === 0) return 'not-migrated';
   if (applied.some((r) => !code.known.includes(r))) return 'unknown-revision';
@@ -69,7 +83,9 @@ function summarize(db: string, f: DbAccessFindings, longSeconds: number): { heal
   const lines: string[] = [];
   let healthy = true;
   const c = f.connectivity;
-  lines.push(`Connected to ${db} as ${c.user}: select 1 in ${c.latencyMs} ms, PostgreSQL ${c.serverVersion}${c.inRecovery ? ' (standby, read-only)' : ''}.`);
+  lines.push(
+    `Connected to ${db} as ${c.user}: select 1 in ${c.latencyMs} ms, PostgreSQL ${c.serverVersion}${c.inRecovery ? ' (standby, read-only)' : ''}.`,
+  );
   const n = f.connections;
   const headroom = n.max - n.reservedForSuperuser - n.inUse;
   if (headroom <= Math.max(5, n.max * 0.1)) healthy = false;
@@ -77,16 +93,32 @@ function summarize(db: string, f: DbAccessFindings, longSeconds: number): { heal
   const applied = f.appliedRevisions?.join(', ') || 'none';
   const heads = f.heads?.join(', ') ?? '';
   switch (f.migrationState) {
-    case 'up-to-date': lines.push(`Migrations: at head (${applied}).`); break;
-    case 'behind': healthy = false; lines.push(`Migrations: database at ${applied}, code heads are ${heads}: the database is behind (run release-migration, or migration-failed if an upgrade broke).`); break;
-    case 'unknown-revision': healthy = false; lines.push(`Migrations: database at ${applied}, which the code does not know (heads: ${heads}).`); break;
-    case 'not-migrated': lines.push(`Migrations: no alembic_version in the database; code heads are ${heads}.`); break;
-    case 'no-alembic-dir': lines.push(`Migrations: database at ${applied}; the target names no alembic directory to compare with.`); break;
+    case 'up-to-date':
+      lines.push(`Migrations: at head (${applied}).`);
+      break;
+    case 'behind':
+      healthy = false;
+      lines.push(
+        `Migrations: database at ${applied}, code heads are ${heads}: the database is behind (run release-migration, or migration-failed if an upgrade broke).`,
+      );
+      break;
+    case 'unknown-revision':
+      healthy = false;
+      lines.push(`Migrations: database at ${applied}, which the code does not know (heads: ${heads}).`);
+      break;
+    case 'not-migrated':
+      lines.push(`Migrations: no alembic_version in the database; code heads are ${heads}.`);
+      break;
+    case 'no-alembic-dir':
+      lines.push(`Migrations: database at ${applied}; the target names no alembic directory to compare with.`);
+      break;
   }
   if (f.longTransactions.length > 0) {
     healthy = false;
     const oldest = f.longTransactions[0]!;
-    lines.push(`${f.longTransactions.length} transaction(s) open longer than ${longSeconds}s; oldest: pid ${oldest.pid} (${oldest.user ?? '?'}, ${oldest.state ?? '?'}) for ${oldest.ageSeconds}s.`);
+    lines.push(
+      `${f.longTransactions.length} transaction(s) open longer than ${longSeconds}s; oldest: pid ${oldest.pid} (${oldest.user ?? '?'}, ${oldest.state ?? '?'}) for ${oldest.ageSeconds}s.`,
+    );
   } else lines.push(`No transaction open longer than ${longSeconds}s.`);
   if (f.blockingLocks.length > 0) {
     healthy = false;

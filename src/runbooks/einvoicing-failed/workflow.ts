@@ -12,7 +12,13 @@ import { procedure } from './steps.js';
  * verify the counts moved. A retry that cannot work (certificate or environment wrong) is not offered.
  */
 
-export type EinvoiceCause = 'certificate-unreadable' | 'certificate-expired' | 'certificate-expiring' | 'certificate-key' | 'wrong-environment' | 'failed-invoices';
+export type EinvoiceCause =
+  | 'certificate-unreadable'
+  | 'certificate-expired'
+  | 'certificate-expiring'
+  | 'certificate-key'
+  | 'wrong-environment'
+  | 'failed-invoices';
 
 export interface EinvoicingFindings {
   outcome: 'healthy' | 'fixed' | 'partly-fixed' | 'not-fixed' | 'findings-only' | 'cannot-fix' | 'dry-run';
@@ -26,30 +32,81 @@ export interface EinvoicingFindings {
 const BATCH = 20;
 
 /** Causes that make a retry fail again: fix them first. */
-const BLOCKING: EinvoiceCause[] = ['certificate-unreadable', 'certificate-expired', 'certificate-key', 'wrong-environment'];
+const BLOCKING: EinvoiceCause[] = [
+  'certificate-unreadable',
+  'certificate-expired',
+  'certificate-key',
+  'wrong-environment',
+];
 
 /** What is wrong, from the evidence. Pure. */
 export function diagnoseEinvoicing(e: EinvoicingEvidence, minDaysLeft: number): EinvoicingFindings['causes'] {
   const out: EinvoicingFindings['causes'] = [];
   const c = e.certificate;
-  if (c?.error) out.push({ cause: 'certificate-unreadable', detail: `The signing certificate cannot be used: ${c.error}.` });
+  if (c?.error)
+    out.push({ cause: 'certificate-unreadable', detail: `The signing certificate cannot be used: ${c.error}.` });
   else if (c) {
-    if (c.daysLeft !== null && c.daysLeft < 0) out.push({ cause: 'certificate-expired', detail: `The signing certificate (${c.subject}, serial ${c.serial}) expired on ${c.validTo}: the provider rejects what it signs. Renew it with the issuer and install the new .p12.` });
-    else if (c.daysLeft !== null && c.daysLeft < minDaysLeft) out.push({ cause: 'certificate-expiring', detail: `The signing certificate (${c.subject}) expires in ${c.daysLeft} day(s), on ${c.validTo}: renew it now.` });
-    if (c.keyMatches === false) out.push({ cause: 'certificate-key', detail: `The private key in ${c.file} is not the certificate's: the signatures do not verify.` });
-    if (c.keyMatches === null) out.push({ cause: 'certificate-key', detail: `${c.file} holds no private key: nothing can be signed with it.` });
+    if (c.daysLeft !== null && c.daysLeft < 0)
+      out.push({
+        cause: 'certificate-expired',
+        detail: `The signing certificate (${c.subject}, serial ${c.serial}) expired on ${c.validTo}: the provider rejects what it signs. Renew it with the issuer and install the new .p12.`,
+      });
+    else if (c.daysLeft !== null && c.daysLeft < minDaysLeft)
+      out.push({
+        cause: 'certificate-expiring',
+        detail: `The signing certificate (${c.subject}) expires in ${c.daysLeft} day(s), on ${c.validTo}: renew it now.`,
+      });
+    if (c.keyMatches === false)
+      out.push({
+        cause: 'certificate-key',
+        detail: `The private key in ${c.file} is not the certificate's: the signatures do not verify.`,
+      });
+    if (c.keyMatches === null)
+      out.push({ cause: 'certificate-key', detail: `${c.file} holds no private key: nothing can be signed with it.` });
   }
   const env = e.environment;
-  if (env && env.value !== env.expected) out.push({ cause: 'wrong-environment', detail: `The app uses ${env.variable}=${env.value ?? '(unset)'} (in ${env.envFile}), but this target expects ${env.expected}: emissions go to the wrong provider environment.` });
-  if (e.counts.failedTotal > 0) out.push({ cause: 'failed-invoices', detail: `${e.counts.failedTotal} invoice(s) in ${e.counts.tables[0]!.table} failed to emit (${Object.entries(e.counts.tables[0]!.byState).map(([s, n]) => `${s}: ${n}`).join(', ')}).` });
+  if (env && env.value !== env.expected)
+    out.push({
+      cause: 'wrong-environment',
+      detail: `The app uses ${env.variable}=${env.value ?? '(unset)'} (in ${env.envFile}), but this target expects ${env.expected}: emissions go to the wrong provider environment.`,
+    });
+  if (e.counts.failedTotal > 0)
+    out.push({
+      cause: 'failed-invoices',
+      detail: `${e.counts.failedTotal} invoice(s) in ${e.counts.tables[0]!.table} failed to emit (${Object.entries(
+        e.counts.tables[0]!.byState,
+      )
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(', ')}).`,
+    });
   for (const t of e.counts.tables.slice(1).filter((x) => x.present)) {
     const n = e.failedStates.reduce((sum, st) => sum + (t.byState[st] ?? 0), 0);
-    if (n > 0) out.push({ cause: 'failed-invoices', detail: `${n} row(s) of ${t.table} are in a failed state (${Object.entries(t.byState).map(([s, c]) => `${s}: ${c}`).join(', ')}): counted, not retried by this runbook (the app's retry endpoint takes ${e.counts.tables[0]!.table} ids).` });
+    if (n > 0)
+      out.push({
+        cause: 'failed-invoices',
+        detail: `${n} row(s) of ${t.table} are in a failed state (${Object.entries(t.byState)
+          .map(([s, c]) => `${s}: ${c}`)
+          .join(
+            ', ',
+          )}): counted, not retried by this runbook (the app's retry endpoint takes ${e.counts.tables[0]!.table} ids).`,
+      });
   }
   return out;
 }
 
-const stateLine = (c: InvoiceCounts) => c.tables.map((t) => `${t.table}: ${t.present ? Object.entries(t.byState).map(([s, n]) => `${s} ${n}`).join(', ') || 'empty' : 'not present'}`).join('; ');
+const stateLine = (c: InvoiceCounts) =>
+  c.tables
+    .map(
+      (t) =>
+        `${t.table}: ${
+          t.present
+            ? Object.entries(t.byState)
+                .map(([s, n]) => `${s} ${n}`)
+                .join(', ') || 'empty'
+            : 'not present'
+        }`,
+    )
+    .join('; ');
 
 export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResult<EinvoicingFindings>> {
   const rb = runbook(procedure, input);
@@ -57,9 +114,15 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
   return rb.run(async () => {
     const target = await rb.resolveTarget();
     const ei = target.einvoicing;
-    if (!ei) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no einvoicing section: add einvoicing (certificate, environment, tables) to the targets file.`, 'TargetConfigError');
+    if (!ei)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${input.target}" has no einvoicing section: add einvoicing (certificate, environment, tables) to the targets file.`,
+        'TargetConfigError',
+      );
     const host = hostActivitiesFor(input, target);
-    const before = await rb.step('inspect', () => host.einvoiceInspect(input.target), { inputs: { tables: ei.tables, failedStates: ei.failedStates } });
+    const before = await rb.step('inspect', () => host.einvoiceInspect(input.target), {
+      inputs: { tables: ei.tables, failedStates: ei.failedStates },
+    });
     const causes = diagnoseEinvoicing(before, ei.minDaysLeft);
     const notChecked = [
       ...(ei.certificate ? [] : ['The signing certificate: the target declares no einvoicing.certificate.']),
@@ -67,25 +130,88 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
       ...(before.logFile ? [] : ["The app's e-invoicing log lines: the target declares no app.logFile."]),
       ...before.counts.tables.filter((t) => !t.present).map((t) => `${t.table}: not present in the database.`),
     ];
-    const f = (outcome: EinvoicingFindings['outcome'], more: Partial<EinvoicingFindings> = {}): EinvoicingFindings => ({ outcome, before, causes, notChecked, ...more });
-    const end = (healthy: boolean, summary: string[], findings: EinvoicingFindings) => ({ runbook: 'einvoicing-failed', target: input.target, healthy, summary, findings });
+    const f = (outcome: EinvoicingFindings['outcome'], more: Partial<EinvoicingFindings> = {}): EinvoicingFindings => ({
+      outcome,
+      before,
+      causes,
+      notChecked,
+      ...more,
+    });
+    const end = (healthy: boolean, summary: string[], findings: EinvoicingFindings) => ({
+      runbook: 'einvoicing-failed',
+      target: input.target,
+      healthy,
+      summary,
+      findings,
+    });
     const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
     const logs = before.logLines.length ? [`The app logged:\n${before.logLines.join('\n')}`] : [];
     const unchecked = notChecked.map((n) => `Not checked: ${n}`);
     const counts = `By state: ${stateLine(before.counts)}.`;
 
-    if (causes.length === 0) return end(true, ['E-invoicing is healthy: nothing failed, the certificate and the environment are right.', counts, ...unchecked], f('healthy'));
+    if (causes.length === 0)
+      return end(
+        true,
+        [
+          'E-invoicing is healthy: nothing failed, the certificate and the environment are right.',
+          counts,
+          ...unchecked,
+        ],
+        f('healthy'),
+      );
     const blocking = causes.filter((c) => BLOCKING.includes(c.cause));
     const failed = before.counts.failedIds;
-    if (failed.length === 0) return end(false, [...lines, counts, 'No failed invoice to retry: fix the above before the next emissions fail.', ...logs, ...unchecked], f('findings-only'));
-    if (blocking.length) return end(false, [...lines, counts, `Nothing was retried: a retry would fail again until ${blocking.map((c) => c.cause).join(' and ')} is fixed. Then run einvoicing-failed again.`, ...logs, ...unchecked], f('cannot-fix'));
-    const more = before.counts.failedTotal > failed.length ? ` (the first ${failed.length} of ${before.counts.failedTotal}; run again for the rest)` : '';
-    if (input.dryRun) return end(false, ['Dry run: nothing was changed.', ...lines, counts, `Would retry ${failed.length} invoice(s)${more} through the app, one idempotency key each.`, ...logs, ...unchecked], f('dry-run'));
+    if (failed.length === 0)
+      return end(
+        false,
+        [
+          ...lines,
+          counts,
+          'No failed invoice to retry: fix the above before the next emissions fail.',
+          ...logs,
+          ...unchecked,
+        ],
+        f('findings-only'),
+      );
+    if (blocking.length)
+      return end(
+        false,
+        [
+          ...lines,
+          counts,
+          `Nothing was retried: a retry would fail again until ${blocking.map((c) => c.cause).join(' and ')} is fixed. Then run einvoicing-failed again.`,
+          ...logs,
+          ...unchecked,
+        ],
+        f('cannot-fix'),
+      );
+    const more =
+      before.counts.failedTotal > failed.length
+        ? ` (the first ${failed.length} of ${before.counts.failedTotal}; run again for the rest)`
+        : '';
+    if (input.dryRun)
+      return end(
+        false,
+        [
+          'Dry run: nothing was changed.',
+          ...lines,
+          counts,
+          `Would retry ${failed.length} invoice(s)${more} through the app, one idempotency key each.`,
+          ...logs,
+          ...unchecked,
+        ],
+        f('dry-run'),
+      );
 
     await rb.lockTarget();
     await rb.gate('retry-emission', {
       prompt: `${before.counts.failedTotal} invoice(s) failed to emit on ${input.target}. ${lines.join(' ')} Plan: emit ${failed.length} again${more} through the app (ids ${failed.slice(0, 20).join(', ')}${failed.length > 20 ? ', …' : ''}), each with its own Idempotency-Key so none is emitted twice; then count again.`,
-      evidence: { counts: before.counts, certificate: before.certificate, environment: before.environment, logLines: before.logLines },
+      evidence: {
+        counts: before.counts,
+        certificate: before.certificate,
+        environment: before.environment,
+        logLines: before.logLines,
+      },
     });
     const keyPrefix = `rb-${workflowInfo().workflowId}`;
     // In batches: each step is short and bounded, and a retried step re-sends one batch at most.
@@ -93,7 +219,9 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
     const during: string[] = [];
     for (let i = 0; i < failed.length; i += BATCH) {
       const batch = failed.slice(i, i + BATCH);
-      const done = await rb.step('retry', () => host.einvoiceRetry(input.target, batch, keyPrefix), { inputs: { invoices: batch.length, from: batch[0], keyPrefix } });
+      const done = await rb.step('retry', () => host.einvoiceRetry(input.target, batch, keyPrefix), {
+        inputs: { invoices: batch.length, from: batch[0], keyPrefix },
+      });
       retried.push(...done.outcomes);
       during.push(...done.logLines);
     }
@@ -102,12 +230,25 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
     const moved = failed.filter((id) => !stillFailed.has(id)).length;
     const errors = retried.filter((r) => !r.ok);
     const outcome = moved === failed.length ? 'fixed' : moved > 0 ? 'partly-fixed' : 'not-fixed';
-    return end(outcome === 'fixed' && after.failedTotal === 0, [
-      `${moved} of ${failed.length} retried invoice(s) left the failed states; ${after.failedTotal} still failed.`,
-      `Before: ${stateLine(before.counts)}. After: ${stateLine(after)}.`,
-      ...(errors.length ? [`The app refused ${errors.length}: ${errors.slice(0, 5).map((r) => `#${r.id} → ${r.status ?? 'no answer'} ${r.detail}`).join('; ')}${errors.length > 5 ? '; …' : ''}.`] : []),
-      ...(during.length ? [`The app logged during the retry:\n${during.join('\n')}`] : []),
-      ...lines, ...logs, ...unchecked,
-    ], f(outcome, { retried, after }));
+    return end(
+      outcome === 'fixed' && after.failedTotal === 0,
+      [
+        `${moved} of ${failed.length} retried invoice(s) left the failed states; ${after.failedTotal} still failed.`,
+        `Before: ${stateLine(before.counts)}. After: ${stateLine(after)}.`,
+        ...(errors.length
+          ? [
+              `The app refused ${errors.length}: ${errors
+                .slice(0, 5)
+                .map((r) => `#${r.id} → ${r.status ?? 'no answer'} ${r.detail}`)
+                .join('; ')}${errors.length > 5 ? '; …' : ''}.`,
+            ]
+          : []),
+        ...(during.length ? [`The app logged during the retry:\n${during.join('\n')}`] : []),
+        ...lines,
+        ...logs,
+        ...unchecked,
+      ],
+      f(outcome, { retried, after }),
+    );
   });
 }

@@ -22,7 +22,11 @@ export interface ObservabilityFindings {
 }
 
 /** The verdict and its lines. Pure. */
-export function judgeObservability(f: Omit<ObservabilityFindings, 'notChecked'>): { healthy: boolean; lines: string[]; notChecked: string[] } {
+export function judgeObservability(f: Omit<ObservabilityFindings, 'notChecked'>): {
+  healthy: boolean;
+  lines: string[];
+  notChecked: string[];
+} {
   const lines: string[] = [];
   const notChecked: string[] = [];
   let healthy = true;
@@ -39,24 +43,36 @@ export function judgeObservability(f: Omit<ObservabilityFindings, 'notChecked'>)
   const m = f.metrics;
   if (m.http.status !== 200) {
     healthy = false;
-    lines.push(`${m.http.path}: ${m.http.error ? `no answer (${m.http.error.kind})` : `status ${m.http.status}`}: no metrics can be read, so no alert on them can fire.`);
+    lines.push(
+      `${m.http.path}: ${m.http.error ? `no answer (${m.http.error.kind})` : `status ${m.http.status}`}: no metrics can be read, so no alert on them can fire.`,
+    );
   } else if (m.missing.length) {
     healthy = false;
-    lines.push(`${m.http.path}: ${m.families} families; missing key metric(s): ${m.missing.join(', ')} — alerts on them can never fire. Expose them in the app (or map their names in app.metricNames).`);
+    lines.push(
+      `${m.http.path}: ${m.families} families; missing key metric(s): ${m.missing.join(', ')} — alerts on them can never fire. Expose them in the app (or map their names in app.metricNames).`,
+    );
   } else {
-    lines.push(`${m.http.path}: all ${m.keyMetrics.length} key metrics exposed (${m.keyMetrics.map((k) => `${k.family}=${k.total ?? '?'}`).join(', ')}).`);
+    lines.push(
+      `${m.http.path}: all ${m.keyMetrics.length} key metrics exposed (${m.keyMetrics.map((k) => `${k.family}=${k.total ?? '?'}`).join(', ')}).`,
+    );
   }
   const t = f.requestId;
   if (t.line) {
-    lines.push(`Request id ${t.requestId}: ${t.echoed ? 'echoed in the response and ' : 'not echoed in the response, but '}found in the logs (${t.source}).`);
+    lines.push(
+      `Request id ${t.requestId}: ${t.echoed ? 'echoed in the response and ' : 'not echoed in the response, but '}found in the logs (${t.source}).`,
+    );
     if (!t.echoed) healthy = false;
   } else if (t.source === null) {
     notChecked.push(`request id in the logs: ${t.detail}`);
-    lines.push(`Request id ${t.requestId}: ${t.echoed ? 'echoed in the response' : 'NOT echoed in the response'}; logs not checked (${t.detail}).`);
+    lines.push(
+      `Request id ${t.requestId}: ${t.echoed ? 'echoed in the response' : 'NOT echoed in the response'}; logs not checked (${t.detail}).`,
+    );
     if (!t.echoed) healthy = false;
   } else {
     healthy = false;
-    lines.push(`Request id ${t.requestId}: ${t.echoed ? 'echoed' : 'not echoed'}; ${t.detail}. Without it the logs cannot be filtered by request_id.`);
+    lines.push(
+      `Request id ${t.requestId}: ${t.echoed ? 'echoed' : 'not echoed'}; ${t.detail}. Without it the logs cannot be filtered by request_id.`,
+    );
   }
   return { healthy, lines, notChecked };
 }
@@ -66,13 +82,19 @@ export async function observabilityCheck(input: RunbookInput): Promise<RunbookRe
   const act = rb.act;
   return rb.run(async () => {
     const target = await rb.resolveTarget();
-    if (!target.app) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no app section: add app.url (and app.logFile or app.service for the request-id check) to the targets file.`, 'TargetConfigError');
+    if (!target.app)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${input.target}" has no app section: add app.url (and app.logFile or app.service for the request-id check) to the targets file.`,
+        'TargetConfigError',
+      );
     const ready = await rb.step('ready', () => act.appGet(input.target), { inputs: { url: target.app?.url ?? null } });
     const metrics = await rb.step('metrics', () => act.appMetrics(input.target));
     const requestId = await rb.step('request-id', () => hostActivitiesFor(input, target).appRequestTrace(input.target));
     const verdict = judgeObservability({ ready, metrics, requestId });
     const result = {
-      runbook: 'observability-check', target: input.target, healthy: verdict.healthy,
+      runbook: 'observability-check',
+      target: input.target,
+      healthy: verdict.healthy,
       summary: [...verdict.lines, ...verdict.notChecked.map((n) => `Not checked: ${n}.`)],
       findings: { ready, metrics, requestId, notChecked: verdict.notChecked },
     };

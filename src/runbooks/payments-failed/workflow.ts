@@ -12,7 +12,13 @@ import { procedure } from './steps.js';
  * them, each keyed by its event id (never a second charge) · verify they were processed.
  */
 
-export type PaymentCause = 'mode-mismatch' | 'secret-missing' | 'webhook-unreachable' | 'webhook-rejects-signed' | 'webhook-accepts-unsigned' | 'failed-events';
+export type PaymentCause =
+  | 'mode-mismatch'
+  | 'secret-missing'
+  | 'webhook-unreachable'
+  | 'webhook-rejects-signed'
+  | 'webhook-accepts-unsigned'
+  | 'failed-events';
 
 export interface PaymentsFindings {
   outcome: 'healthy' | 'fixed' | 'partly-fixed' | 'not-fixed' | 'findings-only' | 'cannot-fix' | 'dry-run';
@@ -29,23 +35,48 @@ const ok2xx = (s: number | null) => s !== null && s >= 200 && s < 300;
 export function diagnosePayments(e: PaymentsEvidence): PaymentsFindings['causes'] {
   const out: PaymentsFindings['causes'] = [];
   for (const p of e.providers) {
-    const add = (cause: PaymentCause, detail: string) => out.push({ cause, provider: p.name, detail: `${p.name}: ${detail}` });
-    if (p.mode && p.mode.actual !== p.mode.expected) add('mode-mismatch', `the app runs it in ${p.mode.actual ?? 'an unknown mode'} (${p.mode.source}), but this environment expects ${p.mode.expected}: payments go to the wrong account or are refused.`);
-    if (!p.secretSet) add('secret-missing', 'its webhook signing secret is not set on the worker: correctly signed events cannot be sent or re-driven. Set it in the worker\'s environment.');
+    const add = (cause: PaymentCause, detail: string) =>
+      out.push({ cause, provider: p.name, detail: `${p.name}: ${detail}` });
+    if (p.mode && p.mode.actual !== p.mode.expected)
+      add(
+        'mode-mismatch',
+        `the app runs it in ${p.mode.actual ?? 'an unknown mode'} (${p.mode.source}), but this environment expects ${p.mode.expected}: payments go to the wrong account or are refused.`,
+      );
+    if (!p.secretSet)
+      add(
+        'secret-missing',
+        "its webhook signing secret is not set on the worker: correctly signed events cannot be sent or re-driven. Set it in the worker's environment.",
+      );
     const err = p.badlySigned?.error ?? p.signed?.error;
     if (err) add('webhook-unreachable', `${p.url} does not answer (${err.kind}: ${err.detail}).`);
     else {
-      if (p.signed && !ok2xx(p.signed.status)) add('webhook-rejects-signed', `${p.url} answers ${p.signed.status} to a correctly signed test event (${p.signed.body}): the app's signing secret differs from the provider's (rotated?) or the endpoint is wrong — the provider's deliveries fail the same way.`);
-      if (p.badlySigned && ok2xx(p.badlySigned.status)) add('webhook-accepts-unsigned', `${p.url} answers ${p.badlySigned.status} to an event signed with a wrong secret: it does not verify signatures, so anyone can mark payments paid. Turn verification on.`);
+      if (p.signed && !ok2xx(p.signed.status))
+        add(
+          'webhook-rejects-signed',
+          `${p.url} answers ${p.signed.status} to a correctly signed test event (${p.signed.body}): the app's signing secret differs from the provider's (rotated?) or the endpoint is wrong — the provider's deliveries fail the same way.`,
+        );
+      if (p.badlySigned && ok2xx(p.badlySigned.status))
+        add(
+          'webhook-accepts-unsigned',
+          `${p.url} answers ${p.badlySigned.status} to an event signed with a wrong secret: it does not verify signatures, so anyone can mark payments paid. Turn verification on.`,
+        );
     }
   }
-  if (e.events.failedTotal > 0) out.push({ cause: 'failed-events', detail: `${e.events.failedTotal} webhook event(s) failed in the app (${[...new Set(e.events.failed.map((f) => f.provider))].join(', ')}).` });
+  if (e.events.failedTotal > 0)
+    out.push({
+      cause: 'failed-events',
+      detail: `${e.events.failedTotal} webhook event(s) failed in the app (${[...new Set(e.events.failed.map((f) => f.provider))].join(', ')}).`,
+    });
   return out;
 }
 
 /** Providers whose events may be re-driven: the signed test event passes and the mode is right. Pure. */
 export function redrivable(e: PaymentsEvidence): Set<string> {
-  return new Set(e.providers.filter((p) => p.secretSet && ok2xx(p.signed?.status ?? null) && (!p.mode || p.mode.actual === p.mode.expected)).map((p) => p.name));
+  return new Set(
+    e.providers
+      .filter((p) => p.secretSet && ok2xx(p.signed?.status ?? null) && (!p.mode || p.mode.actual === p.mode.expected))
+      .map((p) => p.name),
+  );
 }
 
 export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult<PaymentsFindings>> {
@@ -53,39 +84,110 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
   const act = rb.act;
   return rb.run(async () => {
     const target = await rb.resolveTarget();
-    if (!target.payments) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no payments section: add payments.providers to the targets file.`, 'TargetConfigError');
+    if (!target.payments)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${input.target}" has no payments section: add payments.providers to the targets file.`,
+        'TargetConfigError',
+      );
     const host = hostActivitiesFor(input, target);
-    const before = await rb.step('inspect', () => host.paymentsInspect(input.target), { inputs: { providers: target.payments.providers.map((p) => p.name) } });
+    const before = await rb.step('inspect', () => host.paymentsInspect(input.target), {
+      inputs: { providers: target.payments.providers.map((p) => p.name) },
+    });
     const causes = diagnosePayments(before);
     const notChecked = [
-      ...before.providers.filter((p) => !p.mode).map((p) => `${p.name}'s mode: the target declares no mode (expected, envFile, variable).`),
-      ...(before.events.present ? [] : ['Failed webhook events: the app\'s events table is not in the database.']),
+      ...before.providers
+        .filter((p) => !p.mode)
+        .map((p) => `${p.name}'s mode: the target declares no mode (expected, envFile, variable).`),
+      ...(before.events.present ? [] : ["Failed webhook events: the app's events table is not in the database."]),
       ...(before.attempts.length ? [] : ['Attempts by provider: the attempts table is missing or empty.']),
     ];
-    const f = (outcome: PaymentsFindings['outcome'], more: Partial<PaymentsFindings> = {}): PaymentsFindings => ({ outcome, before, causes, notChecked, ...more });
-    const end = (healthy: boolean, summary: string[], findings: PaymentsFindings) => ({ runbook: 'payments-failed', target: input.target, healthy, summary, findings });
+    const f = (outcome: PaymentsFindings['outcome'], more: Partial<PaymentsFindings> = {}): PaymentsFindings => ({
+      outcome,
+      before,
+      causes,
+      notChecked,
+      ...more,
+    });
+    const end = (healthy: boolean, summary: string[], findings: PaymentsFindings) => ({
+      runbook: 'payments-failed',
+      target: input.target,
+      healthy,
+      summary,
+      findings,
+    });
     const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
     const attempts = `Attempts: ${before.attempts.map((a) => `${a.provider} ${a.status} ${a.n}`).join(', ') || 'none'}.`;
     const unchecked = notChecked.map((n) => `Not checked: ${n}`);
 
-    if (causes.length === 0) return end(true, ['Payments are healthy: each provider\'s mode is right, its webhook takes a signed event and refuses a badly signed one, no webhook event failed.', attempts, ...unchecked], f('healthy'));
+    if (causes.length === 0)
+      return end(
+        true,
+        [
+          "Payments are healthy: each provider's mode is right, its webhook takes a signed event and refuses a badly signed one, no webhook event failed.",
+          attempts,
+          ...unchecked,
+        ],
+        f('healthy'),
+      );
     const can = redrivable(before);
     const ids = before.events.failed.filter((ev) => can.has(ev.provider)).map((ev) => ev.id);
     const held = before.events.failed.filter((ev) => !can.has(ev.provider));
-    const heldLine = held.length ? [`Not re-driven: ${held.length} event(s) of ${[...new Set(held.map((h) => h.provider))].join(', ')}, whose webhook or mode is wrong (above): fix that first, then run payments-failed again.`] : [];
-    if (ids.length === 0) return end(false, [...lines, attempts, ...heldLine, before.events.failedTotal ? 'Nothing was re-driven.' : 'No failed webhook event to re-drive: the causes above are for a person.', ...unchecked], f(before.events.failedTotal ? 'cannot-fix' : 'findings-only'));
-    if (input.dryRun) return end(false, ['Dry run: nothing was changed.', ...lines, attempts, `Would re-drive ${ids.length} event(s), each signed as its provider does; the app keys them by event id.`, ...heldLine, ...unchecked], f('dry-run'));
+    const heldLine = held.length
+      ? [
+          `Not re-driven: ${held.length} event(s) of ${[...new Set(held.map((h) => h.provider))].join(', ')}, whose webhook or mode is wrong (above): fix that first, then run payments-failed again.`,
+        ]
+      : [];
+    if (ids.length === 0)
+      return end(
+        false,
+        [
+          ...lines,
+          attempts,
+          ...heldLine,
+          before.events.failedTotal
+            ? 'Nothing was re-driven.'
+            : 'No failed webhook event to re-drive: the causes above are for a person.',
+          ...unchecked,
+        ],
+        f(before.events.failedTotal ? 'cannot-fix' : 'findings-only'),
+      );
+    if (input.dryRun)
+      return end(
+        false,
+        [
+          'Dry run: nothing was changed.',
+          ...lines,
+          attempts,
+          `Would re-drive ${ids.length} event(s), each signed as its provider does; the app keys them by event id.`,
+          ...heldLine,
+          ...unchecked,
+        ],
+        f('dry-run'),
+      );
 
     await rb.lockTarget();
     await rb.gate('redrive', {
       prompt: `${before.events.failedTotal} payment webhook event(s) failed on ${input.target}. ${lines.join(' ')} Plan: send ${ids.length} again to their webhook endpoints (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}), signed as the provider does; the app keys them by event id, so none is applied twice.${heldLine.length ? ` ${heldLine[0]}` : ''}`,
-      evidence: { events: before.events, attempts: before.attempts, providers: before.providers.map((p) => ({ name: p.name, signed: p.signed?.status ?? null, badlySigned: p.badlySigned?.status ?? null, mode: p.mode })) },
+      evidence: {
+        events: before.events,
+        attempts: before.attempts,
+        providers: before.providers.map((p) => ({
+          name: p.name,
+          signed: p.signed?.status ?? null,
+          badlySigned: p.badlySigned?.status ?? null,
+          mode: p.mode,
+        })),
+      },
     });
     // In batches: each step is short and bounded, and a retried step re-sends one batch at most.
     const redriven: RedriveOutcome[] = [];
     for (let i = 0; i < ids.length; i += 20) {
       const batch = ids.slice(i, i + 20);
-      redriven.push(...await rb.step('redrive-events', () => host.paymentsRedrive(input.target, batch), { inputs: { events: batch.length, from: batch[0] } }));
+      redriven.push(
+        ...(await rb.step('redrive-events', () => host.paymentsRedrive(input.target, batch), {
+          inputs: { events: batch.length, from: batch[0] },
+        })),
+      );
     }
     const after = await rb.step('verify', () => act.paymentsFailedEvents(input.target, ids));
     const still = new Set(after.failed.map((e) => e.id));
@@ -93,10 +195,24 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
     const refused = redriven.filter((r) => !r.ok);
     const outcome = done === ids.length ? 'fixed' : done > 0 ? 'partly-fixed' : 'not-fixed';
     const otherCauses = causes.filter((c) => c.cause !== 'failed-events');
-    return end(outcome === 'fixed' && after.failedTotal === 0 && otherCauses.length === 0, [
-      `${done} of ${ids.length} re-driven event(s) were processed; ${after.failedTotal} failed event(s) left.`,
-      ...(refused.length ? [`The app refused ${refused.length}: ${refused.slice(0, 5).map((r) => `${r.id} → ${r.status ?? 'no answer'} ${r.detail}`).join('; ')}.`] : []),
-      ...heldLine, ...lines, attempts, ...unchecked,
-    ], f(outcome, { redriven, after }));
+    return end(
+      outcome === 'fixed' && after.failedTotal === 0 && otherCauses.length === 0,
+      [
+        `${done} of ${ids.length} re-driven event(s) were processed; ${after.failedTotal} failed event(s) left.`,
+        ...(refused.length
+          ? [
+              `The app refused ${refused.length}: ${refused
+                .slice(0, 5)
+                .map((r) => `${r.id} → ${r.status ?? 'no answer'} ${r.detail}`)
+                .join('; ')}.`,
+            ]
+          : []),
+        ...heldLine,
+        ...lines,
+        attempts,
+        ...unchecked,
+      ],
+      f(outcome, { redriven, after }),
+    );
   });
 }

@@ -14,8 +14,14 @@ import type { PwaInput } from './definition.js';
  * answers · rebuild/redeploy ⛔ through the target's command · verify the new version is served.
  */
 
-
-export type PwaCause = 'stale-build' | 'no-version' | 'wrong-base-path' | 'missing-assets' | 'cached-index' | 'cached-service-worker' | 'unreachable';
+export type PwaCause =
+  | 'stale-build'
+  | 'no-version'
+  | 'wrong-base-path'
+  | 'missing-assets'
+  | 'cached-index'
+  | 'cached-service-worker'
+  | 'unreachable';
 
 export interface PwaFindings {
   outcome: 'healthy' | 'fixed' | 'not-fixed' | 'findings-only' | 'cannot-fix' | 'dry-run';
@@ -32,17 +38,41 @@ export interface PwaFindings {
 export function diagnosePwa(e: PwaEvidence, expected: string | null): PwaFindings['causes'] {
   const causes: PwaFindings['causes'] = [];
   if (e.index.error || e.index.status === null) {
-    causes.push({ cause: 'unreachable', detail: `${e.base} does not answer (${e.index.error?.kind}: ${e.index.error?.detail}).` });
+    causes.push({
+      cause: 'unreachable',
+      detail: `${e.base} does not answer (${e.index.error?.kind}: ${e.index.error?.detail}).`,
+    });
     return causes;
   }
-  if (e.version.value === null) causes.push({ cause: 'no-version', detail: `${e.version.url} answers ${e.version.status ?? e.version.error?.kind}: the build served does not say its version.` });
-  else if (expected !== null && e.version.value !== expected) causes.push({ cause: 'stale-build', detail: `The build served is ${e.version.value}, not ${expected}.` });
+  if (e.version.value === null)
+    causes.push({
+      cause: 'no-version',
+      detail: `${e.version.url} answers ${e.version.status ?? e.version.error?.kind}: the build served does not say its version.`,
+    });
+  else if (expected !== null && e.version.value !== expected)
+    causes.push({ cause: 'stale-build', detail: `The build served is ${e.version.value}, not ${expected}.` });
   const outside = e.assets.filter((a) => !a.underBase);
-  if (outside.length) causes.push({ cause: 'wrong-base-path', detail: `index.html references ${outside.map((a) => a.ref).join(', ')}, outside ${new URL(e.base).pathname}: the build was made with another VITE_BASE_PATH.` });
+  if (outside.length)
+    causes.push({
+      cause: 'wrong-base-path',
+      detail: `index.html references ${outside.map((a) => a.ref).join(', ')}, outside ${new URL(e.base).pathname}: the build was made with another VITE_BASE_PATH.`,
+    });
   const missing = e.assets.filter((a) => a.underBase && a.status !== 200);
-  if (missing.length) causes.push({ cause: 'missing-assets', detail: `Assets index.html references do not answer 200: ${missing.map((a) => `${a.ref} → ${a.status ?? 'no answer'}`).join(', ')}.` });
-  if (!e.index.revalidated) causes.push({ cause: 'cached-index', detail: `index.html is served with Cache-Control: ${e.index.cacheControl ?? '(none: browsers cache it heuristically)'}; browsers keep the old build. Serve it with "Cache-Control: no-cache".` });
-  if (e.serviceWorker.status === 200 && !e.serviceWorker.revalidated) causes.push({ cause: 'cached-service-worker', detail: `${e.serviceWorker.url} is served with Cache-Control: ${e.serviceWorker.cacheControl ?? '(none)'}; the browser may not see a new service worker. Serve it with "Cache-Control: no-cache".` });
+  if (missing.length)
+    causes.push({
+      cause: 'missing-assets',
+      detail: `Assets index.html references do not answer 200: ${missing.map((a) => `${a.ref} → ${a.status ?? 'no answer'}`).join(', ')}.`,
+    });
+  if (!e.index.revalidated)
+    causes.push({
+      cause: 'cached-index',
+      detail: `index.html is served with Cache-Control: ${e.index.cacheControl ?? '(none: browsers cache it heuristically)'}; browsers keep the old build. Serve it with "Cache-Control: no-cache".`,
+    });
+  if (e.serviceWorker.status === 200 && !e.serviceWorker.revalidated)
+    causes.push({
+      cause: 'cached-service-worker',
+      detail: `${e.serviceWorker.url} is served with Cache-Control: ${e.serviceWorker.cacheControl ?? '(none)'}; the browser may not see a new service worker. Serve it with "Cache-Control: no-cache".`,
+    });
   return causes;
 }
 
@@ -53,46 +83,127 @@ export async function pwaStaleCache(input: PwaInput): Promise<RunbookResult<PwaF
   const act = rb.act;
   return rb.run(async () => {
     const target = await rb.resolveTarget();
-    if (!target.pwa) throw ApplicationFailure.nonRetryable(`Target "${input.target}" has no pwa section: add pwa.basePath, pwa.expectedVersion and pwa.redeploy to the targets file.`, 'TargetConfigError');
+    if (!target.pwa)
+      throw ApplicationFailure.nonRetryable(
+        `Target "${input.target}" has no pwa section: add pwa.basePath, pwa.expectedVersion and pwa.redeploy to the targets file.`,
+        'TargetConfigError',
+      );
     const expected = input.expectedVersion ?? target.pwa.expectedVersion ?? null;
-    const before = await rb.step('inspect', () => act.pwaInspect(input.target), { inputs: { expectedVersion: expected, basePath: target.pwa.basePath } });
+    const before = await rb.step('inspect', () => act.pwaInspect(input.target), {
+      inputs: { expectedVersion: expected, basePath: target.pwa.basePath },
+    });
     const causes = diagnosePwa(before, expected);
-    const headerFixes = causes.filter((c) => !FIXED_BY_REDEPLOY.includes(c.cause) && c.cause !== 'unreachable').map((c) => c.detail);
-    const f = (outcome: PwaFindings['outcome'], more: Partial<PwaFindings> = {}): PwaFindings => ({ outcome, expectedVersion: expected, before, causes, remaining: headerFixes, ...more });
-    const end = (healthy: boolean, summary: string[], findings: PwaFindings) => ({ runbook: 'pwa-stale-cache', target: input.target, healthy, summary, findings });
+    const headerFixes = causes
+      .filter((c) => !FIXED_BY_REDEPLOY.includes(c.cause) && c.cause !== 'unreachable')
+      .map((c) => c.detail);
+    const f = (outcome: PwaFindings['outcome'], more: Partial<PwaFindings> = {}): PwaFindings => ({
+      outcome,
+      expectedVersion: expected,
+      before,
+      causes,
+      remaining: headerFixes,
+      ...more,
+    });
+    const end = (healthy: boolean, summary: string[], findings: PwaFindings) => ({
+      runbook: 'pwa-stale-cache',
+      target: input.target,
+      healthy,
+      summary,
+      findings,
+    });
     const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
     const state = `Served: version ${before.version.value ?? 'unknown'}${expected ? ` (expected ${expected})` : ' (no expected version given: pass expectedVersion)'}, ${before.assets.length} asset(s) checked under ${before.base}.`;
 
-    if (causes.length === 0) return end(true, ['The PWA is served as it should be: nothing to do.', state, ...(expected ? [] : ['Not checked: whether this is the right version (no expected version).'])], f('healthy'));
-    if (causes.some((c) => c.cause === 'unreachable')) return end(false, [...lines, 'Nothing was changed: run connection-refused for this target first.'], f('cannot-fix'));
+    if (causes.length === 0)
+      return end(
+        true,
+        [
+          'The PWA is served as it should be: nothing to do.',
+          state,
+          ...(expected ? [] : ['Not checked: whether this is the right version (no expected version).']),
+        ],
+        f('healthy'),
+      );
+    if (causes.some((c) => c.cause === 'unreachable'))
+      return end(
+        false,
+        [...lines, 'Nothing was changed: run connection-refused for this target first.'],
+        f('cannot-fix'),
+      );
     const redeploy = causes.some((c) => FIXED_BY_REDEPLOY.includes(c.cause));
-    if (!redeploy) return end(false, [...lines, state, 'Nothing to redeploy: the build is right; the server headers above are for whoever configures the web server (then users need one reload).'], f('findings-only'));
-    if (!target.pwa.canRedeploy) return end(false, [...lines, state, 'Nothing was changed: the target declares no pwa.redeploy command.'], f('cannot-fix'));
-    if (input.dryRun) return end(false, ['Dry run: nothing was changed.', ...lines, state, `Would: run the redeploy command (VITE_BASE_PATH=${target.pwa.basePath}), then wait for version ${expected ?? '(any new)'} to be served.`], f('dry-run'));
+    if (!redeploy)
+      return end(
+        false,
+        [
+          ...lines,
+          state,
+          'Nothing to redeploy: the build is right; the server headers above are for whoever configures the web server (then users need one reload).',
+        ],
+        f('findings-only'),
+      );
+    if (!target.pwa.canRedeploy)
+      return end(
+        false,
+        [...lines, state, 'Nothing was changed: the target declares no pwa.redeploy command.'],
+        f('cannot-fix'),
+      );
+    if (input.dryRun)
+      return end(
+        false,
+        [
+          'Dry run: nothing was changed.',
+          ...lines,
+          state,
+          `Would: run the redeploy command (VITE_BASE_PATH=${target.pwa.basePath}), then wait for version ${expected ?? '(any new)'} to be served.`,
+        ],
+        f('dry-run'),
+      );
 
     await rb.lockTarget();
     await rb.gate('redeploy', {
       prompt: `The PWA on ${input.target} serves the wrong build. ${lines.join(' ')} Plan: rebuild with VITE_BASE_PATH=${target.pwa.basePath} and redeploy through the target's command, then verify ${expected ? `version ${expected}` : 'the new version'} is served with every asset.`,
       evidence: { before, causes },
     });
-    const done = await rb.step('redeploy-build', () => hostActivitiesFor(input, target).pwaRedeploy(input.target), { inputs: { basePath: target.pwa.basePath } });
+    const done = await rb.step('redeploy-build', () => hostActivitiesFor(input, target).pwaRedeploy(input.target), {
+      inputs: { basePath: target.pwa.basePath },
+    });
     const deadline = Date.now() + parseDuration(input.verifyDeadline ?? '2m');
-    const after = await rb.step('verify-version', async () => {
-      for (;;) {
-        const e = await act.pwaInspect(input.target);
-        const left = diagnosePwa(e, expected).filter((c) => FIXED_BY_REDEPLOY.includes(c.cause) || c.cause === 'unreachable');
-        if (left.length === 0 && (expected !== null || e.version.value !== before.version.value) || Date.now() > deadline) return e;
-        await sleep('3s');
-      }
-    }, { inputs: { deadline: input.verifyDeadline ?? '2m' } });
+    const after = await rb.step(
+      'verify-version',
+      async () => {
+        for (;;) {
+          const e = await act.pwaInspect(input.target);
+          const left = diagnosePwa(e, expected).filter(
+            (c) => FIXED_BY_REDEPLOY.includes(c.cause) || c.cause === 'unreachable',
+          );
+          if (
+            (left.length === 0 && (expected !== null || e.version.value !== before.version.value)) ||
+            Date.now() > deadline
+          )
+            return e;
+          await sleep('3s');
+        }
+      },
+      { inputs: { deadline: input.verifyDeadline ?? '2m' } },
+    );
     const still = diagnosePwa(after, expected);
     const fixed = !still.some((c) => FIXED_BY_REDEPLOY.includes(c.cause) || c.cause === 'unreachable');
     const remaining = still.filter((c) => !FIXED_BY_REDEPLOY.includes(c.cause)).map((c) => c.detail);
-    return end(fixed && remaining.length === 0, [
-      fixed ? `Fixed: version ${after.version.value} is served, with its ${after.assets.length} asset(s) under ${after.base}.` : `Not fixed after the redeploy: ${still.map((c) => c.detail).join(' ')}`,
-      ...remaining.map((r) => `Still to fix by hand: ${r}`),
-      ...(fixed ? ['Users with the old service worker get the new build on their next navigation once sw.js is revalidated; a hard reload (or "Update on reload" in DevTools) forces it now.'] : []),
-      ...lines,
-    ], f(fixed ? 'fixed' : 'not-fixed', { redeploy: done, after, remaining }));
+    return end(
+      fixed && remaining.length === 0,
+      [
+        fixed
+          ? `Fixed: version ${after.version.value} is served, with its ${after.assets.length} asset(s) under ${after.base}.`
+          : `Not fixed after the redeploy: ${still.map((c) => c.detail).join(' ')}`,
+        ...remaining.map((r) => `Still to fix by hand: ${r}`),
+        ...(fixed
+          ? [
+              'Users with the old service worker get the new build on their next navigation once sw.js is revalidated; a hard reload (or "Update on reload" in DevTools) forces it now.',
+            ]
+          : []),
+        ...lines,
+      ],
+      f(fixed ? 'fixed' : 'not-fixed', { redeploy: done, after, remaining }),
+    );
   });
 }

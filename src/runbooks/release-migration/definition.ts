@@ -9,7 +9,11 @@ export const definition = defineRunbook({
   description:
     "Runs a release's migrations so a failure is a one-second rollback: freeze writes (targets that declare it), pre-release snapshot and verified dump, the upgrade rehearsed on a clone, then applied behind a gate; smoke checks; on failure, swap the snapshot back in behind a gate.",
   input: z.strictObject({
-    toRevision: z.string().regex(/^[A-Za-z0-9_]+$/, 'an alembic revision id or "head"').optional().describe('Revision to upgrade to (default: head).'),
+    toRevision: z
+      .string()
+      .regex(/^[A-Za-z0-9_]+$/, 'an alembic revision id or "head"')
+      .optional()
+      .describe('Revision to upgrade to (default: head).'),
   }),
 });
 

@@ -22,7 +22,9 @@ export function retryPlan(input: { retrySql?: string; retryHttp?: string }, role
     const as = role ? `the app's role ${role} (checked: no superuser)` : "the app's role";
     const ignored = input.retryHttp ? ` (retryHttp ${input.retryHttp} is not run: retrySql comes first)` : '';
     return {
-      sql: input.retrySql, http: input.retryHttp, role,
+      sql: input.retrySql,
+      http: input.retryHttp,
+      role,
       how: `one SQL statement as ${as}, in a transaction that is always rolled back (statement_timeout ${RETRY_SQL_LIMITS.statementTimeout}): ${input.retrySql}${ignored}`,
     };
   }
@@ -51,8 +53,15 @@ export function applyRevisionGate(f: ApplyRevisionFacts): { prompt: string; evid
       `Then the failing operation is retried: ${f.retry.how}`,
     ].join('\n'),
     evidence: {
-      operations: f.generated.ops, refused: f.generated.refused, rehearsal: f.rehearsal, artifact: f.generated.artifact,
-      undoPoint: { snapshot: f.undoPoint.snapshot.name, dump: f.undoPoint.dump.path, manifestSha256: f.undoPoint.dump.manifestSha256 },
+      operations: f.generated.ops,
+      refused: f.generated.refused,
+      rehearsal: f.rehearsal,
+      artifact: f.generated.artifact,
+      undoPoint: {
+        snapshot: f.undoPoint.snapshot.name,
+        dump: f.undoPoint.dump.path,
+        manifestSha256: f.undoPoint.dump.manifestSha256,
+      },
       retry: { sql: f.retry.sql, http: f.retry.http, role: f.retry.role },
     },
   };

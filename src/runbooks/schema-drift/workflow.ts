@@ -19,7 +19,6 @@ import type { SchemaDriftInput } from './definition.js';
  * is, the next deploy fails with "Can't locate revision", and release-migration refuses).
  */
 
-
 export interface SchemaDriftFindings {
   outcome: 'no-drift' | 'applied' | 'rehearsal-failed' | 'dry-run';
   revision: string[] | null;
@@ -33,7 +32,8 @@ export interface SchemaDriftFindings {
   commit?: { id: string; by: string } | { missing: string };
 }
 
-const TYPES_NOTE = 'alembic 1.8 does not compare column types by default (compare_type is off): a column whose type changed is not reported as drift.';
+const TYPES_NOTE =
+  'alembic 1.8 does not compare column types by default (compare_type is off): a column whose type changed is not reported as drift.';
 
 export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResult<SchemaDriftFindings>> {
   const rb = runbook(procedure, input);
@@ -43,45 +43,121 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     const host = hostActivitiesFor(input, target);
     const pre = await rb.step('preflight', () => preflight(target));
     // Runs started before this check existed go on without it (their retry is still confined).
-    const retryCheck = input.retrySql && patched('retry-sql-confined') ? await rb.step('check-retry', () => act.pgRetryCheck(input.target, input.retrySql!)) : undefined;
+    const retryCheck =
+      input.retrySql && patched('retry-sql-confined')
+        ? await rb.step('check-retry', () => act.pgRetryCheck(input.target, input.retrySql!))
+        : undefined;
     const retry = retryPlan(input, retryCheck?.role);
-    const { appDir } = await rb.step('work-copy', () => host.alembicWorkCopy(input.target), { inputs: { from: 'alembic.dir', to: 'a scratch copy (the app\'s tree is not touched)' } });
+    const { appDir } = await rb.step('work-copy', () => host.alembicWorkCopy(input.target), {
+      inputs: { from: 'alembic.dir', to: "a scratch copy (the app's tree is not touched)" },
+    });
     const revId = `drift_${uuid4().replace(/-/g, '').slice(0, 10)}`;
-    const drift = await rb.step('detect-drift', () => host.alembicDrift(input.target, { appDir, mode: 'detect', revId, message: 'schema drift' }), { inputs: { against: "the app's models (env.py target_metadata)" } });
-    const findings = (outcome: SchemaDriftFindings['outcome'], f: Partial<SchemaDriftFindings> = {}) => ({ outcome, revision: pre.applied, drift, ...f });
-    const refusedLine = drift.refused.length ? `Refused (never generated): ${drift.refused.length} drop(s) autogenerate proposed for objects outside the models: ${drift.refused.join('; ')}.` : undefined;
+    const drift = await rb.step(
+      'detect-drift',
+      () => host.alembicDrift(input.target, { appDir, mode: 'detect', revId, message: 'schema drift' }),
+      { inputs: { against: "the app's models (env.py target_metadata)" } },
+    );
+    const findings = (outcome: SchemaDriftFindings['outcome'], f: Partial<SchemaDriftFindings> = {}) => ({
+      outcome,
+      revision: pre.applied,
+      drift,
+      ...f,
+    });
+    const refusedLine = drift.refused.length
+      ? `Refused (never generated): ${drift.refused.length} drop(s) autogenerate proposed for objects outside the models: ${drift.refused.join('; ')}.`
+      : undefined;
     if (!drift.ops) {
-      return { runbook: 'schema-drift', target: input.target, healthy: true, summary: [`No drift: ${target.postgres!.database} matches the app's models.`, ...(refusedLine ? [refusedLine] : []), TYPES_NOTE], findings: findings('no-drift') };
+      return {
+        runbook: 'schema-drift',
+        target: input.target,
+        healthy: true,
+        summary: [
+          `No drift: ${target.postgres!.database} matches the app's models.`,
+          ...(refusedLine ? [refusedLine] : []),
+          TYPES_NOTE,
+        ],
+        findings: findings('no-drift'),
+      };
     }
     if (input.dryRun) {
-      return { runbook: 'schema-drift', target: input.target, healthy: false, summary: [`Drift found (dry run, nothing changed): ${drift.ops}`, ...(refusedLine ? [refusedLine] : []), 'Would run: snapshot, dump, generate the revision, rehearse it on a clone, apply ⛔, verify, retry the failing operation, confirm the commit ⛔.', TYPES_NOTE], findings: findings('dry-run') };
+      return {
+        runbook: 'schema-drift',
+        target: input.target,
+        healthy: false,
+        summary: [
+          `Drift found (dry run, nothing changed): ${drift.ops}`,
+          ...(refusedLine ? [refusedLine] : []),
+          'Would run: snapshot, dump, generate the revision, rehearse it on a clone, apply ⛔, verify, retry the failing operation, confirm the commit ⛔.',
+          TYPES_NOTE,
+        ],
+        findings: findings('dry-run'),
+      };
     }
 
     await rb.lockTarget();
     const db = databaseSafety(rb, input, target);
     const settings = await db.recordSettings();
     const undoPoint = await db.undoPoint('undo-point', settings.allowConnections);
-    const generated = await rb.step('generate-revision', () => host.alembicDrift(input.target, { appDir, mode: 'generate', revId, message: 'schema drift' }), { evidence: (g) => ({ ...g, content: undefined }) });
-    const rehearsed = await db.rehearse('rehearse-revision', undoPoint.snapshot.name, { direction: 'upgrade', revision: revId }, { appDir });
-    const driftOnClone = rehearsed.ran ? await rb.step('rehearse-verify', async () => {
-      const clone = await db.copyToScratch(undoPoint.snapshot.name);
-      try {
-        await host.alembicMigrate(input.target, { direction: 'upgrade', revision: revId, database: clone, appDir });
-        return (await host.alembicDrift(input.target, { appDir, mode: 'detect', revId: `${revId}_check`, message: 'check', database: clone })).ops;
-      } finally {
-        await act.pgDropManaged(input.target, clone);
-      }
-    }) : 'not checked: the revision failed';
+    const generated = await rb.step(
+      'generate-revision',
+      () => host.alembicDrift(input.target, { appDir, mode: 'generate', revId, message: 'schema drift' }),
+      { evidence: (g) => ({ ...g, content: undefined }) },
+    );
+    const rehearsed = await db.rehearse(
+      'rehearse-revision',
+      undoPoint.snapshot.name,
+      { direction: 'upgrade', revision: revId },
+      { appDir },
+    );
+    const driftOnClone = rehearsed.ran
+      ? await rb.step('rehearse-verify', async () => {
+          const clone = await db.copyToScratch(undoPoint.snapshot.name);
+          try {
+            await host.alembicMigrate(input.target, { direction: 'upgrade', revision: revId, database: clone, appDir });
+            return (
+              await host.alembicDrift(input.target, {
+                appDir,
+                mode: 'detect',
+                revId: `${revId}_check`,
+                message: 'check',
+                database: clone,
+              })
+            ).ops;
+          } finally {
+            await act.pgDropManaged(input.target, clone);
+          }
+        })
+      : 'not checked: the revision failed';
     const rehearsal = { ...rehearsed, driftAfter: driftOnClone };
     if (!rehearsed.ran || driftOnClone !== '') {
-      return { runbook: 'schema-drift', target: input.target, healthy: false, summary: [describeRehearsal(rehearsed, 'a clone'), `Drift left on the clone: ${driftOnClone || 'none'}.`, `Nothing was changed on ${db.live}.`, TYPES_NOTE], findings: findings('rehearsal-failed', { undoPoint, generated, rehearsal }) };
+      return {
+        runbook: 'schema-drift',
+        target: input.target,
+        healthy: false,
+        summary: [
+          describeRehearsal(rehearsed, 'a clone'),
+          `Drift left on the clone: ${driftOnClone || 'none'}.`,
+          `Nothing was changed on ${db.live}.`,
+          TYPES_NOTE,
+        ],
+        findings: findings('rehearsal-failed', { undoPoint, generated, rehearsal }),
+      };
     }
 
-    await rb.gate('apply-revision', applyRevisionGate({ revId, live: db.live, generated, rehearsed, rehearsal, refusedLine, undoPoint, retry }));
+    await rb.gate(
+      'apply-revision',
+      applyRevisionGate({ revId, live: db.live, generated, rehearsed, rehearsal, refusedLine, undoPoint, retry }),
+    );
     const applied = await db.migrateLive('apply-generated', { direction: 'upgrade', revision: revId, appDir });
     rb.compensate('put-back-undo-point', () => db.swapNow(undoPoint.snapshot.name, settings, 'abandoned', false));
-    if (!applied.ok) throw ApplicationFailure.nonRetryable(`The revision failed on ${db.live} although it passed on the clone: ${applied.output}`, 'MigrationFailed');
-    const driftAfter = await rb.step('verify', () => host.alembicDrift(input.target, { appDir, mode: 'detect', revId: `${revId}_verify`, message: 'verify' }));
+    if (!applied.ok)
+      throw ApplicationFailure.nonRetryable(
+        `The revision failed on ${db.live} although it passed on the clone: ${applied.output}`,
+        'MigrationFailed',
+      );
+    const driftAfter = await rb.step('verify', () =>
+      host.alembicDrift(input.target, { appDir, mode: 'detect', revId: `${revId}_verify`, message: 'verify' }),
+    );
     const retried = await rb.step('retry-operation', async () => {
       if (input.retrySql) return { ...(await act.pgRetryAsApp(input.target, input.retrySql)), how: retry.how };
       if (input.retryHttp) return { ...(await act.httpProbe(input.retryHttp)), how: retry.how };
@@ -95,12 +171,29 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
       try {
         const [approval] = await rb.gate('confirm-commit', {
           prompt: `Commit the generated migration to the app's repository (${generated.file?.split('/').pop()}; the file is saved at ${generated.artifact}), then approve with the commit id as the comment. Until it is committed the next deploy fails with "Can't locate revision ${revId}", and release-migration refuses this database.`,
-          evidence: { file: generated.file?.split('/').pop(), artifact: generated.artifact, content: generated.content, revision: revId },
-          policy: { fourEyes: false, approvers: ['role:operator', 'role:approver'], remindAfter: '1h', deadline: input.commitDeadline ?? '7d' },
+          evidence: {
+            file: generated.file?.split('/').pop(),
+            artifact: generated.artifact,
+            content: generated.content,
+            revision: revId,
+          },
+          policy: {
+            fourEyes: false,
+            approvers: ['role:operator', 'role:approver'],
+            remindAfter: '1h',
+            deadline: input.commitDeadline ?? '7d',
+          },
         });
         const id = approval?.comment?.trim() ?? '';
         if (/^[0-9a-f]{7,40}$/.test(id)) commit = { id, by: approval!.by };
-        else rb.journal.add({ kind: 'note', step: 'confirm-commit', actor: approval?.by ?? 'unknown', outcome: 'refused', error: `"${id}" is not a commit id (7 to 40 hex characters); asked again.` });
+        else
+          rb.journal.add({
+            kind: 'note',
+            step: 'confirm-commit',
+            actor: approval?.by ?? 'unknown',
+            outcome: 'refused',
+            error: `"${id}" is not a commit id (7 to 40 hex characters); asked again.`,
+          });
       } catch (err) {
         if (!(err instanceof GateClosed)) throw err;
         commit = { missing: `not confirmed (${err.gate.status}): ${err.message}` };
@@ -109,12 +202,16 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     commit ??= { missing: 'no commit id was given after three requests' };
     const committed = 'id' in commit ? commit : undefined;
     return {
-      runbook: 'schema-drift', target: input.target, healthy: driftAfter.ops === '' && retried.ok && committed !== undefined,
+      runbook: 'schema-drift',
+      target: input.target,
+      healthy: driftAfter.ops === '' && retried.ok && committed !== undefined,
       summary: [
         `Drift repaired on ${db.live}: applied ${revId} (${applied.revisionAfter?.join(', ')}): ${generated.ops.replace(/\s+/g, ' ')}`,
         driftAfter.ops === '' ? 'No drift remains.' : `Drift remains: ${driftAfter.ops}`,
         `Retried the failing operation (${retried.how}): ${retried.ok ? 'it works now' : `it still fails: ${'error' in retried ? retried.error : ''}`}.`,
-        committed ? `Migration file committed as ${committed.id} (confirmed by ${committed.by}).` : `The migration file is NOT confirmed committed (${'missing' in commit ? commit.missing : ''}): commit ${generated.artifact} before the next deploy.`,
+        committed
+          ? `Migration file committed as ${committed.id} (confirmed by ${committed.by}).`
+          : `The migration file is NOT confirmed committed (${'missing' in commit ? commit.missing : ''}): commit ${generated.artifact} before the next deploy.`,
         ...(refusedLine ? [refusedLine] : []),
         TYPES_NOTE,
       ],
@@ -123,9 +220,15 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
   });
 
   async function preflight(target: TargetInfo) {
-    const { database, space, code, applied } = await databasePreflight('schema-drift', input, target, { freezes: false });
+    const { database, space, code, applied } = await databasePreflight('schema-drift', input, target, {
+      freezes: false,
+    });
     const atHead = applied?.length === code.heads.length && applied.every((r) => code.heads.includes(r));
-    if (!atHead) throw ApplicationFailure.nonRetryable(`${database} is at ${applied?.join(', ') ?? 'no revision'}, not at the code's head (${code.heads.join(', ')}): drift is measured at head. Run release-migration first (or migration-failed if an upgrade broke).`, 'NotAtHead');
+    if (!atHead)
+      throw ApplicationFailure.nonRetryable(
+        `${database} is at ${applied?.join(', ') ?? 'no revision'}, not at the code's head (${code.heads.join(', ')}): drift is measured at head. Run release-migration first (or migration-failed if an upgrade broke).`,
+        'NotAtHead',
+      );
     return { applied, heads: code.heads, space };
   }
 }

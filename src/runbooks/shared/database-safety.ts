@@ -1,5 +1,16 @@
 import { uuid4 } from '@temporalio/workflow';
-import type { AlembicMigration, BackupManifest, ServiceEvidence, DatabaseSettings, FreezeResult, LostRows, ManagedDatabase, SchemaDiff, SwapResult, TargetInfo } from '../../activities/index.js';
+import type {
+  AlembicMigration,
+  BackupManifest,
+  ServiceEvidence,
+  DatabaseSettings,
+  FreezeResult,
+  LostRows,
+  ManagedDatabase,
+  SchemaDiff,
+  SwapResult,
+  TargetInfo,
+} from '../../activities/index.js';
 import { ApplicationFailure } from '@temporalio/workflow';
 import { activitiesFor, hostActivitiesFor, longActivitiesFor } from '../../engine/activity-options.js';
 import type { Runbook } from '../../engine/runbook.js';
@@ -56,15 +67,31 @@ export function dropFor(statement: string): string | undefined {
  * alembic tree, the ops role has the privileges, env.py honours the URL variable, the dump fits,
  * and the code's revisions and the database's. Each refusal names the fix.
  */
-export async function databasePreflight(runbookName: string, input: RunbookInput, target: TargetInfo, opts: { freezes: boolean }) {
+export async function databasePreflight(
+  runbookName: string,
+  input: RunbookInput,
+  target: TargetInfo,
+  opts: { freezes: boolean },
+) {
   const act = activitiesFor(input);
   const host = hostActivitiesFor(input, target);
-  if (!target.postgres || !target.hasAlembic) throw ApplicationFailure.nonRetryable(`Target "${input.target}" needs a postgres and an alembic section for ${runbookName}.`, 'TargetConfigError');
+  if (!target.postgres || !target.hasAlembic)
+    throw ApplicationFailure.nonRetryable(
+      `Target "${input.target}" needs a postgres and an alembic section for ${runbookName}.`,
+      'TargetConfigError',
+    );
   const admin = await act.pgAdminCheck(input.target);
-  if (admin.missing.length > 0) throw ApplicationFailure.nonRetryable(`The ops role ${admin.role} lacks what ${runbookName} needs: ${admin.missing.join('; ')}.`, 'MissingPrivilege');
+  if (admin.missing.length > 0)
+    throw ApplicationFailure.nonRetryable(
+      `The ops role ${admin.role} lacks what ${runbookName} needs: ${admin.missing.join('; ')}.`,
+      'MissingPrivilege',
+    );
   await host.alembicUrlProof(input.target);
   // A freeze that stops services must be able to: each answers its status on this host first.
-  const writers = opts.freezes && target.freezeWrites === 'services' ? await Promise.all(target.writerServices.map((s) => host.serviceStatus(input.target, s))) : [];
+  const writers =
+    opts.freezes && target.freezeWrites === 'services'
+      ? await Promise.all(target.writerServices.map((s) => host.serviceStatus(input.target, s)))
+      : [];
   const space = await act.pgBackupSpace(input.target);
   const code = await host.alembicHeads(input.target);
   const applied = (await act.pgAppliedRevision(input.target)).revisions;
@@ -87,9 +114,19 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     const fresh = name('fresh');
     try {
       await act.pgCreateEmpty(input.target, { name: fresh, kind: 'fresh', purpose: `fresh build of ${revision}` });
-      const built = await host.alembicMigrate(input.target, { direction: 'upgrade', revision, database: fresh, appDir });
-      if (!built.ok) throw new Error(`A fresh build of ${revision} failed, so nothing can be compared with it: ${built.output}`);
-      return await act.pgSchemaDiff(input.target, { database, against: fresh, againstLabel: `a fresh build of ${revision}` });
+      const built = await host.alembicMigrate(input.target, {
+        direction: 'upgrade',
+        revision,
+        database: fresh,
+        appDir,
+      });
+      if (!built.ok)
+        throw new Error(`A fresh build of ${revision} failed, so nothing can be compared with it: ${built.output}`);
+      return await act.pgSchemaDiff(input.target, {
+        database,
+        against: fresh,
+        againstLabel: `a fresh build of ${revision}`,
+      });
     } finally {
       await act.pgDropManaged(input.target, fresh);
     }
@@ -118,7 +155,12 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     return (await long.pgRestoreInto(input.target, { file, scratch })).scratch;
   }
 
-  async function swapNow(replacement: string, settings: DatabaseSettings, keptKind: 'pre_restore' | 'failed' | 'abandoned', refreeze: boolean): Promise<SwapResult & { refrozen?: FreezeResult }> {
+  async function swapNow(
+    replacement: string,
+    settings: DatabaseSettings,
+    keptKind: 'pre_restore' | 'failed' | 'abandoned',
+    refreeze: boolean,
+  ): Promise<SwapResult & { refrozen?: FreezeResult }> {
     const swapped = await act.pgSwap(input.target, { replacement, keepAs: dbName(live, keptKind, stamp()), settings });
     return refreeze ? { ...swapped, refrozen: await act.pgFreezeReadOnly(input.target) } : swapped;
   }
@@ -140,10 +182,14 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     async freeze(): Promise<FreezeResult & { stoppedServices?: ServiceEvidence[] }> {
       let stoppedServices: ServiceEvidence[] | undefined;
       if (target.freezeWrites === 'services') {
-        stoppedServices = await rb.step('stop-writers', () => eachWriter('stop', target.writerServices), { inputs: { services: target.writerServices } });
+        stoppedServices = await rb.step('stop-writers', () => eachWriter('stop', target.writerServices), {
+          inputs: { services: target.writerServices },
+        });
         rb.compensate('start-writers', () => eachWriter('start', [...target.writerServices].reverse()));
       }
-      const frozen = await rb.step('freeze', () => act.pgFreezeReadOnly(input.target), { inputs: { method: target.freezeWrites ?? 'read-only', database: live } });
+      const frozen = await rb.step('freeze', () => act.pgFreezeReadOnly(input.target), {
+        inputs: { method: target.freezeWrites ?? 'read-only', database: live },
+      });
       rb.compensate('unfreeze', () => act.pgUnfreeze(input.target));
       return stoppedServices ? { ...frozen, stoppedServices } : frozen;
     },
@@ -152,7 +198,11 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     async unfreeze(): Promise<{ writable: boolean; role: string; startedServices?: ServiceEvidence[] }> {
       const lifted = await rb.step('unfreeze', () => act.pgUnfreeze(input.target), { inputs: { database: live } });
       if (target.freezeWrites !== 'services') return lifted;
-      const startedServices = await rb.step('start-writers', () => eachWriter('start', [...target.writerServices].reverse()), { inputs: { services: target.writerServices } });
+      const startedServices = await rb.step(
+        'start-writers',
+        () => eachWriter('start', [...target.writerServices].reverse()),
+        { inputs: { services: target.writerServices } },
+      );
       return { ...lifted, startedServices };
     },
 
@@ -161,15 +211,31 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
      * a portable dump of the snapshot (so the live database is not read twice) with its manifest.
      */
     async undoPoint(purpose: 'pre-release' | 'undo-point', allowConnectionsAfter: boolean): Promise<UndoPoint> {
-      const snapshot = await rb.step('snapshot', () => long.pgSnapshot(input.target, { name: name('snap'), purpose, allowConnectionsAfter }), {
-        inputs: { database: live, purpose, method: 'CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY' },
-      });
-      const dump = await rb.step('dump', async () => {
-        // Hashed into its manifest and read back by pg_restore --list; the full check (every file
-        // against the manifest) runs again before anything is restored from it.
-        const manifest = await long.pgDumpBackup(input.target, { name: snapshot.name, database: snapshot.name });
-        return { path: manifest.path, totalBytes: manifest.totalBytes, tables: manifest.tables, revision: manifest.revision, durationMs: manifest.durationMs, manifestSha256: manifest.manifestSha256, checks: manifest.checks };
-      }, { inputs: { of: snapshot.name, format: 'directory', jobs: 2 } });
+      const snapshot = await rb.step(
+        'snapshot',
+        () => long.pgSnapshot(input.target, { name: name('snap'), purpose, allowConnectionsAfter }),
+        {
+          inputs: { database: live, purpose, method: 'CREATE DATABASE … TEMPLATE … STRATEGY FILE_COPY' },
+        },
+      );
+      const dump = await rb.step(
+        'dump',
+        async () => {
+          // Hashed into its manifest and read back by pg_restore --list; the full check (every file
+          // against the manifest) runs again before anything is restored from it.
+          const manifest = await long.pgDumpBackup(input.target, { name: snapshot.name, database: snapshot.name });
+          return {
+            path: manifest.path,
+            totalBytes: manifest.totalBytes,
+            tables: manifest.tables,
+            revision: manifest.revision,
+            durationMs: manifest.durationMs,
+            manifestSha256: manifest.manifestSha256,
+            checks: manifest.checks,
+          };
+        },
+        { inputs: { of: snapshot.name, format: 'directory', jobs: 2 } },
+      );
       return { snapshot, dump };
     },
 
@@ -178,38 +244,82 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
      * database), checks the clone against a fresh build of the revision, tries dropping leftovers
      * on the same clone, records the time; drops the clone.
      */
-    async rehearse(stepName: string, source: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string }, opts: { tryCleanup?: boolean; appDir?: string } = {}): Promise<Rehearsal> {
-      return rb.step(stepName, async () => {
-        const clone = name('clone');
-        const started = Date.now();
-        try {
-          await long.pgClone(input.target, { source, name: clone, kind: 'clone' });
-          const ran = await host.alembicMigrate(input.target, { ...migration, database: clone, appDir: opts.appDir });
-          const revisionAfter = await act.pgRevisionIn(input.target, clone);
-          const plan = `${migration.direction} to ${migration.revision}`;
-          const rows = async () => Object.fromEntries((await act.pgTableRows(input.target, clone)).map((t) => [t.table, t.rows]));
-          if (!ran.ok) return { plan, ran: false, clean: false, revisionAfter, migration: ran, cleanup: [], notDroppable: [], durationMs: Date.now() - started, rowsAfter: await rows() };
-          let diff = await compareWithFresh(clone, migration.revision, opts.appDir);
-          const { cleanup, notDroppable } = droppable(diff);
-          if (opts.tryCleanup && !diff.same && cleanup.length > 0 && notDroppable.length === 0 && diff.missing.length === 0) {
-            await act.pgExecute(input.target, { database: clone, statements: cleanup });
-            diff = await compareWithFresh(clone, migration.revision, opts.appDir);
+    async rehearse(
+      stepName: string,
+      source: string,
+      migration: { direction: 'upgrade' | 'downgrade'; revision: string },
+      opts: { tryCleanup?: boolean; appDir?: string } = {},
+    ): Promise<Rehearsal> {
+      return rb.step(
+        stepName,
+        async () => {
+          const clone = name('clone');
+          const started = Date.now();
+          try {
+            await long.pgClone(input.target, { source, name: clone, kind: 'clone' });
+            const ran = await host.alembicMigrate(input.target, { ...migration, database: clone, appDir: opts.appDir });
+            const revisionAfter = await act.pgRevisionIn(input.target, clone);
+            const plan = `${migration.direction} to ${migration.revision}`;
+            const rows = async () =>
+              Object.fromEntries((await act.pgTableRows(input.target, clone)).map((t) => [t.table, t.rows]));
+            if (!ran.ok)
+              return {
+                plan,
+                ran: false,
+                clean: false,
+                revisionAfter,
+                migration: ran,
+                cleanup: [],
+                notDroppable: [],
+                durationMs: Date.now() - started,
+                rowsAfter: await rows(),
+              };
+            let diff = await compareWithFresh(clone, migration.revision, opts.appDir);
+            const { cleanup, notDroppable } = droppable(diff);
+            if (
+              opts.tryCleanup &&
+              !diff.same &&
+              cleanup.length > 0 &&
+              notDroppable.length === 0 &&
+              diff.missing.length === 0
+            ) {
+              await act.pgExecute(input.target, { database: clone, statements: cleanup });
+              diff = await compareWithFresh(clone, migration.revision, opts.appDir);
+            }
+            return {
+              plan,
+              ran: true,
+              clean: diff.same,
+              revisionAfter,
+              diff,
+              cleanup: diff.same ? cleanup : [],
+              notDroppable,
+              migration: ran,
+              durationMs: Date.now() - started,
+              rowsAfter: await rows(),
+            };
+          } finally {
+            await act.pgDropManaged(input.target, clone);
           }
-          return { plan, ran: true, clean: diff.same, revisionAfter, diff, cleanup: diff.same ? cleanup : [], notDroppable, migration: ran, durationMs: Date.now() - started, rowsAfter: await rows() };
-        } finally {
-          await act.pgDropManaged(input.target, clone);
-        }
-      }, { inputs: { source, ...migration, on: 'a clone (dropped afterwards)' } });
+        },
+        { inputs: { source, ...migration, on: 'a clone (dropped afterwards)' } },
+      );
     },
 
     /** The live database against a fresh build of `revision`: what a failed revision left behind. */
     async compareLive(stepName: string, revision: string): Promise<SchemaDiff & { revision: string }> {
-      return rb.step(stepName, async () => ({ ...(await compareWithFresh(live, revision)), revision }), { inputs: { database: live, against: `a fresh build of ${revision}` } });
+      return rb.step(stepName, async () => ({ ...(await compareWithFresh(live, revision)), revision }), {
+        inputs: { database: live, against: `a fresh build of ${revision}` },
+      });
     },
 
     /** What replacing the live database by `replacement` would lose: the evidence at a restore/rollback gate. */
     async lostRows(stepName: string, replacement: string): Promise<LostRows[]> {
-      return rb.step(stepName, async () => act.pgRowsNotIn(input.target, await act.pgTableRows(input.target, replacement)), { inputs: { live, replacement } });
+      return rb.step(
+        stepName,
+        async () => act.pgRowsNotIn(input.target, await act.pgTableRows(input.target, replacement)),
+        { inputs: { live, replacement } },
+      );
     },
 
     /** A copy of one of our databases (a snapshot) to restore from; the source stays as it was. */
@@ -231,24 +341,43 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
      * recorded before the run began; the replaced database is kept as `<live>_<keptKind>_<time>`.
      * If the run froze writes, the freeze is put back on (and proved) at once.
      */
-    async swap(stepName: string, replacement: string, settings: DatabaseSettings, keptKind: 'pre_restore' | 'failed', refreeze: boolean): Promise<SwapResult & { refrozen?: FreezeResult }> {
-      return rb.step(stepName, () => swapNow(replacement, settings, keptKind, refreeze), { inputs: { live, replacement } });
+    async swap(
+      stepName: string,
+      replacement: string,
+      settings: DatabaseSettings,
+      keptKind: 'pre_restore' | 'failed',
+      refreeze: boolean,
+    ): Promise<SwapResult & { refrozen?: FreezeResult }> {
+      return rb.step(stepName, () => swapNow(replacement, settings, keptKind, refreeze), {
+        inputs: { live, replacement },
+      });
     },
 
-    async migrateLive(stepName: string, migration: { direction: 'upgrade' | 'downgrade'; revision: string; appDir?: string }): Promise<AlembicMigration & { revisionAfter: string[] | null }> {
-      return rb.step(stepName, async () => {
-        const ran = await host.alembicMigrate(input.target, migration);
-        return { ...ran, revisionAfter: (await act.pgAppliedRevision(input.target)).revisions };
-      }, { inputs: { database: live, ...migration } });
+    async migrateLive(
+      stepName: string,
+      migration: { direction: 'upgrade' | 'downgrade'; revision: string; appDir?: string },
+    ): Promise<AlembicMigration & { revisionAfter: string[] | null }> {
+      return rb.step(
+        stepName,
+        async () => {
+          const ran = await host.alembicMigrate(input.target, migration);
+          return { ...ran, revisionAfter: (await act.pgAppliedRevision(input.target)).revisions };
+        },
+        { inputs: { database: live, ...migration } },
+      );
     },
 
     /** Drops what this run made that nobody needs any more (clones and fresh builds are dropped as they go). */
     async dropManaged(stepName: string, names: string[]): Promise<string[]> {
-      return rb.step(stepName, async () => {
-        const dropped: string[] = [];
-        for (const n of names) if ((await act.pgDropManaged(input.target, n)).dropped) dropped.push(n);
-        return dropped;
-      }, { inputs: { databases: names } });
+      return rb.step(
+        stepName,
+        async () => {
+          const dropped: string[] = [];
+          for (const n of names) if ((await act.pgDropManaged(input.target, n)).dropped) dropped.push(n);
+          return dropped;
+        },
+        { inputs: { databases: names } },
+      );
     },
   };
 }
