@@ -73,6 +73,30 @@ export default tseslint.config(
     },
   },
   {
+    // Activities do the I/O; they never load workflow code (that only runs in the workflow sandbox).
+    files: ['src/activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '**/engine/*',
+                '**/workflows/*',
+                '**/runbooks/*/workflow.js',
+                '**/runbooks/*/texts.js',
+                '@temporalio/workflow',
+              ],
+              allowTypeImports: true,
+              message: 'Activities do not load workflow code (types are fine).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Callers (CLI, API, the client they share) never hold activity code, workflow code or the
     // worker: only the worker touches targets and reads their credentials. They import the
     // contract (src/contract, the runbook catalogue and definitions) and the client. (`runbook

@@ -6,6 +6,8 @@ import { renderMarkdown } from './audit/timeline.js';
 import { ApiBackend } from './cli-api.js';
 import { RunbookClient, type DecisionRequest, type RunSummary, type RunView, type ScheduleView } from './client.js';
 import { loadConfig } from './config.js';
+import type { RunbookResult } from './contract/types.js';
+import { parseDuration } from './util/duration.js';
 import { viewText } from './evidence/text.js';
 import { evidenceView } from './evidence/view.js';
 import { procedureOf, renderProcedure } from './print.js';
@@ -559,21 +561,38 @@ export function buildCli(): Command {
 
   program
     .command('preflight')
-    .description('Check, before an incident, what the runbooks will need on a target.')
+    .description(
+      "Check, before an incident, what the runbooks will need on a target: runs the preflight runbook on the target's worker and waits for it.",
+    )
     .argument('<target>', 'target name from the targets file')
+    .option('--wait <duration>', 'how long to wait for the run to end', '2m')
+    .option('--as <person>', 'who starts it (default: your login name)')
     .option('--json', 'print JSON')
-    .action(async (target: string, o: { json?: boolean }) => {
-      // The one command that reads a target's credentials and touches it from this machine (the
-      // app's host): loaded only here, so no other command loads activity code.
-      const { formatChecks, preflight } = await import('./preflight.js');
-      const checks = await preflight(TargetRegistry.load(loadConfig().targetsFile), target);
-      const failed = checks.filter((c) => !c.ok).length;
-      print(
-        !!o.json,
-        { target, ok: failed === 0, checks },
-        () => `${formatChecks(checks)}\n\n${failed === 0 ? 'All checks passed.' : `${failed} check(s) failed.`}`,
+    .action(async (target: string, o: { wait: string; as?: string; json?: boolean }) => {
+      // Through the worker, like every runbook: this process never reads the target's credentials.
+      const waitMs = parseDuration(o.wait);
+      const run = await withBackend(async (b) => {
+        const started = await b.start('preflight', { target }, o.as);
+        const deadline = Date.now() + waitMs;
+        for (;;) {
+          const view = await b.status(started.id);
+          if (view.status !== 'running' && view.status !== 'waiting') return view;
+          if (Date.now() > deadline)
+            throw new Error(
+              `The preflight run ${started.id} has not ended after ${o.wait}: is a worker running on the task queue (and the target's host worker, for its host-local checks)? Follow it: runbook status ${started.id}`,
+            );
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      });
+      const result = run.result as RunbookResult<{ checks: Array<{ check: string; ok: boolean }> }> | undefined;
+      if (run.status !== 'completed' || !result)
+        throw new Error(
+          `The preflight run ${run.id} ${run.status}: ${run.error ?? 'no result'} (runbook status ${run.id})`,
+        );
+      print(!!o.json, { target, run: run.id, ok: result.healthy, checks: result.findings.checks }, () =>
+        result.summary.join('\n'),
       );
-      if (failed > 0) process.exitCode = 1;
+      if (!result.healthy) process.exitCode = 1;
     });
 
   return program;

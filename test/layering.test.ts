@@ -98,6 +98,11 @@ describe('npm run lint enforces the boundaries', () => {
       refused: /Import activities as types only/,
     },
     {
+      file: 'src/activities/postgres.ts',
+      code: "import { runbook } from '../engine/runbook.js';\nexport const r = runbook;\n",
+      refused: /Activities do not load workflow code/,
+    },
+    {
       file: 'src/contract/types.ts',
       code: "import { loadConfig } from '../config.js';\nexport const c = loadConfig;\n",
       refused: /The contract imports only the contract/,
@@ -112,7 +117,7 @@ describe('npm run lint enforces the boundaries', () => {
           .map((m) => m.message)
           .join('\n'),
       ).toMatch(c.refused);
-    }, 120_000);
+    }, 300_000);
   }
 
   it('accepts the same imports as types, where the rule allows types', async () => {
@@ -121,5 +126,5 @@ describe('npm run lint enforces the boundaries', () => {
       { filePath: path.join(repoRoot, 'src/runbooks/db-access/workflow.ts') },
     );
     expect(result!.messages.filter((m) => m.ruleId === 'no-restricted-imports')).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -104,3 +104,4 @@ export type { EinvoicingEvidence, InvoiceCounts, RetryOutcome, CertificateEviden
 export type { NotifyEvent } from './notify.js';
 export type { CheckFinding, FindingReport } from './checks.js';
 export type { RunFiles } from './run-files.js';
+export type { TargetCheck } from './preflight-checks.js';

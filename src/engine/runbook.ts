@@ -517,6 +517,8 @@ export function runbook(procedure: Procedure, input: RunbookInput) {
   }
 
   return {
+    /** The runbook's name, from its procedure: what its result and journal say. */
+    name,
     journal,
     act,
     step,

@@ -9,6 +9,7 @@ import { definition as migrationFailed } from './migration-failed/definition.js'
 import { definition as missingContainerFile } from './missing-container-file/definition.js';
 import { definition as observabilityCheck } from './observability-check/definition.js';
 import { definition as paymentsFailed } from './payments-failed/definition.js';
+import { definition as preflight } from './preflight/definition.js';
 import { definition as pwaStaleCache } from './pwa-stale-cache/definition.js';
 import { definition as releaseMigration } from './release-migration/definition.js';
 import { definition as schemaDrift } from './schema-drift/definition.js';
@@ -30,6 +31,7 @@ export const catalogue: RunbookDefinition[] = [
   missingContainerFile,
   observabilityCheck,
   paymentsFailed,
+  preflight,
   pwaStaleCache,
   releaseMigration,
   schemaDrift,

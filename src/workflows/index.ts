@@ -11,6 +11,7 @@ export { migrationFailed } from '../runbooks/migration-failed/workflow.js';
 export { missingContainerFile } from '../runbooks/missing-container-file/workflow.js';
 export { observabilityCheck } from '../runbooks/observability-check/workflow.js';
 export { paymentsFailed } from '../runbooks/payments-failed/workflow.js';
+export { preflight } from '../runbooks/preflight/workflow.js';
 export { pwaStaleCache } from '../runbooks/pwa-stale-cache/workflow.js';
 export { releaseMigration } from '../runbooks/release-migration/workflow.js';
 export { schemaDrift } from '../runbooks/schema-drift/workflow.js';

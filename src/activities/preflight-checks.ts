@@ -2,17 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { runAlembic } from './activities/alembic.js';
-import { childEnv, LIBPQ_VARS } from './activities/child-env.js';
-import { TargetRegistry, type PgConnection, type TargetSpec } from './targets.js';
-import { redact } from './util/redact.js';
+import { runAlembic } from './alembic.js';
+import { childEnv, LIBPQ_VARS } from './child-env.js';
+import { TargetRegistry, type PgConnection, type TargetSpec } from '../targets.js';
+import { redact } from '../util/redact.js';
 
 /**
- * `runbook preflight <target>`: what the runbooks will need, checked before an incident does.
- * Runs on the machine it is called on (the app's host, for host-local checks).
+ * The preflight runbook's checks (src/runbooks/preflight/): what the runbooks will need, checked
+ * before an incident does. Runs on the target's host worker (its taskQueue), where the host-local
+ * steps run; details name hosts and commands, never a credential.
  */
 
-export interface Check {
+export interface TargetCheck {
   check: string;
   ok: boolean;
   detail: string;
@@ -20,9 +21,9 @@ export interface Check {
   fix?: string;
 }
 
-export async function preflight(targets: TargetRegistry, name: string): Promise<Check[]> {
+export async function preflight(targets: TargetRegistry, name: string): Promise<TargetCheck[]> {
   const spec = targets.spec(name);
-  const checks: Check[] = [];
+  const checks: TargetCheck[] = [];
   if (spec.postgres) checks.push(...(await postgresChecks(targets, name, spec)));
   if (spec.redis) checks.push(await redisCheck(targets, name));
   for (const [service, def] of Object.entries(spec.services ?? {})) checks.push(await serviceCheck(service, def));
@@ -36,7 +37,7 @@ export async function preflight(targets: TargetRegistry, name: string): Promise<
   return checks;
 }
 
-async function postgresChecks(targets: TargetRegistry, name: string, spec: TargetSpec): Promise<Check[]> {
+async function postgresChecks(targets: TargetRegistry, name: string, spec: TargetSpec): Promise<TargetCheck[]> {
   let conn: PgConnection;
   try {
     conn = targets.postgres(name);
@@ -62,7 +63,7 @@ async function postgresChecks(targets: TargetRegistry, name: string, spec: Targe
       },
     ];
   }
-  const checks: Check[] = [];
+  const checks: TargetCheck[] = [];
   let serverMajor = 0;
   try {
     const { rows } = await client.query<{
@@ -120,7 +121,7 @@ async function postgresChecks(targets: TargetRegistry, name: string, spec: Targe
   return checks;
 }
 
-async function toolVersionCheck(tool: string, serverMajor: number): Promise<Check> {
+async function toolVersionCheck(tool: string, serverMajor: number): Promise<TargetCheck> {
   const r = await execa(tool, ['--version'], {
     env: childEnv({}, { pass: LIBPQ_VARS }),
     extendEnv: false,
@@ -149,7 +150,7 @@ async function toolVersionCheck(tool: string, serverMajor: number): Promise<Chec
  * database alembic.ini names. (An empty scratch database alone proves less: "no revision" is also
  * what an unrelated empty database shows.)
  */
-export async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgConnection): Promise<Check> {
+export async function alembicUrlCheck(targets: TargetRegistry, name: string, conn: PgConnection): Promise<TargetCheck> {
   const urlEnv = targets.spec(name).alembic!.urlEnv;
   const check = `alembic env.py honours ${urlEnv}`;
   const scratch = `rb_preflight_${randomBytes(4).toString('hex')}`;
@@ -206,7 +207,7 @@ export async function alembicUrlCheck(targets: TargetRegistry, name: string, con
   }
 }
 
-async function redisCheck(targets: TargetRegistry, name: string): Promise<Check> {
+async function redisCheck(targets: TargetRegistry, name: string): Promise<TargetCheck> {
   const display = targets.spec(name).redis!.url.replace(/\/\/[^@]*@/, '//');
   let redis: Redis | undefined;
   try {
@@ -234,7 +235,7 @@ async function redisCheck(targets: TargetRegistry, name: string): Promise<Check>
 
 type ServiceSpec = NonNullable<TargetSpec['services']>[string];
 
-async function serviceCheck(service: string, def: ServiceSpec): Promise<Check> {
+async function serviceCheck(service: string, def: ServiceSpec): Promise<TargetCheck> {
   const [tool, fix] =
     'systemd' in def
       ? ['systemctl', 'Run this worker on the host where the unit is installed (systemd).']
@@ -255,10 +256,4 @@ async function serviceCheck(service: string, def: ServiceSpec): Promise<Check> {
     detail: found.exitCode === 0 ? `${tool} found at ${found.stdout.trim()}` : `${tool} is not on PATH here.`,
     fix,
   };
-}
-
-export function formatChecks(checks: Check[]): string {
-  return checks
-    .map((c) => `${c.ok ? 'PASS' : 'FAIL'}  ${c.check}: ${c.detail}${!c.ok && c.fix ? `\n      fix: ${c.fix}` : ''}`)
-    .join('\n');
 }

@@ -1,0 +1,17 @@
+import { defineProcedure, reportFinding, resolveTarget } from '../../contract/procedure.js';
+
+/**
+ * preflight's procedure, in order: the workflow may run only these steps and gates, `runbook print`
+ * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
+ */
+export const procedure = defineProcedure('preflight', [
+  resolveTarget,
+  {
+    id: 'checks',
+    kind: 'step',
+    title:
+      "Check what the runbooks will need, on the target's host: PostgreSQL (connect, CREATEDB, database owner, ending sessions, pg_dump/pg_restore versions against the server, alembic's env.py honouring DATABASE_URL), Redis (PING), each service's start command",
+    hostLocal: true,
+  },
+  reportFinding,
+]);
