@@ -11,9 +11,9 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@t
 import { execa } from 'execa';
 import { stringify } from 'yaml';
 import { RunbookClient } from '../src/client.js';
-import { startDevServer } from '../src/devserver.js';
+import { startDevServer } from '../src/temporal/devserver.js';
 import { TargetRegistry } from '../src/targets.js';
-import { resolveTemporalCli } from '../src/temporal-cli.js';
+import { resolveTemporalCli } from '../src/temporal/cli.js';
 import { createWorker, workflowsPath } from '../src/worker.js';
 import { median, spread } from './stats.js';
 import { workflowInterceptorModules } from '../src/tracing/index.js';

@@ -8,9 +8,9 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { RunbookClient } from '../src/client.js';
-import { startDevServer } from '../src/devserver.js';
+import { startDevServer } from '../src/temporal/devserver.js';
 import type { TargetRegistry } from '../src/targets.js';
-import { resolveTemporalCli } from '../src/temporal-cli.js';
+import { resolveTemporalCli } from '../src/temporal/cli.js';
 import { workflowsPath } from '../src/worker.js';
 import { workflowInterceptorModules } from '../src/tracing/index.js';
 

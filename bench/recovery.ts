@@ -21,8 +21,8 @@ import proto from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
-import { startDevServer } from '../src/devserver.js';
-import { resolveTemporalCli } from '../src/temporal-cli.js';
+import { startDevServer } from '../src/temporal/devserver.js';
+import { resolveTemporalCli } from '../src/temporal/cli.js';
 import { log, median, spread } from './stats.js';
 import { workflowInterceptorModules } from '../src/tracing/index.js';
 

@@ -11,7 +11,7 @@ import {
 } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
-import { checkNamespace, connectClient } from './temporal-connection.js';
+import { checkNamespace, connectClient } from './temporal/connection.js';
 import { catalogue, findRunbook, parseRunbookInput, RunbookInputError } from './runbooks/catalogue.js';
 import { SCHEDULE_SIGNATURE_EXPIRY, scheduleIdFor, scheduleInitiator } from './contract/schedule-ids.js';
 import { parseDuration } from './util/duration.js';

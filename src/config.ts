@@ -138,7 +138,7 @@ export interface Config {
   /** Set when the user points at a running server; then no dev server is started. */
   temporalAddress?: string;
   namespace: string;
-  /** TLS (files, read when connecting) and Temporal Cloud's API key; see src/temporal-connection.ts. */
+  /** TLS (files, read when connecting) and Temporal Cloud's API key; see src/temporal/connection.ts. */
   temporal: {
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
     apiKey?: string;

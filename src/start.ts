@@ -8,10 +8,10 @@ import { startApi } from './api/main.js';
 import { codecFromEnv } from './codec.js';
 import { ensureDevDecisionKey } from './keys.js';
 import { loadConfig, temporalAddress } from './config.js';
-import { startDevServer, type DevServer } from './devserver.js';
+import { startDevServer, type DevServer } from './temporal/devserver.js';
 import { TargetRegistry } from './targets.js';
 import { startTracing } from './tracing/index.js';
-import { resolveTemporalCli } from './temporal-cli.js';
+import { resolveTemporalCli } from './temporal/cli.js';
 import { isMain, runMain } from './util/main.js';
 import { privateDirSync, privateFileSync } from './util/private-fs.js';
 import { startWorker } from './worker.js';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const) {
     process.on(signal, () => {
       stopping++;
-      // A third signal: stop waiting. Exiting runs the hook that kills the dev server (src/devserver.ts).
+      // A third signal: stop waiting. Exiting runs the hook that kills the dev server (src/temporal/devserver.ts).
       if (stopping > 2) process.exit(130);
       if (stopping > 1)
         return console.log(

@@ -10,7 +10,7 @@ import { autoHeartbeatInterceptors } from './auto-heartbeat.js';
 import { activityMetricsInterceptors } from './metrics/activity.js';
 import { installRuntime } from './metrics/runtime.js';
 import { newRegistry, serveMetrics } from './metrics/server.js';
-import { chaosInterceptors } from './chaos.js';
+import { chaosInterceptors } from './util/chaos.js';
 import { dataConverterFromEnv } from './codec.js';
 import type { Links } from './activities/notify.js';
 import { loadConfig, type Config } from './config.js';
@@ -19,7 +19,7 @@ import {
   describeConnection,
   prepareTemporal,
   type TemporalConnectionOptions,
-} from './temporal-connection.js';
+} from './temporal/connection.js';
 import { TargetRegistry } from './targets.js';
 import {
   startTracing,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AesGcmCodec } from '../src/codec.js';
-import type { DevServer } from '../src/devserver.js';
+import type { DevServer } from '../src/temporal/devserver.js';
 import { privateDevServer } from './support/temporal.js';
 import { apiWithDevTokens } from './support/api.js';
 import { finished, gateOpened, historyText, startRig, writeTargets, type TestRig } from './support/harness.js';

@@ -2,8 +2,8 @@ import { Connection } from '@temporalio/client';
 import { afterAll, describe, expect, it, inject } from 'vitest';
 import { RunbookClient } from '../src/client.js';
 import { loadConfig } from '../src/config.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
-import { prepareTemporal } from '../src/temporal-connection.js';
+import { startDevServer, type DevServer } from '../src/temporal/devserver.js';
+import { prepareTemporal } from '../src/temporal/connection.js';
 import { freePort } from './support/ports.js';
 
 const ours = ['RunbookName', 'RunbookTarget', 'RunbookPhase', 'RunbookInitiator'];

@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { RunbookClient } from '../src/client.js';
-import type { DevServer } from '../src/devserver.js';
+import type { DevServer } from '../src/temporal/devserver.js';
 import { privateDevServer } from './support/temporal.js';
 import { TargetRegistry } from '../src/targets.js';
 import { createWorker } from '../src/worker.js';

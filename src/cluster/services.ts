@@ -12,7 +12,7 @@ export const serviceCommand: Record<Role, string[]> = {
   api: ['node', 'dist/api/main.js'],
 };
 
-/** How both reach Temporal (src/temporal-connection.ts). */
+/** How both reach Temporal (src/temporal/connection.ts). */
 const temporalVars = [
   'TEMPORAL_ADDRESS',
   'TEMPORAL_NAMESPACE',

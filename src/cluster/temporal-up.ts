@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { resolveTemporalServer } from '../temporal-server.js';
+import { resolveTemporalServer } from '../temporal/server.js';
 import { startTemporalCluster, type TemporalCluster, type TlsFiles } from './temporal.js';
 
 /**

@@ -12,7 +12,7 @@ import {
 } from '../../src/cluster/temporal.js';
 import { ensureClusterCerts } from '../../src/cluster/tls.js';
 import { searchAttributeKeys } from '../../src/contract/search-attributes.js';
-import { resolveTemporalServer, type TemporalServerInstall } from '../../src/temporal-server.js';
+import { resolveTemporalServer, type TemporalServerInstall } from '../../src/temporal/server.js';
 import { dropDatabase, tmpDir, uniqueName } from '../support/harness.js';
 import { freePort } from '../support/ports.js';
 import { until } from '../support/wait.js';

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, write
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import type { TemporalConnectionOptions } from '../../src/temporal-connection.js';
+import type { TemporalConnectionOptions } from '../../src/temporal/connection.js';
 
 /**
  * The suite-wide secret scan: tests register the credentials they hand to the worker or the API

@@ -1,7 +1,7 @@
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { startDevServer, type DevServer, type DevServerOptions } from '../../src/devserver.js';
-import { connectionOptions, type TemporalConnectionOptions } from '../../src/temporal-connection.js';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../src/temporal/devserver.js';
+import { connectionOptions, type TemporalConnectionOptions } from '../../src/temporal/connection.js';
 import { scanPrivateServer } from './secrets.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Context } from '@temporalio/activity';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { autoHeartbeatInterceptors } from '../../src/auto-heartbeat.js';
-import { chaosInterceptors } from '../../src/chaos.js';
+import { chaosInterceptors } from '../../src/util/chaos.js';
 
 // The interceptor on a stand-in context: what reaches the SDK's heartbeat is what the server keeps.
 function activity(

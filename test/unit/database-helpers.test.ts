@@ -5,7 +5,7 @@ import { parseManagedComment, settingClause } from '../../src/activities/databas
 import { copyRows } from '../../src/activities/digest.js';
 import { diffSchemas, normaliseSchema, tableDataEntries } from '../../src/activities/pgtools.js';
 import { meets } from '../../src/activities/smoke.js';
-import { chaosInterceptors, parseChaos } from '../../src/chaos.js';
+import { chaosInterceptors, parseChaos } from '../../src/util/chaos.js';
 import { renderProcedure } from '../../src/print.js';
 import { TargetRegistry } from '../../src/targets.js';
 import { dbName, dropFor } from '../../src/runbooks/shared/database-safety.js';

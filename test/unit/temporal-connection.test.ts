@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { connectionOptions, describeConnection, searchAttributeCommands } from '../../src/temporal-connection.js';
+import { connectionOptions, describeConnection, searchAttributeCommands } from '../../src/temporal/connection.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tls-vars-'));
 const file = (name: string, text: string) => {

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { searchAttributeKeys } from './contract/search-attributes.js';
-import { privateDirSync } from './util/private-fs.js';
-import { canListen, portOwner } from './util/ports.js';
+import { searchAttributeKeys } from '../contract/search-attributes.js';
+import { privateDirSync } from '../util/private-fs.js';
+import { canListen, portOwner } from '../util/ports.js';
 
 export class PortInUseError extends Error {
   override name = 'PortInUseError';

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { buildIntoCache, cacheDir as goCacheDir, isExecutable, onPath, type Log } from './util/go-build.js';
-import { isMain, runMain } from './util/main.js';
+import { buildIntoCache, cacheDir as goCacheDir, isExecutable, onPath, type Log } from '../util/go-build.js';
+import { isMain, runMain } from '../util/main.js';
 
 /**
  * Finds the official Temporal CLI, or builds it once with Go:

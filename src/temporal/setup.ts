@@ -2,7 +2,7 @@ import type { Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time.js';
-import { searchAttributeKeys } from './contract/search-attributes.js';
+import { searchAttributeKeys } from '../contract/search-attributes.js';
 
 /**
  * What a Temporal namespace needs before runbooks can run on it: the namespace itself and our

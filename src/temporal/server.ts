@@ -18,8 +18,8 @@ import {
   isExecutable,
   type GoRunner,
   type Log,
-} from './util/go-build.js';
-import { isMain, runMain } from './util/main.js';
+} from '../util/go-build.js';
+import { isMain, runMain } from '../util/main.js';
 
 /**
  * The production Temporal server (not the CLI's dev server): `go.temporal.io/server/cmd/server`,

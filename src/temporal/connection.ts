@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Connection, type ConnectionOptions } from '@temporalio/client';
 import type { NativeConnectionOptions } from '@temporalio/worker';
-import { ConfigError, temporalAddress, type Config } from './config.js';
-import { searchAttributeKeys } from './contract/search-attributes.js';
-import { registerSearchAttributes } from './temporal-setup.js';
+import { ConfigError, temporalAddress, type Config } from '../config.js';
+import { searchAttributeKeys } from '../contract/search-attributes.js';
+import { registerSearchAttributes } from './setup.js';
 
 /**
  * How every process of ours (worker, API, CLI, tests) reaches Temporal: plain on the dev server;
