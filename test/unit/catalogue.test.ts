@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogue, findRunbook } from '../../src/runbooks/catalogue.js';
@@ -33,5 +33,19 @@ describe('the catalogue is the runbook folders', () => {
       expect(new Set(def.steps.map((s) => s.id)).size, `${def.name}: a step or gate id twice`).toBe(def.steps.length);
       if (def.mutates) expect(def.gates.length, `${def.name} changes its target with no gate`).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("README's runbook table", () => {
+  it('lists every runbook of the catalogue once, and says "yes" (behind gates) for exactly the ones that change their target', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Runbooks\n'), readme.indexOf('### Run status'));
+    const rows = [...table.matchAll(/^\| `([a-z-]+)` \|.*\| ([^|]+) \|$/gm)].map((m) => ({
+      name: m[1]!,
+      changes: m[2]!.trim(),
+    }));
+    expect(rows.map((r) => r.name).sort()).toEqual(catalogue.map((d) => d.name).sort());
+    for (const def of catalogue)
+      expect(rows.find((r) => r.name === def.name)!.changes.startsWith('yes'), def.name).toBe(def.mutates);
   });
 });
