@@ -57,7 +57,7 @@ describe('runbook new', () => {
     const file = path.join(root, 'src/runbooks/catalogue.ts');
     writeFileSync(file, read(root, 'src/runbooks/catalogue.ts').replace('  dbAccess,\n', ''));
     const before = tree(root);
-    expect(() => scaffoldRunbook(root, 'redis-health')).toThrow('add redis-health by hand');
+    expect(() => scaffoldRunbook(root, 'cache-health')).toThrow('add cache-health by hand');
     expect(tree(root)).toEqual(before);
   });
 
