@@ -10,6 +10,7 @@ import { definition as missingContainerFile } from './missing-container-file/def
 import { definition as observabilityCheck } from './observability-check/definition.js';
 import { definition as paymentsFailed } from './payments-failed/definition.js';
 import { definition as pwaStaleCache } from './pwa-stale-cache/definition.js';
+import { definition as redisHealth } from './redis-health/definition.js';
 import { definition as releaseMigration } from './release-migration/definition.js';
 import { definition as schemaDrift } from './schema-drift/definition.js';
 import { definition as stuckImports } from './stuck-imports/definition.js';
@@ -31,6 +32,7 @@ export const catalogue: RunbookDefinition[] = [
   observabilityCheck,
   paymentsFailed,
   pwaStaleCache,
+  redisHealth,
   releaseMigration,
   schemaDrift,
   stuckImports,
