@@ -147,10 +147,15 @@ const firma = await pkcs12(
   await issue(sriCa, 'firma', ['DNS:gestiq.example'], { from: days(-30), to: days(300) }),
   'firma-rec',
 );
+// The scenarios also start runs unsigned, as the Temporal UI would: each target allows that (tests' writeTargets does the same).
+const allowUnsignedStarts = (targets: Record<string, Record<string, unknown> & { policy?: Record<string, unknown> }>) =>
+  Object.fromEntries(
+    Object.entries(targets).map(([name, t]) => [name, { ...t, policy: { unsignedStarts: 'allow', ...t.policy } }]),
+  );
 writeFileSync(
   targetsFile,
   stringify({
-    targets: {
+    targets: allowUnsignedStarts({
       'rec-web': {
         app: { url: `http://127.0.0.1:${webPort}`, service: 'api', logFile: web.logFile },
         services: { api: webAppService(web, { port: webPort }) },
@@ -219,6 +224,7 @@ writeFileSync(
         alembic: { dir: app },
       },
       'rec-drill': {},
+      'rec-redis': { redis: { url: 'redis://127.0.0.1:6379/0' } },
       'rec-open': { policy: { unsignedDecisions: 'allow' } },
       'rec-release': {
         postgres: { host: '127.0.0.1', port: 5432, database: relDb, user: 'postgres' },
@@ -251,7 +257,7 @@ writeFileSync(
         backups: { dir: path.join(dir, 'backups') },
         policy: { unsignedDecisions: 'allow' },
       },
-    },
+    }),
   }),
 );
 const key = randomBytes(32).toString('hex');
@@ -306,6 +312,9 @@ const save = async (name: string, id: string) => {
 
 const db = await client.start('db-access', { target: 'rec-db', initiator: 'alice' });
 await save('db-access-completed', db.id);
+
+const redisHealth = await client.start('redis-health', { target: 'rec-redis', initiator: 'alice' });
+await save('redis-health-completed', redisHealth.id);
 
 const signed = await client.start('approval-drill', { target: 'rec-drill', initiator: 'alice' });
 await gateOpen(signed.id);

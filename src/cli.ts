@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateRules, rulesFile } from './alerts.js';
 import type { ReplayReport } from './audit/replay.js';
@@ -11,6 +12,7 @@ import { parseDuration } from './util/duration.js';
 import { viewText } from './evidence/text.js';
 import { evidenceView } from './evidence/view.js';
 import { procedureOf, renderProcedure } from './print.js';
+import { describeScaffold, scaffoldRunbook } from './scaffold/scaffold.js';
 import { TargetRegistry } from './targets.js';
 import { isMain } from './util/main.js';
 import { workflowsPath } from './workflows-path.js';
@@ -456,6 +458,19 @@ export function buildCli(): Command {
     .action((runbook: string, o: { target?: string; json?: boolean }) => {
       const target = o.target ? { name: o.target, registry: TargetRegistry.load(loadConfig().targetsFile) } : undefined;
       print(!!o.json, procedureOf(runbook, target), () => renderProcedure(runbook, target));
+    });
+
+  program
+    .command('new')
+    .description(
+      'Scaffold a runbook: src/runbooks/<name>/ (definition, steps, workflow, texts), its test, its catalogue entries.',
+    )
+    .argument('<name>', 'the runbook name, kebab-case (e.g. redis-health)')
+    .option('--dir <path>', "the project's root", path.resolve(import.meta.dirname, '..'))
+    .option('--json', 'print JSON')
+    .action((name: string, o: { dir: string; json?: boolean }) => {
+      const done = scaffoldRunbook(o.dir, name);
+      print(!!o.json, done, () => describeScaffold(done));
     });
 
   const alerts = program

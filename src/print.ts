@@ -44,9 +44,24 @@ const alembic = (t: TargetSpec, args: string) => {
   if (!a) return ['(the target names no alembic directory: skipped)'];
   return [`cd ${a.dir} && ${a.urlEnv}=<the database URL> ${a.python} -m alembic -c ${a.config} ${args}`];
 };
+/** redis-cli against the target's Redis, its password from the variable the targets file names (never inline). */
+const redisCli = (t: TargetSpec, ...args: string[]) => {
+  const r = t.redis;
+  if (!r) return ['(the target names no redis section: skipped)'];
+  const auth = r.passwordEnv ? `REDISCLI_AUTH="$${r.passwordEnv}" ` : '';
+  const url = r.url.replace(/\/\/[^@]*@/, '//');
+  return args.map((a) => `${auth}redis-cli -u ${url} ${a}`);
+};
 
 const commands: Record<string, Commands> = {
   'resolve-target': (_t, name) => [`look up "${name}" in the targets file`],
+  'redis-ping': (t) => redisCli(t, 'ping', 'info server'),
+  'redis-memory': (t) => redisCli(t, 'info memory', 'info stats | grep evicted_keys'),
+  'redis-clients': (t) => redisCli(t, 'info clients'),
+  'redis-slowlog': (t) => [
+    ...redisCli(t, 'slowlog get 128'),
+    '# read the command names and durations only: the arguments may hold secrets, never paste them',
+  ],
   'select-1': (t) => [...psql(t, 'select 1'), ...psql(t, "select current_setting('server_version')")],
   connections: (t) =>
     psql(

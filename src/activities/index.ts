@@ -20,6 +20,7 @@ import { createCheckActivities } from './checks.js';
 import { createGateActivities } from './gates.js';
 import { createNotifyActivities, type Links } from './notify.js';
 import { createPostgresActivities } from './postgres.js';
+import { createRedisActivities } from './redis.js';
 import { createRetrySqlActivities } from './retry-sql.js';
 import { createRunFileActivities } from './run-files.js';
 import { createTargetActivities } from './target.js';
@@ -61,6 +62,7 @@ export function createActivities(deps: ActivityDeps) {
       ledgerDir: path.join(deps.dataDir ?? '.data', 'step-ledgers'),
     }),
     ...createImportsActivities(deps.targets),
+    ...createRedisActivities(deps.targets),
     ...createAppActivities(deps.targets),
     ...createContainerActivities(deps.targets),
     ...createPwaActivities(deps.targets),
@@ -83,6 +85,7 @@ export type * from './postgres.js';
 export type * from './alembic.js';
 export type * from './databases.js';
 export type * from './pgtools.js';
+export type * from './redis.js';
 export type { SmokeResult } from './smoke.js';
 export type { ServiceEvidence, ServiceStatus, ServiceAction } from './services.js';
 export type {

@@ -11,6 +11,7 @@ import { definition as observabilityCheck } from './observability-check/definiti
 import { definition as paymentsFailed } from './payments-failed/definition.js';
 import { definition as preflight } from './preflight/definition.js';
 import { definition as pwaStaleCache } from './pwa-stale-cache/definition.js';
+import { definition as redisHealth } from './redis-health/definition.js';
 import { definition as releaseMigration } from './release-migration/definition.js';
 import { definition as schemaDrift } from './schema-drift/definition.js';
 import { definition as stuckImports } from './stuck-imports/definition.js';
@@ -33,6 +34,7 @@ export const catalogue: RunbookDefinition[] = [
   paymentsFailed,
   preflight,
   pwaStaleCache,
+  redisHealth,
   releaseMigration,
   schemaDrift,
   stuckImports,

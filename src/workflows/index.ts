@@ -13,6 +13,7 @@ export { observabilityCheck } from '../runbooks/observability-check/workflow.js'
 export { paymentsFailed } from '../runbooks/payments-failed/workflow.js';
 export { preflight } from '../runbooks/preflight/workflow.js';
 export { pwaStaleCache } from '../runbooks/pwa-stale-cache/workflow.js';
+export { redisHealth } from '../runbooks/redis-health/workflow.js';
 export { releaseMigration } from '../runbooks/release-migration/workflow.js';
 export { schemaDrift } from '../runbooks/schema-drift/workflow.js';
 export { stuckImports } from '../runbooks/stuck-imports/workflow.js';
