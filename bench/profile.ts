@@ -319,8 +319,9 @@ function heapByConstructor(file: string): Map<string, { size: number; count: num
     const type = types[snap.nodes[i + typeAt!]!]!;
     const key =
       type === 'object' || type === 'native' ? snap.strings[snap.nodes[i + nameAt!]!]!.slice(0, 60) : `(${type})`;
-    if (type === 'string' && snap.nodes[i + sizeAt!]! > 2 ** 20) {
-      const text = snap.strings[snap.nodes[i + nameAt!]!]!.slice(0, 40).replace(/\s+/g, ' ');
+    const big = snap.nodes[i + sizeAt!]! > 2 ** 20;
+    if (big && (type === 'string' || key === 'system / JSArrayBufferData')) {
+      const text = type === 'string' ? snap.strings[snap.nodes[i + nameAt!]!]!.slice(0, 40).replace(/\s+/g, ' ') : key;
       largest.set(file, [...(largest.get(file) ?? []), [snap.nodes[i + sizeAt!]!, text]]);
     }
     const e = out.get(key) ?? { size: 0, count: 0 };
@@ -431,13 +432,13 @@ if (snapshots) {
     const idleDiff = new Map(
       [...new Set([...oi.keys(), ...bi.keys()])].map((k) => [k, (oi.get(k)?.size ?? 0) - (bi.get(k)?.size ?? 0)]),
     );
-    const big = (s: 'ours' | 'bare') =>
-      (largest.get(heapOf(results[s].idle, thread)?.file ?? '') ?? [])
+    const big = (s: 'ours' | 'bare', p: 'idle' | 'parked') =>
+      (largest.get(heapOf(results[s][p], thread)?.file ?? '') ?? [])
         .map(([b, text]) => `${mb(b, 2)} MB \`${text.replace(/`/g, "'")}…\``)
         .join(', ') || 'none';
     say(
       '',
-      `${thread} thread idle, strings over 1 MB: ours ${big('ours')}; bare ${big('bare')}.`,
+      `${thread} thread, strings and buffers over 1 MB: idle, ours ${big('ours', 'idle')}; bare ${big('bare', 'idle')}. Parked, ours ${big('ours', 'parked')}; bare ${big('bare', 'parked')}.`,
       '',
       `${thread} thread idle, ours − bare by constructor or kind (MB): ${top(idleDiff, 10)
         .map(([k, b]) => `${k} ${mb(b, 2)}`)
