@@ -2,16 +2,16 @@
 /**
  * bench/worker-process.ts for the compiled build: our worker from `npm run build`'s dist/ on plain
  * node (no tsx), with dist's prebuilt workflow bundle, alone in its process:
- *   node bench/worker-dist.js <distDir> <address> <taskQueue> <targetsFile> <maxCachedWorkflows> [activitySlots]
+ *   node bench/worker-dist.js <distDir> <address> <taskQueue> <targetsFile> <maxCachedWorkflows> [activitySlots] [bundle]
  * Prints "ready" once the worker is created, "rss <MB>" every second and, with node --expose-gc,
  * "heap <MB>" every 30 s (the heap in use right after a full collection). activitySlots > 0 caps
- * concurrent activities, as in bench/worker-process.ts.
+ * concurrent activities, as in bench/worker-process.ts. bundle: another workflow bundle than dist's plain one.
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 
-const [dist, address, taskQueue, targetsFile, cache, slots] = process.argv.slice(2);
+const [dist, address, taskQueue, targetsFile, cache, slots, bundle] = process.argv.slice(2);
 const load = (file) => import(pathToFileURL(path.join(dist, file)).href);
 const { createWorker, prebuiltBundles } = await load('worker.js');
 const { TargetRegistry } = await load('targets.js');
@@ -27,7 +27,7 @@ const worker = await createWorker({
   namespace: 'default',
   taskQueue,
   targets: TargetRegistry.load(targetsFile),
-  workflowBundle: { codePath: path.join(dist, prebuiltBundles.plain) },
+  workflowBundle: { codePath: bundle ? path.resolve(bundle) : path.join(dist, prebuiltBundles.plain) },
   maxCachedWorkflows: Number(cache),
 });
 console.log('ready');

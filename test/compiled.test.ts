@@ -95,8 +95,19 @@ describe('the compiled build (npm run build), laid out as the image runs it', ()
     expect(readFileSync(path.join(dist, 'workflow-bundle.encrypted.js'), 'utf8')).toContain('failure-converter.cjs');
     expect(readFileSync(path.join(dist, 'workflow-bundle.js'), 'utf8')).not.toContain('failure-converter.cjs');
     // Tracing's workflow interceptors, engaged by a traced start (README, "Traces"), in both.
-    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js'])
-      expect(readFileSync(path.join(dist, bundle), 'utf8')).toContain('workflows/tracing-interceptors.cjs');
+    for (const bundle of ['workflow-bundle.js', 'workflow-bundle.encrypted.js']) {
+      const code = readFileSync(path.join(dist, bundle), 'utf8');
+      expect(code).toContain('workflows/tracing-interceptors.cjs');
+      // compactBundle (scripts/build.ts): one byte a character in the worker's memory, and a source map that
+      // still names our sources (for stack traces) without carrying their text.
+      expect(/[\u0080-\uffff]/.test(code), `${bundle} has a character beyond ASCII`).toBe(false);
+      const map = JSON.parse(Buffer.from(code.slice(code.lastIndexOf('base64,') + 7), 'base64').toString()) as {
+        sources: string[];
+        sourcesContent?: string[];
+      };
+      expect(map.sources.some((s) => s.endsWith('runbooks/approval-drill/workflow.js'))).toBe(true);
+      expect(map.sourcesContent).toBeUndefined();
+    }
     expect(existsSync(path.join(root, 'node_modules/tsx'))).toBe(false);
   });
 
