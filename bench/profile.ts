@@ -26,9 +26,9 @@ import { stringify } from 'yaml';
 import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
 import { buildApi } from '../src/api/server.js';
 import { RunbookClient } from '../src/client.js';
-import { startDevServer } from '../src/devserver.js';
+import { startDevServer } from '../src/temporal/devserver.js';
 import { TargetRegistry } from '../src/targets.js';
-import { resolveTemporalCli } from '../src/temporal-cli.js';
+import { resolveTemporalCli } from '../src/temporal/cli.js';
 import { allAtGate, compiledBuild, pool, rssOf, sleep } from './harness.js';
 import { log } from './stats.js';
 
