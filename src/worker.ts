@@ -69,7 +69,7 @@ export interface WorkerDeps {
   /** Another workflows module (test fixtures); default: every runbook. */
   workflowsPath?: string;
   identity?: string;
-  /** Crash tests only: RUNBOOK_CHAOS (see src/chaos.ts). */
+  /** Crash tests only: RUNBOOK_CHAOS (see src/util/chaos.ts). */
   chaos?: string;
   /** Runs kept in memory (parked runs beyond it are replayed when they wake). */
   maxCachedWorkflows?: number;

@@ -11,7 +11,7 @@ import { until } from './support/wait.js';
 import { workerProcesses } from './support/worker-process.js';
 import { serverOptions } from './support/temporal.js';
 
-// Real worker processes, killed with SIGKILL at chosen points (src/chaos.ts), then replaced by a
+// Real worker processes, killed with SIGKILL at chosen points (src/util/chaos.ts), then replaced by a
 // fresh worker: the run completes, nothing destructive runs twice, the live database is whole.
 describe('database runbooks survive a killed worker', () => {
   const dbs: Record<string, string> = {};

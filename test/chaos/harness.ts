@@ -10,7 +10,7 @@ import { serverOptions } from '../support/temporal.js';
 
 /**
  * Crash tests: a runbook run on a fresh fixture while its only worker — a real process — kills
- * itself with SIGKILL at one point (src/chaos.ts); a fresh worker then takes over. The outcome is
+ * itself with SIGKILL at one point (src/util/chaos.ts); a fresh worker then takes over. The outcome is
  * compared with an uninterrupted run of the same fixture: the same database state and the same
  * destructive actions by the target's own records.
  */

@@ -9,7 +9,7 @@ import { until } from './wait.js';
 
 /**
  * Real worker processes (`src/worker.ts`) for crash tests: each can be told to kill itself with
- * SIGKILL at a chosen point (RUNBOOK_CHAOS, src/chaos.ts). Their output goes to a log file in
+ * SIGKILL at a chosen point (RUNBOOK_CHAOS, src/util/chaos.ts). Their output goes to a log file in
  * `dataDir` and in the run's log dir (read by the secret scan). `killAll()` in afterAll.
  */
 export function workerProcesses(targetsFile: string, dataDir: string) {
