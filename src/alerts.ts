@@ -18,6 +18,9 @@ import type { AlertInput } from './contract/messages.js';
 export const startedByHand: Record<string, string> = {
   'approval-drill': 'a drill of the approval path',
   janitor: 'housekeeping after other runs (or on a schedule): nothing a metric shows',
+  preflight: 'run before an incident (or on a schedule), not for a symptom',
+  'redis-health':
+    "a read-only check of the target's Redis, by hand or on a schedule; stuck-imports answers the imports' alerts",
   'release-migration': 'a release is planned, not a symptom',
 };
 

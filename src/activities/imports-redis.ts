@@ -1,8 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { Redis } from 'ioredis';
 import { parseDuration } from '../util/duration.js';
-import { redact } from '../util/redact.js';
 import { brokerUrl, type ImportsContext, importsSpec } from './imports-config.js';
+import { withRedisConnection } from './redis-connection.js';
 
 /** The broker's side of stuck-imports: the queue, `imports:*` keys and their locks, the Redis server. */
 
@@ -31,29 +30,8 @@ export interface QueueCheck {
 }
 
 /** A connection to the target's broker (unreachable: retried, the password redacted) for `fn`. */
-async function withRedis<T>(ctx: ImportsContext, target: string, fn: (r: Redis) => Promise<T>): Promise<T> {
-  const b = brokerUrl(ctx, target);
-  const r = new Redis(b.url, {
-    lazyConnect: true,
-    connectTimeout: 3_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-  } catch (err) {
-    throw ApplicationFailure.retryable(
-      `Cannot reach Redis at ${b.shown} (target "${target}"): ${redact((err as Error).message, [b.password])}. Check that Redis runs and redis.url in ${ctx.targets.file}.`,
-      'RedisUnreachable',
-    );
-  }
-  try {
-    return await fn(r);
-  } finally {
-    r.disconnect();
-  }
+function withRedis<T>(ctx: ImportsContext, target: string, fn: (r: Redis) => Promise<T>): Promise<T> {
+  return withRedisConnection(brokerUrl(ctx, target), { target, targetsFile: ctx.targets.file }, fn);
 }
 
 /** Uptime, this DB's key count and persistence: what tells a broker that restarted empty from one that never held the app's data. */

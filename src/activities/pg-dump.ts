@@ -137,6 +137,10 @@ export async function pgDumpBackup(
   await checkSpace(ctx, root, database, sizes.size);
   const revision = await pgRevisionIn(ctx, target, database);
   const jobs = req.jobs ?? 2;
+  // Made here, private from the start (pg_dump takes an empty directory): its files are never
+  // readable by others while it writes, and a worker killed as pg_dump starts leaves it for the
+  // next attempt to remove, whether or not pg_dump got as far as writing.
+  await mkdir(partial, { mode: 0o700 });
   const started = Date.now();
   await withHeartbeats(
     // Uncompressed by default: on a 2-core worker, gzip doubled the dump's time (bench/RESULTS.md).

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { TargetRegistry } from '../targets.js';
 import { redact } from '../util/redact.js';
 import { FailureType, targetFailure, targetSpec } from './errors.js';
+import { withRedisConnection } from './redis-connection.js';
 
 /**
  * redis-health's eyes: a target's Redis (its `redis.url`, password from `redis.passwordEnv`),
@@ -110,33 +111,17 @@ export function createRedisActivities(targets: TargetRegistry) {
 
   async function withRedis<T>(target: string, fn: (r: Redis, shown: string) => Promise<T>): Promise<T> {
     const e = endpoint(target);
-    const r = new Redis(e.url, {
-      lazyConnect: true,
-      connectTimeout: 3_000,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      enableOfflineQueue: false,
+    return withRedisConnection(e, { target, targetsFile: targets.file }, async (r) => {
+      try {
+        return await fn(r, e.shown);
+      } catch (err) {
+        if (err instanceof ApplicationFailure) throw err;
+        throw ApplicationFailure.retryable(
+          `Redis at ${e.shown} (target "${target}") refused a read: ${redact((err as Error).message, [e.password])}. The user in redis.url needs INFO and SLOWLOG.`,
+          'RedisCommandFailed',
+        );
+      }
     });
-    r.on('error', () => undefined);
-    try {
-      await r.connect();
-    } catch (err) {
-      throw ApplicationFailure.retryable(
-        `Cannot reach Redis at ${e.shown} (target "${target}"): ${redact((err as Error).message, [e.password])}. Check that Redis runs and redis.url in ${targets.file}.`,
-        'RedisUnreachable',
-      );
-    }
-    try {
-      return await fn(r, e.shown);
-    } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
-      throw ApplicationFailure.retryable(
-        `Redis at ${e.shown} (target "${target}") refused a read: ${redact((err as Error).message, [e.password])}. The user in redis.url needs INFO and SLOWLOG.`,
-        'RedisCommandFailed',
-      );
-    } finally {
-      r.disconnect();
-    }
   }
 
   return {

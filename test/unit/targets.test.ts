@@ -33,7 +33,7 @@ describe('target registry', () => {
   it('refuses a schedules entry for a runbook that changes its target, or an escalation to no runbook', () => {
     const mutating = load('targets:\n  prod-db:\n    schedules:\n      migration-failed: {}\n');
     expect(mutating.load).toThrow(
-      'target "prod-db", field schedules.migration-failed: only read-only checks run on a schedule (db-access, observability-check)',
+      'target "prod-db", field schedules.migration-failed: only read-only checks run on a schedule (db-access, observability-check, preflight, redis-health)',
     );
     const typo = load('targets:\n  prod-db:\n    schedules:\n      db-access: { escalate: migration-fail }\n');
     expect(typo.load).toThrow(
