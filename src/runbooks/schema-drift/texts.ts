@@ -1,7 +1,7 @@
 import type { DriftReport } from '../../activities/index.js';
 import { RETRY_SQL_LIMITS } from '../../util/sql-statement.js';
 import type { Rehearsal, UndoPoint } from '../shared/database-safety.js';
-import { describeRehearsal } from '../release-migration/workflow.js';
+import { describeRehearsal } from '../shared/database-texts.js';
 
 /** schema-drift's texts: what its gates ask and show (and so what their plan digests cover). */
 

@@ -3,7 +3,7 @@ import type { DriftReport, TargetInfo } from '../../activities/index.js';
 import { hostActivitiesFor } from '../../engine/activity-options.js';
 import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from '../shared/database-safety.js';
 import { GateClosed } from '../../engine/gates.js';
-import { describeRehearsal } from '../release-migration/workflow.js';
+import { describeRehearsal } from '../shared/database-texts.js';
 import { runbook } from '../../engine/runbook.js';
 import { applyRevisionGate, retryPlan } from './texts.js';
 import type { RunbookResult } from '../../contract/types.js';
