@@ -9,7 +9,7 @@ import { chaosInterceptors, parseChaos } from '../../src/util/chaos.js';
 import { renderProcedure } from '../../src/print.js';
 import { TargetRegistry } from '../../src/targets.js';
 import { dbName, dropFor } from '../../src/runbooks/shared/database-safety.js';
-import { lostSummary } from '../../src/runbooks/release-migration/workflow.js';
+import { lostSummary } from '../../src/runbooks/shared/database-texts.js';
 import { tmpDir } from '../support/harness.js';
 
 describe('schema comparison', () => {

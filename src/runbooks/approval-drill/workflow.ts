@@ -2,6 +2,7 @@ import { runbook } from '../../engine/runbook.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { ApprovalDrillInput } from './definition.js';
+import { approvedSummary, dryRunSummary, proceedPrompt } from './texts.js';
 
 /**
  * Touches nothing: one gate `proceed`, then a step that records the decision. For on-call
@@ -13,16 +14,13 @@ export async function approvalDrill(
 ): Promise<RunbookResult<{ approvedBy: string[]; channels: string[] }>> {
   const rb = runbook(procedure, input);
   return rb.run(async () => {
-    const prompt = input.prompt ?? `Drill: approve to proceed on ${input.target}. Nothing will be changed.`;
+    const prompt = input.prompt ?? proceedPrompt(input.target);
     if (input.dryRun) {
       return {
         runbook: 'approval-drill',
         target: input.target,
         healthy: true,
-        summary: [
-          'Dry run: nothing was changed.',
-          `Would open gate "proceed" ("${prompt}") for one approver other than ${input.initiator}, then record the decision.`,
-        ],
+        summary: dryRunSummary(prompt, input.initiator),
         findings: { approvedBy: [], channels: [] },
       };
     }
@@ -37,7 +35,7 @@ export async function approvalDrill(
       runbook: 'approval-drill',
       target: input.target,
       healthy: true,
-      summary: [`Gate "proceed" approved by ${recorded.approvedBy.join(', ')} via ${recorded.channels.join(', ')}.`],
+      summary: approvedSummary(recorded.approvedBy, recorded.channels),
       findings: { approvedBy: recorded.approvedBy, channels: recorded.channels },
     };
   });

@@ -4,6 +4,15 @@ import { hostActivitiesFor } from '../../engine/activity-options.js';
 import { runbook } from '../../engine/runbook.js';
 import type { RunbookInput, RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
+import {
+  cannotFix,
+  dryRunSummary,
+  evidenceLines,
+  forceRecreatePrompt,
+  recreateAction,
+  recreatedSummary,
+  stillUnpublishedSummary,
+} from './texts.js';
 
 /**
  * Seed 000 §3 "Conexión rechazada": TCP probe of the app's port · the service's state · the
@@ -92,67 +101,26 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
       summary,
       findings: f,
     });
-    const evidence = [
-      `TCP ${probe.host}:${probe.port}: ${probe.outcome} (${probe.ms} ms).`,
-      ...(ready
-        ? [`GET ${ready.path}: ${ready.error ? `${ready.error.kind} (${ready.error.detail})` : ready.status}.`]
-        : []),
-      ...(service
-        ? [
-            `Service ${service.service} (${service.driver}): ${service.running === null ? 'unknown' : service.running ? 'running' : 'not running'}: ${service.detail}.`,
-          ]
-        : ['No app.service declared: its state is unknown.']),
-      ...(ports
-        ? [
-            `Compose ${ports.file}, service ${ports.service}: ${ports.malformed ?? (ports.ok ? `publishes ${probe.port}` : ports.problem)}.`,
-          ]
-        : []),
-    ];
-
+    const evidence = evidenceLines({ probe, ready, service, ports });
     if (probe.outcome === 'open' && isReady(ready))
       return end(true, [`${app.url} answers: nothing to do.`, ...evidence], findings('healthy'));
     const why = causes.map((c) => `Cause: ${c}`);
-    const cannot =
-      probe.outcome === 'dns'
-        ? 'the host name does not resolve'
-        : !app.service
-          ? 'the target declares no app.service to recreate or restart'
-          : ports?.malformed
-            ? `the compose file cannot be used (${ports.malformed})`
-            : undefined;
+    const cannot = cannotFix({ probe, ports }, Boolean(app.service));
     if (cannot) return end(false, [...why, ...evidence, `Nothing was changed: ${cannot}.`], findings('cannot-fix'));
-    const action = app.compose
-      ? `docker compose up -d --force-recreate ${ports?.service}`
-      : `restart ${app.service} through its ${service?.driver ?? 'service'} driver`;
-    if (input.dryRun)
-      return end(
-        false,
-        [
-          'Dry run: nothing was changed.',
-          ...why,
-          ...evidence,
-          `Would: ${action}, then probe ${probe.host}:${probe.port} and ${app.url} again.`,
-        ],
-        findings('dry-run'),
-      );
+    const action = recreateAction({ probe, service, ports }, { compose: Boolean(app.compose), service: app.service });
+    if (input.dryRun) return end(false, dryRunSummary(why, evidence, action, { probe }, app.url), findings('dry-run'));
 
     await rb.lockTarget();
     await rb.gate('force-recreate', {
-      prompt: `${app.url} does not answer on ${input.target}. ${why.join(' ')} Plan: ${action}, then verify the port answers and the app is ready.${ports && !ports.ok ? ' The compose file does not publish the port: fix it BEFORE approving (the mapping is read again at approval; the recreate is refused while it is still wrong).' : ''}`,
+      prompt: forceRecreatePrompt({ url: app.url, target: input.target, why, action, ports }),
       evidence: { probe, ready: ready ?? null, service: service ?? null, ports: ports ?? null },
     });
     let portsAtApproval: ComposeEvidence | undefined;
     if (ports && !ports.ok) {
       portsAtApproval = await rb.step('port-mapping-again', () => host.appComposePorts(input.target));
       if (!portsAtApproval.ok) {
-        return end(
-          false,
-          [
-            `Not recreated: ${portsAtApproval.file} still does not publish the port (${portsAtApproval.malformed ?? portsAtApproval.problem}). Fix it:\n${portsAtApproval.fix ?? ''}`,
-            ...evidence,
-          ],
-          findings('not-fixed', { portsAtApproval }),
-        );
+        const summary = stillUnpublishedSummary(portsAtApproval, evidence);
+        return end(false, summary, findings('not-fixed', { portsAtApproval }));
       }
     }
     const recreate = await rb.step('recreate', () => host.serviceAction(input.target, app.service!, 'recreate'), {
@@ -163,19 +131,8 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
       ready: await act.appGet(input.target),
     }));
     const fixed = after.probe.outcome === 'open' && isReady(after.ready);
-    return end(
-      fixed,
-      [
-        fixed
-          ? `Fixed: ${app.url} answers again (${after.ready.path} ${after.ready.status} in ${after.ready.ms} ms) after ${action}.`
-          : `Still not answering after ${action}: TCP ${after.probe.outcome}, ${after.ready.path} ${after.ready.error?.kind ?? after.ready.status}.`,
-        ...why,
-        ...evidence,
-        ...(portsAtApproval
-          ? [`The compose file was fixed before the recreate: ${portsAtApproval.file} now publishes ${probe.port}.`]
-          : []),
-      ],
-      findings(fixed ? 'fixed' : 'not-fixed', { recreate, after, portsAtApproval }),
-    );
+    const recreated = { fixed, url: app.url, action, after, port: probe.port, portsAtApproval };
+    const summary = recreatedSummary(recreated, why, evidence);
+    return end(fixed, summary, findings(fixed ? 'fixed' : 'not-fixed', { recreate, after, portsAtApproval }));
   });
 }

@@ -4,6 +4,17 @@ import { hostActivitiesFor } from '../../engine/activity-options.js';
 import { runbook } from '../../engine/runbook.js';
 import type { RunbookInput, RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
+import {
+  cannotFixSummary,
+  dryRunSummary,
+  firstOf,
+  foundLines,
+  healthySummary,
+  nothingToRetrySummary,
+  notCheckedOn,
+  retriedSummary,
+  retryEmissionPrompt,
+} from './texts.js';
 
 /**
  * Seed 003 "Facturación electrónica fallida": the app's app.einvoicing lines · the certificate
@@ -94,20 +105,6 @@ export function diagnoseEinvoicing(e: EinvoicingEvidence, minDaysLeft: number): 
   return out;
 }
 
-const stateLine = (c: InvoiceCounts) =>
-  c.tables
-    .map(
-      (t) =>
-        `${t.table}: ${
-          t.present
-            ? Object.entries(t.byState)
-                .map(([s, n]) => `${s} ${n}`)
-                .join(', ') || 'empty'
-            : 'not present'
-        }`,
-    )
-    .join('; ');
-
 export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResult<EinvoicingFindings>> {
   const rb = runbook(procedure, input);
   const act = rb.act;
@@ -124,12 +121,7 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
       inputs: { tables: ei.tables, failedStates: ei.failedStates },
     });
     const causes = diagnoseEinvoicing(before, ei.minDaysLeft);
-    const notChecked = [
-      ...(ei.certificate ? [] : ['The signing certificate: the target declares no einvoicing.certificate.']),
-      ...(ei.environment ? [] : ['The provider environment: the target declares no einvoicing.environment.']),
-      ...(before.logFile ? [] : ["The app's e-invoicing log lines: the target declares no app.logFile."]),
-      ...before.counts.tables.filter((t) => !t.present).map((t) => `${t.table}: not present in the database.`),
-    ];
+    const notChecked = notCheckedOn(ei, before);
     const f = (outcome: EinvoicingFindings['outcome'], more: Partial<EinvoicingFindings> = {}): EinvoicingFindings => ({
       outcome,
       before,
@@ -144,68 +136,19 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
       summary,
       findings,
     });
-    const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
-    const logs = before.logLines.length ? [`The app logged:\n${before.logLines.join('\n')}`] : [];
-    const unchecked = notChecked.map((n) => `Not checked: ${n}`);
-    const counts = `By state: ${stateLine(before.counts)}.`;
-
-    if (causes.length === 0)
-      return end(
-        true,
-        [
-          'E-invoicing is healthy: nothing failed, the certificate and the environment are right.',
-          counts,
-          ...unchecked,
-        ],
-        f('healthy'),
-      );
+    const lines = foundLines(causes, before, notChecked);
+    if (causes.length === 0) return end(true, healthySummary(lines), f('healthy'));
     const blocking = causes.filter((c) => BLOCKING.includes(c.cause));
     const failed = before.counts.failedIds;
-    if (failed.length === 0)
-      return end(
-        false,
-        [
-          ...lines,
-          counts,
-          'No failed invoice to retry: fix the above before the next emissions fail.',
-          ...logs,
-          ...unchecked,
-        ],
-        f('findings-only'),
-      );
-    if (blocking.length)
-      return end(
-        false,
-        [
-          ...lines,
-          counts,
-          `Nothing was retried: a retry would fail again until ${blocking.map((c) => c.cause).join(' and ')} is fixed. Then run einvoicing-failed again.`,
-          ...logs,
-          ...unchecked,
-        ],
-        f('cannot-fix'),
-      );
-    const more =
-      before.counts.failedTotal > failed.length
-        ? ` (the first ${failed.length} of ${before.counts.failedTotal}; run again for the rest)`
-        : '';
-    if (input.dryRun)
-      return end(
-        false,
-        [
-          'Dry run: nothing was changed.',
-          ...lines,
-          counts,
-          `Would retry ${failed.length} invoice(s)${more} through the app, one idempotency key each.`,
-          ...logs,
-          ...unchecked,
-        ],
-        f('dry-run'),
-      );
+    if (failed.length === 0) return end(false, nothingToRetrySummary(lines), f('findings-only'));
+    if (blocking.length) return end(false, cannotFixSummary(lines, blocking), f('cannot-fix'));
+    const more = firstOf(failed.length, before.counts.failedTotal);
+    if (input.dryRun) return end(false, dryRunSummary(lines, failed, more), f('dry-run'));
 
     await rb.lockTarget();
+    const failedTotal = before.counts.failedTotal;
     await rb.gate('retry-emission', {
-      prompt: `${before.counts.failedTotal} invoice(s) failed to emit on ${input.target}. ${lines.join(' ')} Plan: emit ${failed.length} again${more} through the app (ids ${failed.slice(0, 20).join(', ')}${failed.length > 20 ? ', …' : ''}), each with its own Idempotency-Key so none is emitted twice; then count again.`,
+      prompt: retryEmissionPrompt({ target: input.target, failedTotal, failed, more }, lines),
       evidence: {
         counts: before.counts,
         certificate: before.certificate,
@@ -228,27 +171,8 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
     const after = await rb.step('verify', () => act.einvoiceCounts(input.target));
     const stillFailed = new Set(after.failedIds);
     const moved = failed.filter((id) => !stillFailed.has(id)).length;
-    const errors = retried.filter((r) => !r.ok);
     const outcome = moved === failed.length ? 'fixed' : moved > 0 ? 'partly-fixed' : 'not-fixed';
-    return end(
-      outcome === 'fixed' && after.failedTotal === 0,
-      [
-        `${moved} of ${failed.length} retried invoice(s) left the failed states; ${after.failedTotal} still failed.`,
-        `Before: ${stateLine(before.counts)}. After: ${stateLine(after)}.`,
-        ...(errors.length
-          ? [
-              `The app refused ${errors.length}: ${errors
-                .slice(0, 5)
-                .map((r) => `#${r.id} → ${r.status ?? 'no answer'} ${r.detail}`)
-                .join('; ')}${errors.length > 5 ? '; …' : ''}.`,
-            ]
-          : []),
-        ...(during.length ? [`The app logged during the retry:\n${during.join('\n')}`] : []),
-        ...lines,
-        ...logs,
-        ...unchecked,
-      ],
-      f(outcome, { retried, after }),
-    );
+    const summary = retriedSummary({ moved, failed, before: before.counts, after, retried, during }, lines);
+    return end(outcome === 'fixed' && after.failedTotal === 0, summary, f(outcome, { retried, after }));
   });
 }

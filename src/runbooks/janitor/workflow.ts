@@ -5,6 +5,7 @@ import { hostActivitiesFor } from '../../engine/activity-options.js';
 import { runbook } from '../../engine/runbook.js';
 import type { RunbookInput, RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
+import { janitorSummary, removePrompt } from './texts.js';
 
 /**
  * Removes what database runbooks leave behind, so customer data does not linger: clones, scratch
@@ -88,7 +89,7 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
     const toRemove = plan.filter((p) => p.remove);
     if (!input.dryRun && toRemove.length > 0) {
       await rb.gate('remove', {
-        prompt: `Drop ${toRemove.length} leftover(s) of durable-runbooks on ${input.target} for good: ${toRemove.map((p) => `${p.name} (${p.kind}: ${p.reason})`).join(', ')}. Everything else is kept.`,
+        prompt: removePrompt(input.target, toRemove),
         evidence: {
           remove: toRemove.map(({ name, kind, reason }) => ({ name, kind, reason })),
           keep: plan.filter((p) => !p.remove).length,
@@ -116,12 +117,7 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
       runbook: 'janitor',
       target: input.target,
       healthy: true,
-      summary: [
-        input.dryRun
-          ? `Dry run: would remove ${toRemove.length}: ${toRemove.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`
-          : `Removed ${removed.length}: ${removed.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
-        `Kept ${kept.length}: ${kept.map((p) => `${p.name} (${p.reason})`).join(', ') || 'nothing'}.`,
-      ],
+      summary: janitorSummary({ dryRun: input.dryRun ?? false, toRemove, removed, kept }),
       findings: { removed: input.dryRun ? [] : removed, kept },
     };
   });

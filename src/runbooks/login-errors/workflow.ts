@@ -6,6 +6,16 @@ import { runbook } from '../../engine/runbook.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { LoginInput } from './definition.js';
+import {
+  dryRunSummary,
+  findingsOnlySummary,
+  forPerson,
+  foundLines,
+  healthySummary,
+  remediatePrompt,
+  remediationPlan,
+  verifiedSummary,
+} from './texts.js';
 
 /**
  * Seed 003 "Login 5xx o cookies": CORS and the cookie domain (COOKIE_DOMAIN), certificates and
@@ -193,50 +203,16 @@ export async function loginErrors(input: LoginInput): Promise<RunbookResult<Logi
       summary,
       findings,
     });
-    const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
-    const unchecked = notChecked.map((n) => `Not checked: ${n}`);
-    const share = `401/403: ${authFailures.detail} (${authFailures.source}).`;
-
-    if (causes.length === 0)
-      return end(
-        true,
-        [`Logging in at ${login.url} works as browsers need it: nothing to do.`, share, ...unchecked],
-        f('healthy'),
-      );
-    const forPerson = uncovered.map((c) => `No remediation is declared for ${c.cause}: a person must fix it.`);
-    if (offered.length === 0)
-      return end(
-        false,
-        [
-          ...lines,
-          share,
-          'Nothing was changed: the target declares no remediation for these findings (remediations.<name>.fixes).',
-          ...unchecked,
-        ],
-        f('findings-only'),
-      );
-    const plan = offered.map(
-      (r) => `${r.name} (for ${r.fixes.join(', ')}${r.restart ? `; then restart ${r.restart}` : ''})`,
-    );
-    if (input.dryRun)
-      return end(
-        false,
-        [
-          'Dry run: nothing was changed.',
-          ...lines,
-          share,
-          `Would run: ${plan.join('; ')}; then check the login again.`,
-          ...forPerson,
-          ...unchecked,
-        ],
-        f('dry-run'),
-      );
+    const lines = foundLines(causes, authFailures, notChecked);
+    if (causes.length === 0) return end(true, healthySummary(login.url, lines), f('healthy'));
+    const person = forPerson(uncovered);
+    if (offered.length === 0) return end(false, findingsOnlySummary(lines), f('findings-only'));
+    const plan = remediationPlan(offered);
+    if (input.dryRun) return end(false, dryRunSummary(lines, plan, person), f('dry-run'));
 
     await rb.lockTarget();
-    await rb.gate('remediate', {
-      prompt: `Logins on ${input.target} fail. ${lines.join(' ')} Plan: ${plan.join('; ')}; then check the login again.${forPerson.length ? ` ${forPerson.join(' ')}` : ''}`,
-      evidence: { causes, authFailures, offered, notChecked },
-    });
+    const prompt = remediatePrompt(input.target, lines, plan, person);
+    await rb.gate('remediate', { prompt, evidence: { causes, authFailures, offered, notChecked } });
     const host = hostActivitiesFor(input, target);
     const ran = [];
     for (const r of offered)
@@ -268,24 +244,10 @@ export async function loginErrors(input: LoginInput): Promise<RunbookResult<Logi
         : []),
     ];
     const outcome = !fixed ? 'not-fixed' : unverified.length ? 'unverified' : 'fixed';
+    const summary = verifiedSummary({ offered, covered, found, left, unverified, remaining, window }, lines);
     return end(
       outcome === 'fixed' && remaining.length === 0,
-      [
-        fixed
-          ? `Fixed: ${[...covered].filter((c) => !unverified.some((u) => u.cause === c)).join(', ') || 'nothing the checks can see again'} no longer found after ${offered.map((r) => r.name).join(', ')}.`
-          : `Not fixed: still found after ${offered.map((r) => r.name).join(', ')}: ${left.map((c) => c.detail).join(' ')}`,
-        ...unverified.map(
-          (c) =>
-            `Not verified: ${c.cause} was measured over the window only; run login-errors again after ${window} to see whether it is gone.`,
-        ),
-        ...remaining.filter((c) => !left.includes(c)).map((c) => `Still to fix by hand: ${c.cause}: ${c.detail}`),
-        ...(covered.has('auth-failures') || found.has('auth-failures')
-          ? [`The 401/403 share was not measured again: run login-errors again after ${window} to see it.`]
-          : []),
-        ...lines,
-        share,
-        ...unchecked,
-      ],
+      summary,
       f(outcome, { ran, restarted, after, remaining }),
     );
   });

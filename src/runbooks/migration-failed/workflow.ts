@@ -8,14 +8,33 @@ import type {
   TargetInfo,
   VerifiedBackup,
 } from '../../activities/index.js';
-import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from '../shared/database-safety.js';
-import { describeRehearsal, lostSummary } from '../release-migration/workflow.js';
+import {
+  databasePreflight,
+  databaseSafety,
+  type DatabaseSafety,
+  type Rehearsal,
+  type UndoPoint,
+} from '../shared/database-safety.js';
 import { twinHandlers } from '../../engine/twin.js';
 import { rootCauseSignal, rootCauseUpdate, type RootCauseInput } from '../../contract/messages.js';
 import { runbook } from '../../engine/runbook.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { MigrationFailedInput } from './definition.js';
+import {
+  downgradeGate,
+  dryRunSummary,
+  freezeWritesGate,
+  leftoverLine,
+  noRestoreSource,
+  noRevisionLeftovers,
+  notRepairedWhy,
+  reapplyGate,
+  repairSummary,
+  restoreGate,
+  rootCausePrompt,
+  rootCauseRefusal,
+} from './texts.js';
 
 /**
  * Seed 003 "Migración fallida", made safe: freeze writes ⛔ · evidence (revision, heads, what the
@@ -47,28 +66,15 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
   const rb = runbook(procedure, input);
   const act = rb.act;
   let rootCause: RootCauseInput | undefined;
-  const validateRootCause = (r: RootCauseInput) => {
-    if (
-      typeof r !== 'object' ||
-      r === null ||
-      typeof r.by !== 'string' ||
-      !r.by.trim() ||
-      typeof r.note !== 'string' ||
-      !r.note.trim()
-    ) {
-      throw new Error('A root-cause note is one JSON object: {"by": "<person>", "note": "<what caused the failure>"}.');
-    }
-    if (rootCause) throw new Error(`The root cause was already recorded by ${rootCause.by}.`);
-  };
-  const recordRootCause = (r: RootCauseInput, via: 'update' | 'signal') => {
-    const channel = rb.authorize('root-cause', r, r.note, via);
-    rootCause = { by: r.by, note: r.note };
-    rb.journal.add({ kind: 'note', step: 'root-cause', actor: r.by, outcome: 'ok', comment: r.note, channel });
-  };
   twinHandlers(rb.journal, rootCauseUpdate, rootCauseSignal, {
-    validate: validateRootCause,
+    validate: (r) => {
+      const refused = rootCauseRefusal(r, rootCause);
+      if (refused) throw new Error(refused);
+    },
     apply: (r, via) => {
-      recordRootCause(r, via);
+      const channel = rb.authorize('root-cause', r, r.note, via);
+      rootCause = { by: r.by, note: r.note };
+      rb.journal.add({ kind: 'note', step: 'root-cause', actor: r.by, outcome: 'ok', comment: r.note, channel });
       return { recorded: true as const };
     },
     step: () => 'root-cause',
@@ -81,16 +87,12 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
       inputs: { toRevision: input.toRevision ?? '(pre-release revision)', backup: input.backup ?? null },
     });
     const db = databaseSafety(rb, input, target);
+    const { live } = db;
     const found = pre.applied?.[0];
     const leftovers = found
       ? await db.compareLive('evidence', found)
-      : await rb.step('evidence', async () => ({
-          same: true,
-          extra: [],
-          missing: [],
-          reference: 'none: the database has no alembic revision',
-          revision: '',
-        }));
+      : await rb.step('evidence', async () => noRevisionLeftovers());
+    const leftoverText = leftoverLine(found, leftovers);
     const result = (
       outcome: MigrationFailedFindings['outcome'],
       healthy: boolean,
@@ -110,209 +112,91 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
         ...f,
       },
     });
-    const leftoverLine = leftovers.same
-      ? `The live database matches a fresh build of ${found ?? 'its revision'}: no leftovers of a failed revision.`
-      : `The live database differs from a fresh build of its revision ${found}: ${leftovers.extra.length} object(s) a failed revision left behind (${leftovers.extra.slice(0, 3).join('; ')}), ${leftovers.missing.length} missing.`;
-
+    const down = { direction: 'downgrade' as const, revision: pre.toRevision };
     if (input.dryRun) {
-      const file = await rb.step(
-        'dry-run-copy',
-        async () => (await act.pgDumpBackup(input.target, { name: `dry-run-${db.live}-${Date.now()}` })).path,
-      );
-      const scratch = await db.scratchFromBackup('dry-run-restore', file);
-      const rehearsal = await db.rehearse(
-        'rehearse-downgrade',
-        scratch,
-        { direction: 'downgrade', revision: pre.toRevision },
-        { tryCleanup: true },
-      );
-      await db.dropManaged('cleanup', [scratch]);
-      return result(
-        'dry-run',
-        rehearsal.clean,
-        [
-          `Dry run: nothing was changed on ${db.live}.`,
-          leftoverLine,
-          describeRehearsal(rehearsal, 'a restore of a fresh dump'),
-          rehearsal.clean
-            ? `Would run: freeze writes ⛔, snapshot, dump, downgrade ⛔ to ${pre.toRevision}${rehearsal.cleanup.length ? ` and drop ${rehearsal.cleanup.length} leftover(s)` : ''}, verify, unfreeze.`
-            : `The downgrade would not repair it: the run would propose restoring ${pre.restoreSource ?? '(no snapshot or backup: give one with backup)'} ⛔.`,
-        ],
-        { rehearsal },
-      );
+      const rehearsal = await db.rehearseOnFreshCopy('rehearse-downgrade', down, { tryCleanup: true });
+      const summary = dryRunSummary({ live, leftoverText, rehearsal, plan: pre });
+      return result('dry-run', rehearsal.clean, summary, { rehearsal });
     }
 
-    await rb.gate('freeze-writes', {
-      prompt: `Freeze writes to ${db.live} (target ${input.target}) to repair the failed migration? ${db.freezeWhat} ${leftoverLine}`,
-      evidence: {
-        method: target.freezeWrites ?? 'read-only',
-        writerServices: target.writerServices,
-        database: db.live,
-        foundRevision: pre.applied,
-        toRevision: pre.toRevision,
-        toRevisionFrom: pre.toRevisionFrom,
-        leftovers,
-        heads: pre.heads,
-        restoreSource: pre.restoreSource ?? null,
-      },
-    });
+    const freezing = { db, target: input.target, info: target, plan: pre, leftovers, leftoverText };
+    await rb.gate('freeze-writes', freezeWritesGate(freezing));
     const settings = await db.recordSettings(); // before the freeze: the database as its users know it
     const freeze = await db.freeze();
     const undoPoint = await db.undoPoint('undo-point', settings.allowConnections);
-    const rehearsal = await db.rehearse(
-      'rehearse-downgrade',
-      undoPoint.snapshot.name,
-      { direction: 'downgrade', revision: pre.toRevision },
-      { tryCleanup: true },
-    );
+    const rehearsal = await db.rehearse('rehearse-downgrade', undoPoint.snapshot.name, down, { tryCleanup: true });
 
     let verify: (SchemaDiff & { revision: string }) | undefined;
+    let downgraded = false;
     if (rehearsal.clean) {
-      await rb.gate('downgrade', {
-        prompt: `Downgrade ${db.live} from ${found ?? 'no revision'} to ${pre.toRevision}${rehearsal.cleanup.length ? ` and drop ${rehearsal.cleanup.length} leftover(s) (${rehearsal.cleanup.join('; ')})` : ''}? ${describeRehearsal(rehearsal, `a clone of ${db.live}`)}`,
-        evidence: {
-          rehearsal,
-          undoPoint: {
-            snapshot: undoPoint.snapshot.name,
-            dump: undoPoint.dump.path,
-            manifestSha256: undoPoint.dump.manifestSha256,
-          },
-        },
-      });
-      const downgrade = await db.migrateLive('apply-downgrade', { direction: 'downgrade', revision: pre.toRevision });
+      await rb.gate('downgrade', downgradeGate({ live, found, toRevision: pre.toRevision, rehearsal, undoPoint }));
+      const downgrade = await db.migrateLive('apply-downgrade', down);
       rb.compensate('put-back-undo-point', () => db.swapNow(undoPoint.snapshot.name, settings, 'abandoned', false));
-      if (downgrade.ok && rehearsal.cleanup.length > 0) {
-        await rb.step('drop-leftovers', () => act.pgExecute(input.target, { statements: rehearsal.cleanup }), {
-          inputs: { statements: rehearsal.cleanup },
-        });
-      }
+      const statements = rehearsal.cleanup;
+      if (downgrade.ok && statements.length > 0)
+        await rb.step('drop-leftovers', () => act.pgExecute(input.target, { statements }), { inputs: { statements } });
       verify = await db.compareLive('verify', pre.toRevision);
       const atRevision = downgrade.revisionAfter?.length === 1 && downgrade.revisionAfter[0] === pre.toRevision;
-      if (downgrade.ok && atRevision && verify.same) {
-        return finish(
-          'downgraded',
-          [
-            `${db.live} downgraded from ${found} to ${pre.toRevision}${rehearsal.cleanup.length ? `, ${rehearsal.cleanup.length} leftover(s) dropped` : ''}; it now equals a fresh build of ${pre.toRevision}.`,
-          ],
-          { freeze, undoPoint, rehearsal, verify },
-        );
-      }
+      downgraded = downgrade.ok && atRevision && verify.same;
     }
 
     // The downgrade cannot repair it (the rehearsal or the live run says so): restore the pre-release state.
-    const why = !rehearsal.clean
-      ? describeRehearsal(rehearsal, `a clone of ${db.live}`)
-      : `After the downgrade the live database is not a clean ${pre.toRevision}: ${verify?.extra.length ?? 0} extra, ${verify?.missing.length ?? 0} missing statement(s).`;
-    const scratch = await rb.step(
-      'restore-source',
-      async (correction) => {
-        const backup = (correction?.backup as string | undefined) ?? input.backup;
-        if (backup) return { scratch: await db.restoreToScratch(backup), source: `backup ${backup}` };
-        if (pre.releaseSnapshot)
-          return {
-            scratch: await db.copyToScratch(pre.releaseSnapshot),
-            source: `pre-release snapshot ${pre.releaseSnapshot}`,
-          };
-        throw ApplicationFailure.nonRetryable(
-          `Nothing to restore from: no release-migration snapshot of ${db.live} and no backup given. Retry this step with a correction {"backup": "<path of a pg_dump file or directory>"}, or reject to put the database back as it was found.`,
-          'NoRestoreSource',
-        );
-      },
-      {
-        inputs: { backup: input.backup ?? null, releaseSnapshot: pre.releaseSnapshot ?? null },
-        corrections: { backup: 'path of a pg_dump file or directory' },
-      },
-    );
-    const lost = await db.lostRows('restore-evidence', scratch.scratch);
-    await rb.gate('restore', {
-      prompt: `${why} Restore ${db.live} from the ${scratch.source} (restored into ${scratch.scratch} and checked; swapped in by two renames, the current database kept under a dated name)? ${lostSummary(lost)}`,
-      evidence: {
-        why,
-        source: scratch.source,
-        scratch: scratch.scratch,
-        lost,
-        undoPoint: {
-          snapshot: undoPoint.snapshot.name,
-          dump: undoPoint.dump.path,
-          manifestSha256: undoPoint.dump.manifestSha256,
+    let restore: MigrationFailedFindings['restore'];
+    const why = notRepairedWhy({ live, toRevision: pre.toRevision, rehearsal, verify });
+    if (!downgraded) {
+      const { scratch, source } = await rb.step(
+        'restore-source',
+        (fix) => restoreSource(db, pre.releaseSnapshot, fix),
+        {
+          inputs: { backup: input.backup ?? null, releaseSnapshot: pre.releaseSnapshot ?? null },
+          corrections: { backup: 'path of a pg_dump file or directory' },
         },
-      },
-    });
-    const swapped = await db.swap('swap-in', scratch.scratch, settings, 'pre_restore', true);
-    return finish(
-      'restored',
-      [
-        why,
-        `${db.live} restored from the ${scratch.source}; the database it replaced is kept as ${swapped.keptAs}. ${lostSummary(lost)}`,
-      ],
-      { freeze, undoPoint, rehearsal, verify, restore: { ...swapped, source: scratch.source, lost } },
-    );
-
-    async function finish(
-      outcome: 'downgraded' | 'restored',
-      lines: string[],
-      f: Partial<MigrationFailedFindings> & { rehearsal: Rehearsal },
-    ) {
-      let reapplied: MigrationFailedFindings['reapplied'];
-      if (input.reapply) {
-        await rb.gate('reapply', {
-          prompt: `Re-apply the migrations on ${db.live} (alembic upgrade head), now that the cause is fixed?`,
-          evidence: { revision: (await act.pgAppliedRevision(input.target)).revisions, heads: pre.heads },
-        });
-        const up = await db.migrateLive('apply-reapply', { direction: 'upgrade', revision: 'head' });
-        reapplied = { ok: up.ok, output: up.output, revisionAfter: up.revisionAfter };
-        lines.push(
-          up.ok
-            ? `Re-applied: ${db.live} is at ${up.revisionAfter?.join(', ')}.`
-            : `Re-applying FAILED (the cause is not fixed?): ${up.output}`,
-        );
-      }
-      const smoke = await rb.step('smoke', () => act.smokeChecks(input.target));
-      const smokeOk = smoke.every((s) => s.ok);
-      lines.push(
-        smoke.length === 0
-          ? 'No smoke checks declared for this target.'
-          : `Smoke checks: ${smoke.filter((s) => s.ok).length}/${smoke.length} passed${
-              smokeOk
-                ? ''
-                : ` (failed: ${smoke
-                    .filter((s) => !s.ok)
-                    .map((s) => s.name)
-                    .join(', ')})`
-            }.`,
       );
-      await db.unfreeze();
-      lines.push(
-        `Undo point kept for the target's retention: snapshot ${undoPoint.snapshot.name}, dump ${undoPoint.dump.path} (manifest sha256 ${undoPoint.dump.manifestSha256}).`,
-      );
-      await rb.unlockTarget(); // waiting for a note must not keep others from the target
-      const deadline = input.rootCauseDeadline ?? '24h';
-      const rc = await rb.step(
-        'root-cause',
-        async () =>
-          (await rb.awaitInput(
-            {
-              input: 'root-cause',
-              prompt: `The repair of ${input.target} is done (${outcome}). Write the root-cause note: what failed, why, and the permanent fix (runbook root-cause <run> --note "…", the console, or the API).`,
-              deadline,
-            },
-            () => rootCause,
-          )) ?? null,
-        { inputs: { deadline } },
-      );
-      lines.push(
-        rc
-          ? `Root cause (${rc.by}): ${rc.note}`
-          : 'No root-cause note was given before the deadline: add it to the incident ticket.',
-      );
-      return result(outcome, smokeOk && (reapplied?.ok ?? true), lines, {
-        ...f,
-        reapplied,
-        smoke,
-        rootCause: rc ?? undefined,
-      });
+      const lost = await db.lostRows('restore-evidence', scratch);
+      await rb.gate('restore', restoreGate({ why, live, source, scratch, lost, undoPoint }));
+      const swapped = await db.swap('swap-in', scratch, settings, 'pre_restore', true);
+      restore = { ...swapped, source, lost };
     }
+    const outcome = downgraded ? 'downgraded' : 'restored';
+
+    let reapplied: MigrationFailedFindings['reapplied'];
+    if (input.reapply) {
+      const revision = (await act.pgAppliedRevision(input.target)).revisions;
+      await rb.gate('reapply', reapplyGate({ live, revision, heads: pre.heads }));
+      const up = await db.migrateLive('apply-reapply', { direction: 'upgrade', revision: 'head' });
+      reapplied = { ok: up.ok, output: up.output, revisionAfter: up.revisionAfter };
+    }
+    const smoke = await rb.step('smoke', () => act.smokeChecks(input.target));
+    await db.unfreeze();
+    await rb.unlockTarget(); // waiting for a note must not keep others from the target
+    const deadline = input.rootCauseDeadline ?? '24h';
+    const ask = { input: 'root-cause' as const, prompt: rootCausePrompt(input.target, outcome), deadline };
+    const rc = await rb.step('root-cause', async () => (await rb.awaitInput(ask, () => rootCause)) ?? null, {
+      inputs: { deadline },
+    });
+
+    const summary = repairSummary({
+      live,
+      undoPoint,
+      downgraded: downgraded ? { found, toRevision: pre.toRevision, cleanup: rehearsal.cleanup } : undefined,
+      restored: restore && { why, ...restore },
+      reapplied,
+      smoke,
+      rootCause: rc,
+    });
+    const healthy = smoke.every((s) => s.ok) && (reapplied?.ok ?? true);
+    const repair = { freeze, undoPoint, rehearsal, verify, ...(restore ? { restore } : {}) };
+    return result(outcome, healthy, summary, { ...repair, reapplied, smoke, rootCause: rc ?? undefined });
   });
+
+  /** The restore's source: the given backup (or the correction's), else a copy of the pre-release snapshot. */
+  async function restoreSource(db: DatabaseSafety, releaseSnapshot?: string, correction?: Record<string, unknown>) {
+    const backup = (correction?.backup as string | undefined) ?? input.backup;
+    if (backup) return { scratch: await db.restoreToScratch(backup), source: `backup ${backup}` };
+    if (releaseSnapshot)
+      return { scratch: await db.copyToScratch(releaseSnapshot), source: `pre-release snapshot ${releaseSnapshot}` };
+    throw ApplicationFailure.nonRetryable(noRestoreSource(db.live), 'NoRestoreSource');
+  }
 
   async function preflight(target: TargetInfo) {
     const { database, space, code, applied } = await databasePreflight('migration-failed', input, target, {

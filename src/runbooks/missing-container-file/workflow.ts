@@ -5,6 +5,19 @@ import { runbook } from '../../engine/runbook.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { MissingFileInput } from './definition.js';
+import {
+  badLines,
+  copiedSummary,
+  copyInPrompt,
+  copyPlan,
+  dryRunSummary,
+  healthySummary,
+  noServiceSummary,
+  noSourceSummary,
+  readyLine,
+  stoppedContainerSummary,
+  whereLine,
+} from './texts.js';
 
 /**
  * Seed 000 §2 "Archivos faltantes en Docker": detect that a file the app needs is missing (or
@@ -25,8 +38,6 @@ export interface MissingFileFindings {
 }
 
 const ok = (r: HttpProbe) => r.status !== null && r.status >= 200 && r.status < 300;
-const describe = (f: FileState) =>
-  `${f.path} ${!f.present ? 'is missing' : 'differs from the good copy'} at ${f.where}${f.hiddenBy ? ` (under the mount ${f.hiddenBy})` : ''}`;
 
 export async function missingContainerFile(input: MissingFileInput): Promise<RunbookResult<MissingFileFindings>> {
   const rb = runbook(procedure, input);
@@ -62,54 +73,23 @@ export async function missingContainerFile(input: MissingFileInput): Promise<Run
       summary,
       findings: f,
     });
-    const where = found.container
-      ? `container ${found.container.name} (${found.container.status}, image ${found.container.image})`
-      : "the app's directory";
-    const readyLine = `${ready.path}: ${ready.error ? `${ready.error.kind} (${ready.error.detail})` : ready.status}${ready.body && !ok(ready) ? `: ${ready.body.split('\n')[0]}` : ''}.`;
-
-    if (bad.length === 0)
-      return end(
-        ok(ready),
-        [`Every declared file is present and matches its good copy in ${where}.`, readyLine],
-        findings('healthy'),
-      );
-    const lines = [...bad.map((f) => `${describe(f)}.`), readyLine];
+    const where = whereLine(found.container);
+    const readyText = readyLine(ready);
+    const { permanentFix } = found;
+    if (bad.length === 0) return end(ok(ready), healthySummary(where, readyText), findings('healthy'));
+    const lines = badLines(bad, readyText);
     const noSource = bad.filter((f) => f.sourceMissing);
-    if (noSource.length)
-      return end(
-        false,
-        [
-          ...lines,
-          `Nothing was changed: the good copy is missing on this host for ${noSource.map((f) => f.path).join(', ')} (app.files[].source).`,
-        ],
-        findings('cannot-fix'),
-      );
+    if (noSource.length) return end(false, noSourceSummary(lines, noSource), findings('cannot-fix'));
     if (found.container && !found.container.running)
-      return end(
-        false,
-        [
-          ...lines,
-          `Nothing was changed: container ${found.container.name} is ${found.container.status}; docker cp into a stopped container is lost with it. Start it (connection-refused), then run this again.`,
-        ],
-        findings('cannot-fix'),
-      );
-    if (!app.service)
-      return end(
-        false,
-        [...lines, 'Nothing was changed: the target declares no app.service to restart after the copy.'],
-        findings('cannot-fix'),
-      );
-    const plan = `copy ${bad.map((f) => f.path).join(', ')} into ${where}, then restart ${app.service}`;
+      return end(false, stoppedContainerSummary(lines, found.container), findings('cannot-fix'));
+    if (!app.service) return end(false, noServiceSummary(lines), findings('cannot-fix'));
+    const plan = copyPlan(bad, where, app.service);
     if (input.dryRun)
-      return end(
-        false,
-        ['Dry run: nothing was changed.', ...lines, `Would: ${plan}.`, `Permanent fix: ${found.permanentFix}`],
-        findings('dry-run', { permanentFix: found.permanentFix }),
-      );
+      return end(false, dryRunSummary(lines, plan, permanentFix), findings('dry-run', { permanentFix }));
 
     await rb.lockTarget();
     await rb.gate('copy-in', {
-      prompt: `${bad.length} file(s) the app needs on ${input.target} are wrong: ${bad.map(describe).join('; ')}. Plan: ${plan}; verify the files and ${ready.path}. This is a stopgap: ${found.permanentFix}`,
+      prompt: copyInPrompt({ target: input.target, bad, plan, readyPath: ready.path, permanentFix }),
       evidence: { files: bad, container: found.container ?? null, ready },
     });
     const copied = await rb.step(
@@ -134,26 +114,8 @@ export async function missingContainerFile(input: MissingFileInput): Promise<Run
       ready: await act.appGet(input.target),
     }));
     const fixed = after.files.every((f) => f.present && !f.differs) && ok(after.ready);
-    return end(
-      fixed,
-      [
-        fixed
-          ? `Fixed: ${copied.copied.map((c) => c.path).join(', ')} copied in (sha256 checked), ${app.service} restarted, ${after.ready.path} ${after.ready.status}.`
-          : `Not fixed: after the copy and restart, ${
-              after.files
-                .filter((f) => !f.present || f.differs)
-                .map(describe)
-                .join('; ') || `${after.ready.path} answers ${after.ready.error?.kind ?? after.ready.status}`
-            }.`,
-        ...lines,
-        `Permanent fix (do it, or the next deploy loses the copy): ${found.permanentFix}`,
-      ],
-      findings(fixed ? 'fixed' : 'not-fixed', {
-        permanentFix: found.permanentFix,
-        copied: copied.copied,
-        restart,
-        after,
-      }),
-    );
+    const summary = copiedSummary({ fixed, copied: copied.copied, service: app.service, after, permanentFix }, lines);
+    const more = { permanentFix, copied: copied.copied, restart, after };
+    return end(fixed, summary, findings(fixed ? 'fixed' : 'not-fixed', more));
   });
 }

@@ -4,6 +4,15 @@ import { hostActivitiesFor } from '../../engine/activity-options.js';
 import { runbook } from '../../engine/runbook.js';
 import type { RunbookInput, RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
+import {
+  dryRunSummary,
+  foundLines,
+  healthySummary,
+  notCheckedOn,
+  nothingToRedriveSummary,
+  redriveGate,
+  redrivenSummary,
+} from './texts.js';
 
 /**
  * Seed 003 "Pagos fallidos (Stripe/Payphone/Kushki)": per provider the mode against the
@@ -94,13 +103,7 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
       inputs: { providers: target.payments.providers.map((p) => p.name) },
     });
     const causes = diagnosePayments(before);
-    const notChecked = [
-      ...before.providers
-        .filter((p) => !p.mode)
-        .map((p) => `${p.name}'s mode: the target declares no mode (expected, envFile, variable).`),
-      ...(before.events.present ? [] : ["Failed webhook events: the app's events table is not in the database."]),
-      ...(before.attempts.length ? [] : ['Attempts by provider: the attempts table is missing or empty.']),
-    ];
+    const notChecked = notCheckedOn(before);
     const f = (outcome: PaymentsFindings['outcome'], more: Partial<PaymentsFindings> = {}): PaymentsFindings => ({
       outcome,
       before,
@@ -115,70 +118,18 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
       summary,
       findings,
     });
-    const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
-    const attempts = `Attempts: ${before.attempts.map((a) => `${a.provider} ${a.status} ${a.n}`).join(', ') || 'none'}.`;
-    const unchecked = notChecked.map((n) => `Not checked: ${n}`);
-
-    if (causes.length === 0)
-      return end(
-        true,
-        [
-          "Payments are healthy: each provider's mode is right, its webhook takes a signed event and refuses a badly signed one, no webhook event failed.",
-          attempts,
-          ...unchecked,
-        ],
-        f('healthy'),
-      );
     const can = redrivable(before);
     const ids = before.events.failed.filter((ev) => can.has(ev.provider)).map((ev) => ev.id);
     const held = before.events.failed.filter((ev) => !can.has(ev.provider));
-    const heldLine = held.length
-      ? [
-          `Not re-driven: ${held.length} event(s) of ${[...new Set(held.map((h) => h.provider))].join(', ')}, whose webhook or mode is wrong (above): fix that first, then run payments-failed again.`,
-        ]
-      : [];
+    const lines = foundLines(causes, before, notChecked, held);
+    if (causes.length === 0) return end(true, healthySummary(lines), f('healthy'));
+    const failedTotal = before.events.failedTotal;
     if (ids.length === 0)
-      return end(
-        false,
-        [
-          ...lines,
-          attempts,
-          ...heldLine,
-          before.events.failedTotal
-            ? 'Nothing was re-driven.'
-            : 'No failed webhook event to re-drive: the causes above are for a person.',
-          ...unchecked,
-        ],
-        f(before.events.failedTotal ? 'cannot-fix' : 'findings-only'),
-      );
-    if (input.dryRun)
-      return end(
-        false,
-        [
-          'Dry run: nothing was changed.',
-          ...lines,
-          attempts,
-          `Would re-drive ${ids.length} event(s), each signed as its provider does; the app keys them by event id.`,
-          ...heldLine,
-          ...unchecked,
-        ],
-        f('dry-run'),
-      );
+      return end(false, nothingToRedriveSummary(lines, failedTotal), f(failedTotal ? 'cannot-fix' : 'findings-only'));
+    if (input.dryRun) return end(false, dryRunSummary(lines, ids), f('dry-run'));
 
     await rb.lockTarget();
-    await rb.gate('redrive', {
-      prompt: `${before.events.failedTotal} payment webhook event(s) failed on ${input.target}. ${lines.join(' ')} Plan: send ${ids.length} again to their webhook endpoints (${ids.slice(0, 10).join(', ')}${ids.length > 10 ? ', …' : ''}), signed as the provider does; the app keys them by event id, so none is applied twice.${heldLine.length ? ` ${heldLine[0]}` : ''}`,
-      evidence: {
-        events: before.events,
-        attempts: before.attempts,
-        providers: before.providers.map((p) => ({
-          name: p.name,
-          signed: p.signed?.status ?? null,
-          badlySigned: p.badlySigned?.status ?? null,
-          mode: p.mode,
-        })),
-      },
-    });
+    await rb.gate('redrive', redriveGate({ target: input.target, before, ids }, lines));
     // In batches: each step is short and bounded, and a retried step re-sends one batch at most.
     const redriven: RedriveOutcome[] = [];
     for (let i = 0; i < ids.length; i += 20) {
@@ -192,27 +143,10 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
     const after = await rb.step('verify', () => act.paymentsFailedEvents(input.target, ids));
     const still = new Set(after.failed.map((e) => e.id));
     const done = ids.filter((id) => !still.has(id)).length;
-    const refused = redriven.filter((r) => !r.ok);
     const outcome = done === ids.length ? 'fixed' : done > 0 ? 'partly-fixed' : 'not-fixed';
     const otherCauses = causes.filter((c) => c.cause !== 'failed-events');
-    return end(
-      outcome === 'fixed' && after.failedTotal === 0 && otherCauses.length === 0,
-      [
-        `${done} of ${ids.length} re-driven event(s) were processed; ${after.failedTotal} failed event(s) left.`,
-        ...(refused.length
-          ? [
-              `The app refused ${refused.length}: ${refused
-                .slice(0, 5)
-                .map((r) => `${r.id} → ${r.status ?? 'no answer'} ${r.detail}`)
-                .join('; ')}.`,
-            ]
-          : []),
-        ...heldLine,
-        ...lines,
-        attempts,
-        ...unchecked,
-      ],
-      f(outcome, { redriven, after }),
-    );
+    const healthy = outcome === 'fixed' && after.failedTotal === 0 && otherCauses.length === 0;
+    const summary = redrivenSummary({ done, ids, failedTotal: after.failedTotal, redriven }, lines);
+    return end(healthy, summary, f(outcome, { redriven, after }));
   });
 }

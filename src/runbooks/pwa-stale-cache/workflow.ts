@@ -6,6 +6,17 @@ import { runbook } from '../../engine/runbook.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { PwaInput } from './definition.js';
+import {
+  causeLines,
+  dryRunSummary,
+  headersOnlySummary,
+  healthySummary,
+  noRedeploySummary,
+  redeployedSummary,
+  redeployPrompt,
+  servedLine,
+  unreachableSummary,
+} from './texts.js';
 
 /**
  * Seed 003 "Caché PWA / Service Worker": the build version served against the expected one; the
@@ -111,59 +122,19 @@ export async function pwaStaleCache(input: PwaInput): Promise<RunbookResult<PwaF
       summary,
       findings,
     });
-    const lines = causes.map((c) => `Cause: ${c.cause}: ${c.detail}`);
-    const state = `Served: version ${before.version.value ?? 'unknown'}${expected ? ` (expected ${expected})` : ' (no expected version given: pass expectedVersion)'}, ${before.assets.length} asset(s) checked under ${before.base}.`;
-
-    if (causes.length === 0)
-      return end(
-        true,
-        [
-          'The PWA is served as it should be: nothing to do.',
-          state,
-          ...(expected ? [] : ['Not checked: whether this is the right version (no expected version).']),
-        ],
-        f('healthy'),
-      );
-    if (causes.some((c) => c.cause === 'unreachable'))
-      return end(
-        false,
-        [...lines, 'Nothing was changed: run connection-refused for this target first.'],
-        f('cannot-fix'),
-      );
+    const lines = causeLines(causes);
+    const served = servedLine(before, expected);
+    const { basePath } = target.pwa;
+    if (causes.length === 0) return end(true, healthySummary(served, expected), f('healthy'));
+    if (causes.some((c) => c.cause === 'unreachable')) return end(false, unreachableSummary(lines), f('cannot-fix'));
     const redeploy = causes.some((c) => FIXED_BY_REDEPLOY.includes(c.cause));
-    if (!redeploy)
-      return end(
-        false,
-        [
-          ...lines,
-          state,
-          'Nothing to redeploy: the build is right; the server headers above are for whoever configures the web server (then users need one reload).',
-        ],
-        f('findings-only'),
-      );
-    if (!target.pwa.canRedeploy)
-      return end(
-        false,
-        [...lines, state, 'Nothing was changed: the target declares no pwa.redeploy command.'],
-        f('cannot-fix'),
-      );
-    if (input.dryRun)
-      return end(
-        false,
-        [
-          'Dry run: nothing was changed.',
-          ...lines,
-          state,
-          `Would: run the redeploy command (VITE_BASE_PATH=${target.pwa.basePath}), then wait for version ${expected ?? '(any new)'} to be served.`,
-        ],
-        f('dry-run'),
-      );
+    if (!redeploy) return end(false, headersOnlySummary(lines, served), f('findings-only'));
+    if (!target.pwa.canRedeploy) return end(false, noRedeploySummary(lines, served), f('cannot-fix'));
+    if (input.dryRun) return end(false, dryRunSummary(lines, served, basePath, expected), f('dry-run'));
 
     await rb.lockTarget();
-    await rb.gate('redeploy', {
-      prompt: `The PWA on ${input.target} serves the wrong build. ${lines.join(' ')} Plan: rebuild with VITE_BASE_PATH=${target.pwa.basePath} and redeploy through the target's command, then verify ${expected ? `version ${expected}` : 'the new version'} is served with every asset.`,
-      evidence: { before, causes },
-    });
+    const prompt = redeployPrompt(input.target, lines, basePath, expected);
+    await rb.gate('redeploy', { prompt, evidence: { before, causes } });
     const done = await rb.step('redeploy-build', () => hostActivitiesFor(input, target).pwaRedeploy(input.target), {
       inputs: { basePath: target.pwa.basePath },
     });
@@ -189,20 +160,10 @@ export async function pwaStaleCache(input: PwaInput): Promise<RunbookResult<PwaF
     const still = diagnosePwa(after, expected);
     const fixed = !still.some((c) => FIXED_BY_REDEPLOY.includes(c.cause) || c.cause === 'unreachable');
     const remaining = still.filter((c) => !FIXED_BY_REDEPLOY.includes(c.cause)).map((c) => c.detail);
+    const summary = redeployedSummary({ fixed, after, still, remaining }, lines);
     return end(
       fixed && remaining.length === 0,
-      [
-        fixed
-          ? `Fixed: version ${after.version.value} is served, with its ${after.assets.length} asset(s) under ${after.base}.`
-          : `Not fixed after the redeploy: ${still.map((c) => c.detail).join(' ')}`,
-        ...remaining.map((r) => `Still to fix by hand: ${r}`),
-        ...(fixed
-          ? [
-              'Users with the old service worker get the new build on their next navigation once sw.js is revalidated; a hard reload (or "Update on reload" in DevTools) forces it now.',
-            ]
-          : []),
-        ...lines,
-      ],
+      summary,
       f(fixed ? 'fixed' : 'not-fixed', { redeploy: done, after, remaining }),
     );
   });

@@ -1,11 +1,26 @@
 import { ApplicationFailure, patched, uuid4 } from '@temporalio/workflow';
 import type { DriftReport, TargetInfo } from '../../activities/index.js';
 import { hostActivitiesFor } from '../../engine/activity-options.js';
-import { databasePreflight, databaseSafety, type Rehearsal, type UndoPoint } from '../shared/database-safety.js';
+import {
+  databasePreflight,
+  databaseSafety,
+  type DatabaseSafety,
+  type Rehearsal,
+  type UndoPoint,
+} from '../shared/database-safety.js';
 import { GateClosed } from '../../engine/gates.js';
-import { describeRehearsal } from '../release-migration/workflow.js';
 import { runbook } from '../../engine/runbook.js';
-import { applyRevisionGate, retryPlan } from './texts.js';
+import {
+  applyRevisionGate,
+  confirmCommitGate,
+  dryRunSummary,
+  noDriftSummary,
+  notACommitId,
+  refusedDrops,
+  rehearsalFailedSummary,
+  repairedSummary,
+  retryPlan,
+} from './texts.js';
 import type { RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 import type { SchemaDriftInput } from './definition.js';
@@ -32,8 +47,7 @@ export interface SchemaDriftFindings {
   commit?: { id: string; by: string } | { missing: string };
 }
 
-const TYPES_NOTE =
-  'alembic 1.8 does not compare column types by default (compare_type is off): a column whose type changed is not reported as drift.';
+type HostActivities = ReturnType<typeof hostActivitiesFor>;
 
 export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResult<SchemaDriftFindings>> {
   const rb = runbook(procedure, input);
@@ -63,36 +77,16 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
       drift,
       ...f,
     });
-    const refusedLine = drift.refused.length
-      ? `Refused (never generated): ${drift.refused.length} drop(s) autogenerate proposed for objects outside the models: ${drift.refused.join('; ')}.`
-      : undefined;
-    if (!drift.ops) {
-      return {
-        runbook: 'schema-drift',
-        target: input.target,
-        healthy: true,
-        summary: [
-          `No drift: ${target.postgres!.database} matches the app's models.`,
-          ...(refusedLine ? [refusedLine] : []),
-          TYPES_NOTE,
-        ],
-        findings: findings('no-drift'),
-      };
-    }
-    if (input.dryRun) {
-      return {
-        runbook: 'schema-drift',
-        target: input.target,
-        healthy: false,
-        summary: [
-          `Drift found (dry run, nothing changed): ${drift.ops}`,
-          ...(refusedLine ? [refusedLine] : []),
-          'Would run: snapshot, dump, generate the revision, rehearse it on a clone, apply ⛔, verify, retry the failing operation, confirm the commit ⛔.',
-          TYPES_NOTE,
-        ],
-        findings: findings('dry-run'),
-      };
-    }
+    const refusedLine = refusedDrops(drift.refused);
+    const end = (healthy: boolean, summary: string[], f: SchemaDriftFindings) => ({
+      runbook: 'schema-drift',
+      target: input.target,
+      healthy,
+      summary,
+      findings: f,
+    });
+    if (!drift.ops) return end(true, noDriftSummary(target.postgres!.database, refusedLine), findings('no-drift'));
+    if (input.dryRun) return end(false, dryRunSummary(drift.ops, refusedLine), findings('dry-run'));
 
     await rb.lockTarget();
     const db = databaseSafety(rb, input, target);
@@ -110,44 +104,16 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
       { appDir },
     );
     const driftOnClone = rehearsed.ran
-      ? await rb.step('rehearse-verify', async () => {
-          const clone = await db.copyToScratch(undoPoint.snapshot.name);
-          try {
-            await host.alembicMigrate(input.target, { direction: 'upgrade', revision: revId, database: clone, appDir });
-            return (
-              await host.alembicDrift(input.target, {
-                appDir,
-                mode: 'detect',
-                revId: `${revId}_check`,
-                message: 'check',
-                database: clone,
-              })
-            ).ops;
-          } finally {
-            await act.pgDropManaged(input.target, clone);
-          }
-        })
+      ? await rb.step('rehearse-verify', () => driftOnCloneAfter(host, db, undoPoint.snapshot.name, revId, appDir))
       : 'not checked: the revision failed';
     const rehearsal = { ...rehearsed, driftAfter: driftOnClone };
     if (!rehearsed.ran || driftOnClone !== '') {
-      return {
-        runbook: 'schema-drift',
-        target: input.target,
-        healthy: false,
-        summary: [
-          describeRehearsal(rehearsed, 'a clone'),
-          `Drift left on the clone: ${driftOnClone || 'none'}.`,
-          `Nothing was changed on ${db.live}.`,
-          TYPES_NOTE,
-        ],
-        findings: findings('rehearsal-failed', { undoPoint, generated, rehearsal }),
-      };
+      const summary = rehearsalFailedSummary(rehearsed, driftOnClone, db.live);
+      return end(false, summary, findings('rehearsal-failed', { undoPoint, generated, rehearsal }));
     }
 
-    await rb.gate(
-      'apply-revision',
-      applyRevisionGate({ revId, live: db.live, generated, rehearsed, rehearsal, refusedLine, undoPoint, retry }),
-    );
+    const facts = { revId, live: db.live, generated, rehearsed, rehearsal, refusedLine, undoPoint, retry };
+    await rb.gate('apply-revision', applyRevisionGate(facts));
     const applied = await db.migrateLive('apply-generated', { direction: 'upgrade', revision: revId, appDir });
     rb.compensate('put-back-undo-point', () => db.swapNow(undoPoint.snapshot.name, settings, 'abandoned', false));
     if (!applied.ok)
@@ -167,23 +133,15 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     // The revision exists only in this run's copy and in alembic_version until it is committed.
     await rb.unlockTarget(); // waiting for the commit must not keep others from the target
     let commit: SchemaDriftFindings['commit'];
+    const policy = {
+      fourEyes: false,
+      approvers: ['role:operator', 'role:approver'],
+      remindAfter: '1h',
+      deadline: input.commitDeadline ?? '7d',
+    };
     for (let asked = 0; commit === undefined && asked < 3; asked++) {
       try {
-        const [approval] = await rb.gate('confirm-commit', {
-          prompt: `Commit the generated migration to the app's repository (${generated.file?.split('/').pop()}; the file is saved at ${generated.artifact}), then approve with the commit id as the comment. Until it is committed the next deploy fails with "Can't locate revision ${revId}", and release-migration refuses this database.`,
-          evidence: {
-            file: generated.file?.split('/').pop(),
-            artifact: generated.artifact,
-            content: generated.content,
-            revision: revId,
-          },
-          policy: {
-            fourEyes: false,
-            approvers: ['role:operator', 'role:approver'],
-            remindAfter: '1h',
-            deadline: input.commitDeadline ?? '7d',
-          },
-        });
+        const [approval] = await rb.gate('confirm-commit', { ...confirmCommitGate({ revId, generated }), policy });
         const id = approval?.comment?.trim() ?? '';
         if (/^[0-9a-f]{7,40}$/.test(id)) commit = { id, by: approval!.by };
         else
@@ -192,7 +150,7 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
             step: 'confirm-commit',
             actor: approval?.by ?? 'unknown',
             outcome: 'refused',
-            error: `"${id}" is not a commit id (7 to 40 hex characters); asked again.`,
+            error: notACommitId(id),
           });
       } catch (err) {
         if (!(err instanceof GateClosed)) throw err;
@@ -200,24 +158,29 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
       }
     }
     commit ??= { missing: 'no commit id was given after three requests' };
-    const committed = 'id' in commit ? commit : undefined;
-    return {
-      runbook: 'schema-drift',
-      target: input.target,
-      healthy: driftAfter.ops === '' && retried.ok && committed !== undefined,
-      summary: [
-        `Drift repaired on ${db.live}: applied ${revId} (${applied.revisionAfter?.join(', ')}): ${generated.ops.replace(/\s+/g, ' ')}`,
-        driftAfter.ops === '' ? 'No drift remains.' : `Drift remains: ${driftAfter.ops}`,
-        `Retried the failing operation (${retried.how}): ${retried.ok ? 'it works now' : `it still fails: ${'error' in retried ? retried.error : ''}`}.`,
-        committed
-          ? `Migration file committed as ${committed.id} (confirmed by ${committed.by}).`
-          : `The migration file is NOT confirmed committed (${'missing' in commit ? commit.missing : ''}): commit ${generated.artifact} before the next deploy.`,
-        ...(refusedLine ? [refusedLine] : []),
-        TYPES_NOTE,
-      ],
-      findings: findings('applied', { undoPoint, generated, rehearsal, applied, driftAfter, retried, commit }),
-    };
+    const repaired = { live: db.live, revId, generated, applied, driftAfter, retried, commit, refusedLine };
+    const healthy = driftAfter.ops === '' && retried.ok && 'id' in commit;
+    const more = { undoPoint, generated, rehearsal, applied, driftAfter, retried, commit };
+    return end(healthy, repairedSummary(repaired), findings('applied', more));
   });
+
+  /** The generated revision applied to a fresh clone of the undo point, and the drift left there ('' for none). */
+  async function driftOnCloneAfter(
+    host: HostActivities,
+    db: DatabaseSafety,
+    snapshot: string,
+    revId: string,
+    appDir: string,
+  ) {
+    const clone = await db.copyToScratch(snapshot);
+    try {
+      await host.alembicMigrate(input.target, { direction: 'upgrade', revision: revId, database: clone, appDir });
+      const check = { appDir, mode: 'detect' as const, revId: `${revId}_check`, message: 'check', database: clone };
+      return (await host.alembicDrift(input.target, check)).ops;
+    } finally {
+      await rb.act.pgDropManaged(input.target, clone);
+    }
+  }
 
   async function preflight(target: TargetInfo) {
     const { database, space, code, applied } = await databasePreflight('schema-drift', input, target, {

@@ -165,7 +165,7 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
     return refreeze ? { ...swapped, refrozen: await act.pgFreezeReadOnly(input.target) } : swapped;
   }
 
-  return {
+  const safety = {
     live,
 
     /** What the freeze does, for its gate's prompt. */
@@ -379,7 +379,27 @@ export function databaseSafety(rb: Runbook, input: RunbookInput, target: TargetI
         { inputs: { databases: names } },
       );
     },
+
+    /**
+     * A dry run's rehearsal, which cuts nobody off: a fresh dump of the live database, restored
+     * into scratch, is its source; the scratch database is dropped after it.
+     */
+    async rehearseOnFreshCopy(
+      stepName: string,
+      migration: { direction: 'upgrade' | 'downgrade'; revision: string },
+      opts: { tryCleanup?: boolean } = {},
+    ): Promise<Rehearsal> {
+      const file = await rb.step(
+        'dry-run-copy',
+        async () => (await act.pgDumpBackup(input.target, { name: `dry-run-${live}-${Date.now()}` })).path,
+      );
+      const scratch = await safety.scratchFromBackup('dry-run-restore', file);
+      const rehearsal = await safety.rehearse(stepName, scratch, migration, opts);
+      await safety.dropManaged('cleanup', [scratch]);
+      return rehearsal;
+    },
   };
+  return safety;
 }
 
 export type DatabaseSafety = ReturnType<typeof databaseSafety>;
