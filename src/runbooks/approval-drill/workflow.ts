@@ -5,8 +5,8 @@ import type { ApprovalDrillInput } from './definition.js';
 import { approvedSummary, dryRunSummary, proceedPrompt } from './texts.js';
 
 /**
- * Touches nothing: one gate `proceed`, then a step that records the decision. For on-call
- * training and for checking the approval path end to end (API, CLI, Temporal UI, temporal CLI).
+ * A drill of the approval path; it touches nothing. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export async function approvalDrill(
@@ -17,7 +17,7 @@ export async function approvalDrill(
     const prompt = input.prompt ?? proceedPrompt(input.target);
     if (input.dryRun) {
       return {
-        runbook: 'approval-drill',
+        runbook: rb.name,
         target: input.target,
         healthy: true,
         summary: dryRunSummary(prompt, input.initiator),
@@ -32,7 +32,7 @@ export async function approvalDrill(
     });
     const recorded = await rb.step('record-decision', () => rb.act.recordDrillDecision(input.target, approvals));
     return {
-      runbook: 'approval-drill',
+      runbook: rb.name,
       target: input.target,
       healthy: true,
       summary: approvedSummary(recorded.approvedBy, recorded.channels),

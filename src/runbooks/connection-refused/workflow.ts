@@ -15,10 +15,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 000 §3 "Conexión rechazada": TCP probe of the app's port · the service's state · the
- * compose file's port mapping (`ports: ["8000:8000"]` missing or wrong is reported with the fix) ·
- * force-recreate ⛔ (`docker compose up -d --force-recreate <service>`, or the target's restart
- * driver) · verify the port answers and the app is ready.
+ * Seed 000 §3 "Conexión rechazada". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export type ComposeEvidence = PortCheck & { file: string; malformed?: string };
@@ -95,7 +93,7 @@ export async function connectionRefused(input: RunbookInput): Promise<RunbookRes
       more: Partial<ConnectionRefusedFindings> = {},
     ): ConnectionRefusedFindings => ({ outcome, probe, ready, service, ports, causes, ...more });
     const end = (healthy: boolean, summary: string[], f: ConnectionRefusedFindings) => ({
-      runbook: 'connection-refused',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

@@ -8,9 +8,8 @@ import type { DbAccessInput } from './definition.js';
 import { databaseLabel, dbAccessSummary } from './texts.js';
 
 /**
- * Seed 003 "Recuperar acceso a DB": check connectivity (`select 1`), then which migrations are
- * applied against the code's heads. We add what an on-call engineer looks at next: connection
- * headroom, long transactions and blocking locks. Read-only.
+ * Seed 003 "Recuperar acceso a DB", plus what an on-call engineer looks at next. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface DbAccessFindings {
@@ -58,7 +57,7 @@ export async function dbAccess(input: DbAccessInput): Promise<RunbookResult<DbAc
     };
     const summary = dbAccessSummary(db, findings, longSeconds);
     const result = {
-      runbook: 'db-access',
+      runbook: rb.name,
       target: input.target,
       healthy: summary.healthy,
       summary: summary.lines,

@@ -17,10 +17,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Facturación electrónica fallida": the app's app.einvoicing lines · the certificate
- * (PKCS#12: expiry, key) and the provider environment (sandbox/prod) · invoices / invoices_temp by
- * estado · retry emission ⛔ of the failed ones through the app, one idempotency key per invoice ·
- * verify the counts moved. A retry that cannot work (certificate or environment wrong) is not offered.
+ * Seed 003 "Facturación electrónica fallida". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export type EinvoiceCause =
@@ -130,7 +128,7 @@ export async function einvoicingFailed(input: RunbookInput): Promise<RunbookResu
       ...more,
     });
     const end = (healthy: boolean, summary: string[], findings: EinvoicingFindings) => ({
-      runbook: 'einvoicing-failed',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

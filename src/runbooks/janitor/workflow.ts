@@ -8,13 +8,8 @@ import { procedure } from './steps.js';
 import { janitorSummary, removePrompt } from './texts.js';
 
 /**
- * Removes what database runbooks leave behind, so customer data does not linger: clones, scratch
- * databases, fresh builds and work copies of the app's tree of runs that have ended (crashed or
- * aborted ones included) at once; snapshots, databases kept after a swap, dumps and artifacts
- * (generated files) once the target's retention has passed. Never
- * anything of a run still open, never a database without our label. Nothing is dropped without an
- * approval at the `remove` gate, which shows the list. Run it by hand, or on a Temporal schedule
- * (README): the gate's notification reaches the approvers. A dry run lists what it would remove.
+ * Housekeeping after the database runbooks, so customer data does not linger. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface JanitorFindings {
@@ -114,7 +109,7 @@ export async function janitor(input: RunbookInput): Promise<RunbookResult<Janito
     }
     const kept = plan.filter((p) => !p.remove).map(({ name, kind, reason }) => ({ name, kind, reason }));
     return {
-      runbook: 'janitor',
+      runbook: rb.name,
       target: input.target,
       healthy: true,
       summary: janitorSummary({ dryRun: input.dryRun ?? false, toRemove, removed, kept }),

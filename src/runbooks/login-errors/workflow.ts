@@ -18,10 +18,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Login 5xx o cookies": CORS and the cookie domain (COOKIE_DOMAIN), certificates and
- * SameSite, the rate limiter (RateLimitMiddleware lines, RATE_LIMIT_ENABLED), the 401/403 share
- * against 5% · remediation ⛔ only for what is found, from the target's named remediations whose
- * `fixes` name a finding · verify the findings they address are gone.
+ * Seed 003 "Login 5xx o cookies". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface LoginFinding {
@@ -197,7 +195,7 @@ export async function loginErrors(input: LoginInput): Promise<RunbookResult<Logi
       ...more,
     });
     const end = (healthy: boolean, summary: string[], findings: LoginFindings) => ({
-      runbook: 'login-errors',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

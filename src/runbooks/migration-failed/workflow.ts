@@ -37,13 +37,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Migración fallida", made safe: freeze writes ⛔ · evidence (revision, heads, what the
- * failed revision left behind, against a fresh build) · undo point (snapshot + verified dump) ·
- * rehearse the downgrade on a clone of the snapshot · downgrade ⛔ (and drop the leftovers the
- * rehearsal found) · verify against a fresh build · if that fails: restore the pre-release state ⛔
- * (release-migration's snapshot or a given backup, restored into scratch, swapped in) · re-apply ⛔ ·
- * smoke · unfreeze · root-cause note. Never the seed's blind `downgrade -1`: the target revision is
- * release-migration's recorded pre-release revision, or given.
+ * Seed 003 "Migración fallida", made safe: never the seed's blind `downgrade -1`. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface MigrationFailedFindings {
@@ -99,7 +94,7 @@ export async function migrationFailed(input: MigrationFailedInput): Promise<Runb
       summary: string[],
       f: Partial<MigrationFailedFindings> & { rehearsal: Rehearsal },
     ): RunbookResult<MigrationFailedFindings> => ({
-      runbook: 'migration-failed',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

@@ -20,10 +20,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 000 §2 "Archivos faltantes en Docker": detect that a file the app needs is missing (or
- * differs from the good copy) where the app runs · copy it in ⛔ (`docker cp`, or a copy into the
- * app's directory) · restart the app service · verify the file and the app's health · record the
- * permanent fix (Dockerfile COPY, or a volume that hides it) in the result.
+ * Seed 000 §2 "Archivos faltantes en Docker". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface MissingFileFindings {
@@ -67,7 +65,7 @@ export async function missingContainerFile(input: MissingFileInput): Promise<Run
       more: Partial<MissingFileFindings> = {},
     ): MissingFileFindings => ({ outcome, container: found.container, files: found.files, ready, ...more });
     const end = (healthy: boolean, summary: string[], f: MissingFileFindings) => ({
-      runbook: 'missing-container-file',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

@@ -7,10 +7,8 @@ import type { RunbookInput, RunbookResult } from '../../contract/types.js';
 import { procedure } from './steps.js';
 
 /**
- * Seed 003 "Observabilidad": is the app observable when it matters? `/ready`; the metrics endpoint
- * exposes the seeds' key metrics (auth 401/403, imports failed/pending, payment attempts vs
- * errors, e-invoicing failures and latency); a request id sent in is found in the app's logs.
- * Read-only. Says plainly what it could not check on this target.
+ * Seed 003 "Observabilidad". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface ObservabilityFindings {
@@ -92,7 +90,7 @@ export async function observabilityCheck(input: RunbookInput): Promise<RunbookRe
     const requestId = await rb.step('request-id', () => hostActivitiesFor(input, target).appRequestTrace(input.target));
     const verdict = judgeObservability({ ready, metrics, requestId });
     const result = {
-      runbook: 'observability-check',
+      runbook: rb.name,
       target: input.target,
       healthy: verdict.healthy,
       summary: [...verdict.lines, ...verdict.notChecked.map((n) => `Not checked: ${n}.`)],

@@ -15,10 +15,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Pagos fallidos (Stripe/Payphone/Kushki)": per provider the mode against the
- * environment, its webhook endpoint answering 2xx to a correctly signed test event and 4xx to a
- * badly signed one, attempts and errors by provider, the app's failed webhook events · re-drive ⛔
- * them, each keyed by its event id (never a second charge) · verify they were processed.
+ * Seed 003 "Pagos fallidos (Stripe/Payphone/Kushki)". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export type PaymentCause =
@@ -112,7 +110,7 @@ export async function paymentsFailed(input: RunbookInput): Promise<RunbookResult
       ...more,
     });
     const end = (healthy: boolean, summary: string[], findings: PaymentsFindings) => ({
-      runbook: 'payments-failed',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

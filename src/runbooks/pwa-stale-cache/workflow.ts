@@ -19,10 +19,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Caché PWA / Service Worker": the build version served against the expected one; the
- * Cache-Control of index.html and the service-worker script (cached, they keep users on the old
- * build whatever is deployed); every asset index.html references lives under VITE_BASE_PATH and
- * answers · rebuild/redeploy ⛔ through the target's command · verify the new version is served.
+ * Seed 003 "Caché PWA / Service Worker". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export type PwaCause =
@@ -116,7 +114,7 @@ export async function pwaStaleCache(input: PwaInput): Promise<RunbookResult<PwaF
       ...more,
     });
     const end = (healthy: boolean, summary: string[], findings: PwaFindings) => ({
-      runbook: 'pwa-stale-cache',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

@@ -7,8 +7,8 @@ import type { RedisHealthInput } from './definition.js';
 import { MAX_PING_MS, summarize, type RedisHealthFindings } from './texts.js';
 
 /**
- * Is the app's Redis (Celery's broker, the app's locks) healthy? What an on-call engineer runs by
- * hand with redis-cli: PING, INFO memory/stats/clients, SLOWLOG GET. Read-only.
+ * What an on-call engineer runs by hand with redis-cli when Redis is suspected. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 export async function redisHealth(input: RedisHealthInput): Promise<RunbookResult<RedisHealthFindings>> {
   const rb = runbook(procedure, input);
@@ -37,7 +37,7 @@ export async function redisHealth(input: RedisHealthInput): Promise<RunbookResul
 
     const { healthy, problems, lines } = summarize({ ping, memory, clients, slowlog, limits });
     const result = {
-      runbook: 'redis-health',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary: lines,

@@ -20,12 +20,8 @@ import {
 } from './texts.js';
 
 /**
- * The guarded way to run a release's migrations, so that the seed's worst incident ("Migración
- * fallida") becomes a one-second rollback: freeze ⛔ (targets that declare a freeze) · pre-release
- * snapshot + verified dump · rehearse the upgrade on a clone ⛔ · upgrade · smoke · unfreeze. If the
- * upgrade or the smoke checks fail: swap the pre-release snapshot back in ⛔ (the failed database is
- * kept under a dated name), or reject to hand over to migration-failed. The snapshot's label records
- * the pre-release revision, which migration-failed takes as its default target revision.
+ * Prevents seed 003 "Migración fallida": a failed release becomes a one-second rollback. What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface ReleaseMigrationFindings {
@@ -58,7 +54,7 @@ export async function releaseMigration(input: ReleaseMigrationInput): Promise<Ru
       summary: string[],
       f: Partial<ReleaseMigrationFindings> & { rehearsal: Rehearsal },
     ): RunbookResult<ReleaseMigrationFindings> => ({
-      runbook: 'release-migration',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

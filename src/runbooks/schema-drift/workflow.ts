@@ -26,12 +26,8 @@ import { procedure } from './steps.js';
 import type { SchemaDriftInput } from './definition.js';
 
 /**
- * Seed 000 "Desincronización de Base de Datos (Schema Drift)": detect drift with alembic's
- * autogenerate against the app's models (in a scratch copy of the app's tree); none → done.
- * Otherwise: undo point · generate the revision (never a drop) · rehearse it on a clone ·
- * apply ⛔ · verify no drift remains · retry the operation that was failing · hand back the
- * revision file as an artifact, and end only when someone confirms it is committed ⛔ (until it
- * is, the next deploy fails with "Can't locate revision", and release-migration refuses).
+ * Seed 000 "Desincronización de Base de Datos (Schema Drift)". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export interface SchemaDriftFindings {
@@ -79,7 +75,7 @@ export async function schemaDrift(input: SchemaDriftInput): Promise<RunbookResul
     });
     const refusedLine = refusedDrops(drift.refused);
     const end = (healthy: boolean, summary: string[], f: SchemaDriftFindings) => ({
-      runbook: 'schema-drift',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,

@@ -30,13 +30,8 @@ import {
 } from './texts.js';
 
 /**
- * Seed 003 "Colas Celery/imports atascadas": evidence (the worker's IMPORTS_ENABLED from its
- * start-up lines, its liveness, Redis PING, queue depth and imports:* keys, counts by status,
- * stuck items, sessions holding row locks) · diagnosis · remediation ⛔ of only what the diagnosis
- * calls for (stale locks, blocking sessions, re-enqueue each stuck item once; with retryFailed, "reintentar
- * tarea": each failed item once) · restart the worker ⛔ · verify the items move. When the broker lost
- * its data (the queue's binding gone with the messages) the worker is restarted first, so that it
- * declares its queue again, and the re-enqueue waits until the binding is back.
+ * Seed 003 "Colas Celery/imports atascadas". What it does is its definition.ts;
+ * its steps and gates, in order, are its steps.ts; its texts are texts.ts.
  */
 
 export type Cause =
@@ -156,7 +151,7 @@ export async function stuckImports(input: StuckImportsInput): Promise<RunbookRes
       more: Partial<StuckImportsFindings> = {},
     ): StuckImportsFindings => ({ outcome, db, redis, worker, diagnosis, ...more });
     const end = (healthy: boolean, summary: string[], f: StuckImportsFindings) => ({
-      runbook: 'stuck-imports',
+      runbook: rb.name,
       target: input.target,
       healthy,
       summary,
