@@ -316,6 +316,10 @@ await save('db-access-completed', db.id);
 const redisHealth = await client.start('redis-health', { target: 'rec-redis', initiator: 'alice' });
 await save('redis-health-completed', redisHealth.id);
 
+// preflight: every check of a database target, from the worker (runbook preflight <target> starts it).
+const preflight = await client.start('preflight', { target: 'rec-db', initiator: 'alice' });
+await save('preflight-completed', preflight.id);
+
 const signed = await client.start('approval-drill', { target: 'rec-drill', initiator: 'alice' });
 await gateOpen(signed.id);
 await client

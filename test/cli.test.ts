@@ -66,7 +66,7 @@ describe('runbook CLI', () => {
     const r = await runbookCli(['start', 'db-acess', '--target', 'cli-db'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
-      'Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, payments-failed, pwa-stale-cache, release-migration, schema-drift, stuck-imports).',
+      'Unknown runbook "db-acess" (known: approval-drill, connection-refused, db-access, einvoicing-failed, janitor, login-errors, migration-failed, missing-container-file, observability-check, payments-failed, preflight, pwa-stale-cache, redis-health, release-migration, schema-drift, stuck-imports).',
     );
     expect(await runsOn('cli-db')).toBe(before);
   });

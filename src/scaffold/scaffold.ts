@@ -19,6 +19,7 @@ const files = [
 ] as const;
 
 const CATALOGUE = 'src/runbooks/catalogue.ts';
+const README = 'README.md';
 const WORKFLOWS = 'src/workflows/index.ts';
 
 export class ScaffoldError extends Error {
@@ -80,24 +81,46 @@ export function scaffoldRunbook(root: string, name: string): Scaffolded {
     WORKFLOWS,
   );
 
+  const readmePath = path.join(root, README);
+  const newReadme = existsSync(readmePath) ? addToReadme(readFileSync(readmePath, 'utf8'), name) : undefined;
+
   mkdirSync(folder, { recursive: true });
   for (const f of planned) writeFileSync(path.join(root, f.to), f.text);
   writeFileSync(path.join(root, CATALOGUE), newCatalogue);
   writeFileSync(path.join(root, WORKFLOWS), newWorkflows);
+  if (newReadme !== undefined) writeFileSync(readmePath, newReadme);
   return {
     name,
     workflowType,
     created: planned.map((f) => f.to),
-    updated: [CATALOGUE, WORKFLOWS],
+    updated: [CATALOGUE, WORKFLOWS, ...(newReadme !== undefined ? [README] : [])],
     next: [
       `Write the procedure in src/runbooks/${name}/steps.ts, one step or gate a line (docs/authoring.md walks through it).`,
       `Put what touches the target in an activity under src/activities/ (a file named for what it touches), registered in src/activities/index.ts; call it from workflow.ts with rb.step.`,
-      `Describe the runbook and its input in definition.ts, its summary lines in texts.ts; add it to the README's runbook table.`,
+      `Describe the runbook and its input in definition.ts, its summary lines in texts.ts, and replace the TODO of its row in the README's runbook table (test/unit/catalogue.test.ts holds the table to the catalogue).`,
       `Run its test: npx vitest run test/${name}.test.ts (then npx tsc --noEmit -p . and npx eslint src/runbooks/${name} test/${name}.test.ts).`,
       `Record its replay history: add a run of ${name} to scripts/record-histories.ts (saved as ${name}-completed), run npx tsx scripts/record-histories.ts --only ${name}, commit test/histories/${name}-completed.json; npx vitest run test/replay.test.ts replays it.`,
       `Check the manual fallback: npx runbook print ${name}.`,
     ],
   };
+}
+
+/** A row for the new runbook at the end of the README's runbook table ("no": a scaffold changes nothing). */
+function addToReadme(text: string, name: string): string {
+  const lines = text.split('\n');
+  const heading = lines.indexOf('## Runbooks');
+  let last = lines.findIndex((l, i) => i > heading && l.startsWith('|'));
+  if (heading < 0 || last < 0)
+    throw new ScaffoldError(
+      `${README} has no "## Runbooks" table as \`runbook new\` expects: add ${name} to it by hand.`,
+    );
+  while (lines[last + 1]?.startsWith('|')) last++;
+  lines.splice(
+    last + 1,
+    0,
+    `| \`${name}\` | TODO: what it checks or does, for the engineer on call (docs/authoring.md). | no |`,
+  );
+  return lines.join('\n');
 }
 
 /** Adds the definition's import and its catalogue entry, each in folder order, as the file lists them. */

@@ -52,6 +52,29 @@ describe('runbook new', () => {
     expect(tree(root)).toEqual(before);
   });
 
+  it("adds a TODO row to the README's runbook table, after its last row, and refuses a README without the table", () => {
+    const root = project();
+    cpSync(path.join(repo, 'README.md'), path.join(root, 'README.md'));
+    const done = scaffoldRunbook(root, 'cache-health');
+    expect(done.updated).toContain('README.md');
+    const tableRows = (text: string) =>
+      text
+        .slice(text.indexOf('## Runbooks\n'), text.indexOf('### Run status'))
+        .split('\n')
+        .filter((l) => /^\| `[a-z-]+` \|/.test(l));
+    const rows = tableRows(read(root, 'README.md'));
+    expect(rows.at(-1)).toBe(
+      '| `cache-health` | TODO: what it checks or does, for the engineer on call (docs/authoring.md). | no |',
+    );
+    expect(rows).toHaveLength(tableRows(read(repo, 'README.md')).length + 1);
+
+    const bare = project();
+    writeFileSync(path.join(bare, 'README.md'), '# A project\n');
+    const before = tree(bare);
+    expect(() => scaffoldRunbook(bare, 'cache-health')).toThrow('has no "## Runbooks" table');
+    expect(tree(bare)).toEqual(before);
+  });
+
   it('refuses, writing nothing, when the catalogue is not in the shape it edits', () => {
     const root = project();
     const file = path.join(root, 'src/runbooks/catalogue.ts');
