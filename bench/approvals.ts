@@ -52,6 +52,7 @@ import {
 } from './harness.js';
 import { log, median, percentile, spread } from './stats.js';
 import { workflowInterceptorModules } from '../src/tracing/index.js';
+import { writeBareBundle } from './bare/bundle.js';
 
 const { values } = parseArgs({
   options: {
@@ -93,16 +94,7 @@ const dist = values.dist ? path.resolve(values.dist) : await compiledBuild(path.
 log(
   `compiled build: ${dist}${values.dist ? ' (given)' : ` (npm run build, ${((performance.now() - t) / 1000).toFixed(1)} s)`}`,
 );
-const bareBundle = path.join(dir, 'bare-bundle.js');
-writeFileSync(
-  bareBundle,
-  (
-    await bundleWorkflowCode({
-      workflowsPath: path.join(import.meta.dirname, 'bare', 'workflows.ts'),
-      logger: new DefaultLogger('ERROR'),
-    })
-  ).code,
-);
+const bareBundle = await writeBareBundle(dir);
 const server = await startDevServer({
   cli: await resolveTemporalCli(),
   port: 17500 + Math.floor(Math.random() * 400),

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { ensureDevTokens, TokenStore } from '../src/api/auth.js';
@@ -31,6 +31,7 @@ import { TargetRegistry } from '../src/targets.js';
 import { resolveTemporalCli } from '../src/temporal/cli.js';
 import { allAtGate, compiledBuild, pool, rssOf, sleep } from './harness.js';
 import { log } from './stats.js';
+import { writeBareBundle } from './bare/bundle.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,16 +61,7 @@ writeFileSync(
   }),
 );
 const targets = TargetRegistry.load(targetsFile);
-const bareBundle = path.join(out, 'bare-bundle.js');
-writeFileSync(
-  bareBundle,
-  (
-    await bundleWorkflowCode({
-      workflowsPath: path.join(import.meta.dirname, 'bare', 'workflows.ts'),
-      logger: new DefaultLogger('ERROR'),
-    })
-  ).code,
-);
+const bareBundle = await writeBareBundle(out);
 const server = await startDevServer({
   cli: await resolveTemporalCli(),
   port: 17900 + Math.floor(Math.random() * 90),

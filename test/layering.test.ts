@@ -98,6 +98,11 @@ describe('npm run lint enforces the boundaries', () => {
       refused: /Import activities as types only/,
     },
     {
+      file: 'src/contract/messages.ts',
+      code: "import { z } from 'zod';\nexport const s = z.string();\n",
+      refused: /runbook definitions as types only/,
+    },
+    {
       file: 'src/activities/postgres.ts',
       code: "import { runbook } from '../engine/runbook.js';\nexport const r = runbook;\n",
       refused: /Activities do not load workflow code/,
