@@ -1,9 +1,6 @@
 import { defineProcedure } from '../../contract/procedure.js';
 
-/**
- * approval-drill's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** approval-drill's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('approval-drill', [
   {
     id: 'lock-target',

@@ -1,9 +1,6 @@
 import { defineProcedure, reportFinding } from '../../contract/procedure.js';
 
-/**
- * db-access's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** db-access's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('db-access', [
   {
     id: 'resolve-target',

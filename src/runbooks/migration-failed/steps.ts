@@ -12,10 +12,7 @@ import {
   cleanup,
 } from '../shared/database-steps.js';
 
-/**
- * migration-failed's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** migration-failed's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('migration-failed', [
   lockTarget,
   resolveTarget,

@@ -1,9 +1,6 @@
 import { defineProcedure, resolveTarget, lockTarget } from '../../contract/procedure.js';
 
-/**
- * missing-container-file's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** missing-container-file's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('missing-container-file', [
   resolveTarget,
   {

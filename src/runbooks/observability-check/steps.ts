@@ -1,9 +1,6 @@
 import { defineProcedure, resolveTarget, reportFinding } from '../../contract/procedure.js';
 
-/**
- * observability-check's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** observability-check's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('observability-check', [
   resolveTarget,
   { id: 'ready', kind: 'step', title: 'GET the readiness path (/ready)' },

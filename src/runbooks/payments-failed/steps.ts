@@ -1,9 +1,6 @@
 import { defineProcedure, resolveTarget, lockTarget } from '../../contract/procedure.js';
 
-/**
- * payments-failed's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** payments-failed's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('payments-failed', [
   resolveTarget,
   {

@@ -1,9 +1,6 @@
 import { defineProcedure, reportFinding, resolveTarget } from '../../contract/procedure.js';
 
-/**
- * preflight's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** preflight's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('preflight', [
   resolveTarget,
   {

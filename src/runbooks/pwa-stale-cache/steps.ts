@@ -1,9 +1,6 @@
 import { defineProcedure, resolveTarget, lockTarget } from '../../contract/procedure.js';
 
-/**
- * pwa-stale-cache's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** pwa-stale-cache's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('pwa-stale-cache', [
   resolveTarget,
   {

@@ -1,8 +1,7 @@
 import { defineProcedure, reportFinding, resolveTarget } from '../../contract/procedure.js';
 
 /**
- * redis-health's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
+ * redis-health's steps and gates, in order (what derives from them: src/runbooks/README.md).
  * Read-only: no lock, no gate.
  */
 export const procedure = defineProcedure('redis-health', [

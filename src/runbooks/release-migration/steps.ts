@@ -11,10 +11,7 @@ import {
   cleanup,
 } from '../shared/database-steps.js';
 
-/**
- * release-migration's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** release-migration's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('release-migration', [
   lockTarget,
   resolveTarget,

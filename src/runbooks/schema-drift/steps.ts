@@ -2,10 +2,7 @@ import { defineProcedure, resolveTarget, lockTarget } from '../../contract/proce
 import { recordSettings } from '../shared/database-steps.js';
 import { RETRY_SQL_LIMITS } from '../../util/sql-statement.js';
 
-/**
- * schema-drift's procedure, in order: the workflow may run only these steps and gates, `runbook print`
- * renders them, and the catalogue derives the runbook's gates and whether it changes its target.
- */
+/** schema-drift's steps and gates, in order (what derives from them: src/runbooks/README.md). */
 export const procedure = defineProcedure('schema-drift', [
   resolveTarget,
   {
